@@ -1,0 +1,55 @@
+"""The OpenHCS plugin contracts: per registry a base class, a hookspec and a RegistryConfig.
+
+Registries are importable lazily by name (``from openhcs_hookspecs import MICROSCOPE_HANDLERS``):
+only the module defining the requested registry is imported, and defining a registry
+discovers nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: Module of each registry-defining contract, in display order.
+REGISTRY_MODULES: tuple[str, ...] = (
+    "openhcs_hookspecs.microscopes",
+    "openhcs_hookspecs.storage",
+    "openhcs_hookspecs.zmq_servers",
+    "openhcs_hookspecs.libraries",
+    "openhcs_hookspecs.formats",
+)
+
+_NAMES = {
+    "MICROSCOPE_HANDLERS": "microscopes",
+    "METADATA_HANDLERS": "microscopes",
+    "MicroscopeHandler": "microscopes",
+    "MetadataHandler": "microscopes",
+    "STORAGE_BACKENDS": "storage",
+    "StorageBackend": "storage",
+    "ZMQ_SERVERS": "zmq_servers",
+    "ZMQServer": "zmq_servers",
+    "LIBRARY_REGISTRIES": "libraries",
+    "LibraryRegistry": "libraries",
+    "MICROSCOPE_FORMAT_REGISTRIES": "formats",
+    "MicroscopeFormatRegistry": "formats",
+}
+
+__all__ = ["REGISTRY_MODULES", "load_all", *sorted(_NAMES)]
+
+
+def load_all() -> dict[str, Any]:
+    """Import every contract module and return the registries by name (nothing discovered)."""
+    from openhcs_registry import registries
+
+    for module in REGISTRY_MODULES:
+        importlib.import_module(module)
+    return registries()
+
+
+def __getattr__(name: str) -> Any:
+    module = _NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openhcs_hookspecs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

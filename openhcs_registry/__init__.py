@@ -1,0 +1,66 @@
+"""openhcs-registry: lazy, cached, pluggy-based plugin registries.
+
+Importing this package is cheap: the public names below are loaded on first use (PEP 562),
+so ``import openhcs_registry`` pulls in neither pluggy nor importlib.metadata nor a plugin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .autoregister import AutoRegistered
+    from .cache import RegistryCacheManager, clear_cache
+    from .config import RegistryConfig, SecondaryRegistryConfig
+    from .diagnostics import FailureKind, PluginFailure
+    from .discovery import DuplicateKeyError, Unavailable
+    from .lazy import (
+        DiscoveryInProgressError,
+        LazyDiscoveryDict,
+        RegistryDiscoveryError,
+        SecondaryRegistryDict,
+        get_registry,
+        registries,
+    )
+    from .markers import hookimpl, hookspec
+    from .paths import get_openhcs_cache_dir
+
+_EXPORTS = {
+    "AutoRegistered": "autoregister",
+    "RegistryCacheManager": "cache",
+    "clear_cache": "cache",
+    "RegistryConfig": "config",
+    "SecondaryRegistryConfig": "config",
+    "FailureKind": "diagnostics",
+    "PluginFailure": "diagnostics",
+    "DuplicateKeyError": "discovery",
+    "Unavailable": "discovery",
+    "DiscoveryInProgressError": "lazy",
+    "LazyDiscoveryDict": "lazy",
+    "RegistryDiscoveryError": "lazy",
+    "SecondaryRegistryDict": "lazy",
+    "get_registry": "lazy",
+    "registries": "lazy",
+    "hookimpl": "markers",
+    "hookspec": "markers",
+    "get_openhcs_cache_dir": "paths",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'openhcs_registry' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

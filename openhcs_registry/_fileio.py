@@ -1,0 +1,169 @@
+"""Private, atomic, hostile-input-proof reading and writing of cache documents.
+
+Every cache (registries and enums) goes through these two functions, so the safety rules live
+in one place: files are read only if they are regular files owned by this user, not writable
+by others, of sane size and inside the cache folder; a document is written to a private
+temporary file in the same folder and moved into place with ``os.replace``, so a reader sees
+the old file or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("openhcs_registry.cache")
+
+#: A cache document larger than this is refused unread (a registry file is a few KB).
+MAX_CACHE_BYTES = 32 * 1024 * 1024
+
+_warned: set[tuple[str, str]] = set()
+
+
+def warn_once(key: str, message: str, *args: object) -> None:
+    """Log *message* as a warning the first time *key* is seen in this process."""
+    token = (key, message)
+    if token in _warned:
+        logger.debug(message, *args)
+        return
+    _warned.add(token)
+    logger.warning(message, *args)
+
+
+class UnsafeCacheFile(Exception):
+    """The file exists but must not be trusted (wrong owner, mode, type or place)."""
+
+
+def _within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def read_document(path: Path) -> dict[str, Any] | None:
+    """Return the JSON object stored at *path*, or ``None`` when there is none.
+
+    Raises :class:`UnsafeCacheFile` or ``ValueError`` (undecodable, not an object) so the
+    caller can say why it rebuilds; never anything else for bad *content*.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise UnsafeCacheFile(f"cannot stat: {exc}") from exc
+    if stat.S_ISLNK(st.st_mode):
+        folder = os.path.realpath(path.parent)
+        target = os.path.realpath(path)
+        if not _within(Path(target), Path(folder)):
+            raise UnsafeCacheFile(f"symlink pointing outside the cache folder ({target})")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(os.path.realpath(path), flags)
+    except OSError as exc:
+        raise UnsafeCacheFile(f"cannot open: {exc}") from exc
+    try:
+        fst = os.fstat(fd)
+        if not stat.S_ISREG(fst.st_mode):
+            raise UnsafeCacheFile("not a regular file")
+        if hasattr(os, "getuid") and fst.st_uid != os.getuid():
+            raise UnsafeCacheFile(f"owned by uid {fst.st_uid}, not by this user")
+        if fst.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise UnsafeCacheFile(f"writable by others (mode {stat.S_IMODE(fst.st_mode):o})")
+        if fst.st_size > MAX_CACHE_BYTES:
+            raise UnsafeCacheFile(f"too large ({fst.st_size} bytes)")
+        chunks = []
+        remaining = MAX_CACHE_BYTES + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_CACHE_BYTES:
+        raise UnsafeCacheFile("grew too large while being read")
+    import orjson
+
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise ValueError(f"top level is {type(doc).__name__}, not an object")
+    return doc
+
+
+def ensure_private_dir(folder: Path) -> None:
+    """Create *folder* (and parents) with mode 0700; tighten it if we own it and it is wider."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.stat(folder)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(str(folder))
+    if stat.S_IMODE(st.st_mode) & 0o077 and (not hasattr(os, "getuid") or st.st_uid == os.getuid()):
+        os.chmod(folder, 0o700)
+
+
+def write_document(path: Path, doc: dict[str, Any]) -> bool:
+    """Atomically write *doc* as JSON to *path* (0600, folder 0700). Return success.
+
+    Failure (read-only or vanished folder, disk full, a directory in the way) is logged once
+    per folder and reported as ``False``: a cache that cannot be written is a slower start,
+    never an error.
+    """
+    import orjson
+
+    folder = path.parent
+    try:
+        payload = orjson.dumps(doc)
+    except TypeError as exc:  # a value orjson cannot encode: a bug on our side, not fatal
+        warn_once(str(path), "cache %s not written: cannot encode (%s)", path, exc)
+        return False
+    tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+    try:
+        ensure_private_dir(folder)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(payload)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        finally:
+            os.close(fd)
+        if path.is_dir() and not path.is_symlink():
+            raise IsADirectoryError(f"{path} is a directory")
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        warn_once(
+            str(folder),
+            "registry cache folder %s is not writable (%s); working without a persistent cache",
+            folder,
+            exc,
+        )
+        return False
+    return True
+
+
+def remove_document(path: Path) -> bool:
+    """Delete a cache file if present; True if something was removed."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    except IsADirectoryError:
+        return False
+    except OSError as exc:
+        logger.debug("could not remove %s: %s", path, exc)
+        return False
+    return True

@@ -1,0 +1,63 @@
+"""Import-time registration: ``import my_openhcs_plugin`` is enough to add its classes.
+
+Base classes that inherit :class:`AutoRegistered` note every subclass as it is created.  The
+note costs a list append and triggers nothing: discovery later decides which of the noted
+classes a fresh process would also find (those defined in modules discovery itself imports:
+they are persisted in the cache) and which were added by the application at run time (they
+are overlaid on the registry in this process only, never persisted).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+_lock = threading.Lock()
+_noted: dict[str, list[Any]] = {}
+_listeners: dict[str, list[Any]] = {}
+
+
+def note(registry_name: str, obj: Any) -> None:
+    """Record *obj* as registered at import time into the registry *registry_name*."""
+    with _lock:
+        bucket = _noted.setdefault(registry_name, [])
+        if not any(existing is obj for existing in bucket):
+            bucket.append(obj)
+        listeners = list(_listeners.get(registry_name, ()))
+    for callback in listeners:
+        callback(obj)
+
+
+def noted(registry_name: str) -> list[Any]:
+    """Snapshot of everything noted for *registry_name*, in the order it was noted."""
+    with _lock:
+        return list(_noted.get(registry_name, ()))
+
+
+def forget(registry_name: str, obj: Any) -> None:
+    """Remove *obj* from the notes (tests and ``unregister``)."""
+    with _lock:
+        bucket = _noted.get(registry_name)
+        if bucket:
+            bucket[:] = [o for o in bucket if o is not obj]
+
+
+def add_listener(registry_name: str, callback: Any) -> None:
+    with _lock:
+        _listeners.setdefault(registry_name, []).append(callback)
+
+
+class AutoRegistered:
+    """Mixin for plugin base classes: each subclass is noted for ``__registry_name__``.
+
+    Subclasses that are abstract or carry no key are noted too and filtered out later, so
+    intermediate base classes cost nothing and need no opt-out.
+    """
+
+    __registry_name__: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("__registry_name__") or getattr(cls, "__registry_name__", None)
+        if name:
+            note(name, cls)

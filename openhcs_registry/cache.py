@@ -1,0 +1,411 @@
+"""The persistent registry cache: one orjson document per registry, checked with ``os.stat``.
+
+A document is trusted only when every check passes (format, library version, age, the
+registry's own settings, interpreter and ``sys.path`` fingerprint, discovery settings, the
+files discovery recorded, and the still-missing dependencies of failed plugins).  Anything
+else is a miss, and a miss is never an error: the registry simply discovers afresh.
+
+Checking imports nothing but ``orjson``: no pluggy, no importlib.metadata, no plugin module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _fileio, settings
+from ._version import __version__
+from .config import RegistryConfig
+from .diagnostics import PluginFailure
+from .paths import get_openhcs_cache_dir
+from .refs import parse
+
+if TYPE_CHECKING:
+    from .discovery import Candidate, DiscoveryResult
+
+logger = logging.getLogger("openhcs_registry.cache")
+
+#: Bump when the document layout changes; older files are then simply rebuilt.
+CACHE_VERSION = 1
+
+#: Allowed clock skew for timestamps from the future (another host sharing $HOME).
+_FUTURE_TOLERANCE = 300.0
+
+
+class CacheInvalid(Exception):
+    """The document is well-formed but no longer describes this environment (stale)."""
+
+
+class CacheCorrupt(Exception):
+    """The document is unreadable, hostile or of the wrong shape."""
+
+
+@dataclass
+class CachedItem:
+    """A registry entry known from the cache: its reference and where it came from."""
+
+    key: str
+    ref: str
+    info: dict[str, Any]
+
+
+@dataclass
+class CachedState:
+    """The trusted content of a valid cache document."""
+
+    items: dict[str, CachedItem]
+    secondaries: dict[str, dict[str, CachedItem]]
+    failures: list[PluginFailure]
+    modules: frozenset[str]
+    plugins: list[dict[str, Any]]
+    timestamp: float
+    path: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def environment_fingerprint() -> dict[str, Any]:
+    """Interpreter identity and ``sys.path`` entries with their mtimes.
+
+    Installing, upgrading or removing a distribution adds or removes a ``.dist-info`` folder,
+    which changes its site folder's ``st_mtime_ns``.  ``sys.path[0]`` (the script folder or
+    the current directory) is left out unless ``-P``/safe_path is in force: it differs between
+    ways of starting the same program and changes whenever a file is saved there.
+    """
+    entries = sys.path if getattr(sys.flags, "safe_path", False) else sys.path[1:]
+    path: list[list[Any]] = []
+    for entry in entries:
+        full = os.path.abspath(entry or os.curdir)
+        try:
+            mtime: int | None = os.stat(full).st_mtime_ns
+        except OSError:
+            mtime = None
+        path.append([full, mtime])
+    return {
+        "python": sys.version,
+        "cache_tag": sys.implementation.cache_tag,
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "path": path,
+    }
+
+
+def _stat_key(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def _dir_mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _expect(cond: bool, what: str) -> None:
+    if not cond:
+        raise CacheCorrupt(what)
+
+
+def _str_or_none(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+class RegistryCacheManager:
+    """Reads, validates, writes and clears the cache file of one registry.
+
+    ``blocked`` names plugins blocked for this registry; they change what discovery finds,
+    so they are part of the recorded settings.
+    """
+
+    def __init__(self, config: RegistryConfig, blocked: frozenset[str] = frozenset()) -> None:
+        self.config = config
+        self.blocked = blocked
+
+    # -- location ---------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return get_openhcs_cache_dir() / f"{self.config.name}_registry.json"
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.enable_cache and not settings.cache_disabled()
+
+    def _settings(self) -> dict[str, Any]:
+        recorded: dict[str, Any] = dict(settings.discovery_settings())
+        recorded["blocked"] = sorted(self.blocked)
+        return recorded
+
+    # -- reading ----------------------------------------------------------------------------
+    def load(self) -> CachedState | None:
+        """The valid cached state, or None (missing, stale or corrupt: then rebuild)."""
+        if not self.enabled:
+            return None
+        path = self.path
+        try:
+            doc = _fileio.read_document(path)
+        except (_fileio.UnsafeCacheFile, ValueError) as exc:
+            _fileio.warn_once(str(path), "registry cache %s ignored and rebuilt: %s", path, exc)
+            return None
+        if doc is None:
+            logger.debug("registry %s: no cache file at %s", self.config.name, path)
+            return None
+        try:
+            state = self.validate(doc, path)
+        except CacheInvalid as exc:
+            logger.info("registry %s: cache is stale (%s); rediscovering", self.config.name, exc)
+            return None
+        except CacheCorrupt as exc:
+            _fileio.warn_once(
+                str(path), "registry cache %s is corrupt (%s); rebuilding it", path, exc
+            )
+            return None
+        except Exception as exc:  # any other shape problem we did not foresee: still a miss
+            _fileio.warn_once(
+                str(path),
+                "registry cache %s unusable (%s: %s); rebuilding it",
+                path,
+                type(exc).__name__,
+                exc,
+            )
+            return None
+        logger.debug("registry %s: loaded %d keys from %s", self.config.name, len(state.items),
+                     path)
+        return state
+
+    def validate(self, doc: dict[str, Any], path: Path | None = None) -> CachedState:
+        """Check *doc* against this process; raise CacheInvalid/CacheCorrupt or return it."""
+        version = doc.get("cache_version")
+        if version != CACHE_VERSION or type(version) is not int:
+            raise CacheInvalid(f"cache format {version!r}, expected {CACHE_VERSION}")
+        if doc.get("version") != __version__:
+            raise CacheInvalid(f"written by openhcs-registry {doc.get('version')!r}")
+        if doc.get("registry") != self.config.name:
+            raise CacheCorrupt(f"document is for registry {doc.get('registry')!r}")
+        ts = doc.get("timestamp")
+        _expect(isinstance(ts, (int, float)) and not isinstance(ts, bool), "bad timestamp")
+        age = time.time() - float(ts)  # type: ignore[arg-type]
+        if age > self.config.max_age:
+            raise CacheInvalid(f"older than max_age ({age:.0f}s > {self.config.max_age:.0f}s)")
+        if age < -_FUTURE_TOLERANCE:
+            raise CacheInvalid("timestamp lies in the future")
+        if doc.get("config") != self.config.fingerprint():
+            raise CacheInvalid("registry configuration changed")
+        if doc.get("settings") != self._settings():
+            raise CacheInvalid("discovery settings changed")
+        if doc.get("environment") != environment_fingerprint():
+            raise CacheInvalid("interpreter or sys.path (installed distributions) changed")
+
+        sources = doc.get("sources")
+        _expect(isinstance(sources, dict), "sources is not an object")
+        modules = sources.get("modules")
+        dirs = sources.get("dirs")
+        _expect(isinstance(modules, dict) and isinstance(dirs, dict), "bad sources")
+        for name, rec in modules.items():
+            _expect(isinstance(name, str), "bad module name")
+            _expect(
+                rec is None
+                or (
+                    isinstance(rec, list)
+                    and len(rec) == 3
+                    and isinstance(rec[0], str)
+                    and (rec[1] is None or type(rec[1]) is int)
+                    and (rec[2] is None or type(rec[2]) is int)
+                ),
+                f"bad source record for {name}",
+            )
+        for dname, mtime in dirs.items():
+            _expect(isinstance(dname, str) and (mtime is None or type(mtime) is int), "bad dir")
+        if self.config.check_mtimes:
+            for name, rec in modules.items():
+                if rec is not None and _stat_key(rec[0]) != [rec[1], rec[2]]:
+                    raise CacheInvalid(f"{rec[0]} (module {name}) changed")
+            for dname, mtime in dirs.items():
+                if _dir_mtime(dname) != mtime:
+                    raise CacheInvalid(f"discovery folder {dname} changed")
+
+        allowed = frozenset(modules)
+        items = self._items(doc.get("items"), allowed, "items")
+        raw_secondaries = doc.get("secondaries")
+        _expect(isinstance(raw_secondaries, dict), "secondaries is not an object")
+        expected = {s.name for s in self.config.secondary_registries}
+        _expect(set(raw_secondaries) == expected, "secondary registries differ")
+        secondaries = {
+            name: self._items(raw, allowed, f"secondaries.{name}")
+            for name, raw in raw_secondaries.items()
+        }
+        for name in secondaries:
+            _expect(set(secondaries[name]) <= set(items), f"{name} keys not in primary")
+
+        raw_failures = doc.get("failures")
+        _expect(isinstance(raw_failures, list), "failures is not a list")
+        try:
+            failures = [PluginFailure.from_json(f) for f in raw_failures]
+        except ValueError as exc:
+            raise CacheCorrupt(str(exc)) from exc
+        for failure in failures:
+            _expect(failure.registry == self.config.name, "failure of another registry")
+            if failure.missing_module and _importable(failure.missing_module):
+                raise CacheInvalid(
+                    f"{failure.missing_module!r}, missing for plugin {failure.plugin!r}, "
+                    "is now installed"
+                )
+        plugins = doc.get("plugins")
+        _expect(isinstance(plugins, list) and all(isinstance(p, dict) for p in plugins),
+                "bad plugins")
+        return CachedState(
+            items=items,
+            secondaries=secondaries,
+            failures=failures,
+            modules=allowed,
+            plugins=plugins,  # type: ignore[arg-type]
+            timestamp=float(ts),  # type: ignore[arg-type]
+            path=path or self.path,
+        )
+
+    @staticmethod
+    def _items(raw: object, allowed: frozenset[str], where: str) -> dict[str, CachedItem]:
+        _expect(isinstance(raw, dict), f"{where} is not an object")
+        assert isinstance(raw, dict)
+        out: dict[str, CachedItem] = {}
+        for key, info in raw.items():
+            _expect(isinstance(key, str) and bool(key), f"bad key in {where}")
+            _expect(isinstance(info, dict), f"{where}[{key!r}] is not an object")
+            ref = info.get("ref")
+            try:
+                module, _ = parse(ref)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise CacheCorrupt(f"{where}[{key!r}]: {exc}") from exc
+            if module not in allowed:
+                raise CacheCorrupt(
+                    f"{where}[{key!r}] points into {module!r}, which discovery did not record"
+                )
+            for name in ("plugin", "origin", "module", "distribution", "version", "file"):
+                _expect(_str_or_none(info.get(name)), f"{where}[{key!r}].{name} not a string")
+            _expect(isinstance(info.get("keyed", False), bool), f"{where}[{key!r}].keyed")
+            out[key] = CachedItem(key, ref, info)  # type: ignore[arg-type]
+        return out
+
+    # -- writing ----------------------------------------------------------------------------
+    def save(self, result: DiscoveryResult) -> bool:
+        """Write what a fresh process would find (run-time registrations left out)."""
+        if not self.enabled:
+            return False
+        if not result.cacheable:
+            logger.info(
+                "registry %s: not cached: %s", self.config.name, result.uncacheable_reason
+            )
+            return False
+        doc = self.build_document(result)
+        ok = _fileio.write_document(self.path, doc)
+        if ok:
+            logger.debug("registry %s: cache written to %s", self.config.name, self.path)
+        return ok
+
+    def build_document(self, result: DiscoveryResult) -> dict[str, Any]:
+        modules: dict[str, list[Any] | None] = {}
+        for name in sorted(result.modules):
+            mod = sys.modules.get(name)
+            file = getattr(mod, "__file__", None)
+            if isinstance(file, str):
+                file = os.path.abspath(file)
+                st = _stat_key(file)
+                modules[name] = [file, st[0], st[1]] if st else [file, None, None]
+            else:
+                modules[name] = None
+        dirs = {d: _dir_mtime(d) for d in sorted(result.package_dirs)}
+
+        def items(group: dict[str, Candidate]) -> dict[str, Any]:
+            return {
+                key: {"ref": cand.ref, **cand.provenance()}
+                for key, cand in sorted(group.items())
+                if cand.persist and cand.ref is not None
+            }
+
+        persisted = items(result.items)
+        return {
+            "cache_version": CACHE_VERSION,
+            "version": __version__,
+            "registry": self.config.name,
+            "timestamp": time.time(),
+            "config": self.config.fingerprint(),
+            "settings": self._settings(),
+            "environment": environment_fingerprint(),
+            "items": persisted,
+            "secondaries": {
+                name: {k: v for k, v in items(group).items() if k in persisted}
+                for name, group in result.secondaries.items()
+            },
+            "sources": {"modules": modules, "dirs": dirs},
+            "failures": [f.to_json() for f in result.failures],
+            "plugins": result.plugins,
+        }
+
+    def clear(self) -> bool:
+        """Delete this registry's cache file; True if one was removed."""
+        return _fileio.remove_document(self.path)
+
+    def info(self) -> dict[str, Any]:
+        """Health summary for ``openhcs-registry cache info`` (never raises)."""
+        path = self.path
+        out: dict[str, Any] = {"registry": self.config.name, "path": str(path)}
+        try:
+            doc = _fileio.read_document(path)
+        except Exception as exc:
+            return {**out, "status": "corrupt", "reason": str(exc)}
+        if doc is None:
+            return {**out, "status": "missing"}
+        try:
+            state = self.validate(doc, path)
+        except CacheInvalid as exc:
+            return {**out, "status": "stale", "reason": str(exc)}
+        except Exception as exc:
+            return {**out, "status": "corrupt", "reason": str(exc)}
+        return {
+            **out,
+            "status": "valid",
+            "keys": len(state.items),
+            "age_seconds": round(time.time() - state.timestamp, 1),
+            "failures": len(state.failures),
+        }
+
+
+def _importable(top_module: str) -> bool:
+    """Whether a top-level module can be found now, without importing it."""
+    from importlib.machinery import PathFinder
+
+    name = top_module.split(".")[0]
+    if name in sys.modules or name in sys.builtin_module_names:
+        return True
+    try:
+        return PathFinder.find_spec(name) is not None
+    except Exception:
+        return False
+
+
+def clear_cache(name: str | None = None) -> list[Path]:
+    """Delete the cache file of registry *name*, or every openhcs cache file; return them."""
+    folder = get_openhcs_cache_dir()
+    removed: list[Path] = []
+    if name is not None:
+        path = folder / f"{name}_registry.json"
+        if _fileio.remove_document(path):
+            removed.append(path)
+        return removed
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for entry in sorted(names):
+        if entry.endswith(".json"):
+            path = folder / entry
+            if _fileio.remove_document(path):
+                removed.append(path)
+    return removed

@@ -1,0 +1,623 @@
+"""Fresh discovery: the three plugin sources -> a pluggy PluginManager -> ``{key: value}``.
+
+This is the slow path (it imports pluggy, importlib.metadata and every plugin module) and
+runs only when no valid cache exists.  It is written so that no single plugin can spoil it:
+every load, import and hook call is isolated, and whatever goes wrong becomes a
+:class:`~openhcs_registry.diagnostics.PluginFailure` instead of an exception.
+
+Conflict rule (documented in docs/plugins.md): when two *different* objects claim one key the
+winner is the candidate that sorts first by (hookimpl ``tryfirst`` < normal < ``trylast``,
+built-in plugin before third-party, plugin name, position in the plugin's result).  The loser
+is recorded as a ``duplicate_key`` failure; ``conflict_policy="strict"`` raises instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import autoregister, settings
+from .config import RegistryConfig
+from .diagnostics import (
+    FailureKind,
+    PluginFailure,
+    exception_location,
+    missing_module_of,
+    report,
+)
+from .refs import reference_of
+
+logger = logging.getLogger("openhcs_registry.discovery")
+
+#: Distribution whose plugins count as built-in for the conflict rule.
+BUILTIN_DISTRIBUTION = "openhcs-registry"
+
+
+class DuplicateKeyError(ValueError):
+    """Raised in ``conflict_policy="strict"`` registries when two plugins claim one key."""
+
+
+class Unavailable:
+    """Returned by a hook in place of a value whose optional dependency is missing.
+
+    ``Unavailable("omero", "needs the omero-py package", missing_module="omero")`` makes the
+    registry report the key as unavailable (CLI ``why``/``doctor``) instead of crashing, and
+    the cache is invalidated as soon as *missing_module* becomes importable.
+    """
+
+    def __init__(self, key: str, reason: str, missing_module: str | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.missing_module = missing_module
+
+    def __repr__(self) -> str:
+        return f"Unavailable({self.key!r}, {self.reason!r})"
+
+
+@dataclass
+class Candidate:
+    """One value offered for one key, with where it came from."""
+
+    key: str
+    value: Any
+    plugin: str
+    origin: str  # "entry_point" | "package" | "custom" | "import_time"
+    module: str | None
+    distribution: str | None = None
+    dist_version: str | None = None
+    rank: tuple[Any, ...] = ()
+    ref: str | None = None
+    persist: bool = True
+    keyed: bool = False  # the key was given explicitly (mapping result), not read off the value
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "keyed": self.keyed,
+            "plugin": self.plugin,
+            "origin": self.origin,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.dist_version,
+            "file": _module_file(self.module),
+        }
+
+
+@dataclass
+class DiscoveryResult:
+    """What one fresh discovery found; the cache stores the persistable part of it."""
+
+    items: dict[str, Candidate] = field(default_factory=dict)
+    secondaries: dict[str, dict[str, Candidate]] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+    skipped: list[PluginFailure] = field(default_factory=list)
+    modules: set[str] = field(default_factory=set)
+    package_dirs: set[str] = field(default_factory=set)
+    plugins: list[dict[str, Any]] = field(default_factory=list)
+    cacheable: bool = True
+    uncacheable_reason: str | None = None
+
+
+@dataclass
+class _Plugin:
+    name: str
+    obj: Any
+    origin: str
+    module: str | None
+    distribution: str | None = None
+    dist_version: str | None = None
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == BUILTIN_DISTRIBUTION
+
+
+class _ListPlugin:
+    """A pluggy plugin object whose single hookimpl returns a fixed list (package scans)."""
+
+    def __init__(self, hook_name: str, values: list[Any]) -> None:
+        from .markers import hookimpl
+
+        def provide() -> list[Any]:
+            return list(values)
+
+        provide.__name__ = hook_name
+        setattr(self, hook_name, hookimpl(provide))
+
+
+def _module_file(module: str | None) -> str | None:
+    if not module:
+        return None
+    mod = sys.modules.get(module)
+    path = getattr(mod, "__file__", None)
+    return os.path.abspath(path) if isinstance(path, str) else None
+
+
+class _Discovery:
+    def __init__(self, config: RegistryConfig, blocked: frozenset[str]) -> None:
+        self.config = config
+        self.blocked = blocked
+        self.result = DiscoveryResult()
+        self.plugins: dict[str, _Plugin] = {}
+        self.plugin_modules: set[str] = set()
+        self.ep_packages: dict[str, tuple[str | None, str | None]] = {}
+
+    # -- failures ---------------------------------------------------------------------------
+    def fail(
+        self,
+        plugin: str,
+        kind: str,
+        message: str,
+        *,
+        module: str | None = None,
+        distribution: str | None = None,
+        key: str | None = None,
+        exc: BaseException | None = None,
+        missing_module: str | None = None,
+    ) -> None:
+        failure = PluginFailure(
+            registry=self.config.name,
+            plugin=plugin,
+            kind=kind,
+            message=message,
+            module=module,
+            distribution=distribution,
+            key=key,
+            exception=type(exc).__name__ if exc is not None else None,
+            location=exception_location(exc) if exc is not None else None,
+            missing_module=missing_module or (missing_module_of(exc) if exc else None),
+        )
+        self.result.failures.append(report(failure))
+        if exc is not None and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("".join(traceback.format_exception(exc)))
+
+    def skip(self, plugin: str, kind: str, message: str, module: str | None) -> None:
+        """A quietly skipped class (abstract/keyless in a package scan): debug log only."""
+        logger.debug("registry %s: skipped %s in %s: %s", self.config.name, plugin, module, message)
+        self.result.skipped.append(
+            PluginFailure(self.config.name, plugin, kind, message, module=module)
+        )
+
+    # -- sources ----------------------------------------------------------------------------
+    def load_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        try:
+            eps = list(entry_points(group=self.config.entry_point_group))
+        except Exception as exc:  # a broken distribution's metadata
+            self.fail("<entry points>", FailureKind.IMPORT_ERROR, f"cannot list: {exc}", exc=exc)
+            return
+
+        def ep_sort(ep: Any) -> tuple[str, str]:
+            dist = getattr(ep, "dist", None)
+            return (getattr(dist, "name", "") or "", ep.name)
+
+        for ep in sorted(eps, key=ep_sort):
+            dist = getattr(ep, "dist", None)
+            dist_name = _canonical(getattr(dist, "name", None))
+            dist_version = getattr(dist, "version", None)
+            module_name = ep.value.split(":")[0].strip()
+            name = ep.name if ep.name not in self.plugins else f"{dist_name}:{ep.name}"
+            top = module_name.split(".")[0]
+            self.ep_packages.setdefault(top, (dist_name, dist_version))
+            if ep.name in self.blocked or name in self.blocked:
+                self.fail(name, FailureKind.BLOCKED, "blocked by name", module=module_name,
+                          distribution=dist_name)
+                continue
+            try:
+                obj = ep.load()
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self.fail(
+                    name,
+                    FailureKind.IMPORT_ERROR,
+                    f"cannot import entry point {ep.value!r}: {type(exc).__name__}: {exc}",
+                    module=module_name,
+                    distribution=dist_name,
+                    exc=exc,
+                )
+                continue
+            self.plugin_modules.add(module_name)
+            self.plugins[name] = _Plugin(
+                name, obj, "entry_point", module_name, dist_name, dist_version
+            )
+
+    def scan_packages(self) -> None:
+        import importlib
+        import pkgutil
+
+        base = self.config.base_class
+        for package_name in self.config.discovery_packages:
+            try:
+                package = importlib.import_module(package_name)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self.fail(
+                    f"package:{package_name}",
+                    FailureKind.IMPORT_ERROR,
+                    f"cannot import discovery package: {type(exc).__name__}: {exc}",
+                    module=package_name,
+                    exc=exc,
+                )
+                continue
+            modules = [package_name]
+            paths = list(getattr(package, "__path__", []) or [])
+            self.result.package_dirs.update(os.path.abspath(p) for p in paths)
+            if paths:
+                walker = (
+                    pkgutil.walk_packages(paths, package_name + ".", onerror=lambda _n: None)
+                    if self.config.recursive
+                    else pkgutil.iter_modules(paths, package_name + ".")
+                )
+                modules.extend(sorted(info.name for info in walker))
+            logger.debug("registry %s: scanning %s: %s", self.config.name, package_name, modules)
+            for module_name in modules:
+                try:
+                    module = importlib.import_module(module_name)
+                except BaseException as exc:
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    self.fail(
+                        f"package:{module_name}",
+                        FailureKind.IMPORT_ERROR,
+                        f"cannot import: {type(exc).__name__}: {exc}",
+                        module=module_name,
+                        distribution=self._dist_of(module_name)[0],
+                        exc=exc,
+                    )
+                    continue
+                logger.debug("registry %s: imported %s", self.config.name, module_name)
+                self.plugin_modules.add(module_name)
+                sub_paths = getattr(module, "__path__", None)
+                if sub_paths:
+                    self.result.package_dirs.update(os.path.abspath(p) for p in sub_paths)
+                found = []
+                for attr, obj in list(vars(module).items()):
+                    if not isinstance(obj, type) or obj.__module__ != module_name:
+                        continue
+                    if base is not None and (obj is base or not issubclass(obj, base)):
+                        continue
+                    label = f"{module_name}.{attr}"
+                    if inspect.isabstract(obj):
+                        self.skip(label, FailureKind.ABSTRACT, "abstract class", module_name)
+                        continue
+                    if not self._has_key(obj):
+                        self.skip(label, FailureKind.MISSING_KEY, "no key attribute", module_name)
+                        continue
+                    found.append(obj)
+                if found:
+                    dist, version = self._dist_of(module_name)
+                    name = f"package:{module_name}"
+                    self.plugins[name] = _Plugin(
+                        name,
+                        _ListPlugin(self.config.hook_name, found),
+                        "package",
+                        module_name,
+                        dist,
+                        version,
+                    )
+
+    def _has_key(self, obj: Any) -> bool:
+        try:
+            key = self.config.key_of(obj)
+        except Exception:
+            return False
+        return isinstance(key, str) and bool(key)
+
+    def _dist_of(self, module_name: str | None) -> tuple[str | None, str | None]:
+        if not module_name:
+            return (None, None)
+        return self.ep_packages.get(module_name.split(".")[0], (None, None))
+
+    # -- hook -------------------------------------------------------------------------------
+    def call_hooks(self) -> list[Candidate]:
+        import pluggy
+
+        from .markers import PROJECT_NAME
+
+        pm = pluggy.PluginManager(PROJECT_NAME)
+        spec_namespace = type(
+            "Spec", (), {self.config.hook_name: staticmethod(self.config.hookspec)}
+        )
+        pm.add_hookspecs(spec_namespace)
+        for name in sorted(self.plugins):
+            plugin = self.plugins[name]
+            try:
+                pm.register(plugin.obj, name=name)
+            except Exception as exc:
+                self.fail(
+                    name,
+                    FailureKind.INVALID_PLUGIN,
+                    f"rejected by pluggy: {exc}",
+                    module=plugin.module,
+                    distribution=plugin.distribution,
+                    exc=exc,
+                )
+        hook = getattr(pm.hook, self.config.hook_name)
+        candidates: list[Candidate] = []
+        for impl in reversed(hook.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            plugin = self.plugins[impl.plugin_name]
+            self.result.plugins.append(
+                {
+                    "name": plugin.name,
+                    "origin": plugin.origin,
+                    "module": plugin.module,
+                    "distribution": plugin.distribution,
+                    "version": plugin.dist_version,
+                }
+            )
+            impl_module = getattr(impl.function, "__module__", None)
+            if isinstance(impl_module, str):
+                self.plugin_modules.add(impl_module)
+            priority = 0 if impl.tryfirst else 2 if impl.trylast else 1
+            try:
+                returned = impl.function()
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self.fail(
+                    plugin.name,
+                    FailureKind.HOOK_ERROR,
+                    f"{self.config.hook_name}() raised {type(exc).__name__}: {exc}",
+                    module=plugin.module,
+                    distribution=plugin.distribution,
+                    exc=exc,
+                )
+                continue
+            candidates.extend(self._collect(plugin, returned, priority))
+        return candidates
+
+    def custom_function(self) -> list[Candidate]:
+        func = self.config.discovery_function
+        if func is None:
+            return []
+        name = f"custom:{getattr(func, '__qualname__', 'discovery_function')}"
+        module = getattr(func, "__module__", None)
+        plugin = _Plugin(name, func, "custom", module, *self._dist_of(module))
+        try:
+            returned = func()
+        except Exception as exc:
+            self.fail(name, FailureKind.HOOK_ERROR, f"discovery function raised {exc!r}",
+                      module=module, exc=exc)
+            return []
+        return self._collect(plugin, returned, 1)
+
+    def import_time(self) -> list[Candidate]:
+        """Classes noted by ``AutoRegistered``; persisted only if discovery would import them."""
+        out = []
+        for index, obj in enumerate(autoregister.noted(self.config.name)):
+            module = getattr(obj, "__module__", None)
+            if inspect.isabstract(obj) or not self._has_key(obj):
+                continue
+            dist, version = self._dist_of(module)
+            plugin = _Plugin(f"import-time:{module}", obj, "import_time", module, dist, version)
+            for cand in self._collect(plugin, [obj], 1):
+                cand.persist = self._discovered_module(module)
+                cand.rank = (1, 0 if plugin.builtin else 1, "~" + plugin.name, index)
+                out.append(cand)
+        return out
+
+    def _discovered_module(self, module: str | None) -> bool:
+        if not module:
+            return False
+        if module in self.plugin_modules:
+            return True
+        top = module.split(".")[0]
+        return top in self.ep_packages and any(
+            m.split(".")[0] == top for m in self.plugin_modules
+        ) or any(module.startswith(p + ".") for p in self.config.discovery_packages)
+
+    def _collect(self, plugin: _Plugin, returned: Any, priority: int) -> list[Candidate]:
+        cfg = self.config
+        if returned is None:
+            return []
+        pairs: list[tuple[Any, Any]]
+        if isinstance(returned, Mapping):
+            pairs = list(returned.items())
+        elif isinstance(returned, Iterable) and not isinstance(returned, (str, bytes)):
+            pairs = [(None, v) for v in returned]
+        else:
+            self.fail(
+                plugin.name,
+                FailureKind.BAD_RETURN,
+                f"{cfg.hook_name}() returned {type(returned).__name__}, expected a list or dict",
+                module=plugin.module,
+                distribution=plugin.distribution,
+            )
+            return []
+        out: list[Candidate] = []
+        no_gpu = settings.no_gpu()
+        for index, (given_key, value) in enumerate(pairs):
+            if isinstance(value, Unavailable):
+                self.fail(plugin.name, FailureKind.UNAVAILABLE, value.reason, module=plugin.module,
+                          distribution=plugin.distribution, key=value.key,
+                          missing_module=value.missing_module)
+                continue
+            label = getattr(value, "__qualname__", None) or repr(value)[:80]
+            if cfg.base_class is not None and not _is_instance_or_subclass(value, cfg.base_class):
+                self.fail(
+                    plugin.name,
+                    FailureKind.WRONG_TYPE,
+                    f"{label} is not a {cfg.base_class.__qualname__} (subclass or instance)",
+                    module=plugin.module,
+                    distribution=plugin.distribution,
+                    key=given_key if isinstance(given_key, str) else None,
+                )
+                continue
+            if isinstance(value, type) and inspect.isabstract(value):
+                self.fail(plugin.name, FailureKind.ABSTRACT, f"{label} is abstract",
+                          module=plugin.module, distribution=plugin.distribution)
+                continue
+            key = given_key
+            if key is None:
+                try:
+                    key = cfg.key_of(value)
+                except Exception as exc:
+                    key = None
+                    logger.debug("key extractor failed for %s: %s", label, exc)
+            if not isinstance(key, str) or not key:
+                self.fail(
+                    plugin.name,
+                    FailureKind.MISSING_KEY,
+                    f"{label} has no usable key"
+                    + (f" (attribute {cfg.key_attribute!r})" if cfg.key_attribute else ""),
+                    module=plugin.module,
+                    distribution=plugin.distribution,
+                )
+                continue
+            if no_gpu and getattr(value, cfg.gpu_attribute, False):
+                self.fail(plugin.name, FailureKind.GPU_SKIPPED,
+                          f"needs a GPU and {settings.NO_GPU_ENV}=1", module=plugin.module,
+                          distribution=plugin.distribution, key=key)
+                continue
+            value_module = getattr(value, "__module__", None)
+            if not isinstance(value_module, str):
+                value_module = plugin.module
+            out.append(
+                Candidate(
+                    key=key,
+                    value=value,
+                    plugin=plugin.name,
+                    origin=plugin.origin,
+                    module=value_module,
+                    distribution=plugin.distribution,
+                    dist_version=plugin.dist_version,
+                    rank=(priority, 0 if plugin.builtin else 1, plugin.name, index),
+                    keyed=given_key is not None,
+                )
+            )
+        return out
+
+    # -- merge ------------------------------------------------------------------------------
+    def merge(self, candidates: list[Candidate]) -> None:
+        items = self.result.items
+        for cand in sorted(candidates, key=lambda c: c.rank):
+            current = items.get(cand.key)
+            if current is None:
+                items[cand.key] = cand
+                continue
+            if current.value is cand.value:
+                current.persist = current.persist or cand.persist
+                continue
+            message = (
+                f"key {cand.key!r} is also provided by plugin {current.plugin!r} "
+                f"({_label(current.value)}); {_label(cand.value)} is ignored"
+            )
+            if self.config.conflict_policy == "strict":
+                raise DuplicateKeyError(
+                    f"registry {self.config.name}: plugins {current.plugin!r} and "
+                    f"{cand.plugin!r} both provide key {cand.key!r}"
+                )
+            self.fail(cand.plugin, FailureKind.DUPLICATE_KEY, message, module=cand.module,
+                      distribution=cand.distribution, key=cand.key)
+
+    def derive_secondaries(self) -> None:
+        from .refs import parse
+
+        for sec in self.config.secondary_registries:
+            derived: dict[str, Candidate] = {}
+            for key, cand in sorted(self.result.items.items()):
+                try:
+                    if sec.derive is not None:
+                        value = sec.derive(key, cand.value)
+                    else:
+                        assert sec.attribute is not None
+                        value = getattr(cand.value, sec.attribute, None)
+                except Exception as exc:
+                    self.fail(cand.plugin, FailureKind.DERIVE_ERROR,
+                              f"cannot derive {sec.name} entry: {exc!r}", module=cand.module,
+                              key=key, exc=exc)
+                    continue
+                if value is None:
+                    continue
+                ref = None
+                if isinstance(value, str):
+                    try:
+                        parse(value)
+                    except ValueError:
+                        self.fail(cand.plugin, FailureKind.DERIVE_ERROR,
+                                  f"{sec.name}: {value!r} is not a module:qualname reference",
+                                  module=cand.module, key=key)
+                        continue
+                    ref, value = value, _UNRESOLVED
+                derived[key] = Candidate(
+                    key=key, value=value, plugin=cand.plugin, origin=cand.origin,
+                    module=ref.split(":")[0] if ref else getattr(value, "__module__", None),
+                    distribution=cand.distribution, dist_version=cand.dist_version,
+                    ref=ref, persist=cand.persist,
+                )
+            self.result.secondaries[sec.name] = derived
+
+    def finish(self) -> None:
+        """Give persisted values their references and collect the modules to fingerprint."""
+        res = self.result
+        groups = [res.items, *res.secondaries.values()]
+        for group in groups:
+            for cand in group.values():
+                if not cand.persist:
+                    continue
+                if cand.ref is None:
+                    cand.ref = reference_of(cand.value)
+                if cand.ref is None:
+                    res.cacheable = False
+                    res.uncacheable_reason = (
+                        f"{cand.key!r} from {cand.plugin!r} has no module:qualname address"
+                    )
+                    continue
+                res.modules.add(cand.ref.split(":")[0])
+        res.modules.update(self.plugin_modules)
+
+
+class _Unresolved:
+    def __repr__(self) -> str:
+        return "<unresolved>"
+
+
+#: Placeholder value of a candidate known only by its reference.
+_UNRESOLVED: Any = _Unresolved()
+
+
+def _label(value: Any) -> str:
+    return str(getattr(value, "__qualname__", None) or type(value).__qualname__)
+
+
+def _is_instance_or_subclass(value: Any, base: type) -> bool:
+    if isinstance(value, type):
+        return issubclass(value, base)
+    return isinstance(value, base)
+
+
+def _canonical(name: str | None) -> str | None:
+    return name.lower().replace("_", "-").replace(".", "-") if name else name
+
+
+def run_discovery(
+    config: RegistryConfig, blocked: frozenset[str] = frozenset()
+) -> DiscoveryResult:
+    """Discover *config*'s registry from scratch; never raises for a plugin's fault."""
+    logger.debug("registry %s: fresh discovery", config.name)
+    work = _Discovery(config, blocked)
+    work.load_entry_points()
+    work.scan_packages()
+    candidates = work.call_hooks()
+    candidates.extend(work.custom_function())
+    candidates.extend(work.import_time())
+    work.merge(candidates)
+    work.derive_secondaries()
+    work.finish()
+    logger.debug(
+        "registry %s: found %d keys, %d failures",
+        config.name,
+        len(work.result.items),
+        len(work.result.failures),
+    )
+    return work.result

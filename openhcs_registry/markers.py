@@ -1,0 +1,101 @@
+"""Hook markers for the pluggy project ``"openhcs"``, without importing pluggy.
+
+pluggy recognises a hookspec or hookimpl by an attribute named ``<project>_spec`` /
+``<project>_impl`` that holds a dict of options.  Writing that attribute ourselves gives
+markers that pluggy accepts unchanged, while ``import openhcs_hookspecs`` (which every
+warm start needs for the registry definitions) stays free of pluggy's ~25 ms import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+PROJECT_NAME = "openhcs"
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class HookspecMarker:
+    """Decorator marking a function as a hook specification of :data:`PROJECT_NAME`."""
+
+    def __init__(self, project_name: str = PROJECT_NAME) -> None:
+        self.project_name = project_name
+
+    @overload
+    def __call__(self, function: _F) -> _F: ...
+
+    @overload
+    def __call__(
+        self, function: None = ..., *, firstresult: bool = ..., historic: bool = ...
+    ) -> Callable[[_F], _F]: ...
+
+    def __call__(
+        self,
+        function: _F | None = None,
+        *,
+        firstresult: bool = False,
+        historic: bool = False,
+        warn_on_impl: Warning | None = None,
+    ) -> _F | Callable[[_F], _F]:
+        def mark(func: _F) -> _F:
+            if historic and firstresult:
+                raise ValueError("cannot have a historic firstresult hook")
+            opts = {
+                "firstresult": firstresult,
+                "historic": historic,
+                "warn_on_impl": warn_on_impl,
+                "warn_on_impl_args": None,
+            }
+            setattr(func, self.project_name + "_spec", opts)
+            return func
+
+        return mark(function) if function is not None else mark
+
+
+class HookimplMarker:
+    """Decorator marking a function as a hook implementation of :data:`PROJECT_NAME`."""
+
+    def __init__(self, project_name: str = PROJECT_NAME) -> None:
+        self.project_name = project_name
+
+    @overload
+    def __call__(self, function: _F) -> _F: ...
+
+    @overload
+    def __call__(
+        self,
+        function: None = ...,
+        *,
+        tryfirst: bool = ...,
+        trylast: bool = ...,
+        optionalhook: bool = ...,
+        specname: str | None = ...,
+    ) -> Callable[[_F], _F]: ...
+
+    def __call__(
+        self,
+        function: _F | None = None,
+        *,
+        tryfirst: bool = False,
+        trylast: bool = False,
+        optionalhook: bool = False,
+        specname: str | None = None,
+    ) -> _F | Callable[[_F], _F]:
+        def mark(func: _F) -> _F:
+            opts = {
+                "wrapper": False,
+                "hookwrapper": False,
+                "optionalhook": optionalhook,
+                "tryfirst": tryfirst,
+                "trylast": trylast,
+                "specname": specname,
+            }
+            setattr(func, self.project_name + "_impl", opts)
+            return func
+
+        return mark(function) if function is not None else mark
+
+
+hookspec = HookspecMarker()
+hookimpl = HookimplMarker()

@@ -1,0 +1,1 @@
+"""Built-in formats plugins (placeholder)."""

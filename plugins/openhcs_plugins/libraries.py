@@ -1,0 +1,1 @@
+"""Built-in libraries plugins (placeholder)."""

@@ -1,0 +1,1 @@
+"""Built-in zmq_servers plugins (placeholder)."""
