@@ -1,0 +1,1 @@
+"""Built-in colormap providers (placeholder, filled by the enums work)."""
