@@ -72,11 +72,11 @@ def environment_fingerprint() -> dict[str, Any]:
     """Interpreter identity and ``sys.path`` entries with their mtimes.
 
     Installing, upgrading or removing a distribution adds or removes a ``.dist-info`` folder,
-    which changes its site folder's ``st_mtime_ns``.  ``sys.path[0]`` (the script folder or
-    the current directory) is left out unless ``-P``/safe_path is in force: it differs between
-    ways of starting the same program and changes whenever a file is saved there.
+    which changes its site folder's ``st_mtime_ns``.  The launch entry ``sys.path[0]`` (the
+    script folder or the current directory, see :func:`_launch_entry`) is left out: it differs
+    between ways of starting the same program and changes whenever a file is saved there.
     """
-    entries = sys.path if getattr(sys.flags, "safe_path", False) else sys.path[1:]
+    entries = sys.path[1:] if _launch_entry(sys.path) else sys.path
     path: list[list[Any]] = []
     for entry in entries:
         full = os.path.abspath(entry or os.curdir)
@@ -92,6 +92,70 @@ def environment_fingerprint() -> dict[str, Any]:
         "prefix": sys.prefix,
         "path": path,
     }
+
+
+#: Entries modified this close to the cache write may change again within the same
+#: filesystem timestamp tick without their mtime moving ("racy", as git calls it), so they
+#: also get a content digest.  Whole-second mtimes mean a coarse filesystem: a wider window.
+_RACY_NS = 100_000_000
+_RACY_COARSE_NS = 2_500_000_000
+
+
+def _is_racy(mtime_ns: int | None, now_ns: int) -> bool:
+    if mtime_ns is None:
+        return False
+    window = _RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else _RACY_NS
+    return now_ns - mtime_ns < window
+
+
+def _digest(path: str) -> int | None:
+    """CRC of a folder's sorted listing or a file's bytes (only for racy entries)."""
+    import zlib
+
+    try:
+        if os.path.isdir(path):
+            return zlib.crc32("\0".join(sorted(os.listdir(path))).encode("utf-8", "replace"))
+        with open(path, "rb") as fh:
+            return zlib.crc32(fh.read())
+    except OSError:
+        return None
+
+
+def _racy_digests(paths: dict[str, int | None], now_ns: int) -> dict[str, int | None]:
+    return {p: _digest(p) for p, mtime in paths.items() if _is_racy(mtime, now_ns)}
+
+
+def _check_digests(recorded: object, what: str) -> None:
+    _expect(isinstance(recorded, dict), f"bad {what} digests")
+    assert isinstance(recorded, dict)
+    for path, crc in recorded.items():
+        _expect(isinstance(path, str) and (crc is None or type(crc) is int), f"bad {what} digest")
+        if _digest(path) != crc:
+            raise CacheInvalid(f"{path} changed (content differs; same timestamp)")
+
+
+def _launch_entry(path: list[str]) -> bool:
+    """Whether ``path[0]`` is the entry Python added for how it was launched.
+
+    That is ``''`` (``-c``, interactive), the current directory (``-m``) or the script's
+    folder; a folder put first on purpose (``PYTHONPATH``, a test's ``sys.path.insert``) is
+    kept in the fingerprint.
+    """
+    if not path or getattr(sys.flags, "safe_path", False):
+        return False
+    first = path[0]
+    if first == "":
+        return True
+    full = os.path.abspath(first)
+    try:
+        if full == os.getcwd():
+            return True
+    except OSError:
+        pass
+    argv = getattr(sys, "argv", None)
+    if argv and argv[0] and argv[0] not in ("-c", "-m"):
+        return full == os.path.dirname(os.path.abspath(argv[0]))
+    return False
 
 
 def _stat_key(path: str) -> list[int] | None:
@@ -202,6 +266,9 @@ class RegistryCacheManager:
             raise CacheInvalid("discovery settings changed")
         if doc.get("environment") != environment_fingerprint():
             raise CacheInvalid("interpreter or sys.path (installed distributions) changed")
+        digests = doc.get("digests")
+        _expect(isinstance(digests, dict), "digests is not an object")
+        _check_digests(digests.get("env"), "environment")
 
         sources = doc.get("sources")
         _expect(isinstance(sources, dict), "sources is not an object")
@@ -230,6 +297,7 @@ class RegistryCacheManager:
             for dname, mtime in dirs.items():
                 if _dir_mtime(dname) != mtime:
                     raise CacheInvalid(f"discovery folder {dname} changed")
+            _check_digests(digests.get("sources"), "source")
 
         allowed = frozenset(modules)
         items = self._items(doc.get("items"), allowed, "items")
@@ -321,6 +389,12 @@ class RegistryCacheManager:
             else:
                 modules[name] = None
         dirs = {d: _dir_mtime(d) for d in sorted(result.package_dirs)}
+        environment = environment_fingerprint()
+        now_ns = time.time_ns()
+        watched: dict[str, int | None] = dict(dirs)
+        for rec in modules.values():
+            if rec is not None:
+                watched[rec[0]] = rec[1]
 
         def items(group: dict[str, Candidate]) -> dict[str, Any]:
             return {
@@ -337,7 +411,11 @@ class RegistryCacheManager:
             "timestamp": time.time(),
             "config": self.config.fingerprint(),
             "settings": self._settings(),
-            "environment": environment_fingerprint(),
+            "environment": environment,
+            "digests": {
+                "env": _racy_digests({p: m for p, m in environment["path"]}, now_ns),
+                "sources": _racy_digests(watched, now_ns),
+            },
             "items": persisted,
             "secondaries": {
                 name: {k: v for k, v in items(group).items() if k in persisted}

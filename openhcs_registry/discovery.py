@@ -146,6 +146,7 @@ class _Discovery:
         self.plugins: dict[str, _Plugin] = {}
         self.plugin_modules: set[str] = set()
         self.ep_packages: dict[str, tuple[str | None, str | None]] = {}
+        self.offered: set[int] = set()  # ids of every value a hook offered, accepted or not
 
     # -- failures ---------------------------------------------------------------------------
     def fail(
@@ -396,8 +397,8 @@ class _Discovery:
         out = []
         for index, obj in enumerate(autoregister.noted(self.config.name)):
             module = getattr(obj, "__module__", None)
-            if inspect.isabstract(obj) or not self._has_key(obj):
-                continue
+            if id(obj) in self.offered or inspect.isabstract(obj) or not self._has_key(obj):
+                continue  # offered by a hook already (judged there), or not a registry value
             dist, version = self._dist_of(module)
             plugin = _Plugin(f"import-time:{module}", obj, "import_time", module, dist, version)
             for cand in self._collect(plugin, [obj], 1):
@@ -437,6 +438,7 @@ class _Discovery:
         out: list[Candidate] = []
         no_gpu = settings.no_gpu()
         for index, (given_key, value) in enumerate(pairs):
+            self.offered.add(id(value))
             if isinstance(value, Unavailable):
                 self.fail(plugin.name, FailureKind.UNAVAILABLE, value.reason, module=plugin.module,
                           distribution=plugin.distribution, key=value.key,
@@ -500,6 +502,7 @@ class _Discovery:
     # -- merge ------------------------------------------------------------------------------
     def merge(self, candidates: list[Candidate]) -> None:
         items = self.result.items
+        lost: set[tuple[str, int]] = set()
         for cand in sorted(candidates, key=lambda c: c.rank):
             current = items.get(cand.key)
             if current is None:
@@ -508,6 +511,9 @@ class _Discovery:
             if current.value is cand.value:
                 current.persist = current.persist or cand.persist
                 continue
+            if (cand.key, id(cand.value)) in lost:  # same loser offered again (e.g. import time)
+                continue
+            lost.add((cand.key, id(cand.value)))
             message = (
                 f"key {cand.key!r} is also provided by plugin {current.plugin!r} "
                 f"({_label(current.value)}); {_label(cand.value)} is ignored"

@@ -388,7 +388,16 @@ class LazyDiscoveryDict(Mapping[str, V], Generic[V]):
         """Add a class noted at import time that discovery did not persist (run-time only)."""
         import inspect
 
+        from . import settings
+
+        cfg = self.config
         if inspect.isabstract(obj):
+            return
+        if cfg.base_class is not None and not (
+            isinstance(obj, type) and issubclass(obj, cfg.base_class)
+        ):
+            return
+        if getattr(obj, cfg.gpu_attribute, False) and settings.no_gpu():
             return
         try:
             key = self.config.key_of(obj)

@@ -43,7 +43,11 @@ def load_all() -> dict[str, Any]:
 
     for module in REGISTRY_MODULES:
         importlib.import_module(module)
-    return registries()
+    return {
+        name: registry
+        for name, registry in registries().items()
+        if registry.config.hookspec.__module__ in REGISTRY_MODULES
+    }
 
 
 def __getattr__(name: str) -> Any:

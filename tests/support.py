@@ -1,0 +1,186 @@
+"""Test support: real plugin worlds on disk (modules, packages, installed distributions).
+
+A :class:`World` is a temporary site folder holding a registry contract module, plugin
+packages and ``.dist-info`` folders with ``entry_points.txt`` — the same things pip leaves
+behind — so discovery runs against real files, in this process or in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+SPEC_TEMPLATE = '''
+from typing import ClassVar
+from openhcs_registry.autoregister import AutoRegistered
+from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
+from openhcs_registry.lazy import LazyDiscoveryDict
+from openhcs_registry.markers import hookspec
+
+
+class Thing(AutoRegistered):
+    __registry_name__ = {name!r}
+    kind: ClassVar[str | None] = None
+    partner: ClassVar[str | None] = None
+    requires_gpu: ClassVar[bool] = False
+
+
+@hookspec
+def provide_things():
+    """Return Thing subclasses."""
+
+
+CONFIG = RegistryConfig(
+    name={name!r},
+    hookspec=provide_things,
+    base_class=Thing,
+    key_attribute="kind",
+    entry_point_group={group!r},
+    discovery_packages={packages!r},
+    secondary_registries=(SecondaryRegistryConfig("{name}_partner", attribute="partner"),),
+    {extra}
+)
+REGISTRY = LazyDiscoveryDict(CONFIG)
+PARTNERS = REGISTRY.secondary("{name}_partner")
+'''
+
+
+class World:
+    """A throwaway registry with its own entry-point group, contract module and site folder."""
+
+    def __init__(self, root: Path, cache_dir: Path | None = None) -> None:
+        self.tag = uuid.uuid4().hex[:8]
+        self.root = root
+        self.site = root / f"site_{self.tag}"
+        self.site.mkdir(parents=True)
+        self.cache_dir = cache_dir or root / "cache"
+        self.name = f"things_{self.tag}"
+        self.group = f"grp_{self.tag}"
+        self.spec = f"spec_{self.tag}"
+
+    # -- writing ---------------------------------------------------------------------------
+    def write_spec(self, packages: tuple[str, ...] = (), **extra: Any) -> None:
+        extra_src = "".join(f"{k}={v!r}, " for k, v in extra.items())
+        source = SPEC_TEMPLATE.format(
+            name=self.name, group=self.group, packages=tuple(packages), extra=extra_src
+        )
+        self.write(f"{self.spec}.py", source)
+
+    def write(self, relpath: str, source: str) -> Path:
+        path = self.site / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source).lstrip())
+        importlib.invalidate_caches()
+        return path
+
+    def plugin_source(self, *classes: tuple[str, str], extra: str = "", hook: bool = True) -> str:
+        """A plugin module defining Thing subclasses (name, key) and a hookimpl returning them."""
+        lines = ["from openhcs_registry.markers import hookimpl", f"from {self.spec} import Thing", ""]
+        for cls, key in classes:
+            lines += [f"class {cls}(Thing):", f"    kind = {key!r}", ""]
+        if hook:
+            names = ", ".join(cls for cls, _ in classes)
+            lines += ["@hookimpl", "def provide_things():", f"    return [{names}]", ""]
+        return "\n".join(lines) + textwrap.dedent(extra)
+
+    def install(
+        self,
+        dist: str,
+        module: str,
+        source: str,
+        *,
+        version: str = "1.0",
+        ep_name: str | None = None,
+        group: str | None = None,
+    ) -> Path:
+        """Install a one-module distribution the way pip lays it out (module + .dist-info)."""
+        self.write(f"{module}.py", source)
+        return self.add_dist_info(dist, version, {ep_name or module: module}, group=group)
+
+    def add_dist_info(
+        self, dist: str, version: str, eps: dict[str, str], group: str | None = None
+    ) -> Path:
+        info = self.site / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
+        )
+        lines = [f"[{group or self.group}]"] + [f"{k} = {v}" for k, v in eps.items()]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        (info / "top_level.txt").write_text("\n".join(sorted({v.split('.')[0] for v in eps.values()})) + "\n")
+        importlib.invalidate_caches()
+        return info
+
+    def uninstall(self, dist: str, version: str = "1.0") -> None:
+        import shutil
+
+        shutil.rmtree(self.site / f"{dist.replace('-', '_')}-{version}.dist-info")
+        importlib.invalidate_caches()
+
+    # -- using -----------------------------------------------------------------------------
+    def activate(self, monkeypatch: Any) -> None:
+        monkeypatch.syspath_prepend(str(self.site))
+        monkeypatch.setenv("OPENHCS_CACHE_DIR", str(self.cache_dir))
+        importlib.invalidate_caches()
+
+    def registry(self) -> Any:
+        return importlib.import_module(self.spec).REGISTRY
+
+    def partners(self) -> Any:
+        return importlib.import_module(self.spec).PARTNERS
+
+    @property
+    def cache_file(self) -> Path:
+        return self.cache_dir / f"{self.name}_registry.json"
+
+    def read_cache(self) -> dict[str, Any]:
+        return json.loads(self.cache_file.read_text())
+
+    def write_cache(self, doc: dict[str, Any]) -> None:
+        self.cache_file.write_text(json.dumps(doc))
+        os.chmod(self.cache_file, 0o600)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(self.site), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
+        env["OPENHCS_CACHE_DIR"] = str(self.cache_dir)
+        env.update(extra)
+        return env
+
+    def run(self, code: str, *, timeout: float = 60, **extra_env: str) -> Any:
+        """Run *code* in a fresh interpreter; it must print one JSON document last."""
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            env=self.env(**extra_env),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=self.root,
+        )
+        if proc.returncode != 0:
+            raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stderr}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_python(code: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None) -> Any:
+    """Run *code* with sys.executable and return its last stdout line parsed as JSON."""
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
