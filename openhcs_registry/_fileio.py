@@ -53,7 +53,7 @@ def read_document(path: Path) -> dict[str, Any] | None:
     """
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no file, or no folder to hold one
         return None
     except OSError as exc:
         raise UnsafeCacheFile(f"cannot stat: {exc}") from exc

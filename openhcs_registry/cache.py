@@ -249,6 +249,7 @@ class RegistryCacheManager:
         version = doc.get("cache_version")
         if version != CACHE_VERSION or type(version) is not int:
             raise CacheInvalid(f"cache format {version!r}, expected {CACHE_VERSION}")
+        _expect(isinstance(doc.get("version"), str), "no library version")
         if doc.get("version") != __version__:
             raise CacheInvalid(f"written by openhcs-registry {doc.get('version')!r}")
         if doc.get("registry") != self.config.name:

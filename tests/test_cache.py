@@ -1,0 +1,528 @@
+"""The persistent cache: replay equals discovery, warm starts import nothing, invalidation."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support import World, run_python
+
+from openhcs_registry import clear_cache, get_openhcs_cache_dir
+
+PLUGIN_MODULES = ("openhcs_plugins",)
+HEAVY = ("pluggy", "importlib.metadata")
+
+
+def two_plugin_world(world: World) -> World:
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")),
+                  version="1.0")
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    return world
+
+
+def warm_state(world: World) -> dict[str, object]:
+    """Run a fresh process; report source, keys, and which plugin modules it imported."""
+    return world.run(
+        f"""
+        import json, sys
+        from {world.spec} import REGISTRY
+        keys = sorted(REGISTRY)
+        print(json.dumps({{"source": REGISTRY.source, "keys": keys,
+            "imported": sorted(m for m in sys.modules if m.startswith(("alpha_", "beta_", "pluggy"))
+                               or m == "importlib.metadata")}}))
+        """
+    )
+
+
+# -- location --------------------------------------------------------------------------------
+def test_default_location_is_xdg_user_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("OPENHCS_CACHE_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert get_openhcs_cache_dir() == tmp_path / "xdg" / "openhcs" / "cache"
+    monkeypatch.setenv("OPENHCS_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert get_openhcs_cache_dir() == tmp_path / "elsewhere"
+
+
+def test_builtin_cache_file_names(_isolated_cache: Path) -> None:
+    import openhcs_hookspecs
+
+    for registry in openhcs_hookspecs.load_all().values():
+        list(registry)
+    names = sorted(p.name for p in _isolated_cache.iterdir())
+    assert names == [
+        "library_registry_registry.json",
+        "microscope_format_registry_registry.json",
+        "microscope_handler_registry.json",
+        "storage_backend_registry.json",
+        "zmq_server_registry.json",
+    ]
+
+
+# -- replay == fresh -------------------------------------------------------------------------
+def test_replay_equals_fresh_for_every_builtin_registry(_isolated_cache: Path) -> None:
+    env = dict(os.environ, OPENHCS_CACHE_DIR=str(_isolated_cache))
+    code = """
+        import json
+        import openhcs_hookspecs
+        from openhcs_registry.refs import reference_of
+        out = {}
+        for name, reg in openhcs_hookspecs.load_all().items():
+            out[name] = {"source": reg.source or "", "keys": sorted(reg)}
+            out[name]["values"] = {k: reference_of(v) for k, v in reg.items()}
+            out[name]["source"] = reg.source
+            out[name]["failures"] = sorted((f.plugin, f.kind, f.key or "") for f in reg.failures)
+            for sec in reg.config.secondary_registries:
+                s = reg.secondary(sec.name)
+                out[name][sec.name] = {k: reference_of(v) for k, v in s.items()}
+        print(json.dumps(out))
+    """
+    cold = run_python(code, env)
+    warm = run_python(code, env)
+    assert {n: r["source"] for n, r in cold.items()} == dict.fromkeys(cold, "fresh")
+    assert {n: r["source"] for n, r in warm.items()} == dict.fromkeys(warm, "cache")
+    for name in cold:
+        cold[name].pop("source"), warm[name].pop("source")
+    assert warm == cold
+    assert all(r["keys"] for r in cold.values())
+
+
+def test_replay_equals_fresh_in_process(world: World) -> None:
+    two_plugin_world(world)
+    reg = world.registry()
+    fresh = dict(reg.items())
+    assert reg.source == "fresh"
+    reg.reset()
+    assert dict(reg.items()) == fresh
+    assert reg.source == "cache"
+    assert reg.info("alpha")["distribution"] == "alpha-plugin"
+
+
+def test_warm_start_imports_no_plugin_pluggy_or_metadata(_isolated_cache: Path) -> None:
+    env = dict(os.environ, OPENHCS_CACHE_DIR=str(_isolated_cache))
+    code = """
+        import json, sys
+        import openhcs_hookspecs
+        regs = openhcs_hookspecs.load_all()
+        keys = {name: sorted(reg) for name, reg in regs.items()}
+        sources = {name: reg.source for name, reg in regs.items()}
+        bad = sorted(m for m in sys.modules if m.startswith(("openhcs_plugins", "pluggy"))
+                     or m == "importlib.metadata")
+        print(json.dumps({"keys": keys, "sources": sources, "imported": bad}))
+    """
+    cold = run_python(code, env)
+    warm = run_python(code, env)
+    assert set(warm["sources"].values()) == {"cache"}
+    assert warm["keys"] == cold["keys"]
+    assert warm["imported"] == []
+    assert cold["imported"]  # the cold run did import them: the check can fail
+
+
+def test_resolving_one_value_imports_only_its_module(world: World) -> None:
+    two_plugin_world(world)
+    _warm(world)
+    out = world.run(
+        f"""
+        import json, sys
+        from {world.spec} import REGISTRY
+        cls = REGISTRY["alpha"]
+        print(json.dumps([cls.__name__, f"alpha_{world.tag}" in sys.modules,
+                          f"beta_{world.tag}" in sys.modules, REGISTRY.source]))
+        """
+    )
+    assert out == ["Alpha", True, False, "cache"]
+
+
+# -- invalidation -----------------------------------------------------------------------------
+def _assert_rebuilt(world: World, expected_keys: list[str], **env: str) -> None:
+    out = world.run(
+        f"import json; from {world.spec} import REGISTRY; "
+        "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))",
+        **env,
+    )
+    assert out == ["fresh", expected_keys]
+
+
+def _warm(world: World, **env: str) -> None:
+    world.run(f"import json; from {world.spec} import REGISTRY; print(json.dumps(list(REGISTRY)))",
+              **env)
+    state = world.run(
+        f"import json; from {world.spec} import REGISTRY; len(REGISTRY); print(json.dumps([REGISTRY.source, 0]))",
+        **env,
+    )
+    assert state[0] == "cache"
+
+
+def test_warm_cache_is_used_when_nothing_changed(world: World) -> None:
+    two_plugin_world(world)
+    _warm(world)
+    assert warm_state(world) == {"source": "cache", "keys": ["alpha", "beta"], "imported": []}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("cache_version", 999), ("version", "0.0.0-other"), ("timestamp", 1.0)],
+    ids=["format", "library-version", "age"],
+)
+def test_header_changes_invalidate(world: World, field: str, value: object) -> None:
+    two_plugin_world(world)
+    _warm(world)
+    doc = world.read_cache()
+    doc[field] = value
+    world.write_cache(doc)
+    _assert_rebuilt(world, ["alpha", "beta"])
+
+
+def test_max_age_is_per_registry(world: World) -> None:
+    world.write_spec(max_age=0.5)
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    reg = world.registry()
+    list(reg)
+    reg.reset()
+    list(reg)
+    assert reg.source == "cache"
+    time.sleep(0.6)
+    reg.reset()
+    list(reg)
+    assert reg.source == "fresh"
+
+
+def test_edited_plugin_file_invalidates(world: World) -> None:
+    two_plugin_world(world)
+    _warm(world)
+    path = world.site / f"beta_{world.tag}.py"
+    path.write_text(world.plugin_source(("Beta", "beta"), ("Gamma", "gamma")))
+    _assert_rebuilt(world, ["alpha", "beta", "gamma"])
+
+
+def test_same_size_edit_in_the_same_tick_invalidates(world: World) -> None:
+    two_plugin_world(world)
+    _warm(world)
+    path = world.site / f"beta_{world.tag}.py"
+    before = path.stat()
+    path.write_text(path.read_text().replace("'beta'", "'bet2'"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime, same size
+    doc = world.read_cache()
+    if str(path) not in doc["digests"]["sources"]:
+        pytest.skip("cache not written within the racy window of the edit on this machine")
+    _assert_rebuilt(world, ["alpha", "bet2"])
+
+
+def test_deleted_plugin_file_invalidates(world: World) -> None:
+    pkg = f"pkg_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(f"{pkg}/one.py", f"from {world.spec} import Thing\nclass One(Thing):\n    kind = 'one'\n")
+    world.write(f"{pkg}/two.py", f"from {world.spec} import Thing\nclass Two(Thing):\n    kind = 'two'\n")
+    _warm(world)
+    (world.site / pkg / "two.py").unlink()
+    _assert_rebuilt(world, ["one"])
+
+
+@pytest.mark.parametrize("filename", ["three.py", "_private.py", "sub/__init__.py"])
+def test_file_added_to_discovery_package_invalidates(world: World, filename: str) -> None:
+    pkg = f"pkg_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(f"{pkg}/one.py", f"from {world.spec} import Thing\nclass One(Thing):\n    kind = 'one'\n")
+    _warm(world)
+    world.write(f"{pkg}/{filename}", f"from {world.spec} import Thing\nclass New(Thing):\n    kind = 'new'\n")
+    _assert_rebuilt(world, ["new", "one"])
+
+
+def test_distribution_installed_upgraded_removed(world: World) -> None:
+    two_plugin_world(world)
+    _warm(world)
+    world.install("gamma-plugin", f"gamma_{world.tag}", world.plugin_source(("Gamma", "gamma")))
+    _assert_rebuilt(world, ["alpha", "beta", "gamma"])
+    _warm(world)
+    # upgrade: new version, new dist-info, module now provides another class
+    world.uninstall("alpha-plugin", "1.0")
+    (world.site / f"alpha_{world.tag}.py").write_text(world.plugin_source(("Alpha2", "alpha2")))
+    world.add_dist_info("alpha-plugin", "2.0", {f"alpha_{world.tag}": f"alpha_{world.tag}"})
+    _assert_rebuilt(world, ["alpha2", "beta", "gamma"])
+    out = world.run(f"import json; from {world.spec} import REGISTRY; print(json.dumps(REGISTRY.info('alpha2')['version']))")
+    assert out == "2.0"
+    _warm(world)
+    world.uninstall("gamma-plugin")
+    _assert_rebuilt(world, ["alpha2", "beta"])
+
+
+def test_no_gpu_setting_change_invalidates(world: World) -> None:
+    world.write_spec()
+    world.install("gpu-plugin", f"gpu_{world.tag}", world.plugin_source(("Cpu", "cpu"), ("Gpu", "gpu"), extra="""
+        Gpu.requires_gpu = True
+        """))
+    _warm(world)
+    _assert_rebuilt(world, ["cpu"], OPENHCS_SUBPROCESS_NO_GPU="1")
+    _warm(world, OPENHCS_SUBPROCESS_NO_GPU="1")
+    _assert_rebuilt(world, ["cpu", "gpu"])
+
+
+def test_other_interpreter_or_venv_invalidates(world: World, tmp_path: Path) -> None:
+    two_plugin_world(world)
+    _warm(world)
+    # a real second virtualenv on top of this one's packages
+    venv = tmp_path / "venv2"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+                   check=True, timeout=120)
+    py2 = venv / "bin" / "python"
+    # chain this venv's site-packages (with our editable install) into the new one
+    site_pkgs = [p for p in sys.path if p.endswith("site-packages")]
+    (next(venv.glob("lib/python*/site-packages")) / "chain.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in site_pkgs)
+    )
+    env = world.env()
+    code = (f"import json; from {world.spec} import REGISTRY; "
+            "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))")
+    out = subprocess.run([str(py2), "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60, cwd=world.root)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["fresh", ["alpha", "beta"]]
+
+
+def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Path) -> None:
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    dep = f"dep_{world.tag}"
+    world.install("needy-plugin", f"needy_{world.tag}", f"import {dep}\n" + world.plugin_source(("Needy", "needy")))
+    _warm(world)
+    assert world.read_cache()["failures"][0]["missing_module"] == dep
+    # install the dependency somewhere else on the path: only its presence can tell
+    other = tmp_path / "other_site"
+    other.mkdir()
+    (other / f"{dep}.py").write_text("")
+    env = {"PYTHONPATH": os.pathsep.join([str(world.site), str(other)])}
+    code = (f"import json; from {world.spec} import REGISTRY; "
+            "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))")
+    # warm the cache with the other dir present but empty of the dependency first
+    (other / f"{dep}.py").unlink()
+    world.run(code, **env)
+    assert world.run(code, **env)[0] == "cache"
+    (other / f"{dep}.py").write_text("")
+    os.utime(other, ns=(0, 0))  # even if the folder's mtime says nothing changed
+    world_cache = world.read_cache()
+    world_cache["environment"]["path"] = [
+        [p, 0 if p == str(other) else m] for p, m in world_cache["environment"]["path"]
+    ]
+    world_cache["digests"]["env"] = {}  # only the recorded missing module can tell now
+    world.write_cache(world_cache)
+    assert world.run(code, **env) == ["fresh", ["alpha", "needy"]]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json at all",
+        b'{"cache_version": 1, "items": ',
+        b"[1, 2, 3]",
+        b'"just a string"',
+        b'{"cache_version": 1}',
+        b"\xff\xfe\x00garbage",
+        None,  # wrong-typed fields in an otherwise valid file
+        "truncate",
+        "items-wrong-type",
+        "ref-garbage",
+    ],
+    ids=["empty", "non-json", "truncated-literal", "array", "string", "wrong-schema", "binary",
+         "wrong-typed", "truncated-real", "items-wrong-type", "ref-garbage"],
+)
+def test_corrupt_files_rebuild_with_one_warning(world: World, content: object,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    raw = world.cache_file.read_bytes()
+    if content is None:
+        doc = json.loads(raw)
+        doc["sources"]["modules"] = {k: [1, "x", None] for k in doc["sources"]["modules"]}
+        data = json.dumps(doc).encode()
+    elif content == "truncate":
+        data = raw[: len(raw) // 2]
+    elif content == "items-wrong-type":
+        doc = json.loads(raw)
+        doc["items"] = ["alpha", "beta"]
+        data = json.dumps(doc).encode()
+    elif content == "ref-garbage":
+        doc = json.loads(raw)
+        doc["items"]["alpha"]["ref"] = "os:system"
+        data = json.dumps(doc).encode()
+    else:
+        assert isinstance(content, bytes)
+        data = content
+    world.cache_file.write_bytes(data)
+    os.chmod(world.cache_file, 0o600)
+    reg.reset()
+    with caplog.at_level(logging.WARNING, logger="openhcs_registry"):
+        assert sorted(reg) == ["alpha", "beta"]
+    assert reg.source == "fresh"
+    if content != b"":  # an empty document is a miss too, but says so as not valid JSON
+        assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+    # and the file was rebuilt: next start is warm again
+    reg.reset()
+    list(reg)
+    assert reg.source == "cache"
+
+
+def test_reference_that_no_longer_resolves_drops_cache(world: World) -> None:
+    world.write_spec(check_mtimes=False)
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha"), ("Beta", "beta")))
+    _warm(world)
+    # the class disappears but mtimes are not checked: only resolution can notice
+    (world.site / f"alpha_{world.tag}.py").write_text(world.plugin_source(("Alpha", "alpha")))
+    out = world.run(
+        f"""
+        import json
+        from {world.spec} import REGISTRY
+        keys = sorted(REGISTRY)
+        try:
+            REGISTRY["beta"]
+            outcome = "found"
+        except KeyError as exc:
+            outcome = "KeyError: " + str(exc)
+        now = sorted(REGISTRY)
+        print(json.dumps([keys, outcome, REGISTRY.source, now]))
+        """
+    )
+    assert out[0] == ["alpha", "beta"]
+    assert out[1].startswith("KeyError") and "no longer provided" in out[1]
+    assert out[2:] == ["fresh", ["alpha"]]
+
+
+def test_reference_outside_recorded_modules_is_never_imported(world: World) -> None:
+    two_plugin_world(world)
+    list(world.registry())
+    doc = world.read_cache()
+    evil = f"evil_{world.tag}"
+    world.write(f"{evil}.py", "import sys\nsys.exit('evil module imported')\nclass X: kind = 'alpha'\n")
+    doc["items"]["alpha"]["ref"] = f"{evil}:X"
+    world.write_cache(doc)
+    out = world.run(
+        f"import json, sys; from {world.spec} import REGISTRY; a = REGISTRY['alpha']; "
+        f"print(json.dumps([a.__name__, '{evil}' in sys.modules, REGISTRY.source]))"
+    )
+    assert out == ["Alpha", False, "fresh"]
+
+
+# -- safety ----------------------------------------------------------------------------------
+def test_files_private_and_written_atomically(world: World) -> None:
+    two_plugin_world(world)
+    list(world.registry())
+    assert stat.S_IMODE(world.cache_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(world.cache_file.stat().st_mode) == 0o600
+    assert [p.name for p in world.cache_dir.iterdir()] == [world.cache_file.name]  # no temp left
+
+
+def test_unwritable_folder_works_uncached_with_one_warning(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    two_plugin_world(world)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("OPENHCS_CACHE_DIR", str(blocker / "cache"))  # parent is a file: as root too
+    reg = world.registry()
+    with caplog.at_level(logging.WARNING, logger="openhcs_registry"):
+        assert sorted(reg) == ["alpha", "beta"]
+        reg.reset()
+        assert sorted(reg) == ["alpha", "beta"]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "not writable" in warnings[0].getMessage()
+
+
+def test_no_pickle_or_eval_in_the_package() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"\b(import pickle|pickle\.loads?|marshal\.loads?|eval\(|exec\()")
+    offenders = []
+    for folder in ("openhcs_registry", "hookspecs", "plugins"):
+        for path in (root / folder).rglob("*.py"):
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if pattern.search(line) and not line.lstrip().startswith("#"):
+                    offenders.append(f"{path}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_runtime_registrations_never_persisted(world: World) -> None:
+    two_plugin_world(world)
+    reg = world.registry()
+    thing = __import__(world.spec).Thing
+    reg.register(type("Dyn", (thing,), {"kind": "dyn"}))
+    assert "dyn" in reg
+    assert set(world.read_cache()["items"]) == {"alpha", "beta"}
+
+
+# -- switches -------------------------------------------------------------------------------
+def test_enable_cache_false_per_registry(world: World) -> None:
+    world.write_spec(enable_cache=False)
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    reg = world.registry()
+    assert list(reg) == ["alpha"]
+    assert not world.cache_file.exists()
+    reg.reset()
+    list(reg)
+    assert reg.source == "fresh"
+
+
+def test_disable_env_switch(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    reg.reset()
+    list(reg)
+    assert reg.source == "cache"
+    monkeypatch.setenv("OPENHCS_DISABLE_REGISTRY_CACHE", "1")
+    reg.reset()
+    list(reg)
+    assert reg.source == "fresh"
+    # and in fresh processes: with a valid file present, the switch alone makes it unused
+    _warm(world, OPENHCS_DISABLE_REGISTRY_CACHE="0")
+    out = world.run(f"import json; from {world.spec} import REGISTRY; print(json.dumps(len(REGISTRY) and REGISTRY.source))",
+                    OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    assert out == "fresh"
+
+
+def test_clear_cache(world: World) -> None:
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    assert clear_cache(world.name) == [world.cache_file]
+    assert not world.cache_file.exists()
+    list(reg)
+    reg.reset()
+    list(reg)
+    assert reg.clear_cache() is True
+    assert clear_cache() == []
+
+
+# -- many processes --------------------------------------------------------------------------
+def test_eight_processes_on_a_cold_cache(world: World) -> None:
+    two_plugin_world(world)
+    code = (
+        f"import json; from {world.spec} import REGISTRY; "
+        "print(json.dumps([sorted(REGISTRY), REGISTRY['alpha'].__name__]))"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=world.env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=world.root)
+        for _ in range(8)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out))
+    assert results == [[["alpha", "beta"], "Alpha"]] * 8
+    assert sorted(p.name for p in world.cache_dir.iterdir()) == [world.cache_file.name]
+    status = world.run(f"import json; from {world.spec} import REGISTRY; "
+                       "print(json.dumps(REGISTRY.cache.info()['status']))")
+    assert status == "valid"
+    assert warm_state(world)["source"] == "cache"
