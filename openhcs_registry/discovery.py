@@ -402,7 +402,10 @@ class _Discovery:
             dist, version = self._dist_of(module)
             plugin = _Plugin(f"import-time:{module}", obj, "import_time", module, dist, version)
             for cand in self._collect(plugin, [obj], 1):
-                cand.persist = self._discovered_module(module)
+                # persisted only if a fresh process would define it the same way: its module is
+                # one discovery imports, and it is still what that module holds (not a class
+                # left over from a module that has since been reloaded)
+                cand.persist = self._discovered_module(module) and reference_of(obj) is not None
                 cand.rank = (1, 0 if plugin.builtin else 1, "~" + plugin.name, index)
                 out.append(cand)
         return out
