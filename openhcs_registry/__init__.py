@@ -48,7 +48,27 @@ _EXPORTS = {
     "get_openhcs_cache_dir": "paths",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "AutoRegistered",
+    "DiscoveryInProgressError",
+    "DuplicateKeyError",
+    "FailureKind",
+    "LazyDiscoveryDict",
+    "PluginFailure",
+    "RegistryCacheManager",
+    "RegistryConfig",
+    "RegistryDiscoveryError",
+    "SecondaryRegistryConfig",
+    "SecondaryRegistryDict",
+    "Unavailable",
+    "__version__",
+    "clear_cache",
+    "get_openhcs_cache_dir",
+    "get_registry",
+    "hookimpl",
+    "hookspec",
+    "registries",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -154,7 +154,7 @@ def _launch_entry(path: list[str]) -> bool:
         pass
     argv = getattr(sys, "argv", None)
     if argv and argv[0] and argv[0] not in ("-c", "-m"):
-        return full == os.path.dirname(os.path.abspath(argv[0]))
+        return bool(full == os.path.dirname(os.path.abspath(argv[0])))
     return False
 
 
@@ -176,6 +176,19 @@ def _dir_mtime(path: str) -> int | None:
 def _expect(cond: bool, what: str) -> None:
     if not cond:
         raise CacheCorrupt(what)
+
+
+def _obj(value: object, what: str) -> dict[str, Any]:
+    """*value* if it is a JSON object, else the document is corrupt."""
+    if not isinstance(value, dict):
+        raise CacheCorrupt(f"{what} is not an object")
+    return value
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise CacheCorrupt(f"{what} is not a list")
+    return value
 
 
 def _str_or_none(value: object) -> bool:
@@ -240,8 +253,9 @@ class RegistryCacheManager:
                 exc,
             )
             return None
-        logger.debug("registry %s: loaded %d keys from %s", self.config.name, len(state.items),
-                     path)
+        logger.debug(
+            "registry %s: loaded %d keys from %s", self.config.name, len(state.items), path
+        )
         return state
 
     def validate(self, doc: dict[str, Any], path: Path | None = None) -> CachedState:
@@ -267,15 +281,12 @@ class RegistryCacheManager:
             raise CacheInvalid("discovery settings changed")
         if doc.get("environment") != environment_fingerprint():
             raise CacheInvalid("interpreter or sys.path (installed distributions) changed")
-        digests = doc.get("digests")
-        _expect(isinstance(digests, dict), "digests is not an object")
+        digests = _obj(doc.get("digests"), "digests")
         _check_digests(digests.get("env"), "environment")
 
-        sources = doc.get("sources")
-        _expect(isinstance(sources, dict), "sources is not an object")
-        modules = sources.get("modules")
-        dirs = sources.get("dirs")
-        _expect(isinstance(modules, dict) and isinstance(dirs, dict), "bad sources")
+        sources = _obj(doc.get("sources"), "sources")
+        modules = _obj(sources.get("modules"), "sources.modules")
+        dirs = _obj(sources.get("dirs"), "sources.dirs")
         for name, rec in modules.items():
             _expect(isinstance(name, str), "bad module name")
             _expect(
@@ -302,8 +313,7 @@ class RegistryCacheManager:
 
         allowed = frozenset(modules)
         items = self._items(doc.get("items"), allowed, "items")
-        raw_secondaries = doc.get("secondaries")
-        _expect(isinstance(raw_secondaries, dict), "secondaries is not an object")
+        raw_secondaries = _obj(doc.get("secondaries"), "secondaries")
         expected = {s.name for s in self.config.secondary_registries}
         _expect(set(raw_secondaries) == expected, "secondary registries differ")
         secondaries = {
@@ -313,8 +323,7 @@ class RegistryCacheManager:
         for name in secondaries:
             _expect(set(secondaries[name]) <= set(items), f"{name} keys not in primary")
 
-        raw_failures = doc.get("failures")
-        _expect(isinstance(raw_failures, list), "failures is not a list")
+        raw_failures = _list(doc.get("failures"), "failures")
         try:
             failures = [PluginFailure.from_json(f) for f in raw_failures]
         except ValueError as exc:
@@ -326,30 +335,29 @@ class RegistryCacheManager:
                     f"{failure.missing_module!r}, missing for plugin {failure.plugin!r}, "
                     "is now installed"
                 )
-        plugins = doc.get("plugins")
-        _expect(isinstance(plugins, list) and all(isinstance(p, dict) for p in plugins),
-                "bad plugins")
+        plugins = [_obj(p, "plugin entry") for p in _list(doc.get("plugins"), "plugins")]
         return CachedState(
             items=items,
             secondaries=secondaries,
             failures=failures,
             modules=allowed,
-            plugins=plugins,  # type: ignore[arg-type]
+            plugins=plugins,
             timestamp=float(ts),  # type: ignore[arg-type]
             path=path or self.path,
         )
 
     @staticmethod
     def _items(raw: object, allowed: frozenset[str], where: str) -> dict[str, CachedItem]:
-        _expect(isinstance(raw, dict), f"{where} is not an object")
-        assert isinstance(raw, dict)
+        raw = _obj(raw, where)
         out: dict[str, CachedItem] = {}
         for key, info in raw.items():
             _expect(isinstance(key, str) and bool(key), f"bad key in {where}")
-            _expect(isinstance(info, dict), f"{where}[{key!r}] is not an object")
+            info = _obj(info, f"{where}[{key!r}]")
             ref = info.get("ref")
+            if not isinstance(ref, str):
+                raise CacheCorrupt(f"{where}[{key!r}].ref is not a string")
             try:
-                module, _ = parse(ref)  # type: ignore[arg-type]
+                module, _ = parse(ref)
             except ValueError as exc:
                 raise CacheCorrupt(f"{where}[{key!r}]: {exc}") from exc
             if module not in allowed:
@@ -359,7 +367,7 @@ class RegistryCacheManager:
             for name in ("plugin", "origin", "module", "distribution", "version", "file"):
                 _expect(_str_or_none(info.get(name)), f"{where}[{key!r}].{name} not a string")
             _expect(isinstance(info.get("keyed", False), bool), f"{where}[{key!r}].keyed")
-            out[key] = CachedItem(key, ref, info)  # type: ignore[arg-type]
+            out[key] = CachedItem(key, ref, info)
         return out
 
     # -- writing ----------------------------------------------------------------------------
@@ -368,9 +376,7 @@ class RegistryCacheManager:
         if not self.enabled:
             return False
         if not result.cacheable:
-            logger.info(
-                "registry %s: not cached: %s", self.config.name, result.uncacheable_reason
-            )
+            logger.info("registry %s: not cached: %s", self.config.name, result.uncacheable_reason)
             return False
         doc = self.build_document(result)
         ok = _fileio.write_document(self.path, doc)

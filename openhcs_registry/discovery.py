@@ -207,8 +207,13 @@ class _Discovery:
             top = module_name.split(".")[0]
             self.ep_packages.setdefault(top, (dist_name, dist_version))
             if ep.name in self.blocked or name in self.blocked:
-                self.fail(name, FailureKind.BLOCKED, "blocked by name", module=module_name,
-                          distribution=dist_name)
+                self.fail(
+                    name,
+                    FailureKind.BLOCKED,
+                    "blocked by name",
+                    module=module_name,
+                    distribution=dist_name,
+                )
                 continue
             try:
                 obj = ep.load()
@@ -387,8 +392,13 @@ class _Discovery:
         try:
             returned = func()
         except Exception as exc:
-            self.fail(name, FailureKind.HOOK_ERROR, f"discovery function raised {exc!r}",
-                      module=module, exc=exc)
+            self.fail(
+                name,
+                FailureKind.HOOK_ERROR,
+                f"discovery function raised {exc!r}",
+                module=module,
+                exc=exc,
+            )
             return []
         return self._collect(plugin, returned, 1)
 
@@ -416,8 +426,8 @@ class _Discovery:
         if module in self.plugin_modules:
             return True
         top = module.split(".")[0]
-        return top in self.ep_packages and any(
-            m.split(".")[0] == top for m in self.plugin_modules
+        return (
+            top in self.ep_packages and any(m.split(".")[0] == top for m in self.plugin_modules)
         ) or any(module.startswith(p + ".") for p in self.config.discovery_packages)
 
     def _collect(self, plugin: _Plugin, returned: Any, priority: int) -> list[Candidate]:
@@ -443,9 +453,15 @@ class _Discovery:
         for index, (given_key, value) in enumerate(pairs):
             self.offered.add(id(value))
             if isinstance(value, Unavailable):
-                self.fail(plugin.name, FailureKind.UNAVAILABLE, value.reason, module=plugin.module,
-                          distribution=plugin.distribution, key=value.key,
-                          missing_module=value.missing_module)
+                self.fail(
+                    plugin.name,
+                    FailureKind.UNAVAILABLE,
+                    value.reason,
+                    module=plugin.module,
+                    distribution=plugin.distribution,
+                    key=value.key,
+                    missing_module=value.missing_module,
+                )
                 continue
             label = getattr(value, "__qualname__", None) or repr(value)[:80]
             if cfg.base_class is not None and not _is_instance_or_subclass(value, cfg.base_class):
@@ -459,8 +475,13 @@ class _Discovery:
                 )
                 continue
             if isinstance(value, type) and inspect.isabstract(value):
-                self.fail(plugin.name, FailureKind.ABSTRACT, f"{label} is abstract",
-                          module=plugin.module, distribution=plugin.distribution)
+                self.fail(
+                    plugin.name,
+                    FailureKind.ABSTRACT,
+                    f"{label} is abstract",
+                    module=plugin.module,
+                    distribution=plugin.distribution,
+                )
                 continue
             key = given_key
             if key is None:
@@ -480,9 +501,14 @@ class _Discovery:
                 )
                 continue
             if no_gpu and getattr(value, cfg.gpu_attribute, False):
-                self.fail(plugin.name, FailureKind.GPU_SKIPPED,
-                          f"needs a GPU and {settings.NO_GPU_ENV}=1", module=plugin.module,
-                          distribution=plugin.distribution, key=key)
+                self.fail(
+                    plugin.name,
+                    FailureKind.GPU_SKIPPED,
+                    f"needs a GPU and {settings.NO_GPU_ENV}=1",
+                    module=plugin.module,
+                    distribution=plugin.distribution,
+                    key=key,
+                )
                 continue
             value_module = getattr(value, "__module__", None)
             if not isinstance(value_module, str):
@@ -526,8 +552,14 @@ class _Discovery:
                     f"registry {self.config.name}: plugins {current.plugin!r} and "
                     f"{cand.plugin!r} both provide key {cand.key!r}"
                 )
-            self.fail(cand.plugin, FailureKind.DUPLICATE_KEY, message, module=cand.module,
-                      distribution=cand.distribution, key=cand.key)
+            self.fail(
+                cand.plugin,
+                FailureKind.DUPLICATE_KEY,
+                message,
+                module=cand.module,
+                distribution=cand.distribution,
+                key=cand.key,
+            )
 
     def derive_secondaries(self) -> None:
         from .refs import parse
@@ -542,9 +574,14 @@ class _Discovery:
                         assert sec.attribute is not None
                         value = getattr(cand.value, sec.attribute, None)
                 except Exception as exc:
-                    self.fail(cand.plugin, FailureKind.DERIVE_ERROR,
-                              f"cannot derive {sec.name} entry: {exc!r}", module=cand.module,
-                              key=key, exc=exc)
+                    self.fail(
+                        cand.plugin,
+                        FailureKind.DERIVE_ERROR,
+                        f"cannot derive {sec.name} entry: {exc!r}",
+                        module=cand.module,
+                        key=key,
+                        exc=exc,
+                    )
                     continue
                 if value is None:
                     continue
@@ -553,16 +590,25 @@ class _Discovery:
                     try:
                         parse(value)
                     except ValueError:
-                        self.fail(cand.plugin, FailureKind.DERIVE_ERROR,
-                                  f"{sec.name}: {value!r} is not a module:qualname reference",
-                                  module=cand.module, key=key)
+                        self.fail(
+                            cand.plugin,
+                            FailureKind.DERIVE_ERROR,
+                            f"{sec.name}: {value!r} is not a module:qualname reference",
+                            module=cand.module,
+                            key=key,
+                        )
                         continue
                     ref, value = value, _UNRESOLVED
                 derived[key] = Candidate(
-                    key=key, value=value, plugin=cand.plugin, origin=cand.origin,
+                    key=key,
+                    value=value,
+                    plugin=cand.plugin,
+                    origin=cand.origin,
                     module=ref.split(":")[0] if ref else getattr(value, "__module__", None),
-                    distribution=cand.distribution, dist_version=cand.dist_version,
-                    ref=ref, persist=cand.persist,
+                    distribution=cand.distribution,
+                    dist_version=cand.dist_version,
+                    ref=ref,
+                    persist=cand.persist,
                 )
             self.result.secondaries[sec.name] = derived
 
@@ -609,9 +655,7 @@ def _canonical(name: str | None) -> str | None:
     return name.lower().replace("_", "-").replace(".", "-") if name else name
 
 
-def run_discovery(
-    config: RegistryConfig, blocked: frozenset[str] = frozenset()
-) -> DiscoveryResult:
+def run_discovery(config: RegistryConfig, blocked: frozenset[str] = frozenset()) -> DiscoveryResult:
     """Discover *config*'s registry from scratch; never raises for a plugin's fault."""
     logger.debug("registry %s: fresh discovery", config.name)
     work = _Discovery(config, blocked)

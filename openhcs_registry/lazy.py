@@ -92,9 +92,10 @@ def _importing_module_held_by(thread_id: int) -> str | None:
 
 def _import_lock_owner(module: str) -> int | None:
     try:
-        from importlib import _bootstrap  # type: ignore[attr-defined]
+        from importlib import _bootstrap
 
-        ref = _bootstrap._module_locks.get(module)
+        locks: Any = getattr(_bootstrap, "_module_locks", {})
+        ref = locks.get(module)
         lock = ref() if ref is not None else None
         owner = getattr(lock, "owner", None)
         return owner if isinstance(owner, int) else None
@@ -172,8 +173,7 @@ class LazyDiscoveryDict(Mapping[str, V], Generic[V]):
         self._conflicts_warned: set[tuple[str, str]] = set()
         with _catalogue_lock:
             if config.name in _catalogue:
-                logger.warning("registry %r defined twice; the later definition wins",
-                               config.name)
+                logger.warning("registry %r defined twice; the later definition wins", config.name)
             _catalogue[config.name] = self
         autoregister.add_listener(config.name, self._on_noted)
 
@@ -349,8 +349,15 @@ class LazyDiscoveryDict(Mapping[str, V], Generic[V]):
                     "pass override=True to replace it"
                 )
             module = getattr(value, "__module__", None)
-            info = {"plugin": "runtime", "origin": "runtime", "module": module,
-                    "distribution": None, "version": None, "file": None, "ref": None}
+            info = {
+                "plugin": "runtime",
+                "origin": "runtime",
+                "module": module,
+                "distribution": None,
+                "version": None,
+                "file": None,
+                "ref": None,
+            }
             self._explicit[key] = _Entry(key, value, None, info, "runtime")
             self._view_cache = None
         return key
@@ -411,21 +418,29 @@ class LazyDiscoveryDict(Mapping[str, V], Generic[V]):
         if existing is not None:
             if existing.value is obj:
                 return
-            if existing.value is _MISSING and existing.ref is not None:
-                if existing.ref == reference_of(obj):
-                    return
+            if existing.value is _MISSING and existing.ref == reference_of(obj):
+                return  # the cached entry for this very class, not yet resolved
             label = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
             if (key, label) not in self._conflicts_warned:
                 self._conflicts_warned.add((key, label))
                 logger.warning(
                     "registry %s: %s (registered at import time) also claims key %r, "
                     "which plugin %s already provides; it is ignored",
-                    self.name, label, key, existing.info.get("plugin"),
+                    self.name,
+                    label,
+                    key,
+                    existing.info.get("plugin"),
                 )
             return
-        info = {"plugin": f"import-time:{getattr(obj, '__module__', '?')}",
-                "origin": "import_time", "module": getattr(obj, "__module__", None),
-                "distribution": None, "version": None, "file": None, "ref": None}
+        info = {
+            "plugin": f"import-time:{getattr(obj, '__module__', '?')}",
+            "origin": "import_time",
+            "module": getattr(obj, "__module__", None),
+            "distribution": None,
+            "version": None,
+            "file": None,
+            "ref": None,
+        }
         merged[key] = _Entry(key, obj, None, info, "runtime")
 
     # -- resolution -------------------------------------------------------------------------
@@ -480,7 +495,9 @@ class LazyDiscoveryDict(Mapping[str, V], Generic[V]):
         try:
             value = resolve(ref)
         except Exception as exc:
-            raise _StaleReference(f"{ref} no longer resolves ({type(exc).__name__}: {exc})")
+            raise _StaleReference(
+                f"{ref} no longer resolves ({type(exc).__name__}: {exc})"
+            ) from exc
         if secondary is None and not self._valid_value(entry, value):
             raise _StaleReference(f"{ref} is not a valid {self.name} value for {entry.key!r}")
         return value
@@ -504,7 +521,9 @@ class LazyDiscoveryDict(Mapping[str, V], Generic[V]):
         from . import _fileio
 
         _fileio.warn_once(
-            f"stale:{self.name}", "registry %s: cache dropped: %s; rediscovering", self.name,
+            f"stale:{self.name}",
+            "registry %s: cache dropped: %s; rediscovering",
+            self.name,
             reason,
         )
         self.cache.clear()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from support import World
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -19,7 +23,9 @@ def _builtin_registries() -> list[object]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("openhcs-cache")
     monkeypatch.setenv("OPENHCS_CACHE_DIR", str(folder))
     monkeypatch.delenv("OPENHCS_DISABLE_REGISTRY_CACHE", raising=False)
@@ -32,7 +38,7 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> "World":
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     from support import World
 
     w = World(tmp_path)

@@ -82,7 +82,11 @@ class World:
 
     def plugin_source(self, *classes: tuple[str, str], extra: str = "", hook: bool = True) -> str:
         """A plugin module defining Thing subclasses (name, key) and a hookimpl returning them."""
-        lines = ["from openhcs_registry.markers import hookimpl", f"from {self.spec} import Thing", ""]
+        lines = [
+            "from openhcs_registry.markers import hookimpl",
+            f"from {self.spec} import Thing",
+            "",
+        ]
         for cls, key in classes:
             lines += [f"class {cls}(Thing):", f"    kind = {key!r}", ""]
         if hook:
@@ -109,12 +113,12 @@ class World:
     ) -> Path:
         info = self.site / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
-        )
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
         lines = [f"[{group or self.group}]"] + [f"{k} = {v}" for k, v in eps.items()]
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-        (info / "top_level.txt").write_text("\n".join(sorted({v.split('.')[0] for v in eps.values()})) + "\n")
+        (info / "top_level.txt").write_text(
+            "\n".join(sorted({v.split(".")[0] for v in eps.values()})) + "\n"
+        )
         importlib.invalidate_caches()
         return info
 
@@ -171,7 +175,9 @@ class World:
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_python(code: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None) -> Any:
+def run_python(
+    code: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None
+) -> Any:
     """Run *code* with sys.executable and return its last stdout line parsed as JSON."""
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],

@@ -22,8 +22,9 @@ HEAVY = ("pluggy", "importlib.metadata")
 
 def two_plugin_world(world: World) -> World:
     world.write_spec()
-    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")),
-                  version="1.0")
+    world.install(
+        "alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")), version="1.0"
+    )
     world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
     return world
 
@@ -151,8 +152,9 @@ def _assert_rebuilt(world: World, expected_keys: list[str], **env: str) -> None:
 
 
 def _warm(world: World, **env: str) -> None:
-    world.run(f"import json; from {world.spec} import REGISTRY; print(json.dumps(list(REGISTRY)))",
-              **env)
+    world.run(
+        f"import json; from {world.spec} import REGISTRY; print(json.dumps(list(REGISTRY)))", **env
+    )
     state = world.run(
         f"import json; from {world.spec} import REGISTRY; len(REGISTRY); print(json.dumps([REGISTRY.source, 0]))",
         **env,
@@ -223,8 +225,12 @@ def test_deleted_plugin_file_invalidates(world: World) -> None:
     pkg = f"pkg_{world.tag}"
     world.write_spec(packages=(pkg,))
     world.write(f"{pkg}/__init__.py", "")
-    world.write(f"{pkg}/one.py", f"from {world.spec} import Thing\nclass One(Thing):\n    kind = 'one'\n")
-    world.write(f"{pkg}/two.py", f"from {world.spec} import Thing\nclass Two(Thing):\n    kind = 'two'\n")
+    world.write(
+        f"{pkg}/one.py", f"from {world.spec} import Thing\nclass One(Thing):\n    kind = 'one'\n"
+    )
+    world.write(
+        f"{pkg}/two.py", f"from {world.spec} import Thing\nclass Two(Thing):\n    kind = 'two'\n"
+    )
     _warm(world)
     (world.site / pkg / "two.py").unlink()
     _assert_rebuilt(world, ["one"])
@@ -235,9 +241,14 @@ def test_file_added_to_discovery_package_invalidates(world: World, filename: str
     pkg = f"pkg_{world.tag}"
     world.write_spec(packages=(pkg,))
     world.write(f"{pkg}/__init__.py", "")
-    world.write(f"{pkg}/one.py", f"from {world.spec} import Thing\nclass One(Thing):\n    kind = 'one'\n")
+    world.write(
+        f"{pkg}/one.py", f"from {world.spec} import Thing\nclass One(Thing):\n    kind = 'one'\n"
+    )
     _warm(world)
-    world.write(f"{pkg}/{filename}", f"from {world.spec} import Thing\nclass New(Thing):\n    kind = 'new'\n")
+    world.write(
+        f"{pkg}/{filename}",
+        f"from {world.spec} import Thing\nclass New(Thing):\n    kind = 'new'\n",
+    )
     _assert_rebuilt(world, ["new", "one"])
 
 
@@ -252,7 +263,9 @@ def test_distribution_installed_upgraded_removed(world: World) -> None:
     (world.site / f"alpha_{world.tag}.py").write_text(world.plugin_source(("Alpha2", "alpha2")))
     world.add_dist_info("alpha-plugin", "2.0", {f"alpha_{world.tag}": f"alpha_{world.tag}"})
     _assert_rebuilt(world, ["alpha2", "beta", "gamma"])
-    out = world.run(f"import json; from {world.spec} import REGISTRY; print(json.dumps(REGISTRY.info('alpha2')['version']))")
+    out = world.run(
+        f"import json; from {world.spec} import REGISTRY; print(json.dumps(REGISTRY.info('alpha2')['version']))"
+    )
     assert out == "2.0"
     _warm(world)
     world.uninstall("gamma-plugin")
@@ -261,9 +274,17 @@ def test_distribution_installed_upgraded_removed(world: World) -> None:
 
 def test_no_gpu_setting_change_invalidates(world: World) -> None:
     world.write_spec()
-    world.install("gpu-plugin", f"gpu_{world.tag}", world.plugin_source(("Cpu", "cpu"), ("Gpu", "gpu"), extra="""
+    world.install(
+        "gpu-plugin",
+        f"gpu_{world.tag}",
+        world.plugin_source(
+            ("Cpu", "cpu"),
+            ("Gpu", "gpu"),
+            extra="""
         Gpu.requires_gpu = True
-        """))
+        """,
+        ),
+    )
     _warm(world)
     _assert_rebuilt(world, ["cpu"], OPENHCS_SUBPROCESS_NO_GPU="1")
     _warm(world, OPENHCS_SUBPROCESS_NO_GPU="1")
@@ -275,8 +296,11 @@ def test_other_interpreter_or_venv_invalidates(world: World, tmp_path: Path) -> 
     _warm(world)
     # a real second virtualenv on top of this one's packages
     venv = tmp_path / "venv2"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                   check=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+        timeout=120,
+    )
     py2 = venv / "bin" / "python"
     # chain this venv's site-packages (with our editable install) into the new one
     site_pkgs = [p for p in sys.path if p.endswith("site-packages")]
@@ -284,10 +308,13 @@ def test_other_interpreter_or_venv_invalidates(world: World, tmp_path: Path) -> 
         "".join(f"import site; site.addsitedir({p!r})\n" for p in site_pkgs)
     )
     env = world.env()
-    code = (f"import json; from {world.spec} import REGISTRY; "
-            "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))")
-    out = subprocess.run([str(py2), "-c", code], env=env, capture_output=True, text=True,
-                         timeout=60, cwd=world.root)
+    code = (
+        f"import json; from {world.spec} import REGISTRY; "
+        "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))"
+    )
+    out = subprocess.run(
+        [str(py2), "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd=world.root
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == ["fresh", ["alpha", "beta"]]
 
@@ -296,7 +323,11 @@ def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Pat
     world.write_spec()
     world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
     dep = f"dep_{world.tag}"
-    world.install("needy-plugin", f"needy_{world.tag}", f"import {dep}\n" + world.plugin_source(("Needy", "needy")))
+    world.install(
+        "needy-plugin",
+        f"needy_{world.tag}",
+        f"import {dep}\n" + world.plugin_source(("Needy", "needy")),
+    )
     _warm(world)
     assert world.read_cache()["failures"][0]["missing_module"] == dep
     # install the dependency somewhere else on the path: only its presence can tell
@@ -304,8 +335,10 @@ def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Pat
     other.mkdir()
     (other / f"{dep}.py").write_text("")
     env = {"PYTHONPATH": os.pathsep.join([str(world.site), str(other)])}
-    code = (f"import json; from {world.spec} import REGISTRY; "
-            "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))")
+    code = (
+        f"import json; from {world.spec} import REGISTRY; "
+        "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))"
+    )
     # warm the cache with the other dir present but empty of the dependency first
     (other / f"{dep}.py").unlink()
     world.run(code, **env)
@@ -336,11 +369,23 @@ def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Pat
         "items-wrong-type",
         "ref-garbage",
     ],
-    ids=["empty", "non-json", "truncated-literal", "array", "string", "wrong-schema", "binary",
-         "wrong-typed", "truncated-real", "items-wrong-type", "ref-garbage"],
+    ids=[
+        "empty",
+        "non-json",
+        "truncated-literal",
+        "array",
+        "string",
+        "wrong-schema",
+        "binary",
+        "wrong-typed",
+        "truncated-real",
+        "items-wrong-type",
+        "ref-garbage",
+    ],
 )
-def test_corrupt_files_rebuild_with_one_warning(world: World, content: object,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_corrupt_files_rebuild_with_one_warning(
+    world: World, content: object, caplog: pytest.LogCaptureFixture
+) -> None:
     two_plugin_world(world)
     reg = world.registry()
     list(reg)
@@ -378,7 +423,11 @@ def test_corrupt_files_rebuild_with_one_warning(world: World, content: object,
 
 def test_reference_that_no_longer_resolves_drops_cache(world: World) -> None:
     world.write_spec(check_mtimes=False)
-    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha"), ("Beta", "beta")))
+    world.install(
+        "alpha-plugin",
+        f"alpha_{world.tag}",
+        world.plugin_source(("Alpha", "alpha"), ("Beta", "beta")),
+    )
     _warm(world)
     # the class disappears but mtimes are not checked: only resolution can notice
     (world.site / f"alpha_{world.tag}.py").write_text(world.plugin_source(("Alpha", "alpha")))
@@ -406,7 +455,9 @@ def test_reference_outside_recorded_modules_is_never_imported(world: World) -> N
     list(world.registry())
     doc = world.read_cache()
     evil = f"evil_{world.tag}"
-    world.write(f"{evil}.py", "import sys\nsys.exit('evil module imported')\nclass X: kind = 'alpha'\n")
+    world.write(
+        f"{evil}.py", "import sys\nsys.exit('evil module imported')\nclass X: kind = 'alpha'\n"
+    )
     doc["items"]["alpha"]["ref"] = f"{evil}:X"
     world.write_cache(doc)
     out = world.run(
@@ -489,8 +540,10 @@ def test_disable_env_switch(world: World, monkeypatch: pytest.MonkeyPatch) -> No
     assert reg.source == "fresh"
     # and in fresh processes: with a valid file present, the switch alone makes it unused
     _warm(world, OPENHCS_DISABLE_REGISTRY_CACHE="0")
-    out = world.run(f"import json; from {world.spec} import REGISTRY; print(json.dumps(len(REGISTRY) and REGISTRY.source))",
-                    OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    out = world.run(
+        f"import json; from {world.spec} import REGISTRY; print(json.dumps(len(REGISTRY) and REGISTRY.source))",
+        OPENHCS_DISABLE_REGISTRY_CACHE="1",
+    )
     assert out == "fresh"
 
 
@@ -515,8 +568,14 @@ def test_eight_processes_on_a_cold_cache(world: World) -> None:
         "print(json.dumps([sorted(REGISTRY), REGISTRY['alpha'].__name__]))"
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", code], env=world.env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=world.root)
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=world.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=world.root,
+        )
         for _ in range(8)
     ]
     results = []
@@ -526,7 +585,9 @@ def test_eight_processes_on_a_cold_cache(world: World) -> None:
         results.append(json.loads(out))
     assert results == [[["alpha", "beta"], "Alpha"]] * 8
     assert sorted(p.name for p in world.cache_dir.iterdir()) == [world.cache_file.name]
-    status = world.run(f"import json; from {world.spec} import REGISTRY; "
-                       "print(json.dumps(REGISTRY.cache.info()['status']))")
+    status = world.run(
+        f"import json; from {world.spec} import REGISTRY; "
+        "print(json.dumps(REGISTRY.cache.info()['status']))"
+    )
     assert status == "valid"
     assert warm_state(world)["source"] == "cache"

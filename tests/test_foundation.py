@@ -21,8 +21,9 @@ def kinds(registry: object) -> dict[str, str]:
 # -- sources ------------------------------------------------------------------------------------
 def test_entry_point_from_installed_distribution(world: World) -> None:
     world.write_spec()
-    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")),
-                  version="2.3")
+    world.install(
+        "alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")), version="2.3"
+    )
     reg = world.registry()
     assert not reg.is_discovered
     assert sorted(reg) == ["alpha"]
@@ -38,8 +39,14 @@ def test_entry_point_from_installed_distribution(world: World) -> None:
 def test_discovery_package_scan_collects_concrete_keyed_subclasses(world: World) -> None:
     pkg = f"pkg_{world.tag}"
     world.write_spec(packages=(pkg,))
-    world.write(f"{pkg}/__init__.py", f"from {world.spec} import Thing\nclass InInit(Thing):\n    kind = 'init'\n")
-    world.write(f"{pkg}/_private.py", f"from {world.spec} import Thing\nclass Priv(Thing):\n    kind = 'private'\n")
+    world.write(
+        f"{pkg}/__init__.py",
+        f"from {world.spec} import Thing\nclass InInit(Thing):\n    kind = 'init'\n",
+    )
+    world.write(
+        f"{pkg}/_private.py",
+        f"from {world.spec} import Thing\nclass Priv(Thing):\n    kind = 'private'\n",
+    )
     world.write(
         f"{pkg}/mixed.py",
         f"""
@@ -56,7 +63,10 @@ def test_discovery_package_scan_collects_concrete_keyed_subclasses(world: World)
         """,
     )
     world.write(f"{pkg}/sub/__init__.py", "")
-    world.write(f"{pkg}/sub/deep.py", f"from {world.spec} import Thing\nclass Deep(Thing):\n    kind = 'deep'\n")
+    world.write(
+        f"{pkg}/sub/deep.py",
+        f"from {world.spec} import Thing\nclass Deep(Thing):\n    kind = 'deep'\n",
+    )
     reg = world.registry()
     assert sorted(reg) == ["concrete", "deep", "init", "private"]
     assert reg.info("deep")["origin"] in ("package", "import_time")
@@ -70,9 +80,14 @@ def test_non_recursive_package_scan_skips_subpackages(world: World) -> None:
     pkg = f"pkg_{world.tag}"
     world.write_spec(packages=(pkg,), recursive=False)
     world.write(f"{pkg}/__init__.py", "")
-    world.write(f"{pkg}/top.py", f"from {world.spec} import Thing\nclass Top(Thing):\n    kind = 'top'\n")
+    world.write(
+        f"{pkg}/top.py", f"from {world.spec} import Thing\nclass Top(Thing):\n    kind = 'top'\n"
+    )
     world.write(f"{pkg}/sub/__init__.py", "")
-    world.write(f"{pkg}/sub/deep.py", f"from {world.spec} import Thing\nclass Deep(Thing):\n    kind = 'deep'\n")
+    world.write(
+        f"{pkg}/sub/deep.py",
+        f"from {world.spec} import Thing\nclass Deep(Thing):\n    kind = 'deep'\n",
+    )
     assert sorted(world.registry()) == ["top"]
 
 
@@ -80,7 +95,10 @@ def test_import_time_registration_is_overlaid_not_persisted(world: World) -> Non
     world.write_spec()
     world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
     # an application module, not installed anywhere: importing it is the registration
-    world.write(f"app_{world.tag}.py", f"from {world.spec} import Thing\nclass Mine(Thing):\n    kind = 'mine'\n")
+    world.write(
+        f"app_{world.tag}.py",
+        f"from {world.spec} import Thing\nclass Mine(Thing):\n    kind = 'mine'\n",
+    )
     reg = world.registry()
     importlib.import_module(f"app_{world.tag}")
     assert sorted(reg) == ["alpha", "mine"]
@@ -127,7 +145,10 @@ def test_custom_discovery_function(world: World) -> None:
             return {{"named": m.Named}}
         """,
     )
-    world.write(f"custom_vals_{world.tag}.py", f"from {world.spec} import Thing\nclass Named(Thing):\n    pass\n")
+    world.write(
+        f"custom_vals_{world.tag}.py",
+        f"from {world.spec} import Thing\nclass Named(Thing):\n    pass\n",
+    )
     world.write_spec()
     # point the config at the function by rewriting the spec with discovery_function
     spec_path = world.site / f"{world.spec}.py"
@@ -262,38 +283,60 @@ def test_reset_and_forced_discovery(world: World) -> None:
     assert sorted(reg) == ["alpha", "beta"]
     assert reg.info("beta")["origin"] == "import_time"
     assert set(world.read_cache()["items"]) == {"alpha"}
-    out = world.run(f"import json; from {world.spec} import REGISTRY; print(json.dumps(sorted(REGISTRY)))")
+    out = world.run(
+        f"import json; from {world.spec} import REGISTRY; print(json.dumps(sorted(REGISTRY)))"
+    )
     assert out == ["alpha"]
 
 
 # -- failures ---------------------------------------------------------------------------------
-def test_each_failure_kind_is_isolated_and_reported(world: World, caplog: pytest.LogCaptureFixture) -> None:
+def test_each_failure_kind_is_isolated_and_reported(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
     import abc
 
     world.write_spec()
     t = world.tag
     world.install("good-plugin", f"good_{t}", world.plugin_source(("Good", "good")))
     world.install("importerr-plugin", f"importerr_{t}", "import not_installed_dependency_xyz\n")
-    world.install("raises-plugin", f"raises_{t}", world.plugin_source(extra="""
+    world.install(
+        "raises-plugin",
+        f"raises_{t}",
+        world.plugin_source(
+            extra="""
         @hookimpl
         def provide_things():
             raise RuntimeError("boom in hook")
-        """, hook=False))
-    world.install("garbage-plugin", f"garbage_{t}", """
+        """,
+            hook=False,
+        ),
+    )
+    world.install(
+        "garbage-plugin",
+        f"garbage_{t}",
+        """
         from openhcs_registry.markers import hookimpl
         @hookimpl
         def provide_things():
             return 42
-        """)
-    world.install("wrongtype-plugin", f"wrongtype_{t}", """
+        """,
+    )
+    world.install(
+        "wrongtype-plugin",
+        f"wrongtype_{t}",
+        """
         from openhcs_registry.markers import hookimpl
         class NotAThing:
             kind = "nat"
         @hookimpl
         def provide_things():
             return [NotAThing]
-        """)
-    world.install("keyless-plugin", f"keyless_{t}", f"""
+        """,
+    )
+    world.install(
+        "keyless-plugin",
+        f"keyless_{t}",
+        f"""
         from openhcs_registry.markers import hookimpl
         from {world.spec} import Thing
         class NoKey(Thing):
@@ -301,8 +344,12 @@ def test_each_failure_kind_is_isolated_and_reported(world: World, caplog: pytest
         @hookimpl
         def provide_things():
             return [NoKey]
-        """)
-    world.install("abstract-plugin", f"abstract_{t}", f"""
+        """,
+    )
+    world.install(
+        "abstract-plugin",
+        f"abstract_{t}",
+        f"""
         import abc
         from openhcs_registry.markers import hookimpl
         from {world.spec} import Thing
@@ -313,13 +360,18 @@ def test_each_failure_kind_is_isolated_and_reported(world: World, caplog: pytest
         @hookimpl
         def provide_things():
             return [Abs]
-        """)
-    world.install("badsig-plugin", f"badsig_{t}", """
+        """,
+    )
+    world.install(
+        "badsig-plugin",
+        f"badsig_{t}",
+        """
         from openhcs_registry.markers import hookimpl
         @hookimpl
         def provide_things(unknown_argument):
             return []
-        """)
+        """,
+    )
     assert abc  # keep the import honest for readers: abstract classes come from abc
     with caplog.at_level(logging.WARNING, logger="openhcs_registry"):
         reg = world.registry()
@@ -349,10 +401,15 @@ def test_each_failure_kind_is_isolated_and_reported(world: World, caplog: pytest
 
 def test_duplicate_keys_deterministic_winner_and_report(world: World) -> None:
     world.write_spec()
-    world.install("zeta-plugin", f"zeta_{world.tag}", world.plugin_source(("Zeta", "same")),
-                  ep_name="zeta")
-    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "same")),
-                  ep_name="alpha")
+    world.install(
+        "zeta-plugin", f"zeta_{world.tag}", world.plugin_source(("Zeta", "same")), ep_name="zeta"
+    )
+    world.install(
+        "alpha-plugin",
+        f"alpha_{world.tag}",
+        world.plugin_source(("Alpha", "same")),
+        ep_name="alpha",
+    )
     reg = world.registry()
     assert reg["same"].__name__ == "Alpha"  # plugin names sort: alpha before zeta
     (failure,) = reg.failures
@@ -362,13 +419,26 @@ def test_duplicate_keys_deterministic_winner_and_report(world: World) -> None:
 
 def test_tryfirst_wins_a_conflict(world: World) -> None:
     world.write_spec()
-    world.install("zeta-plugin", f"zeta_{world.tag}", world.plugin_source(("Zeta", "same"), hook=False, extra="""
+    world.install(
+        "zeta-plugin",
+        f"zeta_{world.tag}",
+        world.plugin_source(
+            ("Zeta", "same"),
+            hook=False,
+            extra="""
         @hookimpl(tryfirst=True)
         def provide_things():
             return [Zeta]
-        """), ep_name="zeta")
-    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "same")),
-                  ep_name="alpha")
+        """,
+        ),
+        ep_name="zeta",
+    )
+    world.install(
+        "alpha-plugin",
+        f"alpha_{world.tag}",
+        world.plugin_source(("Alpha", "same")),
+        ep_name="alpha",
+    )
     assert world.registry()["same"].__name__ == "Zeta"
 
 
@@ -377,10 +447,13 @@ def test_inherited_key_subclass_is_reported_not_silently_overwriting(world: Worl
     world.install(
         "disk-plugin",
         f"disk_{world.tag}",
-        world.plugin_source(("DiskBackend", "disk"), extra="""
+        world.plugin_source(
+            ("DiskBackend", "disk"),
+            extra="""
             class FancyDisk(DiskBackend):
                 pass
-            """),
+            """,
+        ),
     )
     reg = world.registry()
     assert reg["disk"].__name__ == "DiskBackend"
@@ -391,12 +464,20 @@ def test_inherited_key_subclass_is_reported_not_silently_overwriting(world: Worl
 def test_strict_mode_raises_and_failed_discovery_is_retried(world: World) -> None:
     world.write_spec(conflict_policy="strict")
     world.install("a-plugin", f"a_{world.tag}", world.plugin_source(("A", "same")))
-    world.install("b-plugin", f"b_{world.tag}", world.plugin_source(("B", "b"), hook=False, extra="""
+    world.install(
+        "b-plugin",
+        f"b_{world.tag}",
+        world.plugin_source(
+            ("B", "b"),
+            hook=False,
+            extra="""
         CLAIM_SAME = True
         @hookimpl
         def provide_things():
             return {"same": B} if CLAIM_SAME else [B]
-        """))
+        """,
+        ),
+    )
     reg = world.registry()
     with pytest.raises(openhcs_registry.DuplicateKeyError):
         list(reg)
@@ -407,9 +488,17 @@ def test_strict_mode_raises_and_failed_discovery_is_retried(world: World) -> Non
 
 def test_gpu_plugins_skipped_in_no_gpu_mode(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world.write_spec()
-    world.install("gpu-plugin", f"gpu_{world.tag}", world.plugin_source(("Cpu", "cpu"), ("Gpu", "gpu"), extra="""
+    world.install(
+        "gpu-plugin",
+        f"gpu_{world.tag}",
+        world.plugin_source(
+            ("Cpu", "cpu"),
+            ("Gpu", "gpu"),
+            extra="""
         Gpu.requires_gpu = True
-        """))
+        """,
+        ),
+    )
     reg = world.registry()
     assert sorted(reg) == ["cpu", "gpu"]
     monkeypatch.setenv("OPENHCS_SUBPROCESS_NO_GPU", "1")
@@ -432,12 +521,20 @@ def test_blocked_plugin(world: World) -> None:
 
 def test_unavailable_values_are_reported(world: World) -> None:
     world.write_spec()
-    world.install("opt-plugin", f"opt_{world.tag}", world.plugin_source(("Here", "here"), hook=False, extra="""
+    world.install(
+        "opt-plugin",
+        f"opt_{world.tag}",
+        world.plugin_source(
+            ("Here", "here"),
+            hook=False,
+            extra="""
         from openhcs_registry import Unavailable
         @hookimpl
         def provide_things():
             return [Here, Unavailable("gone", "needs the missing_lib_q package", missing_module="missing_lib_q")]
-        """))
+        """,
+        ),
+    )
     reg = world.registry()
     assert list(reg) == ["here"]
     (f,) = reg.failures
@@ -447,11 +544,19 @@ def test_unavailable_values_are_reported(world: World) -> None:
 # -- secondary registries ----------------------------------------------------------------------
 def test_secondary_registry_is_filled_and_triggers_primary(world: World) -> None:
     world.write_spec()
-    world.install("a-plugin", f"a_{world.tag}", world.plugin_source(("A", "a"), ("B", "b"), extra=f"""
+    world.install(
+        "a-plugin",
+        f"a_{world.tag}",
+        world.plugin_source(
+            ("A", "a"),
+            ("B", "b"),
+            extra=f"""
         class APartner:
             pass
         A.partner = "a_{world.tag}:APartner"
-        """))
+        """,
+        ),
+    )
     reg, partners = world.registry(), world.partners()
     assert not reg.is_discovered
     assert list(partners) == ["a"]
@@ -463,7 +568,14 @@ def test_secondary_registry_is_filled_and_triggers_primary(world: World) -> None
 # -- threads and processes --------------------------------------------------------------------
 def test_32_threads_race_a_cold_registry(world: World) -> None:
     world.write_spec()
-    world.install("slow-plugin", f"slow_{world.tag}", world.plugin_source(("A", "a"), ("B", "b"), hook=False, extra="""
+    world.install(
+        "slow-plugin",
+        f"slow_{world.tag}",
+        world.plugin_source(
+            ("A", "a"),
+            ("B", "b"),
+            hook=False,
+            extra="""
         import time
         CALLS = []
         @hookimpl
@@ -471,7 +583,9 @@ def test_32_threads_race_a_cold_registry(world: World) -> None:
             CALLS.append(1)
             time.sleep(0.2)
             return [A, B]
-        """))
+        """,
+        ),
+    )
     reg = world.registry()
     barrier = threading.Barrier(32)
     seen: list[object] = []
@@ -495,10 +609,17 @@ def test_32_threads_race_a_cold_registry(world: World) -> None:
     assert sys.modules[f"slow_{world.tag}"].CALLS == [1]
 
 
-def test_plugin_reading_registry_from_another_thread_at_import_does_not_deadlock(world: World) -> None:
+def test_plugin_reading_registry_from_another_thread_at_import_does_not_deadlock(
+    world: World,
+) -> None:
     world.write_spec()
     world.install("ok-plugin", f"ok_{world.tag}", world.plugin_source(("Ok", "ok")), ep_name="a_ok")
-    world.install("reader-plugin", f"reader_{world.tag}", world.plugin_source(("R", "r"), extra=f"""
+    world.install(
+        "reader-plugin",
+        f"reader_{world.tag}",
+        world.plugin_source(
+            ("R", "r"),
+            extra=f"""
         import threading
         OUTCOME = []
         def _read():
@@ -510,7 +631,10 @@ def test_plugin_reading_registry_from_another_thread_at_import_does_not_deadlock
         _t = threading.Thread(target=_read)
         _t.start()
         _t.join()
-        """), ep_name="b_reader")
+        """,
+        ),
+        ep_name="b_reader",
+    )
     out = world.run(
         f"""
         import json
@@ -527,14 +651,21 @@ def test_plugin_reading_registry_from_another_thread_at_import_does_not_deadlock
 
 def test_same_thread_reentrant_read_is_an_error_not_a_half_dict(world: World) -> None:
     world.write_spec()
-    world.install("reader-plugin", f"reader_{world.tag}", world.plugin_source(("R", "r"), extra=f"""
+    world.install(
+        "reader-plugin",
+        f"reader_{world.tag}",
+        world.plugin_source(
+            ("R", "r"),
+            extra=f"""
         OUTCOME = []
         from {world.spec} import REGISTRY
         try:
             OUTCOME.append(sorted(REGISTRY))
         except Exception as exc:
             OUTCOME.append(type(exc).__name__)
-        """))
+        """,
+        ),
+    )
     reg = world.registry()
     assert list(reg) == ["r"]
     assert sys.modules[f"reader_{world.tag}"].OUTCOME == ["DiscoveryInProgressError"]
@@ -547,7 +678,7 @@ def _spawned_keys() -> dict[str, list[str]]:
 
 
 def _spawned_metadata_keys() -> tuple[bool, list[str]]:
-    from openhcs_hookspecs import MICROSCOPE_HANDLERS, METADATA_HANDLERS
+    from openhcs_hookspecs import METADATA_HANDLERS, MICROSCOPE_HANDLERS
 
     keys = sorted(METADATA_HANDLERS)
     return MICROSCOPE_HANDLERS.is_discovered, keys

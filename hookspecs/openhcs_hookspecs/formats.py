@@ -40,6 +40,6 @@ MICROSCOPE_FORMAT_REGISTRIES_CONFIG = RegistryConfig(
     description="microscope export formats, by format name",
 )
 
-MICROSCOPE_FORMAT_REGISTRIES: LazyDiscoveryDict[type[MicroscopeFormatRegistry]] = (
-    LazyDiscoveryDict(MICROSCOPE_FORMAT_REGISTRIES_CONFIG)
+MICROSCOPE_FORMAT_REGISTRIES: LazyDiscoveryDict[type[MicroscopeFormatRegistry]] = LazyDiscoveryDict(
+    MICROSCOPE_FORMAT_REGISTRIES_CONFIG
 )
