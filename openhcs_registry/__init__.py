@@ -6,11 +6,12 @@ so ``import openhcs_registry`` pulls in neither pluggy nor importlib.metadata no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ._version import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .autoregister import AutoRegistered
     from .cache import RegistryCacheManager, clear_cache
     from .config import RegistryConfig, SecondaryRegistryConfig

@@ -9,13 +9,17 @@ the old file or the new one, never half of either.
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
-logger = logging.getLogger("openhcs_registry.cache")
+from ._log import get_logger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+logger = get_logger("openhcs_registry.cache")
 
 #: A cache document larger than this is refused unread (a registry file is a few KB).
 MAX_CACHE_BYTES = 32 * 1024 * 1024

@@ -10,7 +10,10 @@ are overlaid on the registry in this process only, never persisted).
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 _lock = threading.Lock()
 _noted: dict[str, list[Any]] = {}

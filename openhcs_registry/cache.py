@@ -10,25 +10,26 @@ Checking imports nothing but ``orjson``: no pluggy, no importlib.metadata, no pl
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from . import _fileio, settings
+from ._log import get_logger
 from ._version import __version__
 from .config import RegistryConfig
 from .diagnostics import PluginFailure
 from .paths import get_openhcs_cache_dir
 from .refs import parse
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .discovery import Candidate, DiscoveryResult
 
-logger = logging.getLogger("openhcs_registry.cache")
+logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
 CACHE_VERSION = 1
@@ -45,27 +46,39 @@ class CacheCorrupt(Exception):
     """The document is unreadable, hostile or of the wrong shape."""
 
 
-@dataclass
 class CachedItem:
     """A registry entry known from the cache: its reference and where it came from."""
 
-    key: str
-    ref: str
-    info: dict[str, Any]
+    __slots__ = ("info", "key", "ref")
+
+    def __init__(self, key: str, ref: str, info: dict[str, Any]) -> None:
+        self.key = key
+        self.ref = ref
+        self.info = info
 
 
-@dataclass
 class CachedState:
     """The trusted content of a valid cache document."""
 
-    items: dict[str, CachedItem]
-    secondaries: dict[str, dict[str, CachedItem]]
-    failures: list[PluginFailure]
-    modules: frozenset[str]
-    plugins: list[dict[str, Any]]
-    timestamp: float
-    path: Path
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("failures", "items", "modules", "path", "plugins", "secondaries", "timestamp")
+
+    def __init__(
+        self,
+        items: dict[str, CachedItem],
+        secondaries: dict[str, dict[str, CachedItem]],
+        failures: list[PluginFailure],
+        modules: frozenset[str],
+        plugins: list[dict[str, Any]],
+        timestamp: float,
+        path: Path,
+    ) -> None:
+        self.items = items
+        self.secondaries = secondaries
+        self.failures = failures
+        self.modules = modules
+        self.plugins = plugins
+        self.timestamp = timestamp
+        self.path = path
 
 
 def environment_fingerprint() -> dict[str, Any]:

@@ -7,11 +7,17 @@ nothing can still tell why a plugin is missing.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from ._log import get_logger
+from .config import _Frozen
 
-logger = logging.getLogger("openhcs_registry.discovery")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+logger = get_logger("openhcs_registry.discovery")
+
+_INFO = 20
+_WARNING = 30
 
 
 class FailureKind:
@@ -34,20 +40,56 @@ class FailureKind:
     QUIET = frozenset({"gpu_skipped", "unavailable", "blocked"})
 
 
-@dataclass(frozen=True)
-class PluginFailure:
+class PluginFailure(_Frozen):
     """One plugin (or one value of a plugin) left out of a registry, and why."""
+
+    __slots__ = (
+        "distribution",
+        "exception",
+        "key",
+        "kind",
+        "location",
+        "message",
+        "missing_module",
+        "module",
+        "plugin",
+        "registry",
+    )
 
     registry: str
     plugin: str
     kind: str
     message: str
-    module: str | None = None
-    distribution: str | None = None
-    key: str | None = None
-    exception: str | None = None
-    location: str | None = None
-    missing_module: str | None = None
+    module: str | None
+    distribution: str | None
+    key: str | None
+    exception: str | None
+    location: str | None
+    missing_module: str | None
+
+    def __init__(
+        self,
+        registry: str,
+        plugin: str,
+        kind: str,
+        message: str,
+        module: str | None = None,
+        distribution: str | None = None,
+        key: str | None = None,
+        exception: str | None = None,
+        location: str | None = None,
+        missing_module: str | None = None,
+    ) -> None:
+        self._set("registry", registry)
+        self._set("plugin", plugin)
+        self._set("kind", kind)
+        self._set("message", message)
+        self._set("module", module)
+        self._set("distribution", distribution)
+        self._set("key", key)
+        self._set("exception", exception)
+        self._set("location", location)
+        self._set("missing_module", missing_module)
 
     def describe(self) -> str:
         where = ", ".join(
@@ -62,7 +104,7 @@ class PluginFailure:
         return f"plugin {self.plugin!r}" + (f" ({where})" if where else "") + f": {self.message}"
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {f: getattr(self, f) for f in self.__slots__ if getattr(self, f) is not None}
 
     @classmethod
     def from_json(cls, data: object) -> PluginFailure:
@@ -70,21 +112,21 @@ class PluginFailure:
         if not isinstance(data, dict):
             raise ValueError("failure entry is not an object")
         kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            value = data.get(f.name)
+        for name in cls.__slots__:
+            value = data.get(name)
             if value is None:
-                if f.name in ("registry", "plugin", "kind", "message"):
-                    raise ValueError(f"failure entry lacks {f.name}")
+                if name in ("registry", "plugin", "kind", "message"):
+                    raise ValueError(f"failure entry lacks {name}")
                 continue
             if not isinstance(value, str):
-                raise ValueError(f"failure field {f.name} is not a string")
-            kwargs[f.name] = value
+                raise ValueError(f"failure field {name} is not a string")
+            kwargs[name] = value
         return cls(**kwargs)
 
 
 def report(failure: PluginFailure) -> PluginFailure:
     """Log a fresh failure (warning, or info for expected outcomes) and return it."""
-    level = logging.INFO if failure.kind in FailureKind.QUIET else logging.WARNING
+    level = _INFO if failure.kind in FailureKind.QUIET else _WARNING
     logger.log(level, "registry %s: %s", failure.registry, failure.describe())
     return failure
 

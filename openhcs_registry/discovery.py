@@ -14,7 +14,6 @@ is recorded as a ``duplicate_key`` failure; ``conflict_policy="strict"`` raises 
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import sys
 import traceback
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import autoregister, settings
+from ._log import get_logger
 from .config import RegistryConfig
 from .diagnostics import (
     FailureKind,
@@ -33,7 +33,7 @@ from .diagnostics import (
 )
 from .refs import reference_of
 
-logger = logging.getLogger("openhcs_registry.discovery")
+logger = get_logger("openhcs_registry.discovery")
 
 #: Distribution whose plugins count as built-in for the conflict rule.
 BUILTIN_DISTRIBUTION = "openhcs-registry"
@@ -174,7 +174,7 @@ class _Discovery:
             missing_module=missing_module or (missing_module_of(exc) if exc else None),
         )
         self.result.failures.append(report(failure))
-        if exc is not None and logger.isEnabledFor(logging.DEBUG):
+        if exc is not None and logger.isEnabledFor(10):
             logger.debug("".join(traceback.format_exception(exc)))
 
     def skip(self, plugin: str, kind: str, message: str, module: str | None) -> None:

@@ -8,12 +8,19 @@ warm start needs for the registry definitions) stays free of pluggy's ~25 ms imp
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, overload
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar, overload
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
+else:  # the overload stubs below are replaced by the implementation; no ``typing`` import
+
+    def overload(func):
+        return func
+
 
 PROJECT_NAME = "openhcs"
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class HookspecMarker:

@@ -155,8 +155,8 @@ def test_custom_discovery_function(world: World) -> None:
     spec_path.write_text(
         spec_path.read_text().replace(
             "REGISTRY = LazyDiscoveryDict(CONFIG)",
-            f"import dataclasses\nimport custom_{world.tag} as _c\n"
-            "CONFIG = dataclasses.replace(CONFIG, discovery_function=_c.find)\n"
+            f"import custom_{world.tag} as _c\n"
+            "CONFIG = CONFIG.replace(discovery_function=_c.find)\n"
             "REGISTRY = LazyDiscoveryDict(CONFIG)",
         )
     )

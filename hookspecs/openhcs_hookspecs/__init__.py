@@ -8,7 +8,10 @@ discovers nothing.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Module of each registry-defining contract, in display order.
 REGISTRY_MODULES: tuple[str, ...] = (

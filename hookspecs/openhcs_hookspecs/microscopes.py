@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
 
 from openhcs_registry.autoregister import AutoRegistered
 from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
 from openhcs_registry.lazy import LazyDiscoveryDict, SecondaryRegistryDict
 from openhcs_registry.markers import hookspec
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 
 class MetadataHandler(ABC):
