@@ -124,8 +124,20 @@ class PluginFailure(_Frozen):
         return cls(**kwargs)
 
 
+_reported: set[tuple[str | None, ...]] = set()
+
+
 def report(failure: PluginFailure) -> PluginFailure:
-    """Log a fresh failure (warning, or info for expected outcomes) and return it."""
+    """Log a fresh failure (warning, or info for expected outcomes) and return it.
+
+    Every registry loads the whole entry-point group, so one broken plugin fails in each of
+    them; it is said once per process (later repeats go to debug), and recorded in each.
+    """
+    token = (failure.plugin, failure.kind, failure.module, failure.key, failure.message)
+    if token in _reported:
+        logger.debug("registry %s: %s (again)", failure.registry, failure.describe())
+        return failure
+    _reported.add(token)
     level = _INFO if failure.kind in FailureKind.QUIET else _WARNING
     logger.log(level, "registry %s: %s", failure.registry, failure.describe())
     return failure
