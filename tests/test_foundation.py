@@ -726,3 +726,23 @@ def test_a_broken_plugin_is_reported_in_every_registry_but_warned_once(
     assert [f.kind for f in first.registry().failures] == [FailureKind.IMPORT_ERROR]
     assert [f.kind for f in second.registry().failures] == [FailureKind.IMPORT_ERROR]
     assert len([r for r in caplog.records if "broken at import" in r.getMessage()]) == 1
+
+
+def test_warnings_reach_stderr_without_logging_configured(world: World) -> None:
+    """The lazy logger drops nothing that logging's last-resort handler would print."""
+    import subprocess
+
+    world.write_spec()
+    world.install("broken-plugin", f"broken_{world.tag}", "raise RuntimeError('kaput')\n")
+    code = f"from {world.spec} import REGISTRY; import sys; print(sorted(REGISTRY)); print('logging' in sys.modules)"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=world.env(), capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "kaput" in proc.stderr and f"broken_{world.tag}" in proc.stderr
+    assert "broken-plugin" in proc.stderr
+    # a warm start with nothing to say never imports logging at all
+    warm = subprocess.run(
+        [sys.executable, "-c", code], env=world.env(), capture_output=True, text=True, timeout=60
+    )
+    assert warm.stdout.split("\n")[:2] == ["[]", "False"], warm.stderr
