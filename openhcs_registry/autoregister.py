@@ -50,6 +50,12 @@ def add_listener(registry_name: str, callback: Any) -> None:
         _listeners.setdefault(registry_name, []).append(callback)
 
 
+def _reinit_after_fork() -> None:
+    """A fork may happen while another thread holds the lock: give the child a fresh one."""
+    global _lock
+    _lock = threading.Lock()
+
+
 class AutoRegistered:
     """Mixin for plugin base classes: each subclass is noted for ``__registry_name__``.
 

@@ -14,6 +14,7 @@ module, once, and a reference that no longer resolves drops the cache and redisc
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Mapping
@@ -728,6 +729,30 @@ class SecondaryRegistryDict(_GenericMapping[V]):
         if entry is None:
             raise KeyError(key)
         return {"key": key, "source": entry.origin, **entry.info}
+
+
+def _after_fork_in_child() -> None:
+    """Forget discoveries and resolutions that other threads were running at fork time.
+
+    Their threads do not exist in the child, so their flights would never finish and locks
+    they held would never be released: the child starts those over itself.
+    """
+    global _catalogue_lock
+    _catalogue_lock = threading.Lock()
+    for registry in list(_catalogue.values()):
+        registry._lock = threading.RLock()
+        if registry._flight is not None:
+            registry._flight = None
+        state = registry._state
+        if state is not None:
+            for group in (state.entries, *state.secondaries.values()):
+                for entry in group.values():
+                    entry.flight = None
+    autoregister._reinit_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def get_registry(name: str) -> LazyDiscoveryDict[Any]:

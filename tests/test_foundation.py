@@ -746,3 +746,46 @@ def test_warnings_reach_stderr_without_logging_configured(world: World) -> None:
         [sys.executable, "-c", code], env=world.env(), capture_output=True, text=True, timeout=60
     )
     assert warm.stdout.split("\n")[:2] == ["[]", "False"], warm.stderr
+
+
+def test_fork_during_discovery_in_another_thread(world: World) -> None:
+    """A child forked while a parent thread discovers runs its own discovery, never hangs."""
+    world.write_spec()
+    world.install(
+        "slow-plugin",
+        f"slow_{world.tag}",
+        world.plugin_source(
+            ("A", "a"),
+            hook=False,
+            extra="""
+        import time
+        @hookimpl
+        def provide_things():
+            time.sleep(1.0)
+            return [A]
+        """,
+        ),
+    )
+    out = world.run(
+        f"""
+        import json, multiprocessing, threading, time
+        from {world.spec} import REGISTRY
+
+        def child(q):
+            q.put(sorted(REGISTRY))
+
+        t = threading.Thread(target=lambda: list(REGISTRY))
+        t.start()
+        time.sleep(0.3)  # the parent thread is now inside the slow hook
+        ctx = multiprocessing.get_context("fork")
+        q = ctx.Queue()
+        p = ctx.Process(target=child, args=(q,))
+        p.start()
+        got = q.get(timeout=30)
+        p.join(30)
+        t.join()
+        print(json.dumps([got, sorted(REGISTRY)]))
+        """,
+        timeout=90,
+    )
+    assert out == [["a"], ["a"]]
