@@ -60,7 +60,16 @@ class CachedItem:
 class CachedState:
     """The trusted content of a valid cache document."""
 
-    __slots__ = ("failures", "items", "modules", "path", "plugins", "secondaries", "timestamp")
+    __slots__ = (
+        "failures",
+        "items",
+        "modules",
+        "path",
+        "plugins",
+        "secondaries",
+        "skipped",
+        "timestamp",
+    )
 
     def __init__(
         self,
@@ -71,7 +80,9 @@ class CachedState:
         plugins: list[dict[str, Any]],
         timestamp: float,
         path: Path,
+        skipped: list[PluginFailure] | None = None,
     ) -> None:
+        self.skipped = skipped or []
         self.items = items
         self.secondaries = secondaries
         self.failures = failures
@@ -349,6 +360,10 @@ class RegistryCacheManager:
                     "is now installed"
                 )
         plugins = [_obj(p, "plugin entry") for p in _list(doc.get("plugins"), "plugins")]
+        try:
+            skipped = [PluginFailure.from_json(f) for f in _list(doc.get("skipped"), "skipped")]
+        except ValueError as exc:
+            raise CacheCorrupt(str(exc)) from exc
         return CachedState(
             items=items,
             secondaries=secondaries,
@@ -357,6 +372,7 @@ class RegistryCacheManager:
             plugins=plugins,
             timestamp=float(ts),  # type: ignore[arg-type]
             path=path or self.path,
+            skipped=skipped,
         )
 
     @staticmethod
@@ -443,6 +459,7 @@ class RegistryCacheManager:
             },
             "sources": {"modules": modules, "dirs": dirs},
             "failures": [f.to_json() for f in result.failures],
+            "skipped": [f.to_json() for f in result.skipped],
             "plugins": result.plugins,
         }
 

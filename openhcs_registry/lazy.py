@@ -148,7 +148,9 @@ class _State:
         plugins: list[dict[str, Any]],
         result: DiscoveryResult | None = None,
         cached: CachedState | None = None,
+        skipped: list[PluginFailure] | None = None,
     ) -> None:
+        self.skipped = skipped or []
         self.source = source
         self.entries = entries
         self.secondaries = secondaries
@@ -257,6 +259,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
                     cached.modules,
                     list(cached.plugins),
                     cached=cached,
+                    skipped=list(cached.skipped),
                 )
         from .discovery import run_discovery
 
@@ -273,6 +276,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             frozenset(result.modules),
             list(result.plugins),
             result=result,
+            skipped=list(result.skipped),
         )
 
     def discover(self, force: bool = False) -> None:
@@ -313,6 +317,15 @@ class LazyDiscoveryDict(_GenericMapping[V]):
     def failures(self) -> list[PluginFailure]:
         """Plugins and values left out of this registry, and why (triggers discovery)."""
         return list(self._ensure().failures)
+
+    @property
+    def skipped(self) -> list[PluginFailure]:
+        """Classes a discovery-package scan passed over on purpose (abstract, keyless).
+
+        Not failures (nothing went wrong), but what ``openhcs-registry why`` needs to explain
+        a class that is defined yet absent.
+        """
+        return list(self._ensure().skipped)
 
     @property
     def plugins(self) -> list[dict[str, Any]]:

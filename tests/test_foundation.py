@@ -70,10 +70,12 @@ def test_discovery_package_scan_collects_concrete_keyed_subclasses(world: World)
     reg = world.registry()
     assert sorted(reg) == ["concrete", "deep", "init", "private"]
     assert reg.info("deep")["origin"] in ("package", "import_time")
-    skipped = {f.plugin: f.kind for f in reg._state.result.skipped}
+    skipped = {f.plugin: f.kind for f in reg.skipped}
     assert skipped[f"{pkg}.mixed.Abstract"] == FailureKind.ABSTRACT
     assert skipped[f"{pkg}.mixed.Keyless"] == FailureKind.MISSING_KEY
     assert reg.failures == []
+    reg.reset()  # the warm replay explains the skipped classes too
+    assert {f.plugin: f.kind for f in reg.skipped} == skipped and reg.source == "cache"
 
 
 def test_non_recursive_package_scan_skips_subpackages(world: World) -> None:
