@@ -163,3 +163,27 @@ def missing_module_of(exc: BaseException) -> str | None:
             return cur.name.split(".")[0]
         cur = cur.__cause__ or cur.__context__
     return None
+
+
+def missing_requirements(value: Any) -> str | None:
+    """The first module named in *value*'s ``requires_modules`` that cannot be found.
+
+    Checked with ``find_spec`` (nothing imported), so a plugin class can say which optional
+    dependency it needs and be reported as unavailable instead of failing later.
+    """
+    required = getattr(value, "requires_modules", ())
+    if isinstance(required, str):
+        required = (required,)
+    if not isinstance(required, (tuple, list)):
+        return None
+    from importlib.util import find_spec
+
+    for name in required:
+        if not isinstance(name, str):
+            continue
+        try:
+            if find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):
+            return name
+    return None

@@ -29,6 +29,7 @@ from .diagnostics import (
     PluginFailure,
     exception_location,
     missing_module_of,
+    missing_requirements,
     report,
 )
 from .refs import reference_of
@@ -147,6 +148,7 @@ class _Discovery:
         self.plugin_modules: set[str] = set()
         self.ep_packages: dict[str, tuple[str | None, str | None]] = {}
         self.offered: set[int] = set()  # ids of every value a hook offered, accepted or not
+        self.rejected: set[int] = set()  # ids of values already reported as failures
 
     # -- failures ---------------------------------------------------------------------------
     def fail(
@@ -451,65 +453,13 @@ class _Discovery:
         out: list[Candidate] = []
         no_gpu = settings.no_gpu()
         for index, (given_key, value) in enumerate(pairs):
+            if id(value) in self.rejected:
+                continue  # offered again by another road (package scan + hook): judged once
             self.offered.add(id(value))
-            if isinstance(value, Unavailable):
-                self.fail(
-                    plugin.name,
-                    FailureKind.UNAVAILABLE,
-                    value.reason,
-                    module=plugin.module,
-                    distribution=plugin.distribution,
-                    key=value.key,
-                    missing_module=value.missing_module,
-                )
+            if not self._accept(plugin, given_key, value, no_gpu):
+                self.rejected.add(id(value))
                 continue
-            label = getattr(value, "__qualname__", None) or repr(value)[:80]
-            if cfg.base_class is not None and not _is_instance_or_subclass(value, cfg.base_class):
-                self.fail(
-                    plugin.name,
-                    FailureKind.WRONG_TYPE,
-                    f"{label} is not a {cfg.base_class.__qualname__} (subclass or instance)",
-                    module=plugin.module,
-                    distribution=plugin.distribution,
-                    key=given_key if isinstance(given_key, str) else None,
-                )
-                continue
-            if isinstance(value, type) and inspect.isabstract(value):
-                self.fail(
-                    plugin.name,
-                    FailureKind.ABSTRACT,
-                    f"{label} is abstract",
-                    module=plugin.module,
-                    distribution=plugin.distribution,
-                )
-                continue
-            key = given_key
-            if key is None:
-                try:
-                    key = cfg.key_of(value)
-                except Exception as exc:
-                    key = None
-                    logger.debug("key extractor failed for %s: %s", label, exc)
-            if not isinstance(key, str) or not key:
-                self.fail(
-                    plugin.name,
-                    FailureKind.MISSING_KEY,
-                    f"{label} has no usable key"
-                    + (f" (attribute {cfg.key_attribute!r})" if cfg.key_attribute else ""),
-                    module=plugin.module,
-                    distribution=plugin.distribution,
-                )
-                continue
-            if no_gpu and getattr(value, cfg.gpu_attribute, False):
-                self.fail(
-                    plugin.name,
-                    FailureKind.GPU_SKIPPED,
-                    f"needs a GPU and {settings.NO_GPU_ENV}=1",
-                    module=plugin.module,
-                    distribution=plugin.distribution,
-                    key=key,
-                )
-                continue
+            key = given_key if given_key is not None else cfg.key_of(value)
             value_module = getattr(value, "__module__", None)
             if not isinstance(value_module, str):
                 value_module = plugin.module
@@ -527,6 +477,81 @@ class _Discovery:
                 )
             )
         return out
+
+    def _accept(self, plugin: _Plugin, given_key: Any, value: Any, no_gpu: bool) -> bool:
+        """Whether *value* may enter the registry; reports why not."""
+        cfg = self.config
+        if isinstance(value, Unavailable):
+            self.fail(
+                plugin.name,
+                FailureKind.UNAVAILABLE,
+                value.reason,
+                module=plugin.module,
+                distribution=plugin.distribution,
+                key=value.key,
+                missing_module=value.missing_module,
+            )
+            return False
+        label = getattr(value, "__qualname__", None) or repr(value)[:80]
+        if cfg.base_class is not None and not _is_instance_or_subclass(value, cfg.base_class):
+            self.fail(
+                plugin.name,
+                FailureKind.WRONG_TYPE,
+                f"{label} is not a {cfg.base_class.__qualname__} (subclass or instance)",
+                module=plugin.module,
+                distribution=plugin.distribution,
+                key=given_key if isinstance(given_key, str) else None,
+            )
+            return False
+        if isinstance(value, type) and inspect.isabstract(value):
+            self.fail(
+                plugin.name,
+                FailureKind.ABSTRACT,
+                f"{label} is abstract",
+                module=plugin.module,
+                distribution=plugin.distribution,
+            )
+            return False
+        key = given_key
+        if key is None:
+            try:
+                key = cfg.key_of(value)
+            except Exception as exc:
+                key = None
+                logger.debug("key extractor failed for %s: %s", label, exc)
+        if not isinstance(key, str) or not key:
+            self.fail(
+                plugin.name,
+                FailureKind.MISSING_KEY,
+                f"{label} has no usable key"
+                + (f" (attribute {cfg.key_attribute!r})" if cfg.key_attribute else ""),
+                module=plugin.module,
+                distribution=plugin.distribution,
+            )
+            return False
+        if no_gpu and getattr(value, cfg.gpu_attribute, False):
+            self.fail(
+                plugin.name,
+                FailureKind.GPU_SKIPPED,
+                f"needs a GPU and {settings.NO_GPU_ENV}=1",
+                module=plugin.module,
+                distribution=plugin.distribution,
+                key=key,
+            )
+            return False
+        missing = missing_requirements(value)
+        if missing:
+            self.fail(
+                plugin.name,
+                FailureKind.UNAVAILABLE,
+                f"needs the {missing!r} module, which is not installed",
+                module=plugin.module,
+                distribution=plugin.distribution,
+                key=key,
+                missing_module=missing,
+            )
+            return False
+        return True
 
     # -- merge ------------------------------------------------------------------------------
     def merge(self, candidates: list[Candidate]) -> None:

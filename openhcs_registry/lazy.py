@@ -435,6 +435,10 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             return
         if getattr(obj, cfg.gpu_attribute, False) and settings.no_gpu():
             return
+        from .diagnostics import missing_requirements
+
+        if missing_requirements(obj):
+            return
         try:
             key = self.config.key_of(obj)
         except Exception:

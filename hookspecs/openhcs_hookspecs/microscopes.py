@@ -45,6 +45,8 @@ class MicroscopeHandler(AutoRegistered, ABC):
     #: ``"module:qualname"`` of this microscope's :class:`MetadataHandler` subclass.
     metadata_handler: ClassVar[str | None] = None
     requires_gpu: ClassVar[bool] = False
+    #: Modules this plugin needs; when one is missing it is reported unavailable.
+    requires_modules: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def parse_filename(self, filename: str) -> dict[str, Any] | None:

@@ -20,6 +20,8 @@ class StorageBackend(AutoRegistered, ABC):
     __registry_name__ = "storage_backend"
     _backend_type: ClassVar[str | None] = None
     requires_gpu: ClassVar[bool] = False
+    #: Modules this plugin needs; when one is missing it is reported unavailable.
+    requires_modules: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def save(self, data: Any, path: str) -> None:

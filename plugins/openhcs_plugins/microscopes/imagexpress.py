@@ -1,42 +1,89 @@
-"""ImageXpress file names: ``A01_s1_w2_z3.tif``."""
+"""Molecular Devices ImageXpress: ``A01_s1_w2_z3_t4.tif`` and the plate's ``.HTD`` file.
+
+Site, channel (wavelength) are 1-based; ``_z`` and ``_t`` are optional.  The ``.HTD`` file is
+a list of ``"Key", value`` lines (``"XWells", 24``, ``"WaveName1", "DAPI"``).
+"""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
+from ._common import as_int, require
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _PATTERN = re.compile(
-    r"^(?P<well>[A-Z]+\d+)_s(?P<site>\d+)_w(?P<channel>\d+)(?:_z(?P<z_index>\d+))?(?:_t(?P<timepoint>\d+))?(?P<extension>\.\w+)$"
+    r"^(?P<well>[A-Z]+\d+)_s(?P<site>\d+)_w(?P<channel>\d+)"
+    r"(?:_z(?P<z_index>\d+))?(?:_t(?P<timepoint>\d+))?(?P<extension>\.[A-Za-z0-9]+)$"
 )
+_HTD_LINE = re.compile(r'^\s*"(?P<key>[^"]+)"\s*,\s*(?P<value>.*?)\s*$')
 
 
 class ImageXpressMetadataHandler(MetadataHandler):
+    """Reads the ``.HTD`` plate description written next to the images."""
+
     def find_metadata_file(self, plate_path: str | Path) -> Path | None:
-        found = sorted(Path(plate_path).glob("*.HTD"))
+        found = sorted(p for p in Path(plate_path).iterdir() if p.suffix.upper() == ".HTD")
         return found[0] if found else None
 
     def parse_metadata(self, text: str) -> dict[str, Any]:
-        return {}
+        raw: dict[str, Any] = {}
+        for line in text.splitlines():
+            m = _HTD_LINE.match(line)
+            if not m:
+                continue
+            value = m["value"]
+            if value.startswith('"') and value.endswith('"'):
+                raw[m["key"]] = value[1:-1]
+            elif value.upper() in ("TRUE", "FALSE"):
+                raw[m["key"]] = value.upper() == "TRUE"
+            else:
+                try:
+                    raw[m["key"]] = int(value)
+                except ValueError:
+                    raw[m["key"]] = value
+        channels = {
+            int(k[len("WaveName") :]): v
+            for k, v in raw.items()
+            if k.startswith("WaveName") and k[len("WaveName") :].isdigit()
+        }
+        return {
+            "grid": (raw.get("XSites", 1), raw.get("YSites", 1)),
+            "plate": (raw.get("XWells"), raw.get("YWells")),
+            "channels": dict(sorted(channels.items())),
+            "raw": raw,
+        }
 
 
 class ImageXpressHandler(MicroscopeHandler):
+    """``A01_s1_w2_z3_t4.tif``."""
+
     _microscope_type = "imagexpress"
     metadata_handler = "openhcs_plugins.microscopes.imagexpress:ImageXpressMetadataHandler"
 
     def parse_filename(self, filename: str) -> dict[str, Any] | None:
-        m = _PATTERN.match(filename)
+        m = _PATTERN.match(Path(filename).name)
         if not m:
             return None
-        out: dict[str, Any] = {"well": m["well"], "extension": m["extension"]}
-        for name in ("site", "channel", "z_index", "timepoint"):
-            out[name] = int(m[name]) if m[name] is not None else None
-        return out
+        return {
+            "well": m["well"],
+            "site": int(m["site"]),
+            "channel": int(m["channel"]),
+            "z_index": as_int(m["z_index"]),
+            "timepoint": as_int(m["timepoint"]),
+            "extension": m["extension"],
+        }
 
-    def construct_filename(self, **c: Any) -> str:
-        name = f"{c['well']}_s{c['site']}_w{c['channel']}"
-        if c.get("z_index") is not None:
-            name += f"_z{c['z_index']}"
-        return name + c.get("extension", ".tif")
+    def construct_filename(self, **components: Any) -> str:
+        require(components, "well", "site", "channel")
+        name = f"{components['well']}_s{components['site']}_w{components['channel']}"
+        if components.get("z_index") is not None:
+            name += f"_z{components['z_index']}"
+        if components.get("timepoint") is not None:
+            name += f"_t{components['timepoint']}"
+        return name + str(components.get("extension") or ".tif")

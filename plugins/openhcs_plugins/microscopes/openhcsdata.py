@@ -1,0 +1,68 @@
+"""OpenHCS's own layout: ``A01_s001_w1_z001_t001.tif`` and ``openhcs_metadata.json``.
+
+Every component is present and zero-padded to three digits, so names sort naturally.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
+
+from ._common import require
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_PATTERN = re.compile(
+    r"^(?P<well>[A-Z]+\d+)_s(?P<site>\d{3,})_w(?P<channel>\d+)_z(?P<z_index>\d{3,})"
+    r"_t(?P<timepoint>\d{3,})(?P<extension>\.[A-Za-z0-9]+)$"
+)
+METADATA_FILE = "openhcs_metadata.json"
+
+
+class OpenHCSMetadataHandler(MetadataHandler):
+    """Reads ``openhcs_metadata.json`` (written by OpenHCS when it converts a plate)."""
+
+    def find_metadata_file(self, plate_path: str | Path) -> Path | None:
+        candidate = Path(plate_path) / METADATA_FILE
+        return candidate if candidate.is_file() else None
+
+    def parse_metadata(self, text: str) -> dict[str, Any]:
+        import json
+
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{METADATA_FILE} must hold a JSON object")
+        return data
+
+
+class OpenHCSDataHandler(MicroscopeHandler):
+    """``A01_s001_w1_z001_t001.tif``."""
+
+    _microscope_type = "openhcsdata"
+    metadata_handler = "openhcs_plugins.microscopes.openhcsdata:OpenHCSMetadataHandler"
+
+    def parse_filename(self, filename: str) -> dict[str, Any] | None:
+        m = _PATTERN.match(Path(filename).name)
+        if not m:
+            return None
+        return {
+            "well": m["well"],
+            "site": int(m["site"]),
+            "channel": int(m["channel"]),
+            "z_index": int(m["z_index"]),
+            "timepoint": int(m["timepoint"]),
+            "extension": m["extension"],
+        }
+
+    def construct_filename(self, **components: Any) -> str:
+        require(components, "well", "site", "channel")
+        z = components.get("z_index") or 1
+        t = components.get("timepoint") or 1
+        return (
+            f"{components['well']}_s{int(components['site']):03d}_w{components['channel']}"
+            f"_z{int(z):03d}_t{int(t):03d}{components.get('extension') or '.tif'}"
+        )
