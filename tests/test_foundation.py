@@ -791,3 +791,36 @@ def test_fork_during_discovery_in_another_thread(world: World) -> None:
         timeout=90,
     )
     assert out == [["a"], ["a"]]
+
+
+def test_requires_modules_reports_unavailable_once_on_every_road(world: World) -> None:
+    pkg = f"pkg_{world.tag}"
+    dep = f"optdep_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(
+        f"{pkg}/opt.py",
+        f"from {world.spec} import Thing\nclass Opt(Thing):\n    kind = 'opt'\n    requires_modules = ({dep!r},)\n",
+    )
+    # the same class also offered by an entry-point hook
+    world.install(
+        "opt-plugin",
+        f"optep_{world.tag}",
+        f"""
+        from openhcs_registry.markers import hookimpl
+        @hookimpl
+        def provide_things():
+            from {pkg}.opt import Opt
+            return [Opt]
+        """,
+    )
+    reg = world.registry()
+    assert list(reg) == []
+    assert [(f.kind, f.key, f.missing_module) for f in reg.failures] == [
+        (FailureKind.UNAVAILABLE, "opt", dep)
+    ]
+    world.write(f"{dep}.py", "")  # the optional dependency gets installed
+    out = world.run(
+        f"import json; from {world.spec} import REGISTRY; k = sorted(REGISTRY); print(json.dumps(k))"
+    )
+    assert out == ["opt"]
