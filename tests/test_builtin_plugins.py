@@ -227,7 +227,7 @@ def test_streaming_backends_need_a_viewer_and_are_gpu_flagged() -> None:
     for key in ("napari_stream", "fiji_stream"):
         cls = hs.STORAGE_BACKENDS[key]
         assert cls.requires_gpu is True
-        with pytest.raises(RuntimeError, match="no .* viewer connected"):
+        with pytest.raises(RuntimeError, match=r"no .* viewer connected"):
             cls().save(b"img", "a/b")
         got: list[tuple[str, object]] = []
         backend = cls(sink=lambda path, data: got.append((path, data)))
