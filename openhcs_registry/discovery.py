@@ -140,7 +140,10 @@ def _module_file(module: str | None) -> str | None:
 
 
 class _Discovery:
-    def __init__(self, config: RegistryConfig, blocked: frozenset[str]) -> None:
+    def __init__(
+        self, config: RegistryConfig, blocked: frozenset[str], extra: dict[str, Any] | None = None
+    ) -> None:
+        self.extra = dict(extra or {})
         self.config = config
         self.blocked = blocked
         self.result = DiscoveryResult()
@@ -188,6 +191,9 @@ class _Discovery:
 
     # -- sources ----------------------------------------------------------------------------
     def load_entry_points(self) -> None:
+        if settings.entry_points_disabled():
+            logger.debug("registry %s: entry points disabled", self.config.name)
+            return
         from importlib.metadata import entry_points
 
         try:
@@ -235,6 +241,12 @@ class _Discovery:
             self.plugins[name] = _Plugin(
                 name, obj, "entry_point", module_name, dist_name, dist_version
             )
+
+    def add_extra_plugins(self) -> None:
+        """Plugin objects added at run time (``registry.add_plugin``): never persisted."""
+        for name, obj in self.extra.items():
+            module = getattr(obj, "__name__", None) or getattr(obj, "__module__", None)
+            self.plugins[name] = _Plugin(name, obj, "runtime", module)
 
     def scan_packages(self) -> None:
         import importlib
@@ -381,7 +393,11 @@ class _Discovery:
                     exc=exc,
                 )
                 continue
-            candidates.extend(self._collect(plugin, returned, priority))
+            found = self._collect(plugin, returned, priority)
+            if plugin.origin == "runtime":
+                for cand in found:
+                    cand.persist = False
+            candidates.extend(found)
         return candidates
 
     def custom_function(self) -> list[Candidate]:
@@ -680,11 +696,16 @@ def _canonical(name: str | None) -> str | None:
     return name.lower().replace("_", "-").replace(".", "-") if name else name
 
 
-def run_discovery(config: RegistryConfig, blocked: frozenset[str] = frozenset()) -> DiscoveryResult:
+def run_discovery(
+    config: RegistryConfig,
+    blocked: frozenset[str] = frozenset(),
+    extra_plugins: dict[str, Any] | None = None,
+) -> DiscoveryResult:
     """Discover *config*'s registry from scratch; never raises for a plugin's fault."""
     logger.debug("registry %s: fresh discovery", config.name)
-    work = _Discovery(config, blocked)
+    work = _Discovery(config, blocked, extra_plugins)
     work.load_entry_points()
+    work.add_extra_plugins()
     work.scan_packages()
     candidates = work.call_hooks()
     candidates.extend(work.custom_function())

@@ -188,6 +188,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
         self._view_cache: dict[str, _Entry] | None = None
         self._explicit: dict[str, _Entry] = {}
         self._blocked: set[str] = set()
+        self._extra_plugins: dict[str, Any] = {}
         self._conflicts_warned: set[tuple[str, str]] = set()
         with _catalogue_lock:
             if config.name in _catalogue:
@@ -245,7 +246,8 @@ class LazyDiscoveryDict(_GenericMapping[V]):
 
     def _load_or_discover(self, force: bool) -> _State:
         manager = self.cache
-        if not force:
+        extra = dict(self._extra_plugins)
+        if not force and not extra:
             cached = manager.load()
             if cached is not None:
                 return _State(
@@ -263,8 +265,9 @@ class LazyDiscoveryDict(_GenericMapping[V]):
                 )
         from .discovery import run_discovery
 
-        result = run_discovery(self.config, frozenset(self._blocked))
-        manager.save(result)
+        result = run_discovery(self.config, frozenset(self._blocked), extra)
+        if not extra:  # a process with run-time plugins must not write what others would read
+            manager.save(result)
         return _State(
             "fresh",
             {k: _entry_from_candidate(c) for k, c in result.items.items()},
@@ -343,6 +346,30 @@ class LazyDiscoveryDict(_GenericMapping[V]):
     def unblock(self, plugin_name: str) -> None:
         with self._lock:
             self._blocked.discard(plugin_name)
+            self._state = None
+            self._view_cache = None
+
+    def add_plugin(self, plugin: Any, name: str | None = None) -> str:
+        """Register a plugin object (module, class or instance with hookimpls) in this process.
+
+        Its hook results join the registry at the next discovery (triggered now if the registry
+        was already discovered); while any run-time plugin is present the registry neither
+        reads nor writes its cache file.  Returns the plugin name.
+        """
+        name = name or getattr(plugin, "__name__", None) or f"runtime-{id(plugin):x}"
+        with self._lock:
+            if name in self._extra_plugins:
+                raise ValueError(f"registry {self.name!r}: plugin {name!r} already added")
+            self._extra_plugins[name] = plugin
+            self._state = None
+            self._view_cache = None
+        return name
+
+    def remove_plugin(self, name: str) -> None:
+        """Undo :meth:`add_plugin`."""
+        with self._lock:
+            if self._extra_plugins.pop(name, None) is None:
+                raise KeyError(f"registry {self.name!r}: no run-time plugin {name!r}")
             self._state = None
             self._view_cache = None
 

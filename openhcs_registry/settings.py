@@ -7,6 +7,7 @@ import os
 CACHE_DIR_ENV = "OPENHCS_CACHE_DIR"
 DISABLE_CACHE_ENV = "OPENHCS_DISABLE_REGISTRY_CACHE"
 NO_GPU_ENV = "OPENHCS_SUBPROCESS_NO_GPU"
+NO_ENTRY_POINTS_ENV = "OPENHCS_DISABLE_ENTRY_POINTS"
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -25,6 +26,14 @@ def no_gpu() -> bool:
     return env_flag(NO_GPU_ENV)
 
 
+def entry_points_disabled() -> bool:
+    """True when entry-point plugins are not loaded at all (tests, isolated runs)."""
+    return env_flag(NO_ENTRY_POINTS_ENV)
+
+
 def discovery_settings() -> dict[str, str]:
     """Settings that change what discovery finds; recorded in (and checked against) caches."""
-    return {NO_GPU_ENV: "1" if no_gpu() else "0"}
+    return {
+        NO_GPU_ENV: "1" if no_gpu() else "0",
+        NO_ENTRY_POINTS_ENV: "1" if entry_points_disabled() else "0",
+    }

@@ -824,3 +824,37 @@ def test_requires_modules_reports_unavailable_once_on_every_road(world: World) -
         f"import json; from {world.spec} import REGISTRY; k = sorted(REGISTRY); print(json.dumps(k))"
     )
     assert out == ["opt"]
+
+
+def test_add_plugin_object_for_this_process_only(world: World) -> None:
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    reg = world.registry()
+    assert list(reg) == ["alpha"]
+    thing = importlib.import_module(world.spec).Thing
+
+    class Extra:
+        @openhcs_registry.hookimpl
+        def provide_things(self):  # type: ignore[no-untyped-def]
+            return {"extra": thing}
+
+    name = reg.add_plugin(Extra(), "extra-plugin")
+    assert sorted(reg) == ["alpha", "extra"] and reg.source == "fresh"
+    assert set(world.read_cache()["items"]) == {"alpha"}
+    with pytest.raises(ValueError, match="already added"):
+        reg.add_plugin(Extra(), "extra-plugin")
+    reg.remove_plugin(name)
+    assert list(reg) == ["alpha"]
+
+
+def test_disable_entry_points_switch(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    reg = world.registry()
+    assert list(reg) == ["alpha"]
+    monkeypatch.setenv("OPENHCS_DISABLE_ENTRY_POINTS", "1")
+    reg.reset()
+    # Alpha's module is imported already, so it stays as an import-time registration;
+    # what matters is that discovery loaded no entry point and the cache changed key
+    assert reg.info("alpha")["origin"] == "import_time"
+    assert reg.plugins == []
