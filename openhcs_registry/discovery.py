@@ -5,9 +5,10 @@ runs only when no valid cache exists.  It is written so that no single plugin ca
 every load, import and hook call is isolated, and whatever goes wrong becomes a
 :class:`~openhcs_registry.diagnostics.PluginFailure` instead of an exception.
 
-Conflict rule (documented in docs/plugins.md): when two *different* objects claim one key the
+Conflict rule (documented in docs/design.md): when two *different* objects claim one key the
 winner is the candidate that sorts first by (hookimpl ``tryfirst`` < normal < ``trylast``,
-built-in plugin before third-party, plugin name, position in the plugin's result).  The loser
+built-in plugin before third-party, entry point < discovery package < run-time plugin <
+import-time class, plugin name, position in the plugin's result).  The loser
 is recorded as a ``duplicate_key`` failure; ``conflict_policy="strict"`` raises instead.
 """
 
@@ -38,6 +39,11 @@ logger = get_logger("openhcs_registry.discovery")
 
 #: Distribution whose plugins count as built-in for the conflict rule.
 BUILTIN_DISTRIBUTION = "openhcs-registry"
+
+
+#: Between otherwise equal candidates: an entry point's hook beats a package scan, which
+#: beats a run-time plugin object, which beats a class merely noted at import time.
+_ORIGIN_RANK = {"entry_point": 0, "custom": 1, "package": 1, "runtime": 2, "import_time": 3}
 
 
 class DuplicateKeyError(ValueError):
@@ -434,7 +440,13 @@ class _Discovery:
                 # one discovery imports, and it is still what that module holds (not a class
                 # left over from a module that has since been reloaded)
                 cand.persist = self._discovered_module(module) and reference_of(obj) is not None
-                cand.rank = (1, 0 if plugin.builtin else 1, "~" + plugin.name, index)
+                cand.rank = (
+                    1,
+                    0 if plugin.builtin else 1,
+                    _ORIGIN_RANK["import_time"],
+                    plugin.name,
+                    index,
+                )
                 out.append(cand)
         return out
 
@@ -488,7 +500,13 @@ class _Discovery:
                     module=value_module,
                     distribution=plugin.distribution,
                     dist_version=plugin.dist_version,
-                    rank=(priority, 0 if plugin.builtin else 1, plugin.name, index),
+                    rank=(
+                        priority,
+                        0 if plugin.builtin else 1,
+                        _ORIGIN_RANK.get(plugin.origin, 3),
+                        plugin.name,
+                        index,
+                    ),
                     keyed=given_key is not None,
                 )
             )
