@@ -145,7 +145,8 @@ def make_enum(
     target = sys.modules.get(module)
     if target is not None and "." not in qualname:
         setattr(target, qualname, cls)
-    return cls
+    made: type[Enum] = cls
+    return made
 
 
 def cached_enum(
