@@ -1,0 +1,87 @@
+"""The benchmarks still run: every case once, at tiny size, in a temporary folder.
+
+No timing is asserted (the machine is shared and timings are noise here); only that each
+case ran, did its job (the harness checks key counts and cache use in every child) and
+produced numbers.  The real figures come from ``benchmarks/run.py`` -> BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RUN = REPO / "benchmarks" / "run.py"
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _stats_ok(stats: object) -> bool:
+    return isinstance(stats, dict) and all(_number(stats[k]) for k in ("median", "min", "max"))
+
+
+def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    raw = tmp_path / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(RUN),
+            "--quick",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--output",
+            str(report),
+            "--json",
+            str(raw),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads(raw.read_text())
+
+    builtin = results["builtin"]["rows"]
+    assert builtin and builtin[0]["keys"] > 0
+    for row in builtin:
+        assert _stats_ok(row["cold_ms"]) and _stats_ok(row["warm_ms"])
+
+    process = results["process"]
+    assert len(process["commands"]) == 5
+    assert all(_stats_ok(c["whole_ms"]) for c in process["commands"])
+    assert _number(process["ours_minus_floor_ms"])
+
+    (size,) = results["plugins"]["sizes"]
+    assert size["size"] == 3
+    assert set(size["whole_ms"]) == {
+        "floor: import platformdirs, orjson",
+        "ours cold",
+        "ours warm",
+        "pluggy",
+        "stevedore cold",
+        "stevedore warm",
+    }
+    assert all(_stats_ok(s) for s in size["whole_ms"].values())
+    assert _number(size["ratio_in_process"])
+
+    for row in results["enums"]["rows"]:
+        assert "skipped" in row or (_stats_ok(row["cold_ms"]) and _stats_ok(row["warm_ms"]))
+
+    resolve = results["resolve"]["rows"]
+    assert resolve and all(_stats_ok(r["resolve_ms"]) for r in resolve)
+    # a warm lookup imports the value's own module(s), never the whole plugin set
+    synthetic = resolve[-1]
+    assert synthetic["module_names"].split(",") == [
+        "openhcs_bench_p0001",
+        "openhcs_bench_p0001.plugin",
+    ]
+
+    assert results["targets"] and all("figure" in t for t in results["targets"])
+    text = report.read_text()
+    assert "## Targets" in text and "## 3. Synthetic plugin sets" in text
