@@ -131,7 +131,11 @@ def case_builtin(cfg: Settings) -> dict[str, object]:
     warm_env = base_env(OPENHCS_CACHE_DIR=str(cache_dir))
     cold_env = base_env(OPENHCS_CACHE_DIR=str(cache_dir), OPENHCS_DISABLE_REGISTRY_CACHE="1")
     all_code = probe_prelude() + _LIST_BUILTIN.format(names=names, repeats=1)
-    _prime(all_code, warm_env, cfg.workdir)
+
+    def reprime() -> None:
+        _prime(all_code, warm_env, cfg.workdir)
+
+    reprime()
     for row in rows:
         label = "all registries" if len(row) > 1 else row[0]
         cold = Command(
@@ -147,6 +151,7 @@ def case_builtin(cfg: Settings) -> dict[str, object]:
             warm_env,
             str(cfg.workdir),
             check=_expect("hit", 1),
+            reprime=reprime,
         )
         samples = interleave([cold, warm], cfg.runs, cfg.warmup)
         sc, sw = samples[cold.label], samples[warm.label]
@@ -169,6 +174,7 @@ def case_builtin(cfg: Settings) -> dict[str, object]:
                 "ratio_incl_orjson": ratio(Stats.of(c_list).median, Stats.of(w_incl).median),
                 "cold_whole_ms": _stats(sc.wall_ms),
                 "warm_whole_ms": _stats(sw.wall_ms),
+                "discarded": sw.discarded,
             }
         )
     return results
@@ -197,8 +203,12 @@ def case_process(cfg: Settings) -> dict[str, object]:
     env = base_env(OPENHCS_CACHE_DIR=str(cache_dir))
     env_default = base_env(XDG_DATA_HOME=str(data_home))
     cwd = str(cfg.workdir)
-    _prime(_OURS_ALL, env, cfg.workdir)
-    _prime(_OURS_ALL, env_default, cfg.workdir)
+
+    def reprime() -> None:
+        _prime(_OURS_ALL, env, cfg.workdir)
+        _prime(_OURS_ALL, env_default, cfg.workdir)
+
+    reprime()
     commands = [
         Command("python -c pass", "pass", env, cwd),
         Command("floor: import platformdirs, orjson", "import platformdirs, orjson", env, cwd),
@@ -209,6 +219,7 @@ def case_process(cfg: Settings) -> dict[str, object]:
             env,
             cwd,
             check=_expect("hit", 1),
+            reprime=reprime,
         ),
         Command(
             "ours: list all registries (default folder, platformdirs)",
@@ -216,11 +227,15 @@ def case_process(cfg: Settings) -> dict[str, object]:
             env_default,
             cwd,
             check=_expect("hit", 1),
+            reprime=reprime,
         ),
     ]
     samples = interleave(commands, cfg.runs, cfg.warmup)
     out: dict[str, object] = {
-        "commands": [{"label": s.label, "whole_ms": _stats(s.wall_ms)} for s in samples.values()]
+        "commands": [
+            {"label": s.label, "whole_ms": _stats(s.wall_ms), "discarded": s.discarded}
+            for s in samples.values()
+        ]
     }
     floor = Stats.of(samples[commands[1].label].wall_ms).median
     bare = Stats.of(samples[commands[0].label].wall_ms).median
@@ -343,6 +358,7 @@ def case_plugins(cfg: Settings) -> dict[str, object]:
         entry: dict[str, object] = {
             "size": size,
             "runs": runs,
+            "discarded": sum(x.discarded for x in by.values()),
             "whole_ms": {label: _stats(s.wall_ms) for label, s in by.items()},
             "in_process_job_ms": {
                 label: _stats(s.between(None, "listed"))
@@ -370,27 +386,41 @@ def case_plugins(cfg: Settings) -> dict[str, object]:
 
 # -- case 4: enums --------------------------------------------------------------------------
 
+_ENUM_HIT = """
+import os as _os
+_path = _os.path.join(_os.environ["OPENHCS_CACHE_DIR"], {file!r})
+def _stamp():
+    try:
+        return _os.stat(_path).st_mtime_ns
+    except OSError:
+        return None
+"""
+
 _COLORMAP = """
 import orjson
 _mark("floor")
+_before = _stamp()
 from openhcs_registry.enums import create_colormap_enum
 _mark("defined")
 _E = create_colormap_enum(enable_cache=True)
 _mark("made")
 _n = len(_E.__members__)
 import sys
-_report(count=_n, matplotlib=int("matplotlib" in sys.modules))
+_hit = int(_before is not None and _stamp() == _before)
+_report(count=_n, matplotlib=int("matplotlib" in sys.modules), hit=_hit)
 """
 
 _COMPONENTS = """
 import orjson
 _mark("floor")
+_before = _stamp()
 import openhcs_registry.constants as _k
 _mark("defined")
 _n = len(_k.AllComponents.__members__) + len(_k.VariableComponents.__members__)
 _n += len(_k.GroupBy.__members__)
 _mark("made")
-_report(count=_n)
+_hit = int(_before is not None and _stamp() == _before)
+_report(count=_n, hit=_hit)
 """
 
 ENUM_CACHE_FILES = {"colormap": "colormap_enum.json", "components": "component_enums.json"}
@@ -422,15 +452,24 @@ def case_enums(cfg: Settings) -> dict[str, object]:
             out["rows"].append({"label": name, "skipped": "module not available yet"})  # type: ignore[attr-defined]
             continue
         cache_file = cache_dir / ENUM_CACHE_FILES[name]
+        code = probe_prelude() + _ENUM_HIT.format(file=ENUM_CACHE_FILES[name]) + code
         cold = Command(
             f"{name} cold",
-            probe_prelude() + code,
+            code,
             env,
             cwd,
             before=lambda f=cache_file: _rm(f),
-            check=_expect_at_least("count", 1),
+            check=_both(_expect_at_least("count", 1), _expect("hit", 0)),
         )
-        warm = Command(f"{name} warm", probe_prelude() + code, env, cwd)
+        warm_code = code
+        warm = Command(
+            f"{name} warm",
+            warm_code,
+            env,
+            cwd,
+            check=_expect("hit", 1),
+            reprime=lambda c=warm_code: _prime(c, env, cfg.workdir),
+        )
         samples = interleave([cold, warm], cfg.runs, cfg.warmup)
         sc, sw = samples[cold.label], samples[warm.label]
         c_ms = sc.between("defined", "made")
@@ -443,6 +482,7 @@ def case_enums(cfg: Settings) -> dict[str, object]:
             "ratio": ratio(Stats.of(c_ms).median, Stats.of(w_ms).median),
             "cold_whole_ms": _stats(sc.wall_ms),
             "warm_whole_ms": _stats(sw.wall_ms),
+            "discarded": sw.discarded,
         }
         if name == "colormap":
             row["warm_imports_matplotlib"] = bool(sw.values("matplotlib")[0])
@@ -489,7 +529,11 @@ def case_resolve(cfg: Settings) -> dict[str, object]:
     names = builtin_registry_names()
     if cfg.quick:
         names = names[:1]
-    _prime(_OURS_ALL, env, cfg.workdir)
+
+    def reprime() -> None:
+        _prime(_OURS_ALL, env, cfg.workdir)
+
+    reprime()
     commands = [
         Command(
             f"{name}[first key]",
@@ -497,6 +541,7 @@ def case_resolve(cfg: Settings) -> dict[str, object]:
             env,
             cwd,
             check=_expect("hit", 1),
+            reprime=reprime,
         )
         for name in names
     ]
@@ -519,6 +564,7 @@ def case_resolve(cfg: Settings) -> dict[str, object]:
                 "label": cmd.label,
                 "resolve_ms": _stats(s.between("listed", "resolved")),
                 "modules_imported": int(s.values("new")[0]),
+                "discarded": s.discarded,
                 "module_names": s.extra.get("mods", ""),
             }
         )

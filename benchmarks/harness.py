@@ -58,6 +58,9 @@ class Command:
     before: Callable[[], None] | None = None
     #: Called with the parsed probe values of every run, to check the job was really done.
     check: Callable[[dict[str, float]], None] | None = None
+    #: Called when *check* fails, before one retry (e.g. rewrite a cache that files edited
+    #: during the run made stale); such runs are discarded and counted, never timed.
+    reprime: Callable[[], None] | None = None
 
 
 @dataclass
@@ -69,6 +72,8 @@ class Sample:
     probes: list[dict[str, float]] = field(default_factory=list)
     #: ``@@name text`` lines of the last run (e.g. the modules a run imported).
     extra: dict[str, str] = field(default_factory=dict)
+    #: Runs thrown away because their check failed and the command was re-primed.
+    discarded: int = 0
 
     def values(self, name: str) -> list[float]:
         """One probe value (a mark or a reported number) across runs."""
@@ -122,6 +127,10 @@ def parse_extra(stdout: str) -> dict[str, str]:
     return out
 
 
+class CheckFailed(RuntimeError):
+    """A run did not do the job it was meant to time (wrong count, cache not used...)."""
+
+
 def run_once(cmd: Command) -> tuple[float, dict[str, float], str]:
     """Run *cmd* once; return its wall time in ms, its probe values and its output."""
     if cmd.before is not None:
@@ -142,20 +151,40 @@ def run_once(cmd: Command) -> tuple[float, dict[str, float], str]:
         )
     probe = parse_probe(proc.stdout)
     if cmd.check is not None:
-        cmd.check(probe)
+        try:
+            cmd.check(probe)
+        except CheckFailed:
+            raise
+        except Exception as exc:
+            raise CheckFailed(f"{cmd.label}: {exc}") from exc
     return wall, probe, proc.stdout
+
+
+def _run_checked(
+    cmd: Command, sample: Sample | None, attempts: int = 4
+) -> tuple[float, dict[str, float], str]:
+    for attempt in range(attempts):
+        try:
+            return run_once(cmd)
+        except CheckFailed:
+            if cmd.reprime is None or attempt == attempts - 1:
+                raise
+            if sample is not None:
+                sample.discarded += 1
+            cmd.reprime()
+    raise AssertionError("unreachable")
 
 
 def interleave(commands: Sequence[Command], runs: int, warmup: int = 1) -> dict[str, Sample]:
     """Run every command *runs* times, round-robin, after *warmup* untimed rounds."""
+    samples = {cmd.label: Sample(cmd.label) for cmd in commands}
     for _ in range(warmup):
         for cmd in commands:
-            run_once(cmd)
-    samples = {cmd.label: Sample(cmd.label) for cmd in commands}
+            _run_checked(cmd, None)
     for _ in range(runs):
         for cmd in commands:
-            wall, probe, stdout = run_once(cmd)
             sample = samples[cmd.label]
+            wall, probe, stdout = _run_checked(cmd, sample)
             sample.wall_ms.append(wall)
             sample.probes.append(probe)
             sample.extra = parse_extra(stdout)

@@ -320,6 +320,12 @@ def render(results: dict[str, object], quick: bool = False) -> str:
     out += _render_plugins(results.get("plugins"))
     out += _render_enums(results.get("enums"))
     out += _render_resolve(results.get("resolve"))
+    discarded = _count_discarded(results)
+    out += [
+        f"Warm runs discarded and retried because files changed under the run (other work "
+        f"editing the checkout made a cache stale; the cache was rewritten first): {discarded}.",
+        "",
+    ]
     targets = results.get("targets") or []
     out += ["## Targets", ""]
     out.append(
@@ -342,6 +348,17 @@ def render(results: dict[str, object], quick: bool = False) -> str:
     if analysis.exists() and not quick:
         out += [analysis.read_text().rstrip(), ""]
     return "\n".join(out)
+
+
+def _count_discarded(node: object) -> int:
+    if isinstance(node, dict):
+        own = node.get("discarded", 0)
+        return (own if isinstance(own, int) else 0) + sum(
+            _count_discarded(v) for k, v in node.items() if k != "discarded"
+        )
+    if isinstance(node, list):
+        return sum(_count_discarded(v) for v in node)
+    return 0
 
 
 def _render_builtin(res: object) -> list[str]:
