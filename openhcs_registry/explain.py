@@ -1,13 +1,28 @@
-"""Why is a key missing from a registry?  Answers built from what discovery recorded.
+"""Why is a key missing from a registry? The logic behind ``openhcs-registry why``.
 
-Each explanation names a cause the OpenHCS troubleshooting guide lists — not installed, wrong
-entry-point group, import error (with the exception and the line), missing key attribute,
-abstract class, outside the discovery packages, blocked, duplicate key lost, GPU-dependent
-skipped, unavailable optional dependency, stale cache — and what to do about it.
+The evidence, cheapest first:
+
+- the registry's recorded failures and skipped classes (kept in the cache, so a warm start
+  can explain a plugin without importing it);
+- a fresh discovery compared with the cache (a key only the fresh one finds: stale cache);
+- the source files of the places discovery looks (the discovery packages' top-level packages,
+  the packages of the registry's entry points) and of entry points of *other* groups, read as
+  text and parsed with :mod:`ast` — never imported — for a class that assigns the key to the
+  key attribute; where such a class lives says what went wrong (a module never scanned, a
+  module whose hook does not return it, an entry point in the wrong group, a module that
+  failed to import, an abstract class);
+- classes with the key already imported into this process but not in the registry;
+- the entry points of every group (``importlib.metadata``, imported only here).
+
+Causes: not installed, wrong entry-point group, import error (exception and ``file:line``),
+hook error, missing key attribute, abstract class, wrong type, outside the discovery packages,
+not returned by the hook, blocked, duplicate key lost, GPU-dependent skipped, optional
+dependency missing, stale cache — each with what to do about it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .diagnostics import FailureKind, PluginFailure
@@ -16,11 +31,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from .discovery import DiscoveryResult
     from .lazy import LazyDiscoveryDict
+
+#: Limits of the source search: it must stay quick even when a plugin lives in a big package.
+_MAX_FILES = 4000
+_MAX_BYTES = 1_000_000
 
 
 class Explanation:
-    """The verdict for one key: ``found`` or a list of causes, each with advice."""
+    """The verdict for one key: ``found`` (with notes) or a list of causes, each with advice."""
 
     __slots__ = ("causes", "found", "key", "registry")
 
@@ -31,7 +51,9 @@ class Explanation:
         self.causes: list[dict[str, Any]] = []
 
     def add(self, cause: str, detail: str, advice: str, **extra: Any) -> None:
-        self.causes.append({"cause": cause, "detail": detail, "advice": advice, **extra})
+        entry = {"cause": cause, "detail": detail, "advice": advice, **extra}
+        if entry not in self.causes:
+            self.causes.append(entry)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,39 +86,180 @@ _FAILURE_TEXT = {
 }
 
 
-def _mentions(failure: PluginFailure, key: str) -> bool:
-    low = key.lower()
-    texts = (failure.plugin, failure.module or "", failure.distribution or "", failure.message)
-    return failure.key == key or any(low in t.lower() for t in texts if t)
-
-
 def _describe_failure(failure: PluginFailure) -> tuple[str, str, str]:
     cause, advice = _FAILURE_TEXT.get(failure.kind, (failure.kind, "see the message"))
     detail = failure.describe()
-    if failure.exception:
+    if failure.exception and failure.exception not in detail:
         detail += f" [{failure.exception}]"
     if failure.location:
         detail += f" at {failure.location}"
+    if failure.kind == FailureKind.UNAVAILABLE and failure.missing_module:
+        advice = f"install the package that provides {failure.missing_module!r}"
     return cause, detail, advice
 
 
-def _entry_point_mentions(key: str) -> list[tuple[str, str, str, str | None]]:
-    """(group, name, value, distribution) of every entry point whose name or value names *key*."""
+def _failure_extra(failure: PluginFailure) -> dict[str, Any]:
+    extra: dict[str, Any] = {"kind": failure.kind, "plugin": failure.plugin}
+    for name in ("module", "distribution", "exception", "location", "missing_module"):
+        value = getattr(failure, name)
+        if value is not None:
+            extra[name] = value
+    return extra
+
+
+# -- static source search (nothing imported) ----------------------------------------------------
+class Definition:
+    """A class whose source assigns *key* to the key attribute."""
+
+    __slots__ = ("cls", "file", "line", "module", "via")
+
+    def __init__(self, module: str, cls: str, file: str, line: int, via: str) -> None:
+        self.module = module
+        self.cls = cls
+        self.file = file
+        self.line = line
+        self.via = via  # "package" | "entry_point" | "other_group:<group>"
+
+    @property
+    def label(self) -> str:
+        return f"{self.module}.{self.cls}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+def locate(module: str) -> tuple[str | None, list[str]]:
+    """(file, package folders) of *module*, found without importing it or its parents."""
+    mod = sys.modules.get(module)
+    if mod is not None:
+        file = getattr(mod, "__file__", None)
+        paths = list(getattr(mod, "__path__", None) or [])
+        return (file if isinstance(file, str) else None), [str(p) for p in paths]
+    from importlib.machinery import PathFinder
+
+    parts = module.split(".")
+    try:
+        spec = PathFinder.find_spec(parts[0])
+        for depth in range(1, len(parts)):
+            if spec is None or not spec.submodule_search_locations:
+                return None, []
+            spec = PathFinder.find_spec(
+                ".".join(parts[: depth + 1]), list(spec.submodule_search_locations)
+            )
+    except Exception:  # e.g. a namespace portion whose parent is not imported: not findable
+        return None, []
+    if spec is None:
+        return None, []
+    origin = spec.origin if spec.has_location else None
+    try:
+        folders = [str(p) for p in spec.submodule_search_locations or []]
+    except Exception:
+        folders = []
+    return origin, folders
+
+
+def _module_files(module: str, recursive: bool) -> list[tuple[str, str]]:
+    """(module name, file) of *module* and, if it is a package, of the modules below it."""
+    file, folders = locate(module)
+    out: list[tuple[str, str]] = []
+    if file and file.endswith(".py"):
+        out.append((module, file))
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d.isidentifier())
+            rel = os.path.relpath(root, folder)
+            prefix = module if rel == os.curdir else f"{module}.{rel.replace(os.sep, '.')}"
+            for name in sorted(files):
+                if not name.endswith(".py") or not name[:-3].isidentifier():
+                    continue
+                modname = prefix if name == "__init__.py" else f"{prefix}.{name[:-3]}"
+                out.append((modname, os.path.join(root, name)))
+                if len(out) >= _MAX_FILES:
+                    return out
+            if not recursive:
+                break
+    return out
+
+
+def find_definitions(
+    files: list[tuple[str, str]], attribute: str, key: str, via: str
+) -> list[Definition]:
+    """Classes in *files* whose body assigns the string *key* to *attribute* (ast, no import)."""
+    import ast
+
+    found: list[Definition] = []
+    seen: set[str] = set()
+    for module, path in files:
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            if os.path.getsize(path) > _MAX_BYTES:
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        if attribute.encode() not in data or key.encode() not in data:
+            continue  # the cheap filter: most files are never parsed
+        try:
+            tree = ast.parse(data, filename=path)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for stmt in node.body:
+                targets: list[ast.expr] = []
+                value: ast.expr | None = None
+                if isinstance(stmt, ast.Assign):
+                    targets, value = list(stmt.targets), stmt.value
+                elif isinstance(stmt, ast.AnnAssign):
+                    targets, value = [stmt.target], stmt.value
+                if (
+                    isinstance(value, ast.Constant)
+                    and value.value == key
+                    and any(isinstance(t, ast.Name) and t.id == attribute for t in targets)
+                ):
+                    found.append(Definition(module, node.name, path, stmt.lineno, via))
+    return found
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _recorded_modules(registry: LazyDiscoveryDict[Any]) -> frozenset[str]:
+    """Modules the current discovery (or its cache) imported or recorded."""
+    return registry._ensure().modules
+
+
+def _entry_points() -> list[tuple[str, str, str, str | None]]:
+    """(group, name, value, distribution) of every installed entry point."""
     from importlib.metadata import distributions
 
-    low = key.lower()
-    found: list[tuple[str, str, str, str | None]] = []
+    found: set[tuple[str, str, str, str | None]] = set()
     try:  # per distribution: entry_points() without arguments differs across Pythons
         for dist in distributions():
+            name = dist.metadata["Name"]
             for ep in dist.entry_points:
-                if low in ep.name.lower() or low in ep.value.lower():
-                    found.append((ep.group, ep.name, ep.value, dist.metadata["Name"]))
+                found.add((ep.group, ep.name, ep.value, name))
     except Exception:
-        return found
-    return sorted(set(found), key=lambda m: (m[0], m[1], m[2], m[3] or ""))
+        pass
+    return sorted(found, key=lambda m: (m[0], m[1], m[2], m[3] or ""))
 
 
-def _defined_elsewhere(registry: LazyDiscoveryDict[Any], key: str) -> list[str]:
+def _ep_module(value: str) -> str:
+    return value.split(":")[0].strip()
+
+
+def _names_key(key: str, *texts: str | None) -> bool:
+    """Whether a plugin/module/distribution name contains the key (``s3`` in ``openhcs_s3``)."""
+    low = key.lower()
+    if len(low) < 2:
+        return False
+    return any(low in t.lower().replace("-", "_") for t in texts if t)
+
+
+def _defined_in_process(registry: LazyDiscoveryDict[Any], key: str) -> list[type]:
     """Classes already imported in this process that carry *key* but are not in the registry."""
     cfg = registry.config
     base = cfg.base_class
@@ -116,21 +279,54 @@ def _defined_elsewhere(registry: LazyDiscoveryDict[Any], key: str) -> list[str]:
         except Exception:  # a broken key extractor is reported by discovery, not here
             matches = False
         if matches:
-            found.append(f"{cls.__module__}.{cls.__qualname__}")
-    return sorted(found)
+            found.append(cls)
+    return sorted(found, key=lambda c: (c.__module__, c.__qualname__))
 
 
-def explain(registry: LazyDiscoveryDict[Any], key: str, *, check_fresh: bool = True) -> Explanation:
-    """Explain why *key* is (or is not) in *registry*."""
-    out = Explanation(registry.name, key)
-    if key in registry:
-        out.found = True
-        out.add(
-            "present", f"{key!r} is provided by plugin {registry.info(key).get('plugin')!r}", ""
-        )
-        return out
+# -- the verdict --------------------------------------------------------------------------------
+def explain(
+    registry: LazyDiscoveryDict[Any],
+    key: str,
+    *,
+    check_fresh: bool = True,
+    secondary: str | None = None,
+) -> Explanation:
+    """Explain why *key* is (or is not) in *registry* (or in its secondary *secondary*).
+
+    ``check_fresh`` runs a fresh discovery when the registry came from its cache, to tell a
+    stale cache apart from a plugin problem (it imports the plugins, as discovery does).
+    """
+    out = Explanation(secondary or registry.name, key)
     cfg = registry.config
+    if key in registry:
+        info = registry.info(key)
+        if secondary is not None and key not in registry.secondary(secondary):
+            sec = next(s for s in cfg.secondary_registries if s.name == secondary)
+            how = f"its {sec.attribute!r} attribute" if sec.attribute else "its derive function"
+            out.add(
+                "no secondary value",
+                f"{key!r} is in {registry.name} (plugin {info.get('plugin')!r}) but {how} "
+                f"gives no {secondary} entry",
+                f"set {sec.attribute!r} on the class" if sec.attribute else "fix the derivation",
+            )
+            return out
+        out.found = True
+        origin = f"plugin {info.get('plugin')!r}"
+        if info.get("distribution"):
+            origin += f" of {info['distribution']} {info.get('version') or ''}".rstrip()
+        if info.get("ref"):
+            origin += f", as {info['ref']}"
+        out.add("present", f"{key!r} is provided by {origin} (source: {info.get('source')})", "")
+        for failure in registry.failures:
+            if failure.kind == FailureKind.DUPLICATE_KEY and failure.key == key:
+                cause, detail, advice = _describe_failure(failure)
+                out.add(cause, detail, advice, **_failure_extra(failure))
+        return out
 
+    failures = list(registry.failures)
+    skipped = list(registry.skipped)
+    modules = set(_recorded_modules(registry))
+    fresh: DiscoveryResult | None = None
     if check_fresh and registry.source == "cache":
         from .discovery import run_discovery
 
@@ -138,58 +334,191 @@ def explain(registry: LazyDiscoveryDict[Any], key: str, *, check_fresh: bool = T
         if key in fresh.items:
             out.add(
                 "stale cache",
-                f"a fresh discovery finds {key!r} but the cache file does not have it",
-                "run `openhcs-registry cache clear` (the cache should have noticed: please "
-                "report how it was changed)",
+                f"a fresh discovery finds {key!r} (plugin {fresh.items[key].plugin!r}) but the "
+                f"cache file {registry.cache.path} does not have it",
+                "run `openhcs-registry cache clear` (the cache should have noticed the change: "
+                "please report how it happened)",
             )
             return out
+        failures += [f for f in fresh.failures if f not in failures]
+        skipped += [f for f in fresh.skipped if f not in skipped]
+        modules |= fresh.modules
 
-    for failure in registry.failures:
-        if _mentions(failure, key):
-            cause, detail, advice = _describe_failure(failure)
-            out.add(cause, detail, advice, kind=failure.kind, plugin=failure.plugin)
-    for skipped in registry.skipped:
-        if skipped.key == key or key.lower() in skipped.plugin.lower():
-            cause, _, advice = _describe_failure(skipped)
-            out.add(cause, f"{skipped.plugin} (in {skipped.module}): {skipped.message}", advice)
-    if key in registry.blocked:
-        out.add("blocked", f"plugin {key!r} is blocked in this registry", "registry.unblock()")
-
-    for module_class in _defined_elsewhere(registry, key):
-        module = module_class.rsplit(".", 1)[0]
-        if not any(module.startswith(p) for p in cfg.discovery_packages):
-            out.add(
-                "outside the discovery packages",
-                f"{module_class} has key {key!r} but module {module!r} is neither in the "
-                f"discovery packages {list(cfg.discovery_packages)} nor loaded by an entry point",
-                f"declare an entry point in group {cfg.entry_point_group!r}, or move the module",
+    # static evidence: classes whose source gives the key
+    definitions: list[Definition] = []
+    other_groups: dict[str, tuple[str, str, str | None]] = {}
+    if cfg.key_attribute:
+        entry_points = _entry_points()
+        group_modules = {
+            _ep_module(v) for g, _n, v, _d in entry_points if g == cfg.entry_point_group
+        }
+        group_modules |= {f.module for f in failures if f.module}
+        tops = sorted(
+            {p.split(".")[0] for p in cfg.discovery_packages}
+            | {m.split(".")[0] for m in group_modules}
+        )
+        files: list[tuple[str, str]] = []
+        for top in tops:
+            files += _module_files(top, recursive=True)
+        definitions += find_definitions(files, cfg.key_attribute, key, "searched")
+        for group, name, value, dist in entry_points:
+            if group == cfg.entry_point_group:
+                continue
+            module = _ep_module(value)
+            if module.split(".")[0] in tops:
+                continue
+            defs = find_definitions(
+                _module_files(module, recursive=False), cfg.key_attribute, key, f"group:{group}"
             )
+            if defs:
+                other_groups[module] = (group, name, dist)
+                definitions += defs
 
-    if not out.causes:
-        mentions = _entry_point_mentions(key)
-        wrong_group = [m for m in mentions if m[0] != cfg.entry_point_group]
-        right_group = [m for m in mentions if m[0] == cfg.entry_point_group]
-        for group, name, value, dist in wrong_group:
+    explained: set[str] = set()  # modules (and labels) a recorded failure already accounts for
+    defined_modules = {d.module for d in definitions}
+    for failure in failures:
+        relevant = (
+            failure.key == key
+            or f"{key!r}" in failure.message
+            or (failure.module is not None and failure.module in defined_modules)
+            or _names_key(key, failure.plugin, failure.module, failure.distribution)
+        )
+        if failure.key is not None and failure.key != key:
+            relevant = False  # about another key of the same plugin
+        if relevant:
+            cause, detail, advice = _describe_failure(failure)
+            out.add(cause, detail, advice, **_failure_extra(failure))
+            if failure.module:
+                explained.add(failure.module)
+    for skip in skipped:
+        label_hit = any(d.label == skip.plugin for d in definitions)
+        if label_hit or skip.key == key or _names_key(key, skip.plugin.rsplit(".", 1)[-1]):
+            cause, _, advice = _describe_failure(skip)
+            out.add(
+                cause,
+                f"{skip.plugin} (in module {skip.module}): {skip.message}",
+                advice,
+                kind=skip.kind,
+                plugin=skip.plugin,
+            )
+            explained.add(skip.plugin)
+    if key in registry.blocked:
+        out.add(
+            "blocked",
+            f"plugin {key!r} is blocked in this registry",
+            f"registry.unblock({key!r})",
+            kind=FailureKind.BLOCKED,
+        )
+
+    packages = list(cfg.discovery_packages)
+    for d in definitions:
+        if d.module in explained or d.label in explained:
+            continue
+        if d.via.startswith("group:"):
+            group, name, dist = other_groups[d.module]
             out.add(
                 "wrong entry-point group",
-                f"distribution {dist!r} declares {name} = {value} in group {group!r}, "
-                f"but registry {registry.name!r} reads group {cfg.entry_point_group!r}",
+                f"{d.label} ({d.where}) has key {key!r}; distribution {dist!r} declares it as "
+                f"entry point {name} = {d.module} in group {group!r}, but registry "
+                f"{registry.name!r} reads group {cfg.entry_point_group!r}",
                 f"move the entry point to [project.entry-points.{cfg.entry_point_group}]",
+                module=d.module,
+                file=d.file,
+                line=d.line,
             )
-        for _group, name, value, dist in right_group:
+        elif d.module in modules:
             out.add(
-                "hook does not provide it",
-                f"entry point {name} = {value} ({dist}) loads fine but its "
-                f"{cfg.hook_name}() does not return a value with key {key!r}",
-                f"return the class from {cfg.hook_name}() and check its key attribute",
+                "not returned by the hook",
+                f"{d.label} ({d.where}) has key {key!r} and its module was imported by "
+                f"discovery, but no {cfg.hook_name}() returned it and no package scan "
+                "collected it",
+                f"return it from {cfg.hook_name}()"
+                + (
+                    f" and make it a subclass of {cfg.base_class.__qualname__}"
+                    if cfg.base_class
+                    else ""
+                ),
+                module=d.module,
+                file=d.file,
+                line=d.line,
+            )
+        else:
+            inside = [p for p in packages if d.module.startswith(p + ".")]
+            why_not = (
+                f"it lies inside discovery package {inside[0]!r} but was never scanned (a "
+                "folder without __init__.py, or a subpackage of a non-recursive scan?)"
+                if inside
+                else f"its module is not in the discovery packages {packages} and no entry "
+                f"point of group {cfg.entry_point_group!r} imports it"
+            )
+            out.add(
+                "outside the discovery packages",
+                f"{d.label} ({d.where}) has key {key!r}, but discovery never imported "
+                f"{d.module!r}: {why_not}",
+                "move the module into a discovery package, or import it from your entry-point "
+                f"module and return the class from {cfg.hook_name}()",
+                module=d.module,
+                file=d.file,
+                line=d.line,
+            )
+
+    for cls in _defined_in_process(registry, key):
+        label = f"{cls.__module__}.{cls.__qualname__}"
+        if cls.__module__ in modules or cls.__module__ in explained or label in explained:
+            continue
+        if any(d.label == label for d in definitions):
+            continue
+        out.add(
+            "outside the discovery packages",
+            f"{label} has key {key!r} and is imported in this process, but module "
+            f"{cls.__module__!r} is neither in the discovery packages {packages} nor "
+            "loaded by an entry point (a class defined in a function or in __main__ is "
+            "never cached)",
+            f"declare an entry point in group {cfg.entry_point_group!r}, move the module into "
+            "a discovery package, or registry.register() it at run time",
+            module=cls.__module__,
+        )
+
+    if not out.causes:
+        for group, name, value, dist in _entry_points():
+            if not _names_key(key, name, value):
+                continue
+            if group != cfg.entry_point_group:
+                out.add(
+                    "wrong entry-point group",
+                    f"distribution {dist!r} declares {name} = {value} in group {group!r}, "
+                    f"but registry {registry.name!r} reads group {cfg.entry_point_group!r}",
+                    f"move the entry point to [project.entry-points.{cfg.entry_point_group}]",
+                )
+            else:
+                out.add(
+                    "not returned by the hook",
+                    f"entry point {name} = {value} ({dist}) loads fine but its "
+                    f"{cfg.hook_name}() does not return a value with key {key!r}",
+                    f"return the class from {cfg.hook_name}() and check its key attribute",
+                )
+    if not out.causes:
+        broken = [f for f in failures if f.kind == FailureKind.IMPORT_ERROR]
+        for failure in broken:
+            cause, detail, advice = _describe_failure(failure)
+            out.add(
+                "import error (possibly related)",
+                detail,
+                advice + "; the key may be defined in the module that failed",
+                **_failure_extra(failure),
             )
     if not out.causes:
+        import difflib
+
+        close = difflib.get_close_matches(key, list(registry), n=3)
         out.add(
             "not installed",
             f"no installed distribution declares a plugin providing {key!r} for registry "
-            f"{registry.name!r}, and no discovery package defines it",
-            "install the plugin package (pip install ...), or check the key's spelling; "
-            f"known keys: {', '.join(sorted(registry)) or 'none'}",
+            f"{registry.name!r} (entry-point group {cfg.entry_point_group!r}), and no "
+            "discovery package defines it",
+            "install the plugin package (pip install ...), or check the key's spelling"
+            + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
+            + f"; known keys: {', '.join(sorted(registry)) or 'none'}",
         )
     return out
 

@@ -163,7 +163,10 @@ def test_cache_commands(world: World) -> None:
     world.write_cache(doc)
     verify = cli("cache", "verify", world.name, "--json", *mod, env=env)
     assert verify.returncode == 1
-    assert json.loads(verify.stdout)["differences"][world.name]["only_in_cache"] == ["ghost"]
+    report = json.loads(verify.stdout)
+    assert report["ok"] is False
+    assert report["registries"][world.name]["differences"]["only_in_cache"] == ["ghost"]
+    assert "DIFFERS" in cli("cache", "verify", world.name, *mod, env=env).stdout
     cleared = cli("cache", "clear", world.name, "--json", *mod, env=env)
     assert json.loads(cleared.stdout) == [str(world.cache_file)]
     assert not world.cache_file.exists()
@@ -190,3 +193,193 @@ def test_entry_styles(argv0: list[str]) -> None:
         [sys.executable, *argv0, "--help"], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and "why" in proc.stdout and "doctor" in proc.stdout
+
+
+# -- options before or after the command, registry modules from the environment ---------------
+def test_common_options_before_the_command_are_kept() -> None:
+    proc = cli("-vv", "--json", "cache", "warm", "zmq_server")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["zmq_server"]["written"] is True
+    assert "DEBUG" in proc.stderr and "fresh discovery" in proc.stderr
+    listed = cli("--json", "list", "zmq_server")
+    assert json.loads(listed.stdout)["zmq_server"]["source"] == "cache"
+
+
+def test_registry_modules_from_the_environment(world: World) -> None:
+    world.write_spec()
+    world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
+    proc = cli("list", world.name, "--json", env=world.env(OPENHCS_REGISTRY_MODULES=world.spec))
+    assert proc.returncode == 0, proc.stderr
+    assert list(json.loads(proc.stdout)[world.name]["items"]) == ["good"]
+    missing = cli("list", "--module", "no_such_module_xyz")
+    assert missing.returncode == 2 and "no_such_module_xyz" in missing.stderr
+
+
+def test_a_registry_that_cannot_be_discovered_is_reported_not_a_crash(world: World) -> None:
+    world.write_spec(conflict_policy="strict")
+    world.install("one-plugin", f"one_{world.tag}", world.plugin_source(("A", "same")))
+    world.install("two-plugin", f"two_{world.tag}", world.plugin_source(("B", "same")))
+    env = world.env()
+    mod = ["--module", world.spec]
+    listed = cli("list", *mod, env=env)
+    assert listed.returncode == 1
+    assert "ERROR: DuplicateKeyError" in listed.stdout and "Traceback" not in listed.stderr
+    assert "zmq_server" in listed.stdout  # the other registries are still listed
+    doctor = json.loads(cli("doctor", "--json", *mod, env=env).stdout)
+    assert any("discovery failed" in p for p in doctor["problems"])
+    loud = cli("list", world.name, "-v", *mod, env=env)
+    assert loud.returncode == 1 and "Traceback" in loud.stderr
+
+
+# -- why: every cause ----------------------------------------------------------------------------
+def why(world: World, key: str, *extra: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return cli("why", world.name, key, "--module", world.spec, *extra, env=world.env(**env))
+
+
+def causes(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return [c["cause"] for c in json.loads(proc.stdout)["causes"]]
+
+
+def test_why_outside_the_discovery_package(world: World) -> None:
+    pkg = f"pkg_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(
+        f"{pkg}/mod.py", f"from {world.spec} import Thing\nclass A(Thing):\n    kind = 'a'\n"
+    )
+    # a folder without __init__.py is never scanned
+    world.write(
+        f"{pkg}/extra/more.py",
+        f"from {world.spec} import Thing\n\nclass Lost(Thing):\n    kind = 'lost'\n",
+    )
+    proc = why(world, "lost", "--json")
+    assert proc.returncode == 1
+    (cause,) = json.loads(proc.stdout)["causes"]
+    assert cause["cause"] == "outside the discovery packages"
+    assert cause["module"] == f"{pkg}.extra.more" and cause["line"] == 4
+    assert "never scanned" in cause["detail"]
+    listed = cli("list", world.name, "--json", "--module", world.spec, env=world.env())
+    assert list(json.loads(listed.stdout)[world.name]["items"]) == ["a"]
+
+
+def test_why_not_returned_by_the_hook(world: World) -> None:
+    world.write_spec()
+    source = world.plugin_source(
+        ("Good", "good"), extra="\nclass Forgotten:\n    kind = 'forgotten'\n"
+    )
+    world.install("good-plugin", f"good_{world.tag}", source)
+    proc = why(world, "forgotten")
+    assert proc.returncode == 1
+    assert "not returned by the hook" in proc.stdout and "subclass of Thing" in proc.stdout
+
+
+def test_why_wrong_group_found_by_reading_the_source(world: World) -> None:
+    world.write_spec()
+    # neither the entry point's name nor its module mentions the key: only its source does
+    world.install(
+        "misfiled-plugin",
+        f"misfiled_{world.tag}",
+        world.plugin_source(("Hidden", "hidden")),
+        group=f"openhcs_old_{world.tag}",
+    )
+    proc = why(world, "hidden", "--json")
+    assert proc.returncode == 1
+    (cause,) = json.loads(proc.stdout)["causes"]
+    assert cause["cause"] == "wrong entry-point group"
+    assert f"openhcs_old_{world.tag}" in cause["detail"] and "misfiled-plugin" in cause["detail"]
+
+
+def test_why_gpu_skipped_names_only_that_key() -> None:
+    env = dict(os.environ, OPENHCS_SUBPROCESS_NO_GPU="1")
+    proc = cli("why", "zmq_server", "napari", "--json", env=env)
+    assert proc.returncode == 1
+    data = json.loads(proc.stdout)
+    assert [(c["cause"], c.get("plugin")) for c in data["causes"]] == [
+        ("GPU-dependent, skipped", "zmq_servers")
+    ]
+    assert "napari" in data["causes"][0]["detail"]
+
+
+def test_why_duplicate_key_lost_is_a_note_on_a_present_key(world: World) -> None:
+    world.write_spec()
+    world.install("a-plugin", f"a_{world.tag}", world.plugin_source(("First", "good")))
+    world.install("b-plugin", f"b_{world.tag}", world.plugin_source(("Second", "good")))
+    proc = why(world, "good")
+    assert proc.returncode == 0
+    assert "is in" in proc.stdout and "a-plugin" in proc.stdout
+    assert "note - duplicate key lost" in proc.stdout and "Second is ignored" in proc.stdout
+
+
+def test_why_stale_cache(world: World) -> None:
+    world.write_spec()
+    world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
+    env = world.env()
+    assert cli("cache", "warm", "--module", world.spec, env=env).returncode == 0
+    doc = world.read_cache()
+    del doc["items"]["good"]
+    doc["secondaries"][f"{world.name}_partner"].pop("good", None)
+    world.write_cache(doc)
+    proc = why(world, "good", "--json")
+    assert proc.returncode == 1
+    assert causes(proc) == ["stale cache"]
+    verify = json.loads(cli("cache", "verify", "--json", "--module", world.spec, env=env).stdout)
+    assert verify["registries"][world.name]["differences"] == {"only_fresh": ["good"]}
+
+
+def test_why_secondary_without_a_value(world: World) -> None:
+    world.write_spec()
+    world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
+    proc = cli("why", f"{world.name}_partner", "good", "--module", world.spec, env=world.env())
+    assert proc.returncode == 1 and "no secondary value" in proc.stdout
+    assert "'partner'" in proc.stdout
+
+
+def test_explain_blocked_in_process(world: World) -> None:
+    from openhcs_registry.explain import explain
+
+    world.write_spec()
+    world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
+    registry = world.registry()
+    # blocked before the plugin module is ever imported (once imported, its classes are
+    # noted at import time and overlaid in this process whatever the block says)
+    registry.block(f"good_{world.tag}")
+    result = explain(registry, "good")
+    assert not result.found
+    assert [c["cause"] for c in result.causes] == ["blocked"]
+    assert "blocked by name" in result.causes[0]["detail"]
+    registry.unblock(f"good_{world.tag}")
+    assert explain(registry, "good").found
+
+
+def test_why_unknown_key_suggests_a_close_one() -> None:
+    proc = cli("why", "storage_backend", "memroy")
+    assert proc.returncode == 1 and "did you mean 'memory'" in proc.stdout
+
+
+# -- cache warm / verify -----------------------------------------------------------------------
+def test_warm_says_when_nothing_could_be_written() -> None:
+    proc = cli(
+        "cache", "warm", "zmq_server", env=dict(os.environ, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    )
+    assert proc.returncode == 1
+    assert "NOT cached: caching is disabled (OPENHCS_DISABLE_REGISTRY_CACHE=1)" in proc.stdout
+
+
+def test_verify_compares_secondary_registries(world: World) -> None:
+    world.write_spec()
+    source = world.plugin_source(("Good", "good"))
+    source = source.replace(
+        "    kind = 'good'", f"    kind = 'good'\n    partner = '{world.spec}:Thing'"
+    )
+    world.install("good-plugin", f"good_{world.tag}", source)
+    env = world.env()
+    mod = ["--module", world.spec]
+    assert cli("cache", "warm", *mod, env=env).returncode == 0
+    doc = world.read_cache()
+    assert doc["secondaries"][f"{world.name}_partner"]["good"]["ref"] == f"{world.spec}:Thing"
+    doc["secondaries"][f"{world.name}_partner"]["good"]["ref"] = f"good_{world.tag}:Good"
+    world.write_cache(doc)
+    proc = cli("cache", "verify", world.name, "--json", *mod, env=env)
+    assert proc.returncode == 1
+    diff = json.loads(proc.stdout)["registries"][world.name]["differences"]
+    assert diff == {f"{world.name}_partner": {"different": ["good"]}}
