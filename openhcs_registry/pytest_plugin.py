@@ -9,6 +9,7 @@ everyone who installs openhcs-registry, so it imports nothing at import time bey
 - ``openhcs_register(registry, value, key=None)``: add a class/instance, or a plugin object
   with hookimpls, to a registry for this test only.
 - ``openhcs_no_entry_points``: discovery loads no entry point during the test.
+- ``openhcs_block(registry, plugin_name)``: leave one entry-point plugin out for this test.
 - ``openhcs_assert_not_imported(*modules)``: fail if any of the modules (or submodules) is
   imported — e.g. to prove a plugin module stays lazy.
 - ``openhcs_run_in_subprocess(func, *args, **kwargs)``: run a module-level callable in a
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
     from typing import Any
+
+
+#: Seconds ``openhcs_run_in_subprocess`` waits for the spawned child.
+SUBPROCESS_TIMEOUT = 300.0
 
 
 def _all_registries() -> list[Any]:
@@ -121,6 +126,20 @@ def openhcs_no_entry_points(
 
 
 @pytest.fixture
+def openhcs_block(openhcs_fresh_registries: dict[str, Any]) -> Callable[[Any, str], None]:
+    """``block(registry, plugin_name)``: leave that entry-point plugin out for this test only.
+
+    Block before the plugin module is first imported in the test process: classes it defined
+    when imported are noted at import time and stay visible in that process.
+    """
+
+    def block(registry: Any, plugin_name: str) -> None:
+        registry.block(plugin_name)
+
+    return block
+
+
+@pytest.fixture
 def openhcs_assert_not_imported() -> Callable[..., None]:
     """``check(*modules)``: fail if any module (or a submodule of it) has been imported."""
 
@@ -140,6 +159,8 @@ def openhcs_run_in_subprocess() -> Callable[..., Any]:
 
     *func* must be importable by name (defined at module level), its arguments and result
     picklable; the child inherits the environment, including the test's cache folder.
+    Exceptions raised in the child are raised again here; a child that takes longer than
+    ``SUBPROCESS_TIMEOUT`` seconds fails with ``multiprocessing.TimeoutError``.
     """
 
     def run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -147,7 +168,8 @@ def openhcs_run_in_subprocess() -> Callable[..., Any]:
 
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(1) as pool:
-            return pool.apply(func, args, kwargs)
+            # a bounded wait: a child stuck on a deadlock fails the test instead of hanging it
+            return pool.apply_async(func, args, kwargs).get(timeout=SUBPROCESS_TIMEOUT)
 
     return run
 

@@ -19,6 +19,7 @@ def test_fixtures_are_registered(pytester: pytest.Pytester) -> None:
         "openhcs_fresh_registries",
         "openhcs_register",
         "openhcs_no_entry_points",
+        "openhcs_block",
         "openhcs_assert_not_imported",
         "openhcs_run_in_subprocess",
         "openhcs_cache_roundtrip",
@@ -161,6 +162,44 @@ def test_plugin_import_is_light(pytester: pytest.Pytester) -> None:
             assert "openhcs_registry.pytest_plugin" in sys.modules
             assert "openhcs_hookspecs" not in sys.modules and "openhcs_plugins" not in sys.modules
             assert "openhcs_registry.lazy" not in sys.modules
+    """,
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_block_one_plugin_for_one_test(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        from openhcs_hookspecs import ZMQ_SERVERS
+        def test_blocked(openhcs_block, openhcs_cache_dir):
+            openhcs_block(ZMQ_SERVERS, "zmq_servers")
+            assert "execution" not in ZMQ_SERVERS
+            assert [f.kind for f in ZMQ_SERVERS.failures if f.plugin == "zmq_servers"] == ["blocked"]
+        def test_back(openhcs_fresh_registries):
+            assert "execution" in ZMQ_SERVERS and not ZMQ_SERVERS.blocked
+    """,
+    )
+    result.assert_outcomes(passed=2)
+
+
+def test_subprocess_errors_come_back(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        helper_err="""
+        def boom(x):
+            raise LookupError(f"no {x} here")
+    """
+    )
+    result = run(
+        pytester,
+        """
+        import os, sys
+        import pytest
+        sys.path.insert(0, os.path.dirname(__file__))
+        import helper_err
+        def test_raises(openhcs_run_in_subprocess):
+            with pytest.raises(LookupError, match="no plate here"):
+                openhcs_run_in_subprocess(helper_err.boom, "plate")
     """,
     )
     result.assert_outcomes(passed=1)
