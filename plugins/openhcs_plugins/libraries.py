@@ -15,25 +15,34 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _require(module: str) -> Any:
+def _require(module: str, distribution: str) -> Any:
+    """Import *module*, or say which distribution to install."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(f"library {module!r} is not installed: {exc}") from exc
+        raise ImportError(
+            f"library {module.split('.')[0]!r} is not installed (pip install {distribution}): {exc}"
+        ) from exc
 
 
 def _normalize(values: list[float]) -> list[float]:
+    """Rescale to [0, 1]; a constant (or empty) input gives zeros."""
+    if not values:
+        return []
     lo, hi = min(values), max(values)
     return [0.0 for _ in values] if hi == lo else [(v - lo) / (hi - lo) for v in values]
 
 
 def _threshold(values: list[float], level: float) -> list[bool]:
+    """A mask: True where the value reaches *level*."""
     return [v >= level for v in values]
 
 
 def _mean(values: list[float]) -> float:
+    if not values:
+        raise ValueError("mean of no values")
     return sum(values) / len(values)
 
 
@@ -53,7 +62,7 @@ class SkimageLibrary(LibraryRegistry):
     library_module = "skimage"
 
     def functions(self) -> dict[str, Callable[..., Any]]:
-        filters = _require("skimage.filters")
+        filters = _require("skimage.filters", "scikit-image")
         return {
             "gaussian": filters.gaussian,
             "sobel": filters.sobel,
@@ -69,7 +78,7 @@ class CupyLibrary(LibraryRegistry):
     requires_gpu = True
 
     def functions(self) -> dict[str, Callable[..., Any]]:
-        cp = _require("cupy")
+        cp = _require("cupy", "cupy-cuda12x")
         return {"asarray": cp.asarray, "asnumpy": cp.asnumpy}
 
 
@@ -81,7 +90,7 @@ class PyclesperantoLibrary(LibraryRegistry):
     requires_gpu = True
 
     def functions(self) -> dict[str, Callable[..., Any]]:
-        cle = _require("pyclesperanto")
+        cle = _require("pyclesperanto", "pyclesperanto")
         return {"gaussian_blur": cle.gaussian_blur, "push": cle.push, "pull": cle.pull}
 
 

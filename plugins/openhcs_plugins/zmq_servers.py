@@ -1,7 +1,15 @@
 """Built-in ZMQ servers: message handling of the execution server and the viewer servers.
 
-The transport (pyzmq sockets) is the application's; these classes answer decoded messages,
-so they are importable and testable without zmq or a viewer.
+The transport (pyzmq sockets) is the application's; these classes answer messages, so they
+are importable and testable without zmq (never imported here) or a viewer.  ``handle`` takes
+a decoded dict; ``handle_bytes`` takes and returns the JSON bytes a REP socket carries::
+
+    reply = server.handle_bytes(socket.recv())
+    socket.send(reply)
+
+Every server answers ``{"type": "ping"}`` with ``{"type": "pong", "server": ..., "port": ...}``
+and ``{"type": "status"}`` with its pid, uptime and message count; anything it does not know
+gets ``{"type": "error", "error": ...}``, never an exception.
 """
 
 from __future__ import annotations
@@ -43,6 +51,18 @@ class _BaseServer(ZMQServer):
 
     def handle_other(self, kind: str, message: dict[str, Any]) -> dict[str, Any]:
         return {"type": "error", "error": f"{self._server_type} server: unknown message {kind!r}"}
+
+    def handle_bytes(self, raw: bytes) -> bytes:
+        """Answer one JSON-encoded message with a JSON-encoded reply."""
+        import json
+
+        try:
+            message = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            reply: dict[str, Any] = {"type": "error", "error": f"not a JSON message: {exc}"}
+        else:
+            reply = self.handle(message)
+        return json.dumps(reply).encode("utf-8")
 
 
 class ExecutionServer(_BaseServer):

@@ -36,10 +36,18 @@ def well_position(well: str) -> tuple[int, int]:
 
 
 def as_int(value: str | None) -> int | None:
+    """A matched optional digit group as an int (None when the group did not match)."""
     return int(value) if value is not None else None
 
 
+def int_or(components: dict[str, Any], name: str, default: int) -> int:
+    """Component *name* as an int, *default* only when absent (0 is a value, not absence)."""
+    value = components.get(name)
+    return default if value is None else int(value)
+
+
 def require(components: dict[str, Any], *names: str) -> None:
+    """Raise a ValueError naming every required component that is missing."""
     missing = [n for n in names if components.get(n) is None]
     if missing:
         raise ValueError(f"missing filename component(s): {', '.join(missing)}")

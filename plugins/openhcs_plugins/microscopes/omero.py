@@ -11,7 +11,7 @@ from pathlib import Path
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
-from ._common import require
+from ._common import int_or, require
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,6 +61,6 @@ class OMEROHandler(MicroscopeHandler):
         require(components, "image_id", "well", "site", "channel")
         return (
             f"omero_{components['image_id']}_{components['well']}_s{components['site']}"
-            f"_w{components['channel']}_z{components.get('z_index') or 1}"
-            f"_t{components.get('timepoint') or 1}{components.get('extension') or ''}"
+            f"_w{components['channel']}_z{int_or(components, 'z_index', 1)}"
+            f"_t{int_or(components, 'timepoint', 1)}{components.get('extension') or ''}"
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
-from ._common import require
+from ._common import int_or, require
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,12 +31,27 @@ class OpenHCSMetadataHandler(MetadataHandler):
         return candidate if candidate.is_file() else None
 
     def parse_metadata(self, text: str) -> dict[str, Any]:
+        """The JSON object, with the main subdirectory's grid/pixel size/channels lifted up.
+
+        OpenHCS writes ``{"subdirectories": {"images": {"main": true, "grid_dimensions":
+        [3, 3], "pixel_size": 0.65, "channels": {"1": "DAPI"}, ...}}}``; a flat object
+        (``{"grid_dimensions": ...}``) is read as it is.
+        """
         import json
 
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError(f"{METADATA_FILE} must hold a JSON object")
-        return data
+        subdirs = data.get("subdirectories")
+        main: dict[str, Any] = data
+        if isinstance(subdirs, dict):
+            entries = [v for _, v in sorted(subdirs.items()) if isinstance(v, dict)]
+            main = next((v for v in entries if v.get("main")), entries[0] if entries else {})
+        out = dict(data)
+        for key in ("grid_dimensions", "pixel_size", "channels", "microscope_handler_name"):
+            if key in main:
+                out.setdefault(key, main[key])
+        return out
 
 
 class OpenHCSDataHandler(MicroscopeHandler):
@@ -60,9 +75,9 @@ class OpenHCSDataHandler(MicroscopeHandler):
 
     def construct_filename(self, **components: Any) -> str:
         require(components, "well", "site", "channel")
-        z = components.get("z_index") or 1
-        t = components.get("timepoint") or 1
+        z = int_or(components, "z_index", 1)
+        t = int_or(components, "timepoint", 1)
         return (
             f"{components['well']}_s{int(components['site']):03d}_w{components['channel']}"
-            f"_z{int(z):03d}_t{int(t):03d}{components.get('extension') or '.tif'}"
+            f"_z{z:03d}_t{t:03d}{components.get('extension') or '.tif'}"
         )

@@ -1,4 +1,9 @@
-"""Zarr backend: arrays in a zarr store; offered only when the zarr package is installed."""
+"""Zarr backend: arrays in a zarr store; offered only when the zarr package is installed.
+
+Each storage path is an array inside one zarr group (``"plate/A01/img"`` -> array ``img`` in
+group ``plate/A01``).  Works with zarr 2 (``create_dataset``/``visititems``) and zarr 3
+(``create_array``/``members``); zarr and numpy are imported only when the backend is used.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class ZarrBackend(StorageBackend):
-    """One zarr group at *root*; each path is an array in it."""
+    """One zarr group at *root* (a folder); each path is an array in it."""
 
     _backend_type = "zarr"
     requires_modules = ("zarr",)
@@ -23,40 +28,60 @@ class ZarrBackend(StorageBackend):
         self.root = os.fspath(root)
 
     def _group(self) -> Any:
-        import zarr
-
+        try:
+            import zarr
+        except ImportError as exc:
+            raise ImportError("the zarr backend needs the zarr package (pip install zarr)") from exc
         return zarr.open_group(self.root, mode="a")
+
+    def _array(self, group: Any, key: str) -> Any | None:
+        """The array at *key*, or None (missing, or a group)."""
+        try:
+            node = group[key]
+        except KeyError:
+            return None
+        return node if hasattr(node, "shape") else None
 
     def save(self, data: Any, path: str) -> None:
         import numpy as np
 
         group = self._group()
         key = normalise(path)
+        array = np.asarray(data)
         if key in group:
+            if self._array(group, key) is None:
+                raise IsADirectoryError(f"zarr: {key!r} is a group holding other arrays")
             del group[key]
-        group.create_dataset(key, data=np.asarray(data))
+        if hasattr(group, "create_array"):  # zarr 3
+            group.create_array(key, data=array)
+        else:  # zarr 2
+            group.create_dataset(key, data=array)
 
     def load(self, path: str) -> Any:
-        group = self._group()
         key = normalise(path)
-        if key not in group:
+        array = self._array(self._group(), key)
+        if array is None:
             raise FileNotFoundError(f"zarr: nothing stored at {key!r}")
-        return group[key][...]
+        return array[...]
 
     def exists(self, path: str) -> bool:
-        return normalise(path) in self._group()
+        return self._array(self._group(), normalise(path)) is not None
 
     def list(self, prefix: str = "") -> list[str]:
+        group = self._group()
         found: list[str] = []
-        self._group().visititems(
-            lambda name, obj: found.append(name) if hasattr(obj, "shape") else None
-        )
+        if hasattr(group, "members"):  # zarr 3
+            found = [name for name, node in group.members(max_depth=None) if hasattr(node, "shape")]
+        else:  # zarr 2
+            group.visititems(
+                lambda name, node: found.append(name) if hasattr(node, "shape") else None
+            )
         start = normalise(prefix) + "/" if prefix else ""
         return sorted(n for n in found if n.startswith(start))
 
     def delete(self, path: str) -> None:
         group = self._group()
         key = normalise(path)
-        if key not in group:
+        if self._array(group, key) is None:
             raise FileNotFoundError(f"zarr: nothing stored at {key!r}")
         del group[key]
