@@ -1,9 +1,14 @@
 """``openhcs-registry``: inspect, explain and manage the registries and their caches.
 
 Commands import what they need and no more: ``list`` on a warm cache imports no plugin module,
-no pluggy and no importlib.metadata.  Exit codes: 0 fine, 1 a problem was found (``verify``
-differences, ``doctor`` failures, a key ``why`` cannot find), 2 bad usage (unknown registry
-or key, bad arguments).
+no pluggy and no importlib.metadata (only ``why`` reads entry-point metadata).  The common
+options (``--json``, ``-v``, ``--module``) go before or after the command.
+
+Exit codes: 0 fine; 1 a problem was found (``why``: the key is missing; ``doctor``: failures
+other than expected outcomes, a corrupt cache, a registry that cannot be discovered; ``cache
+verify``: a difference or no valid cache; ``cache warm``: a cache not written; ``list``: a
+registry that cannot be discovered; any unexpected error); 2 bad usage (unknown registry or
+key, with the known ones listed; bad arguments; a ``--module`` that cannot be imported).
 """
 
 from __future__ import annotations
