@@ -37,7 +37,7 @@ from harness import (
 class Settings:
     workdir: Path
     runs: int = 15
-    runs_large: int = 7
+    runs_large: int = 15
     sizes: tuple[int, ...] = (20, 200, 2000)
     large: int = 2000
     warmup: int = 1

@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="every case once, 3 plugins (smoke)")
     p.add_argument("--runs", type=int, default=15, help="timed runs per command (default 15)")
     p.add_argument(
-        "--runs-large", type=int, default=7, help="runs at the largest plugin set (default 7)"
+        "--runs-large", type=int, default=15, help="runs at the largest plugin set (default 15)"
     )
     p.add_argument("--sizes", default="20,200,2000", help="plugin set sizes (default 20,200,2000)")
     p.add_argument("--cases", default=",".join(CASES), help=f"subset of {','.join(CASES)}")
