@@ -61,6 +61,7 @@ class CachedState:
     """The trusted content of a valid cache document."""
 
     __slots__ = (
+        "blocked_modules",
         "failures",
         "items",
         "modules",
@@ -81,7 +82,9 @@ class CachedState:
         timestamp: float,
         path: Path,
         skipped: list[PluginFailure] | None = None,
+        blocked_modules: frozenset[str] = frozenset(),
     ) -> None:
+        self.blocked_modules = blocked_modules
         self.skipped = skipped or []
         self.items = items
         self.secondaries = secondaries
@@ -360,6 +363,8 @@ class RegistryCacheManager:
                     "is now installed"
                 )
         plugins = [_obj(p, "plugin entry") for p in _list(doc.get("plugins"), "plugins")]
+        blocked_modules = _list(doc.get("blocked_modules"), "blocked_modules")
+        _expect(all(isinstance(m, str) for m in blocked_modules), "bad blocked_modules")
         try:
             skipped = [PluginFailure.from_json(f) for f in _list(doc.get("skipped"), "skipped")]
         except ValueError as exc:
@@ -373,6 +378,7 @@ class RegistryCacheManager:
             timestamp=float(ts),  # type: ignore[arg-type]
             path=path or self.path,
             skipped=skipped,
+            blocked_modules=frozenset(blocked_modules),
         )
 
     @staticmethod
@@ -460,6 +466,7 @@ class RegistryCacheManager:
             "sources": {"modules": modules, "dirs": dirs},
             "failures": [f.to_json() for f in result.failures],
             "skipped": [f.to_json() for f in result.skipped],
+            "blocked_modules": sorted(result.blocked_modules),
             "plugins": result.plugins,
         }
 

@@ -105,6 +105,7 @@ class DiscoveryResult:
     skipped: list[PluginFailure] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)
     package_dirs: set[str] = field(default_factory=set)
+    blocked_modules: set[str] = field(default_factory=set)
     plugins: list[dict[str, Any]] = field(default_factory=list)
     cacheable: bool = True
     uncacheable_reason: str | None = None
@@ -158,6 +159,9 @@ class _Discovery:
         self.ep_packages: dict[str, tuple[str | None, str | None]] = {}
         self.offered: set[int] = set()  # ids of every value a hook offered, accepted or not
         self.rejected: set[int] = set()  # ids of values already reported as failures
+        # (key, missing module) -> (index in failures, explicit Unavailable?) already reported
+        self.unavailable: dict[tuple[str, str | None], tuple[int, bool]] = {}
+        self.blocked_modules: set[str] = set()  # modules of blocked entry points
 
     # -- failures ---------------------------------------------------------------------------
     def fail(
@@ -228,6 +232,7 @@ class _Discovery:
                     module=module_name,
                     distribution=dist_name,
                 )
+                self.blocked_modules.add(module_name)
                 continue
             try:
                 obj = ep.load()
@@ -243,6 +248,13 @@ class _Discovery:
                     exc=exc,
                 )
                 continue
+            logger.debug(
+                "registry %s: loaded entry point %s = %s (%s)",
+                self.config.name,
+                name,
+                ep.value,
+                dist_name,
+            )
             self.plugin_modules.add(module_name)
             self.plugins[name] = _Plugin(
                 name, obj, "entry_point", module_name, dist_name, dist_version
@@ -431,6 +443,8 @@ class _Discovery:
         out = []
         for index, obj in enumerate(autoregister.noted(self.config.name)):
             module = getattr(obj, "__module__", None)
+            if _under(module, self.blocked_modules):
+                continue  # a blocked plugin's classes stay out even when already imported
             if id(obj) in self.offered or inspect.isabstract(obj) or not self._has_key(obj):
                 continue  # offered by a hook already (judged there), or not a registry value
             dist, version = self._dist_of(module)
@@ -516,6 +530,16 @@ class _Discovery:
         """Whether *value* may enter the registry; reports why not."""
         cfg = self.config
         if isinstance(value, Unavailable):
+            token = (value.key, value.missing_module)
+            seen = self.unavailable.get(token)
+            if seen is not None:  # the same absence seen by another road (package scan + hook)
+                index, explicit = seen
+                if not explicit:  # the plugin's own words beat the generic requires_modules text
+                    old = self.result.failures[index]
+                    self.result.failures[index] = old.replace(message=value.reason)
+                    self.unavailable[token] = (index, True)
+                return False
+            self.unavailable[token] = (len(self.result.failures), True)
             self.fail(
                 plugin.name,
                 FailureKind.UNAVAILABLE,
@@ -575,6 +599,9 @@ class _Discovery:
             return False
         missing = missing_requirements(value)
         if missing:
+            if (key, missing) in self.unavailable:
+                return False
+            self.unavailable[(key, missing)] = (len(self.result.failures), False)
             self.fail(
                 plugin.name,
                 FailureKind.UNAVAILABLE,
@@ -700,6 +727,11 @@ class _Unresolved:
 _UNRESOLVED: Any = _Unresolved()
 
 
+def _under(module: str | None, roots: set[str] | frozenset[str]) -> bool:
+    """Whether *module* is one of *roots* or inside one of them."""
+    return bool(module) and any(module == r or module.startswith(r + ".") for r in roots)  # type: ignore[union-attr]
+
+
 def _label(value: Any) -> str:
     return str(getattr(value, "__qualname__", None) or type(value).__qualname__)
 
@@ -728,6 +760,7 @@ def run_discovery(
     candidates = work.call_hooks()
     candidates.extend(work.custom_function())
     candidates.extend(work.import_time())
+    work.result.blocked_modules = set(work.blocked_modules)
     work.merge(candidates)
     work.derive_secondaries()
     work.finish()

@@ -229,7 +229,7 @@ def find_definitions(
 # -- helpers ------------------------------------------------------------------------------------
 def _recorded_modules(registry: LazyDiscoveryDict[Any]) -> frozenset[str]:
     """Modules the current discovery (or its cache) imported or recorded."""
-    return registry._ensure().modules
+    return registry.recorded_modules
 
 
 def _entry_points() -> list[tuple[str, str, str, str | None]]:

@@ -149,7 +149,9 @@ class _State:
         result: DiscoveryResult | None = None,
         cached: CachedState | None = None,
         skipped: list[PluginFailure] | None = None,
+        blocked_modules: frozenset[str] = frozenset(),
     ) -> None:
+        self.blocked_modules = blocked_modules
         self.skipped = skipped or []
         self.source = source
         self.entries = entries
@@ -262,6 +264,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
                     list(cached.plugins),
                     cached=cached,
                     skipped=list(cached.skipped),
+                    blocked_modules=cached.blocked_modules,
                 )
         from .discovery import run_discovery
 
@@ -280,6 +283,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             list(result.plugins),
             result=result,
             skipped=list(result.skipped),
+            blocked_modules=frozenset(result.blocked_modules),
         )
 
     def discover(self, force: bool = False) -> None:
@@ -320,6 +324,14 @@ class LazyDiscoveryDict(_GenericMapping[V]):
     def failures(self) -> list[PluginFailure]:
         """Plugins and values left out of this registry, and why (triggers discovery)."""
         return list(self._ensure().failures)
+
+    @property
+    def recorded_modules(self) -> frozenset[str]:
+        """Modules discovery recorded (plugin modules and the modules of their values).
+
+        A reference read from a cache is only ever imported from one of these.
+        """
+        return self._ensure().modules
 
     @property
     def skipped(self) -> list[PluginFailure]:
@@ -441,7 +453,15 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             if self._view_cache is not None and self._state is state:
                 return self._view_cache
             merged = dict(state.entries)
+            blocked = state.blocked_modules
             for obj in autoregister.noted(self.name):
+                module = getattr(obj, "__module__", None)
+                if (
+                    blocked
+                    and isinstance(module, str)
+                    and any(module == b or module.startswith(b + ".") for b in blocked)
+                ):
+                    continue  # a blocked plugin stays out even when its module is imported
                 self._overlay_noted(merged, obj)
             merged.update(self._explicit)
             self._view_cache = merged

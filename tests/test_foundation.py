@@ -858,3 +858,39 @@ def test_disable_entry_points_switch(world: World, monkeypatch: pytest.MonkeyPat
     # what matters is that discovery loaded no entry point and the cache changed key
     assert reg.info("alpha")["origin"] == "import_time"
     assert reg.plugins == []
+
+
+def test_block_hides_an_already_imported_plugin(world: World) -> None:
+    world.write_spec()
+    world.install("a-plugin", f"a_{world.tag}", world.plugin_source(("A", "a")), ep_name="a")
+    world.install("b-plugin", f"b_{world.tag}", world.plugin_source(("B", "b")), ep_name="b")
+    reg = world.registry()
+    assert sorted(reg) == ["a", "b"]  # b's module is imported now
+    reg.block("b")
+    assert list(reg) == ["a"]
+    assert reg.recorded_modules >= {f"a_{world.tag}"}
+    reg.reset()  # and from the cache written while blocked
+    assert list(reg) == ["a"] and reg.source == "cache"
+
+
+def test_one_absence_reported_once_across_roads(world: World) -> None:
+    pkg = f"pkg_{world.tag}"
+    dep = f"absent_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(
+        f"{pkg}/__init__.py",
+        f"""
+        from openhcs_registry import Unavailable, hookimpl
+        @hookimpl
+        def provide_things():
+            return [Unavailable("opt", "needs {dep}", missing_module="{dep}")]
+        """,
+    )
+    world.write(
+        f"{pkg}/opt.py",
+        f"from {world.spec} import Thing\nclass Opt(Thing):\n    kind = 'opt'\n    requires_modules = ({dep!r},)\n",
+    )
+    world.add_dist_info("pkg-plugin", "1.0", {"pkg": pkg})
+    reg = world.registry()
+    assert list(reg) == []
+    assert [(f.kind, f.key) for f in reg.failures] == [(FailureKind.UNAVAILABLE, "opt")]
