@@ -242,8 +242,13 @@ def evaluate_targets(results: dict[str, object]) -> list[dict[str, object]]:
         add(
             "whole-process warm start within 5 ms of the dependency floor",
             d <= 5.0,
-            f"{d:+.1f} ms vs `import platformdirs, orjson` (default cache folder: "
-            f"{process['ours_default_minus_floor_ms']:+.1f} ms)",
+            f"{d:+.1f} ms vs `import platformdirs, orjson` (`OPENHCS_CACHE_DIR` set)",
+        )
+        dd = process["ours_default_minus_floor_ms"]
+        add(
+            "same, default cache folder (no `OPENHCS_CACHE_DIR`; not in the issue's list)",
+            dd <= 5.0,
+            f"{dd:+.1f} ms: the warm path then imports platformdirs (see the analysis)",
         )
     enums = results.get("enums")
     if isinstance(enums, dict):
