@@ -67,8 +67,9 @@ def read_document(path: Path) -> dict[str, Any] | None:
         if not _within(Path(target), Path(folder)):
             raise UnsafeCacheFile(f"symlink pointing outside the cache folder ({target})")
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    target = os.path.realpath(path) if stat.S_ISLNK(st.st_mode) else os.fspath(path)
     try:
-        fd = os.open(os.path.realpath(path), flags)
+        fd = os.open(target, flags)
     except OSError as exc:
         raise UnsafeCacheFile(f"cannot open: {exc}") from exc
     try:

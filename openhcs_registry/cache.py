@@ -302,7 +302,7 @@ class RegistryCacheManager:
             raise CacheInvalid(f"older than max_age ({age:.0f}s > {self.config.max_age:.0f}s)")
         if age < -_FUTURE_TOLERANCE:
             raise CacheInvalid("timestamp lies in the future")
-        if doc.get("config") != self.config.fingerprint():
+        if doc.get("config") != _config_fingerprint(self.config):
             raise CacheInvalid("registry configuration changed")
         if doc.get("settings") != self._settings():
             raise CacheInvalid("discovery settings changed")
@@ -451,7 +451,7 @@ class RegistryCacheManager:
             "version": __version__,
             "registry": self.config.name,
             "timestamp": time.time(),
-            "config": self.config.fingerprint(),
+            "config": _config_fingerprint(self.config),
             "settings": self._settings(),
             "environment": environment,
             "digests": {
@@ -497,6 +497,18 @@ class RegistryCacheManager:
             "age_seconds": round(time.time() - state.timestamp, 1),
             "failures": len(state.failures),
         }
+
+
+_fingerprints: dict[int, tuple[RegistryConfig, dict[str, Any]]] = {}
+
+
+def _config_fingerprint(config: RegistryConfig) -> dict[str, Any]:
+    """``config.fingerprint()``, computed once per (immutable) configuration object."""
+    memo = _fingerprints.get(id(config))
+    if memo is None or memo[0] is not config:
+        memo = (config, config.fingerprint())
+        _fingerprints[id(config)] = memo
+    return memo[1]
 
 
 def _importable(top_module: str) -> bool:

@@ -468,12 +468,32 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             return merged
 
     def _overlay_noted(self, merged: dict[str, _Entry], obj: Any) -> None:
-        """Add a class noted at import time that discovery did not persist (run-time only)."""
+        """Add a class noted at import time that discovery did not persist (run-time only).
+
+        Ordered for the common case: most noted classes *are* the discovered or cached entry
+        for their key, which two cheap checks settle before any filtering.
+        """
+        cfg = self.config
+        try:
+            key = cfg.key_of(obj)
+        except Exception:
+            return
+        if not isinstance(key, str) or not key:
+            return
+        existing = merged.get(key)
+        if existing is not None:
+            if existing.value is obj:
+                return
+            if existing.value is _MISSING and existing.ref is not None:
+                from .refs import reference_of
+
+                if existing.ref == reference_of(obj):
+                    return  # the cached entry for this very class, not yet resolved
         import inspect
 
         from . import settings
+        from .diagnostics import missing_requirements
 
-        cfg = self.config
         if inspect.isabstract(obj):
             return
         if cfg.base_class is not None and not (
@@ -482,24 +502,9 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             return
         if getattr(obj, cfg.gpu_attribute, False) and settings.no_gpu():
             return
-        from .diagnostics import missing_requirements
-
         if missing_requirements(obj):
             return
-        try:
-            key = self.config.key_of(obj)
-        except Exception:
-            return
-        if not isinstance(key, str) or not key:
-            return
-        from .refs import reference_of
-
-        existing = merged.get(key)
         if existing is not None:
-            if existing.value is obj:
-                return
-            if existing.value is _MISSING and existing.ref == reference_of(obj):
-                return  # the cached entry for this very class, not yet resolved
             label = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
             if (key, label) not in self._conflicts_warned:
                 self._conflicts_warned.add((key, label))
