@@ -37,6 +37,38 @@ def warn_once(key: str, message: str, *args: object) -> None:
     logger.warning(message, *args)
 
 
+_CHECKSUM_FIELD = b',"checksum":'
+
+
+def encode_document(doc: dict[str, Any]) -> bytes:
+    """JSON bytes of *doc* with a trailing ``"checksum"`` field: CRC-32 of the bytes before it.
+
+    The checksum turns any accidental change — a bit flip, a truncation, another tool
+    rewriting the file, a hand edit — into a detected corruption instead of a plausible but
+    wrong registry. (It is not a signature: whoever can write the file can recompute it; the
+    owner and mode checks are what keep other users out.)
+    """
+    import zlib
+
+    import orjson
+
+    body = orjson.dumps({k: v for k, v in doc.items() if k != "checksum"})
+    return b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, zlib.crc32(body))
+
+
+def _verify_checksum(data: bytes) -> None:
+    import zlib
+
+    index = data.rfind(_CHECKSUM_FIELD)
+    if index < 0 or not data.endswith(b"}"):
+        raise ValueError("no checksum (not written by openhcs-registry, or truncated)")
+    digits = data[index + len(_CHECKSUM_FIELD) : -1]
+    if not digits.isdigit() or len(digits) > 10:
+        raise ValueError("malformed checksum")
+    if zlib.crc32(data[:index] + b"}") != int(digits):
+        raise ValueError("checksum mismatch (the file was changed or damaged)")
+
+
 class UnsafeCacheFile(Exception):
     """The file exists but must not be trusted (wrong owner, mode, type or place)."""
 
@@ -97,6 +129,7 @@ def read_document(path: Path) -> dict[str, Any] | None:
         raise UnsafeCacheFile("grew too large while being read")
     import orjson
 
+    _verify_checksum(data)
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -123,11 +156,9 @@ def write_document(path: Path, doc: dict[str, Any]) -> bool:
     per folder and reported as ``False``: a cache that cannot be written is a slower start,
     never an error.
     """
-    import orjson
-
     folder = path.parent
     try:
-        payload = orjson.dumps(doc)
+        payload = encode_document(doc)
     except TypeError as exc:  # a value orjson cannot encode: a bug on our side, not fatal
         warn_once(str(path), "cache %s not written: cannot encode (%s)", path, exc)
         return False

@@ -148,7 +148,10 @@ class World:
         return json.loads(self.cache_file.read_text())
 
     def write_cache(self, doc: dict[str, Any]) -> None:
-        self.cache_file.write_text(json.dumps(doc))
+        """Write *doc* as the engine would (with a valid checksum): a deliberate edit."""
+        from openhcs_registry._fileio import encode_document
+
+        self.cache_file.write_bytes(encode_document(doc))
         os.chmod(self.cache_file, 0o600)
 
     def env(self, **extra: str) -> dict[str, str]:

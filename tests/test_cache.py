@@ -15,6 +15,7 @@ import pytest
 from support import World, run_python
 
 from openhcs_registry import clear_cache, get_openhcs_cache_dir
+from openhcs_registry._fileio import encode_document
 
 PLUGIN_MODULES = ("openhcs_plugins",)
 HEAVY = ("pluggy", "importlib.metadata")
@@ -393,17 +394,19 @@ def test_corrupt_files_rebuild_with_one_warning(
     if content is None:
         doc = json.loads(raw)
         doc["sources"]["modules"] = {k: [1, "x", None] for k in doc["sources"]["modules"]}
-        data = json.dumps(doc).encode()
+        data = encode_document(
+            doc
+        )  # correctly checksummed: the reader's shape checks must catch it
     elif content == "truncate":
         data = raw[: len(raw) // 2]
     elif content == "items-wrong-type":
         doc = json.loads(raw)
         doc["items"] = ["alpha", "beta"]
-        data = json.dumps(doc).encode()
+        data = encode_document(doc)
     elif content == "ref-garbage":
         doc = json.loads(raw)
         doc["items"]["alpha"]["ref"] = "os:system"
-        data = json.dumps(doc).encode()
+        data = encode_document(doc)
     else:
         assert isinstance(content, bytes)
         data = content
@@ -591,3 +594,29 @@ def test_eight_processes_on_a_cold_cache(world: World) -> None:
     )
     assert status == "valid"
     assert warm_state(world)["source"] == "cache"
+
+
+@pytest.mark.parametrize("edit", ["rename-key", "swap-refs", "flip-byte", "drop-checksum"])
+def test_plausible_edits_are_caught_by_the_checksum(world: World, edit: str) -> None:
+    """Edits that pass every shape check (a renamed key, swapped values) are still refused."""
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    raw = world.cache_file.read_bytes()
+    if edit == "rename-key":
+        data = raw.replace(b'"alpha":{', b'"zzzzz":{', 1)
+    elif edit == "swap-refs":
+        data = (
+            raw.replace(b":Alpha", b":TEMP")
+            .replace(b":Beta", b":Alpha")
+            .replace(b":TEMP", b":Beta")
+        )
+    elif edit == "flip-byte":
+        data = raw.replace(b'"version":"', b'"version":"9', 1)
+    else:
+        data = raw[: raw.rindex(b',"checksum":')] + b"}"
+    assert data != raw
+    world.cache_file.write_bytes(data)
+    reg.reset()
+    assert sorted(reg) == ["alpha", "beta"] and reg.source == "fresh"
+    assert reg["alpha"].__name__ == "Alpha"

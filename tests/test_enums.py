@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from openhcs_registry import constants, enums
+from openhcs_registry._fileio import encode_document
 
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
@@ -124,6 +125,8 @@ def test_corrupt_or_stale_enum_cache_rebuilds(_isolated_cache: Path, content: ob
     else:
         assert isinstance(content, bytes)
         data = content
+    if content is None or content in ("old", "items"):
+        data = encode_document(json.loads(data))  # a valid checksum: the reader's checks decide
     path.write_bytes(data)
     enums.forget(__name__, "Color")
     built = enums.cached_enum(
@@ -201,7 +204,7 @@ def test_colormap_cache_invalidated_by_provider_change(_isolated_cache: Path) ->
     # a provider installed or upgraded changes a sys.path folder's mtime
     doc["fingerprint"]["environment"]["path"][0][1] = 12345
     doc["items"]["members"] = {"ONLY_OLD": "only-old"}
-    path.write_text(json.dumps(doc))
+    path.write_bytes(encode_document(doc))
     os.chmod(path, 0o600)
     enums.forget("openhcs_registry.enums", "ColormapEnum")
     assert "ONLY_OLD" not in enums.create_colormap_enum().__members__
