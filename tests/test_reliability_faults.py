@@ -31,7 +31,7 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 # -- concurrency ----------------------------------------------------------------------------------
 def test_eight_processes_repeated_cold_starts_while_invalidated(world: World) -> None:
-    """8 × 6 cold starts on one folder while another process keeps invalidating the cache."""
+    """8 x 6 cold starts on one folder while another process keeps invalidating the cache."""
     two_plugins(world)
     plugin_file = world.site / f"beta_{world.tag}.py"
     worker = f"""
