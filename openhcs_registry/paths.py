@@ -2,13 +2,14 @@
 
 The folder is ``platformdirs.user_data_dir("openhcs")/cache`` (``~/.local/share/openhcs/cache``
 on Linux, as the OpenHCS documentation tells users), unless ``OPENHCS_CACHE_DIR`` names another.
-platformdirs is imported only when the environment variable is absent, so a process that pins
-the folder pays nothing for it.
+platformdirs is imported only when its answer is not the plain XDG rule, so an ordinary Linux
+process does not pay its import on every start.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from . import settings
@@ -16,14 +17,35 @@ from . import settings
 APP_NAME = "openhcs"
 
 
+def _plain_linux_data_dir() -> str | None:
+    """platformdirs' answer for the unambiguous Linux case, without importing it (~7 ms).
+
+    That case is an absolute ``$XDG_DATA_HOME``, or none and an absolute ``$HOME``; anything
+    else (Android, relative values, other systems) is left to platformdirs itself.  A test
+    checks that both agree.
+    """
+    if not sys.platform.startswith("linux") or "ANDROID_DATA" in os.environ:
+        return None
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    if xdg:
+        return os.path.join(xdg, APP_NAME) if os.path.isabs(xdg) else None
+    home = os.environ.get("HOME", "")
+    if not os.path.isabs(home):
+        return None
+    return os.path.join(home, ".local", "share", APP_NAME)
+
+
 def get_openhcs_cache_dir() -> Path:
     """Return the cache folder in force now (it is not created here)."""
     override = os.environ.get(settings.CACHE_DIR_ENV)
     if override:
         return Path(override).expanduser()
-    import platformdirs
+    data_dir = _plain_linux_data_dir()
+    if data_dir is None:
+        import platformdirs
 
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "cache"
+        data_dir = platformdirs.user_data_dir(APP_NAME, appauthor=False)
+    return Path(data_dir) / "cache"
 
 
 def registry_cache_file(name: str) -> Path:

@@ -620,3 +620,48 @@ def test_plausible_edits_are_caught_by_the_checksum(world: World, edit: str) -> 
     reg.reset()
     assert sorted(reg) == ["alpha", "beta"] and reg.source == "fresh"
     assert reg["alpha"].__name__ == "Alpha"
+
+
+@pytest.mark.parametrize(
+    ("xdg", "home"),
+    [
+        (None, "/home/someone"),
+        ("/data/xdg", "/home/someone"),
+        ("", "/root"),
+        ("relative/xdg", "/h"),
+        (None, "relative-home"),
+        ("/x", None),
+    ],
+)
+def test_cache_dir_agrees_with_platformdirs(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str | None
+) -> None:
+    """The short cut that avoids importing platformdirs gives platformdirs' own answer."""
+    import platformdirs
+
+    monkeypatch.delenv("OPENHCS_CACHE_DIR")
+    for name, value in (("XDG_DATA_HOME", xdg), ("HOME", home)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    try:
+        expected = Path(platformdirs.user_data_dir("openhcs", appauthor=False)) / "cache"
+    except RuntimeError:  # platformdirs refuses some relative HOMEs; then so may we
+        return
+    assert get_openhcs_cache_dir() == expected
+
+
+def test_default_folder_warm_start_does_not_import_platformdirs(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    code = """
+        import json, sys
+        import openhcs_hookspecs
+        regs = openhcs_hookspecs.load_all()
+        keys = {n: sorted(r) for n, r in regs.items()}
+        print(json.dumps(["platformdirs" in sys.modules, sorted({r.source for r in regs.values()})]))
+    """
+    run_python(code, env)
+    assert (tmp_path / "xdg" / "openhcs" / "cache" / "zmq_server_registry.json").exists()
+    assert run_python(code, env) == [False, ["cache"]]
