@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 TYPE_CHECKING = False
@@ -38,6 +39,20 @@ def well_position(well: str) -> tuple[int, int]:
 def as_int(value: str | None) -> int | None:
     """A matched optional digit group as an int (None when the group did not match)."""
     return int(value) if value is not None else None
+
+
+def components_from_match(match: re.Match[str], well: str | None = None) -> dict[str, Any]:
+    """The component dict of a file-name match with groups well/site/channel/z_index/
+    timepoint/extension (optional ones may be absent: None); *well* overrides the group."""
+    groups = match.groupdict()
+    return {
+        "well": well if well is not None else groups["well"],
+        "site": as_int(groups.get("site")),
+        "channel": as_int(groups.get("channel")),
+        "z_index": as_int(groups.get("z_index")),
+        "timepoint": as_int(groups.get("timepoint")),
+        "extension": groups.get("extension"),
+    }
 
 
 def int_or(components: dict[str, Any], name: str, default: int) -> int:

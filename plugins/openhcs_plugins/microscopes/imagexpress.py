@@ -12,7 +12,7 @@ from pathlib import Path
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
-from ._common import as_int, require
+from ._common import components_from_match, require
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,14 +100,7 @@ class ImageXpressHandler(MicroscopeHandler):
         m = _PATTERN.match(Path(filename).name)
         if not m:
             return None
-        return {
-            "well": m["well"],
-            "site": int(m["site"]),
-            "channel": int(m["channel"]),
-            "z_index": as_int(m["z_index"]),
-            "timepoint": as_int(m["timepoint"]),
-            "extension": m["extension"],
-        }
+        return components_from_match(m)
 
     def construct_filename(self, **components: Any) -> str:
         require(components, "well", "site", "channel")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
-from ._common import int_or, require
+from ._common import components_from_match, int_or, require
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,14 +64,7 @@ class OpenHCSDataHandler(MicroscopeHandler):
         m = _PATTERN.match(Path(filename).name)
         if not m:
             return None
-        return {
-            "well": m["well"],
-            "site": int(m["site"]),
-            "channel": int(m["channel"]),
-            "z_index": int(m["z_index"]),
-            "timepoint": int(m["timepoint"]),
-            "extension": m["extension"],
-        }
+        return components_from_match(m)
 
     def construct_filename(self, **components: Any) -> str:
         require(components, "well", "site", "channel")

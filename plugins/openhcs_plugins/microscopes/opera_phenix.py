@@ -12,7 +12,7 @@ from pathlib import Path
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
-from ._common import int_or, require, well_name, well_position
+from ._common import components_from_match, int_or, require, well_name, well_position
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -106,14 +106,7 @@ class OperaPhenixHandler(MicroscopeHandler):
         m = _PATTERN.match(Path(filename).name)
         if not m:
             return None
-        return {
-            "well": well_name(int(m["row"]), int(m["col"])),
-            "site": int(m["site"]),
-            "channel": int(m["channel"]),
-            "z_index": int(m["z_index"]),
-            "timepoint": int(m["timepoint"]),
-            "extension": m["extension"],
-        }
+        return components_from_match(m, well=well_name(int(m["row"]), int(m["col"])))
 
     def construct_filename(self, **components: Any) -> str:
         require(components, "well", "site", "channel")
