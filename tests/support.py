@@ -178,6 +178,32 @@ class World:
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _last_json(out: str) -> Any:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_many(world: World, code: str, count: int, timeout: float = 120) -> list[Any]:
+    """Start *count* interpreters on *code* at once; return each one's last JSON line."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            env=world.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=world.root,
+        )
+        for _ in range(count)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        if proc.returncode != 0:
+            raise AssertionError(f"subprocess failed ({proc.returncode}):\n{err}")
+        results.append(_last_json(out))
+    return results
+
+
 def run_python(
     code: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None
 ) -> Any:

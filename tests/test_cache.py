@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import World, run_python
+from support import World, run_many, run_python
 
 from openhcs_registry import clear_cache, get_openhcs_cache_dir
 from openhcs_registry._fileio import encode_document
@@ -570,22 +570,7 @@ def test_eight_processes_on_a_cold_cache(world: World) -> None:
         f"import json; from {world.spec} import REGISTRY; "
         "print(json.dumps([sorted(REGISTRY), REGISTRY['alpha'].__name__]))"
     )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code],
-            env=world.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=world.root,
-        )
-        for _ in range(8)
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out))
+    results = run_many(world, code, 8)
     assert results == [[["alpha", "beta"], "Alpha"]] * 8
     assert sorted(p.name for p in world.cache_dir.iterdir()) == [world.cache_file.name]
     status = world.run(

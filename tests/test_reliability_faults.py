@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import stat
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import World
+from support import World, run_many
 
 from openhcs_registry import refs
 
@@ -63,22 +62,7 @@ print(json.dumps({{"results": results, "torn": Count.bad}}))
         ],
     )
     try:
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", worker],
-                env=world.env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=world.root,
-            )
-            for _ in range(8)
-        ]
-        outs = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=max(5.0, stop - time.monotonic() + 60))
-            assert proc.returncode == 0, err
-            outs.append(json.loads(out.strip().splitlines()[-1]))
+        outs = run_many(world, worker, 8, timeout=max(5.0, stop - time.monotonic() + 60))
     finally:
         toucher.kill()
         toucher.wait()
