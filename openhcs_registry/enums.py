@@ -248,7 +248,7 @@ def _colormap_fingerprint() -> dict[str, Any]:
     """Installing, upgrading or removing matplotlib, napari or a colormap plugin changes a
     ``sys.path`` folder's mtime, so the environment fingerprint covers "the set of available
     providers and their versions"; settings that change discovery are added."""
-    from .cache import environment_fingerprint
+    from ._environment import environment_fingerprint
 
     return {"environment": environment_fingerprint(), "settings": settings.discovery_settings()}
 
