@@ -451,7 +451,14 @@ def _render_plugins(res: object) -> list[str]:
         "job — list the keys of all N plugins — and is checked to find exactly N: ours through "
         "a `RegistryConfig` on the `openhcs_bench` group; pluggy with "
         "`load_setuptools_entrypoints` + the hook call; stevedore with `ExtensionManager` "
-        "(with its own entry-point cache under `XDG_CACHE_HOME`; *cold* = that cache deleted) "
+        "(with its own entry-point cache under `XDG_CACHE_HOME`; *cold* = that cache deleted; "
+        + (
+            ""
+            if cases.stevedore_caches()
+            else "**stevedore disables that cache for an interpreter under /tmp, as here: "
+            "its warm and cold runs are the same job** "
+        )
+        + ") "
         "and the hook function of each extension.",
         "",
     ]
