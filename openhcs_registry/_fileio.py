@@ -39,6 +39,13 @@ def warn_once(key: str, message: str, *args: object) -> None:
 
 _CHECKSUM_FIELD = b',"checksum":'
 
+#: The first document format (registries and enums) with a checksum; older files have none.
+FIRST_CHECKSUMMED_FORMAT = 2
+
+
+class StaleFormat(ValueError):
+    """A document of an older format (before checksums): rebuilt quietly, not "corrupt"."""
+
 
 def encode_document(doc: dict[str, Any]) -> bytes:
     """JSON bytes of *doc* with a trailing ``"checksum"`` field: CRC-32 of the bytes before it.
@@ -129,7 +136,18 @@ def read_document(path: Path) -> dict[str, Any] | None:
         raise UnsafeCacheFile("grew too large while being read")
     import orjson
 
-    _verify_checksum(data)
+    try:
+        _verify_checksum(data)
+    except ValueError as exc:
+        if data.rfind(_CHECKSUM_FIELD) < 0:  # maybe just older: say so quietly
+            try:
+                old = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise exc from None
+            version = old.get("cache_version") if isinstance(old, dict) else None
+            if type(version) is int and version < FIRST_CHECKSUMMED_FORMAT:
+                raise StaleFormat(f"written in format {version}") from exc
+        raise
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: checksummed
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -206,6 +206,11 @@ class RegistryCacheManager:
         path = self.path
         try:
             doc = _fileio.read_document(path)
+        except _fileio.StaleFormat as exc:
+            logger.info(
+                "registry %s: cache %s is stale (%s); rediscovering", self.config.name, path, exc
+            )
+            return None
         except (_fileio.UnsafeCacheFile, ValueError) as exc:
             _fileio.warn_once(str(path), "registry cache %s ignored and rebuilt: %s", path, exc)
             return None

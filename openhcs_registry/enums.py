@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.enums")
 
 #: Bump when the enum document layout changes.
-ENUM_CACHE_VERSION = 1
+ENUM_CACHE_VERSION = 2  # 2: checksummed
 COLORMAP_CACHE_FILE = "colormap_enum.json"
 COLORMAP_MAX_AGE = 30 * 24 * 3600.0
 
@@ -65,6 +65,9 @@ class EnumCacheFile:
         path = self.path
         try:
             doc = _fileio.read_document(path)
+        except _fileio.StaleFormat as exc:
+            logger.info("enum cache %s is stale (%s); rebuilding", path, exc)
+            return None
         except (_fileio.UnsafeCacheFile, ValueError) as exc:
             _fileio.warn_once(str(path), "enum cache %s ignored and rebuilt: %s", path, exc)
             return None

@@ -363,7 +363,7 @@ def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Pat
         b'{"cache_version": 1, "items": ',
         b"[1, 2, 3]",
         b'"just a string"',
-        b'{"cache_version": 1}',
+        b'{"cache_version": 2}',
         b"\xff\xfe\x00garbage",
         None,  # wrong-typed fields in an otherwise valid file
         "truncate",
@@ -650,3 +650,21 @@ def test_default_folder_warm_start_does_not_import_platformdirs(tmp_path: Path) 
     run_python(code, env)
     assert (tmp_path / "xdg" / "openhcs" / "cache" / "zmq_server_registry.json").exists()
     assert run_python(code, env) == [False, ["cache"]]
+
+
+def test_unchecksummed_file_of_an_older_format_is_rebuilt_quietly(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    doc = world.read_cache()
+    doc.pop("checksum")
+    doc["cache_version"] = 1  # as openhcs-registry wrote it before checksums
+    world.cache_file.write_text(json.dumps(doc))
+    reg.reset()
+    with caplog.at_level(logging.INFO, logger="openhcs_registry"):
+        assert sorted(reg) == ["alpha", "beta"]
+    assert reg.source == "fresh"
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("stale" in r.getMessage() for r in caplog.records)
