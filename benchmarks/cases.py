@@ -223,7 +223,7 @@ def case_process(cfg: Settings) -> dict[str, object]:
             reprime=reprime,
         ),
         Command(
-            "ours: list all registries (default folder, platformdirs)",
+            "ours: list all registries (default folder)",
             _OURS_ALL,
             env_default,
             cwd,
