@@ -1,0 +1,261 @@
+"""The machinery behind :mod:`openhcs_registry.enums`: cache documents, class building, memo.
+
+Kept apart from the public module so that module reads as the contract (what an enum is,
+which enums exist) and this one as the mechanism.  Everything here is on the warm path, so it
+imports only what the registry cache's reader imports (``_fileio``, ``paths``, ``settings``)
+and the stdlib :mod:`enum` (on first use).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+from . import _fileio, settings
+from ._log import get_logger
+from ._version import __version__
+from .paths import get_openhcs_cache_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from enum import Enum
+    from pathlib import Path
+    from typing import Any
+
+logger = get_logger("openhcs_registry.enums")
+
+#: Bump when the enum document layout changes.  2: checksummed (``_fileio``).
+ENUM_CACHE_VERSION = 2
+#: Seconds a document dated in the future is tolerated (clock adjustments, NFS skew).
+CLOCK_SKEW = 300.0
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+class EnumCacheFile:
+    """One cached enum document: ``{cache_version, version, timestamp, fingerprint, items}``.
+
+    *fingerprint* is whatever changes the members (an environment, a configuration); a
+    document with another fingerprint, another format or library version, or older than
+    *max_age* is a miss.  Corrupt or hostile documents are a miss with one warning (the reader
+    is the registries' own: owner, mode, size and checksum checks; never pickle or eval).
+    """
+
+    def __init__(self, file_name: str, max_age: float, fingerprint: Mapping[str, Any]) -> None:
+        if not file_name or "/" in file_name or "\\" in file_name or file_name.startswith("."):
+            raise ValueError(f"enum cache file name {file_name!r} must be a plain file name")
+        self.file_name = file_name
+        self.max_age = float(max_age)
+        self.fingerprint = dict(fingerprint)
+
+    @property
+    def path(self) -> Path:
+        return get_openhcs_cache_dir() / self.file_name
+
+    def load(self) -> dict[str, Any] | None:
+        """The document's ``items`` if it is valid for this fingerprint, else None."""
+        if settings.cache_disabled():
+            return None
+        path = self.path
+        try:
+            doc = _fileio.read_document(path)
+        except _fileio.StaleFormat as exc:
+            logger.info("enum cache %s is stale (%s); rebuilding", path, exc)
+            return None
+        except (_fileio.UnsafeCacheFile, ValueError) as exc:
+            _fileio.warn_once(str(path), "enum cache %s ignored and rebuilt: %s", path, exc)
+            return None
+        if doc is None:
+            return None
+        ts = doc.get("timestamp")
+        if (
+            doc.get("cache_version") != ENUM_CACHE_VERSION
+            or doc.get("version") != __version__
+            or isinstance(ts, bool)
+            or not isinstance(ts, (int, float))
+        ):
+            logger.info("enum cache %s: other format or library version; rebuilding", path)
+            return None
+        age = time.time() - ts
+        if not -CLOCK_SKEW <= age <= self.max_age:
+            logger.info("enum cache %s: too old (or dated in the future); rebuilding", path)
+            return None
+        if doc.get("fingerprint") != self.fingerprint:
+            logger.info("enum cache %s: environment or configuration changed; rebuilding", path)
+            return None
+        items = doc.get("items")
+        if not isinstance(items, dict):
+            _fileio.warn_once(str(path), "enum cache %s is corrupt (items); rebuilding", path)
+            return None
+        return items
+
+    def save(self, items: dict[str, Any]) -> bool:
+        """Write the document (atomic, 0600); False when caching is off or impossible."""
+        if settings.cache_disabled():
+            return False
+        doc = {
+            "cache_version": ENUM_CACHE_VERSION,
+            "version": __version__,
+            "timestamp": time.time(),
+            "fingerprint": self.fingerprint,
+            "items": items,
+        }
+        return _fileio.write_document(self.path, doc)
+
+
+def valid_members(members: object) -> dict[str, Any] | None:
+    """*members* if it is a non-empty ``{public identifier: JSON scalar}`` dict, else None.
+
+    This is the whole trust boundary of a cached enum: a document can only name members and
+    give them plain values; code (methods, properties) never comes from the file.
+    """
+    if not isinstance(members, dict) or not members:
+        return None
+    for name, value in members.items():
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            return None
+        if name in ("mro",):  # would shadow type.mro and break the class
+            return None
+        if not isinstance(value, _JSON_SCALARS):
+            return None
+    return members
+
+
+def make_enum(
+    name: str,
+    members: Mapping[str, Any],
+    *,
+    module: str,
+    qualname: str | None = None,
+    namespace: Mapping[str, Any] | None = None,
+) -> type[Enum]:
+    """Build ``class <name>(Enum)`` with *members* and the methods/properties of *namespace*.
+
+    Behaviour is put in the class body (not patched on afterwards, as OpenHCS does), so
+    special methods such as ``__eq__``/``__hash__`` are the class's own from the start and the
+    ``__module__``/``__qualname__`` that pickling looks up are right before anyone sees it.
+    """
+    import enum
+
+    qualname = qualname or name
+    bases: tuple[type, ...] = (enum.Enum,)
+    metacls = enum.EnumMeta
+    classdict = metacls.__prepare__(name, bases)
+    for member, value in members.items():
+        classdict[member] = value
+    for attr, value in (namespace or {}).items():
+        classdict[attr] = value
+    classdict["__module__"] = module
+    classdict["__qualname__"] = qualname
+    cls: Any = metacls(name, bases, classdict)
+    made: type[Enum] = cls
+    return made
+
+
+def publish(cls: type, module: str, qualname: str) -> None:
+    """Make ``module.<qualname>`` the class, so members pickle by reference."""
+    target = sys.modules.get(module)
+    if target is not None and "." not in qualname and "<" not in qualname:
+        setattr(target, qualname, cls)
+
+
+def same_members(cls: type[Enum], members: Mapping[str, Any]) -> bool:
+    """Whether *cls* has exactly *members* (names, values and order)."""
+    have = [(m.name, m.value) for m in cls]
+    return have == list(members.items())
+
+
+# -- one class per (module, qualname) per process --------------------------------------------
+class _Flight:
+    """A creation in progress that other threads can wait for."""
+
+    __slots__ = ("done", "thread")
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+        self.done = threading.Event()
+
+
+class Memo:
+    """The enums made in this process, created single-flight.
+
+    The builder runs *without* the lock: building may import plugin modules, and such a module
+    may itself ask for the enum at import time (OpenHCS's config module does).  Another thread
+    waits for the running build, unless waiting could deadlock - the same thread re-entering,
+    or a waiting thread that is in the middle of importing a module (the builder may need that
+    module's import lock) - in which case it builds on its own.  Either way the first class
+    *published* wins and every caller gets that one object.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.made: dict[tuple[str, str], type[Enum]] = {}
+        self.flights: dict[tuple[str, str], _Flight] = {}
+
+    def get(self, key: tuple[str, str]) -> type[Enum] | None:
+        return self.made.get(key)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        with self.lock:
+            self.made.pop(key, None)
+
+    def create(
+        self,
+        key: tuple[str, str],
+        build: Callable[[], type[Enum]],
+        *,
+        replace: Callable[[type[Enum], type[Enum]], bool] | None = None,
+    ) -> type[Enum]:
+        """The memoised class for *key*, or the one ``build()`` makes (then memoised).
+
+        With *replace*, ``build()`` runs even when a class exists, and the new class replaces
+        the old one only if ``replace(old, new)`` says so (``enable_cache=False``).
+        """
+        while True:
+            with self.lock:
+                current = self.made.get(key)
+                if current is not None and replace is None:
+                    return current
+                flight = self.flights.get(key)
+                owner = flight is None
+                if owner:
+                    flight = self.flights[key] = _Flight()
+            assert flight is not None
+            if owner or not self._may_wait(flight):
+                break
+            flight.done.wait()
+            if replace is not None:
+                break  # a forced rebuild is never satisfied by someone else's build
+        try:
+            cls = build()
+        finally:
+            if owner:
+                with self.lock:
+                    self.flights.pop(key, None)
+                flight.done.set()
+        with self.lock:
+            current = self.made.get(key)
+            if current is None or (replace is not None and replace(current, cls)):
+                self.made[key] = cls
+                publish(cls, *key)
+                return cls
+            return current
+
+    @staticmethod
+    def _may_wait(flight: _Flight) -> bool:
+        if flight.thread == threading.get_ident():
+            return False  # re-entrant: our own build is further up this stack
+        frame = sys._getframe(2)
+        while frame is not None:
+            spec = frame.f_globals.get("__spec__")
+            if frame.f_code.co_name == "<module>" and getattr(spec, "_initializing", False):
+                return False  # we hold that module's import lock; the builder may need it
+            frame = frame.f_back  # type: ignore[assignment]
+        return True
+
+    def reinit_after_fork(self) -> None:
+        """Threads that were building do not exist in a forked child: start afresh there."""
+        self.lock = threading.RLock()
+        self.flights = {}
