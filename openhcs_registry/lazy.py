@@ -87,6 +87,12 @@ class _Flight:
                     f"{blocker!r}, and this thread runs code of that module: waiting would "
                     "deadlock. Read the registry after the import completes."
                 )
+            if _blocked_on_my_import(self.thread):
+                raise DiscoveryInProgressError(
+                    f"{what} is being discovered by another thread that waits to import a "
+                    "module this thread is importing (its import reads the registry): "
+                    "waiting would deadlock. Read the registry after the import completes."
+                )
         if self.error is not None:
             raise RegistryDiscoveryError(f"{what}: discovery failed: {self.error}") from self.error
 
@@ -104,6 +110,24 @@ def _importing_module_held_by(thread_id: int) -> str | None:
                 return str(name)
         frame = frame.f_back  # type: ignore[assignment]
     return None
+
+
+def _blocked_on_my_import(thread_id: int) -> bool:
+    """Whether *thread_id* waits for a module import lock that this thread holds.
+
+    Uses the import system's own record of who waits on which lock (a lock per thread up to
+    3.11, a list from 3.12); if that private record changes shape, this says False.
+    """
+    me = threading.get_ident()
+    try:
+        from importlib import _bootstrap
+
+        waiting: Any = getattr(_bootstrap, "_blocking_on", None)
+        entry = waiting.get(thread_id) if waiting is not None else None
+        locks = entry if isinstance(entry, list) else [entry] if entry is not None else []
+        return any(getattr(lock, "owner", None) == me for lock in locks)
+    except Exception:
+        return False
 
 
 def _import_lock_owner(module: str) -> int | None:

@@ -894,3 +894,65 @@ def test_one_absence_reported_once_across_roads(world: World) -> None:
     reg = world.registry()
     assert list(reg) == []
     assert [(f.kind, f.key) for f in reg.failures] == [(FailureKind.UNAVAILABLE, "opt")]
+
+
+def test_importing_thread_reading_registry_while_discovery_imports_same_module(
+    world: World,
+) -> None:
+    """Thread B imports M, whose body reads the registry; discovery (thread A) imports M too.
+
+    B holds M's import lock and would wait for A, A waits for M's lock: B must get an error
+    instead, and A's discovery must complete.
+    """
+    t = world.tag
+    world.write(f"sync_{t}.py", "import threading\nB_IN_M = threading.Event()\n")
+    world.write(
+        f"mmod_{t}.py",
+        f"""
+        import sync_{t}
+        sync_{t}.B_IN_M.set()
+        from {world.spec} import REGISTRY
+        SIZE = len(REGISTRY)
+        """,
+    )
+    world.write(
+        f"disc_{t}.py",
+        f"""
+        def find():
+            import sync_{t}
+            sync_{t}.B_IN_M.wait(10)
+            import mmod_{t}
+            from {world.spec} import Thing
+            return {{"found": type("Found", (Thing,), {{}})}}
+        """,
+    )
+    world.write_spec()
+    spec_path = world.site / f"{world.spec}.py"
+    spec_path.write_text(
+        spec_path.read_text().replace(
+            "REGISTRY = LazyDiscoveryDict(CONFIG)",
+            f"import disc_{t} as _d\nCONFIG = CONFIG.replace(discovery_function=_d.find)\n"
+            "REGISTRY = LazyDiscoveryDict(CONFIG)",
+        )
+    )
+    out = world.run(
+        f"""
+        import json, threading
+        from {world.spec} import REGISTRY
+        got = {{}}
+        def a():
+            got["a"] = sorted(REGISTRY)
+        def b():
+            try:
+                import mmod_{t}
+                got["b"] = "imported"
+            except Exception as exc:
+                got["b"] = type(exc).__name__
+        ta = threading.Thread(target=a); ta.start()
+        tb = threading.Thread(target=b); tb.start()
+        ta.join(30); tb.join(30)
+        print(json.dumps([got.get("a"), got.get("b"), ta.is_alive() or tb.is_alive()]))
+        """,
+        timeout=60,
+    )
+    assert out == [["found"], "DiscoveryInProgressError", False]
