@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .config import RegistryConfig, SecondaryRegistryConfig
     from .diagnostics import FailureKind, PluginFailure
     from .discovery import DuplicateKeyError, Unavailable
+    from .enums import cached_enum, create_colormap_enum
     from .lazy import (
         DiscoveryInProgressError,
         LazyDiscoveryDict,
@@ -38,6 +39,8 @@ _EXPORTS = {
     "PluginFailure": "diagnostics",
     "DuplicateKeyError": "discovery",
     "Unavailable": "discovery",
+    "cached_enum": "enums",
+    "create_colormap_enum": "enums",
     "DiscoveryInProgressError": "lazy",
     "LazyDiscoveryDict": "lazy",
     "RegistryDiscoveryError": "lazy",
@@ -63,7 +66,9 @@ __all__ = [
     "SecondaryRegistryDict",
     "Unavailable",
     "__version__",
+    "cached_enum",
     "clear_cache",
+    "create_colormap_enum",
     "get_openhcs_cache_dir",
     "get_registry",
     "hookimpl",
