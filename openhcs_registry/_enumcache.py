@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 logger = get_logger("openhcs_registry.enums")
 
-#: Bump when the enum document layout changes.  2: checksummed (``_fileio``).
-ENUM_CACHE_VERSION = 2
+#: Bump when the enum document layout changes.  2: checksummed (CRC-32); 3: import-free
+#: checksum (``_fileio.checksum``).
+ENUM_CACHE_VERSION = 3
 #: Seconds a document dated in the future is tolerated (clock adjustments, NFS skew).
 CLOCK_SKEW = 300.0
 

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 from . import _fileio, settings
-from ._environment import environment_fingerprint
+from ._environment import environment_fingerprint, launch_folder, snapshot
 from ._log import get_logger
 from ._version import __version__
 from .config import RegistryConfig
 from .diagnostics import PluginFailure
-from .paths import get_openhcs_cache_dir
-from .refs import parse
+from .paths import get_openhcs_cache_dir, registry_cache_file
+from .refs import REFERENCE_RE as _REF_MODULE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 2  # 2: checksummed
+CACHE_VERSION = 3  # 2: checksummed (CRC-32); 3: import-free checksum
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -111,14 +111,13 @@ def _is_racy(mtime_ns: int | None, now_ns: int) -> bool:
 
 
 def _digest(path: str) -> int | None:
-    """CRC of a folder's sorted listing or a file's bytes (only for racy entries)."""
-    import zlib
-
+    """Checksum of a folder's sorted listing or a file's bytes (only for racy entries)."""
     try:
         if os.path.isdir(path):
-            return zlib.crc32("\0".join(sorted(os.listdir(path))).encode("utf-8", "replace"))
+            listing = "\0".join(sorted(os.listdir(path)))
+            return _fileio.checksum(listing.encode("utf-8", "replace"))
         with open(path, "rb") as fh:
-            return zlib.crc32(fh.read())
+            return _fileio.checksum(fh.read())
     except OSError:
         return None
 
@@ -169,8 +168,49 @@ def _list(value: object, what: str) -> list[Any]:
     return value
 
 
-def _str_or_none(value: object) -> bool:
-    return value is None or isinstance(value, str)
+#: Provenance fields of an item: strings or null (shown by ``info()`` and the CLI).
+_PROVENANCE = ("plugin", "origin", "module", "distribution", "version", "file")
+
+
+def _items(raw: object, allowed: frozenset[str], where: str) -> dict[str, CachedItem]:
+    """The items of one group; every reference must point into a module discovery recorded.
+
+    That check is what keeps a hostile document from importing anything discovery did not
+    find: a reference outside the recorded modules makes the whole document corrupt.
+    """
+    if type(raw) is not dict:
+        raise CacheCorrupt(f"{where} is not an object")
+    out: dict[str, CachedItem] = {}
+    match = _REF_MODULE.match
+    for key, info in raw.items():
+        if not key:
+            raise CacheCorrupt(f"empty key in {where}")
+        if type(info) is not dict:
+            raise CacheCorrupt(f"{where}[{key!r}] is not an object")
+        ref = info.get("ref")
+        found = match(ref) if type(ref) is str else None
+        if found is None:
+            raise CacheCorrupt(f"{where}[{key!r}].ref is not a module:qualname reference")
+        if found.group(1) not in allowed:
+            raise CacheCorrupt(
+                f"{where}[{key!r}] points into {found.group(1)!r}, which discovery did not record"
+            )
+        for name in _PROVENANCE:
+            value = info.get(name)
+            if value is not None and type(value) is not str:
+                raise CacheCorrupt(f"{where}[{key!r}].{name} not a string")
+        keyed = info.get("keyed", False)
+        if keyed is not True and keyed is not False:
+            raise CacheCorrupt(f"{where}[{key!r}].keyed is not a boolean")
+        out[key] = CachedItem(key, found.string, info)
+    return out
+
+
+def _failures(raw: object, what: str) -> list[PluginFailure]:
+    try:
+        return [PluginFailure.from_json(f) for f in _list(raw, what)]
+    except ValueError as exc:
+        raise CacheCorrupt(str(exc)) from exc
 
 
 class RegistryCacheManager:
@@ -187,7 +227,7 @@ class RegistryCacheManager:
     # -- location ---------------------------------------------------------------------------
     @property
     def path(self) -> Path:
-        return get_openhcs_cache_dir() / f"{self.config.name}_registry.json"
+        return registry_cache_file(self.config.name)
 
     @property
     def enabled(self) -> bool:
@@ -242,75 +282,73 @@ class RegistryCacheManager:
         return state
 
     def validate(self, doc: dict[str, Any], path: Path | None = None) -> CachedState:
-        """Check *doc* against this process; raise CacheInvalid/CacheCorrupt or return it."""
-        version = doc.get("cache_version")
+        """Check *doc* against this process; raise CacheInvalid/CacheCorrupt or return it.
+
+        Runs on every warm start, once per registry, so it is written for speed: cheap
+        comparisons first, one pass over the recorded files, no per-field helper calls.
+        """
+        get = doc.get
+        version = get("cache_version")
         if version != CACHE_VERSION or type(version) is not int:
             raise CacheInvalid(f"cache format {version!r}, expected {CACHE_VERSION}")
-        _expect(isinstance(doc.get("version"), str), "no library version")
-        if doc.get("version") != __version__:
-            raise CacheInvalid(f"written by openhcs-registry {doc.get('version')!r}")
-        if doc.get("registry") != self.config.name:
-            raise CacheCorrupt(f"document is for registry {doc.get('registry')!r}")
-        ts = doc.get("timestamp")
-        _expect(isinstance(ts, (int, float)) and not isinstance(ts, bool), "bad timestamp")
-        age = time.time() - float(ts)  # type: ignore[arg-type]
+        written_by = get("version")
+        _expect(type(written_by) is str, "no library version")
+        if written_by != __version__:
+            raise CacheInvalid(f"written by openhcs-registry {written_by!r}")
+        if get("registry") != self.config.name:
+            raise CacheCorrupt(f"document is for registry {get('registry')!r}")
+        ts = get("timestamp")
+        _expect(type(ts) is float or type(ts) is int, "bad timestamp")
+        age = time.time() - ts  # type: ignore[operator]
         if age > self.config.max_age:
             raise CacheInvalid(f"older than max_age ({age:.0f}s > {self.config.max_age:.0f}s)")
         if age < -_FUTURE_TOLERANCE:
             raise CacheInvalid("timestamp lies in the future")
-        if doc.get("config") != _config_fingerprint(self.config):
+        if get("config") != _config_fingerprint(self.config):
             raise CacheInvalid("registry configuration changed")
-        if doc.get("settings") != self._settings():
+        if get("settings") != self._settings():
             raise CacheInvalid("discovery settings changed")
-        if doc.get("environment") != environment_fingerprint():
+        if get("environment") != environment_fingerprint():
             raise CacheInvalid("interpreter or sys.path (installed distributions) changed")
-        digests = _obj(doc.get("digests"), "digests")
+        digests = _obj(get("digests"), "digests")
         _check_digests(digests.get("env"), "environment")
 
-        sources = _obj(doc.get("sources"), "sources")
+        sources = _obj(get("sources"), "sources")
         modules = _obj(sources.get("modules"), "sources.modules")
         dirs = _obj(sources.get("dirs"), "sources.dirs")
+        check = self.config.check_mtimes
+        stat = snapshot().stat
         for name, rec in modules.items():
-            _expect(isinstance(name, str), "bad module name")
-            _expect(
-                rec is None
-                or (
-                    isinstance(rec, list)
-                    and len(rec) == 3
-                    and isinstance(rec[0], str)
-                    and (rec[1] is None or type(rec[1]) is int)
-                    and (rec[2] is None or type(rec[2]) is int)
-                ),
-                f"bad source record for {name}",
-            )
+            if rec is None:
+                continue
+            if not (
+                type(rec) is list
+                and len(rec) == 3
+                and type(rec[0]) is str
+                and (rec[1] is None or type(rec[1]) is int)
+                and (rec[2] is None or type(rec[2]) is int)
+            ):
+                raise CacheCorrupt(f"bad source record for {name}")
+            if check and stat(rec[0]) != (rec[1], rec[2]):
+                raise CacheInvalid(f"{rec[0]} (module {name}) changed")
         for dname, mtime in dirs.items():
-            _expect(isinstance(dname, str) and (mtime is None or type(mtime) is int), "bad dir")
-        if self.config.check_mtimes:
-            for name, rec in modules.items():
-                if rec is not None and _stat_key(rec[0]) != [rec[1], rec[2]]:
-                    raise CacheInvalid(f"{rec[0]} (module {name}) changed")
-            for dname, mtime in dirs.items():
-                if _dir_mtime(dname) != mtime:
-                    raise CacheInvalid(f"discovery folder {dname} changed")
+            _expect(mtime is None or type(mtime) is int, "bad dir")
+            if check and _dir_mtime(dname) != mtime:
+                raise CacheInvalid(f"discovery folder {dname} changed")
+        if check:
             _check_digests(digests.get("sources"), "source")
 
         allowed = frozenset(modules)
-        items = self._items(doc.get("items"), allowed, "items")
-        raw_secondaries = _obj(doc.get("secondaries"), "secondaries")
-        expected = {s.name for s in self.config.secondary_registries}
-        _expect(set(raw_secondaries) == expected, "secondary registries differ")
-        secondaries = {
-            name: self._items(raw, allowed, f"secondaries.{name}")
-            for name, raw in raw_secondaries.items()
-        }
-        for name in secondaries:
-            _expect(set(secondaries[name]) <= set(items), f"{name} keys not in primary")
+        items = _items(get("items"), allowed, "items")
+        raw_secondaries = _obj(get("secondaries"), "secondaries")
+        secondaries: dict[str, dict[str, CachedItem]] = {}
+        for sec in self.config.secondary_registries:
+            group = _items(raw_secondaries.get(sec.name), allowed, f"secondaries.{sec.name}")
+            _expect(group.keys() <= items.keys(), f"{sec.name} keys not in primary")
+            secondaries[sec.name] = group
+        _expect(len(raw_secondaries) == len(secondaries), "secondary registries differ")
 
-        raw_failures = _list(doc.get("failures"), "failures")
-        try:
-            failures = [PluginFailure.from_json(f) for f in raw_failures]
-        except ValueError as exc:
-            raise CacheCorrupt(str(exc)) from exc
+        failures = _failures(get("failures"), "failures")
         for failure in failures:
             _expect(failure.registry == self.config.name, "failure of another registry")
             if failure.missing_module and _importable(failure.missing_module):
@@ -318,13 +356,10 @@ class RegistryCacheManager:
                     f"{failure.missing_module!r}, missing for plugin {failure.plugin!r}, "
                     "is now installed"
                 )
-        plugins = [_obj(p, "plugin entry") for p in _list(doc.get("plugins"), "plugins")]
-        blocked_modules = _list(doc.get("blocked_modules"), "blocked_modules")
-        _expect(all(isinstance(m, str) for m in blocked_modules), "bad blocked_modules")
-        try:
-            skipped = [PluginFailure.from_json(f) for f in _list(doc.get("skipped"), "skipped")]
-        except ValueError as exc:
-            raise CacheCorrupt(str(exc)) from exc
+        plugins = _list(get("plugins"), "plugins")
+        _expect(all(type(p) is dict for p in plugins), "plugin entry is not an object")
+        blocked_modules = _list(get("blocked_modules"), "blocked_modules")
+        _expect(all(type(m) is str for m in blocked_modules), "bad blocked_modules")
         return CachedState(
             items=items,
             secondaries=secondaries,
@@ -333,33 +368,9 @@ class RegistryCacheManager:
             plugins=plugins,
             timestamp=float(ts),  # type: ignore[arg-type]
             path=path or self.path,
-            skipped=skipped,
+            skipped=_failures(get("skipped"), "skipped"),
             blocked_modules=frozenset(blocked_modules),
         )
-
-    @staticmethod
-    def _items(raw: object, allowed: frozenset[str], where: str) -> dict[str, CachedItem]:
-        raw = _obj(raw, where)
-        out: dict[str, CachedItem] = {}
-        for key, info in raw.items():
-            _expect(isinstance(key, str) and bool(key), f"bad key in {where}")
-            info = _obj(info, f"{where}[{key!r}]")
-            ref = info.get("ref")
-            if not isinstance(ref, str):
-                raise CacheCorrupt(f"{where}[{key!r}].ref is not a string")
-            try:
-                module, _ = parse(ref)
-            except ValueError as exc:
-                raise CacheCorrupt(f"{where}[{key!r}]: {exc}") from exc
-            if module not in allowed:
-                raise CacheCorrupt(
-                    f"{where}[{key!r}] points into {module!r}, which discovery did not record"
-                )
-            for name in ("plugin", "origin", "module", "distribution", "version", "file"):
-                _expect(_str_or_none(info.get(name)), f"{where}[{key!r}].{name} not a string")
-            _expect(isinstance(info.get("keyed", False), bool), f"{where}[{key!r}].keyed")
-            out[key] = CachedItem(key, ref, info)
-        return out
 
     # -- writing ----------------------------------------------------------------------------
     def save(self, result: DiscoveryResult) -> bool:
@@ -387,7 +398,7 @@ class RegistryCacheManager:
             else:
                 modules[name] = None
         dirs = {d: _dir_mtime(d) for d in sorted(result.package_dirs)}
-        environment = environment_fingerprint()
+        environment = environment_fingerprint(fresh=True)
         now_ns = time.time_ns()
         watched: dict[str, int | None] = dict(dirs)
         for rec in modules.values():
@@ -467,15 +478,24 @@ def _config_fingerprint(config: RegistryConfig) -> dict[str, Any]:
     return memo[1]
 
 
-def _importable(top_module: str) -> bool:
-    """Whether a top-level module can be found now, without importing it."""
+def _importable(missing: str) -> bool:
+    """Whether a module recorded as missing may be importable now (nothing is imported).
+
+    Installing it anywhere on ``sys.path`` changes that folder's mtime, which the environment
+    fingerprint has already checked; what is left is the launch folder, which the
+    fingerprint leaves out (a ``zarr.py`` saved next to the script), and a module put into
+    ``sys.modules`` by hand.  Searching only there keeps this check cheap on every start.
+    """
+    top = missing.split(".")[0]
+    if top in sys.modules or top in sys.builtin_module_names:
+        return True
+    folder = launch_folder()
+    if folder is None:
+        return False
     from importlib.machinery import PathFinder
 
-    name = top_module.split(".")[0]
-    if name in sys.modules or name in sys.builtin_module_names:
-        return True
     try:
-        return PathFinder.find_spec(name) is not None
+        return PathFinder.find_spec(top, [folder]) is not None
     except Exception:
         return False
 

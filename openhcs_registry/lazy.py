@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping
 from types import GenericAlias
 
-from . import autoregister
+from . import _environment, autoregister
 from ._log import get_logger
 from .cache import CachedItem, CachedState, RegistryCacheManager
 from .config import RegistryConfig
@@ -315,6 +315,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
         if not force:
             self._ensure()
             return
+        _environment.forget()
         with self._lock:
             flight = self._flight
         if flight is not None:
@@ -325,7 +326,12 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             self._view_cache = None
 
     def reset(self) -> None:
-        """Forget what was discovered; the next read loads the cache or discovers again."""
+        """Forget what was discovered; the next read loads the cache or discovers again.
+
+        It also ends the environment snapshot (see :mod:`._environment`), so that read takes
+        a new look at installed distributions and plugin files.
+        """
+        _environment.forget()
         with self._lock:
             self._state = None
             self._view_cache = None

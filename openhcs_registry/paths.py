@@ -14,6 +14,10 @@ from pathlib import Path
 
 from . import settings
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 APP_NAME = "openhcs"
 
 
@@ -35,19 +39,48 @@ def _plain_linux_data_dir() -> str | None:
     return os.path.join(home, ".local", "share", APP_NAME)
 
 
+_folders: dict[str, Path] = {}
+
+
 def get_openhcs_cache_dir() -> Path:
-    """Return the cache folder in force now (it is not created here)."""
+    """Return the cache folder in force now (it is not created here).
+
+    The variables it depends on are read on every call (tests and applications change
+    them at run time); only the ``Path`` built from them is remembered.
+    """
     override = os.environ.get(settings.CACHE_DIR_ENV)
     if override:
-        return Path(override).expanduser()
+        if override.startswith("~"):  # depends on $HOME too: not remembered
+            return Path(override).expanduser()
+        folder = _folders.get(override)
+        if folder is None:
+            folder = _remember(_folders, override, Path(override))
+        return folder
     data_dir = _plain_linux_data_dir()
     if data_dir is None:
         import platformdirs
 
         data_dir = platformdirs.user_data_dir(APP_NAME, appauthor=False)
-    return Path(data_dir) / "cache"
+    folder = _folders.get("\0" + data_dir)  # "\0": no clash with an override string
+    if folder is None:
+        folder = _remember(_folders, "\0" + data_dir, Path(data_dir) / "cache")
+    return folder
+
+
+def _remember(memo: dict[Any, Path], key: Any, path: Path) -> Path:
+    if len(memo) > 64:  # a test suite sets a new folder per test: stay small
+        memo.clear()
+    memo[key] = path
+    return path
+
+
+_files: dict[tuple[Path, str], Path] = {}
 
 
 def registry_cache_file(name: str) -> Path:
     """Cache file of the registry called *name* (``microscope_handler_registry.json``)."""
-    return get_openhcs_cache_dir() / f"{name}_registry.json"
+    folder = get_openhcs_cache_dir()
+    path = _files.get((folder, name))
+    if path is None:
+        path = _remember(_files, (folder, name), folder / f"{name}_registry.json")
+    return path

@@ -46,11 +46,15 @@ def openhcs_cache_dir(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
     """A private, empty cache folder for this test; registries reset around it."""
+    from openhcs_registry import _environment
+
     folder = tmp_path_factory.mktemp("openhcs-cache")
     monkeypatch.setenv("OPENHCS_CACHE_DIR", str(folder))
+    _environment.forget()  # the test's first read takes its own look at the environment
     for registry in _all_registries():
         registry.reset()
     yield folder
+    _environment.forget()
     for registry in _all_registries():
         registry.reset()
 

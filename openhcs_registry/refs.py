@@ -15,8 +15,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_MODULE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_QUALNAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+#: A whole ``module:qualname`` reference; group 1 is the module, group 2 the qualname.
+REFERENCE_RE = re.compile(rf"({_NAME}(?:\.{_NAME})*):({_NAME}(?:\.{_NAME})*)\Z")
 
 
 class UnresolvableReference(Exception):
@@ -25,12 +26,10 @@ class UnresolvableReference(Exception):
 
 def parse(ref: str) -> tuple[str, str]:
     """Split ``"module:qualname"``; raise ``ValueError`` for anything else."""
-    if not isinstance(ref, str) or ref.count(":") != 1:
+    found = REFERENCE_RE.match(ref) if isinstance(ref, str) else None
+    if found is None:
         raise ValueError(f"not a module:qualname reference: {ref!r}")
-    module, qualname = ref.split(":")
-    if not _MODULE_RE.match(module) or not _QUALNAME_RE.match(qualname):
-        raise ValueError(f"not a module:qualname reference: {ref!r}")
-    return module, qualname
+    return found.group(1), found.group(2)
 
 
 def reference_of(obj: object) -> str | None:

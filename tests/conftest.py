@@ -30,9 +30,13 @@ def _isolated_cache(
     monkeypatch.setenv("OPENHCS_CACHE_DIR", str(folder))
     monkeypatch.delenv("OPENHCS_DISABLE_REGISTRY_CACHE", raising=False)
     monkeypatch.delenv("OPENHCS_SUBPROCESS_NO_GPU", raising=False)
+    from openhcs_registry import _environment
+
+    _environment.forget()
     for registry in _builtin_registries():
         registry.reset()  # type: ignore[attr-defined]
     yield folder
+    _environment.forget()
     for registry in _builtin_registries():
         registry.reset()  # type: ignore[attr-defined]
 

@@ -16,6 +16,7 @@ from support import World, run_many, run_python
 
 from openhcs_registry import clear_cache, get_openhcs_cache_dir
 from openhcs_registry._fileio import encode_document
+from openhcs_registry.cache import CACHE_VERSION
 
 PLUGIN_MODULES = ("openhcs_plugins",)
 HEAVY = ("pluggy", "importlib.metadata")
@@ -345,14 +346,28 @@ def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Pat
     world.run(code, **env)
     assert world.run(code, **env)[0] == "cache"
     (other / f"{dep}.py").write_text("")
-    os.utime(other, ns=(0, 0))  # even if the folder's mtime says nothing changed
-    world_cache = world.read_cache()
-    world_cache["environment"]["path"] = [
-        [p, 0 if p == str(other) else m] for p, m in world_cache["environment"]["path"]
-    ]
-    world_cache["digests"]["env"] = {}  # only the recorded missing module can tell now
-    world.write_cache(world_cache)
-    assert world.run(code, **env) == ["fresh", ["alpha", "needy"]]
+    assert world.run(code, **env) == ["fresh", ["alpha", "needy"]]  # the folder's mtime moved
+
+
+def test_missing_dependency_saved_in_the_launch_folder_invalidates(world: World) -> None:
+    """The launch folder (cwd for ``-c``) is outside the environment fingerprint; the
+    recorded missing module is what notices a dependency saved there."""
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    dep = f"dep_{world.tag}"
+    world.install(
+        "needy-plugin",
+        f"needy_{world.tag}",
+        f"import {dep}\n" + world.plugin_source(("Needy", "needy")),
+    )
+    code = (
+        f"import json; from {world.spec} import REGISTRY; "
+        "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))"
+    )
+    assert world.run(code) == ["fresh", ["alpha"]]
+    assert world.run(code) == ["cache", ["alpha"]]
+    (world.root / f"{dep}.py").write_text("")  # world.run's cwd: sys.path[0] is ''
+    assert world.run(code) == ["fresh", ["alpha", "needy"]]
 
 
 @pytest.mark.parametrize(
@@ -363,7 +378,7 @@ def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Pat
         b'{"cache_version": 1, "items": ',
         b"[1, 2, 3]",
         b'"just a string"',
-        b'{"cache_version": 2}',
+        b'{"cache_version": %d}' % CACHE_VERSION,  # current format, but no checksum
         b"\xff\xfe\x00garbage",
         None,  # wrong-typed fields in an otherwise valid file
         "truncate",
@@ -652,19 +667,129 @@ def test_default_folder_warm_start_does_not_import_platformdirs(tmp_path: Path) 
     assert run_python(code, env) == [False, ["cache"]]
 
 
-def test_unchecksummed_file_of_an_older_format_is_rebuilt_quietly(
-    world: World, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("older", ["format-1-no-checksum", "format-2-crc32"])
+def test_file_of_an_older_format_is_rebuilt_quietly(
+    world: World, caplog: pytest.LogCaptureFixture, older: str
 ) -> None:
+    import zlib
+
     two_plugin_world(world)
     reg = world.registry()
     list(reg)
     doc = world.read_cache()
     doc.pop("checksum")
-    doc["cache_version"] = 1  # as openhcs-registry wrote it before checksums
-    world.cache_file.write_text(json.dumps(doc))
+    if older == "format-1-no-checksum":  # as openhcs-registry wrote it before checksums
+        doc["cache_version"] = 1
+        world.cache_file.write_text(json.dumps(doc))
+    else:  # format 2 ended with a CRC-32, which today's checksum does not match
+        doc["cache_version"] = 2
+        body = json.dumps(doc, separators=(",", ":")).encode()
+        crc = zlib.crc32(body)
+        world.cache_file.write_bytes(body[:-1] + b',"checksum":%d}' % crc)
     reg.reset()
     with caplog.at_level(logging.INFO, logger="openhcs_registry"):
         assert sorted(reg) == ["alpha", "beta"]
     assert reg.source == "fresh"
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert any("stale" in r.getMessage() for r in caplog.records)
+
+
+def test_a_fifo_in_place_of_the_cache_file_is_refused_without_blocking(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    world.cache_file.unlink()
+    os.mkfifo(world.cache_file, 0o600)  # opening it for reading would wait for a writer
+    reg.reset()
+    with caplog.at_level(logging.WARNING, logger="openhcs_registry"):
+        assert sorted(reg) == ["alpha", "beta"]
+    assert reg.source == "fresh"
+    assert any("not a regular file" in r.getMessage() for r in caplog.records)
+
+
+def test_checksum_is_the_documented_int_hash_and_catches_every_short_burst() -> None:
+    from openhcs_registry._fileio import checksum
+
+    data = encode_document({"cache_version": CACHE_VERSION, "items": {"a": "b" * 300}})
+    modulus = sys.hash_info.modulus
+    assert checksum(data) == int.from_bytes(data, "little") % modulus
+    for bit in range(0, len(data) * 8, 7):  # every flipped bit changes it
+        flipped = bytearray(data)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        assert checksum(bytes(flipped)) != checksum(data)
+    for cut in range(1, len(data)):  # so does every truncation
+        assert checksum(data[:cut]) != checksum(data)
+
+
+def test_warm_start_imports_no_compression_or_hash_module(_isolated_cache: Path) -> None:
+    env = dict(os.environ, OPENHCS_CACHE_DIR=str(_isolated_cache))
+    code = """
+        import json, sys
+        import openhcs_hookspecs
+        regs = openhcs_hookspecs.load_all()
+        keys = {n: sorted(r) for n, r in regs.items()}
+        loaded = sorted(m for m in ("zlib", "binascii", "hashlib") if m in sys.modules)
+        print(json.dumps([loaded, sorted({r.source for r in regs.values()})]))
+    """
+    run_python(code, env)
+    assert run_python(code, env) == [[], ["cache"]]
+
+
+# -- the environment snapshot: one look per burst of reads ---------------------------------
+def test_snapshot_is_shared_until_forgotten_expired_or_sys_path_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openhcs_registry import _environment
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)  # no expiry mid-test
+    module = tmp_path / "plugin_mod.py"
+    module.write_text("x = 1\n")
+    _environment.forget()
+    first = _environment.snapshot().stat(str(module))
+    fingerprint = _environment.environment_fingerprint()
+    module.write_text("x = 'a longer body'\n")
+    assert _environment.snapshot().stat(str(module)) == first  # same burst, same look
+    assert _environment.environment_fingerprint() is fingerprint
+    _environment.forget()
+    st = module.stat()
+    assert _environment.snapshot().stat(str(module)) == (st.st_mtime_ns, st.st_size) != first
+
+    snap = _environment.snapshot()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _environment.snapshot() is not snap  # another sys.path: another look
+    snap = _environment.snapshot()
+    monkeypatch.chdir(tmp_path)
+    assert _environment.snapshot() is not snap  # another working directory too
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 0.0)
+    _environment.forget()
+    snap = _environment.snapshot()
+    assert _environment.snapshot() is not snap  # and the end of its lifetime
+
+
+def test_writers_look_afresh_and_reset_ends_the_snapshot(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openhcs_registry import _environment
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    reg.reset()
+    assert sorted(reg) == ["alpha", "beta"] and reg.source == "cache"  # the look is taken
+    world.install("gamma-plugin", f"gamma_{world.tag}", world.plugin_source(("Gamma", "g")))
+    looked = dict(map(tuple, _environment.environment_fingerprint()["path"]))  # type: ignore[arg-type]
+    assert looked[str(world.site)] != world.site.stat().st_mtime_ns  # the look is older
+    reg.reset()  # reset() ends the look, whatever its lifetime
+    assert sorted(reg) == ["alpha", "beta", "g"]
+    assert reg.source == "fresh"
+    doc = world.read_cache()  # the writer recorded what is there now, not the old look
+    assert dict(map(tuple, doc["environment"]["path"]))[str(world.site)] == (
+        world.site.stat().st_mtime_ns
+    )
+    reg.reset()
+    assert sorted(reg) == ["alpha", "beta", "g"]
+    assert reg.source == "cache"
