@@ -46,6 +46,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--output", type=Path, default=REPO / "BENCHMARKS.md", help="Markdown report to write"
     )
     p.add_argument("--json", type=Path, default=None, help="raw results (default workdir)")
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: rewrite the report from the raw results of the last run "
+        "(after editing ANALYSIS.md)",
+    )
     return p.parse_args(argv)
 
 
@@ -125,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown case(s): {sorted(unknown)}")
     workdir: Path = args.workdir.resolve()
+    if args.render_only:
+        json_path = args.json or workdir / ("results-quick.json" if args.quick else "results.json")
+        if not json_path.is_file():
+            raise SystemExit(f"no results at {json_path}: run the benchmarks first")
+        results = json.loads(json_path.read_text())
+        args.output.write_text(render(results, quick=args.quick))
+        print(f"[bench] rewrote {args.output} from {json_path}", file=sys.stderr)
+        return 0
     workdir.mkdir(parents=True, exist_ok=True)
     if args.quick:
         cfg = cases.Settings(workdir, runs=1, runs_large=1, sizes=(3,), warmup=0, quick=True)

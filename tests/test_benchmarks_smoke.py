@@ -85,3 +85,17 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     assert results["targets"] and all("figure" in t for t in results["targets"])
     text = report.read_text()
     assert "## Targets" in text and "## 3. Synthetic plugin sets" in text
+
+    # --render-only rewrites the report from the raw results, measuring nothing
+    report.write_text("stale")
+    proc = subprocess.run(
+        [
+            *(sys.executable, str(RUN), "--quick", "--render-only"),
+            *("--workdir", str(tmp_path / "work"), "--output", str(report), "--json", str(raw)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert report.read_text() == text
