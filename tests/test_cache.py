@@ -321,7 +321,8 @@ def test_other_interpreter_or_venv_invalidates(world: World, tmp_path: Path) -> 
     assert json.loads(out.stdout) == ["fresh", ["alpha", "beta"]]
 
 
-def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Path) -> None:
+def _needy_world(world: World) -> tuple[str, str]:
+    """A world with a plugin whose module imports a missing ``dep_*``; (dep, probe code)."""
     world.write_spec()
     world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
     dep = f"dep_{world.tag}"
@@ -330,19 +331,21 @@ def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Pat
         f"needy_{world.tag}",
         f"import {dep}\n" + world.plugin_source(("Needy", "needy")),
     )
-    _warm(world)
-    assert world.read_cache()["failures"][0]["missing_module"] == dep
-    # install the dependency somewhere else on the path: only its presence can tell
-    other = tmp_path / "other_site"
-    other.mkdir()
-    (other / f"{dep}.py").write_text("")
-    env = {"PYTHONPATH": os.pathsep.join([str(world.site), str(other)])}
     code = (
         f"import json; from {world.spec} import REGISTRY; "
         "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))"
     )
-    # warm the cache with the other dir present but empty of the dependency first
-    (other / f"{dep}.py").unlink()
+    return dep, code
+
+
+def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Path) -> None:
+    dep, code = _needy_world(world)
+    _warm(world)
+    assert world.read_cache()["failures"][0]["missing_module"] == dep
+    # another folder on the path, empty at first; then the dependency appears in it
+    other = tmp_path / "other_site"
+    other.mkdir()
+    env = {"PYTHONPATH": os.pathsep.join([str(world.site), str(other)])}
     world.run(code, **env)
     assert world.run(code, **env)[0] == "cache"
     (other / f"{dep}.py").write_text("")
@@ -352,18 +355,7 @@ def test_installing_a_missing_dependency_invalidates(world: World, tmp_path: Pat
 def test_missing_dependency_saved_in_the_launch_folder_invalidates(world: World) -> None:
     """The launch folder (cwd for ``-c``) is outside the environment fingerprint; the
     recorded missing module is what notices a dependency saved there."""
-    world.write_spec()
-    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
-    dep = f"dep_{world.tag}"
-    world.install(
-        "needy-plugin",
-        f"needy_{world.tag}",
-        f"import {dep}\n" + world.plugin_source(("Needy", "needy")),
-    )
-    code = (
-        f"import json; from {world.spec} import REGISTRY; "
-        "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))"
-    )
+    dep, code = _needy_world(world)
     assert world.run(code) == ["fresh", ["alpha"]]
     assert world.run(code) == ["cache", ["alpha"]]
     (world.root / f"{dep}.py").write_text("")  # world.run's cwd: sys.path[0] is ''
