@@ -48,15 +48,25 @@ class _Snapshot:
         try:
             return stats[path]
         except KeyError:
-            pass
-        try:
-            st = os.stat(path)
-        except (OSError, ValueError):
-            result = None
-        else:
-            result = (st.st_mtime_ns, st.st_size)
-        stats[path] = result
-        return result
+            result = stats[path] = file_stat(path)
+            return result
+
+
+def file_stat(path: str) -> tuple[int, int] | None:
+    """``(st_mtime_ns, st_size)`` of *path* now (no snapshot), None if it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # ValueError: a NUL byte in a path read from a document
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def mtime(path: str) -> int | None:
+    """``st_mtime_ns`` of *path* now (no snapshot), None if it cannot be stat'ed."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except (OSError, ValueError):
+        return None
 
 
 _snapshot: _Snapshot | None = None
@@ -77,7 +87,9 @@ def _key() -> tuple[object, ...]:
     return (tuple(sys.path), cwd, argv[0] if argv else None, sys.executable, sys.prefix)
 
 
-def _current() -> _Snapshot:
+def snapshot() -> _Snapshot:
+    """The look in force: the current one while it is valid, else a new one (see the module
+    docstring).  Its :meth:`_Snapshot.stat` is what cache checks use for recorded files."""
     global _snapshot
     snap = _snapshot
     key = _key()
@@ -95,13 +107,6 @@ def _current() -> _Snapshot:
     return snap
 
 
-def _mtime(path: str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except (OSError, ValueError):
-        return None
-
-
 def environment_fingerprint(*, fresh: bool = False) -> dict[str, Any]:
     """Interpreter identity and ``sys.path`` entries with their mtimes.
 
@@ -115,18 +120,12 @@ def environment_fingerprint(*, fresh: bool = False) -> dict[str, Any]:
     """
     if fresh:
         forget()
-    snap = _current()
+    snap = snapshot()
     fingerprint = snap.fingerprint
     if fingerprint is None:
-        path = [[entry, _mtime(entry)] for entry in snap.entries]
+        path = [[entry, mtime(entry)] for entry in snap.entries]
         fingerprint = snap.fingerprint = {**snap.header, "path": path}
     return fingerprint
-
-
-def snapshot() -> _Snapshot:
-    """The current snapshot (see the module docstring); its :meth:`_Snapshot.stat` is
-    what cache checks use for recorded files."""
-    return _current()
 
 
 def launch_folder() -> str | None:

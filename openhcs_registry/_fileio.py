@@ -114,6 +114,10 @@ def _within(path: Path, folder: Path) -> bool:
     return True
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
 def _open_nofollow(path: Path) -> int | None:
     """A descriptor of the cache file, or None if there is none.
 
@@ -139,10 +143,6 @@ def _open_nofollow(path: Path) -> int | None:
         return None
     except OSError as exc:
         raise UnsafeCacheFile(f"cannot open: {exc}") from exc
-
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def _read_checked(fd: int) -> bytes:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import _fileio, settings
-from ._environment import environment_fingerprint, launch_folder, snapshot
+from ._environment import environment_fingerprint, file_stat, launch_folder, mtime, snapshot
 from ._log import get_logger
 from ._version import __version__
 from .config import RegistryConfig
@@ -133,21 +133,6 @@ def _check_digests(recorded: object, what: str) -> None:
         _expect(isinstance(path, str) and (crc is None or type(crc) is int), f"bad {what} digest")
         if _digest(path) != crc:
             raise CacheInvalid(f"{path} changed (content differs; same timestamp)")
-
-
-def _stat_key(path: str) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_mtime_ns, st.st_size]
-
-
-def _dir_mtime(path: str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
 
 
 def _expect(cond: bool, what: str) -> None:
@@ -331,9 +316,9 @@ class RegistryCacheManager:
                 raise CacheCorrupt(f"bad source record for {name}")
             if check and stat(rec[0]) != (rec[1], rec[2]):
                 raise CacheInvalid(f"{rec[0]} (module {name}) changed")
-        for dname, mtime in dirs.items():
-            _expect(mtime is None or type(mtime) is int, "bad dir")
-            if check and _dir_mtime(dname) != mtime:
+        for dname, recorded in dirs.items():
+            _expect(recorded is None or type(recorded) is int, "bad dir")
+            if check and mtime(dname) != recorded:
                 raise CacheInvalid(f"discovery folder {dname} changed")
         if check:
             _check_digests(digests.get("sources"), "source")
@@ -393,11 +378,11 @@ class RegistryCacheManager:
             file = getattr(mod, "__file__", None)
             if isinstance(file, str):
                 file = os.path.abspath(file)
-                st = _stat_key(file)
+                st = file_stat(file)
                 modules[name] = [file, st[0], st[1]] if st else [file, None, None]
             else:
                 modules[name] = None
-        dirs = {d: _dir_mtime(d) for d in sorted(result.package_dirs)}
+        dirs = {d: mtime(d) for d in sorted(result.package_dirs)}
         environment = environment_fingerprint(fresh=True)
         now_ns = time.time_ns()
         watched: dict[str, int | None] = dict(dirs)
@@ -505,7 +490,7 @@ def clear_cache(name: str | None = None) -> list[Path]:
     folder = get_openhcs_cache_dir()
     removed: list[Path] = []
     if name is not None:
-        path = folder / f"{name}_registry.json"
+        path = registry_cache_file(name)
         if _fileio.remove_document(path):
             removed.append(path)
         return removed
