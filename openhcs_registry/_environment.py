@@ -32,18 +32,19 @@ SNAPSHOT_SECONDS = 1.0
 class _Snapshot:
     """What one look found; filled lazily (only what some check asked for is looked up)."""
 
-    __slots__ = ("entries", "expires", "fingerprint", "header", "key", "stats")
+    __slots__ = ("entries", "expires", "fingerprint", "header", "key", "listings", "stats")
 
     def __init__(self, key: tuple[object, ...], entries: list[str], header: dict[str, Any]) -> None:
         self.key = key
         self.entries = entries  # the absolute sys.path entries the fingerprint covers
         self.header = header
         self.fingerprint: dict[str, Any] | None = None
-        self.stats: dict[str, tuple[int, int] | None] = {}
+        self.stats: dict[str, list[int] | None] = {}
+        self.listings: dict[str, set[str] | None] = {}
         self.expires = time.monotonic() + SNAPSHOT_SECONDS
 
-    def stat(self, path: str) -> tuple[int, int] | None:
-        """``(st_mtime_ns, st_size)`` of *path* as of this snapshot, None if missing."""
+    def stat(self, path: str) -> list[int] | None:
+        """The stat signature (see :func:`file_stat`) of *path* as of this snapshot."""
         stats = self.stats
         try:
             return stats[path]
@@ -51,14 +52,52 @@ class _Snapshot:
             result = stats[path] = file_stat(path)
             return result
 
+    def names(self, folder: str) -> set[str] | None:
+        """Top-level names importable from *folder* as of this snapshot (None: unreadable)."""
+        names = self.listings
+        try:
+            return names[folder]
+        except KeyError:
+            result = names[folder] = importable_names(folder)
+            return result
 
-def file_stat(path: str) -> tuple[int, int] | None:
-    """``(st_mtime_ns, st_size)`` of *path* now (no snapshot), None if it cannot be stat'ed."""
+
+def file_stat(path: str) -> list[int] | None:
+    """``[st_mtime_ns, st_size, st_ctime_ns, st_ino]`` of *path* now, None if missing.
+
+    mtime and size alone can be put back by ``cp -p``, ``rsync -a`` or ``tar x`` after a
+    same-size edit; the change time and the inode cannot.
+    """
     try:
         st = os.stat(path)
     except (OSError, ValueError):  # ValueError: a NUL byte in a path read from a document
         return None
-    return (st.st_mtime_ns, st.st_size)
+    return [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+
+
+#: File name endings that make a folder entry importable under the part before the first dot.
+_IMPORTABLE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd")
+
+
+def importable_names(folder: str) -> set[str] | None:
+    """Top-level names *folder* may provide to ``import`` (over-approximated), or None.
+
+    A name without a dot may be a package folder; ``x.py`` or ``x.cpython-311-….so``
+    provides ``x``.  Recording and checking use this same rule, so the over-approximation
+    only makes a stray file named like a module count as a change.
+    """
+    try:
+        entries = os.listdir(folder or os.curdir)
+    except (OSError, ValueError):
+        return None
+    out: set[str] = set()
+    for entry in entries:
+        if "." not in entry:
+            if entry != "__pycache__":
+                out.add(entry)
+        elif entry.endswith(_IMPORTABLE_SUFFIXES):
+            out.add(entry.split(".", 1)[0])
+    return out
 
 
 def mtime(path: str) -> int | None:
@@ -95,20 +134,52 @@ def snapshot() -> _Snapshot:
     key = _key()
     if snap is not None and snap.key == key and time.monotonic() < snap.expires:
         return snap
-    path = sys.path
-    entries = path[1:] if _launch_entry(path) else list(path)
     header = {
         "python": sys.version,
         "cache_tag": sys.implementation.cache_tag,
-        "executable": sys.executable,
+        # the same interpreter reached as bin/python or bin/python3 (a console script's
+        # shebang) is one interpreter: the venv itself is told apart by the prefix
+        "executable": _realpath(sys.executable),
         "prefix": sys.prefix,
     }
-    snap = _snapshot = _Snapshot(key, [os.path.abspath(e or os.curdir) for e in entries], header)
+    snap = _snapshot = _Snapshot(key, search_path(), header)
     return snap
 
 
+_realpaths: dict[str, str] = {}
+
+
+def _realpath(path: str) -> str:
+    found = _realpaths.get(path)
+    if found is None:
+        found = _realpaths[path] = os.path.realpath(path) if path else path
+    return found
+
+
+def search_path() -> list[str]:
+    """``sys.path`` as the import system uses it: absolute, launch entry left out, each
+    entry once.
+
+    An entry listed twice is searched once, at its first place: a spawn worker whose main
+    module does ``sys.path.insert(0, …)`` at top level has it twice, and imports exactly as
+    its parent does.
+    """
+    path = sys.path
+    entries = path[1:] if _launch_entry(path) else path
+    seen: set[str] = set()
+    out: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, str):
+            continue
+        full = os.path.abspath(entry or os.curdir)
+        if full not in seen:
+            seen.add(full)
+            out.append(full)
+    return out
+
+
 def environment_fingerprint(*, fresh: bool = False) -> dict[str, Any]:
-    """Interpreter identity and ``sys.path`` entries with their mtimes.
+    """Interpreter identity and ``sys.path`` entries with their stat signatures.
 
     Installing, upgrading or removing a distribution adds or removes a ``.dist-info`` folder,
     which changes its site folder's ``st_mtime_ns``.  The launch entry ``sys.path[0]`` (the
@@ -123,7 +194,7 @@ def environment_fingerprint(*, fresh: bool = False) -> dict[str, Any]:
     snap = snapshot()
     fingerprint = snap.fingerprint
     if fingerprint is None:
-        path = [[entry, mtime(entry)] for entry in snap.entries]
+        path = [[entry, file_stat(entry)] for entry in snap.entries]
         fingerprint = snap.fingerprint = {**snap.header, "path": path}
     return fingerprint
 

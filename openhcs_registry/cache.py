@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import _fileio, settings
-from ._environment import environment_fingerprint, file_stat, launch_folder, mtime, snapshot
+from ._environment import launch_folder, snapshot
 from ._log import get_logger
 from ._version import __version__
 from .config import RegistryConfig
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 3  # 2: checksummed (CRC-32); 3: import-free checksum
+CACHE_VERSION = 4  # 2: checksummed (CRC-32); 3: import-free checksum; 4: per-plugin inputs
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -111,28 +111,46 @@ def _is_racy(mtime_ns: int | None, now_ns: int) -> bool:
 
 
 def _digest(path: str) -> int | None:
-    """Checksum of a folder's sorted listing or a file's bytes (only for racy entries)."""
+    """Checksum of a file's bytes (only for racy entries)."""
     try:
-        if os.path.isdir(path):
-            listing = "\0".join(sorted(os.listdir(path)))
-            return _fileio.checksum(listing.encode("utf-8", "replace"))
         with open(path, "rb") as fh:
             return _fileio.checksum(fh.read())
-    except OSError:
+    except (OSError, ValueError):
         return None
 
 
-def _racy_digests(paths: dict[str, int | None], now_ns: int) -> dict[str, int | None]:
-    return {p: _digest(p) for p, mtime in paths.items() if _is_racy(mtime, now_ns)}
+def _listing(path: str) -> int | None:
+    """Checksum of a folder's sorted entries, as :func:`._inputs.listing` records it."""
+    try:
+        entries = os.listdir(path)
+    except (OSError, ValueError):
+        return None
+    names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))
+    return _fileio.checksum("\0".join(names).encode("utf-8", "surrogateescape"))
 
 
-def _check_digests(recorded: object, what: str) -> None:
-    _expect(isinstance(recorded, dict), f"bad {what} digests")
-    assert isinstance(recorded, dict)
-    for path, crc in recorded.items():
-        _expect(isinstance(path, str) and (crc is None or type(crc) is int), f"bad {what} digest")
-        if _digest(path) != crc:
-            raise CacheInvalid(f"{path} changed (content differs; same timestamp)")
+def _sig_record(rec: object, extra: int, what: str) -> list[Any]:
+    """A recorded ``[path, mtime, size, ctime, ino, *extra]`` row, shape-checked."""
+    if not (type(rec) is list and 5 <= len(rec) <= 5 + extra and type(rec[0]) is str):
+        raise CacheCorrupt(f"bad {what} record")
+    for value in rec[1:]:
+        if value is not None and type(value) is not int:
+            raise CacheCorrupt(f"bad {what} record for {rec[0]}")
+    return rec
+
+
+def _folder_unchanged(path: str, rec: list[Any], now: list[int] | None, racy_ns: int) -> bool:
+    """A folder is unchanged if its stat is, or else if its list of entries is.
+
+    A folder's mtime also moves when ``__pycache__`` appears in it or a file in it is
+    replaced by one of the same name; its listing says whether the set of modules changed.
+    Folders modified within the racy window of the write are always compared by listing.
+    """
+    if now is None:
+        return rec[1] is None  # still missing, or gone
+    if now == rec[1:5] and rec[1] < racy_ns:
+        return True
+    return len(rec) > 5 and rec[5] is not None and _listing(path) == rec[5]
 
 
 def _expect(cond: bool, what: str) -> None:
@@ -270,7 +288,7 @@ class RegistryCacheManager:
         """Check *doc* against this process; raise CacheInvalid/CacheCorrupt or return it.
 
         Runs on every warm start, once per registry, so it is written for speed: cheap
-        comparisons first, one pass over the recorded files, no per-field helper calls.
+        comparisons first, one pass over the recorded inputs, no per-field helper calls.
         """
         get = doc.get
         version = get("cache_version")
@@ -293,37 +311,36 @@ class RegistryCacheManager:
             raise CacheInvalid("registry configuration changed")
         if get("settings") != self._settings():
             raise CacheInvalid("discovery settings changed")
-        if get("environment") != environment_fingerprint():
-            raise CacheInvalid("interpreter or sys.path (installed distributions) changed")
-        digests = _obj(get("digests"), "digests")
-        _check_digests(digests.get("env"), "environment")
-
-        sources = _obj(get("sources"), "sources")
-        modules = _obj(sources.get("modules"), "sources.modules")
-        dirs = _obj(sources.get("dirs"), "sources.dirs")
+        snap = snapshot()
+        if get("interpreter") != snap.header:
+            raise CacheInvalid("another interpreter or virtual environment")
+        # anything modified this close to the write is compared by content, not by stat
+        racy_ns = int(ts * 1e9) - _RACY_COARSE_NS  # type: ignore[operator]
+        stat = snap.stat
+        self._check_search_path(get("path"), snap.entries, racy_ns)
+        self._check_launch(_obj(get("launch"), "launch"))
+        for decl, rec in _obj(get("distributions"), "distributions").items():
+            if stat(decl) != rec:
+                raise CacheInvalid(f"entry-point declaration {decl} changed")
+        files = _list(get("files"), "files")
         check = self.config.check_mtimes
-        stat = snapshot().stat
-        for name, rec in modules.items():
-            if rec is None:
-                continue
-            if not (
-                type(rec) is list
-                and len(rec) == 3
-                and type(rec[0]) is str
-                and (rec[1] is None or type(rec[1]) is int)
-                and (rec[2] is None or type(rec[2]) is int)
+        for rec in files:
+            _sig_record(rec, 1, "file")
+            if check and (
+                stat(rec[0]) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5])
             ):
-                raise CacheCorrupt(f"bad source record for {name}")
-            if check and stat(rec[0]) != (rec[1], rec[2]):
-                raise CacheInvalid(f"{rec[0]} (module {name}) changed")
-        for dname, recorded in dirs.items():
-            _expect(recorded is None or type(recorded) is int, "bad dir")
-            if check and mtime(dname) != recorded:
-                raise CacheInvalid(f"discovery folder {dname} changed")
-        if check:
-            _check_digests(digests.get("sources"), "source")
-
-        allowed = frozenset(modules)
+                raise CacheInvalid(f"{rec[0]} changed")
+        for rec in _list(get("dirs"), "dirs"):
+            _sig_record(rec, 1, "folder")
+            if check and not _folder_unchanged(rec[0], rec, stat(rec[0]), racy_ns):
+                raise CacheInvalid(f"folder {rec[0]} changed")
+        # references may point only into modules whose file is recorded (and was just checked)
+        watched = {rec[0] for rec in files if rec[1] is not None}
+        allowed = frozenset(
+            name
+            for name, file in _obj(get("modules"), "modules").items()
+            if type(file) is str and file in watched
+        )
         items = _items(get("items"), allowed, "items")
         raw_secondaries = _obj(get("secondaries"), "secondaries")
         secondaries: dict[str, dict[str, CachedItem]] = {}
@@ -357,6 +374,40 @@ class RegistryCacheManager:
             blocked_modules=frozenset(blocked_modules),
         )
 
+    @staticmethod
+    def _check_search_path(recorded: object, entries: list[str], racy_ns: int) -> None:
+        """``sys.path`` (normalised) is the same list, and no entry gained or lost a module."""
+        rows = _list(recorded, "path")
+        if len(rows) != len(entries):
+            raise CacheInvalid("sys.path changed")
+        stat = snapshot().stat
+        for entry, rec in zip(entries, rows, strict=True):
+            _sig_record(rec, 1, "sys.path")
+            if rec[0] != entry:
+                raise CacheInvalid(f"sys.path changed ({entry})")
+            if not _folder_unchanged(entry, rec, stat(entry), racy_ns):
+                raise CacheInvalid(f"{entry} changed (a distribution installed or removed?)")
+
+    @staticmethod
+    def _check_launch(launch: dict[str, Any]) -> None:
+        """The recorded names that the launch folder (cwd, script folder) provides, per name.
+
+        The launch folder is not fingerprinted (it differs between programs and changes
+        whenever a file is saved there); only whether it shadows a recorded name matters.
+        """
+        tops = launch.get("tops")
+        if not tops:
+            return
+        _expect(type(tops) is list and type(launch.get("present")) is list, "bad launch")
+        folder = launch_folder()
+        if folder is None:
+            present: set[str] = set()
+        else:
+            names = snapshot().names(os.path.abspath(folder or os.curdir))
+            present = set() if names is None else names.intersection(tops)
+        if present != set(launch["present"]):
+            raise CacheInvalid("the launch folder shadows another set of recorded names")
+
     # -- writing ----------------------------------------------------------------------------
     def save(self, result: DiscoveryResult) -> bool:
         """Write what a fresh process would find (run-time registrations left out)."""
@@ -372,23 +423,35 @@ class RegistryCacheManager:
         return ok
 
     def build_document(self, result: DiscoveryResult) -> dict[str, Any]:
-        modules: dict[str, list[Any] | None] = {}
-        for name in sorted(result.modules):
-            mod = sys.modules.get(name)
-            file = getattr(mod, "__file__", None)
-            if isinstance(file, str):
-                file = os.path.abspath(file)
-                st = file_stat(file)
-                modules[name] = [file, st[0], st[1]] if st else [file, None, None]
-            else:
-                modules[name] = None
-        dirs = {d: mtime(d) for d in sorted(result.package_dirs)}
-        environment = environment_fingerprint(fresh=True)
+        files: dict[str, Any] = {}
+        dirs: dict[str, Any] = {}
+        modules: dict[str, str] = {}
+        for inputs in result.inputs.values():
+            for file, value in inputs.files.items():
+                files.setdefault(file, value)
+            for folder, value in inputs.dirs.items():
+                dirs.setdefault(folder, value)
+            for name, found in inputs.modules.items():
+                if found is not None:
+                    modules.setdefault(name, found)
+        for name in result.modules:  # plugin and value modules imported before discovery
+            loaded = getattr(sys.modules.get(name), "__file__", None)
+            if name not in modules and isinstance(loaded, str) and os.path.abspath(loaded) in files:
+                modules[name] = os.path.abspath(loaded)
         now_ns = time.time_ns()
-        watched: dict[str, int | None] = dict(dirs)
-        for rec in modules.values():
-            if rec is not None:
-                watched[rec[0]] = rec[1]
+        file_rows = []
+        for file in sorted(files):
+            value = files[file]
+            row = [file, *(value or (None, None, None, None))]
+            if value is not None and _is_racy(value[0], now_ns):
+                row.append(_digest(file))
+            file_rows.append(row)
+        dir_rows = []
+        for folder in sorted(dirs):
+            value = dirs[folder]
+            dir_rows.append([folder, *(value or (None, None, None, None)), _listing(folder)])
+        env = result.environment or {}
+        header = {k: v for k, v in env.items() if k not in ("path", "listings")}
 
         def items(group: dict[str, Candidate]) -> dict[str, Any]:
             return {
@@ -405,17 +468,23 @@ class RegistryCacheManager:
             "timestamp": time.time(),
             "config": _config_fingerprint(self.config),
             "settings": self._settings(),
-            "environment": environment,
-            "digests": {
-                "env": _racy_digests({p: m for p, m in environment["path"]}, now_ns),
-                "sources": _racy_digests(watched, now_ns),
-            },
+            "interpreter": header,
+            "path": [
+                [entry, *(value or (None, None, None, None)), listing]
+                for (entry, value), listing in zip(
+                    env.get("path", ()), env.get("listings", ()), strict=True
+                )
+            ],
+            "launch": result.launch or {"tops": [], "present": []},
+            "distributions": result.distributions,
+            "files": file_rows,
+            "dirs": dir_rows,
+            "modules": dict(sorted(modules.items())),
             "items": persisted,
             "secondaries": {
                 name: {k: v for k, v in items(group).items() if k in persisted}
                 for name, group in result.secondaries.items()
             },
-            "sources": {"modules": modules, "dirs": dirs},
             "failures": [f.to_json() for f in result.failures],
             "skipped": [f.to_json() for f in result.skipped],
             "blocked_modules": sorted(result.blocked_modules),

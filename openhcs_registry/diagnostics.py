@@ -35,9 +35,16 @@ class FailureKind:
     UNAVAILABLE = "unavailable"  # the plugin says an optional dependency is missing
     BLOCKED = "blocked"  # blocked by name
     DERIVE_ERROR = "derive_error"  # a secondary registry could not be derived
+    UNKNOWN_HOOK = "unknown_hook"  # a hookimpl-like name that matches no hookspec
+    OVERRIDDEN = (
+        "overridden"  # an intended override: a tryfirst hookimpl took this key (not a problem)
+    )
+    NOT_RETURNED = (
+        "not_returned"  # a class of an entry-point module that its hook did not return (a note)
+    )
 
     #: kinds that are expected outcomes, logged at INFO/DEBUG rather than WARNING
-    QUIET = frozenset({"gpu_skipped", "unavailable", "blocked"})
+    QUIET = frozenset({"gpu_skipped", "unavailable", "blocked", "overridden"})
 
 
 class PluginFailure(_Frozen):
@@ -125,6 +132,21 @@ class PluginFailure(_Frozen):
 
 
 _reported: set[tuple[str | None, ...]] = set()
+
+_reentries = [0]
+
+
+def note_reentry() -> None:
+    """Count a registry read refused because that registry was being discovered.
+
+    Discovery compares the count before and after: a change means some plugin saw a
+    registry mid-discovery, so the answer depends on the order of reads and is not cached.
+    """
+    _reentries[0] += 1
+
+
+def reentry_count() -> int:
+    return _reentries[0]
 
 
 def report(failure: PluginFailure) -> PluginFailure:

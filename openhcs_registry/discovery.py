@@ -22,7 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import autoregister, settings
+from . import _inputs, autoregister, settings
+from ._environment import environment_fingerprint, importable_names, launch_folder, search_path
+from ._inputs import Inputs
 from ._log import get_logger
 from .config import RegistryConfig
 from .diagnostics import (
@@ -31,6 +33,7 @@ from .diagnostics import (
     exception_location,
     missing_module_of,
     missing_requirements,
+    reentry_count,
     report,
 )
 from .refs import reference_of
@@ -107,8 +110,15 @@ class DiscoveryResult:
     package_dirs: set[str] = field(default_factory=set)
     blocked_modules: set[str] = field(default_factory=set)
     plugins: list[dict[str, Any]] = field(default_factory=list)
+    launch: dict[str, list[str]] = field(default_factory=dict)
     cacheable: bool = True
     uncacheable_reason: str | None = None
+    #: What each plugin read (by plugin name), including plugins that yielded nothing.
+    inputs: dict[str, Inputs] = field(default_factory=dict)
+    #: The environment as it was *before* discovery looked at it (an install meanwhile is
+    #: then a change afterwards), and the entry-point declarations of every distribution.
+    environment: dict[str, Any] = field(default_factory=dict)
+    distributions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -162,6 +172,14 @@ class _Discovery:
         # (key, missing module) -> (index in failures, explicit Unavailable?) already reported
         self.unavailable: dict[tuple[str, str | None], tuple[int, bool]] = {}
         self.blocked_modules: set[str] = set()  # modules of blocked entry points
+        self.ep_modules: set[str] = set()  # every entry point's module, loaded or not
+        self.inputs = self.result.inputs
+
+    def inputs_of(self, plugin: str) -> Inputs:
+        found = self.inputs.get(plugin)
+        if found is None:
+            found = self.inputs[plugin] = Inputs()
+        return found
 
     # -- failures ---------------------------------------------------------------------------
     def fail(
@@ -206,6 +224,8 @@ class _Discovery:
             return
         from importlib.metadata import entry_points
 
+        # stat before reading: a declaration edited while we list is a change afterwards
+        self.result.distributions = distribution_declarations(search_path())
         try:
             eps = list(entry_points(group=self.config.entry_point_group))
         except Exception as exc:  # a broken distribution's metadata
@@ -224,6 +244,8 @@ class _Discovery:
             name = ep.name if ep.name not in self.plugins else f"{dist_name}:{ep.name}"
             top = module_name.split(".")[0]
             self.ep_packages.setdefault(top, (dist_name, dist_version))
+            self.ep_modules.add(module_name)
+            inputs = self.inputs_of(name)
             if ep.name in self.blocked or name in self.blocked:
                 self.fail(
                     name,
@@ -235,7 +257,7 @@ class _Discovery:
                 self.blocked_modules.add(module_name)
                 continue
             try:
-                obj = ep.load()
+                obj = _load_entry_point(ep, inputs)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -259,21 +281,38 @@ class _Discovery:
             self.plugins[name] = _Plugin(
                 name, obj, "entry_point", module_name, dist_name, dist_version
             )
+            self.check_hook_names(name, obj, module_name, dist_name)
+
+    def check_hook_names(
+        self, name: str, obj: Any, module: str | None, distribution: str | None
+    ) -> None:
+        """Report hookimpls whose name matches no hookspec of the group (a misspelling)."""
+        for hook, suggestion in unknown_hooks(obj, self.config.entry_point_group):
+            hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+            self.fail(
+                name,
+                FailureKind.UNKNOWN_HOOK,
+                f"hookimpl {hook!r} matches no hookspec of entry-point group "
+                f"{self.config.entry_point_group!r}{hint}",
+                module=module,
+                distribution=distribution,
+            )
 
     def add_extra_plugins(self) -> None:
         """Plugin objects added at run time (``registry.add_plugin``): never persisted."""
         for name, obj in self.extra.items():
             module = getattr(obj, "__name__", None) or getattr(obj, "__module__", None)
             self.plugins[name] = _Plugin(name, obj, "runtime", module)
+            self.check_hook_names(name, obj, module, None)
 
     def scan_packages(self) -> None:
-        import importlib
         import pkgutil
 
         base = self.config.base_class
         for package_name in self.config.discovery_packages:
+            listed = self.inputs_of(f"package:{package_name}")
             try:
-                package = importlib.import_module(package_name)
+                package = _inputs.import_module(package_name, listed)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -289,16 +328,21 @@ class _Discovery:
             paths = list(getattr(package, "__path__", []) or [])
             self.result.package_dirs.update(os.path.abspath(p) for p in paths)
             if paths:
+                for folder in paths:
+                    listed.add_dir(os.path.abspath(folder))  # a module added or removed
                 walker = (
                     pkgutil.walk_packages(paths, package_name + ".", onerror=lambda _n: None)
                     if self.config.recursive
                     else pkgutil.iter_modules(paths, package_name + ".")
                 )
-                modules.extend(sorted(info.name for info in walker))
+                with _inputs.recording(listed):  # walk_packages imports subpackages
+                    modules.extend(sorted(info.name for info in walker))
             logger.debug("registry %s: scanning %s: %s", self.config.name, package_name, modules)
             for module_name in modules:
+                inputs = self.inputs_of(f"package:{module_name}")
+                inputs.update(listed)
                 try:
-                    module = importlib.import_module(module_name)
+                    module = _inputs.import_module(module_name, inputs)
                 except BaseException as exc:
                     if isinstance(exc, KeyboardInterrupt):
                         raise
@@ -398,7 +442,8 @@ class _Discovery:
                 self.plugin_modules.add(impl_module)
             priority = 0 if impl.tryfirst else 2 if impl.trylast else 1
             try:
-                returned = impl.function()
+                with _inputs.calling(self.inputs_of(plugin.name)):
+                    returned = impl.function()
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
@@ -426,7 +471,8 @@ class _Discovery:
         module = getattr(func, "__module__", None)
         plugin = _Plugin(name, func, "custom", module, *self._dist_of(module))
         try:
-            returned = func()
+            with _inputs.calling(self.inputs_of(name)):
+                returned = func()
         except Exception as exc:
             self.fail(
                 name,
@@ -447,8 +493,21 @@ class _Discovery:
                 continue  # a blocked plugin's classes stay out even when already imported
             if id(obj) in self.offered or inspect.isabstract(obj) or not self._has_key(obj):
                 continue  # offered by a hook already (judged there), or not a registry value
+            if _under(module, self.ep_modules):
+                # the entry point's hook is the authority for the modules it loads: a class
+                # it did not return (raised, misspelt, left out on purpose) stays out
+                self.skip(
+                    f"{module}.{getattr(obj, '__qualname__', '?')}",
+                    FailureKind.NOT_RETURNED,
+                    "defined in a module loaded through an entry point, but not returned by "
+                    f"its {self.config.hook_name}() hook",
+                    module,
+                )
+                continue
             dist, version = self._dist_of(module)
             plugin = _Plugin(f"import-time:{module}", obj, "import_time", module, dist, version)
+            if isinstance(module, str):
+                self.inputs_of(plugin.name).update(_inputs.known_inputs(module))
             for cand in self._collect(plugin, [obj], 1):
                 # persisted only if a fresh process would define it the same way: its module is
                 # one discovery imports, and it is still what that module holds (not a class
@@ -469,6 +528,12 @@ class _Discovery:
             return False
         if module in self.plugin_modules:
             return True
+        if any(
+            module in inputs.modules
+            for name, inputs in self.inputs.items()
+            if not name.startswith("import-time:")
+        ):
+            return True  # imported while a plugin loaded: a fresh process imports it too
         top = module.split(".")[0]
         return (
             top in self.ep_packages and any(m.split(".")[0] == top for m in self.plugin_modules)
@@ -629,6 +694,18 @@ class _Discovery:
             if (cand.key, id(cand.value)) in lost:  # same loser offered again (e.g. import time)
                 continue
             lost.add((cand.key, id(cand.value)))
+            if current.rank and current.rank[0] == 0 and cand.rank and cand.rank[0] != 0:
+                # an intended override (a tryfirst hookimpl): an outcome, not a problem
+                self.fail(
+                    cand.plugin,
+                    FailureKind.OVERRIDDEN,
+                    f"key {cand.key!r} is overridden by plugin {current.plugin!r} "
+                    f"({_label(current.value)}, tryfirst); {_label(cand.value)} is not used",
+                    module=cand.module,
+                    distribution=cand.distribution,
+                    key=cand.key,
+                )
+                continue
             message = (
                 f"key {cand.key!r} is also provided by plugin {current.plugin!r} "
                 f"({_label(current.value)}); {_label(cand.value)} is ignored"
@@ -714,8 +791,116 @@ class _Discovery:
                         f"{cand.key!r} from {cand.plugin!r} has no module:qualname address"
                     )
                     continue
-                res.modules.add(cand.ref.split(":")[0])
+                module = cand.ref.split(":")[0]
+                res.modules.add(module)
+                inputs = self.inputs_of(cand.plugin)
+                if module not in inputs.modules:  # a value defined outside what it loaded
+                    inputs.update(_inputs.known_inputs(module))
         res.modules.update(self.plugin_modules)
+        self.record_environment()
+
+    def record_environment(self) -> None:
+        """Places that could shadow a recorded name: launch folder, namespace portions."""
+        tops: set[str] = {m.split(".")[0] for m in self.ep_modules}
+        tops.update(p.split(".")[0] for p in self.config.discovery_packages)
+        for inputs in self.inputs.values():
+            tops |= inputs.tops
+            tops.update(m.split(".")[0] for m in inputs.missing)
+        launch = launch_folder()
+        entries = search_path()
+        common = self.inputs_of("<environment>")
+        if launch is not None:
+            folder = os.path.abspath(launch or os.curdir)
+            entries = [folder, *entries]
+            present = importable_names(folder) or set()
+            self.result.launch = {"tops": sorted(tops), "present": sorted(tops & present)}
+        else:
+            self.result.launch = {"tops": [], "present": []}
+        for path in _inputs.shadow_dirs(tops, entries):
+            common.add_dir(path)
+
+
+def _load_entry_point(ep: Any, inputs: Inputs) -> Any:
+    """``ep.load()``, recording what the import read (the entry point's module and helpers)."""
+    import functools
+
+    module = _inputs.import_module(ep.module, inputs)
+    attrs = [part for part in (ep.attr or "").split(".") if part]
+    return functools.reduce(getattr, attrs, module)
+
+
+def distribution_declarations(entries: list[str]) -> dict[str, Any]:
+    """The entry-point declaration file of every distribution on *entries*, with its stat.
+
+    An ``entry_points.txt`` edited in place (hand-written metadata, an egg-info in a source
+    tree) changes neither its folder nor the ``sys.path`` entry; its own signature does.
+    A distribution without one is recorded as absent: one appearing is a change too.
+    """
+    out: dict[str, Any] = {}
+    for entry in entries:
+        try:
+            names = os.listdir(entry)
+        except (OSError, ValueError):
+            continue
+        for name in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                folder = os.path.join(entry, name)
+                path = os.path.join(folder, "entry_points.txt")
+                if not os.path.isdir(folder):
+                    path = folder  # a PKG-INFO-style egg-info file
+                out[path] = _inputs.sig(path)
+    return out
+
+
+#: Hook names declared per project, extended once from the contracts' entry points.
+_contracts_loaded: set[str] = set()
+
+
+def unknown_hooks(obj: Any, group: str) -> list[tuple[str, str | None]]:
+    """``(name, close match)`` of each hookimpl on *obj* that no hookspec of *group* declares.
+
+    Known hookspecs are those defined in this process plus those of the contract modules
+    declared under the ``<group>.contracts`` entry-point group (loaded only when a name is
+    not known yet, so a correct plugin costs nothing).
+    """
+    import difflib
+
+    from .markers import PROJECT_NAME, declared_hookspecs
+
+    marker = PROJECT_NAME + "_impl"
+    names = []
+    for attr in dir(obj):
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # a property of a plugin object may raise: not a hookimpl
+            value = None
+        opts = getattr(value, marker, None)
+        if isinstance(opts, dict):
+            names.append(str(opts.get("specname") or attr))
+    unknown = [n for n in names if n not in declared_hookspecs(PROJECT_NAME)]
+    if unknown and group not in _contracts_loaded:
+        _contracts_loaded.add(group)
+        _load_contracts(group)
+        unknown = [n for n in unknown if n not in declared_hookspecs(PROJECT_NAME)]
+    known = sorted(declared_hookspecs(PROJECT_NAME))
+    return [(n, next(iter(difflib.get_close_matches(n, known, 1, 0.6)), None)) for n in unknown]
+
+
+def _load_contracts(group: str) -> None:
+    """Import the contract modules declared for *group* (each isolated)."""
+    from importlib.metadata import entry_points
+
+    try:
+        declared = list(entry_points(group=f"{group}.contracts"))
+    except Exception:
+        return
+    for ep in declared:
+        try:
+            ep.load()
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            logger.debug("contracts %s could not be loaded: %s", ep.value, exc)
 
 
 class _Unresolved:
@@ -754,6 +939,10 @@ def run_discovery(
     """Discover *config*'s registry from scratch; never raises for a plugin's fault."""
     logger.debug("registry %s: fresh discovery", config.name)
     work = _Discovery(config, blocked, extra_plugins)
+    # looked at before anything is read: an install during discovery is a change afterwards
+    env = environment_fingerprint(fresh=True)
+    work.result.environment = {**env, "listings": [_inputs.listing(e) for e, _ in env["path"]]}
+    reentries = reentry_count()
     work.load_entry_points()
     work.add_extra_plugins()
     work.scan_packages()
@@ -764,6 +953,11 @@ def run_discovery(
     work.merge(candidates)
     work.derive_secondaries()
     work.finish()
+    if reentry_count() != reentries:
+        # a plugin read a registry that was being discovered: what it saw depends on the
+        # order of reads in this process, and another process may read in another order
+        work.result.cacheable = False
+        work.result.uncacheable_reason = "a plugin read a registry during its discovery"
     logger.debug(
         "registry %s: found %d keys, %d failures",
         config.name,

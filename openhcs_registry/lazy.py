@@ -24,7 +24,7 @@ from . import _environment, autoregister
 from ._log import get_logger
 from .cache import CachedItem, CachedState, RegistryCacheManager
 from .config import RegistryConfig
-from .diagnostics import PluginFailure
+from .diagnostics import PluginFailure, note_reentry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ class _Flight:
 
     def wait(self, what: str) -> None:
         if self.thread == threading.get_ident():
+            note_reentry()
             raise DiscoveryInProgressError(
                 f"{what} was read while it is being discovered in this same thread "
                 "(a plugin module reads the registry at import time?). Read it after "
@@ -82,12 +83,14 @@ class _Flight:
         while not self.done.wait(0.05):
             blocker = _importing_module_held_by(self.thread)
             if blocker is not None:
+                note_reentry()
                 raise DiscoveryInProgressError(
                     f"{what} is being discovered by another thread that is importing "
                     f"{blocker!r}, and this thread runs code of that module: waiting would "
                     "deadlock. Read the registry after the import completes."
                 )
             if _blocked_on_my_import(self.thread):
+                note_reentry()
                 raise DiscoveryInProgressError(
                     f"{what} is being discovered by another thread that waits to import a "
                     "module this thread is importing (its import reads the registry): "
@@ -609,7 +612,9 @@ class LazyDiscoveryDict(_GenericMapping[V]):
         logger.debug("registry %s: resolving %s -> %s", self.name, entry.key, ref)
         try:
             value = resolve(ref)
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit too: "sys.exit('no display')" at import
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             raise _StaleReference(
                 f"{ref} no longer resolves ({type(exc).__name__}: {exc})"
             ) from exc

@@ -22,6 +22,15 @@ else:  # the overload stubs below are replaced by the implementation; no ``typin
 
 PROJECT_NAME = "openhcs"
 
+#: Hookspec names declared in this process, per project (misspelt hookimpls are told apart
+#: from these; see ``discovery.unknown_hooks``).
+_declared: dict[str, set[str]] = {}
+
+
+def declared_hookspecs(project_name: str = PROJECT_NAME) -> frozenset[str]:
+    """Names of the hookspecs of *project_name* defined so far in this process."""
+    return frozenset(_declared.get(project_name, ()))
+
 
 class HookspecMarker:
     """Decorator marking a function as a hook specification of :data:`PROJECT_NAME`."""
@@ -55,6 +64,7 @@ class HookspecMarker:
                 "warn_on_impl_args": None,
             }
             setattr(func, self.project_name + "_spec", opts)
+            _declared.setdefault(self.project_name, set()).add(func.__name__)
             return func
 
         return mark(function) if function is not None else mark

@@ -212,7 +212,8 @@ def test_same_size_edit_in_the_same_tick_invalidates(world: World) -> None:
     os.utime(path)  # modified "just now": the cache written next is racy for this file
     reg = world.registry()
     list(reg)
-    assert str(path) in world.read_cache()["digests"]["sources"]
+    (row,) = [r for r in world.read_cache()["files"] if r[0] == str(path)]
+    assert len(row) == 6  # [path, mtime, size, ctime, inode, content checksum]
     before = path.stat()
     path.write_text(path.read_text().replace("'beta'", "'bet2'"))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # same mtime, same size
@@ -400,7 +401,7 @@ def test_corrupt_files_rebuild_with_one_warning(
     raw = world.cache_file.read_bytes()
     if content is None:
         doc = json.loads(raw)
-        doc["sources"]["modules"] = {k: [1, "x", None] for k in doc["sources"]["modules"]}
+        doc["files"] = [[r[0], 1, "x", None] for r in doc["files"]]
         data = encode_document(
             doc
         )  # correctly checksummed: the reader's shape checks must catch it
@@ -507,10 +508,13 @@ def test_no_pickle_or_eval_in_the_package() -> None:
 
     import openhcs_hookspecs
     import openhcs_plugins
+
     import openhcs_registry
 
     # the packages as imported: the source tree, or the installed wheel in CI's second run
-    folders = [Path(m.__file__).parent for m in (openhcs_registry, openhcs_hookspecs, openhcs_plugins)]
+    folders = [
+        Path(m.__file__).parent for m in (openhcs_registry, openhcs_hookspecs, openhcs_plugins)
+    ]
     pattern = re.compile(r"\b(import pickle|pickle\.loads?|marshal\.loads?|eval\(|exec\()")
     offenders = []
     for folder in folders:
@@ -751,7 +755,8 @@ def test_snapshot_is_shared_until_forgotten_expired_or_sys_path_changes(
     assert _environment.environment_fingerprint() is fingerprint
     _environment.forget()
     st = module.stat()
-    assert _environment.snapshot().stat(str(module)) == (st.st_mtime_ns, st.st_size) != first
+    now = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+    assert _environment.snapshot().stat(str(module)) == now != first
 
     snap = _environment.snapshot()
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -778,15 +783,13 @@ def test_writers_look_afresh_and_reset_ends_the_snapshot(
     reg.reset()
     assert sorted(reg) == ["alpha", "beta"] and reg.source == "cache"  # the look is taken
     world.install("gamma-plugin", f"gamma_{world.tag}", world.plugin_source(("Gamma", "g")))
-    looked = dict(map(tuple, _environment.environment_fingerprint()["path"]))  # type: ignore[arg-type]
-    assert looked[str(world.site)] != world.site.stat().st_mtime_ns  # the look is older
+    looked = _environment.snapshot().stat(str(world.site))
+    assert looked is not None and looked[0] != world.site.stat().st_mtime_ns  # the look is older
     reg.reset()  # reset() ends the look, whatever its lifetime
     assert sorted(reg) == ["alpha", "beta", "g"]
     assert reg.source == "fresh"
     doc = world.read_cache()  # the writer recorded what is there now, not the old look
-    assert dict(map(tuple, doc["environment"]["path"]))[str(world.site)] == (
-        world.site.stat().st_mtime_ns
-    )
+    assert {r[0]: r[1] for r in doc["path"]}[str(world.site)] == world.site.stat().st_mtime_ns
     reg.reset()
     assert sorted(reg) == ["alpha", "beta", "g"]
     assert reg.source == "cache"

@@ -459,6 +459,27 @@ def test_inherited_key_subclass_is_reported_not_silently_overwriting(world: Worl
     )
     reg = world.registry()
     assert reg["disk"].__name__ == "DiskBackend"
+    # an entry point's hook is the authority for its own module: FancyDisk, which the hook
+    # did not return, is a note (not a silent overwrite, and not a registry value)
+    notes = [f for f in reg.skipped if f.kind == FailureKind.NOT_RETURNED]
+    assert [n.plugin.rsplit(".", 1)[-1] for n in notes] == ["FancyDisk"]
+    assert not [f for f in reg.failures if f.kind == FailureKind.DUPLICATE_KEY]
+
+
+def test_inherited_key_subclass_in_a_discovery_package_is_a_reported_duplicate(
+    world: World,
+) -> None:
+    pkg = f"pkg_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(
+        f"{pkg}/disk.py",
+        f"from {world.spec} import Thing\n"
+        "class DiskBackend(Thing):\n    kind = 'disk'\n"
+        "class FancyDisk(DiskBackend):\n    pass\n",
+    )
+    reg = world.registry()
+    assert reg["disk"].__name__ == "DiskBackend"
     dup = [f for f in reg.failures if f.kind == FailureKind.DUPLICATE_KEY]
     assert dup and "FancyDisk" in dup[0].message
 

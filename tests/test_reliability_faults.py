@@ -344,14 +344,25 @@ def test_loose_folder_permissions_are_tightened(world: World) -> None:
     assert stat.S_IMODE(world.cache_dir.stat().st_mode) == 0o700
 
 
-def test_cache_naming_os_system_is_rejected_without_running_it(world: World) -> None:
+@pytest.mark.parametrize(
+    "claim",
+    [None, "/nonexistent/os.py", "__file_of_os__"],
+    ids=["null-file-record", "unrecorded-file", "real-file-not-in-inputs"],
+)
+def test_cache_naming_os_system_is_rejected_without_running_it(
+    world: World, claim: str | None
+) -> None:
+    import os as os_module
+
     two_plugins(world)
     world.run(
         f"import json; from {world.spec} import REGISTRY; print(json.dumps(sorted(REGISTRY)))"
     )
     doc = world.read_cache()
     doc["items"]["alpha"]["ref"] = "os:system"
-    doc["sources"]["modules"]["os"] = None  # even when the document claims to have recorded it
+    # even when the document claims to have recorded the module: only modules whose file is
+    # among the checked inputs may be resolved
+    doc["modules"]["os"] = os_module.__file__ if claim == "__file_of_os__" else claim
     world.write_cache(doc)
     out = world.run(f"""
         import json

@@ -1,0 +1,366 @@
+"""What a plugin read: the inputs a cached answer depends on (DESIGN.md §8).
+
+A cache is correct only if it watches everything its answer was computed from, not only the
+files of the values it kept: a module whose classes were all rejected, a module whose import
+failed, a helper computing a key, an optional dependency that was looked for and not found,
+a folder that would shadow a package.  So while a plugin is loaded and its hook called, an
+import recorder sits first on ``sys.meta_path`` and notes, for the discovering thread:
+
+* every module found, with its file's stat signature taken **before** the loader reads it
+  (git's racy-clean rule: a file saved during discovery looks changed afterwards);
+* every package folder searched (a new or removed module file changes its listing);
+* every name looked for and not found (a negative record: ``try: import zarr``);
+* the top-level names involved, so that a module of that name appearing in the launch folder
+  or a folder of another ``sys.path`` entry gaining ``__init__.py`` is seen (checked per name).
+
+This module is cold-path only (discovery); the warm checks live in :mod:`.cache`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: A stat signature: ``[st_mtime_ns, st_size, st_ctime_ns, st_ino]``, or None (missing).
+#: ``cp -p``, ``rsync -a`` and ``tar x`` can put mtime and size back, not ctime and inode.
+Sig = list[int] | None
+
+#: File name endings that make a folder entry importable under the part before the first dot.
+_IMPORTABLE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd")
+
+
+def sig(path: str) -> Sig:
+    """The stat signature of *path* now (None if it cannot be stat'ed)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+
+
+def importable_names(entries: list[str]) -> set[str]:
+    """Top-level names a folder with these entries may provide (over-approximated).
+
+    A name without a dot may be a package folder; ``x.py``/``x.cpython-311-….so`` provide
+    ``x``.  Recording and checking use the same rule, so over-approximation only means a
+    stray file named like a module also counts as a change.
+    """
+    out: set[str] = set()
+    for entry in entries:
+        if entry == "__pycache__":
+            continue
+        if "." not in entry:
+            out.add(entry)
+        elif entry.endswith(_IMPORTABLE_SUFFIXES):
+            out.add(entry.split(".", 1)[0])
+    return out
+
+
+def listing(path: str) -> int | None:
+    """A checksum of the importable entries of folder *path* (None if unreadable).
+
+    Folder mtimes also move when ``__pycache__`` is created or an editor saves a backup; the
+    listing says whether the set of modules changed, so that a moved mtime with the same
+    modules is not a change.
+    """
+    from ._fileio import checksum
+
+    try:
+        entries = os.listdir(path)
+    except (OSError, ValueError):
+        return None
+    names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))
+    return checksum("\0".join(names).encode("utf-8", "surrogateescape"))
+
+
+class Inputs:
+    """Everything one plugin (or one load of a module) read."""
+
+    __slots__ = ("dirs", "files", "missing", "modules", "tops")
+
+    def __init__(self) -> None:
+        self.modules: dict[str, str | None] = {}  # module found -> its file (None: no file)
+        self.files: dict[str, Sig] = {}
+        self.dirs: dict[str, Sig] = {}
+        self.missing: set[str] = set()
+        self.tops: set[str] = set()
+
+    def update(self, other: Inputs) -> None:
+        for path, value in other.files.items():
+            self.files.setdefault(path, value)
+        for path, value in other.dirs.items():
+            self.dirs.setdefault(path, value)
+        self.missing |= other.missing
+        self.tops |= other.tops
+        for name, file in other.modules.items():
+            self.modules.setdefault(name, file)
+
+    def add_file(self, path: str) -> str:
+        """Record *path* (a module file) as read now; inside a zip, the archive.
+
+        Returns the path recorded.  Files of the standard library are not recorded: the
+        interpreter's identity in the environment header covers them.
+        """
+        if path in self.files or _in_stdlib(path):
+            return path
+        value = sig(path)
+        if value is None:
+            archive = _archive_of(path)
+            if archive is not None:
+                path, value = archive, sig(archive)
+        self.files.setdefault(path, value)
+        return path
+
+    def add_dir(self, path: str) -> None:
+        if path not in self.dirs:
+            self.dirs[path] = sig(path)
+
+    def add_traceback(self, exc: BaseException) -> None:
+        """Files of the frames an exception passed through (a failing plugin's code)."""
+        tb = exc.__traceback__
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename and not filename.startswith("<") and os.path.isabs(filename):
+                self.add_file(filename)
+            tb = tb.tb_next
+        for chained in (exc.__cause__, exc.__context__):
+            if chained is not None and chained is not exc:
+                self.add_traceback(chained)
+
+
+def _stdlib_roots() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+
+    def forms(path: str) -> set[str]:
+        return {os.path.abspath(path) + os.sep, os.path.realpath(path) + os.sep}
+
+    std = set().union(*(forms(paths[k]) for k in ("stdlib", "platstdlib") if k in paths))
+    site = set().union(*(forms(paths[k]) for k in ("purelib", "platlib") if k in paths))
+    for entry in sys.path:  # site folders of the base interpreter (a venv's base) too
+        if entry.endswith(("site-packages", "dist-packages")):
+            site |= forms(entry)
+    return tuple(std), tuple(site)
+
+
+_STDLIB, _SITE = _stdlib_roots()
+
+
+def _in_stdlib(path: str) -> bool:
+    return path.startswith(_STDLIB) and not path.startswith(_SITE)
+
+
+def _archive_of(path: str) -> str | None:
+    """The zip archive holding *path* (``/x/plugins.zip/pkg/mod.py``), if any."""
+    head = path
+    while True:
+        parent = os.path.dirname(head)
+        if not parent or parent == head:
+            return None
+        if os.path.isfile(parent):
+            return parent
+        head = parent
+
+
+class _Recorder:
+    """A ``sys.meta_path`` finder that asks the finders after it and notes their answer."""
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+
+    def stack(self) -> list[Inputs]:
+        try:
+            stack: list[Inputs] = self.local.stack
+        except AttributeError:
+            stack = self.local.stack = []
+        return stack
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        stack = self.stack()
+        if not stack or getattr(self.local, "busy", False):
+            return None
+        self.local.busy = True
+        try:
+            spec = _find_after(self, fullname, path, target)
+        finally:
+            self.local.busy = False
+        for inputs in stack:
+            _note(inputs, fullname, path, spec)
+        return spec
+
+    def invalidate_caches(self) -> None:
+        pass
+
+
+def _find_after(me: Any, fullname: str, path: Any, target: Any) -> Any:
+    finders = list(sys.meta_path)
+    try:
+        start = finders.index(me) + 1
+    except ValueError:
+        start = 0
+    for finder in finders[start:]:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        spec = find(fullname, path, target)
+        if spec is not None:
+            return spec
+    return None
+
+
+def _note(inputs: Inputs, fullname: str, path: Any, spec: Any) -> None:
+    inputs.tops.add(fullname.partition(".")[0])
+    if path is not None:  # a submodule: its parent's folders decide whether it exists
+        for folder in path:
+            if isinstance(folder, str):
+                inputs.add_dir(os.path.abspath(folder))
+    if spec is None:
+        inputs.missing.add(fullname)
+        return
+    origin = getattr(spec, "origin", None)
+    if getattr(spec, "has_location", False) and isinstance(origin, str):
+        inputs.modules.setdefault(fullname, inputs.add_file(os.path.abspath(origin)))
+    else:
+        inputs.modules.setdefault(fullname, None)
+    for folder in spec.submodule_search_locations or ():
+        if isinstance(folder, str):
+            inputs.add_dir(os.path.abspath(folder))
+
+
+_recorder = _Recorder()
+_install_lock = threading.Lock()
+_installed = 0
+
+#: Module name -> what loading it read, for modules loaded under a recorder in this process.
+#: A second registry loading the same entry point finds it in ``sys.modules`` and reads
+#: nothing: it takes the record of the first load from here.
+_import_log: dict[str, Inputs] = {}
+
+
+@contextmanager
+def recording(inputs: Inputs) -> Iterator[Inputs]:
+    """Record into *inputs* what the current thread imports meanwhile (nests)."""
+    global _installed
+    with _install_lock:
+        if _installed == 0 and _recorder not in sys.meta_path:
+            sys.meta_path.insert(0, _recorder)
+        _installed += 1
+    stack = _recorder.stack()
+    stack.append(inputs)
+    try:
+        yield inputs
+    finally:
+        stack.pop()
+        with _install_lock:
+            _installed -= 1
+            if _installed == 0:
+                try:
+                    sys.meta_path.remove(_recorder)
+                except ValueError:
+                    pass
+
+
+_by_top: dict[str, list[str]] = {}
+_by_top_size = -1
+
+
+def _modules_under(top: str) -> list[str]:
+    """Loaded module names of top-level package *top* (an index rebuilt when imports grew)."""
+    global _by_top_size
+    if len(sys.modules) != _by_top_size:
+        _by_top.clear()
+        for mod_name in list(sys.modules):
+            _by_top.setdefault(mod_name.partition(".")[0], []).append(mod_name)
+        _by_top_size = len(sys.modules)
+    return _by_top.get(top, [])
+
+
+_known: dict[str, Inputs] = {}
+_known_size = -1
+
+
+def known_inputs(name: str) -> Inputs:
+    """What loading the already-imported module *name* read, as well as we can tell.
+
+    Loaded under a recorder earlier in this process: that record.  Loaded by other code
+    before discovery: every loaded module of the same top-level package (its helpers).
+    """
+    global _known_size
+    if len(sys.modules) != _known_size:
+        _known.clear()
+        _known_size = len(sys.modules)
+    found = _known.get(name)
+    if found is not None:
+        return found
+    top = name.partition(".")[0]
+    out = Inputs()
+    logged = _import_log.get(name)
+    if logged is not None:
+        out.update(logged)
+    out.tops.add(top)
+    for mod_name in _modules_under(top):
+        module = sys.modules.get(mod_name)
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            out.modules.setdefault(mod_name, out.add_file(os.path.abspath(file)))
+        for folder in getattr(module, "__path__", None) or ():
+            if isinstance(folder, str):
+                out.add_dir(os.path.abspath(folder))
+    _known[name] = out
+    return out
+
+
+def import_module(name: str, inputs: Inputs) -> Any:
+    """``importlib.import_module(name)``, recording what it read into *inputs*.
+
+    Raises whatever the import raises (the caller isolates it); the files of the failing
+    code are recorded first, so that fixing them is seen.
+    """
+    import importlib
+
+    if name in sys.modules:
+        inputs.update(known_inputs(name))
+        return importlib.import_module(name)
+    own = Inputs()
+    try:
+        with recording(own):
+            module = importlib.import_module(name)
+    except BaseException as exc:
+        own.add_traceback(exc)
+        inputs.update(own)
+        raise
+    _import_log[name] = own
+    inputs.update(own)
+    return module
+
+
+@contextmanager
+def calling(inputs: Inputs) -> Iterator[None]:
+    """Record what a hook call imports (and, if it raises, the files it ran through)."""
+    try:
+        with recording(inputs):
+            yield
+    except BaseException as exc:
+        inputs.add_traceback(exc)
+        raise
+
+
+def shadow_dirs(tops: set[str], entries: list[str]) -> dict[str, Sig]:
+    """Folders named after a recorded top-level name in any ``sys.path`` entry.
+
+    Such a folder is a namespace portion (or a package); gaining or losing ``__init__.py``
+    changes which one wins the import.  Whether such a folder exists at all is covered by
+    the entry's own signature in the environment header.
+    """
+    out: dict[str, Sig] = {}
+    for entry in entries:
+        for top in tops:
+            candidate = os.path.join(entry, top)
+            if os.path.isdir(candidate):
+                out[candidate] = sig(candidate)
+    return out
