@@ -204,14 +204,120 @@ def read_document(path: Path) -> dict[str, Any] | None:
     return doc
 
 
+class UnsafeCacheFolder(OSError):
+    """The cache folder is not a private folder of this user; nothing is written there."""
+
+
+def _uid() -> int | None:
+    return os.getuid() if hasattr(os, "getuid") else None
+
+
+def _reached_through_foreign_link(folder: Path) -> str | None:
+    """A symlink on the way to *folder* owned by another user (not root), if any.
+
+    Such a link, planted in a shared folder, could point our cache anywhere another user
+    likes: a careful user refuses it.
+    """
+    uid = _uid()
+    if uid is None:
+        return None
+    current = Path(folder.anchor)
+    for part in folder.parts[1:]:
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except OSError:
+            return None  # does not exist (yet): created by us below
+        if stat.S_ISLNK(st.st_mode) and st.st_uid not in (uid, 0):
+            return str(current)
+    return None
+
+
 def ensure_private_dir(folder: Path) -> None:
-    """Create *folder* (and parents) with mode 0700; tighten it if we own it and it is wider."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = os.stat(folder)
+    """Make sure *folder* is a private cache folder of this user; create it (0700) if missing.
+
+    An existing folder is never changed: it is used if it is a directory owned by this user
+    and not writable by others; otherwise :class:`UnsafeCacheFolder` is raised (the caller
+    works uncached and says so once).  Folders created here get 0700.
+    """
+    link = _reached_through_foreign_link(folder)
+    if link is not None:
+        raise UnsafeCacheFolder(f"{folder} is reached through {link}, a link of another user")
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.stat(folder)
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(str(folder))
-    if stat.S_IMODE(st.st_mode) & 0o077 and (not hasattr(os, "getuid") or st.st_uid == os.getuid()):
-        os.chmod(folder, 0o700)
+    uid = _uid()
+    if uid is not None and st.st_uid != uid:
+        raise UnsafeCacheFolder(f"{folder} belongs to uid {st.st_uid}, not to this user")
+    if stat.S_IMODE(st.st_mode) & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafeCacheFolder(
+            f"{folder} is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+        )
+
+
+#: Temporary files left by a writer killed between write and rename are removed by the next
+#: writer once this old (a live writer renames its file within milliseconds).
+STALE_TEMP_SECONDS = 60.0
+
+
+def _sweep_temp_files(folder: Path, name: str) -> None:
+    """Remove ``.<name>.<pid>.<rand>.tmp`` files of dead writers (ours, old, regular)."""
+    import time
+
+    prefix = f".{name}."
+    uid = _uid()
+    try:
+        entries = [e for e in os.listdir(folder) if e.startswith(prefix) and e.endswith(".tmp")]
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        parts = entry[len(prefix) : -len(".tmp")].split(".")
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        path = folder / entry
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
+            continue
+        if now - st.st_mtime < STALE_TEMP_SECONDS or _alive(int(parts[0])):
+            continue
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # exists but not ours, or unknown: leave its file alone
+    return True
+
+
+def is_our_document(path: Path) -> bool:
+    """Whether *path* is a cache document this library wrote (any format), owned by us.
+
+    ``cache clear`` deletes only such files: an ``OPENHCS_CACHE_DIR`` pointing at a
+    project folder must not lose that project's ``package.json``.
+    """
+    try:
+        return read_document(path) is not None
+    except StaleFormat:
+        return True
+    except (UnsafeCacheFile, ValueError, OSError):
+        return False
 
 
 def write_document(path: Path, doc: dict[str, Any]) -> bool:
@@ -230,6 +336,7 @@ def write_document(path: Path, doc: dict[str, Any]) -> bool:
     tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
     try:
         ensure_private_dir(folder)
+        _sweep_temp_files(folder, path.name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             view = memoryview(payload)
@@ -241,6 +348,13 @@ def write_document(path: Path, doc: dict[str, Any]) -> bool:
         if path.is_dir() and not path.is_symlink():
             raise IsADirectoryError(f"{path} is a directory")
         os.replace(tmp, path)
+    except UnsafeCacheFolder as exc:
+        warn_once(
+            str(folder),
+            "registry cache folder not used (%s); working without a persistent cache",
+            exc,
+        )
+        return False
     except OSError as exc:
         try:
             os.unlink(tmp)

@@ -17,6 +17,19 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _noted: dict[str, list[Any]] = {}
+#: The ids in each bucket, so that noting is O(1), not O(n) (16,000 subclasses: 3 s).  Kept
+#: with the list they index: a bucket replaced from outside (a test restoring notes) is
+#: indexed afresh.
+_noted_ids: dict[str, tuple[list[Any], set[int]]] = {}
+
+
+def _ids(registry_name: str, bucket: list[Any]) -> set[int]:
+    indexed = _noted_ids.get(registry_name)
+    if indexed is None or indexed[0] is not bucket or len(indexed[1]) != len(bucket):
+        indexed = _noted_ids[registry_name] = (bucket, {id(o) for o in bucket})
+    return indexed[1]
+
+
 _listeners: dict[str, list[Any]] = {}
 
 
@@ -24,7 +37,9 @@ def note(registry_name: str, obj: Any) -> None:
     """Record *obj* as registered at import time into the registry *registry_name*."""
     with _lock:
         bucket = _noted.setdefault(registry_name, [])
-        if not any(existing is obj for existing in bucket):
+        ids = _ids(registry_name, bucket)
+        if id(obj) not in ids:
+            ids.add(id(obj))
             bucket.append(obj)
         listeners = list(_listeners.get(registry_name, ()))
     for callback in listeners:
@@ -43,6 +58,7 @@ def forget(registry_name: str, obj: Any) -> None:
         bucket = _noted.get(registry_name)
         if bucket:
             bucket[:] = [o for o in bucket if o is not obj]
+            _noted_ids.pop(registry_name, None)
 
 
 def add_listener(registry_name: str, callback: Any) -> None:

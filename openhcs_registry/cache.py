@@ -492,8 +492,9 @@ class RegistryCacheManager:
         }
 
     def clear(self) -> bool:
-        """Delete this registry's cache file; True if one was removed."""
-        return _fileio.remove_document(self.path)
+        """Delete this registry's cache file (only if it is ours); True if one was removed."""
+        path = self.path
+        return _fileio.is_our_document(path) and _fileio.remove_document(path)
 
     def info(self) -> dict[str, Any]:
         """Health summary for ``openhcs-registry cache info`` (never raises)."""
@@ -560,7 +561,7 @@ def clear_cache(name: str | None = None) -> list[Path]:
     removed: list[Path] = []
     if name is not None:
         path = registry_cache_file(name)
-        if _fileio.remove_document(path):
+        if _fileio.is_our_document(path) and _fileio.remove_document(path):
             removed.append(path)
         return removed
     try:
@@ -568,8 +569,9 @@ def clear_cache(name: str | None = None) -> list[Path]:
     except OSError:
         return removed
     for entry in sorted(names):
-        if entry.endswith(".json"):
+        # only our own documents: a folder shared with other files keeps them
+        if entry.endswith(".json") and not entry.startswith("."):
             path = folder / entry
-            if _fileio.remove_document(path):
+            if _fileio.is_our_document(path) and _fileio.remove_document(path):
                 removed.append(path)
     return removed

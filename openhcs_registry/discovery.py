@@ -949,7 +949,9 @@ def run_discovery(
     candidates = work.call_hooks()
     candidates.extend(work.custom_function())
     candidates.extend(work.import_time())
-    work.result.blocked_modules = set(work.blocked_modules)
+    # classes noted at import time in these modules are never overlaid by the registry
+    # either: blocked plugins stay out, and an entry point's hook is the authority
+    work.result.blocked_modules = set(work.blocked_modules) | work.ep_modules
     work.merge(candidates)
     work.derive_secondaries()
     work.finish()

@@ -687,8 +687,19 @@ class LazyDiscoveryDict(_GenericMapping[V]):
         return self._resolve(entry)
 
     def copy(self) -> dict[str, V]:
-        """A plain dict of every key and resolved value (imports every plugin module)."""
-        return {key: self[key] for key in list(self._view())}
+        """A plain dict of every key and resolved value (imports every plugin module).
+
+        A key whose cached value no longer resolves (its plugin fails here) is rediscovered
+        away, and left out, as a fresh discovery would.
+        """
+        out: dict[str, V] = {}
+        for key in list(self._view()):
+            try:
+                out[key] = self[key]
+            except KeyError:
+                if key in self._view():
+                    raise
+        return out
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LazyDiscoveryDict):

@@ -1,0 +1,562 @@
+"""Never stale: after each change of the world, a warm start equals a fresh discovery.
+
+One test per way a warm start was once found to differ from a fresh discovery
+(issue "Never stale", items 1-21).  Every comparison runs in new processes: a warm listing
+(cache enabled) and a fresh one (``OPENHCS_DISABLE_REGISTRY_CACHE=1``) must agree on keys,
+the ``module:qualname`` of every resolved value, secondaries and failures.  The model-based
+test (tests/test_never_stale_model.py) drives random sequences of such changes; these pin
+each known cause.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import World, run_python
+
+LISTING = """
+import json
+from {spec} import REGISTRY, PARTNERS
+keys = sorted(REGISTRY)
+source = REGISTRY.source
+vals = {{}}
+for key in keys:
+    try:
+        value = REGISTRY[key]
+        vals[key] = value.__module__ + ":" + value.__qualname__
+    except KeyError:
+        vals[key] = None
+print(json.dumps({{
+    "keys": keys,
+    "source": source,
+    "vals": vals,
+    "parts": sorted(PARTNERS),
+    "fails": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.failures),
+}}))
+"""
+
+
+def observe(world: World, cwd: Path | None = None, **env: str) -> dict[str, Any]:
+    code = LISTING.format(spec=world.spec)
+    result: dict[str, Any] = run_python(code, world.env(**env), cwd=cwd or world.root)
+    return result
+
+
+def warm_equals_fresh(world: World, cwd: Path | None = None, **env: str) -> dict[str, Any]:
+    """A warm listing and a fresh one in new processes; assert they agree; return the warm."""
+    warm = observe(world, cwd, **env)
+    fresh = observe(world, cwd, OPENHCS_DISABLE_REGISTRY_CACHE="1", **env)
+    for field in ("keys", "vals", "parts", "fails"):
+        assert warm[field] == fresh[field], (field, warm, fresh)
+    return warm
+
+
+def prime(world: World, cwd: Path | None = None, **env: str) -> None:
+    """Discover once and check that the next start is served from the cache."""
+    observe(world, cwd, **env)
+    assert observe(world, cwd, **env)["source"] == "cache"
+
+
+def package_plugin(world: World, pkg: str, impl: str, keys_module: str | None = None) -> None:
+    """``pkg/__init__.py`` (hookimpl, entry point) + ``pkg/impl.py`` (the classes)."""
+    world.write(
+        f"{pkg}/__init__.py",
+        """
+        from openhcs_registry.markers import hookimpl
+
+        @hookimpl
+        def provide_things():
+            from .impl import CLASSES
+            return CLASSES
+        """,
+    )
+    world.write(f"{pkg}/impl.py", impl)
+    if keys_module is not None:
+        world.write(f"{pkg}/_keys.py", keys_module)
+    world.add_dist_info(f"{pkg}-plugin", "1.0", {pkg: pkg})
+
+
+def test_1_edit_of_a_module_whose_classes_were_all_rejected(world: World) -> None:
+    pkg = f"pk_{world.tag}"
+    world.write_spec()
+    impl = f"""
+        from {world.spec} import Thing
+        class Needs(Thing):
+            kind = "needs"
+            requires_modules = ("not_installed_anywhere_x",)
+        CLASSES = [Needs]
+        """
+    package_plugin(world, pkg, impl)
+    prime(world)
+    assert observe(world)["keys"] == []
+    world.write(f"{pkg}/impl.py", impl.replace('("not_installed_anywhere_x",)', "()"))
+    assert warm_equals_fresh(world)["keys"] == ["needs"]
+
+
+def test_1_key_computed_in_a_helper_module(world: World) -> None:
+    pkg = f"pk_{world.tag}"
+    world.write_spec()
+    impl = f"""
+        from {world.spec} import Thing
+        from ._keys import KEY
+        class One(Thing):
+            kind = KEY
+        CLASSES = [One]
+        """
+    package_plugin(world, pkg, impl, keys_module="KEY = 'first'\n")
+    prime(world)
+    world.write(f"{pkg}/_keys.py", "KEY = 'second'\n")
+    assert warm_equals_fresh(world)["keys"] == ["second"]
+
+
+def test_2_entry_point_module_fixed_after_failing_to_import(world: World) -> None:
+    world.write_spec()
+    good = world.plugin_source(("Alpha", "alpha"))
+    world.install("alpha-plugin", f"alpha_{world.tag}", good.replace("class Alpha", "clas Alpha"))
+    prime(world)
+    assert [f[1] for f in observe(world)["fails"]] == ["import_error"]
+    world.write(f"alpha_{world.tag}.py", good)
+    assert warm_equals_fresh(world)["keys"] == ["alpha"]
+
+
+def test_3_optional_dependency_saved_in_the_launch_folder(world: World, tmp_path: Path) -> None:
+    world.write_spec()
+    dep = f"optdep_{world.tag}"
+    world.install(
+        "opt-plugin",
+        f"opt_{world.tag}",
+        world.plugin_source(hook=False)
+        + textwrap.dedent(f"""
+            class Opt(Thing):
+                kind = "opt"
+            @hookimpl
+            def provide_things():
+                try:
+                    import {dep}  # noqa: F401
+                except ImportError:
+                    return []
+                return [Opt]
+            """),
+    )
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    prime(world, cwd=plain)
+    with_dep = tmp_path / "with_dep"
+    with_dep.mkdir()
+    (with_dep / f"{dep}.py").write_text("")
+    # another launch folder, holding the optional dependency: python -c searches the cwd
+    assert warm_equals_fresh(world, cwd=with_dep)["keys"] == ["opt"]
+    assert warm_equals_fresh(world, cwd=plain)["keys"] == []
+    # the launch folder itself does not matter when it shadows nothing recorded
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "unrelated.py").write_text("")
+    warm_equals_fresh(world, cwd=plain)
+    assert observe(world, cwd=other)["source"] == "cache"
+
+
+def test_3_discovery_package_shadowed_from_the_launch_folder(world: World, tmp_path: Path) -> None:
+    pkg = f"dp_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(
+        f"{pkg}/one.py", f"from {world.spec} import Thing\nclass One(Thing):\n    kind = 'one'\n"
+    )
+    launch = tmp_path / "launch"
+    (launch / pkg).mkdir(parents=True)
+    (launch / pkg / "__init__.py").write_text("")
+    (launch / pkg / "two.py").write_text(
+        f"from {world.spec} import Thing\nclass Two(Thing):\n    kind = 'two'\n"
+    )
+    prime(world)
+    assert warm_equals_fresh(world, cwd=launch)["keys"] == ["two"]
+    assert warm_equals_fresh(world)["keys"] == ["one"]
+
+
+def test_4_file_saved_while_discovery_runs(world: World) -> None:
+    """The hook rewrites its own helper after importing it: the next start must see it."""
+    pkg = f"pk_{world.tag}"
+    world.write_spec()
+    impl_path = world.site / pkg / "impl.py"
+    impl = f"""
+        from {world.spec} import Thing
+        class Old(Thing):
+            kind = "old"
+        CLASSES = [Old]
+        """
+    package_plugin(world, pkg, impl)
+    world.write(
+        f"{pkg}/__init__.py",
+        f"""
+        import os
+        from openhcs_registry.markers import hookimpl
+
+        @hookimpl
+        def provide_things():
+            from .impl import CLASSES
+            path = {str(impl_path)!r}
+            text = open(path).read()
+            if "Old" in text:  # the author saves the file while discovery runs
+                with open(path, "w") as fh:
+                    fh.write(text.replace("Old", "New").replace('"old"', '"new"'))
+            return CLASSES
+        """,
+    )
+    first = observe(world)
+    assert first["keys"] == ["old"] and first["source"] == "fresh"
+    second = warm_equals_fresh(world)
+    assert second["keys"] == ["new"]
+
+
+def test_5_class_registered_at_import_in_another_top_level_package(world: World) -> None:
+    helper = f"helper_{world.tag}"
+    world.write_spec()
+    world.write(
+        f"{helper}.py",
+        f"from {world.spec} import Thing\nclass Helped(Thing):\n    kind = 'helped'\n",
+    )
+    world.install(
+        "uses-helper",
+        f"user_{world.tag}",
+        world.plugin_source(("Own", "own")).replace(
+            "from openhcs_registry", f"import {helper}  # noqa\nfrom openhcs_registry", 1
+        ),
+    )
+    observe(world)
+    warm = warm_equals_fresh(world)
+    assert warm["keys"] == ["helped", "own"] and warm["source"] == "cache"
+
+
+def test_6_earlier_folder_gains_init_and_takes_over_a_discovery_package(
+    world: World, tmp_path: Path
+) -> None:
+    pkg = f"dp_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(
+        f"{pkg}/one.py", f"from {world.spec} import Thing\nclass One(Thing):\n    kind = 'one'\n"
+    )
+    early = tmp_path / "early"
+    (early / pkg).mkdir(parents=True)
+    (early / pkg / "two.py").write_text(
+        f"from {world.spec} import Thing\nclass Two(Thing):\n    kind = 'two'\n"
+    )
+    pythonpath = os.pathsep.join([str(early), str(world.site)])
+    prime(world, PYTHONPATH=pythonpath)
+    assert observe(world, PYTHONPATH=pythonpath)["keys"] == ["one"]
+    (early / pkg / "__init__.py").write_text("")
+    assert warm_equals_fresh(world, PYTHONPATH=pythonpath)["keys"] == ["two"]
+
+
+def test_7_entry_points_txt_edited_in_place(world: World) -> None:
+    world.write_spec()
+    info = world.install("two-plugin", f"two_{world.tag}", world.plugin_source(("A", "a")))
+    world.write(f"extra_{world.tag}.py", world.plugin_source(("B", "b")))
+    prime(world)
+    eps = info / "entry_points.txt"
+    folder_before = info.stat().st_mtime_ns
+    with open(eps, "a") as fh:  # in place: the folder's mtime does not move
+        fh.write(f"extra = extra_{world.tag}\n")
+    assert info.stat().st_mtime_ns == folder_before
+    assert warm_equals_fresh(world)["keys"] == ["a", "b"]
+
+
+@pytest.mark.xfail(strict=True, reason="case 8 not fixed yet")
+def test_8_required_submodule_appears_inside_an_installed_package(world: World) -> None:
+    dep = f"dep_{world.tag}"
+    world.write_spec()
+    world.write(f"{dep}/__init__.py", "")
+    world.install(
+        "sub-plugin",
+        f"sub_{world.tag}",
+        world.plugin_source(
+            ("Sub", "sub"),
+        ).replace("    kind = 'sub'", f"    kind = 'sub'\n    requires_modules = ('{dep}.extra',)"),
+    )
+    prime(world)
+    assert observe(world)["keys"] == []
+    world.write(f"{dep}/extra.py", "")
+    assert warm_equals_fresh(world)["keys"] == ["sub"]
+
+
+def test_9_same_size_edit_with_the_mtime_put_back(world: World) -> None:
+    world.write_spec()
+    path = world.site / f"same_{world.tag}.py"
+    world.install("same-plugin", f"same_{world.tag}", world.plugin_source(("Same", "aaa")))
+    prime(world)
+    before = path.stat()
+    path.write_text(path.read_text().replace("'aaa'", "'bbb'"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # cp -p, rsync -a, tar x
+    assert path.stat().st_size == before.st_size
+    assert warm_equals_fresh(world)["keys"] == ["bbb"]
+
+
+def test_10_registries_whose_plugins_read_each_other_are_not_cached(
+    world: World, tmp_path: Path
+) -> None:
+    """Which of the two fails depends on which is read first: neither answer is cached."""
+    other = World(tmp_path / "other", cache_dir=world.cache_dir)
+    other.write_spec()
+    world.write_spec()
+    world.install(
+        "reads-other",
+        f"ro_{world.tag}",
+        f"from {other.spec} import REGISTRY as OTHER\nlen(OTHER)\n"
+        + world.plugin_source(("Mine", "mine")),
+    )
+    other.install(
+        "reads-first",
+        f"rf_{other.tag}",
+        f"from {world.spec} import REGISTRY as FIRST\nlen(FIRST)\n"
+        + other.plugin_source(("Theirs", "theirs")),
+    )
+    pythonpath = os.pathsep.join([str(world.site), str(other.site)])
+    code = """
+        import json
+        from {a} import REGISTRY as A
+        from {b} import REGISTRY as B
+        first, second = ({order})
+        list(first)
+        print(json.dumps({{"a": [sorted(A), A.source, sorted(f.kind for f in A.failures)],
+                           "b": [sorted(B), B.source, sorted(f.kind for f in B.failures)]}}))
+        """
+
+    def run(order: str, **env: str) -> dict[str, Any]:
+        src = code.format(a=world.spec, b=other.spec, order=order)
+        result: dict[str, Any] = run_python(src, world.env(PYTHONPATH=pythonpath, **env))
+        return result
+
+    run("A, B")
+    warm = run("B, A")
+    fresh = run("B, A", OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    assert [warm["a"][0], warm["a"][2], warm["b"][0], warm["b"][2]] == [
+        fresh["a"][0],
+        fresh["a"][2],
+        fresh["b"][0],
+        fresh["b"][2],
+    ]
+    assert warm["a"][1] == warm["b"][1] == "fresh"  # nothing order-dependent was cached
+
+
+def test_11_cache_warm_from_the_cli_serves_the_application(world: World, tmp_path: Path) -> None:
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    cli = Path(sys.executable).parent / "openhcs-registry"
+    argv = [str(cli)] if cli.exists() else [sys.executable, "-m", "openhcs_registry"]
+    proc = subprocess.run(
+        [*argv, "cache", "warm", "--module", world.spec],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "main.py").write_text(
+        "import json\n"
+        f"from {world.spec} import REGISTRY\n"
+        "print(json.dumps([sorted(REGISTRY), REGISTRY.source]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, str(app / "main.py")],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert json.loads(out.stdout.splitlines()[-1]) == [["alpha"], "cache"], out.stderr
+    info = subprocess.run(
+        [*argv, "cache", "info", world.name, "--json", "--module", world.spec],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert '"valid"' in info.stdout, info.stdout + info.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="case 12 not fixed yet")
+def test_12_a_sys_path_entry_listed_twice_reads_the_same_cache(world: World) -> None:
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    prime(world)
+    code = f"""
+        import json, sys
+        sys.path.insert(0, {str(world.site)!r})  # a spawn worker re-running its main module
+        from {world.spec} import REGISTRY
+        print(json.dumps([sorted(REGISTRY), REGISTRY.source]))
+        """
+    assert run_python(code, world.env()) == [["alpha"], "cache"]
+
+
+def _zip_world(world: World, version: str) -> Path:
+    archive = world.root / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"zipped_{world.tag}.py", world.plugin_source(("Zipped", f"zip{version}")))
+        zf.writestr(f"zipped-{version}.dist-info/METADATA", f"Name: zipped\nVersion: {version}\n")
+        zf.writestr(
+            f"zipped-{version}.dist-info/entry_points.txt",
+            f"[{world.group}]\nzipped = zipped_{world.tag}\n",
+        )
+    return archive
+
+
+@pytest.mark.xfail(strict=True, reason="case 13 not fixed yet")
+def test_13_plugins_imported_from_a_zip_file_are_cached(world: World) -> None:
+    world.write_spec()
+    archive = _zip_world(world, "1")
+    pythonpath = os.pathsep.join([str(world.site), str(archive)])
+    prime(world, PYTHONPATH=pythonpath)
+    assert observe(world, PYTHONPATH=pythonpath)["keys"] == ["zip1"]
+    _zip_world(world, "2")  # the archive replaced: another plugin inside
+    assert warm_equals_fresh(world, PYTHONPATH=pythonpath)["keys"] == ["zip2"]
+
+
+def test_15_system_exit_at_import_on_a_warm_start_is_isolated(world: World) -> None:
+    world.write_spec()
+    world.install(
+        "headless",
+        f"hl_{world.tag}",
+        "import os, sys\n"
+        "if os.environ.get('NO_DISPLAY_X'):\n    sys.exit('no display')\n"
+        + world.plugin_source(("Gui", "gui")),
+    )
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    prime(world)
+    code = f"""
+        import json
+        from {world.spec} import REGISTRY
+        listed = sorted(REGISTRY)
+        try:
+            REGISTRY["gui"]
+            got = "value"
+        except KeyError as exc:
+            got = "KeyError"
+        copied = sorted(REGISTRY.copy())
+        print(json.dumps([listed, got, copied, sorted(f.kind for f in REGISTRY.failures)]))
+        """
+    out = run_python(code, world.env(NO_DISPLAY_X="1"))
+    assert out == [["alpha", "gui"], "KeyError", ["alpha"], ["import_error"]]
+
+
+def test_16_cache_clear_deletes_only_our_own_files(world: World, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir(mode=0o755)
+    (project / "package.json").write_text('{"name": "not ours"}')
+    (project / "notes_registry.json").write_text("{}")  # our name pattern, not our content
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    env = {"OPENHCS_CACHE_DIR": str(project)}
+    observe(world, **env)
+    assert stat.S_IMODE(project.stat().st_mode) == 0o755  # never chmod'ed
+    code = "import json\nfrom openhcs_registry import clear_cache\nprint(json.dumps([p.name for p in clear_cache()]))"
+    removed = run_python(code, world.env(**env))
+    assert removed == [f"{world.name}_registry.json"]
+    assert sorted(p.name for p in project.iterdir()) == ["notes_registry.json", "package.json"]
+
+
+def test_16_cache_folder_reached_through_another_users_link_is_refused(
+    world: World, tmp_path: Path
+) -> None:
+    if os.getuid() != 0:
+        pytest.skip("needs root to create a link owned by another user")
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    link = tmp_path / "shared" / "cache"
+    link.parent.mkdir(mode=0o1777)
+    link.symlink_to(target)
+    os.lchown(link, 65534, 65534)
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    proc = subprocess.run(
+        [sys.executable, "-c", LISTING.format(spec=world.spec)],
+        env=world.env(OPENHCS_CACHE_DIR=str(link)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1])["keys"] == ["alpha"]
+    assert "a link of another user" in proc.stderr
+    assert list(target.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode", [0o555, 0o777])
+def test_18_a_folder_we_must_not_change_is_used_uncached_and_left_alone(
+    world: World, tmp_path: Path, mode: int
+) -> None:
+    folder = tmp_path / "given"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", LISTING.format(spec=world.spec)],
+            env=world.env(OPENHCS_CACHE_DIR=str(folder)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout.splitlines()[-1])["keys"] == ["alpha"]
+        assert stat.S_IMODE(folder.stat().st_mode) == mode
+        if mode == 0o777:
+            assert "writable by other users" in proc.stderr
+            assert list(folder.iterdir()) == []
+    finally:
+        os.chmod(folder, 0o700)
+
+
+def test_19_a_temp_file_left_by_a_killed_writer_is_removed(world: World) -> None:
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    observe(world)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    pid = int(dead.stdout)
+    stale = world.cache_dir / f".{world.name}_registry.json.{pid}.0123456789ab.tmp"
+    stale.write_text("half a document")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    mine = world.cache_dir / "unrelated.tmp"
+    mine.write_text("not ours")
+    world.cache_file.unlink()
+    observe(world)  # rewrites the cache
+    assert not stale.exists() and mine.exists()
+
+
+def test_21_import_time_registration_is_linear(world: World) -> None:
+    """16,000 subclasses noted: each note is O(1) (it was a scan of all earlier notes)."""
+    from openhcs_registry import autoregister
+
+    calls = 0
+    bucket: list[Any] = []
+
+    class Counting(list):  # type: ignore[type-arg]
+        def __iter__(self) -> Any:
+            nonlocal calls
+            calls += 1
+            return super().__iter__()
+
+    bucket = Counting()
+    autoregister._noted["linear_test"] = bucket
+    try:
+        for i in range(2000):
+            autoregister.note("linear_test", type(f"C{i}", (), {}))
+        assert len(bucket) == 2000
+        assert calls <= 2  # indexed once, never rescanned per note
+    finally:
+        autoregister._noted.pop("linear_test", None)
+        autoregister._noted_ids.pop("linear_test", None)
