@@ -65,12 +65,20 @@ def listing(path: str) -> int | None:
 
     Folder mtimes also move when ``__pycache__`` is created or an editor saves a backup; the
     listing says whether the set of modules changed, so that a moved mtime with the same
-    modules is not a change.
+    modules is not a change.  A ``sys.path`` entry that is a file (a zip archive of
+    plugins) is summed by its bytes instead: rewritten within the racy window, its stat
+    alone cannot tell.  :func:`.cache._listing` computes the same value on the warm path.
     """
     from ._fileio import checksum
 
     try:
         entries = os.listdir(path)
+    except NotADirectoryError:
+        try:
+            with open(path, "rb") as fh:
+                return checksum(b"file\0" + fh.read())
+        except (OSError, ValueError):
+            return None
     except (OSError, ValueError):
         return None
     names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))

@@ -120,9 +120,15 @@ def _digest(path: str) -> int | None:
 
 
 def _listing(path: str) -> int | None:
-    """Checksum of a folder's sorted entries, as :func:`._inputs.listing` records it."""
+    """Checksum of a folder's sorted entries (of a file's bytes), as :func:`._inputs.listing`."""
     try:
         entries = os.listdir(path)
+    except NotADirectoryError:  # a zip archive on sys.path
+        try:
+            with open(path, "rb") as fh:
+                return _fileio.checksum(b"file\0" + fh.read())
+        except (OSError, ValueError):
+            return None
     except (OSError, ValueError):
         return None
     names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))

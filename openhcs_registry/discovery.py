@@ -662,7 +662,10 @@ class _Discovery:
                 key=key,
             )
             return False
-        missing = missing_requirements(value)
+        # the look-up itself is an input: a required submodule appearing inside an installed
+        # package changes only that package's folder, which the check just searched
+        with _inputs.recording(self.inputs_of(plugin.name)):
+            missing = missing_requirements(value)
         if missing:
             if (key, missing) in self.unavailable:
                 return False

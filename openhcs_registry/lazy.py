@@ -219,6 +219,9 @@ class LazyDiscoveryDict(_GenericMapping[V]):
         self._blocked: set[str] = set()
         self._extra_plugins: dict[str, Any] = {}
         self._conflicts_warned: set[tuple[str, str]] = set()
+        self._secondaries: dict[str, SecondaryRegistryDict[Any]] = {}
+        # the module defining this registry, so that a pickle names it (see __reduce__)
+        self._home = _caller_module()
         with _catalogue_lock:
             if config.name in _catalogue:
                 logger.warning("registry %r defined twice; the later definition wins", config.name)
@@ -769,7 +772,20 @@ class LazyDiscoveryDict(_GenericMapping[V]):
         """The secondary registry *name* derived from this one."""
         if not any(s.name == name for s in self.config.secondary_registries):
             raise KeyError(f"registry {self.name!r} has no secondary registry {name!r}")
-        return SecondaryRegistryDict(self, name)
+        with self._lock:
+            found = self._secondaries.get(name)
+            if found is None:
+                found = self._secondaries[name] = SecondaryRegistryDict(self, name)
+        return found
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str | None]]:
+        """Pickle by reference: the registry's name and the module that defines it.
+
+        A registry is process state (locks, a discovered or cached answer): what another
+        process needs is *its own* registry of that name, e.g. a pool worker given
+        ``STORAGE_BACKENDS`` as an argument.
+        """
+        return (_registry_by_name, (self.name, self._home))
 
 
 class _StaleReference(Exception):
@@ -844,6 +860,34 @@ class SecondaryRegistryDict(_GenericMapping[V]):
         if entry is None:
             raise KeyError(key)
         return {"key": key, "source": entry.origin, **entry.info}
+
+    def __reduce__(self) -> tuple[Any, tuple[LazyDiscoveryDict[Any], str]]:
+        """Pickle by reference, through the primary (see :meth:`LazyDiscoveryDict.__reduce__`)."""
+        return (_secondary_by_name, (self.primary, self.name))
+
+
+def _caller_module() -> str | None:
+    """``__name__`` of the module that constructs a registry (skipping subclasses' frames)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_name == "__init__":
+        frame = frame.f_back  # type: ignore[assignment]
+    name = frame.f_globals.get("__name__") if frame is not None else None
+    return name if isinstance(name, str) and name != "__main__" else None
+
+
+def _registry_by_name(name: str, home: str | None) -> LazyDiscoveryDict[Any]:
+    """Unpickle a registry: this process's registry *name* (importing *home* if needed)."""
+    with _catalogue_lock:
+        found = _catalogue.get(name)
+    if found is None and home is not None:
+        import importlib
+
+        importlib.import_module(home)
+    return get_registry(name)
+
+
+def _secondary_by_name(primary: LazyDiscoveryDict[Any], name: str) -> SecondaryRegistryDict[Any]:
+    return primary.secondary(name)
 
 
 def _after_fork_in_child() -> None:
