@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from types import GenericAlias
 
 from . import _environment, autoregister
+from . import refs as _refs  # small; every resolution needs it
 from ._log import get_logger
 from .cache import CachedItem, CachedState, RegistryCacheManager
 from .config import RegistryConfig
@@ -149,17 +150,22 @@ def _import_lock_owner(module: str) -> int | None:
 class _Entry:
     """One key: a live value, or a cached reference resolved on first read."""
 
-    __slots__ = ("flight", "info", "key", "origin", "ref", "value")
+    __slots__ = ("_info", "flight", "key", "origin", "ref", "value")
 
-    def __init__(
-        self, key: str, value: Any, ref: str | None, info: dict[str, Any], origin: str
-    ) -> None:
+    def __init__(self, key: str, value: Any, ref: str | None, info: Any, origin: str) -> None:
         self.key = key
         self.value = value
         self.ref = ref
-        self.info = info
+        self._info = info  # a dict, or a CachedItem that assembles it on first use
         self.origin = origin  # "cache" | "fresh" | "runtime"
         self.flight: _Flight | None = None
+
+    @property
+    def info(self) -> dict[str, Any]:
+        info = self._info
+        if type(info) is not dict:
+            info = self._info = info.info
+        return info  # type: ignore[no-any-return]
 
 
 class _State:
@@ -172,7 +178,7 @@ class _State:
         secondaries: dict[str, dict[str, _Entry]],
         failures: list[PluginFailure],
         modules: frozenset[str],
-        plugins: list[dict[str, Any]],
+        plugins: list[dict[str, Any]] | CachedState,
         result: DiscoveryResult | None = None,
         cached: CachedState | None = None,
         skipped: list[PluginFailure] | None = None,
@@ -185,9 +191,14 @@ class _State:
         self.secondaries = secondaries
         self.failures = failures
         self.modules = modules
-        self.plugins = plugins
+        self._plugins = plugins  # a cached state lists them only when asked
         self.result = result
         self.cached = cached
+
+    @property
+    def plugins(self) -> list[dict[str, Any]]:
+        plugins = self._plugins
+        return plugins.plugins if isinstance(plugins, CachedState) else plugins
 
 
 def _entry_from_candidate(cand: Candidate) -> _Entry:
@@ -199,7 +210,17 @@ def _entry_from_candidate(cand: Candidate) -> _Entry:
 
 
 def _entry_from_cache(item: CachedItem) -> _Entry:
-    return _Entry(item.key, _MISSING, item.ref, dict(item.info), "cache")
+    return _Entry(item.key, _MISSING, item.ref, item, "cache")
+
+
+def _only_volatile_reran(result: DiscoveryResult, previous: Any) -> bool:
+    """Whether an incremental run re-called only the plugins called on every start."""
+    if previous is None or not result.cacheable:
+        return False
+    rerun = set(result.records) - result.reused
+    volatile = set(result.volatile)
+    others = {n for n in rerun if n not in volatile and not n.startswith(("import-time:", "<"))}
+    return bool(volatile) and not others
 
 
 class LazyDiscoveryDict(_GenericMapping[V]):
@@ -279,6 +300,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
     def _load_or_discover(self, force: bool) -> _State:
         manager = self.cache
         extra = dict(self._extra_plugins)
+        previous = None
         if not force and not extra:
             cached = manager.load()
             if cached is not None:
@@ -291,15 +313,27 @@ class LazyDiscoveryDict(_GenericMapping[V]):
                     },
                     list(cached.failures),
                     cached.modules,
-                    list(cached.plugins),
+                    cached,
                     cached=cached,
                     skipped=list(cached.skipped),
                     blocked_modules=cached.blocked_modules,
                 )
+            previous = manager.previous
         from .discovery import run_discovery
 
-        result = run_discovery(self.config, frozenset(self._blocked), extra)
-        if not extra:  # a process with run-time plugins must not write what others would read
+        if previous is not None:  # only some plugins changed: rediscover those
+            result = run_discovery(
+                self.config,
+                frozenset(self._blocked),
+                extra,
+                reuse=previous.reusable(),
+                scanned=previous.scanned,
+            )
+        else:
+            result = run_discovery(self.config, frozenset(self._blocked), extra)
+        if not extra and not _only_volatile_reran(result, previous):
+            # a process with run-time plugins must not write what others would read; one
+            # whose only rerun plugins are those called on every start has nothing new
             manager.save(result)
         return _State(
             "fresh",
@@ -604,17 +638,18 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             return resolved
 
     def _import_entry(self, entry: _Entry, secondary: str | None) -> Any:
-        from .refs import parse, resolve
-
         state = self._state
         ref = entry.ref
         assert ref is not None
-        module, _ = parse(ref)
+        try:
+            module, _ = _refs.parse(ref)
+        except ValueError:
+            raise _StaleReference(f"{ref!r} is not a module:qualname reference") from None
         if state is None or module not in state.modules:
             raise _StaleReference(f"{ref} points into a module discovery did not record")
         logger.debug("registry %s: resolving %s -> %s", self.name, entry.key, ref)
         try:
-            value = resolve(ref)
+            value = _refs.resolve(ref)
         except BaseException as exc:  # SystemExit too: "sys.exit('no display')" at import
             if isinstance(exc, KeyboardInterrupt):
                 raise
