@@ -251,22 +251,22 @@ def _find_after(me: Any, fullname: str, path: Any, target: Any) -> Any:
 
 def _note(inputs: Inputs, fullname: str, path: Any, spec: Any) -> None:
     inputs.tops.add(fullname.partition(".")[0])
-    if path is not None:  # a submodule: its parent's folders decide whether it exists
-        leaf = {fullname.rpartition(".")[2]}
-        for folder in path:
-            if isinstance(folder, str):
-                inputs.add_names(os.path.abspath(folder), leaf)
     if spec is None:
         inputs.missing.add(fullname)
+        if path is not None:  # a submodule not found: its parent's folders decide
+            leaf = {fullname.rpartition(".")[2]}
+            for folder in path:
+                if isinstance(folder, str):
+                    inputs.add_names(os.path.abspath(folder), leaf)
         return
+    # A module found is watched through its file (and its package's ``__init__``); its
+    # folder is not: a file added beside it does not change what it read.  A top-level
+    # name appearing earlier on ``sys.path`` is seen through the entries' names.
     origin = getattr(spec, "origin", None)
     if getattr(spec, "has_location", False) and isinstance(origin, str):
         inputs.modules.setdefault(fullname, inputs.add_file(os.path.abspath(origin)))
     else:
         inputs.modules.setdefault(fullname, None)
-    for folder in spec.submodule_search_locations or ():
-        if isinstance(folder, str):
-            inputs.add_dir(os.path.abspath(folder))
 
 
 _recorder = _Recorder()
@@ -345,9 +345,6 @@ def known_inputs(name: str) -> Inputs:
         file = getattr(module, "__file__", None)
         if isinstance(file, str):
             out.modules.setdefault(mod_name, out.add_file(os.path.abspath(file)))
-        for folder in getattr(module, "__path__", None) or ():
-            if isinstance(folder, str):
-                out.add_dir(os.path.abspath(folder))
     _known[name] = out
     return out
 
@@ -388,16 +385,31 @@ def calling(inputs: Inputs) -> Iterator[None]:
 
 
 def shadow_dirs(tops: set[str], entries: list[str]) -> dict[str, Sig]:
-    """Folders named after a recorded top-level name in any ``sys.path`` entry.
+    """Namespace portions named after a recorded top-level name, up to the one that wins.
 
-    Such a folder is a namespace portion (or a package); gaining or losing ``__init__.py``
-    changes which one wins the import.  Whether such a folder exists at all is covered by
-    the entry's own signature in the environment header.
+    The import system walks ``sys.path`` in order: a module file or a regular package
+    (a folder with ``__init__.py``) wins at once; a folder without one is a namespace
+    portion and the search goes on.  Such a portion gaining ``__init__.py`` takes over the
+    name, so each portion met before the winner is recorded (its ``__init__`` is then
+    watched by name).  Whether a folder of that name exists at all is covered by the
+    entries' recorded names.  One listing per entry, then set look-ups: a few ``stat``
+    calls per recorded name at most.
     """
-    out: dict[str, Sig] = {}
+    listed = []
     for entry in entries:
-        for top in tops:
+        try:
+            listed.append((entry, importable_names(os.listdir(entry))))
+        except (OSError, ValueError):
+            continue
+    out: dict[str, Sig] = {}
+    for top in tops:
+        for entry, names in listed:
+            if top not in names:
+                continue
             candidate = os.path.join(entry, top)
-            if os.path.isdir(candidate):
-                out[candidate] = sig(candidate)
+            if not os.path.isdir(candidate):
+                break  # a module file: it wins
+            if os.path.exists(os.path.join(candidate, "__init__.py")):
+                break  # a regular package: it wins
+            out[candidate] = sig(candidate)
     return out

@@ -68,6 +68,32 @@ if TYPE_CHECKING:
         volatile: str | None
 
 
+def _chain(module: str | None) -> list[str]:
+    """``a``, ``a.b``, ``a.b.c`` for module ``a.b.c`` (what importing it loads of ours)."""
+    if not module:
+        return [""]
+    parts = module.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def stored_tops(doc: dict[str, Any]) -> list[str]:
+    """The top-level names a stored record looked up (see :meth:`PluginRecord.to_json`)."""
+    found = doc.get("tops")
+    if found is not None:
+        return list(found)
+    module = doc.get("module")
+    return [module.partition(".")[0]] if type(module) is str and module else []
+
+
+def stored_modules(doc: dict[str, Any]) -> list[str]:
+    """The modules a stored record imported (see :meth:`PluginRecord.to_json`)."""
+    found = doc.get("modules")
+    if found is not None:
+        return list(found)
+    module = doc.get("module")
+    return _chain(module) if type(module) is str and module else []
+
+
 class Offer:
     """One value a plugin's hook returned, judged on its own.
 
@@ -209,8 +235,8 @@ class PluginRecord:
         if self.distribution is not None:
             doc["distribution"] = self.distribution
             doc["version"] = self.version
-        if self.declaration is not None:
-            doc["declaration"] = self.declaration
+        if self.declaration is not None and self.declaration != self.module:
+            doc["declaration"] = self.declaration  # left out when it is just the module
         if self.priority is not None:
             doc["priority"] = self.priority
         if self.listed is not None:
@@ -231,9 +257,11 @@ class PluginRecord:
         if inputs is not None:
             if inputs.missing:
                 doc["missing"] = sorted(inputs.missing)
-            if inputs.tops:
+            # left out when they are just the plugin's module and its packages
+            own = _chain(self.module)
+            if inputs.tops != {own[0]}:
                 doc["tops"] = sorted(inputs.tops)
-            if inputs.modules:
+            if sorted(inputs.modules) != own:
                 doc["modules"] = sorted(inputs.modules)
         if not self.reusable:
             doc["reusable"] = False
@@ -249,13 +277,17 @@ class PluginRecord:
         module = doc.get("module")
         if type(name) is not str or type(origin) is not str:
             raise ValueError("bad plugin record")
+        module = module if type(module) is str else None
+        declaration = doc.get("declaration")
+        if declaration is None and origin == "entry_point":
+            declaration = module
         record = cls(
             name,
             origin,  # type: ignore[arg-type]  # one of the Origin names, as written
-            module if type(module) is str else None,
+            module,
             doc.get("distribution"),
             doc.get("version"),
-            doc.get("declaration"),
+            declaration,
         )
         record.priority = doc.get("priority")
         listed = doc.get("listed")

@@ -66,7 +66,7 @@ class CachedItem:
         ref: str,
         plugin: dict[str, Any] | None,
         keyed: bool = False,
-        files: dict[str, Any] | None = None,
+        files: tuple[dict[str, Any], list[Any]] | None = None,
     ) -> None:
         self.key = key
         self.ref = ref
@@ -81,7 +81,11 @@ class CachedItem:
         if info is None:
             plugin = self.plugin or {}
             module = self.ref.partition(":")[0]
-            file = (self.files or {}).get(module)
+            file = None
+            if self.files is not None:
+                modules, rows = self.files
+                at = modules.get(module)
+                file = rows[at][0] if type(at) is int and 0 <= at < len(rows) else None
             info = self._info = {
                 "ref": self.ref,
                 "keyed": self.keyed,
@@ -101,6 +105,7 @@ class CachedState:
     __slots__ = (
         "_hooks",
         "_plugins",
+        "_table",
         "blocked_modules",
         "failures",
         "items",
@@ -123,7 +128,9 @@ class CachedState:
         skipped: list[PluginFailure] | None = None,
         blocked_modules: frozenset[str] = frozenset(),
         hooks: list[int] | None = None,
+        table: tuple[dict[str, Any], list[Any]] | None = None,
     ) -> None:
+        self._table = table
         self.blocked_modules = blocked_modules
         self.skipped = skipped or []
         self.items = items
@@ -134,6 +141,14 @@ class CachedState:
         self._hooks = hooks
         self.timestamp = timestamp
         self.path = path
+
+    def file_of(self, module: str) -> str | None:
+        """The file recorded for *module* (whose stat this document was checked against)."""
+        if self._table is None:
+            return None
+        modules, rows = self._table
+        at = modules.get(module)
+        return rows[at][0] if type(at) is int and 0 <= at < len(rows) else None
 
     @property
     def plugins(self) -> list[dict[str, Any]]:
@@ -260,7 +275,7 @@ def _items(
     raw: object,
     allowed: frozenset[str],
     plugins: list[Any],
-    files: dict[str, Any],
+    files: tuple[dict[str, Any], list[Any]],
     where: str,
 ) -> dict[str, CachedItem]:
     """The items of one group; every reference must point into a module discovery recorded.
@@ -452,17 +467,20 @@ class RegistryCacheManager:
         if volatile:
             raise CacheChanged(f"{len(volatile)} plugin(s) are called on every start")
         # references may point only into modules whose file is recorded (and was just checked)
-        watched = {rec[0] for rec in files if rec[1] is not None}
-        modules = _obj(get("modules"), "modules")
+        modules = _obj(get("modules"), "modules")  # name -> row of its file
+        count = len(files)
         allowed = frozenset(
-            name for name, file in modules.items() if type(file) is str and file in watched
+            name
+            for name, at in modules.items()
+            if type(at) is int and 0 <= at < count and files[at][1] is not None
         )
-        items = _items(get("items"), allowed, plugins, modules, "items")
+        table = (modules, files)
+        items = _items(get("items"), allowed, plugins, table, "items")
         raw_secondaries = _obj(get("secondaries"), "secondaries")
         secondaries: dict[str, dict[str, CachedItem]] = {}
         for sec in self.config.secondary_registries:
             group = _items(
-                raw_secondaries.get(sec.name), allowed, plugins, modules, f"secondaries.{sec.name}"
+                raw_secondaries.get(sec.name), allowed, plugins, table, f"secondaries.{sec.name}"
             )
             _expect(group.keys() <= items.keys(), f"{sec.name} keys not in primary")
             secondaries[sec.name] = group
@@ -471,6 +489,9 @@ class RegistryCacheManager:
         _expect(all(type(i) is int and 0 <= i < len(plugins) for i in hooks), "bad hooks")
         blocked_modules = _list(get("blocked_modules"), "blocked_modules")
         _expect(all(type(m) is str for m in blocked_modules), "bad blocked_modules")
+        blocked_modules.extend(
+            p["module"] for p in plugins if p.get("origin") == "entry_point" and p.get("module")
+        )
         return CachedState(
             items=items,
             secondaries=secondaries,
@@ -482,6 +503,7 @@ class RegistryCacheManager:
             skipped=_failures(get("skipped"), "skipped"),
             blocked_modules=frozenset(blocked_modules),
             hooks=hooks,
+            table=table,
         )
 
     @staticmethod
@@ -621,7 +643,11 @@ class RegistryCacheManager:
             "distributions": result.distributions,
             "files": file_rows,
             "dirs": dir_rows,
-            "modules": dict(sorted(modules.items())),
+            "modules": {
+                name: file_index[file]
+                for name, file in sorted(modules.items())
+                if file in file_index
+            },
             "plugins": records,
             "hooks": [index_of[p["name"]] for p in result.plugins if p["name"] in index_of],
             "volatile": sorted(index_of[n] for n in volatile),
@@ -634,7 +660,11 @@ class RegistryCacheManager:
                 f.to_json() for f in result.failures if _storable(f) and f.plugin not in volatile
             ],
             "skipped": [f.to_json() for f in result.skipped if _storable(f)],
-            "blocked_modules": sorted(result.blocked_modules),
+            # entry-point modules (blocked ones too) are known from the records
+            "blocked_modules": sorted(
+                result.blocked_modules
+                - {r.module for r in result.records.values() if r.origin == "entry_point"}
+            ),
         }
 
     def clear(self) -> bool:
@@ -698,7 +728,7 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
     """
     from ._environment import file_stat, importable_names, search_path
     from ._inputs import Inputs
-    from ._records import PluginRecord
+    from ._records import PluginRecord, stored_modules, stored_tops
 
     ts = doc["timestamp"]
     racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
@@ -744,9 +774,13 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
         for f in doc["failures"]
         if f.get("missing_module") and _importable(f["missing_module"])
     }
-    watched = {rec[0] for rec in files if rec[1] is not None}
     modules = doc["modules"]
-    allowed = {name for name, file in modules.items() if type(file) is str and file in watched}
+    allowed = {
+        name
+        for name, at in modules.items()
+        if type(at) is int and 0 <= at < len(files) and files[at][1] is not None
+    }
+    module_files = {name: files[at][0] for name, at in modules.items() if name in allowed}
     out: dict[str, Any] = {}
     for raw in doc["plugins"]:
         name = raw["name"]
@@ -767,7 +801,7 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
             _name_changed(dirs, at, name, changed_dirs, deltas) for at, name in raw.get("names", ())
         ):
             continue
-        looked = set(raw.get("tops", ())) | {m.partition(".")[0] for m in raw.get("missing", ())}
+        looked = set(stored_tops(raw)) | {m.partition(".")[0] for m in raw.get("missing", ())}
         if looked & delta:
             continue
         record = PluginRecord.from_json(raw)
@@ -786,9 +820,9 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
             listed = rec[6] if len(rec) > 6 else None
             inputs.names.setdefault(rec[0], (value, listed, set()))[2].add(leaf)
         inputs.missing = set(raw.get("missing", ()))
-        inputs.tops = set(raw.get("tops", ()))
-        for mod_name in raw.get("modules", ()):
-            inputs.modules[mod_name] = modules.get(mod_name)
+        inputs.tops = set(stored_tops(raw))
+        for mod_name in stored_modules(raw):
+            inputs.modules[mod_name] = module_files.get(mod_name)
         out[name] = record
     return out
 

@@ -647,6 +647,20 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             raise _StaleReference(f"{ref!r} is not a module:qualname reference") from None
         if state is None or module not in state.modules:
             raise _StaleReference(f"{ref} points into a module discovery did not record")
+        cached = state.cached
+        if cached is not None and module not in sys.modules:
+            recorded = cached.file_of(module)
+            origin = _origin_of(module)
+            if (
+                recorded is None
+                or origin is None
+                or not (
+                    origin == recorded or origin.startswith(recorded + os.sep)  # inside a zip
+                )
+            ):
+                # the document says the module is read from a watched file: the import
+                # system must agree, or the reference goes nowhere near an import
+                raise _StaleReference(f"{ref}: {module!r} is not the module discovery recorded")
         logger.debug("registry %s: resolving %s -> %s", self.name, entry.key, ref)
         try:
             value = _refs.resolve(ref)
@@ -825,6 +839,20 @@ class LazyDiscoveryDict(_GenericMapping[V]):
 
 class _StaleReference(Exception):
     pass
+
+
+def _origin_of(module: str) -> str | None:
+    """Where the import system would load *module* from (its parents are imported)."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec(module)
+    except BaseException as exc:  # a parent package failing at import, SystemExit too
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return None
+    origin = getattr(spec, "origin", None)
+    return os.path.abspath(origin) if isinstance(origin, str) else None
 
 
 def _short(entry: _Entry) -> str:
