@@ -104,33 +104,42 @@ def _read(path: str) -> str | None:
 
 
 def scan(
-    entries: list[str], group: str, previous: dict[str, list[Row]] | None = None
+    entries: list[str],
+    group: str,
+    previous: dict[str, list[Row]] | None = None,
+    listed: dict[str, list[str] | None] | None = None,
+    stat: Any = file_stat,
 ) -> tuple[list[EntryPoint], dict[str, list[Row]]]:
     """The group's entry points on *entries* and the scan to record (see module docstring).
 
     *previous* is an earlier scan's record (``{entry: rows}``); an unchanged declaration
-    file's entry points are taken from it instead of being read again.
+    file's entry points are taken from it instead of being read again.  *listed* holds
+    folder listings already taken, *stat* the stat function to use.
     """
     previous = previous or {}
+    listed = listed or {}
     seen: set[str] = set()
     found: list[EntryPoint] = []
     record: dict[str, list[Row]] = {}
     for entry in entries:
         old = {row[0]: row for row in previous.get(entry, ())}
         rows = record[entry] = []
-        try:
-            names = sorted(os.listdir(entry))
-        except NotADirectoryError:
-            rows.extend(_scan_zip(entry, group))
-            names = []
-        except (OSError, ValueError):
-            continue
+        names = listed.get(entry)
+        if names is None:
+            try:
+                names = os.listdir(entry)
+            except NotADirectoryError:
+                rows.extend(_scan_zip(entry, group))
+                names = []
+            except (OSError, ValueError):
+                continue
+        names = sorted(names)
         for folder in names:
             if not folder.endswith((".dist-info", ".egg-info")):
                 continue
             base = os.path.join(entry, folder)
             declaration = os.path.join(base, "entry_points.txt")
-            sig = file_stat(declaration)  # None: none declared (or a PKG-INFO-style file)
+            sig = stat(declaration)  # None: none declared (or a PKG-INFO-style file)
             before = old.get(folder)
             if before is not None and before[1:5] == (sig or _NOSIG):
                 eps = before[5] if len(before) > 5 else []

@@ -88,6 +88,13 @@ def listing(path: str) -> int | None:
             return None
     except (OSError, ValueError):
         return None
+    return listing_of(entries)
+
+
+def listing_of(entries: list[str]) -> int:
+    """The :func:`listing` checksum of a folder whose entries are *entries*."""
+    from ._fileio import checksum
+
     names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))
     return checksum("\0".join(names).encode("utf-8", "surrogateescape"))
 
@@ -384,7 +391,12 @@ def calling(inputs: Inputs) -> Iterator[None]:
         raise
 
 
-def shadow_dirs(tops: set[str], entries: list[str]) -> dict[str, Sig]:
+def shadow_dirs(
+    tops: set[str],
+    entries: list[str],
+    listed: dict[str, list[str] | None] | None = None,
+    known: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, Sig]:
     """Namespace portions named after a recorded top-level name, up to the one that wins.
 
     The import system walks ``sys.path`` in order: a module file or a regular package
@@ -393,23 +405,32 @@ def shadow_dirs(tops: set[str], entries: list[str]) -> dict[str, Sig]:
     name, so each portion met before the winner is recorded (its ``__init__`` is then
     watched by name).  Whether a folder of that name exists at all is covered by the
     entries' recorded names.  One listing per entry, then set look-ups: a few ``stat``
-    calls per recorded name at most.
+    calls per recorded name at most.  *listed* holds listings already taken; *known* the
+    files already recorded (an ``__init__.py`` among them settles a name without a stat).
     """
-    listed = []
+    listed = listed or {}
+    folders = []
     for entry in entries:
-        try:
-            listed.append((entry, importable_names(os.listdir(entry))))
-        except (OSError, ValueError):
-            continue
+        found = listed.get(entry)
+        if found is None:
+            try:
+                found = os.listdir(entry)
+            except (OSError, ValueError):
+                continue
+        files = set(found)
+        folders.append((entry, importable_names(found), files))
     out: dict[str, Sig] = {}
     for top in tops:
-        for entry, names in listed:
+        for entry, names, files in folders:
             if top not in names:
                 continue
+            if top not in files:
+                break  # only a module file of that name: it wins
             candidate = os.path.join(entry, top)
-            if not os.path.isdir(candidate):
-                break  # a module file: it wins
-            if os.path.exists(os.path.join(candidate, "__init__.py")):
+            init = os.path.join(candidate, "__init__.py")
+            if init in known or os.path.exists(init):
                 break  # a regular package: it wins
+            if not os.path.isdir(candidate):
+                break
             out[candidate] = sig(candidate)
     return out

@@ -72,8 +72,13 @@ def _chain(module: str | None) -> list[str]:
     """``a``, ``a.b``, ``a.b.c`` for module ``a.b.c`` (what importing it loads of ours)."""
     if not module:
         return [""]
-    parts = module.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+    out = []
+    at = module.find(".")
+    while at >= 0:
+        out.append(module[:at])
+        at = module.find(".", at + 1)
+    out.append(module)
+    return out
 
 
 def stored_tops(doc: dict[str, Any]) -> list[str]:

@@ -556,9 +556,10 @@ class RegistryCacheManager:
         start); each record lists the rows it read.  Items name their record by index:
         provenance is stored once per plugin.
         """
-        from ._fileio import encode_document
+        import orjson
 
         file_rows: list[list[Any]] = []
+        records_inputs: list[tuple[list[int], list[int]]] = []
         dir_rows: list[list[Any]] = []
         file_index: dict[str, int] = {}
         dir_index: dict[str, int] = {}
@@ -592,15 +593,24 @@ class RegistryCacheManager:
                     if found is not None:
                         modules.setdefault(mod_name, found)
             doc_record = record.to_json(sorted(set(files)), sorted(set(dirs)), names)
-            try:
-                encode_document(doc_record)  # type: ignore[arg-type]
-            except Exception:  # text JSON cannot hold (a lone surrogate): call it each start
-                record.volatile = "its record cannot be stored"
-                doc_record = record.to_json(sorted(set(files)), sorted(set(dirs)), names)
-                doc_record.pop("failures", None)
-                doc_record.pop("skipped", None)
             index_of[name] = len(records)
             records.append(doc_record)
+            records_inputs.append((files, dirs))
+        try:
+            orjson.dumps(records)
+        except TypeError:  # text JSON cannot hold one (a lone surrogate): find which
+            for at, record in enumerate(result.records.values()):
+                try:
+                    orjson.dumps(records[at])
+                except TypeError:
+                    record.volatile = "its record cannot be stored"  # called each start
+                    records[at] = {
+                        k: v
+                        for k, v in record.to_json([], []).items()
+                        if k not in ("failures", "skipped", "offers")
+                    }
+                    records[at]["files"] = sorted(set(records_inputs[at][0]))
+                    records[at]["dirs"] = sorted(set(records_inputs[at][1]))
         for mod_name in result.modules:  # plugin and value modules imported before discovery
             loaded = getattr(sys.modules.get(mod_name), "__file__", None)
             if (
@@ -726,10 +736,13 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
     module whose file is among the checked inputs (a hostile document reuses nothing it
     could not have recorded).  Anything unexpected raises: then nothing is reused.
     """
-    from ._environment import file_stat, importable_names, search_path
+    from ._environment import importable_names, search_path
     from ._inputs import Inputs
     from ._records import PluginRecord, stored_modules, stored_tops
 
+    # the stats the warm check just took (taken before anything is read again, so a
+    # change after them is recorded as a change for the next start)
+    file_stat = snapshot().stat
     ts = doc["timestamp"]
     racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
     files: list[list[Any]] = doc["files"]

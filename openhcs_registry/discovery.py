@@ -32,7 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _entrypoints, _inputs, autoregister, settings
-from ._environment import environment_fingerprint, importable_names, launch_folder, search_path
+from ._environment import (
+    environment_fingerprint,
+    file_stat,
+    importable_names,
+    launch_folder,
+    search_path,
+    snapshot,
+)
 from ._inputs import Inputs
 from ._log import get_logger
 from ._records import Offer, PluginRecord
@@ -219,6 +226,8 @@ class _Discovery:
         self.ep_modules: set[str] = set()  # every entry point's module, loaded or not
         self.noted: dict[str, list[Any]] = {}  # plugin -> classes noted while it loaded/ran
         self.no_gpu = settings.no_gpu()
+        self.listed: dict[str, list[str] | None] = {}  # sys.path folder listings, taken once
+        self.stat: Any = file_stat
 
     def inputs_of(self, plugin: str) -> Inputs:
         record = self.records.get(plugin)
@@ -297,7 +306,7 @@ class _Discovery:
             return
         # stat before reading: a declaration edited while we list is a change afterwards
         found, self.result.distributions = _entrypoints.scan(
-            search_path(), self.config.entry_point_group, self.scanned
+            search_path(), self.config.entry_point_group, self.scanned, self.listed, self.stat
         )
         for ep in found:
             dist_name, dist_version = ep.distribution, ep.version
@@ -956,7 +965,8 @@ class _Discovery:
             self.result.launch = {"tops": sorted(tops), "present": sorted(tops & present)}
         else:
             self.result.launch = {"tops": [], "present": []}
-        for path in _inputs.shadow_dirs(tops, entries):
+        known = {f for r in self.records.values() if r.inputs is not None for f in r.inputs.files}
+        for path in _inputs.shadow_dirs(tops, entries, self.listed, known):
             # gaining or losing __init__.py changes which portion wins: that name only
             env.inputs.add_names(path, {"__init__"})
 
@@ -1077,17 +1087,24 @@ def run_discovery(
     logger.debug("registry %s: %s discovery", config.name, "incremental" if reuse else "fresh")
     work = _Discovery(config, blocked, extra_plugins, reuse, scanned)
     # looked at before anything is read: an install during discovery is a change afterwards
-    env = environment_fingerprint(fresh=True)
+    # (an incremental run keeps the look its cache check just took: older, never newer
+    # than what is read next, so a change meanwhile is still a change afterwards)
+    env = environment_fingerprint(fresh=reuse is None)
+    work.stat = file_stat if reuse is None else snapshot().stat
     names = {}
+    listings = []
     for entry, _sig in env["path"]:
-        found = importable_names(entry)
-        if found is not None:
-            names[entry] = sorted(found)  # which names an install added or removed
-    work.result.environment = {
-        **env,
-        "listings": [_inputs.listing(e) for e, _ in env["path"]],
-        "names": names,
-    }
+        try:
+            found = work.listed[entry] = os.listdir(entry)
+        except NotADirectoryError:
+            listings.append(_inputs.listing(entry))  # a zip archive: summed by content
+            continue
+        except (OSError, ValueError):
+            listings.append(None)
+            continue
+        listings.append(_inputs.listing_of(found))
+        names[entry] = sorted(_inputs.importable_names(found))  # what an install changes
+    work.result.environment = {**env, "listings": listings, "names": names}
     reentries = reentry_count()
     work.load_entry_points()
     work.add_extra_plugins()
