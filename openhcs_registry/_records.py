@@ -173,6 +173,7 @@ class PluginRecord:
         "priority",
         "reusable",
         "skipped",
+        "stored",
         "version",
         "volatile",
     )
@@ -207,6 +208,32 @@ class PluginRecord:
         #: why its part cannot be cached (an instance, a key JSON cannot hold), else None:
         #: such a plugin is called again on every start, the rest of the registry is not
         self.volatile: str | None = None
+        #: a record reused from a document: ``(its stored form, file rows, folder rows,
+        #: modules)`` of that document; its inputs stay in that form (carried over as is)
+        self.stored: tuple[dict[str, Any], list[Any], list[Any], dict[str, Any]] | None = None
+
+    # -- what it read, live or stored ----------------------------------------------------------
+    def looked_up(self) -> tuple[set[str], set[str]]:
+        """The top-level names it imported and the names it looked for and did not find."""
+        if self.stored is not None:
+            raw = self.stored[0]
+            return set(stored_tops(raw)), set(raw.get("missing", ()))
+        if self.inputs is None:
+            return set(), set()
+        return self.inputs.tops, self.inputs.missing
+
+    def file_paths(self) -> list[str]:
+        """The files it read."""
+        if self.stored is not None:
+            raw, rows = self.stored[0], self.stored[1]
+            return [rows[i][0] for i in raw.get("files", ())]
+        return list(self.inputs.files) if self.inputs is not None else []
+
+    def module_names(self) -> list[str]:
+        """The modules it imported."""
+        if self.stored is not None:
+            return stored_modules(self.stored[0])
+        return list(self.inputs.modules) if self.inputs is not None else []
 
     @property
     def builtin(self) -> bool:

@@ -568,6 +568,29 @@ class RegistryCacheManager:
         records: list[Any] = []
         index_of: dict[str, int] = {}
         for name, record in result.records.items():
+            if record.stored is not None:  # reused: copied, its rows carried over
+                raw, old_files, old_dirs, old_modules = record.stored
+                doc_record: Any = dict(raw)
+                if "files" in raw:
+                    doc_record["files"] = [
+                        _carry(old_files[i], file_rows, file_index) for i in raw["files"]
+                    ]
+                if "dirs" in raw:
+                    doc_record["dirs"] = [
+                        _carry(old_dirs[i], dir_rows, dir_index) for i in raw["dirs"]
+                    ]
+                if "names" in raw:
+                    doc_record["names"] = [
+                        [_carry(old_dirs[i], dir_rows, dir_index), leaf] for i, leaf in raw["names"]
+                    ]
+                for mod_name in record.module_names():
+                    at = old_modules.get(mod_name)
+                    if type(at) is int and 0 <= at < len(old_files):
+                        modules.setdefault(mod_name, old_files[at][0])
+                index_of[name] = len(records)
+                records.append(doc_record)
+                records_inputs.append((doc_record.get("files", []), doc_record.get("dirs", [])))
+                continue
             inputs = record.inputs
             files: list[int] = []
             dirs: list[int] = []
@@ -588,7 +611,7 @@ class RegistryCacheManager:
                     at = _dir_row(folder, value, dir_rows, dir_index)
                     if len(dir_rows[at]) == 6:
                         dir_rows[at].append(listed)
-                    names.extend([at, name] for name in sorted(looked))
+                    names.extend([at, leaf] for leaf in sorted(looked))
                 for mod_name, found in inputs.modules.items():
                     if found is not None:
                         modules.setdefault(mod_name, found)
@@ -707,6 +730,15 @@ class RegistryCacheManager:
         }
 
 
+def _carry(row: list[Any], rows: list[list[Any]], index: dict[str, int]) -> int:
+    """The index of a reused record's table *row* in the new table (carried over as is)."""
+    at = index.get(row[0])
+    if at is None:
+        at = index[row[0]] = len(rows)
+        rows.append(row)
+    return at
+
+
 def _dir_row(folder: str, value: Any, rows: list[list[Any]], index: dict[str, int]) -> int:
     """The row of *folder* in the folder table (added with its listing if new)."""
     at = index.get(folder)
@@ -737,8 +769,7 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
     could not have recorded).  Anything unexpected raises: then nothing is reused.
     """
     from ._environment import importable_names, search_path
-    from ._inputs import Inputs
-    from ._records import PluginRecord, stored_modules, stored_tops
+    from ._records import PluginRecord, stored_tops
 
     # the stats the warm check just took (taken before anything is read again, so a
     # change after them is recorded as a change for the next start)
@@ -793,7 +824,6 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
         for name, at in modules.items()
         if type(at) is int and 0 <= at < len(files) and files[at][1] is not None
     }
-    module_files = {name: files[at][0] for name, at in modules.items() if name in allowed}
     out: dict[str, Any] = {}
     for raw in doc["plugins"]:
         name = raw["name"]
@@ -820,22 +850,7 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
         record = PluginRecord.from_json(raw)
         if any(o.ref is not None and o.ref.partition(":")[0] not in allowed for o in record.offers):
             continue
-        inputs = record.inputs = Inputs()
-        for i in raw.get("files", ()):
-            rec = files[i]
-            inputs.files[rec[0]] = None if rec[1] is None else list(rec[1:5])
-        for i in raw.get("dirs", ()):
-            rec = dirs[i]
-            inputs.dirs[rec[0]] = None if rec[1] is None else list(rec[1:5])
-        for i, leaf in raw.get("names", ()):
-            rec = dirs[i]
-            value = None if rec[1] is None else list(rec[1:5])
-            listed = rec[6] if len(rec) > 6 else None
-            inputs.names.setdefault(rec[0], (value, listed, set()))[2].add(leaf)
-        inputs.missing = set(raw.get("missing", ()))
-        inputs.tops = set(stored_tops(raw))
-        for mod_name in stored_modules(raw):
-            inputs.modules[mod_name] = module_files.get(mod_name)
+        record.stored = (raw, files, dirs, modules)  # its inputs go to the next document as is
         out[name] = record
     return out
 

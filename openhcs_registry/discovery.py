@@ -826,8 +826,7 @@ class _Discovery:
         if module in self.plugin_modules:
             return True
         for record in self.records.values():
-            inputs = record.inputs
-            if record.origin != "import_time" and inputs is not None and module in inputs.modules:
+            if record.origin != "import_time" and module in record.module_names():
                 return True  # imported while a plugin loaded: a fresh process imports it too
         top = module.split(".")[0]
         return (
@@ -938,9 +937,6 @@ class _Discovery:
                 ):
                     inputs.update(_inputs.known_inputs(module))  # a value defined elsewhere
         res.modules.update(self.plugin_modules)
-        for record in self.records.values():
-            if record.inputs is not None:
-                res.modules.update(m for m in record.inputs.modules if m == record.module)
         self.record_environment()
 
     def record_environment(self) -> None:
@@ -948,10 +944,9 @@ class _Discovery:
         tops: set[str] = {m.split(".")[0] for m in self.ep_modules}
         tops.update(p.split(".")[0] for p in self.config.discovery_packages)
         for record in self.records.values():
-            inputs = record.inputs
-            if inputs is not None:
-                tops |= inputs.tops
-                tops.update(m.split(".")[0] for m in inputs.missing)
+            imported, missing = record.looked_up()
+            tops |= imported
+            tops.update(m.split(".")[0] for m in missing)
         launch = launch_folder()
         entries = search_path()
         env = self.records[ENVIRONMENT] = PluginRecord(
@@ -965,7 +960,7 @@ class _Discovery:
             self.result.launch = {"tops": sorted(tops), "present": sorted(tops & present)}
         else:
             self.result.launch = {"tops": [], "present": []}
-        known = {f for r in self.records.values() if r.inputs is not None for f in r.inputs.files}
+        known = {f for r in self.records.values() for f in r.file_paths()}
         for path in _inputs.shadow_dirs(tops, entries, self.listed, known):
             # gaining or losing __init__.py changes which portion wins: that name only
             env.inputs.add_names(path, {"__init__"})

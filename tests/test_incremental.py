@@ -201,3 +201,14 @@ def test_a_failing_plugin_fixed_reloads_only_it(world: World, count: int) -> Non
     got = incremental_equals_full(world)
     assert got["keys"] == ["k0", "k1", "k2", "k8"]
     assert got["imported"] == [f"p{world.tag}_8"]
+
+
+def test_changes_one_after_another_each_reload_only_what_they_touched(world: World) -> None:
+    """A document written by an incremental start is as good a base as a fresh one."""
+    many(world, 5)
+    prime(world)
+    for step, i in enumerate((1, 3, 1, 4)):
+        plugin(world, i, f"s{step}")
+        got = incremental_equals_full(world)
+        assert got["imported"] == [f"p{world.tag}_{i}"], (step, got)
+    assert got["keys"] == ["k0", "k2", "s1", "s2", "s3"]
