@@ -1,4 +1,4 @@
-"""The five benchmark cases.  Each returns a plain dict of results (JSON-ready).
+"""The benchmark cases.  Each returns a plain dict of results (JSON-ready).
 
 Conventions (stated in BENCHMARKS.md):
 
@@ -392,6 +392,118 @@ def case_plugins(cfg: Settings) -> dict[str, object]:
         }
         out["sizes"].append(entry)  # type: ignore[attr-defined]
     return out
+
+
+# -- case 3b: incremental rediscovery (issue 12) --------------------------------------------
+
+
+def _add_distribution(site: Path, index: int) -> Path:
+    """One more synthetic plugin distribution laid out as pip would (returns its package)."""
+    package = site / f"openhcs_bench_p{index:04d}"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "plugin.py").write_text(synthetic._PLUGIN.format(i=index))
+    info = site / f"openhcs_bench_p{index:04d}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(synthetic._METADATA.format(i=index))
+    (info / "entry_points.txt").write_text(
+        synthetic._ENTRY_POINTS.format(group=synthetic.GROUP, i=index)
+    )
+    return package
+
+
+def case_incremental(cfg: Settings) -> dict[str, object]:
+    """The next start after one plugin edited / one distribution installed, vs warm.
+
+    Each size gets its own copy of the synthetic site (these runs change it).  Per round:
+    a warm start (its untimed ``before`` undoes the previous round's install and re-primes
+    the cache), then one plugin file edited (a line appended) and the registry listed, then
+    one more distribution installed and the registry listed.  Every run is checked: the
+    edited and installed runs must not be served from the cache, and must find every key.
+    """
+    return {"sizes": [_incremental_size(cfg, size) for size in cfg.sizes]}
+
+
+def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
+    """One size of :func:`case_incremental` (its hooks close over this state)."""
+    site = synthetic.build_site(cfg.workdir / "incremental", size)
+    cache_dir = cfg.workdir / f"cache-incremental-{size}"
+    cache_file = cache_dir / "bench_plugins_registry.json"
+    _rm(cache_dir)
+    env = base_env(PYTHONPATH=str(site), OPENHCS_CACHE_DIR=str(cache_dir))
+    cwd = str(cfg.workdir)
+    code = probe_prelude() + _OURS_SYNTH
+    edited = site / "openhcs_bench_p0000" / "plugin.py"
+    extra: list[Path] = []
+    state = {"edits": 0, "next": 90000}
+
+    def undo_install() -> None:
+        while extra:
+            package = extra.pop()
+            _rm(package)
+            _rm(package.parent / f"{package.name}-1.0.dist-info")
+
+    def warm_before() -> None:
+        undo_install()
+        _prime(code, env, Path(cwd))
+
+    def edit() -> None:
+        state["edits"] += 1
+        with open(edited, "a") as fh:
+            fh.write(f"# edit {state['edits']}\n")
+
+    def install() -> None:
+        state["next"] += 1
+        extra.append(_add_distribution(site, state["next"]))
+
+    commands = [
+        Command(
+            "ours warm",
+            code,
+            env,
+            cwd,
+            before=warm_before,
+            check=_both(_expect("count", size), _expect("hit", 1)),
+        ),
+        Command(
+            "after one plugin edited",
+            code,
+            env,
+            cwd,
+            before=edit,
+            check=_both(_expect("count", size), _expect("hit", 0), _expect("failures", 0)),
+        ),
+        Command(
+            "after one distribution installed",
+            code,
+            env,
+            cwd,
+            before=install,
+            check=_both(_expect("count", size + 1), _expect("hit", 0), _expect("failures", 0)),
+        ),
+    ]
+    try:
+        _prime(code, env, Path(cwd))
+        samples = interleave(commands, cfg.runs_for(size), cfg.warmup)
+    finally:
+        undo_install()
+        _rm(cache_file)
+    whole = {label: Stats.of(s.wall_ms).median for label, s in samples.items()}
+    return {
+        "size": size,
+        "runs": cfg.runs_for(size),
+        "discarded": sum(x.discarded for x in samples.values()),
+        "whole_ms": {label: _stats(s.wall_ms) for label, s in samples.items()},
+        "in_process_ms": {
+            label: _stats(s.between("defined", "listed")) for label, s in samples.items()
+        },
+        "ratios_whole": {
+            "edited / warm": ratio(whole["after one plugin edited"], whole["ours warm"]),
+            "installed / warm": ratio(
+                whole["after one distribution installed"], whole["ours warm"]
+            ),
+        },
+    }
 
 
 # -- case 4: enums --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import cases  # noqa: E402
 import synthetic  # noqa: E402
 from harness import PYTHON, fmt_ratio, md_table  # noqa: E402
 
-CASES = ("builtin", "process", "plugins", "enums", "resolve")
+CASES = ("builtin", "process", "plugins", "incremental", "enums", "resolve")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "builtin": cases.case_builtin,
         "process": cases.case_process,
         "plugins": cases.case_plugins,
+        "incremental": cases.case_incremental,
         "enums": cases.case_enums,
         "resolve": cases.case_resolve,
     }
@@ -250,6 +251,36 @@ def evaluate_targets(results: dict[str, object]) -> list[dict[str, object]]:
                 f"ours warm {ours:.1f} ms vs pluggy {pl:.1f} ms ({fmt_ratio(pl / ours)}) and "
                 f"stevedore (its cache warm) {sw:.1f} ms ({fmt_ratio(sw / ours)})",
             )
+        for size, e in sorted(by_size.items()):
+            w = e["whole_ms"]
+            cold, pl = w["ours cold"]["median"], w["pluggy"]["median"]
+            add(
+                f"cold <= 1.0x plain pluggy at {size} plugins",
+                cold <= pl,
+                f"ours cold {cold:.1f} ms vs pluggy {pl:.1f} ms ({fmt_ratio(cold / pl)})",
+            )
+            floor = w["floor: import platformdirs, orjson"]["median"]
+            warm = w["ours warm"]["median"]
+            if size >= 2000:
+                add(
+                    f"warm <= floor + 10 ms at {size} plugins",
+                    warm - floor <= 10.0,
+                    f"ours warm {warm:.1f} ms, floor {floor:.1f} ms ({warm - floor:+.1f} ms)",
+                )
+    incremental = results.get("incremental")
+    if isinstance(incremental, dict):
+        for e in incremental["sizes"]:
+            r = e["ratios_whole"]
+            for what, key in (
+                ("one plugin edited", "edited / warm"),
+                ("one more distribution installed", "installed / warm"),
+            ):
+                add(
+                    f"next start after {what} <= 2x a warm start at {e['size']} plugins",
+                    r[key] <= 2.0,
+                    f"{fmt_ratio(r[key])} of warm (whole process; warm "
+                    f"{e['whole_ms']['ours warm']['median']:.1f} ms)",
+                )
     process = results.get("process")
     if isinstance(process, dict):
         d = process["ours_minus_floor_ms"]
@@ -338,6 +369,7 @@ def render(results: dict[str, object], quick: bool = False) -> str:
     out += _render_builtin(results.get("builtin"))
     out += _render_process(results.get("process"))
     out += _render_plugins(results.get("plugins"))
+    out += _render_incremental(results.get("incremental"))
     out += _render_enums(results.get("enums"))
     out += _render_resolve(results.get("resolve"))
     discarded = _count_discarded(results)
@@ -497,6 +529,37 @@ def _render_plugins(res: object) -> list[str]:
                 f"{k} {v:+.1f}" if k.endswith("(ms)") else f"{k} {fmt_ratio(v)}"
                 for k, v in e["ratios_whole"].items()
             )
+            + ".",
+            "",
+        ]
+    return out
+
+
+def _render_incremental(res: object) -> list[str]:
+    if not isinstance(res, dict):
+        return []
+    out = [
+        "## 3b. Incremental rediscovery: the next start after one change",
+        "",
+        "A copy of the synthetic site per size. Interleaved per round: a warm start; one "
+        "plugin file edited (a line appended) then the registry listed; one more plugin "
+        "distribution installed then the registry listed (the install is undone, untimed, "
+        "before the next warm start). Each changed start is checked to be served *not* from "
+        "the cache and to find every key: only the changed plugin is loaded again.",
+        "",
+    ]
+    for e in res["sizes"]:
+        rows = [
+            [label, _f(e["whole_ms"][label]), _f(e["in_process_ms"][label])]
+            for label in e["whole_ms"]
+        ]
+        out += [
+            f"### {e['size']} plugins ({e['runs']} runs)",
+            "",
+            md_table(["command", "whole process", "in-process listing"], rows),
+            "",
+            "Ratios of medians (whole process): "
+            + "; ".join(f"{k} {fmt_ratio(v)}" for k, v in e["ratios_whole"].items())
             + ".",
             "",
         ]
