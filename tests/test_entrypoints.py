@@ -1,0 +1,80 @@
+"""The entry-point scan (openhcs_registry/_entrypoints.py) agrees with importlib.metadata.
+
+Discovery lists entry points from folder listings (name and version from the ``.dist-info``
+folder name, ``entry_points.txt`` re-read only when its stat changed) instead of parsing every
+distribution's METADATA.  These tests compare it with ``importlib.metadata`` on real layouts:
+dist-info and egg-info folders, the same distribution on two ``sys.path`` entries (the first
+wins), extras and attributes in a declaration, comments, other groups, a zip archive.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import zipfile
+from pathlib import Path
+
+from openhcs_registry import _entrypoints
+
+
+def _dist(site: Path, folder: str, text: str, metadata: str = "") -> Path:
+    info = site / folder
+    info.mkdir(parents=True)
+    (info / ("PKG-INFO" if folder.endswith(".egg-info") else "METADATA")).write_text(
+        metadata or f"Metadata-Version: 2.1\nName: {folder.split('-')[0]}\nVersion: 1.0\n"
+    )
+    (info / "entry_points.txt").write_text(text)
+    return info
+
+
+def _importlib(entries: list[str], group: str) -> list[tuple[str, str, str]]:
+    eps = importlib.metadata.entry_points(group=group)
+    found = []
+    for ep in eps:
+        dist = ep.dist
+        assert dist is not None
+        found.append((_entrypoints.canonical(dist.name), ep.name, ep.value))
+    return sorted(found)
+
+
+def test_scan_finds_what_importlib_metadata_finds(tmp_path: Path, monkeypatch: object) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    group = f"grp_{os.getpid()}"
+    _dist(first, "alpha_dist-1.0.dist-info", f"[{group}]\na = alpha.mod:Cls [extra]\n# c\n")
+    _dist(first, "beta-2.1.dist-info", f"[other]\nx = y\n\n[{group}]\n b = beta\n# c\n")
+    _dist(second, "beta-3.0.dist-info", f"[{group}]\nshadowed = beta.other\n")  # first wins
+    _dist(
+        second,
+        "Gamma_Thing-0.5-py3.11.egg-info",
+        f"[{group}]\ng = gamma:provide\n",
+        "Metadata-Version: 1.1\nName: Gamma-Thing\nVersion: 0.5\n",
+    )
+    archive = tmp_path / "zipped.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("zeta-4.0.dist-info/METADATA", "Name: zeta\nVersion: 4.0\n")
+        zf.writestr("zeta-4.0.dist-info/entry_points.txt", f"[{group}]\nz = zeta\n")
+    entries = [str(first), str(second), str(archive)]
+    monkeypatch.setattr("sys.path", entries)  # type: ignore[attr-defined]
+    found, record = _entrypoints.scan(entries, group)
+    ours = sorted((ep.distribution, ep.name, ep.value) for ep in found)
+    assert ours == _importlib(entries, group)
+    by_name = {ep.name: ep for ep in found}
+    assert by_name["a"].module == "alpha.mod" and by_name["a"].attr == "Cls"
+    assert by_name["g"].version == "0.5" and by_name["b"].version == "2.1"
+    # a rescan with the record re-reads nothing that did not change
+    (first / "alpha_dist-1.0.dist-info" / "entry_points.txt").unlink()
+    again, _ = _entrypoints.scan(entries, group, record)
+    assert sorted(ep.name for ep in again) == sorted(n for n in by_name if n != "a")
+
+
+def test_an_unchanged_declaration_is_taken_from_the_previous_scan(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    info = _dist(site, "one-1.0.dist-info", "[g]\none = one\n")
+    _found, record = _entrypoints.scan([str(site)], "g")
+    # same stat signature recorded: the previous entry points are reused (not re-read)
+    record[str(site)][0][5] = [["renamed", "one"]]
+    reused, _ = _entrypoints.scan([str(site)], "g", record)
+    assert [ep.name for ep in reused] == ["renamed"]
+    (info / "entry_points.txt").write_text("[g]\ntwo = one\n")  # changed: read again
+    changed, _ = _entrypoints.scan([str(site)], "g", record)
+    assert [ep.name for ep in changed] == ["two"]
