@@ -828,11 +828,11 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
     for raw in doc["plugins"]:
         name = raw["name"]
         if name == "<environment>":
-            if any(
+            if set(raw.get("files", ())) & changed_files or any(
                 _name_changed(dirs, at, leaf, changed_dirs, deltas)
                 for at, leaf in raw.get("names", ())
             ):
-                return {}  # a folder that shadows a recorded name changed: reuse nothing
+                return {}  # the registry's own code or a shadowing folder changed: reuse nothing
             continue
         if raw.get("volatile") or raw.get("reusable", True) is not True:
             continue

@@ -539,6 +539,9 @@ class _Discovery:
         record = self._add(PluginRecord(name, "custom", module, *self._dist_of(module)))
         if not self.reused(record):
             record.priority = 1
+            assert record.inputs is not None
+            if module:  # its own module, imported long before: watched like a plugin's
+                record.inputs.update(_inputs.known_inputs(module))
             self._call(record, func)
 
     # -- judging one plugin's values (on their own: no other plugin is looked at) ------------
@@ -961,6 +964,16 @@ class _Discovery:
         else:
             self.result.launch = {"tops": [], "present": []}
         known = {f for r in self.records.values() for f in r.file_paths()}
+        # the registry's own code (hookspec, base class, key extractor, discovery and derive
+        # functions) judges every plugin: an edit there concerns them all
+        cfg = self.config
+        own = [cfg.hookspec, cfg.base_class, cfg.key_extractor, cfg.discovery_function]
+        own += [sec.derive for sec in cfg.secondary_registries]
+        for obj in own:
+            module = sys.modules.get(getattr(obj, "__module__", None) or "")
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str):
+                env.inputs.add_file(os.path.abspath(file))
         for path in _inputs.shadow_dirs(tops, entries, self.listed, known):
             # gaining or losing __init__.py changes which portion wins: that name only
             env.inputs.add_names(path, {"__init__"})

@@ -212,3 +212,19 @@ def test_changes_one_after_another_each_reload_only_what_they_touched(world: Wor
         got = incremental_equals_full(world)
         assert got["imported"] == [f"p{world.tag}_{i}"], (step, got)
     assert got["keys"] == ["k0", "k2", "s1", "s2", "s3"]
+
+
+def test_an_edit_of_the_registry_contract_rediscovers_every_plugin(world: World) -> None:
+    """The base class judges every plugin: editing its module reuses no record."""
+    many(world, 3)
+    prime(world)
+    spec = world.site / f"{world.spec}.py"
+    spec.write_text(
+        spec.read_text().replace(
+            "    requires_gpu: ClassVar[bool] = False",
+            "    requires_gpu: ClassVar[bool] = False\n    requires_modules = ('absent_mod_x',)",
+        )
+    )
+    got = incremental_equals_full(world)
+    assert got["keys"] == []
+    assert sorted(f[1] for f in got["fails"]) == ["unavailable"] * 3
