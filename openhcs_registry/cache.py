@@ -838,14 +838,18 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
             continue
         if raw.get("origin") in ("import_time", "runtime") or name in now_importable:
             continue
-        if set(raw.get("files", ())) & changed_files or set(raw.get("dirs", ())) & changed_dirs:
+        if changed_files and any(i in changed_files for i in raw.get("files", ())):
             continue
-        if any(
-            _name_changed(dirs, at, name, changed_dirs, deltas) for at, name in raw.get("names", ())
+        if changed_dirs and any(i in changed_dirs for i in raw.get("dirs", ())):
+            continue
+        if changed_dirs and any(
+            _name_changed(dirs, at, leaf, changed_dirs, deltas) for at, leaf in raw.get("names", ())
         ):
             continue
-        looked = set(stored_tops(raw)) | {m.partition(".")[0] for m in raw.get("missing", ())}
-        if looked & delta:
+        if delta and (
+            any(t in delta for t in stored_tops(raw))
+            or any(m.partition(".")[0] in delta for m in raw.get("missing", ()))
+        ):
             continue
         record = PluginRecord.from_json(raw)
         if any(o.ref is not None and o.ref.partition(":")[0] not in allowed for o in record.offers):
