@@ -852,8 +852,10 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
         ):
             continue
         record = PluginRecord.from_json(raw)
-        if any(o.ref is not None and o.ref.partition(":")[0] not in allowed for o in record.offers):
-            continue
+        refs = [o.ref for o in record.offers]
+        refs += [d for o in record.offers for d in o.secondaries.values() if type(d) is str]
+        if any(r is not None and r.partition(":")[0] not in allowed for r in refs):
+            continue  # it names a module whose file is not among the checked inputs
         record.stored = (raw, files, dirs, modules)  # its inputs go to the next document as is
         out[name] = record
     return out

@@ -139,6 +139,9 @@ class DiscoveryResult:
     records: dict[str, PluginRecord] = field(default_factory=dict)
     #: Names of the records taken over unchanged from the previous discovery.
     reused: set[str] = field(default_factory=set)
+    #: Module -> recorded file, for modules known only from reused records (not imported
+    #: here): resolving a reference into one first checks the import system agrees.
+    module_files: dict[str, str] = field(default_factory=dict)
     #: The environment as it was *before* discovery looked at it (an install meanwhile is
     #: then a change afterwards), and the entry-point scan of every distribution.
     environment: dict[str, Any] = field(default_factory=dict)
@@ -381,7 +384,13 @@ class _Discovery:
             logger.debug(
                 "registry %s: scanning %s: %s", self.config.name, package_name, listing.listed
             )
-            for module_name in listing.listed or ():
+            # a reused listing names only the package and modules inside it
+            inside = [
+                m
+                for m in listing.listed or ()
+                if m == package_name or m.startswith(package_name + ".")
+            ]
+            for module_name in inside:
                 dist, version = self._dist_of(module_name)
                 record = self._add(
                     PluginRecord(f"package:{module_name}", "package", module_name, dist, version)
@@ -930,6 +939,10 @@ class _Discovery:
                 module = cand.ref.split(":")[0]
                 res.modules.add(module)
                 record = res.records.get(cand.plugin)
+                if record is not None and record.stored is not None:
+                    file = _stored_file(record, module)
+                    if file is not None:
+                        res.module_files[module] = file
                 inputs = record.inputs if record is not None else None
                 if (
                     inputs is not None
@@ -977,6 +990,14 @@ class _Discovery:
         for path in _inputs.shadow_dirs(tops, entries, self.listed, known):
             # gaining or losing __init__.py changes which portion wins: that name only
             env.inputs.add_names(path, {"__init__"})
+
+
+def _stored_file(record: PluginRecord, module: str) -> str | None:
+    """The file a reused record's document recorded for *module*."""
+    assert record.stored is not None
+    _raw, files, _dirs, modules = record.stored
+    at = modules.get(module)
+    return files[at][0] if type(at) is int and 0 <= at < len(files) else None
 
 
 def _requires_message(missing: str | None) -> str:

@@ -217,10 +217,14 @@ def _only_volatile_reran(result: DiscoveryResult, previous: Any) -> bool:
     """Whether an incremental run re-called only the plugins called on every start."""
     if previous is None or not result.cacheable:
         return False
-    rerun = set(result.records) - result.reused
     volatile = set(result.volatile)
-    others = {n for n in rerun if n not in volatile and not n.startswith(("import-time:", "<"))}
-    return bool(volatile) and not others
+    for name, record in result.records.items():
+        if name in result.reused or name in volatile or name.startswith(("import-time:", "<")):
+            continue
+        if record.failures and all(f.kind == "blocked" for f in record.failures):
+            continue  # blocked by name: never loaded, nothing new
+        return False
+    return bool(volatile)
 
 
 class LazyDiscoveryDict(_GenericMapping[V]):
@@ -647,9 +651,13 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             raise _StaleReference(f"{ref!r} is not a module:qualname reference") from None
         if state is None or module not in state.modules:
             raise _StaleReference(f"{ref} points into a module discovery did not record")
-        cached = state.cached
-        if cached is not None and module not in sys.modules:
-            recorded = cached.file_of(module)
+        cached, result = state.cached, state.result
+        if module not in sys.modules and (
+            cached is not None or (result is not None and module in result.module_files)
+        ):
+            recorded = (
+                cached.file_of(module) if cached is not None else result.module_files[module]  # type: ignore[union-attr]
+            )
             origin = _origin_of(module)
             if (
                 recorded is None

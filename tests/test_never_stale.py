@@ -664,3 +664,41 @@ def test_17_a_null_file_record_never_lets_a_reference_import_its_module(
     got = warm_equals_fresh(world)
     assert got["vals"] == {"alpha": f"alpha_{world.tag}:Alpha", "beta": f"beta_{world.tag}:Beta"}
     assert not marker.exists()
+
+
+def test_17_a_stale_document_cannot_point_a_reused_record_at_another_module(
+    world: World,
+) -> None:
+    """Incremental rediscovery reuses records, not trust: a forged secondary reference into
+    a module mapped to a watched file of another module is never imported."""
+    world.write_spec()
+    marker = world.root / "evil-was-imported"
+    evil = f"evil_{world.tag}"
+    world.write(f"{evil}.py", f"open({str(marker)!r}, 'w').close()\nclass Alpha:\n    pass\n")
+    source = world.plugin_source(("Alpha", "alpha")).replace(
+        "    kind = 'alpha'", f"    kind = 'alpha'\n    partner = 'alpha_{world.tag}:Alpha'"
+    )
+    world.install("alpha-plugin", f"alpha_{world.tag}", source)
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    prime(world)
+    doc = world.read_cache()
+    alpha_file = next(
+        i for i, r in enumerate(doc["files"]) if r[0].endswith(f"alpha_{world.tag}.py")
+    )
+    doc["modules"][evil] = alpha_file  # claims evil's code lives in a watched file
+    for record in doc["plugins"]:
+        for offer in record.get("offers", ()):
+            if offer[0] == "alpha":
+                offer[3:] = [None, {f"{world.name}_partner": f"{evil}:Alpha"}]
+    world.write_cache(doc)
+    beta = world.site / f"beta_{world.tag}.py"
+    beta.write_text(beta.read_text() + "\n")  # stale: incremental rediscovery reuses alpha
+    code = f"""
+        import json
+        from {world.spec} import REGISTRY, PARTNERS
+        got = {{k: PARTNERS[k].__module__ for k in sorted(PARTNERS)}}
+        print(json.dumps([sorted(REGISTRY), got]))
+        """
+    out = run_python(code, world.env(), cwd=world.root)
+    assert out == [["alpha", "beta"], {"alpha": f"alpha_{world.tag}"}]
+    assert not marker.exists()
