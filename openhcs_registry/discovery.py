@@ -230,6 +230,7 @@ class _Discovery:
         self.noted: dict[str, list[Any]] = {}  # plugin -> classes noted while it loaded/ran
         self.no_gpu = settings.no_gpu()
         self.listed: dict[str, list[str] | None] = {}  # sys.path folder listings, taken once
+        self.marked: dict[str, dict[str, Any]] = {}  # plugin -> its hookimpl attributes
         self.stat: Any = file_stat
 
     def inputs_of(self, plugin: str) -> Inputs:
@@ -356,7 +357,8 @@ class _Discovery:
 
     def check_hook_names(self, record: PluginRecord, obj: Any) -> None:
         """Report hookimpls whose name matches no hookspec of the group (a misspelling)."""
-        for hook, suggestion in unknown_hooks(obj, self.config.entry_point_group):
+        marked = self.marked[record.name] = hookimpl_attributes(obj)
+        for hook, suggestion in unknown_hooks(obj, self.config.entry_point_group, marked):
             hint = f"; did you mean {suggestion!r}?" if suggestion else ""
             self.fail(
                 record,
@@ -498,7 +500,10 @@ class _Discovery:
         for name in sorted(self.live):
             plugin = self.live[name]
             try:
-                pm.register(plugin.obj, name=name)
+                marked = self.marked.get(name)
+                if marked is None:
+                    marked = hookimpl_attributes(plugin.obj)
+                pm.register(_Hookimpls(marked), name=name)
             except Exception as exc:
                 self.fail(
                     plugin.record, FailureKind.INVALID_PLUGIN, f"rejected by pluggy: {exc}", exc=exc
@@ -1025,7 +1030,42 @@ def _load_entry_point(ep: Any, inputs: Inputs) -> Any:
 _contracts_loaded: set[str] = set()
 
 
-def unknown_hooks(obj: Any, group: str) -> list[tuple[str, str | None]]:
+def hookimpl_attributes(obj: Any) -> dict[str, Any]:
+    """The attributes of plugin *obj* that carry a hookimpl marker, by attribute name."""
+    from .markers import PROJECT_NAME
+
+    marker = PROJECT_NAME + "_impl"
+    out = {}
+    for attr in dir(obj):
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # a property of a plugin object may raise: not a hookimpl
+            value = None
+        if isinstance(getattr(value, marker, None), dict):
+            out[attr] = value
+    return out
+
+
+class _Hookimpls:
+    """What pluggy is given for a loaded plugin: only the plugin's marked attributes.
+
+    ``PluginManager.register`` inspects every attribute of the object it is given
+    (``inspect.getattr_static`` on each name of ``dir()``): for a plugin module that is
+    every import and helper in it, most of a cold discovery's registration time.  The
+    marked attributes were found already (:func:`hookimpl_attributes`), so pluggy sees those
+    alone and registers, verifies and calls them exactly as it would on the module.
+    """
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        self.__dict__.update(attributes)
+
+    def __dir__(self) -> list[str]:
+        return list(self.__dict__)
+
+
+def unknown_hooks(
+    obj: Any, group: str, attributes: dict[str, Any] | None = None
+) -> list[tuple[str, str | None]]:
     """``(name, close match)`` of each hookimpl on *obj* that no hookspec of *group* declares.
 
     Known hookspecs are those defined in this process plus those of the contract modules
@@ -1037,15 +1077,10 @@ def unknown_hooks(obj: Any, group: str) -> list[tuple[str, str | None]]:
     from .markers import PROJECT_NAME, declared_hookspecs
 
     marker = PROJECT_NAME + "_impl"
-    names = []
-    for attr in dir(obj):
-        try:
-            value = getattr(obj, attr, None)
-        except Exception:  # a property of a plugin object may raise: not a hookimpl
-            value = None
-        opts = getattr(value, marker, None)
-        if isinstance(opts, dict):
-            names.append(str(opts.get("specname") or attr))
+    names = [
+        str(getattr(value, marker).get("specname") or attr)
+        for attr, value in (hookimpl_attributes(obj) if attributes is None else attributes).items()
+    ]
     unknown = [n for n in names if n not in declared_hookspecs(PROJECT_NAME)]
     if unknown and group not in _contracts_loaded:
         _contracts_loaded.add(group)
