@@ -228,3 +228,21 @@ def test_an_edit_of_the_registry_contract_rediscovers_every_plugin(world: World)
     got = incremental_equals_full(world)
     assert got["keys"] == []
     assert sorted(f[1] for f in got["fails"]) == ["unavailable"] * 3
+
+
+def test_a_try_imported_dependency_installed_reloads_the_plugin_that_tried(world: World) -> None:
+    many(world, 3)
+    dep = f"p{world.tag}_tried"
+    name = f"p{world.tag}_3"
+    world.install(
+        "dist3",
+        name,
+        world.plugin_source(("Tried", "tried"), hook=False)
+        + f"\n@hookimpl\ndef provide_things():\n    try:\n        import {dep}\n"
+        "    except ImportError:\n        return []\n    return [Tried]\n",
+    )
+    prime(world)
+    world.write(f"{dep}.py", "")
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["k0", "k1", "k2", "tried"]
+    assert got["imported"] == [name, dep]
