@@ -34,7 +34,7 @@ print(json.dumps({{
     "source": source,
     "imported": imported,
     "vals": vals,
-    "parts": sorted(PARTNERS),
+    "parts": {{k: PARTNERS[k].__module__ + ":" + PARTNERS[k].__qualname__ for k in sorted(PARTNERS)}},
     "fails": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.failures),
 }}))
 """
