@@ -147,10 +147,14 @@ class Offer:
         key, ref, given = row[0], row[1], row[2]
         if (key is not None and type(key) is not str) or (ref is not None and type(ref) is not str):
             raise ValueError("bad offer")
+        if type(given) is not bool or (len(row) > 4 and type(row[4]) is not dict):
+            raise ValueError("bad offer")
         failure = PluginFailure.from_json(row[3]) if len(row) > 3 and row[3] is not None else None
         offer = cls(key, ref, bool(given), failure)
         if len(row) > 4:
             for name, derived in row[4].items():
+                if derived is not None and type(derived) not in (str, dict):
+                    raise ValueError("bad derived entry")
                 offer.secondaries[name] = (
                     PluginFailure.from_json(derived) if type(derived) is dict else derived
                 )
@@ -321,8 +325,18 @@ class PluginRecord:
             doc.get("version"),
             declaration,
         )
-        record.priority = doc.get("priority")
+        for field in ("distribution", "version", "declaration"):
+            if doc.get(field) is not None and type(doc.get(field)) is not str:
+                raise ValueError(f"bad plugin record {field}")
+        priority = doc.get("priority")
+        if priority not in (None, 0, 1, 2) or type(priority) is bool:
+            raise ValueError("bad plugin record priority")
+        record.priority = priority
         listed = doc.get("listed")
+        if listed is not None and not (
+            type(listed) is list and all(type(m) is str for m in listed)
+        ):
+            raise ValueError("bad plugin record listing")
         record.listed = list(listed) if listed is not None else None
         record.offers = [Offer.from_json(row) for row in doc.get("offers", ())]
         record.failures = [PluginFailure.from_json(f) for f in doc.get("failures", ())]

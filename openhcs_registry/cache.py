@@ -174,8 +174,39 @@ class Previous:
 
     @property
     def scanned(self) -> dict[str, Any] | None:
-        found = self.doc.get("distributions")
-        return found if type(found) is dict else None
+        """The previous entry-point scan (rows of the wrong shape dropped).
+
+        Discovery reuses a row's entry points only where they are declarations of records it
+        reuses (see :func:`.discovery.run_discovery`); any other row's file is read again.
+        """
+        try:
+            found = self.doc.get("distributions")
+            if type(found) is not dict:
+                return None
+            out: dict[str, Any] = {}
+            for entry, rows in found.items():
+                out[entry] = [
+                    row
+                    for row in rows
+                    if type(row) is list
+                    and 5 <= len(row) <= 6
+                    and type(row[0]) is str
+                    and (
+                        len(row) == 5
+                        or (
+                            type(row[5]) is list
+                            and all(
+                                type(ep) is list
+                                and len(ep) == 2
+                                and all(type(x) is str for x in ep)
+                                for ep in row[5]
+                            )
+                        )
+                    )
+                ]
+            return out
+        except Exception:
+            return None
 
     def reusable(self) -> dict[str, Any]:
         """``{name: PluginRecord}`` of the records safe to reuse (cold path; never raises)."""
@@ -851,6 +882,11 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
             or any(m.partition(".")[0] in delta for m in raw.get("missing", ()))
         ):
             continue
+        module = raw.get("module")
+        if raw.get("origin") in ("entry_point", "package") and modules.get(module) not in set(
+            raw.get("files", ())
+        ):
+            continue  # its own module's file is not among its checked inputs: load it again
         record = PluginRecord.from_json(raw)
         refs = [o.ref for o in record.offers]
         refs += [d for o in record.offers for d in o.secondaries.values() if type(d) is str]

@@ -1149,6 +1149,15 @@ def run_discovery(
     again, their records are merged as they are.  *scanned* is the earlier entry-point scan.
     """
     logger.debug("registry %s: %s discovery", config.name, "incremental" if reuse else "fresh")
+    if scanned is not None:
+        # a previous row's entry points are taken as they are only if each is the
+        # declaration of a record reused now (checked against its own inputs); any other
+        # distribution's entry_points.txt is read again (a document names no new module)
+        vouched = {r.declaration for r in (reuse or {}).values() if r.origin == "entry_point"}
+        scanned = {
+            entry: [r for r in rows if len(r) < 6 or all(ep[1] in vouched for ep in r[5])]
+            for entry, rows in scanned.items()
+        }
     work = _Discovery(config, blocked, extra_plugins, reuse, scanned)
     # looked at before anything is read: an install during discovery is a change afterwards
     # (an incremental run keeps the look its cache check just took: older, never newer

@@ -325,15 +325,23 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             previous = manager.previous
         from .discovery import run_discovery
 
+        result = None
         if previous is not None:  # only some plugins changed: rediscover those
-            result = run_discovery(
-                self.config,
-                frozenset(self._blocked),
-                extra,
-                reuse=previous.reusable(),
-                scanned=previous.scanned,
-            )
-        else:
+            try:
+                result = run_discovery(
+                    self.config,
+                    frozenset(self._blocked),
+                    extra,
+                    reuse=previous.reusable(),
+                    scanned=previous.scanned,
+                )
+            except Exception as exc:  # a document of a shape we did not foresee: start over
+                logger.info(
+                    "registry %s: incremental rediscovery failed (%s); discovering afresh",
+                    self.name,
+                    exc,
+                )
+        if result is None:
             result = run_discovery(self.config, frozenset(self._blocked), extra)
         if not extra and not _only_volatile_reran(result, previous):
             # a process with run-time plugins must not write what others would read; one

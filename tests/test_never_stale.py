@@ -702,3 +702,27 @@ def test_17_a_stale_document_cannot_point_a_reused_record_at_another_module(
     out = run_python(code, world.env(), cwd=world.root)
     assert out == [["alpha", "beta"], {"alpha": f"alpha_{world.tag}"}]
     assert not marker.exists()
+
+
+def test_17_a_stale_document_cannot_add_an_entry_point(world: World) -> None:
+    """Forged entry points in the recorded scan (and a record vouching for them) import
+    nothing: only declarations of records whose inputs were checked are taken unread."""
+    world.write_spec()
+    marker = world.root / "evil-was-imported"
+    evil = f"evil_{world.tag}"
+    world.write(f"{evil}.py", f"open({str(marker)!r}, 'w').close()\n")
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    prime(world)
+    doc = world.read_cache()
+    for rows in doc["distributions"].values():
+        for row in rows:
+            if row[0].startswith("alpha_plugin") and len(row) > 5:
+                row[5].append(["forged", evil])
+    doc["plugins"].append({"name": "forged", "origin": "entry_point", "module": evil})
+    world.write_cache(doc)
+    beta = world.site / f"beta_{world.tag}.py"
+    beta.write_text(beta.read_text() + "\n")  # stale: incremental rediscovery
+    got = warm_equals_fresh(world)
+    assert got["keys"] == ["alpha", "beta"]
+    assert not marker.exists()
