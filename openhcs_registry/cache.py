@@ -477,7 +477,10 @@ class RegistryCacheManager:
                     raise CacheChanged(f"entry-point declaration of {row[0]} changed")
         check = self.config.check_mtimes
         for rec in files:
-            _sig_record(rec, 1, "file")
+            # rows of a checksummed document: only what could misbehave is checked here (a
+            # path that is not a string would make stat() or open() take a file descriptor)
+            if type(rec) is not list or not 5 <= len(rec) <= 6 or type(rec[0]) is not str:
+                raise CacheCorrupt("bad file record")
             if check and (
                 (stat(rec[0]) or nosig) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5])
             ):

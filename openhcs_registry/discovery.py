@@ -148,11 +148,6 @@ class DiscoveryResult:
     distributions: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def inputs(self) -> dict[str, Inputs]:
-        """What each plugin read (by plugin name), including plugins that yielded nothing."""
-        return {n: r.inputs for n, r in self.records.items() if r.inputs is not None}
-
-    @property
     def volatile(self) -> list[str]:
         """Plugins whose part cannot be cached: called again on every start."""
         return [n for n, r in self.records.items() if r.volatile is not None]
