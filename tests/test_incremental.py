@@ -10,6 +10,7 @@ start after that is served from the cache the incremental start wrote.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +247,76 @@ def test_a_try_imported_dependency_installed_reloads_the_plugin_that_tried(world
     got = incremental_equals_full(world)
     assert got["keys"] == ["k0", "k1", "k2", "tried"]
     assert got["imported"] == [name, dep]
+
+
+#: Longer campaigns: ``OPENHCS_INCREMENTAL_SEEDS=1-200 pytest tests/test_incremental.py -k random``
+_SEEDS = os.environ.get("OPENHCS_INCREMENTAL_SEEDS", "")
+SEEDS = (
+    list(range(int(_SEEDS.split("-")[0]), int(_SEEDS.split("-")[1]) + 1))
+    if "-" in _SEEDS
+    else [11, 29, 47, 83, 101, 131]
+)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_changes_one_at_a_time_keep_incremental_equal_to_full(
+    world: World, seed: int
+) -> None:
+    """A seeded walk of single changes (edit, conflict, install, uninstall, break, fix,
+    discovery module added/removed, optional dependency toggled); after each, the
+    incremental start equals a full discovery and the start after is served from cache."""
+    import random
+
+    rng = random.Random(seed)
+    pkg = f"p{world.tag}_pkg"
+    dep = f"p{world.tag}_dep"
+    many(world, 4, packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    installed = {0, 1, 2, 3}
+    modules: set[str] = set()
+    prime(world)
+    for step in range(10):
+        action = rng.choice(["edit", "conflict", "install", "uninstall", "break", "module", "dep"])
+        i = rng.choice(sorted(installed)) if installed else None
+        if action == "edit" and i is not None:
+            plugin(world, i, f"e{step}")
+        elif action == "conflict" and i is not None and len(installed) > 1:
+            plugin(world, i, "k0" if i else "k1")
+        elif action == "install":
+            new = max(installed | {3}) + 1
+            installed.add(new)
+            plugin(world, new, f"n{new}")
+        elif action == "uninstall" and i is not None:
+            installed.discard(i)
+            world.uninstall(f"dist{i}")
+            (world.site / f"p{world.tag}_{i}.py").unlink()
+        elif action == "break" and i is not None:
+            world.write(f"p{world.tag}_{i}.py", "raise RuntimeError('broken')\n")
+        elif action == "module":
+            name = f"m{step}"
+            if modules and rng.random() < 0.5:
+                gone = modules.pop()
+                (world.site / pkg / f"{gone}.py").unlink()
+            else:
+                modules.add(name)
+                world.write(
+                    f"{pkg}/{name}.py",
+                    f"from {world.spec} import Thing\nclass M(Thing):\n    kind = {name!r}\n",
+                )
+        elif action == "dep":
+            path = world.site / f"{dep}.py"
+            if path.exists():
+                path.unlink()
+            else:
+                world.write(f"{dep}.py", "")
+            # a plugin that wants it, installed the first time
+            if 99 not in installed:
+                installed.add(99)
+                world.install(
+                    "dist99",
+                    f"p{world.tag}_99",
+                    world.plugin_source(("Opt", "opt")).replace(
+                        "    kind = 'opt'", f"    kind = 'opt'\n    requires_modules = ('{dep}',)"
+                    ),
+                )
+        incremental_equals_full(world)
