@@ -263,7 +263,8 @@ def test_random_changes_one_at_a_time_keep_incremental_equal_to_full(
     world: World, seed: int
 ) -> None:
     """A seeded walk of single changes (edit, conflict, install, uninstall, break, fix,
-    discovery module added/removed, optional dependency toggled); after each, the
+    discovery module added/removed, optional dependency toggled, a module of the same name
+    put in or taken out of the launch folder); after each, the
     incremental start equals a full discovery and the start after is served from cache."""
     import random
 
@@ -276,7 +277,9 @@ def test_random_changes_one_at_a_time_keep_incremental_equal_to_full(
     modules: set[str] = set()
     prime(world)
     for step in range(10):
-        action = rng.choice(["edit", "conflict", "install", "uninstall", "break", "module", "dep"])
+        action = rng.choice(
+            ["edit", "conflict", "install", "uninstall", "break", "module", "dep", "shadow"]
+        )
         i = rng.choice(sorted(installed)) if installed else None
         if action == "edit" and i is not None:
             plugin(world, i, f"e{step}")
@@ -319,4 +322,11 @@ def test_random_changes_one_at_a_time_keep_incremental_equal_to_full(
                         "    kind = 'opt'", f"    kind = 'opt'\n    requires_modules = ('{dep}',)"
                     ),
                 )
+        elif action == "shadow" and i is not None:
+            # a same-named module in the launch folder (the cwd of ``-c``) takes the name over
+            shadow = world.root / f"p{world.tag}_{i}.py"
+            if shadow.exists():
+                shadow.unlink()
+            else:
+                shadow.write_text(world.plugin_source((f"S{i}", f"shadow{i}")))
         incremental_equals_full(world)
