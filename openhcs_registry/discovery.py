@@ -43,13 +43,14 @@ from ._environment import (
 from ._inputs import Inputs
 from ._log import get_logger
 from ._records import Offer, PluginRecord
+from ._rules import Unavailable as Unavailable  # public: re-exported by the package
+from ._rules import admit, requires_message
 from .config import RegistryConfig
 from .diagnostics import (
     FailureKind,
     PluginFailure,
     exception_location,
     missing_module_of,
-    missing_requirements,
     reentry_count,
     report,
 )
@@ -71,23 +72,6 @@ ENVIRONMENT = "<environment>"
 
 class DuplicateKeyError(ValueError):
     """Raised in ``conflict_policy="strict"`` registries when two plugins claim one key."""
-
-
-class Unavailable:
-    """Returned by a hook in place of a value whose optional dependency is missing.
-
-    ``Unavailable("omero", "needs the omero-py package", missing_module="omero")`` makes the
-    registry report the key as unavailable (CLI ``why``/``doctor``) instead of crashing, and
-    the cache is invalidated as soon as *missing_module* becomes importable.
-    """
-
-    def __init__(self, key: str, reason: str, missing_module: str | None = None) -> None:
-        self.key = key
-        self.reason = reason
-        self.missing_module = missing_module
-
-    def __repr__(self) -> str:
-        return f"Unavailable({self.key!r}, {self.reason!r})"
 
 
 @dataclass
@@ -609,62 +593,19 @@ class _Discovery:
         return offer
 
     def _refusal(self, record: PluginRecord, given_key: Any, value: Any) -> PluginFailure | None:
-        cfg = self.config
-
-        def refuse(kind: str, message: str, **kw: Any) -> PluginFailure:
-            return self.failure(
-                record.name,
-                kind,
-                message,
-                module=record.module,
-                distribution=record.distribution,
-                **kw,
-            )
-
-        if isinstance(value, Unavailable):
-            return refuse(
-                FailureKind.UNAVAILABLE,
-                value.reason,
-                key=value.key,
-                missing_module=value.missing_module,
-            )
-        label = getattr(value, "__qualname__", None) or repr(value)[:80]
-        if cfg.base_class is not None and not _is_instance_or_subclass(value, cfg.base_class):
-            return refuse(
-                FailureKind.WRONG_TYPE,
-                f"{label} is not a {cfg.base_class.__qualname__} (subclass or instance)",
-                key=given_key if isinstance(given_key, str) else None,
-            )
-        if isinstance(value, type) and inspect.isabstract(value):
-            return refuse(FailureKind.ABSTRACT, f"{label} is abstract")
-        key = given_key
-        if key is None:
-            try:
-                key = cfg.key_of(value)
-            except Exception as exc:
-                key = None
-                logger.debug("key extractor failed for %s: %s", label, exc)
-        if not isinstance(key, str) or not key:
-            return refuse(
-                FailureKind.MISSING_KEY,
-                f"{label} has no usable key"
-                + (f" (attribute {cfg.key_attribute!r})" if cfg.key_attribute else ""),
-            )
-        if self.no_gpu and getattr(value, cfg.gpu_attribute, False):
-            return refuse(
-                FailureKind.GPU_SKIPPED, f"needs a GPU and {settings.NO_GPU_ENV}=1", key=key
-            )
-        # the look-up itself is an input (the caller records it): a required submodule
-        # appearing inside an installed package changes only that package's folder
-        missing = missing_requirements(value)
-        if missing:
-            return refuse(
-                FailureKind.UNAVAILABLE,
-                f"needs the {missing!r} module, which is not installed",
-                key=key,
-                missing_module=missing,
-            )
-        return None
+        """:func:`._rules.admit`'s verdict as this plugin's failure (logged once, here)."""
+        refusal = admit(self.config, value, given_key, self.no_gpu)
+        if refusal is None:
+            return None
+        return self.failure(
+            record.name,
+            refusal.kind,
+            refusal.message,
+            module=record.module,
+            distribution=record.distribution,
+            key=refusal.key,
+            missing_module=refusal.missing_module,
+        )
 
     def _derive(self, record: PluginRecord, offer: Offer) -> None:
         """The secondary entries of an accepted value (used only if it wins its key)."""
@@ -740,7 +681,7 @@ class _Discovery:
                 if failure is not None:
                     rejected.add(ident)
                     if failure.kind == FailureKind.UNAVAILABLE:
-                        explicit = failure.message != _requires_message(failure.missing_module)
+                        explicit = failure.message != requires_message(failure.missing_module)
                         token = (failure.key, failure.missing_module)
                         seen = unavailable.get(token)
                         if seen is not None:
@@ -1000,10 +941,6 @@ def _stored_file(record: PluginRecord, module: str) -> str | None:
     return files[at][0] if type(at) is int and 0 <= at < len(files) else None
 
 
-def _requires_message(missing: str | None) -> str:
-    return f"needs the {missing!r} module, which is not installed"
-
-
 def _encodable(key: str | None) -> bool:
     try:
         (key or "").encode("utf-8")
@@ -1122,12 +1059,6 @@ def _label(cand: Candidate) -> str:
         return cand.ref.split(":", 1)[1]
     value = cand.value
     return str(getattr(value, "__qualname__", None) or type(value).__qualname__)
-
-
-def _is_instance_or_subclass(value: Any, base: type) -> bool:
-    if isinstance(value, type):
-        return issubclass(value, base)
-    return isinstance(value, base)
 
 
 def run_discovery(

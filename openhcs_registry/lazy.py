@@ -571,21 +571,11 @@ class LazyDiscoveryDict(_GenericMapping[V]):
 
                 if existing.ref == reference_of(obj):
                     return  # the cached entry for this very class, not yet resolved
-        import inspect
-
         from . import settings
-        from .diagnostics import missing_requirements
+        from ._rules import admit
 
-        if inspect.isabstract(obj):
-            return
-        if cfg.base_class is not None and not (
-            isinstance(obj, type) and issubclass(obj, cfg.base_class)
-        ):
-            return
-        if getattr(obj, cfg.gpu_attribute, False) and settings.no_gpu():
-            return
-        if missing_requirements(obj):
-            return
+        if not isinstance(obj, type) or admit(cfg, obj, key, settings.no_gpu()) is not None:
+            return  # the rules discovery applies: a class it would refuse is not overlaid
         if existing is not None:
             label = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
             if (key, label) not in self._conflicts_warned:

@@ -1,0 +1,102 @@
+"""One ``admit()``: every rule that decides whether a value may enter a registry.
+
+A value is judged on its own — its type, whether it is abstract, its key, the GPU setting,
+its ``requires_modules`` — never against other plugins (conflicts are the merge's business,
+see :mod:`.discovery`).  Discovery calls it for every value a hook returns; the registry
+calls it for classes noted at import time that it overlays in a process.  Being a pure
+function of the value and the settings is what lets a plugin's judged values be recorded and
+reused by incremental rediscovery.
+"""
+
+from __future__ import annotations
+
+from . import settings
+from .diagnostics import FailureKind, missing_requirements
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .config import RegistryConfig
+
+
+class Unavailable:
+    """Returned by a hook in place of a value whose optional dependency is missing.
+
+    ``Unavailable("omero", "needs the omero-py package", missing_module="omero")`` makes the
+    registry report the key as unavailable (CLI ``why``/``doctor``) instead of crashing, and
+    the cache is invalidated as soon as *missing_module* becomes importable.
+    """
+
+    def __init__(self, key: str, reason: str, missing_module: str | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.missing_module = missing_module
+
+    def __repr__(self) -> str:
+        return f"Unavailable({self.key!r}, {self.reason!r})"
+
+
+class Refusal:
+    """Why :func:`admit` refused a value: a failure kind, a message, the key if known."""
+
+    __slots__ = ("key", "kind", "message", "missing_module")
+
+    def __init__(
+        self, kind: str, message: str, key: str | None = None, missing_module: str | None = None
+    ) -> None:
+        self.kind = kind
+        self.message = message
+        self.key = key
+        self.missing_module = missing_module
+
+
+def admit(config: RegistryConfig, value: Any, given_key: Any, no_gpu: bool) -> Refusal | None:
+    """None if *value* (offered under *given_key*, or under its own key) may enter.
+
+    The ``requires_modules`` look-up is the only thing it reads from the environment; a
+    caller recording inputs records it (a required submodule appearing inside an installed
+    package changes only that package's folder).
+    """
+    import inspect
+
+    if isinstance(value, Unavailable):
+        return Refusal(FailureKind.UNAVAILABLE, value.reason, value.key, value.missing_module)
+    label = getattr(value, "__qualname__", None) or repr(value)[:80]
+    base = config.base_class
+    if base is not None and not is_instance_or_subclass(value, base):
+        return Refusal(
+            FailureKind.WRONG_TYPE,
+            f"{label} is not a {base.__qualname__} (subclass or instance)",
+            given_key if isinstance(given_key, str) else None,
+        )
+    if isinstance(value, type) and inspect.isabstract(value):
+        return Refusal(FailureKind.ABSTRACT, f"{label} is abstract")
+    key = given_key
+    if key is None:
+        try:
+            key = config.key_of(value)
+        except Exception:
+            key = None
+    if not isinstance(key, str) or not key:
+        attribute = f" (attribute {config.key_attribute!r})" if config.key_attribute else ""
+        return Refusal(FailureKind.MISSING_KEY, f"{label} has no usable key{attribute}")
+    if no_gpu and getattr(value, config.gpu_attribute, False):
+        return Refusal(FailureKind.GPU_SKIPPED, f"needs a GPU and {settings.NO_GPU_ENV}=1", key)
+    missing = missing_requirements(value)
+    if missing:
+        return Refusal(
+            FailureKind.UNAVAILABLE, requires_message(missing), key, missing_module=missing
+        )
+    return None
+
+
+def requires_message(missing: str | None) -> str:
+    """The message of a value refused for a missing ``requires_modules`` entry."""
+    return f"needs the {missing!r} module, which is not installed"
+
+
+def is_instance_or_subclass(value: Any, base: type) -> bool:
+    if isinstance(value, type):
+        return issubclass(value, base)
+    return isinstance(value, base)
