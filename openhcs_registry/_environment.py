@@ -161,15 +161,15 @@ def search_path() -> list[str]:
     entry once.
 
     An entry listed twice is searched once, at its first place: a spawn worker whose main
-    module does ``sys.path.insert(0, …)`` at top level has it twice, and imports exactly as
-    its parent does.
+    module does ``sys.path.insert(0, …)`` at top level has it twice (and its launch entry
+    second), and imports exactly as its parent does.
     """
     path = sys.path
-    entries = path[1:] if _launch_entry(path) else path
+    launch = _launch_index(path)
     seen: set[str] = set()
     out: list[str] = []
-    for entry in entries:
-        if not isinstance(entry, str):
+    for index, entry in enumerate(path):
+        if index == launch or not isinstance(entry, str):
             continue
         full = os.path.abspath(entry or os.curdir)
         if full not in seen:
@@ -183,7 +183,7 @@ def environment_fingerprint(*, fresh: bool = False) -> dict[str, Any]:
 
     Installing, upgrading or removing a distribution adds or removes a ``.dist-info`` folder,
     which changes its site folder's ``st_mtime_ns``.  The launch entry ``sys.path[0]`` (the
-    script folder or the current directory, see :func:`_launch_entry`) is left out: it differs
+    script folder or the current directory, see :func:`_launch_index`) is left out: it differs
     between ways of starting the same program and changes whenever a file is saved there.
 
     ``fresh=True`` (for writing a cache) bypasses the snapshot.  The result is shared: treat
@@ -200,30 +200,37 @@ def environment_fingerprint(*, fresh: bool = False) -> dict[str, Any]:
 
 
 def launch_folder() -> str | None:
-    """``sys.path[0]`` when it is the launch entry the fingerprint leaves out, else None."""
+    """The launch entry of ``sys.path`` that the fingerprint leaves out, else None."""
     path = sys.path
-    return path[0] if _launch_entry(path) else None
+    index = _launch_index(path)
+    return None if index is None else path[index]
 
 
-def _launch_entry(path: list[str]) -> bool:
-    """Whether ``path[0]`` is the entry Python added for how it was launched.
+def _launch_index(path: list[str]) -> int | None:
+    """Where in *path* the entry is that Python added for how it was launched, if any.
 
     That is ``''`` (``-c``, interactive), the current directory (``-m``) or the script's
-    folder; a folder put first on purpose (``PYTHONPATH``, a test's ``sys.path.insert``) is
-    kept in the fingerprint.
+    folder.  It is first unless the program inserted entries before it (a spawn worker's
+    main module doing ``sys.path.insert(0, …)``): the first such entry is taken.  A folder
+    put first on purpose (``PYTHONPATH``, a test's ``sys.path.insert``) is kept in the
+    fingerprint.
     """
     if not path or getattr(sys.flags, "safe_path", False):
-        return False
-    first = path[0]
-    if first == "":
-        return True
-    full = os.path.abspath(first)
+        return None
     try:
-        if full == os.getcwd():
-            return True
+        cwd: str | None = os.getcwd()
     except OSError:
-        pass
+        cwd = None
     argv = getattr(sys, "argv", None)
+    script = None
     if argv and argv[0] and argv[0] not in ("-c", "-m"):
-        return bool(full == os.path.dirname(os.path.abspath(argv[0])))
-    return False
+        script = os.path.dirname(os.path.abspath(argv[0]))
+    for index, entry in enumerate(path):
+        if entry == "":
+            return index
+        if not isinstance(entry, str):
+            continue
+        full = os.path.abspath(entry)
+        if full in (cwd, script):
+            return index
+    return None

@@ -60,17 +60,32 @@ def importable_names(entries: list[str]) -> set[str]:
     return out
 
 
+def _names_in(path: str) -> list[str] | None:
+    try:
+        return sorted(importable_names(os.listdir(path)))
+    except (OSError, ValueError):
+        return None
+
+
 def listing(path: str) -> int | None:
     """A checksum of the importable entries of folder *path* (None if unreadable).
 
     Folder mtimes also move when ``__pycache__`` is created or an editor saves a backup; the
     listing says whether the set of modules changed, so that a moved mtime with the same
-    modules is not a change.
+    modules is not a change.  A ``sys.path`` entry that is a file (a zip archive of
+    plugins) is summed by its bytes instead: rewritten within the racy window, its stat
+    alone cannot tell.  :func:`.cache._listing` computes the same value on the warm path.
     """
     from ._fileio import checksum
 
     try:
         entries = os.listdir(path)
+    except NotADirectoryError:
+        try:
+            with open(path, "rb") as fh:
+                return checksum(b"file\0" + fh.read())
+        except (OSError, ValueError):
+            return None
     except (OSError, ValueError):
         return None
     names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))
@@ -80,12 +95,17 @@ def listing(path: str) -> int | None:
 class Inputs:
     """Everything one plugin (or one load of a module) read."""
 
-    __slots__ = ("dirs", "files", "missing", "modules", "tops")
+    __slots__ = ("dirs", "files", "missing", "modules", "names", "tops")
 
     def __init__(self) -> None:
         self.modules: dict[str, str | None] = {}  # module found -> its file (None: no file)
         self.files: dict[str, Sig] = {}
+        #: folders whose every change matters (a listing, a package's own folder)
         self.dirs: dict[str, Sig] = {}
+        #: folders searched for a submodule -> ``(stat, names there, names searched)``:
+        #: only a change of the searched names matters (``pkg/b.py`` added does not change
+        #: what ``pkg.a`` read); stat and listing are taken at the first search
+        self.names: dict[str, tuple[Sig, list[str] | None, set[str]]] = {}
         self.missing: set[str] = set()
         self.tops: set[str] = set()
 
@@ -94,6 +114,12 @@ class Inputs:
             self.files.setdefault(path, value)
         for path, value in other.dirs.items():
             self.dirs.setdefault(path, value)
+        for path, (value, listed, names) in other.names.items():
+            found = self.names.get(path)
+            if found is None:
+                self.names[path] = (value, listed, set(names))
+            else:
+                found[2].update(names)
         self.missing |= other.missing
         self.tops |= other.tops
         for name, file in other.modules.items():
@@ -118,6 +144,16 @@ class Inputs:
     def add_dir(self, path: str) -> None:
         if path not in self.dirs:
             self.dirs[path] = sig(path)
+
+    def add_names(self, path: str, names: set[str]) -> None:
+        """Record that *names* were looked for in folder *path* (stat, then listing)."""
+        found = self.names.get(path)
+        if found is None:
+            value = sig(path)
+            listed = _names_in(path)
+            self.names[path] = (value, listed, set(names))
+        else:
+            found[2].update(names)
 
     def add_traceback(self, exc: BaseException) -> None:
         """Files of the frames an exception passed through (a failing plugin's code)."""
@@ -216,9 +252,10 @@ def _find_after(me: Any, fullname: str, path: Any, target: Any) -> Any:
 def _note(inputs: Inputs, fullname: str, path: Any, spec: Any) -> None:
     inputs.tops.add(fullname.partition(".")[0])
     if path is not None:  # a submodule: its parent's folders decide whether it exists
+        leaf = {fullname.rpartition(".")[2]}
         for folder in path:
             if isinstance(folder, str):
-                inputs.add_dir(os.path.abspath(folder))
+                inputs.add_names(os.path.abspath(folder), leaf)
     if spec is None:
         inputs.missing.add(fullname)
         return

@@ -22,7 +22,6 @@ from ._version import __version__
 from .config import RegistryConfig
 from .diagnostics import PluginFailure
 from .paths import get_openhcs_cache_dir, registry_cache_file
-from .refs import REFERENCE_RE as _REF_MODULE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +32,8 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 4  # 2: checksummed (CRC-32); 3: import-free checksum; 4: per-plugin inputs
+CACHE_VERSION = 5  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+#                    5: per-plugin records (provenance once per plugin, items refer to it)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -43,31 +43,69 @@ class CacheInvalid(Exception):
     """The document is well-formed but no longer describes this environment (stale)."""
 
 
+class CacheChanged(CacheInvalid):
+    """Stale because some plugin's recorded inputs changed; the rest may be reused."""
+
+
 class CacheCorrupt(Exception):
     """The document is unreadable, hostile or of the wrong shape."""
 
 
 class CachedItem:
-    """A registry entry known from the cache: its reference and where it came from."""
+    """A registry entry known from the cache: its reference and the plugin it came from.
 
-    __slots__ = ("info", "key", "ref")
+    Provenance is stored once per plugin in the document; ``info`` is assembled on first
+    use (most warm starts never ask).
+    """
 
-    def __init__(self, key: str, ref: str, info: dict[str, Any]) -> None:
+    __slots__ = ("_info", "files", "key", "keyed", "plugin", "ref")
+
+    def __init__(
+        self,
+        key: str,
+        ref: str,
+        plugin: dict[str, Any] | None,
+        keyed: bool = False,
+        files: dict[str, Any] | None = None,
+    ) -> None:
         self.key = key
         self.ref = ref
-        self.info = info
+        self.plugin = plugin
+        self.keyed = keyed
+        self.files = files
+        self._info: dict[str, Any] | None = None
+
+    @property
+    def info(self) -> dict[str, Any]:
+        info = self._info
+        if info is None:
+            plugin = self.plugin or {}
+            module = self.ref.partition(":")[0]
+            file = (self.files or {}).get(module)
+            info = self._info = {
+                "ref": self.ref,
+                "keyed": self.keyed,
+                "plugin": plugin.get("name"),
+                "origin": plugin.get("origin"),
+                "module": module,
+                "distribution": plugin.get("distribution"),
+                "version": plugin.get("version"),
+                "file": file if type(file) is str else None,
+            }
+        return info
 
 
 class CachedState:
     """The trusted content of a valid cache document."""
 
     __slots__ = (
+        "_hooks",
+        "_plugins",
         "blocked_modules",
         "failures",
         "items",
         "modules",
         "path",
-        "plugins",
         "secondaries",
         "skipped",
         "timestamp",
@@ -84,6 +122,7 @@ class CachedState:
         path: Path,
         skipped: list[PluginFailure] | None = None,
         blocked_modules: frozenset[str] = frozenset(),
+        hooks: list[int] | None = None,
     ) -> None:
         self.blocked_modules = blocked_modules
         self.skipped = skipped or []
@@ -91,9 +130,45 @@ class CachedState:
         self.secondaries = secondaries
         self.failures = failures
         self.modules = modules
-        self.plugins = plugins
+        self._plugins = plugins
+        self._hooks = hooks
         self.timestamp = timestamp
         self.path = path
+
+    @property
+    def plugins(self) -> list[dict[str, Any]]:
+        """The plugins whose hook ran, in calling order (name, origin, module, ...)."""
+        records = self._plugins
+        order = self._hooks if self._hooks is not None else range(len(records))
+        fields = ("name", "origin", "module", "distribution", "version")
+        return [{f: records[i].get(f) for f in fields} for i in order]
+
+
+class Previous:
+    """A document that no longer holds as a whole, but whose header still does.
+
+    Incremental rediscovery takes from it the records of the plugins whose own inputs are
+    unchanged (see :meth:`reusable`) and the entry-point scan.
+    """
+
+    __slots__ = ("doc", "reason")
+
+    def __init__(self, doc: dict[str, Any], reason: str) -> None:
+        self.doc = doc
+        self.reason = reason
+
+    @property
+    def scanned(self) -> dict[str, Any] | None:
+        found = self.doc.get("distributions")
+        return found if type(found) is dict else None
+
+    def reusable(self) -> dict[str, Any]:
+        """``{name: PluginRecord}`` of the records safe to reuse (cold path; never raises)."""
+        try:
+            return _reusable_records(self.doc)
+        except Exception as exc:  # a document of the wrong shape: reuse nothing
+            logger.debug("previous cache document not reusable: %s", exc)
+            return {}
 
 
 #: Entries modified this close to the cache write may change again within the same
@@ -120,9 +195,15 @@ def _digest(path: str) -> int | None:
 
 
 def _listing(path: str) -> int | None:
-    """Checksum of a folder's sorted entries, as :func:`._inputs.listing` records it."""
+    """Checksum of a folder's sorted entries (of a file's bytes), as :func:`._inputs.listing`."""
     try:
         entries = os.listdir(path)
+    except NotADirectoryError:  # a zip archive on sys.path
+        try:
+            with open(path, "rb") as fh:
+                return _fileio.checksum(b"file\0" + fh.read())
+        except (OSError, ValueError):
+            return None
     except (OSError, ValueError):
         return None
     names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))
@@ -130,10 +211,10 @@ def _listing(path: str) -> int | None:
 
 
 def _sig_record(rec: object, extra: int, what: str) -> list[Any]:
-    """A recorded ``[path, mtime, size, ctime, ino, *extra]`` row, shape-checked."""
+    """A recorded ``[path, mtime, size, ctime, ino, checksum, (names)]`` row, shape-checked."""
     if not (type(rec) is list and 5 <= len(rec) <= 5 + extra and type(rec[0]) is str):
         raise CacheCorrupt(f"bad {what} record")
-    for value in rec[1:]:
+    for value in rec[1:6]:
         if value is not None and type(value) is not int:
             raise CacheCorrupt(f"bad {what} record for {rec[0]}")
     return rec
@@ -151,6 +232,10 @@ def _folder_unchanged(path: str, rec: list[Any], now: list[int] | None, racy_ns:
     if now == rec[1:5] and rec[1] < racy_ns:
         return True
     return len(rec) > 5 and rec[5] is not None and _listing(path) == rec[5]
+
+
+#: How a declaration file that does not exist is recorded (see :mod:`._entrypoints`).
+_NOSIG = [None, None, None, None]
 
 
 def _expect(cond: bool, what: str) -> None:
@@ -171,41 +256,36 @@ def _list(value: object, what: str) -> list[Any]:
     return value
 
 
-#: Provenance fields of an item: strings or null (shown by ``info()`` and the CLI).
-_PROVENANCE = ("plugin", "origin", "module", "distribution", "version", "file")
-
-
-def _items(raw: object, allowed: frozenset[str], where: str) -> dict[str, CachedItem]:
+def _items(
+    raw: object,
+    allowed: frozenset[str],
+    plugins: list[Any],
+    files: dict[str, Any],
+    where: str,
+) -> dict[str, CachedItem]:
     """The items of one group; every reference must point into a module discovery recorded.
 
     That check is what keeps a hostile document from importing anything discovery did not
-    find: a reference outside the recorded modules makes the whole document corrupt.
+    find: a reference outside the recorded modules makes the whole document corrupt.  The
+    reference's full syntax is checked when it is resolved (:func:`.refs.parse`), not here:
+    a warm start pays for the items it reads, not for all of them.
     """
     if type(raw) is not dict:
         raise CacheCorrupt(f"{where} is not an object")
     out: dict[str, CachedItem] = {}
-    match = _REF_MODULE.match
+    count = len(plugins)
     for key, info in raw.items():
-        if not key:
-            raise CacheCorrupt(f"empty key in {where}")
         if type(info) is not dict:
             raise CacheCorrupt(f"{where}[{key!r}] is not an object")
         ref = info.get("ref")
-        found = match(ref) if type(ref) is str else None
-        if found is None:
-            raise CacheCorrupt(f"{where}[{key!r}].ref is not a module:qualname reference")
-        if found.group(1) not in allowed:
-            raise CacheCorrupt(
-                f"{where}[{key!r}] points into {found.group(1)!r}, which discovery did not record"
-            )
-        for name in _PROVENANCE:
-            value = info.get(name)
-            if value is not None and type(value) is not str:
-                raise CacheCorrupt(f"{where}[{key!r}].{name} not a string")
-        keyed = info.get("keyed", False)
-        if keyed is not True and keyed is not False:
-            raise CacheCorrupt(f"{where}[{key!r}].keyed is not a boolean")
-        out[key] = CachedItem(key, found.string, info)
+        if type(ref) is not str or not key:
+            raise CacheCorrupt(f"{where}[{key!r}] has no reference")
+        if ref.partition(":")[0] not in allowed:
+            raise CacheCorrupt(f"{where}[{key!r}] points into a module discovery did not record")
+        index = info.get("p")
+        if type(index) is not int or not 0 <= index < count:
+            raise CacheCorrupt(f"{where}[{key!r}] names no recorded plugin")
+        out[key] = CachedItem(key, ref, plugins[index], info.get("keyed") is True, files)
     return out
 
 
@@ -226,6 +306,9 @@ class RegistryCacheManager:
     def __init__(self, config: RegistryConfig, blocked: frozenset[str] = frozenset()) -> None:
         self.config = config
         self.blocked = blocked
+        #: set by :meth:`load` when the document is stale only because some plugins'
+        #: inputs changed: what incremental rediscovery starts from
+        self.previous: Previous | None = None
 
     # -- location ---------------------------------------------------------------------------
     @property
@@ -262,6 +345,14 @@ class RegistryCacheManager:
             return None
         try:
             state = self.validate(doc, path)
+        except CacheChanged as exc:
+            logger.info(
+                "registry %s: cache is stale (%s); rediscovering what changed",
+                self.config.name,
+                exc,
+            )
+            self.previous = Previous(doc, str(exc))
+            return None
         except CacheInvalid as exc:
             logger.info("registry %s: cache is stale (%s); rediscovering", self.config.name, exc)
             return None
@@ -286,6 +377,9 @@ class RegistryCacheManager:
 
     def validate(self, doc: dict[str, Any], path: Path | None = None) -> CachedState:
         """Check *doc* against this process; raise CacheInvalid/CacheCorrupt or return it.
+
+        :class:`CacheChanged` (a CacheInvalid) means the header still holds but some
+        recorded input changed: the caller may rediscover incrementally from the document.
 
         Runs on every warm start, once per registry, so it is written for speed: cheap
         comparisons first, one pass over the recorded inputs, no per-field helper calls.
@@ -314,52 +408,67 @@ class RegistryCacheManager:
         snap = snapshot()
         if get("interpreter") != snap.header:
             raise CacheInvalid("another interpreter or virtual environment")
+        rows = _list(get("path"), "path")
+        if len(rows) != len(snap.entries) or any(
+            type(r) is not list or not r or r[0] != e
+            for r, e in zip(rows, snap.entries, strict=False)
+        ):
+            raise CacheInvalid("sys.path changed")
+        plugins = _list(get("plugins"), "plugins")
+        _expect(all(type(p) is dict for p in plugins), "plugin record is not an object")
+        files = _list(get("files"), "files")
+        # from here on a difference is a change of some plugin's inputs: incremental
+        # rediscovery can reuse the rest of the document
         # anything modified this close to the write is compared by content, not by stat
         racy_ns = int(ts * 1e9) - _RACY_COARSE_NS  # type: ignore[operator]
         stat = snap.stat
-        self._check_search_path(get("path"), snap.entries, racy_ns)
+        self._check_search_path(rows, snap.entries, racy_ns)
         self._check_launch(_obj(get("launch"), "launch"))
-        for decl, rec in _obj(get("distributions"), "distributions").items():
-            if stat(decl) != rec:
-                raise CacheInvalid(f"entry-point declaration {decl} changed")
-        files = _list(get("files"), "files")
+        nosig = _NOSIG
+        for entry, dists in _obj(get("distributions"), "distributions").items():
+            for row in _list(dists, "distributions"):
+                if (stat(f"{entry}/{row[0]}/entry_points.txt") or nosig) != row[1:5]:
+                    raise CacheChanged(f"entry-point declaration of {row[0]} changed")
         check = self.config.check_mtimes
         for rec in files:
             _sig_record(rec, 1, "file")
             if check and (
-                stat(rec[0]) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5])
+                (stat(rec[0]) or nosig) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5])
             ):
-                raise CacheInvalid(f"{rec[0]} changed")
+                raise CacheChanged(f"{rec[0]} changed")
         for rec in _list(get("dirs"), "dirs"):
-            _sig_record(rec, 1, "folder")
+            _sig_record(rec, 2, "folder")
             if check and not _folder_unchanged(rec[0], rec, stat(rec[0]), racy_ns):
-                raise CacheInvalid(f"folder {rec[0]} changed")
-        # references may point only into modules whose file is recorded (and was just checked)
-        watched = {rec[0] for rec in files if rec[1] is not None}
-        allowed = frozenset(
-            name
-            for name, file in _obj(get("modules"), "modules").items()
-            if type(file) is str and file in watched
-        )
-        items = _items(get("items"), allowed, "items")
-        raw_secondaries = _obj(get("secondaries"), "secondaries")
-        secondaries: dict[str, dict[str, CachedItem]] = {}
-        for sec in self.config.secondary_registries:
-            group = _items(raw_secondaries.get(sec.name), allowed, f"secondaries.{sec.name}")
-            _expect(group.keys() <= items.keys(), f"{sec.name} keys not in primary")
-            secondaries[sec.name] = group
-        _expect(len(raw_secondaries) == len(secondaries), "secondary registries differ")
-
+                raise CacheChanged(f"folder {rec[0]} changed")
         failures = _failures(get("failures"), "failures")
         for failure in failures:
             _expect(failure.registry == self.config.name, "failure of another registry")
             if failure.missing_module and _importable(failure.missing_module):
-                raise CacheInvalid(
+                raise CacheChanged(
                     f"{failure.missing_module!r}, missing for plugin {failure.plugin!r}, "
                     "is now installed"
                 )
-        plugins = _list(get("plugins"), "plugins")
-        _expect(all(type(p) is dict for p in plugins), "plugin entry is not an object")
+        volatile = _list(get("volatile", []), "volatile")
+        if volatile:
+            raise CacheChanged(f"{len(volatile)} plugin(s) are called on every start")
+        # references may point only into modules whose file is recorded (and was just checked)
+        watched = {rec[0] for rec in files if rec[1] is not None}
+        modules = _obj(get("modules"), "modules")
+        allowed = frozenset(
+            name for name, file in modules.items() if type(file) is str and file in watched
+        )
+        items = _items(get("items"), allowed, plugins, modules, "items")
+        raw_secondaries = _obj(get("secondaries"), "secondaries")
+        secondaries: dict[str, dict[str, CachedItem]] = {}
+        for sec in self.config.secondary_registries:
+            group = _items(
+                raw_secondaries.get(sec.name), allowed, plugins, modules, f"secondaries.{sec.name}"
+            )
+            _expect(group.keys() <= items.keys(), f"{sec.name} keys not in primary")
+            secondaries[sec.name] = group
+        _expect(len(raw_secondaries) == len(secondaries), "secondary registries differ")
+        hooks = _list(get("hooks"), "hooks")
+        _expect(all(type(i) is int and 0 <= i < len(plugins) for i in hooks), "bad hooks")
         blocked_modules = _list(get("blocked_modules"), "blocked_modules")
         _expect(all(type(m) is str for m in blocked_modules), "bad blocked_modules")
         return CachedState(
@@ -372,21 +481,17 @@ class RegistryCacheManager:
             path=path or self.path,
             skipped=_failures(get("skipped"), "skipped"),
             blocked_modules=frozenset(blocked_modules),
+            hooks=hooks,
         )
 
     @staticmethod
-    def _check_search_path(recorded: object, entries: list[str], racy_ns: int) -> None:
-        """``sys.path`` (normalised) is the same list, and no entry gained or lost a module."""
-        rows = _list(recorded, "path")
-        if len(rows) != len(entries):
-            raise CacheInvalid("sys.path changed")
+    def _check_search_path(rows: list[Any], entries: list[str], racy_ns: int) -> None:
+        """No ``sys.path`` entry gained or lost a module (the list itself is checked first)."""
         stat = snapshot().stat
         for entry, rec in zip(entries, rows, strict=True):
             _sig_record(rec, 1, "sys.path")
-            if rec[0] != entry:
-                raise CacheInvalid(f"sys.path changed ({entry})")
             if not _folder_unchanged(entry, rec, stat(entry), racy_ns):
-                raise CacheInvalid(f"{entry} changed (a distribution installed or removed?)")
+                raise CacheChanged(f"{entry} changed (a distribution installed or removed?)")
 
     @staticmethod
     def _check_launch(launch: dict[str, Any]) -> None:
@@ -406,7 +511,7 @@ class RegistryCacheManager:
             names = snapshot().names(os.path.abspath(folder or os.curdir))
             present = set() if names is None else names.intersection(tops)
         if present != set(launch["present"]):
-            raise CacheInvalid("the launch folder shadows another set of recorded names")
+            raise CacheChanged("the launch folder shadows another set of recorded names")
 
     # -- writing ----------------------------------------------------------------------------
     def save(self, result: DiscoveryResult) -> bool:
@@ -423,42 +528,78 @@ class RegistryCacheManager:
         return ok
 
     def build_document(self, result: DiscoveryResult) -> dict[str, Any]:
-        files: dict[str, Any] = {}
-        dirs: dict[str, Any] = {}
+        """The document for *result*: header, input tables, records, the merged answer.
+
+        Each file and folder any plugin read is one row of a table (stat'ed once on a warm
+        start); each record lists the rows it read.  Items name their record by index:
+        provenance is stored once per plugin.
+        """
+        from ._fileio import encode_document
+
+        file_rows: list[list[Any]] = []
+        dir_rows: list[list[Any]] = []
+        file_index: dict[str, int] = {}
+        dir_index: dict[str, int] = {}
         modules: dict[str, str] = {}
-        for inputs in result.inputs.values():
-            for file, value in inputs.files.items():
-                files.setdefault(file, value)
-            for folder, value in inputs.dirs.items():
-                dirs.setdefault(folder, value)
-            for name, found in inputs.modules.items():
-                if found is not None:
-                    modules.setdefault(name, found)
-        for name in result.modules:  # plugin and value modules imported before discovery
-            loaded = getattr(sys.modules.get(name), "__file__", None)
-            if name not in modules and isinstance(loaded, str) and os.path.abspath(loaded) in files:
-                modules[name] = os.path.abspath(loaded)
         now_ns = time.time_ns()
-        file_rows = []
-        for file in sorted(files):
-            value = files[file]
-            row = [file, *(value or (None, None, None, None))]
-            if value is not None and _is_racy(value[0], now_ns):
-                row.append(_digest(file))
-            file_rows.append(row)
-        dir_rows = []
-        for folder in sorted(dirs):
-            value = dirs[folder]
-            dir_rows.append([folder, *(value or (None, None, None, None)), _listing(folder)])
+        records: list[Any] = []
+        index_of: dict[str, int] = {}
+        for name, record in result.records.items():
+            inputs = record.inputs
+            files: list[int] = []
+            dirs: list[int] = []
+            names: list[list[Any]] = []
+            if inputs is not None:
+                for file, value in inputs.files.items():
+                    at = file_index.get(file)
+                    if at is None:
+                        at = file_index[file] = len(file_rows)
+                        row = [file, *(value or (None, None, None, None))]
+                        if value is not None and _is_racy(value[0], now_ns):
+                            row.append(_digest(file))
+                        file_rows.append(row)
+                    files.append(at)
+                for folder, value in inputs.dirs.items():
+                    dirs.append(_dir_row(folder, value, dir_rows, dir_index))
+                for folder, (value, listed, looked) in inputs.names.items():
+                    at = _dir_row(folder, value, dir_rows, dir_index)
+                    if len(dir_rows[at]) == 6:
+                        dir_rows[at].append(listed)
+                    names.extend([at, name] for name in sorted(looked))
+                for mod_name, found in inputs.modules.items():
+                    if found is not None:
+                        modules.setdefault(mod_name, found)
+            doc_record = record.to_json(sorted(set(files)), sorted(set(dirs)), names)
+            try:
+                encode_document(doc_record)  # type: ignore[arg-type]
+            except Exception:  # text JSON cannot hold (a lone surrogate): call it each start
+                record.volatile = "its record cannot be stored"
+                doc_record = record.to_json(sorted(set(files)), sorted(set(dirs)), names)
+                doc_record.pop("failures", None)
+                doc_record.pop("skipped", None)
+            index_of[name] = len(records)
+            records.append(doc_record)
+        for mod_name in result.modules:  # plugin and value modules imported before discovery
+            loaded = getattr(sys.modules.get(mod_name), "__file__", None)
+            if (
+                mod_name not in modules
+                and isinstance(loaded, str)
+                and os.path.abspath(loaded) in file_index
+            ):
+                modules[mod_name] = os.path.abspath(loaded)
         env = result.environment or {}
-        header = {k: v for k, v in env.items() if k not in ("path", "listings")}
+        header = {k: v for k, v in env.items() if k not in ("path", "listings", "names")}
+        volatile = {n for n, r in result.records.items() if r.volatile is not None}
 
         def items(group: dict[str, Candidate]) -> dict[str, Any]:
-            return {
-                key: {"ref": cand.ref, **cand.provenance()}
-                for key, cand in sorted(group.items())
-                if cand.persist and cand.ref is not None
-            }
+            out: dict[str, Any] = {}
+            for key, cand in sorted(group.items()):
+                if cand.persist and cand.ref is not None and cand.plugin not in volatile:
+                    row: dict[str, Any] = {"ref": cand.ref, "p": index_of[cand.plugin]}
+                    if cand.keyed:
+                        row["keyed"] = True
+                    out[key] = row
+            return out
 
         persisted = items(result.items)
         return {
@@ -475,20 +616,25 @@ class RegistryCacheManager:
                     env.get("path", ()), env.get("listings", ()), strict=True
                 )
             ],
+            "names": env.get("names", {}),
             "launch": result.launch or {"tops": [], "present": []},
             "distributions": result.distributions,
             "files": file_rows,
             "dirs": dir_rows,
             "modules": dict(sorted(modules.items())),
+            "plugins": records,
+            "hooks": [index_of[p["name"]] for p in result.plugins if p["name"] in index_of],
+            "volatile": sorted(index_of[n] for n in volatile),
             "items": persisted,
             "secondaries": {
                 name: {k: v for k, v in items(group).items() if k in persisted}
                 for name, group in result.secondaries.items()
             },
-            "failures": [f.to_json() for f in result.failures],
-            "skipped": [f.to_json() for f in result.skipped],
+            "failures": [
+                f.to_json() for f in result.failures if _storable(f) and f.plugin not in volatile
+            ],
+            "skipped": [f.to_json() for f in result.skipped if _storable(f)],
             "blocked_modules": sorted(result.blocked_modules),
-            "plugins": result.plugins,
         }
 
     def clear(self) -> bool:
@@ -519,6 +665,153 @@ class RegistryCacheManager:
             "age_seconds": round(time.time() - state.timestamp, 1),
             "failures": len(state.failures),
         }
+
+
+def _dir_row(folder: str, value: Any, rows: list[list[Any]], index: dict[str, int]) -> int:
+    """The row of *folder* in the folder table (added with its listing if new)."""
+    at = index.get(folder)
+    if at is None:
+        at = index[folder] = len(rows)
+        rows.append([folder, *(value or (None, None, None, None)), _listing(folder)])
+    return at
+
+
+def _storable(failure: PluginFailure) -> bool:
+    """Whether text JSON can hold *failure* (a lone surrogate in a message cannot)."""
+    try:
+        for value in failure.to_json().values():
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
+    """The records of a stale document whose own inputs are unchanged now (cold path).
+
+    A record is reused only if none of the files and folders it read changed, no name it
+    imported or looked for appeared or vanished in a ``sys.path`` entry or the launch
+    folder, it is not called on every start, and each of its references points into a
+    module whose file is among the checked inputs (a hostile document reuses nothing it
+    could not have recorded).  Anything unexpected raises: then nothing is reused.
+    """
+    from ._environment import file_stat, importable_names, search_path
+    from ._inputs import Inputs
+    from ._records import PluginRecord
+
+    ts = doc["timestamp"]
+    racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
+    files: list[list[Any]] = doc["files"]
+    dirs: list[list[Any]] = doc["dirs"]
+    changed_files = {
+        i
+        for i, rec in enumerate(files)
+        if (file_stat(rec[0]) or _NOSIG) != rec[1:5]
+        or (len(rec) == 6 and _digest(rec[0]) != rec[5])
+    }
+    deltas: dict[int, set[str] | None] = {}
+    changed_dirs = {
+        i
+        for i, rec in enumerate(dirs)
+        if not _folder_unchanged(rec[0], rec, file_stat(rec[0]), racy_ns)
+    }
+    # names that appeared in or vanished from a sys.path entry or the launch folder
+    entries = search_path()
+    rows = doc["path"]
+    if [r[0] for r in rows] != entries:
+        return {}
+    names = doc.get("names") or {}
+    delta: set[str] = set()
+    for entry, rec in zip(entries, rows, strict=True):
+        if _folder_unchanged(entry, rec, file_stat(entry), racy_ns):
+            continue
+        before, now = names.get(entry), importable_names(entry)
+        if before is None or now is None:
+            return {}  # a zip archive or an unreadable folder changed: reuse nothing
+        delta |= set(before) ^ now
+    launch = doc["launch"]
+    if launch.get("tops"):
+        folder = launch_folder()
+        present = set()
+        if folder is not None:
+            present = (importable_names(os.path.abspath(folder or os.curdir)) or set()) & set(
+                launch["tops"]
+            )
+        delta |= present ^ set(launch["present"])
+    now_importable = {
+        f["plugin"]
+        for f in doc["failures"]
+        if f.get("missing_module") and _importable(f["missing_module"])
+    }
+    watched = {rec[0] for rec in files if rec[1] is not None}
+    modules = doc["modules"]
+    allowed = {name for name, file in modules.items() if type(file) is str and file in watched}
+    out: dict[str, Any] = {}
+    for raw in doc["plugins"]:
+        name = raw["name"]
+        if name == "<environment>":
+            if any(
+                _name_changed(dirs, at, leaf, changed_dirs, deltas)
+                for at, leaf in raw.get("names", ())
+            ):
+                return {}  # a folder that shadows a recorded name changed: reuse nothing
+            continue
+        if raw.get("volatile") or raw.get("reusable", True) is not True:
+            continue
+        if raw.get("origin") in ("import_time", "runtime") or name in now_importable:
+            continue
+        if set(raw.get("files", ())) & changed_files or set(raw.get("dirs", ())) & changed_dirs:
+            continue
+        if any(
+            _name_changed(dirs, at, name, changed_dirs, deltas) for at, name in raw.get("names", ())
+        ):
+            continue
+        looked = set(raw.get("tops", ())) | {m.partition(".")[0] for m in raw.get("missing", ())}
+        if looked & delta:
+            continue
+        record = PluginRecord.from_json(raw)
+        if any(o.ref is not None and o.ref.partition(":")[0] not in allowed for o in record.offers):
+            continue
+        inputs = record.inputs = Inputs()
+        for i in raw.get("files", ()):
+            rec = files[i]
+            inputs.files[rec[0]] = None if rec[1] is None else list(rec[1:5])
+        for i in raw.get("dirs", ()):
+            rec = dirs[i]
+            inputs.dirs[rec[0]] = None if rec[1] is None else list(rec[1:5])
+        for i, leaf in raw.get("names", ()):
+            rec = dirs[i]
+            value = None if rec[1] is None else list(rec[1:5])
+            listed = rec[6] if len(rec) > 6 else None
+            inputs.names.setdefault(rec[0], (value, listed, set()))[2].add(leaf)
+        inputs.missing = set(raw.get("missing", ()))
+        inputs.tops = set(raw.get("tops", ()))
+        for mod_name in raw.get("modules", ()):
+            inputs.modules[mod_name] = modules.get(mod_name)
+        out[name] = record
+    return out
+
+
+def _name_changed(
+    dirs: list[list[Any]],
+    at: int,
+    name: str,
+    changed: set[int],
+    deltas: dict[int, set[str] | None],
+) -> bool:
+    """Whether *name* appeared in or vanished from recorded folder ``dirs[at]``."""
+    if at not in changed:
+        return False
+    if at not in deltas:
+        from ._environment import importable_names
+
+        rec = dirs[at]
+        before = rec[6] if len(rec) > 6 else None
+        now = importable_names(rec[0])
+        deltas[at] = None if before is None or now is None else set(before) ^ now
+    delta = deltas[at]
+    return delta is None or name in delta
 
 
 _fingerprints: dict[int, tuple[RegistryConfig, dict[str, Any]]] = {}

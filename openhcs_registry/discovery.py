@@ -1,9 +1,18 @@
-"""Fresh discovery: the three plugin sources -> a pluggy PluginManager -> ``{key: value}``.
+"""Fresh (and incremental) discovery: plugin sources -> per-plugin records -> ``{key: value}``.
 
-This is the slow path (it imports pluggy, importlib.metadata and every plugin module) and
-runs only when no valid cache exists.  It is written so that no single plugin can spoil it:
-every load, import and hook call is isolated, and whatever goes wrong becomes a
+This is the slow path (it imports pluggy and the plugin modules) and runs only when no valid
+cache exists, or when some plugins' inputs changed.  It is written so that no single plugin
+can spoil it: every load, import and hook call is isolated, and whatever goes wrong becomes a
 :class:`~openhcs_registry.diagnostics.PluginFailure` instead of an exception.
+
+It works in two steps.  First, per plugin: load it, call its hook, judge every value it
+returned on its own, and keep all of that with what the plugin read in one
+:class:`~openhcs_registry._records.PluginRecord`.  A plugin whose recorded inputs are
+unchanged since the last discovery is not loaded again: its record is reused (incremental
+rediscovery).  Second, the merge, from all records alike: the same object offered by two
+roads is judged once, the conflict rule picks each key's winner, secondaries come from the
+winners, classes noted at import time join.  So an incremental answer is computed exactly
+as a fresh one is.
 
 Conflict rule (documented in docs/design.md): when two *different* objects claim one key the
 winner is the candidate that sorts first by (hookimpl ``tryfirst`` < normal < ``trylast``,
@@ -22,10 +31,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _inputs, autoregister, settings
+from . import _entrypoints, _inputs, autoregister, settings
 from ._environment import environment_fingerprint, importable_names, launch_folder, search_path
 from ._inputs import Inputs
 from ._log import get_logger
+from ._records import Offer, PluginRecord
 from .config import RegistryConfig
 from .diagnostics import (
     FailureKind,
@@ -36,7 +46,7 @@ from .diagnostics import (
     reentry_count,
     report,
 )
-from .refs import reference_of
+from .refs import parse, reference_of
 
 logger = get_logger("openhcs_registry.discovery")
 
@@ -47,6 +57,9 @@ BUILTIN_DISTRIBUTION = "openhcs-registry"
 #: Between otherwise equal candidates: an entry point's hook beats a package scan, which
 #: beats a run-time plugin object, which beats a class merely noted at import time.
 _ORIGIN_RANK = {"entry_point": 0, "custom": 1, "package": 1, "runtime": 2, "import_time": 3}
+
+#: Name of the pseudo-record holding environment-wide inputs (shadowing folders).
+ENVIRONMENT = "<environment>"
 
 
 class DuplicateKeyError(ValueError):
@@ -72,12 +85,12 @@ class Unavailable:
 
 @dataclass
 class Candidate:
-    """One value offered for one key, with where it came from."""
+    """One accepted value for one key in the merge, with the record it came from."""
 
     key: str
     value: Any
     plugin: str
-    origin: str  # "entry_point" | "package" | "custom" | "import_time"
+    origin: str  # "entry_point" | "package" | "custom" | "import_time" | "runtime"
     module: str | None
     distribution: str | None = None
     dist_version: str | None = None
@@ -85,6 +98,8 @@ class Candidate:
     ref: str | None = None
     persist: bool = True
     keyed: bool = False  # the key was given explicitly (mapping result), not read off the value
+    ident: object = None  # the object's identity across roads (its reference, else its id)
+    secondaries: dict[str, Any] = field(default_factory=dict)
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -100,7 +115,7 @@ class Candidate:
 
 @dataclass
 class DiscoveryResult:
-    """What one fresh discovery found; the cache stores the persistable part of it."""
+    """What one discovery found: the per-plugin records and the merged answer."""
 
     items: dict[str, Candidate] = field(default_factory=dict)
     secondaries: dict[str, dict[str, Candidate]] = field(default_factory=dict)
@@ -113,26 +128,36 @@ class DiscoveryResult:
     launch: dict[str, list[str]] = field(default_factory=dict)
     cacheable: bool = True
     uncacheable_reason: str | None = None
-    #: What each plugin read (by plugin name), including plugins that yielded nothing.
-    inputs: dict[str, Inputs] = field(default_factory=dict)
+    #: One record per plugin, in the order found: the unit the cache stores and reuses.
+    records: dict[str, PluginRecord] = field(default_factory=dict)
+    #: Names of the records taken over unchanged from the previous discovery.
+    reused: set[str] = field(default_factory=set)
     #: The environment as it was *before* discovery looked at it (an install meanwhile is
-    #: then a change afterwards), and the entry-point declarations of every distribution.
+    #: then a change afterwards), and the entry-point scan of every distribution.
     environment: dict[str, Any] = field(default_factory=dict)
     distributions: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> dict[str, Inputs]:
+        """What each plugin read (by plugin name), including plugins that yielded nothing."""
+        return {n: r.inputs for n, r in self.records.items() if r.inputs is not None}
+
+    @property
+    def volatile(self) -> list[str]:
+        """Plugins whose part cannot be cached: called again on every start."""
+        return [n for n, r in self.records.items() if r.volatile is not None]
 
 
 @dataclass
 class _Plugin:
-    name: str
+    """A plugin loaded in this process, to be registered with pluggy and called."""
+
+    record: PluginRecord
     obj: Any
-    origin: str
-    module: str | None
-    distribution: str | None = None
-    dist_version: str | None = None
 
     @property
-    def builtin(self) -> bool:
-        return self.distribution == BUILTIN_DISTRIBUTION
+    def name(self) -> str:
+        return self.record.name
 
 
 class _ListPlugin:
@@ -156,33 +181,72 @@ def _module_file(module: str | None) -> str | None:
     return os.path.abspath(path) if isinstance(path, str) else None
 
 
+def calling_order(records: Iterable[PluginRecord]) -> list[PluginRecord]:
+    """Records whose hook ran, in the order pluggy calls them.
+
+    pluggy registers in name order and calls ``tryfirst`` impls (last registered first),
+    then normal ones (last registered first), then ``trylast`` ones (first registered
+    first).  Written out here so that reused records, which are not registered with pluggy,
+    take the same place as in a fresh discovery.
+    """
+    called = sorted((r for r in records if r.priority is not None), key=lambda r: r.name)
+    first = [r for r in reversed(called) if r.priority == 0]
+    normal = [r for r in reversed(called) if r.priority == 1]
+    last = [r for r in called if r.priority == 2]
+    return first + normal + last
+
+
 class _Discovery:
     def __init__(
-        self, config: RegistryConfig, blocked: frozenset[str], extra: dict[str, Any] | None = None
+        self,
+        config: RegistryConfig,
+        blocked: frozenset[str],
+        extra: dict[str, Any] | None = None,
+        reuse: dict[str, PluginRecord] | None = None,
+        scanned: dict[str, Any] | None = None,
     ) -> None:
         self.extra = dict(extra or {})
         self.config = config
         self.blocked = blocked
+        self.reuse = reuse or {}
+        self.scanned = scanned  # the previous entry-point scan (unchanged files not re-read)
         self.result = DiscoveryResult()
-        self.plugins: dict[str, _Plugin] = {}
+        self.records = self.result.records
+        self.live: dict[str, _Plugin] = {}
         self.plugin_modules: set[str] = set()
         self.ep_packages: dict[str, tuple[str | None, str | None]] = {}
-        self.offered: set[int] = set()  # ids of every value a hook offered, accepted or not
-        self.rejected: set[int] = set()  # ids of values already reported as failures
-        # (key, missing module) -> (index in failures, explicit Unavailable?) already reported
-        self.unavailable: dict[tuple[str, str | None], tuple[int, bool]] = {}
         self.blocked_modules: set[str] = set()  # modules of blocked entry points
         self.ep_modules: set[str] = set()  # every entry point's module, loaded or not
-        self.inputs = self.result.inputs
+        self.noted: dict[str, list[Any]] = {}  # plugin -> classes noted while it loaded/ran
+        self.no_gpu = settings.no_gpu()
 
     def inputs_of(self, plugin: str) -> Inputs:
-        found = self.inputs.get(plugin)
-        if found is None:
-            found = self.inputs[plugin] = Inputs()
-        return found
+        record = self.records.get(plugin)
+        if record is None:
+            record = self.records[plugin] = PluginRecord(plugin, "import_time", None)
+        if record.inputs is None:
+            record.inputs = Inputs()
+        return record.inputs
+
+    def _add(self, record: PluginRecord) -> PluginRecord:
+        """Take *record* as found now, or the previous record if it is the same plugin."""
+        old = self.reuse.get(record.name)
+        if old is not None and old.same_identity(record):
+            self.records[record.name] = old
+            self.result.reused.add(record.name)
+            if old.module:
+                self.plugin_modules.add(old.module)
+            return old
+        if record.inputs is None:
+            record.inputs = Inputs()
+        self.records[record.name] = record
+        return record
+
+    def reused(self, record: PluginRecord) -> bool:
+        return record.name in self.result.reused
 
     # -- failures ---------------------------------------------------------------------------
-    def fail(
+    def failure(
         self,
         plugin: str,
         kind: str,
@@ -193,7 +257,8 @@ class _Discovery:
         key: str | None = None,
         exc: BaseException | None = None,
         missing_module: str | None = None,
-    ) -> None:
+    ) -> PluginFailure:
+        """A failure found now (logged once, here)."""
         failure = PluginFailure(
             registry=self.config.name,
             plugin=plugin,
@@ -206,15 +271,23 @@ class _Discovery:
             location=exception_location(exc) if exc is not None else None,
             missing_module=missing_module or (missing_module_of(exc) if exc else None),
         )
-        self.result.failures.append(report(failure))
         if exc is not None and logger.isEnabledFor(10):
             logger.debug("".join(traceback.format_exception(exc)))
+        return report(failure)
 
-    def skip(self, plugin: str, kind: str, message: str, module: str | None) -> None:
+    def fail(self, record: PluginRecord, kind: str, message: str, **kw: Any) -> None:
+        """A failure of *record*'s plugin itself (load, hook, hook names)."""
+        kw.setdefault("module", record.module)
+        kw.setdefault("distribution", record.distribution)
+        record.failures.append(self.failure(record.name, kind, message, **kw))
+
+    def skip(self, record: PluginRecord, label: str, kind: str, message: str) -> None:
         """A quietly skipped class (abstract/keyless in a package scan): debug log only."""
-        logger.debug("registry %s: skipped %s in %s: %s", self.config.name, plugin, module, message)
-        self.result.skipped.append(
-            PluginFailure(self.config.name, plugin, kind, message, module=module)
+        logger.debug(
+            "registry %s: skipped %s in %s: %s", self.config.name, label, record.module, message
+        )
+        record.skipped.append(
+            PluginFailure(self.config.name, label, kind, message, module=record.module)
         )
 
     # -- sources ----------------------------------------------------------------------------
@@ -222,54 +295,42 @@ class _Discovery:
         if settings.entry_points_disabled():
             logger.debug("registry %s: entry points disabled", self.config.name)
             return
-        from importlib.metadata import entry_points
-
         # stat before reading: a declaration edited while we list is a change afterwards
-        self.result.distributions = distribution_declarations(search_path())
-        try:
-            eps = list(entry_points(group=self.config.entry_point_group))
-        except Exception as exc:  # a broken distribution's metadata
-            self.fail("<entry points>", FailureKind.IMPORT_ERROR, f"cannot list: {exc}", exc=exc)
-            return
-
-        def ep_sort(ep: Any) -> tuple[str, str]:
-            dist = getattr(ep, "dist", None)
-            return (getattr(dist, "name", "") or "", ep.name)
-
-        for ep in sorted(eps, key=ep_sort):
-            dist = getattr(ep, "dist", None)
-            dist_name = _canonical(getattr(dist, "name", None))
-            dist_version = getattr(dist, "version", None)
-            module_name = ep.value.split(":")[0].strip()
-            name = ep.name if ep.name not in self.plugins else f"{dist_name}:{ep.name}"
-            top = module_name.split(".")[0]
-            self.ep_packages.setdefault(top, (dist_name, dist_version))
-            self.ep_modules.add(module_name)
-            inputs = self.inputs_of(name)
+        found, self.result.distributions = _entrypoints.scan(
+            search_path(), self.config.entry_point_group, self.scanned
+        )
+        for ep in found:
+            dist_name, dist_version = ep.distribution, ep.version
+            name = ep.name if ep.name not in self.records else f"{dist_name}:{ep.name}"
+            self.ep_packages.setdefault(ep.module.split(".")[0], (dist_name, dist_version))
+            self.ep_modules.add(ep.module)
+            record = PluginRecord(
+                name, "entry_point", ep.module, dist_name, dist_version, ep.value, Inputs()
+            )
             if ep.name in self.blocked or name in self.blocked:
-                self.fail(
-                    name,
-                    FailureKind.BLOCKED,
-                    "blocked by name",
-                    module=module_name,
-                    distribution=dist_name,
-                )
-                self.blocked_modules.add(module_name)
+                self.records[name] = record
+                self.fail(record, FailureKind.BLOCKED, "blocked by name")
+                self.blocked_modules.add(ep.module)
                 continue
+            record = self._add(record)
+            if self.reused(record):
+                continue
+            assert record.inputs is not None
+            before = len(autoregister.noted(self.config.name))
             try:
-                obj = _load_entry_point(ep, inputs)
+                obj = _load_entry_point(ep, record.inputs)
             except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self.fail(
-                    name,
+                    record,
                     FailureKind.IMPORT_ERROR,
                     f"cannot import entry point {ep.value!r}: {type(exc).__name__}: {exc}",
-                    module=module_name,
-                    distribution=dist_name,
                     exc=exc,
                 )
                 continue
+            finally:
+                self.noted[name] = autoregister.noted(self.config.name)[before:]
             logger.debug(
                 "registry %s: loaded entry point %s = %s (%s)",
                 self.config.name,
@@ -277,114 +338,118 @@ class _Discovery:
                 ep.value,
                 dist_name,
             )
-            self.plugin_modules.add(module_name)
-            self.plugins[name] = _Plugin(
-                name, obj, "entry_point", module_name, dist_name, dist_version
-            )
-            self.check_hook_names(name, obj, module_name, dist_name)
+            self.plugin_modules.add(ep.module)
+            self.live[name] = _Plugin(record, obj)
+            self.check_hook_names(record, obj)
 
-    def check_hook_names(
-        self, name: str, obj: Any, module: str | None, distribution: str | None
-    ) -> None:
+    def check_hook_names(self, record: PluginRecord, obj: Any) -> None:
         """Report hookimpls whose name matches no hookspec of the group (a misspelling)."""
         for hook, suggestion in unknown_hooks(obj, self.config.entry_point_group):
             hint = f"; did you mean {suggestion!r}?" if suggestion else ""
             self.fail(
-                name,
+                record,
                 FailureKind.UNKNOWN_HOOK,
                 f"hookimpl {hook!r} matches no hookspec of entry-point group "
                 f"{self.config.entry_point_group!r}{hint}",
-                module=module,
-                distribution=distribution,
             )
 
     def add_extra_plugins(self) -> None:
         """Plugin objects added at run time (``registry.add_plugin``): never persisted."""
         for name, obj in self.extra.items():
             module = getattr(obj, "__name__", None) or getattr(obj, "__module__", None)
-            self.plugins[name] = _Plugin(name, obj, "runtime", module)
-            self.check_hook_names(name, obj, module, None)
+            record = self.records[name] = PluginRecord(name, "runtime", module, inputs=Inputs())
+            record.volatile = "added at run time"
+            self.live[name] = _Plugin(record, obj)
+            self.check_hook_names(record, obj)
 
     def scan_packages(self) -> None:
+        for package_name in self.config.discovery_packages:
+            listing = self._add(
+                PluginRecord(f"listing:{package_name}", "listing", package_name, inputs=Inputs())
+            )
+            if not self.reused(listing):
+                listing.listed = self._list_package(listing, package_name)
+            logger.debug(
+                "registry %s: scanning %s: %s", self.config.name, package_name, listing.listed
+            )
+            for module_name in listing.listed or ():
+                dist, version = self._dist_of(module_name)
+                record = self._add(
+                    PluginRecord(f"package:{module_name}", "package", module_name, dist, version)
+                )
+                if not self.reused(record):
+                    self._scan_module(record, module_name)
+
+    def _list_package(self, listing: PluginRecord, package_name: str) -> list[str] | None:
         import pkgutil
 
+        assert listing.inputs is not None
+        try:
+            package = _inputs.import_module(package_name, listing.inputs)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self.fail(
+                listing,
+                FailureKind.IMPORT_ERROR,
+                f"cannot import discovery package: {type(exc).__name__}: {exc}",
+                exc=exc,
+            )
+            return None
+        modules = [package_name]
+        paths = list(getattr(package, "__path__", []) or [])
+        self.result.package_dirs.update(os.path.abspath(p) for p in paths)
+        if paths:
+            for folder in paths:
+                listing.inputs.add_dir(os.path.abspath(folder))  # a module added or removed
+            walker = (
+                pkgutil.walk_packages(paths, package_name + ".", onerror=lambda _n: None)
+                if self.config.recursive
+                else pkgutil.iter_modules(paths, package_name + ".")
+            )
+            with _inputs.recording(listing.inputs):  # walk_packages imports subpackages
+                modules.extend(sorted(info.name for info in walker))
+        return modules
+
+    def _scan_module(self, record: PluginRecord, module_name: str) -> None:
         base = self.config.base_class
-        for package_name in self.config.discovery_packages:
-            listed = self.inputs_of(f"package:{package_name}")
-            try:
-                package = _inputs.import_module(package_name, listed)
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                self.fail(
-                    f"package:{package_name}",
-                    FailureKind.IMPORT_ERROR,
-                    f"cannot import discovery package: {type(exc).__name__}: {exc}",
-                    module=package_name,
-                    exc=exc,
-                )
+        assert record.inputs is not None
+        before = len(autoregister.noted(self.config.name))
+        try:
+            module = _inputs.import_module(module_name, record.inputs)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self.fail(
+                record,
+                FailureKind.IMPORT_ERROR,
+                f"cannot import: {type(exc).__name__}: {exc}",
+                exc=exc,
+            )
+            return
+        finally:
+            self.noted[record.name] = autoregister.noted(self.config.name)[before:]
+        logger.debug("registry %s: imported %s", self.config.name, module_name)
+        self.plugin_modules.add(module_name)
+        sub_paths = getattr(module, "__path__", None)
+        if sub_paths:
+            self.result.package_dirs.update(os.path.abspath(p) for p in sub_paths)
+        found = []
+        for attr, obj in list(vars(module).items()):
+            if not isinstance(obj, type) or obj.__module__ != module_name:
                 continue
-            modules = [package_name]
-            paths = list(getattr(package, "__path__", []) or [])
-            self.result.package_dirs.update(os.path.abspath(p) for p in paths)
-            if paths:
-                for folder in paths:
-                    listed.add_dir(os.path.abspath(folder))  # a module added or removed
-                walker = (
-                    pkgutil.walk_packages(paths, package_name + ".", onerror=lambda _n: None)
-                    if self.config.recursive
-                    else pkgutil.iter_modules(paths, package_name + ".")
-                )
-                with _inputs.recording(listed):  # walk_packages imports subpackages
-                    modules.extend(sorted(info.name for info in walker))
-            logger.debug("registry %s: scanning %s: %s", self.config.name, package_name, modules)
-            for module_name in modules:
-                inputs = self.inputs_of(f"package:{module_name}")
-                inputs.update(listed)
-                try:
-                    module = _inputs.import_module(module_name, inputs)
-                except BaseException as exc:
-                    if isinstance(exc, KeyboardInterrupt):
-                        raise
-                    self.fail(
-                        f"package:{module_name}",
-                        FailureKind.IMPORT_ERROR,
-                        f"cannot import: {type(exc).__name__}: {exc}",
-                        module=module_name,
-                        distribution=self._dist_of(module_name)[0],
-                        exc=exc,
-                    )
-                    continue
-                logger.debug("registry %s: imported %s", self.config.name, module_name)
-                self.plugin_modules.add(module_name)
-                sub_paths = getattr(module, "__path__", None)
-                if sub_paths:
-                    self.result.package_dirs.update(os.path.abspath(p) for p in sub_paths)
-                found = []
-                for attr, obj in list(vars(module).items()):
-                    if not isinstance(obj, type) or obj.__module__ != module_name:
-                        continue
-                    if base is not None and (obj is base or not issubclass(obj, base)):
-                        continue
-                    label = f"{module_name}.{attr}"
-                    if inspect.isabstract(obj):
-                        self.skip(label, FailureKind.ABSTRACT, "abstract class", module_name)
-                        continue
-                    if not self._has_key(obj):
-                        self.skip(label, FailureKind.MISSING_KEY, "no key attribute", module_name)
-                        continue
-                    found.append(obj)
-                if found:
-                    dist, version = self._dist_of(module_name)
-                    name = f"package:{module_name}"
-                    self.plugins[name] = _Plugin(
-                        name,
-                        _ListPlugin(self.config.hook_name, found),
-                        "package",
-                        module_name,
-                        dist,
-                        version,
-                    )
+            if base is not None and (obj is base or not issubclass(obj, base)):
+                continue
+            label = f"{module_name}.{attr}"
+            if inspect.isabstract(obj):
+                self.skip(record, label, FailureKind.ABSTRACT, "abstract class")
+                continue
+            if not self._has_key(obj):
+                self.skip(record, label, FailureKind.MISSING_KEY, "no key attribute")
+                continue
+            found.append(obj)
+        if found:
+            self.live[record.name] = _Plugin(record, _ListPlugin(self.config.hook_name, found))
 
     def _has_key(self, obj: Any) -> bool:
         try:
@@ -399,7 +464,10 @@ class _Discovery:
         return self.ep_packages.get(module_name.split(".")[0], (None, None))
 
     # -- hook -------------------------------------------------------------------------------
-    def call_hooks(self) -> list[Candidate]:
+    def call_hooks(self) -> None:
+        """Call the hook of every plugin loaded now; reused records keep their offers."""
+        if not self.live:
+            return
         import pluggy
 
         from .markers import PROJECT_NAME
@@ -409,140 +477,66 @@ class _Discovery:
             "Spec", (), {self.config.hook_name: staticmethod(self.config.hookspec)}
         )
         pm.add_hookspecs(spec_namespace)
-        for name in sorted(self.plugins):
-            plugin = self.plugins[name]
+        for name in sorted(self.live):
+            plugin = self.live[name]
             try:
                 pm.register(plugin.obj, name=name)
             except Exception as exc:
                 self.fail(
-                    name,
-                    FailureKind.INVALID_PLUGIN,
-                    f"rejected by pluggy: {exc}",
-                    module=plugin.module,
-                    distribution=plugin.distribution,
-                    exc=exc,
+                    plugin.record, FailureKind.INVALID_PLUGIN, f"rejected by pluggy: {exc}", exc=exc
                 )
         hook = getattr(pm.hook, self.config.hook_name)
-        candidates: list[Candidate] = []
         for impl in reversed(hook.get_hookimpls()):
             if impl.hookwrapper or impl.wrapper:
                 continue
-            plugin = self.plugins[impl.plugin_name]
-            self.result.plugins.append(
-                {
-                    "name": plugin.name,
-                    "origin": plugin.origin,
-                    "module": plugin.module,
-                    "distribution": plugin.distribution,
-                    "version": plugin.dist_version,
-                }
-            )
+            record = self.live[impl.plugin_name].record
             impl_module = getattr(impl.function, "__module__", None)
             if isinstance(impl_module, str):
                 self.plugin_modules.add(impl_module)
-            priority = 0 if impl.tryfirst else 2 if impl.trylast else 1
-            try:
-                with _inputs.calling(self.inputs_of(plugin.name)):
-                    returned = impl.function()
-            except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                self.fail(
-                    plugin.name,
-                    FailureKind.HOOK_ERROR,
-                    f"{self.config.hook_name}() raised {type(exc).__name__}: {exc}",
-                    module=plugin.module,
-                    distribution=plugin.distribution,
-                    exc=exc,
-                )
-                continue
-            found = self._collect(plugin, returned, priority)
-            if plugin.origin == "runtime":
-                for cand in found:
-                    cand.persist = False
-            candidates.extend(found)
-        return candidates
+            record.priority = 0 if impl.tryfirst else 2 if impl.trylast else 1
+            self._call(record, impl.function)
 
-    def custom_function(self) -> list[Candidate]:
-        func = self.config.discovery_function
-        if func is None:
-            return []
-        name = f"custom:{getattr(func, '__qualname__', 'discovery_function')}"
-        module = getattr(func, "__module__", None)
-        plugin = _Plugin(name, func, "custom", module, *self._dist_of(module))
+    def _call(self, record: PluginRecord, function: Any) -> None:
+        assert record.inputs is not None
+        before = len(autoregister.noted(self.config.name))
         try:
-            with _inputs.calling(self.inputs_of(name)):
-                returned = func()
-        except Exception as exc:
+            with _inputs.calling(record.inputs):
+                returned = function()
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            what = (
+                "discovery function" if record.origin == "custom" else f"{self.config.hook_name}()"
+            )
             self.fail(
-                name,
+                record,
                 FailureKind.HOOK_ERROR,
-                f"discovery function raised {exc!r}",
-                module=module,
+                f"{what} raised {type(exc).__name__}: {exc}",
                 exc=exc,
             )
-            return []
-        return self._collect(plugin, returned, 1)
+            return
+        finally:
+            self.noted.setdefault(record.name, []).extend(
+                autoregister.noted(self.config.name)[before:]
+            )
+        self._judge_all(record, returned)
 
-    def import_time(self) -> list[Candidate]:
-        """Classes noted by ``AutoRegistered``; persisted only if discovery would import them."""
-        out = []
-        for index, obj in enumerate(autoregister.noted(self.config.name)):
-            module = getattr(obj, "__module__", None)
-            if _under(module, self.blocked_modules):
-                continue  # a blocked plugin's classes stay out even when already imported
-            if id(obj) in self.offered or inspect.isabstract(obj) or not self._has_key(obj):
-                continue  # offered by a hook already (judged there), or not a registry value
-            if _under(module, self.ep_modules):
-                # the entry point's hook is the authority for the modules it loads: a class
-                # it did not return (raised, misspelt, left out on purpose) stays out
-                self.skip(
-                    f"{module}.{getattr(obj, '__qualname__', '?')}",
-                    FailureKind.NOT_RETURNED,
-                    "defined in a module loaded through an entry point, but not returned by "
-                    f"its {self.config.hook_name}() hook",
-                    module,
-                )
-                continue
-            dist, version = self._dist_of(module)
-            plugin = _Plugin(f"import-time:{module}", obj, "import_time", module, dist, version)
-            if isinstance(module, str):
-                self.inputs_of(plugin.name).update(_inputs.known_inputs(module))
-            for cand in self._collect(plugin, [obj], 1):
-                # persisted only if a fresh process would define it the same way: its module is
-                # one discovery imports, and it is still what that module holds (not a class
-                # left over from a module that has since been reloaded)
-                cand.persist = self._discovered_module(module) and reference_of(obj) is not None
-                cand.rank = (
-                    1,
-                    0 if plugin.builtin else 1,
-                    _ORIGIN_RANK["import_time"],
-                    plugin.name,
-                    index,
-                )
-                out.append(cand)
-        return out
+    def custom_function(self) -> None:
+        func = self.config.discovery_function
+        if func is None:
+            return
+        name = f"custom:{getattr(func, '__qualname__', 'discovery_function')}"
+        module = getattr(func, "__module__", None)
+        record = self._add(PluginRecord(name, "custom", module, *self._dist_of(module)))
+        if not self.reused(record):
+            record.priority = 1
+            self._call(record, func)
 
-    def _discovered_module(self, module: str | None) -> bool:
-        if not module:
-            return False
-        if module in self.plugin_modules:
-            return True
-        if any(
-            module in inputs.modules
-            for name, inputs in self.inputs.items()
-            if not name.startswith("import-time:")
-        ):
-            return True  # imported while a plugin loaded: a fresh process imports it too
-        top = module.split(".")[0]
-        return (
-            top in self.ep_packages and any(m.split(".")[0] == top for m in self.plugin_modules)
-        ) or any(module.startswith(p + ".") for p in self.config.discovery_packages)
-
-    def _collect(self, plugin: _Plugin, returned: Any, priority: int) -> list[Candidate]:
+    # -- judging one plugin's values (on their own: no other plugin is looked at) ------------
+    def _judge_all(self, record: PluginRecord, returned: Any) -> None:
         cfg = self.config
         if returned is None:
-            return []
+            return
         pairs: list[tuple[Any, Any]]
         if isinstance(returned, Mapping):
             pairs = list(returned.items())
@@ -550,91 +544,78 @@ class _Discovery:
             pairs = [(None, v) for v in returned]
         else:
             self.fail(
-                plugin.name,
+                record,
                 FailureKind.BAD_RETURN,
                 f"{cfg.hook_name}() returned {type(returned).__name__}, expected a list or dict",
-                module=plugin.module,
-                distribution=plugin.distribution,
             )
-            return []
-        out: list[Candidate] = []
-        no_gpu = settings.no_gpu()
-        for index, (given_key, value) in enumerate(pairs):
-            if id(value) in self.rejected:
-                continue  # offered again by another road (package scan + hook): judged once
-            self.offered.add(id(value))
-            if not self._accept(plugin, given_key, value, no_gpu):
-                self.rejected.add(id(value))
-                continue
-            key = given_key if given_key is not None else cfg.key_of(value)
-            value_module = getattr(value, "__module__", None)
-            if not isinstance(value_module, str):
-                value_module = plugin.module
-            out.append(
-                Candidate(
-                    key=key,
-                    value=value,
-                    plugin=plugin.name,
-                    origin=plugin.origin,
-                    module=value_module,
-                    distribution=plugin.distribution,
-                    dist_version=plugin.dist_version,
-                    rank=(
-                        priority,
-                        0 if plugin.builtin else 1,
-                        _ORIGIN_RANK.get(plugin.origin, 3),
-                        plugin.name,
-                        index,
-                    ),
-                    keyed=given_key is not None,
-                )
-            )
-        return out
+            return
+        assert record.inputs is not None
+        with _inputs.recording(record.inputs):  # requires_modules look-ups are inputs too
+            for given_key, value in pairs:
+                record.offers.append(self.judge(record, given_key, value))
+        self._check_cacheable(record)
 
-    def _accept(self, plugin: _Plugin, given_key: Any, value: Any, no_gpu: bool) -> bool:
-        """Whether *value* may enter the registry; reports why not."""
+    def _check_cacheable(self, record: PluginRecord) -> None:
+        refs = {o.ref for o in record.offers}
+        for obj in self.noted.get(record.name, ()):
+            if reference_of(obj) not in refs:
+                # its import noted a class it did not return: reusing the record without
+                # importing the plugin would lose what that import did in a fresh process
+                record.reusable = False
+        for offer in record.offers:
+            if offer.failure is not None:
+                continue
+            if offer.ref is None:
+                record.volatile = f"{offer.key!r} has no module:qualname address"
+            elif not _encodable(offer.key):
+                record.volatile = f"key {offer.key!r} cannot be stored (not valid Unicode)"
+            elif any(
+                not isinstance(d, (str, PluginFailure)) and d is not None
+                for d in offer.secondaries.values()
+            ):
+                record.volatile = f"a secondary value of {offer.key!r} has no address"
+
+    def judge(self, record: PluginRecord, given_key: Any, value: Any) -> Offer:
+        """Whether *value* may enter the registry, as an :class:`Offer` (no side effects)."""
+        ref = reference_of(value) if not isinstance(value, Unavailable) else None
+        failure = self._refusal(record, given_key, value)
+        if failure is not None:
+            key = failure.key
+            return Offer(key, ref, given_key is not None, failure, value, live=True)
+        key = given_key if given_key is not None else self.config.key_of(value)
+        offer = Offer(key, ref, given_key is not None, None, value, live=True)
+        self._derive(record, offer)
+        return offer
+
+    def _refusal(self, record: PluginRecord, given_key: Any, value: Any) -> PluginFailure | None:
         cfg = self.config
+
+        def refuse(kind: str, message: str, **kw: Any) -> PluginFailure:
+            return self.failure(
+                record.name,
+                kind,
+                message,
+                module=record.module,
+                distribution=record.distribution,
+                **kw,
+            )
+
         if isinstance(value, Unavailable):
-            token = (value.key, value.missing_module)
-            seen = self.unavailable.get(token)
-            if seen is not None:  # the same absence seen by another road (package scan + hook)
-                index, explicit = seen
-                if not explicit:  # the plugin's own words beat the generic requires_modules text
-                    old = self.result.failures[index]
-                    self.result.failures[index] = old.replace(message=value.reason)
-                    self.unavailable[token] = (index, True)
-                return False
-            self.unavailable[token] = (len(self.result.failures), True)
-            self.fail(
-                plugin.name,
+            return refuse(
                 FailureKind.UNAVAILABLE,
                 value.reason,
-                module=plugin.module,
-                distribution=plugin.distribution,
                 key=value.key,
                 missing_module=value.missing_module,
             )
-            return False
         label = getattr(value, "__qualname__", None) or repr(value)[:80]
         if cfg.base_class is not None and not _is_instance_or_subclass(value, cfg.base_class):
-            self.fail(
-                plugin.name,
+            return refuse(
                 FailureKind.WRONG_TYPE,
                 f"{label} is not a {cfg.base_class.__qualname__} (subclass or instance)",
-                module=plugin.module,
-                distribution=plugin.distribution,
                 key=given_key if isinstance(given_key, str) else None,
             )
-            return False
         if isinstance(value, type) and inspect.isabstract(value):
-            self.fail(
-                plugin.name,
-                FailureKind.ABSTRACT,
-                f"{label} is abstract",
-                module=plugin.module,
-                distribution=plugin.distribution,
-            )
-            return False
+            return refuse(FailureKind.ABSTRACT, f"{label} is abstract")
         key = given_key
         if key is None:
             try:
@@ -643,128 +624,270 @@ class _Discovery:
                 key = None
                 logger.debug("key extractor failed for %s: %s", label, exc)
         if not isinstance(key, str) or not key:
-            self.fail(
-                plugin.name,
+            return refuse(
                 FailureKind.MISSING_KEY,
                 f"{label} has no usable key"
                 + (f" (attribute {cfg.key_attribute!r})" if cfg.key_attribute else ""),
-                module=plugin.module,
-                distribution=plugin.distribution,
             )
-            return False
-        if no_gpu and getattr(value, cfg.gpu_attribute, False):
-            self.fail(
-                plugin.name,
-                FailureKind.GPU_SKIPPED,
-                f"needs a GPU and {settings.NO_GPU_ENV}=1",
-                module=plugin.module,
-                distribution=plugin.distribution,
-                key=key,
+        if self.no_gpu and getattr(value, cfg.gpu_attribute, False):
+            return refuse(
+                FailureKind.GPU_SKIPPED, f"needs a GPU and {settings.NO_GPU_ENV}=1", key=key
             )
-            return False
+        # the look-up itself is an input (the caller records it): a required submodule
+        # appearing inside an installed package changes only that package's folder
         missing = missing_requirements(value)
         if missing:
-            if (key, missing) in self.unavailable:
-                return False
-            self.unavailable[(key, missing)] = (len(self.result.failures), False)
-            self.fail(
-                plugin.name,
+            return refuse(
                 FailureKind.UNAVAILABLE,
                 f"needs the {missing!r} module, which is not installed",
-                module=plugin.module,
-                distribution=plugin.distribution,
                 key=key,
                 missing_module=missing,
             )
-            return False
-        return True
+        return None
 
-    # -- merge ------------------------------------------------------------------------------
+    def _derive(self, record: PluginRecord, offer: Offer) -> None:
+        """The secondary entries of an accepted value (used only if it wins its key)."""
+        assert offer.key is not None
+        for sec in self.config.secondary_registries:
+            try:
+                if sec.derive is not None:
+                    value = sec.derive(offer.key, offer.value)
+                else:
+                    assert sec.attribute is not None
+                    value = getattr(offer.value, sec.attribute, None)
+            except Exception as exc:
+                offer.secondaries[sec.name] = PluginFailure(
+                    self.config.name,
+                    record.name,
+                    FailureKind.DERIVE_ERROR,
+                    f"cannot derive {sec.name} entry: {exc!r}",
+                    module=getattr(offer.value, "__module__", record.module),
+                    key=offer.key,
+                    exception=type(exc).__name__,
+                    location=exception_location(exc),
+                )
+                continue
+            if value is None:
+                continue
+            if isinstance(value, str):
+                try:
+                    parse(value)
+                except ValueError:
+                    offer.secondaries[sec.name] = PluginFailure(
+                        self.config.name,
+                        record.name,
+                        FailureKind.DERIVE_ERROR,
+                        f"{sec.name}: {value!r} is not a module:qualname reference",
+                        module=getattr(offer.value, "__module__", record.module),
+                        key=offer.key,
+                    )
+                    continue
+                offer.secondaries[sec.name] = value
+            else:
+                offer.secondaries[sec.name] = reference_of(value) or value
+
+    # -- the merge: every record alike -------------------------------------------------------
+    def collect(self) -> list[Candidate]:
+        """Every record's offers in calling order; one object offered twice is judged once."""
+        self.offered: set[object] = set()
+        self.offered_ids: set[int] = set()
+        rejected: set[object] = set()
+        unavailable: dict[tuple[str | None, str | None], tuple[int, bool]] = {}
+        failures = self.result.failures
+        custom = [r for r in self.records.values() if r.origin == "custom"]
+        ordered = calling_order(r for r in self.records.values() if r.origin != "custom")
+        candidates: list[Candidate] = []
+        for record in ordered + custom:
+            if record.origin != "custom":
+                self.result.plugins.append(
+                    {
+                        "name": record.name,
+                        "origin": record.origin,
+                        "module": record.module,
+                        "distribution": record.distribution,
+                        "version": record.version,
+                    }
+                )
+            for index, offer in enumerate(record.offers):
+                ident = offer.identity()
+                if ident in rejected:
+                    continue  # offered again by another road (package scan + hook): judged once
+                self.offered.add(ident)
+                if offer.live:
+                    self.offered_ids.add(id(offer.value))
+                failure = offer.failure
+                if failure is not None:
+                    rejected.add(ident)
+                    if failure.kind == FailureKind.UNAVAILABLE:
+                        explicit = failure.message != _requires_message(failure.missing_module)
+                        token = (failure.key, failure.missing_module)
+                        seen = unavailable.get(token)
+                        if seen is not None:
+                            # the plugin's own words beat the generic requires_modules text
+                            at, was_explicit = seen
+                            if explicit and not was_explicit:
+                                failures[at] = failures[at].replace(message=failure.message)
+                                unavailable[token] = (at, True)
+                            continue
+                        unavailable[token] = (len(failures), explicit)
+                    failures.append(failure)
+                    continue
+                candidates.append(self._candidate(record, offer, index))
+        return candidates
+
+    def _candidate(self, record: PluginRecord, offer: Offer, index: int) -> Candidate:
+        assert offer.key is not None
+        value_module = offer.ref.split(":")[0] if offer.ref else None
+        if offer.live:
+            found = getattr(offer.value, "__module__", None)
+            value_module = found if isinstance(found, str) else record.module
+        return Candidate(
+            key=offer.key,
+            value=offer.value if offer.live else _UNRESOLVED,
+            plugin=record.name,
+            origin=record.origin,
+            module=value_module or record.module,
+            distribution=record.distribution,
+            dist_version=record.version,
+            rank=(
+                record.priority if record.priority is not None else 1,
+                0 if record.builtin else 1,
+                _ORIGIN_RANK.get(record.origin, 3),
+                record.name,
+                index,
+            ),
+            ref=offer.ref,
+            persist=record.volatile is None,
+            keyed=offer.given,
+            ident=offer.identity(),
+            secondaries=offer.secondaries,
+        )
+
+    def import_time(self) -> list[Candidate]:
+        """Classes noted by ``AutoRegistered``; persisted only if discovery would import them."""
+        out = []
+        for index, obj in enumerate(autoregister.noted(self.config.name)):
+            module = getattr(obj, "__module__", None)
+            if _under(module, self.blocked_modules):
+                continue  # a blocked plugin's classes stay out even when already imported
+            if inspect.isabstract(obj) or not self._has_key(obj):
+                continue
+            ref = reference_of(obj)
+            if id(obj) in self.offered_ids or (ref is not None and ref in self.offered):
+                continue  # offered by a hook already (judged there)
+            record = PluginRecord(
+                f"import-time:{module}", "import_time", module, *self._dist_of(module)
+            )
+            record = self.records.setdefault(record.name, record)
+            if _under(module, self.ep_modules):
+                # the entry point's hook is the authority for the modules it loads: a class
+                # it did not return (raised, misspelt, left out on purpose) stays out
+                self.result.skipped.append(
+                    PluginFailure(
+                        self.config.name,
+                        f"{module}.{getattr(obj, '__qualname__', '?')}",
+                        FailureKind.NOT_RETURNED,
+                        "defined in a module loaded through an entry point, but not returned "
+                        f"by its {self.config.hook_name}() hook",
+                        module=module,
+                    )
+                )
+                continue
+            inputs = self.inputs_of(record.name)
+            if isinstance(module, str):
+                inputs.update(_inputs.known_inputs(module))
+            with _inputs.recording(inputs):
+                offer = self.judge(record, None, obj)
+            self.offered.add(offer.identity())
+            self.offered_ids.add(id(obj))
+            if offer.failure is not None:
+                self.result.failures.append(offer.failure)
+                continue
+            cand = self._candidate(record, offer, index)
+            # persisted only if a fresh process would define it the same way: its module is
+            # one discovery imports, and it is still what that module holds (not a class
+            # left over from a module that has since been reloaded)
+            cand.persist = self._discovered_module(module) and ref is not None
+            out.append(cand)
+        return out
+
+    def _discovered_module(self, module: str | None) -> bool:
+        if not module:
+            return False
+        if module in self.plugin_modules:
+            return True
+        for record in self.records.values():
+            inputs = record.inputs
+            if record.origin != "import_time" and inputs is not None and module in inputs.modules:
+                return True  # imported while a plugin loaded: a fresh process imports it too
+        top = module.split(".")[0]
+        return (
+            top in self.ep_packages and any(m.split(".")[0] == top for m in self.plugin_modules)
+        ) or any(module.startswith(p + ".") for p in self.config.discovery_packages)
+
     def merge(self, candidates: list[Candidate]) -> None:
         items = self.result.items
-        lost: set[tuple[str, int]] = set()
+        lost: set[tuple[str, object]] = set()
         for cand in sorted(candidates, key=lambda c: c.rank):
             current = items.get(cand.key)
             if current is None:
                 items[cand.key] = cand
                 continue
-            if current.value is cand.value:
+            if current.ident == cand.ident:
                 current.persist = current.persist or cand.persist
                 continue
-            if (cand.key, id(cand.value)) in lost:  # same loser offered again (e.g. import time)
+            if (cand.key, cand.ident) in lost:  # same loser offered again (e.g. import time)
                 continue
-            lost.add((cand.key, id(cand.value)))
+            lost.add((cand.key, cand.ident))
             if current.rank and current.rank[0] == 0 and cand.rank and cand.rank[0] != 0:
                 # an intended override (a tryfirst hookimpl): an outcome, not a problem
-                self.fail(
-                    cand.plugin,
-                    FailureKind.OVERRIDDEN,
-                    f"key {cand.key!r} is overridden by plugin {current.plugin!r} "
-                    f"({_label(current.value)}, tryfirst); {_label(cand.value)} is not used",
-                    module=cand.module,
-                    distribution=cand.distribution,
-                    key=cand.key,
+                self.result.failures.append(
+                    self.failure(
+                        cand.plugin,
+                        FailureKind.OVERRIDDEN,
+                        f"key {cand.key!r} is overridden by plugin {current.plugin!r} "
+                        f"({_label(current)}, tryfirst); {_label(cand)} is not used",
+                        module=cand.module,
+                        distribution=cand.distribution,
+                        key=cand.key,
+                    )
                 )
                 continue
             message = (
                 f"key {cand.key!r} is also provided by plugin {current.plugin!r} "
-                f"({_label(current.value)}); {_label(cand.value)} is ignored"
+                f"({_label(current)}); {_label(cand)} is ignored"
             )
             if self.config.conflict_policy == "strict":
                 raise DuplicateKeyError(
                     f"registry {self.config.name}: plugins {current.plugin!r} and "
                     f"{cand.plugin!r} both provide key {cand.key!r}"
                 )
-            self.fail(
-                cand.plugin,
-                FailureKind.DUPLICATE_KEY,
-                message,
-                module=cand.module,
-                distribution=cand.distribution,
-                key=cand.key,
+            self.result.failures.append(
+                self.failure(
+                    cand.plugin,
+                    FailureKind.DUPLICATE_KEY,
+                    message,
+                    module=cand.module,
+                    distribution=cand.distribution,
+                    key=cand.key,
+                )
             )
 
     def derive_secondaries(self) -> None:
-        from .refs import parse
-
+        """Each secondary from the winners' derived entries (judged with their plugin)."""
         for sec in self.config.secondary_registries:
             derived: dict[str, Candidate] = {}
             for key, cand in sorted(self.result.items.items()):
-                try:
-                    if sec.derive is not None:
-                        value = sec.derive(key, cand.value)
-                    else:
-                        assert sec.attribute is not None
-                        value = getattr(cand.value, sec.attribute, None)
-                except Exception as exc:
-                    self.fail(
-                        cand.plugin,
-                        FailureKind.DERIVE_ERROR,
-                        f"cannot derive {sec.name} entry: {exc!r}",
-                        module=cand.module,
-                        key=key,
-                        exc=exc,
-                    )
-                    continue
+                value = cand.secondaries.get(sec.name)
                 if value is None:
                     continue
-                ref = None
-                if isinstance(value, str):
-                    try:
-                        parse(value)
-                    except ValueError:
-                        self.fail(
-                            cand.plugin,
-                            FailureKind.DERIVE_ERROR,
-                            f"{sec.name}: {value!r} is not a module:qualname reference",
-                            module=cand.module,
-                            key=key,
-                        )
-                        continue
-                    ref, value = value, _UNRESOLVED
+                if isinstance(value, PluginFailure):
+                    self.result.failures.append(report(value))
+                    continue
+                ref = value if isinstance(value, str) else None
                 derived[key] = Candidate(
                     key=key,
-                    value=value,
+                    value=_UNRESOLVED if ref is not None else value,
                     plugin=cand.plugin,
                     origin=cand.origin,
                     module=ref.split(":")[0] if ref else getattr(value, "__module__", None),
@@ -776,39 +899,56 @@ class _Discovery:
             self.result.secondaries[sec.name] = derived
 
     def finish(self) -> None:
-        """Give persisted values their references and collect the modules to fingerprint."""
+        """Collect every record's own failures and skips, and the modules to fingerprint."""
         res = self.result
-        groups = [res.items, *res.secondaries.values()]
-        for group in groups:
+        own = [f for r in self.records.values() for f in r.failures]
+        res.failures[:0] = own
+        res.skipped[:0] = [f for r in self.records.values() for f in r.skipped]
+        for group in [res.items, *res.secondaries.values()]:
             for cand in group.values():
                 if not cand.persist:
                     continue
                 if cand.ref is None:
                     cand.ref = reference_of(cand.value)
                 if cand.ref is None:
-                    res.cacheable = False
-                    res.uncacheable_reason = (
-                        f"{cand.key!r} from {cand.plugin!r} has no module:qualname address"
-                    )
+                    cand.persist = False
+                    record = res.records.get(cand.plugin)
+                    if record is not None and record.volatile is None:
+                        record.volatile = f"{cand.key!r} has no module:qualname address"
                     continue
                 module = cand.ref.split(":")[0]
                 res.modules.add(module)
-                inputs = self.inputs_of(cand.plugin)
-                if module not in inputs.modules:  # a value defined outside what it loaded
-                    inputs.update(_inputs.known_inputs(module))
+                record = res.records.get(cand.plugin)
+                inputs = record.inputs if record is not None else None
+                if (
+                    inputs is not None
+                    and module not in inputs.modules
+                    and not self.reused(
+                        record  # type: ignore[arg-type]
+                    )
+                ):
+                    inputs.update(_inputs.known_inputs(module))  # a value defined elsewhere
         res.modules.update(self.plugin_modules)
+        for record in self.records.values():
+            if record.inputs is not None:
+                res.modules.update(m for m in record.inputs.modules if m == record.module)
         self.record_environment()
 
     def record_environment(self) -> None:
         """Places that could shadow a recorded name: launch folder, namespace portions."""
         tops: set[str] = {m.split(".")[0] for m in self.ep_modules}
         tops.update(p.split(".")[0] for p in self.config.discovery_packages)
-        for inputs in self.inputs.values():
-            tops |= inputs.tops
-            tops.update(m.split(".")[0] for m in inputs.missing)
+        for record in self.records.values():
+            inputs = record.inputs
+            if inputs is not None:
+                tops |= inputs.tops
+                tops.update(m.split(".")[0] for m in inputs.missing)
         launch = launch_folder()
         entries = search_path()
-        common = self.inputs_of("<environment>")
+        env = self.records[ENVIRONMENT] = PluginRecord(
+            ENVIRONMENT, "listing", None, inputs=Inputs()
+        )
+        assert env.inputs is not None
         if launch is not None:
             folder = os.path.abspath(launch or os.curdir)
             entries = [folder, *entries]
@@ -817,7 +957,20 @@ class _Discovery:
         else:
             self.result.launch = {"tops": [], "present": []}
         for path in _inputs.shadow_dirs(tops, entries):
-            common.add_dir(path)
+            # gaining or losing __init__.py changes which portion wins: that name only
+            env.inputs.add_names(path, {"__init__"})
+
+
+def _requires_message(missing: str | None) -> str:
+    return f"needs the {missing!r} module, which is not installed"
+
+
+def _encodable(key: str | None) -> bool:
+    try:
+        (key or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _load_entry_point(ep: Any, inputs: Inputs) -> Any:
@@ -827,29 +980,6 @@ def _load_entry_point(ep: Any, inputs: Inputs) -> Any:
     module = _inputs.import_module(ep.module, inputs)
     attrs = [part for part in (ep.attr or "").split(".") if part]
     return functools.reduce(getattr, attrs, module)
-
-
-def distribution_declarations(entries: list[str]) -> dict[str, Any]:
-    """The entry-point declaration file of every distribution on *entries*, with its stat.
-
-    An ``entry_points.txt`` edited in place (hand-written metadata, an egg-info in a source
-    tree) changes neither its folder nor the ``sys.path`` entry; its own signature does.
-    A distribution without one is recorded as absent: one appearing is a change too.
-    """
-    out: dict[str, Any] = {}
-    for entry in entries:
-        try:
-            names = os.listdir(entry)
-        except (OSError, ValueError):
-            continue
-        for name in names:
-            if name.endswith((".dist-info", ".egg-info")):
-                folder = os.path.join(entry, name)
-                path = os.path.join(folder, "entry_points.txt")
-                if not os.path.isdir(folder):
-                    path = folder  # a PKG-INFO-style egg-info file
-                out[path] = _inputs.sig(path)
-    return out
 
 
 #: Hook names declared per project, extended once from the contracts' entry points.
@@ -917,7 +1047,11 @@ def _under(module: str | None, roots: set[str] | frozenset[str]) -> bool:
     return bool(module) and any(module == r or module.startswith(r + ".") for r in roots)  # type: ignore[union-attr]
 
 
-def _label(value: Any) -> str:
+def _label(cand: Candidate) -> str:
+    """The qualname shown in conflict messages (the same for a reused and a live value)."""
+    if cand.ref is not None:
+        return cand.ref.split(":", 1)[1]
+    value = cand.value
     return str(getattr(value, "__qualname__", None) or type(value).__qualname__)
 
 
@@ -927,27 +1061,40 @@ def _is_instance_or_subclass(value: Any, base: type) -> bool:
     return isinstance(value, base)
 
 
-def _canonical(name: str | None) -> str | None:
-    return name.lower().replace("_", "-").replace(".", "-") if name else name
-
-
 def run_discovery(
     config: RegistryConfig,
     blocked: frozenset[str] = frozenset(),
     extra_plugins: dict[str, Any] | None = None,
+    reuse: dict[str, PluginRecord] | None = None,
+    scanned: dict[str, Any] | None = None,
 ) -> DiscoveryResult:
-    """Discover *config*'s registry from scratch; never raises for a plugin's fault."""
-    logger.debug("registry %s: fresh discovery", config.name)
-    work = _Discovery(config, blocked, extra_plugins)
+    """Discover *config*'s registry; never raises for a plugin's fault.
+
+    *reuse* holds records of an earlier discovery whose inputs are known to be unchanged
+    (see :func:`.cache.RegistryCacheManager.load`): those plugins are not loaded or called
+    again, their records are merged as they are.  *scanned* is the earlier entry-point scan.
+    """
+    logger.debug("registry %s: %s discovery", config.name, "incremental" if reuse else "fresh")
+    work = _Discovery(config, blocked, extra_plugins, reuse, scanned)
     # looked at before anything is read: an install during discovery is a change afterwards
     env = environment_fingerprint(fresh=True)
-    work.result.environment = {**env, "listings": [_inputs.listing(e) for e, _ in env["path"]]}
+    names = {}
+    for entry, _sig in env["path"]:
+        found = importable_names(entry)
+        if found is not None:
+            names[entry] = sorted(found)  # which names an install added or removed
+    work.result.environment = {
+        **env,
+        "listings": [_inputs.listing(e) for e, _ in env["path"]],
+        "names": names,
+    }
     reentries = reentry_count()
     work.load_entry_points()
     work.add_extra_plugins()
     work.scan_packages()
-    candidates = work.call_hooks()
-    candidates.extend(work.custom_function())
+    work.call_hooks()
+    work.custom_function()
+    candidates = work.collect()
     candidates.extend(work.import_time())
     # classes noted at import time in these modules are never overlaid by the registry
     # either: blocked plugins stay out, and an entry point's hook is the authority
@@ -961,9 +1108,10 @@ def run_discovery(
         work.result.cacheable = False
         work.result.uncacheable_reason = "a plugin read a registry during its discovery"
     logger.debug(
-        "registry %s: found %d keys, %d failures",
+        "registry %s: found %d keys, %d failures (%d plugins reused)",
         config.name,
         len(work.result.items),
         len(work.result.failures),
+        len(work.result.reused),
     )
     return work.result

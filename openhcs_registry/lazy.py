@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from types import GenericAlias
 
 from . import _environment, autoregister
+from . import refs as _refs  # small; every resolution needs it
 from ._log import get_logger
 from .cache import CachedItem, CachedState, RegistryCacheManager
 from .config import RegistryConfig
@@ -149,17 +150,22 @@ def _import_lock_owner(module: str) -> int | None:
 class _Entry:
     """One key: a live value, or a cached reference resolved on first read."""
 
-    __slots__ = ("flight", "info", "key", "origin", "ref", "value")
+    __slots__ = ("_info", "flight", "key", "origin", "ref", "value")
 
-    def __init__(
-        self, key: str, value: Any, ref: str | None, info: dict[str, Any], origin: str
-    ) -> None:
+    def __init__(self, key: str, value: Any, ref: str | None, info: Any, origin: str) -> None:
         self.key = key
         self.value = value
         self.ref = ref
-        self.info = info
+        self._info = info  # a dict, or a CachedItem that assembles it on first use
         self.origin = origin  # "cache" | "fresh" | "runtime"
         self.flight: _Flight | None = None
+
+    @property
+    def info(self) -> dict[str, Any]:
+        info = self._info
+        if type(info) is not dict:
+            info = self._info = info.info
+        return info  # type: ignore[no-any-return]
 
 
 class _State:
@@ -172,7 +178,7 @@ class _State:
         secondaries: dict[str, dict[str, _Entry]],
         failures: list[PluginFailure],
         modules: frozenset[str],
-        plugins: list[dict[str, Any]],
+        plugins: list[dict[str, Any]] | CachedState,
         result: DiscoveryResult | None = None,
         cached: CachedState | None = None,
         skipped: list[PluginFailure] | None = None,
@@ -185,9 +191,14 @@ class _State:
         self.secondaries = secondaries
         self.failures = failures
         self.modules = modules
-        self.plugins = plugins
+        self._plugins = plugins  # a cached state lists them only when asked
         self.result = result
         self.cached = cached
+
+    @property
+    def plugins(self) -> list[dict[str, Any]]:
+        plugins = self._plugins
+        return plugins.plugins if isinstance(plugins, CachedState) else plugins
 
 
 def _entry_from_candidate(cand: Candidate) -> _Entry:
@@ -199,7 +210,17 @@ def _entry_from_candidate(cand: Candidate) -> _Entry:
 
 
 def _entry_from_cache(item: CachedItem) -> _Entry:
-    return _Entry(item.key, _MISSING, item.ref, dict(item.info), "cache")
+    return _Entry(item.key, _MISSING, item.ref, item, "cache")
+
+
+def _only_volatile_reran(result: DiscoveryResult, previous: Any) -> bool:
+    """Whether an incremental run re-called only the plugins called on every start."""
+    if previous is None or not result.cacheable:
+        return False
+    rerun = set(result.records) - result.reused
+    volatile = set(result.volatile)
+    others = {n for n in rerun if n not in volatile and not n.startswith(("import-time:", "<"))}
+    return bool(volatile) and not others
 
 
 class LazyDiscoveryDict(_GenericMapping[V]):
@@ -219,6 +240,9 @@ class LazyDiscoveryDict(_GenericMapping[V]):
         self._blocked: set[str] = set()
         self._extra_plugins: dict[str, Any] = {}
         self._conflicts_warned: set[tuple[str, str]] = set()
+        self._secondaries: dict[str, SecondaryRegistryDict[Any]] = {}
+        # the module defining this registry, so that a pickle names it (see __reduce__)
+        self._home = _caller_module()
         with _catalogue_lock:
             if config.name in _catalogue:
                 logger.warning("registry %r defined twice; the later definition wins", config.name)
@@ -276,6 +300,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
     def _load_or_discover(self, force: bool) -> _State:
         manager = self.cache
         extra = dict(self._extra_plugins)
+        previous = None
         if not force and not extra:
             cached = manager.load()
             if cached is not None:
@@ -288,15 +313,27 @@ class LazyDiscoveryDict(_GenericMapping[V]):
                     },
                     list(cached.failures),
                     cached.modules,
-                    list(cached.plugins),
+                    cached,
                     cached=cached,
                     skipped=list(cached.skipped),
                     blocked_modules=cached.blocked_modules,
                 )
+            previous = manager.previous
         from .discovery import run_discovery
 
-        result = run_discovery(self.config, frozenset(self._blocked), extra)
-        if not extra:  # a process with run-time plugins must not write what others would read
+        if previous is not None:  # only some plugins changed: rediscover those
+            result = run_discovery(
+                self.config,
+                frozenset(self._blocked),
+                extra,
+                reuse=previous.reusable(),
+                scanned=previous.scanned,
+            )
+        else:
+            result = run_discovery(self.config, frozenset(self._blocked), extra)
+        if not extra and not _only_volatile_reran(result, previous):
+            # a process with run-time plugins must not write what others would read; one
+            # whose only rerun plugins are those called on every start has nothing new
             manager.save(result)
         return _State(
             "fresh",
@@ -601,17 +638,18 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             return resolved
 
     def _import_entry(self, entry: _Entry, secondary: str | None) -> Any:
-        from .refs import parse, resolve
-
         state = self._state
         ref = entry.ref
         assert ref is not None
-        module, _ = parse(ref)
+        try:
+            module, _ = _refs.parse(ref)
+        except ValueError:
+            raise _StaleReference(f"{ref!r} is not a module:qualname reference") from None
         if state is None or module not in state.modules:
             raise _StaleReference(f"{ref} points into a module discovery did not record")
         logger.debug("registry %s: resolving %s -> %s", self.name, entry.key, ref)
         try:
-            value = resolve(ref)
+            value = _refs.resolve(ref)
         except BaseException as exc:  # SystemExit too: "sys.exit('no display')" at import
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -769,7 +807,20 @@ class LazyDiscoveryDict(_GenericMapping[V]):
         """The secondary registry *name* derived from this one."""
         if not any(s.name == name for s in self.config.secondary_registries):
             raise KeyError(f"registry {self.name!r} has no secondary registry {name!r}")
-        return SecondaryRegistryDict(self, name)
+        with self._lock:
+            found = self._secondaries.get(name)
+            if found is None:
+                found = self._secondaries[name] = SecondaryRegistryDict(self, name)
+        return found
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str | None]]:
+        """Pickle by reference: the registry's name and the module that defines it.
+
+        A registry is process state (locks, a discovered or cached answer): what another
+        process needs is *its own* registry of that name, e.g. a pool worker given
+        ``STORAGE_BACKENDS`` as an argument.
+        """
+        return (_registry_by_name, (self.name, self._home))
 
 
 class _StaleReference(Exception):
@@ -844,6 +895,34 @@ class SecondaryRegistryDict(_GenericMapping[V]):
         if entry is None:
             raise KeyError(key)
         return {"key": key, "source": entry.origin, **entry.info}
+
+    def __reduce__(self) -> tuple[Any, tuple[LazyDiscoveryDict[Any], str]]:
+        """Pickle by reference, through the primary (see :meth:`LazyDiscoveryDict.__reduce__`)."""
+        return (_secondary_by_name, (self.primary, self.name))
+
+
+def _caller_module() -> str | None:
+    """``__name__`` of the module that constructs a registry (skipping subclasses' frames)."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_code.co_name == "__init__":
+        frame = frame.f_back  # type: ignore[assignment]
+    name = frame.f_globals.get("__name__") if frame is not None else None
+    return name if isinstance(name, str) and name != "__main__" else None
+
+
+def _registry_by_name(name: str, home: str | None) -> LazyDiscoveryDict[Any]:
+    """Unpickle a registry: this process's registry *name* (importing *home* if needed)."""
+    with _catalogue_lock:
+        found = _catalogue.get(name)
+    if found is None and home is not None:
+        import importlib
+
+        importlib.import_module(home)
+    return get_registry(name)
+
+
+def _secondary_by_name(primary: LazyDiscoveryDict[Any], name: str) -> SecondaryRegistryDict[Any]:
+    return primary.secondary(name)
 
 
 def _after_fork_in_child() -> None:

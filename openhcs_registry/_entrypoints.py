@@ -1,0 +1,180 @@
+"""An entry-point scan that scales: folder listings, one ``stat`` per distribution.
+
+``importlib.metadata.entry_points()`` parses every distribution's METADATA (through an
+e-mail parser) to learn its name, several times per call, and reads every
+``entry_points.txt``.  At 2000 plugin distributions that is most of a cold discovery.  Here:
+
+* distributions are found by listing each ``sys.path`` entry (``*.dist-info``,
+  ``*.egg-info``; inside a zip archive on ``sys.path`` too);
+* name and version come from the folder name (``name-version.dist-info``, as pip and every
+  installer write it); METADATA/PKG-INFO is read, once, only when the name lacks a version;
+* ``entry_points.txt`` is read only for a distribution that is new or whose declaration
+  file changed (its stat signature differs from the previous scan); otherwise the previous
+  scan's entry points of the group are reused.
+
+Rules, as ``importlib.metadata`` applies them: the first distribution of a (normalised) name
+on ``sys.path`` wins; an entry point is ``name = module[:attr] [extras]`` under
+``[group]``.  The launch entry (script folder, current directory) is not scanned: it is not
+fingerprinted either (see :mod:`._environment`).
+
+Cold path only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from typing import Any
+
+from ._environment import file_stat
+
+#: One scanned distribution: ``[folder, mtime, size, ctime, ino]`` of its declaration file,
+#: plus ``[[ep name, value], ...]`` of the group when it declares any.
+Row = list[Any]
+
+_NORMALISE = re.compile(r"[-_.]+")
+
+#: The recorded signature of a declaration file that does not exist.
+_NOSIG: list[Any] = [None, None, None, None]
+
+
+def canonical(name: str) -> str:
+    """The normalised distribution name (PEP 503), as the conflict rule compares it."""
+    return _NORMALISE.sub("-", name).lower()
+
+
+class EntryPoint:
+    """One declared entry point of the group (what discovery loads)."""
+
+    __slots__ = ("attr", "distribution", "module", "name", "value", "version")
+
+    def __init__(self, name: str, value: str, distribution: str, version: str | None) -> None:
+        self.name = name
+        self.value = value
+        spec = value.split("[", 1)[0].strip()
+        module, _, attr = spec.partition(":")
+        self.module = module.strip()
+        self.attr = attr.strip() or None
+        self.distribution = distribution
+        self.version = version
+
+
+def parse_entry_points(text: str, group: str) -> list[list[str]]:
+    """``[[name, value], ...]`` declared under ``[group]`` in an ``entry_points.txt``."""
+    out: list[list[str]] = []
+    inside = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            inside = line[1:-1].strip() == group
+            continue
+        if inside and "=" in line:
+            name, _, value = line.partition("=")
+            out.append([name.strip(), value.strip()])
+    return out
+
+
+def _name_version(folder: str, read_version: Any) -> tuple[str, str | None]:
+    stem = folder.rsplit(".", 1)[0]
+    name, _, rest = stem.partition("-")
+    version = rest.split("-", 1)[0] if rest else None
+    if not version:
+        version = read_version()
+    return canonical(name), version
+
+
+def _version_from(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("Version:"):
+            return line[8:].strip() or None
+        if not line.strip():
+            break  # end of the headers
+    return None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except (OSError, ValueError):
+        return None
+
+
+def scan(
+    entries: list[str], group: str, previous: dict[str, list[Row]] | None = None
+) -> tuple[list[EntryPoint], dict[str, list[Row]]]:
+    """The group's entry points on *entries* and the scan to record (see module docstring).
+
+    *previous* is an earlier scan's record (``{entry: rows}``); an unchanged declaration
+    file's entry points are taken from it instead of being read again.
+    """
+    previous = previous or {}
+    seen: set[str] = set()
+    found: list[EntryPoint] = []
+    record: dict[str, list[Row]] = {}
+    for entry in entries:
+        old = {row[0]: row for row in previous.get(entry, ())}
+        rows = record[entry] = []
+        try:
+            names = sorted(os.listdir(entry))
+        except NotADirectoryError:
+            rows.extend(_scan_zip(entry, group))
+            names = []
+        except (OSError, ValueError):
+            continue
+        for folder in names:
+            if not folder.endswith((".dist-info", ".egg-info")):
+                continue
+            base = os.path.join(entry, folder)
+            declaration = os.path.join(base, "entry_points.txt")
+            sig = file_stat(declaration)  # None: none declared (or a PKG-INFO-style file)
+            before = old.get(folder)
+            if before is not None and before[1:5] == (sig or _NOSIG):
+                eps = before[5] if len(before) > 5 else []
+            else:
+                text = _read(declaration) if sig is not None else None
+                eps = parse_entry_points(text, group) if text else []
+            row: Row = [folder, *(sig or _NOSIG)]
+            if eps:
+                row.append(eps)
+            rows.append(row)
+    # the first distribution of a name on sys.path wins, as importlib.metadata decides
+    for entry in entries:
+        for row in record.get(entry, ()):
+            folder = row[0]
+            base = os.path.join(entry, folder)
+            name, version = _name_version(folder, lambda b=base: _metadata_version(b))
+            if name in seen:
+                continue
+            seen.add(name)
+            for ep_name, value in row[5] if len(row) > 5 else ():
+                found.append(EntryPoint(ep_name, value, name, version))
+    found.sort(key=lambda ep: (ep.distribution, ep.name))
+    return found, record
+
+
+def _metadata_version(base: str) -> str | None:
+    for name in ("METADATA", "PKG-INFO"):
+        text = _read(os.path.join(base, name)) if os.path.isdir(base) else _read(base)
+        if text:
+            return _version_from(text)
+    return None
+
+
+def _scan_zip(archive: str, group: str) -> list[Row]:
+    """Distributions inside a zip archive on ``sys.path`` (its own content is checked)."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            rows: list[Row] = []
+            for info in zf.namelist():
+                folder, _, leaf = info.partition("/")
+                if leaf == "entry_points.txt" and folder.endswith((".dist-info", ".egg-info")):
+                    text = zf.read(info).decode("utf-8", "replace")
+                    eps = parse_entry_points(text, group)
+                    rows.append([folder, *_NOSIG, *([eps] if eps else [])])
+            return sorted(rows, key=lambda r: r[0])
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return []

@@ -1,0 +1,269 @@
+"""The per-plugin snapshot record: what one plugin gave a registry and what it read.
+
+Discovery produces one :class:`PluginRecord` per plugin (an entry point, a discovery-package
+listing, a scanned module, the custom discovery function); the cache saves and loads the
+records unchanged; incremental rediscovery reuses the records whose inputs are unchanged and
+re-runs only the others; the merge (conflict order, secondaries, failures) is computed from
+all records alike, so an incremental answer is built the same way as a fresh one.
+
+A record holds
+
+* its identity: name, origin, module, distribution and version, the entry-point declaration
+  (``module:attr``) it was loaded from, or the modules a discovery-package listing found;
+* its *offers*: every value its hook returned, in order, each judged on its own (accepted
+  with its key and ``module:qualname`` reference and derived secondaries, or refused with the
+  failure), before any other plugin is looked at;
+* its own failures (import, hook, unknown hookimpl) and quiet skips;
+* its inputs (:class:`._inputs.Inputs`: files with stat signatures, folders, names looked
+  for and not found, top-level names).
+
+This module is on the warm path (the cache builds records from a document only when it
+must rediscover, but imports this module to do so): no ``typing``/``dataclasses`` at run time.
+"""
+
+from __future__ import annotations
+
+from .diagnostics import PluginFailure
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal, TypedDict
+
+    from ._inputs import Inputs
+
+    #: Where a plugin came from (the conflict rule ranks them in this order).
+    Origin = Literal["entry_point", "package", "custom", "runtime", "import_time", "listing"]
+
+    class Provenance(TypedDict):
+        """Where an item came from, as ``registry.info(key)`` shows it."""
+
+        plugin: str
+        origin: Origin
+        module: str | None
+        distribution: str | None
+        version: str | None
+        file: str | None
+
+    class PluginDoc(TypedDict, total=False):
+        """One record as the cache document stores it (provenance once per plugin)."""
+
+        name: str
+        origin: Origin
+        module: str | None
+        distribution: str | None
+        version: str | None
+        declaration: str | None
+        priority: int | None
+        listed: list[str] | None
+        offers: list[list[Any]]
+        failures: list[dict[str, Any]]
+        skipped: list[dict[str, Any]]
+        files: list[int]
+        dirs: list[int]
+        names: list[list[Any]]
+        missing: list[str]
+        tops: list[str]
+        modules: list[str]
+        reusable: bool
+        volatile: str | None
+
+
+class Offer:
+    """One value a plugin's hook returned, judged on its own.
+
+    ``failure`` is None for an accepted value (then ``key`` and, if it can be cached,
+    ``ref`` are set) or the reason it was refused.  ``secondaries`` maps each secondary
+    registry to the derived ``module:qualname`` reference, None (nothing derived) or a
+    :class:`PluginFailure` (derivation failed), for accepted values only.
+    """
+
+    __slots__ = ("failure", "given", "key", "live", "ref", "secondaries", "value")
+
+    def __init__(
+        self,
+        key: str | None,
+        ref: str | None,
+        given: bool,
+        failure: PluginFailure | None = None,
+        value: Any = None,
+        live: bool = False,
+    ) -> None:
+        self.key = key
+        self.ref = ref
+        self.given = given  # the key was given explicitly (a mapping result)
+        self.failure = failure
+        self.value = value  # the live object (fresh discovery only)
+        self.live = live
+        self.secondaries: dict[str, Any] = {}
+
+    def identity(self) -> object:
+        """What tells two offers of one object apart from two objects (ref or the object)."""
+        return self.ref if self.ref is not None else ("id", id(self.value))
+
+    def to_json(self) -> list[Any]:
+        secs: dict[str, Any] = {}
+        for name, derived in self.secondaries.items():
+            secs[name] = derived.to_json() if isinstance(derived, PluginFailure) else derived
+        row: list[Any] = [self.key, self.ref, self.given]
+        if self.failure is not None or secs:
+            row.append(self.failure.to_json() if self.failure is not None else None)
+        if secs:
+            row.append(secs)
+        return row
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> Offer:
+        key, ref, given = row[0], row[1], row[2]
+        if (key is not None and type(key) is not str) or (ref is not None and type(ref) is not str):
+            raise ValueError("bad offer")
+        failure = PluginFailure.from_json(row[3]) if len(row) > 3 and row[3] is not None else None
+        offer = cls(key, ref, bool(given), failure)
+        if len(row) > 4:
+            for name, derived in row[4].items():
+                offer.secondaries[name] = (
+                    PluginFailure.from_json(derived) if type(derived) is dict else derived
+                )
+        return offer
+
+
+class PluginRecord:
+    """Everything one plugin contributed to one registry, and everything it read."""
+
+    __slots__ = (
+        "declaration",
+        "distribution",
+        "failures",
+        "inputs",
+        "listed",
+        "module",
+        "name",
+        "offers",
+        "origin",
+        "priority",
+        "reusable",
+        "skipped",
+        "version",
+        "volatile",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        origin: Origin,
+        module: str | None,
+        distribution: str | None = None,
+        version: str | None = None,
+        declaration: str | None = None,
+        inputs: Inputs | None = None,
+    ) -> None:
+        self.name = name
+        self.origin = origin
+        self.module = module
+        self.distribution = distribution
+        self.version = version
+        self.declaration = declaration
+        self.inputs = inputs
+        #: pluggy priority of its hookimpl (0 tryfirst, 1 normal, 2 trylast); None: not called
+        self.priority: int | None = None
+        #: for a discovery-package listing: the modules it found
+        self.listed: list[str] | None = None
+        self.offers: list[Offer] = []
+        self.failures: list[PluginFailure] = []
+        self.skipped: list[PluginFailure] = []
+        #: False when reusing it without importing it would miss what its import did
+        #: (it noted classes at import time that it did not return itself)
+        self.reusable = True
+        #: why its part cannot be cached (an instance, a key JSON cannot hold), else None:
+        #: such a plugin is called again on every start, the rest of the registry is not
+        self.volatile: str | None = None
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == "openhcs-registry"
+
+    def provenance(self, file: str | None = None) -> Provenance:
+        return {
+            "plugin": self.name,
+            "origin": self.origin,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "file": file,
+        }
+
+    def same_identity(self, other: PluginRecord) -> bool:
+        """Whether *other* (found now) is this plugin, declared the same way."""
+        return (
+            self.name == other.name
+            and self.origin == other.origin
+            and self.module == other.module
+            and self.distribution == other.distribution
+            and self.version == other.version
+            and self.declaration == other.declaration
+        )
+
+    def to_json(
+        self, files: list[int], dirs: list[int], names: list[list[Any]] | None = None
+    ) -> PluginDoc:
+        doc: PluginDoc = {"name": self.name, "origin": self.origin, "module": self.module}
+        if self.distribution is not None:
+            doc["distribution"] = self.distribution
+            doc["version"] = self.version
+        if self.declaration is not None:
+            doc["declaration"] = self.declaration
+        if self.priority is not None:
+            doc["priority"] = self.priority
+        if self.listed is not None:
+            doc["listed"] = self.listed
+        if self.volatile is None and self.offers:
+            doc["offers"] = [o.to_json() for o in self.offers]
+        if self.failures:
+            doc["failures"] = [f.to_json() for f in self.failures]
+        if self.skipped:
+            doc["skipped"] = [f.to_json() for f in self.skipped]
+        inputs = self.inputs
+        if files:
+            doc["files"] = files
+        if dirs:
+            doc["dirs"] = dirs
+        if names:
+            doc["names"] = names
+        if inputs is not None:
+            if inputs.missing:
+                doc["missing"] = sorted(inputs.missing)
+            if inputs.tops:
+                doc["tops"] = sorted(inputs.tops)
+            if inputs.modules:
+                doc["modules"] = sorted(inputs.modules)
+        if not self.reusable:
+            doc["reusable"] = False
+        if self.volatile is not None:
+            doc["volatile"] = self.volatile
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> PluginRecord:
+        """A record read back (its inputs are checked by the caller, from the tables)."""
+        name = doc["name"]
+        origin = doc["origin"]
+        module = doc.get("module")
+        if type(name) is not str or type(origin) is not str:
+            raise ValueError("bad plugin record")
+        record = cls(
+            name,
+            origin,  # type: ignore[arg-type]  # one of the Origin names, as written
+            module if type(module) is str else None,
+            doc.get("distribution"),
+            doc.get("version"),
+            doc.get("declaration"),
+        )
+        record.priority = doc.get("priority")
+        listed = doc.get("listed")
+        record.listed = list(listed) if listed is not None else None
+        record.offers = [Offer.from_json(row) for row in doc.get("offers", ())]
+        record.failures = [PluginFailure.from_json(f) for f in doc.get("failures", ())]
+        record.skipped = [PluginFailure.from_json(f) for f in doc.get("skipped", ())]
+        record.reusable = doc.get("reusable", True) is True
+        volatile = doc.get("volatile")
+        record.volatile = volatile if type(volatile) is str else None
+        return record

@@ -1,0 +1,203 @@
+"""Incremental rediscovery: after a change, only the plugins it touched are loaded again.
+
+Each test builds a world of several plugins, discovers once, changes one thing and then
+compares, in new processes, the incremental start (the cache is stale, some records are
+reused) with a full discovery (``OPENHCS_DISABLE_REGISTRY_CACHE=1``): keys, the
+``module:qualname`` of every resolved value, secondaries and failures must be equal, and
+the incremental start must have imported only the plugin modules the change touched.  The
+start after that is served from the cache the incremental start wrote.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import World, run_python
+
+LISTING = """
+import json, sys
+from {spec} import REGISTRY, PARTNERS
+keys = sorted(REGISTRY)
+source = REGISTRY.source
+imported = sorted(m for m in sys.modules if m.startswith("{prefix}"))
+vals = {{}}
+for key in keys:
+    try:
+        value = REGISTRY[key]
+        vals[key] = value.__module__ + ":" + value.__qualname__
+    except KeyError:
+        vals[key] = None
+print(json.dumps({{
+    "keys": keys,
+    "source": source,
+    "imported": imported,
+    "vals": vals,
+    "parts": sorted(PARTNERS),
+    "fails": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.failures),
+}}))
+"""
+
+FIELDS = ("keys", "vals", "parts", "fails")
+
+
+def observe(world: World, cwd: Path | None = None, **env: str) -> dict[str, Any]:
+    code = LISTING.format(spec=world.spec, prefix=f"p{world.tag}_")
+    result: dict[str, Any] = run_python(code, world.env(**env), cwd=cwd or world.root)
+    return result
+
+
+def incremental_equals_full(world: World) -> dict[str, Any]:
+    """The next start (incremental), a full discovery and the start after; all agree."""
+    incremental = observe(world)
+    full = observe(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    for field in FIELDS:
+        assert incremental[field] == full[field], (field, incremental, full)
+    after = observe(world)
+    assert after["source"] == "cache", after
+    assert after["imported"] == []
+    for field in FIELDS:
+        assert after[field] == full[field], (field, after, full)
+    return incremental
+
+
+def many(world: World, count: int = 4, packages: tuple[str, ...] = ()) -> None:
+    """*count* one-module plugin distributions ``p<tag>_<i>`` with key ``k<i>``."""
+    world.write_spec(packages=packages)
+    for i in range(count):
+        plugin(world, i, f"k{i}")
+
+
+def plugin(world: World, i: int, key: str, version: str = "1.0", extra: str = "") -> None:
+    name = f"p{world.tag}_{i}"
+    source = world.plugin_source((f"C{i}", key), extra=extra).replace(
+        f"    kind = {key!r}", f"    kind = {key!r}\n    partner = '{name}:C{i}'"
+    )
+    if (world.site / f"{name}.py").exists():
+        world.write(f"{name}.py", source)
+    else:
+        world.install(f"dist{i}", name, source, version=version)
+
+
+def prime(world: World) -> None:
+    observe(world)
+    warm = observe(world)
+    assert warm["source"] == "cache" and warm["imported"] == [], warm
+
+
+def test_one_plugin_edited_reloads_only_that_plugin(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 2, "changed")
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["changed", "k0", "k1", "k3"]
+    assert got["imported"] == [f"p{world.tag}_2"]
+
+
+def test_a_distribution_installed_loads_only_the_new_one(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 7, "k7")
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["k0", "k1", "k2", "k3", "k7"]
+    assert got["imported"] == [f"p{world.tag}_7"]
+
+
+def test_a_distribution_removed_loads_nothing(world: World) -> None:
+    many(world)
+    prime(world)
+    world.uninstall("dist1")
+    (world.site / f"p{world.tag}_1.py").unlink()
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["k0", "k2", "k3"]
+    assert got["imported"] == []
+
+
+def test_a_distribution_upgraded_reloads_it(world: World) -> None:
+    many(world)
+    prime(world)
+    world.uninstall("dist3")
+    (world.site / f"p{world.tag}_3.py").unlink()
+    plugin(world, 3, "k3new", version="2.0")
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["k0", "k1", "k2", "k3new"]
+    assert got["imported"] == [f"p{world.tag}_3"]
+
+
+def test_an_edit_that_makes_a_conflict_is_merged_as_fresh_discovery_merges_it(
+    world: World,
+) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 3, "k0")  # now claims the key of an unchanged, reused plugin
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["k0", "k1", "k2"]
+    assert any(kind == "duplicate_key" for _p, kind, _k in got["fails"])
+    assert got["imported"] == [f"p{world.tag}_3"]
+
+
+def test_a_new_discovery_module_is_the_only_one_imported(world: World) -> None:
+    pkg = f"p{world.tag}_pkg"
+    many(world, 2, packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(f"{pkg}/a.py", f"from {world.spec} import Thing\nclass A(Thing):\n    kind = 'a'\n")
+    prime(world)
+    world.write(f"{pkg}/b.py", f"from {world.spec} import Thing\nclass B(Thing):\n    kind = 'b'\n")
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["a", "b", "k0", "k1"]
+    assert f"p{world.tag}_pkg.a" not in got["imported"]
+    assert f"p{world.tag}_pkg.b" in got["imported"]
+
+
+def test_an_optional_dependency_installed_reloads_the_plugin_that_wanted_it(
+    world: World,
+) -> None:
+    many(world, 3)
+    dep = f"p{world.tag}_optdep"
+    name = f"p{world.tag}_3"
+    world.install(
+        "dist3",
+        name,
+        world.plugin_source(("Opt", "opt")).replace(
+            "    kind = 'opt'", f"    kind = 'opt'\n    requires_modules = ('{dep}',)"
+        ),
+    )
+    prime(world)
+    assert observe(world)["keys"] == ["k0", "k1", "k2"]
+    world.write(f"{dep}.py", "")
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["k0", "k1", "k2", "opt"]
+    assert got["imported"] == [name]
+
+
+def test_import_time_side_effects_of_a_reused_plugin_are_not_lost(world: World) -> None:
+    """A plugin whose import registers a class it does not return is never reused blind."""
+    many(world, 3)
+    helper = f"p{world.tag}_helper"
+    world.write(
+        f"{helper}.py",
+        f"from {world.spec} import Thing\nclass Noted(Thing):\n    kind = 'noted'\n",
+    )
+    world.install(
+        "dist9",
+        f"p{world.tag}_9",
+        f"import {helper}\n" + world.plugin_source(("Nine", "nine")),
+    )
+    prime(world)
+    plugin(world, 1, "k1b")
+    got = incremental_equals_full(world)
+    assert "noted" in got["keys"] and "k1b" in got["keys"]
+    assert f"p{world.tag}_1" in got["imported"] and f"p{world.tag}_0" not in got["imported"]
+
+
+@pytest.mark.parametrize("count", [3])
+def test_a_failing_plugin_fixed_reloads_only_it(world: World, count: int) -> None:
+    many(world, count)
+    world.install("dist8", f"p{world.tag}_8", "raise RuntimeError('broken')\n")
+    prime(world)
+    assert [f[1] for f in observe(world)["fails"]] == ["import_error"]
+    world.write(f"p{world.tag}_8.py", world.plugin_source(("Eight", "k8")))
+    got = incremental_equals_full(world)
+    assert got["keys"] == ["k0", "k1", "k2", "k8"]
+    assert got["imported"] == [f"p{world.tag}_8"]
