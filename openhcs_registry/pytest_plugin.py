@@ -63,14 +63,19 @@ def openhcs_cache_dir(
 def openhcs_fresh_registries(openhcs_cache_dir: Path) -> Iterator[dict[str, Any]]:
     """Registries as a fresh process would see them, restored after the test.
 
-    Yields ``{name: registry}`` of the built-in registries (import more contract modules
-    yourself; they are covered too).
+    Yields ``{name: registry}`` of the registries of every installed contracts package (the
+    ``openhcs.contracts`` entry points; import more contract modules yourself, they are
+    covered too).
     """
-    import openhcs_hookspecs
-
     from openhcs_registry import autoregister
+    from openhcs_registry._contracts import import_contracts
 
-    regs = openhcs_hookspecs.load_all()
+    contracts = set(import_contracts())
+    regs = {
+        registry.name: registry
+        for registry in _all_registries()
+        if registry.config.hookspec.__module__ in contracts
+    }
     saved = {}
     for registry in _all_registries():
         saved[registry.name] = (

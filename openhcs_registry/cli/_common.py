@@ -50,15 +50,16 @@ def width(rows: list[list[str]]) -> int:
 
 
 def load_registries(modules: Sequence[str]) -> dict[str, LazyDiscoveryDict[Any]]:
-    """Import the contract modules (built-in + ``--module``/env) and return their registries."""
+    """Import the contract modules (declared under ``openhcs.contracts``, then
+    ``--module``/env) and return their registries."""
     import importlib
 
-    import openhcs_hookspecs
-
+    from .._contracts import import_contracts
     from ..lazy import registries
 
+    import_contracts()
     extra = [m for m in os.environ.get(REGISTRY_MODULES_ENV, "").split(",") if m.strip()]
-    for module in [*openhcs_hookspecs.REGISTRY_MODULES, *extra, *modules]:
+    for module in [*extra, *modules]:
         try:
             importlib.import_module(module.strip())
         except ImportError as exc:
