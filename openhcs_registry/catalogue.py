@@ -43,14 +43,15 @@ def catalogue_file(kind: str, name: str) -> Path:
 
 
 def folder_entries(path: str) -> list[str] | None:
-    """The sorted visible entries of folder *path*; None if it is not a readable folder.
+    """The sorted visible entries of folder *path* (``__pycache__`` left out: importing
+    creates it); None if it is not a readable folder.
 
     Recording and checking share this one rule.  A folder's mtime would do for "did
     something change", but device and driver folders (``/etc/OpenCL/vendors``) are compared
     by what they hold, so that touching them is not a change.
     """
     try:
-        return sorted(e for e in os.listdir(path) if not e.startswith("."))
+        return sorted(e for e in os.listdir(path) if e[0] != "." and e != "__pycache__")
     except (OSError, ValueError):
         return None
 

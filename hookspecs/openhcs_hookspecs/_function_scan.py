@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import sys
 from typing import Any
 
@@ -25,9 +26,19 @@ from .functions import FunctionLibrary
 MAX_REPR = 200
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def _repr(value: Any) -> str:
+    """A default's ``repr``, the same in every process: functions and classes by name
+    (``<function numpy.max>``), object addresses removed, long texts cut."""
+    if inspect.isroutine(value) or inspect.isclass(value):
+        kind = "class" if inspect.isclass(value) else "function"
+        module = getattr(value, "__module__", None)
+        name = getattr(value, "__qualname__", None) or getattr(value, "__name__", "?")
+        return f"<{kind} {module}.{name}>" if module else f"<{kind} {name}>"
     try:
-        text = repr(value)
+        text = _ADDRESS.sub("", repr(value))
     except Exception as exc:  # a default whose __repr__ fails must not fail the build
         text = f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
     return text if len(text) <= MAX_REPR else text[: MAX_REPR - 3] + "..."
@@ -60,7 +71,7 @@ def describe(obj: Any) -> dict[str, Any]:
         default = None if p.default is inspect.Parameter.empty else _repr(p.default)
         params.append([p.name, p.kind.name, default, _annotation(p.annotation)])
     try:
-        out["signature"] = str(sig)
+        out["signature"] = _ADDRESS.sub("", str(sig))
     except Exception:  # an annotation whose repr fails
         out["signature"] = "(" + ", ".join(str(p[0]) for p in params) + ")"
     out["params"] = params
@@ -133,8 +144,8 @@ def _scan(
         except BaseException as exc:  # SystemExit at import included: one module, not all
             failures[modname] = f"{type(exc).__name__}: {exc}"
             inputs.update(own)
-            for folder, value in own.dirs.items():  # a missing module appearing counts
-                rec.file(folder, value)
+            for folder in own.dirs:  # a missing module appearing counts
+                rec.folder(folder)
             continue
         inputs.update(own)
         for name in provider.public_names(module):
@@ -160,7 +171,7 @@ def build(provider_cls: type[FunctionLibrary]) -> tuple[dict[str, Any], InputRec
     rec.variable(settings.NO_GPU_ENV)
     for variable in provider.environment_variables:
         rec.variable(variable)
-    for path in provider.environment_paths:
+    for path in provider.declared_paths():
         if os.path.isdir(path):
             rec.folder(path)
         else:
@@ -179,6 +190,8 @@ def build(provider_cls: type[FunctionLibrary]) -> tuple[dict[str, Any], InputRec
         raise
     except BaseException as exc:
         reason = f"availability check failed: {type(exc).__name__}: {exc}"
+    # the library's own modules the check imported (a stand-in that lists devices, say)
+    checked = [m for m in inputs.modules if m.partition(".")[0] in tops]
     functions: dict[str, list[Any]] = {}
     failures: dict[str, str] = {}
     read: list[str] = []
@@ -188,7 +201,7 @@ def build(provider_cls: type[FunctionLibrary]) -> tuple[dict[str, Any], InputRec
             reason = "no module could be imported: " + "; ".join(
                 f"{m}: {e}" for m, e in failures.items()
             )
-    names = list(dict.fromkeys(read))
+    names = list(dict.fromkeys([*checked, *read]))
     files = {}  # defining module -> file, once (not per function)
     for defined in read:
         if defined not in files:

@@ -84,6 +84,11 @@ class FunctionLibrary(AutoRegistered, ABC):
             return f"not installed{hint}"
         return None
 
+    def declared_paths(self) -> tuple[str, ...]:
+        """``environment_paths``, plus paths only known at run time (override to add, e.g.
+        the folder an environment variable names)."""
+        return self.environment_paths
+
     def scan_settings(self) -> dict[str, Any]:
         """What the scan was asked to do (stored in the document for display)."""
         return {"modules": list(self.modules)}
@@ -117,6 +122,9 @@ FUNCTION_LIBRARIES_CONFIG = RegistryConfig(
     hookspec=provide_function_libraries,
     base_class=FunctionLibrary,
     key_attribute="library_name",
+    # GPU libraries stay listed in GPU-less subprocesses (OPENHCS_SUBPROCESS_NO_GPU=1): their
+    # catalogue says why they are unavailable instead of the library vanishing
+    gpu_attribute="skip_from_registry_without_gpu",
     description="function library providers, by library name",
 )
 
@@ -142,9 +150,11 @@ def check_arguments(params: list[list[Any]], args: int, kwargs: Any) -> None:
     for name in kwargs:
         if name in bound:
             raise CallCheckError(f"got multiple values for argument {name!r}")
-        if name not in by_name and not var_keyword:
+        if name in by_name:
+            bound.add(name)
+        elif not var_keyword:
             raise CallCheckError(f"got an unexpected keyword argument {name!r}")
-        bound.add(name)
+        # else: it lands in **kwargs (a positional-only name too: it is not bound by it)
     missing = [
         p[0]
         for p in params

@@ -31,6 +31,11 @@ class PyclesperantoFunctions(FunctionLibrary):
     environment_variables = ("OCL_ICD_VENDORS", "OCL_ICD_FILENAMES")
     environment_paths = (OPENCL_VENDORS,)
 
+    def declared_paths(self) -> tuple[str, ...]:
+        """The ICD folder, and the one ``OCL_ICD_VENDORS`` names instead."""
+        named = os.environ.get("OCL_ICD_VENDORS")
+        return (*self.environment_paths, named) if named else self.environment_paths
+
     def unavailable_reason(self) -> str | None:
         reason = super().unavailable_reason()
         if reason is not None:
