@@ -119,11 +119,20 @@ class InputRecord:
 
     def import_candidates(self, top: str) -> None:
         """Record where ``import top`` would look: ``<entry>/<top>`` and ``<entry>/<top>.py``
-        in every search-path entry.  Installing, removing or shadowing the package changes
-        one of them, including for a package that is not installed at all."""
+        in each search-path entry up to the one that has it (later ones cannot shadow it).
+        Installing, removing or shadowing the package changes one of them, including for a
+        package that is not installed at all (then every entry is recorded)."""
+        from ._inputs import _in_stdlib
+
         for entry in _environment.search_path():
+            if _in_stdlib(entry + os.sep):  # the interpreter's identity covers these
+                continue
+            found = False
             for candidate in (os.path.join(entry, top), os.path.join(entry, top + ".py")):
                 self.file(candidate)
+                found = found or self.files[os.path.abspath(candidate)] is not None
+            if found:
+                return
 
     def as_document(self) -> dict[str, Any]:
         return {
@@ -189,8 +198,11 @@ def load(path: Path, kind: str, name: str) -> tuple[dict[str, Any] | None, str]:
     return doc, "valid"
 
 
-def save(path: Path, kind: str, name: str, body: dict[str, Any], inputs: InputRecord) -> bool:
-    """Write the catalogue *body* with its *inputs*; False if it could not be written."""
+def save(
+    path: Path, kind: str, name: str, body: dict[str, Any], inputs: InputRecord | dict[str, Any]
+) -> bool:
+    """Write the catalogue *body* with its *inputs* (a record, or the inputs of another
+    document: a derived document shares its source's); False if it could not be written."""
     import time
 
     from . import settings
@@ -203,7 +215,7 @@ def save(path: Path, kind: str, name: str, body: dict[str, Any], inputs: InputRe
         "kind": kind,
         "name": name,
         "timestamp": time.time(),
-        "inputs": inputs.as_document(),
+        "inputs": inputs.as_document() if isinstance(inputs, InputRecord) else inputs,
         **body,
     }
     return _fileio.write_document(path, doc)

@@ -540,17 +540,30 @@ def test_corrupt_or_foreign_documents_are_rebuilt(tmp_path: Path) -> None:
     fn._catalogues.clear()
     again = fn.catalogue("openhcs")
     assert again.source == "fresh" and list(again) == list(cat)
-    # a hostile module name never gets imported
+    # a key in a module the scan did not read never gets that module imported
     doc = json.loads(path.read_bytes()[: path.read_bytes().rfind(b',"checksum"')] + b"}")
-    key = "openhcs_plugins.processing.intensity.normalize"
-    doc["functions"][key][0] = "antigravity"
+    doc["functions"]["antigravity.fly"] = "Fly."
     path.write_bytes(encode_document(doc))
     fn._catalogues.clear()
     hostile = fn.catalogue("openhcs")
-    assert hostile.source == "cache"
+    assert hostile.source == "cache" and "antigravity.fly" in hostile
     with pytest.raises(KeyError):
-        hostile[key]
+        hostile["antigravity.fly"]
     assert "antigravity" not in sys.modules
+    # a details document of another build is never paired with the catalogue: rebuilt
+    details = store.catalogue_file(fn.DETAILS_KIND, "openhcs")
+    fn._catalogues.clear()
+    fn.catalogue("openhcs", rebuild=True)
+    good_details = details.read_bytes()
+    doc = json.loads(good_details[: good_details.rfind(b',"checksum"')] + b"}")
+    doc["checksum_of_details"] += 1
+    details.write_bytes(encode_document(doc))
+    fn._catalogues.clear()
+    cached = fn.catalogue("openhcs")
+    assert cached.source == "cache"
+    key = "openhcs_plugins.processing.intensity.rescale"
+    assert cached.signature(key) == str(inspect.signature(cached[key]))
+    assert fn.catalogue("openhcs").source == "fresh"  # the pair was rebuilt
 
 
 def test_unknown_library_is_a_key_error() -> None:

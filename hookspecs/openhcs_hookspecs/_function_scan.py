@@ -78,12 +78,6 @@ def describe(obj: Any) -> dict[str, Any]:
     return out
 
 
-def _json(value: Any) -> str:
-    import orjson
-
-    return orjson.dumps(value).decode()
-
-
 def _distribution(name: str | None, rec: InputRecord) -> str | None:
     """The version of distribution *name*; its ``METADATA`` file becomes an input."""
     if not name:
@@ -123,15 +117,19 @@ def _stubs(rec: InputRecord, names: list[str]) -> None:
     uses ``lazy_loader``) read their public names from it."""
     for name in names:
         file = getattr(sys.modules.get(name), "__file__", None)
-        if isinstance(file, str) and file.endswith("__init__.py"):
+        if isinstance(file, str) and file.endswith("__init__.py") and os.path.exists(file + "i"):
             rec.file(file + "i")
 
 
 def _scan(
-    provider: FunctionLibrary, inputs: _inputs.Inputs, rec: InputRecord
-) -> tuple[dict[str, list[Any]], dict[str, str], list[str]]:
-    """The functions of every scanned module, the modules that failed, the modules read."""
-    functions: dict[str, list[Any]] = {}
+    provider: FunctionLibrary,
+    inputs: _inputs.Inputs,
+    rec: InputRecord,
+    details: dict[str, list[Any]],
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """The first doc line of every function of the scanned modules (their signatures go
+    into *details*), the modules that failed, the modules read."""
+    functions: dict[str, str] = {}
     failures: dict[str, str] = {}
     read: list[str] = []
     for modname in provider.modules:
@@ -152,12 +150,12 @@ def _scan(
             obj = getattr(module, name, None)
             if obj is None or not provider.is_function(obj):
                 continue
-            details = describe(obj)
+            described = describe(obj)
             defined = getattr(obj, "__module__", None)
-            defined = details["defined_in"] = defined if isinstance(defined, str) else None
-            text = details.pop("doc")
-            tags = provider.function_tags(modname, name)
-            functions[f"{modname}.{name}"] = [modname, text, tags, _json(details)]
+            defined = defined if isinstance(defined, str) else None
+            key = f"{modname}.{name}"
+            functions[key] = described["doc"]
+            details[key] = [described["signature"], described["params"], defined]
             if defined is not None:
                 read.append(defined)
     return functions, failures, read
@@ -192,11 +190,12 @@ def build(provider_cls: type[FunctionLibrary]) -> tuple[dict[str, Any], InputRec
         reason = f"availability check failed: {type(exc).__name__}: {exc}"
     # the library's own modules the check imported (a stand-in that lists devices, say)
     checked = [m for m in inputs.modules if m.partition(".")[0] in tops]
-    functions: dict[str, list[Any]] = {}
+    functions: dict[str, str] = {}
+    details: dict[str, list[Any]] = {}
     failures: dict[str, str] = {}
     read: list[str] = []
     if reason is None:
-        functions, failures, read = _scan(provider, inputs, rec)
+        functions, failures, read = _scan(provider, inputs, rec, details)
         if failures and len(failures) == len(provider.modules):
             reason = "no module could be imported: " + "; ".join(
                 f"{m}: {e}" for m, e in failures.items()
@@ -223,7 +222,9 @@ def build(provider_cls: type[FunctionLibrary]) -> tuple[dict[str, Any], InputRec
         "settings": provider.scan_settings(),
         "failures": failures,
         "module_files": files,
+        "module_tags": {m: provider.module_tags(m) for m in provider.modules},
         "functions": functions,
+        "details": details,
     }
     return body, rec
 

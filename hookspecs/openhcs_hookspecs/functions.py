@@ -106,8 +106,13 @@ class FunctionLibrary(AutoRegistered, ABC):
 
         return inspect.isfunction(obj)
 
-    def function_tags(self, module: str, name: str) -> list[str]:
-        """Tags of one function: the submodule's last part, then the library's tags."""
+    def probe_samples(self) -> dict[str, Any] | None:
+        """Small inputs to call each function on when probing (``{"2d": array, ...}``), or
+        None: the library is not probed.  Runs in the probing child process only."""
+        return None
+
+    def module_tags(self, module: str) -> list[str]:
+        """Tags of the functions of *module*: its last part, then the library's tags."""
         last = module.rsplit(".", 1)[-1]
         return [last, *(t for t in self.tags if t != last)]
 
@@ -166,12 +171,8 @@ def check_arguments(params: list[list[Any]], args: int, kwargs: Any) -> None:
         raise CallCheckError(f"missing required arguments: {', '.join(map(repr, missing))}")
 
 
-#: An entry of the document: ``[module, first doc line, tags, details]``, *details* being the
-#: JSON text of ``{"signature", "params", "defined_in"}``.  Listing and searching need only the
-#: first three; keeping the details as one string per function makes reading the document
-#: build 337 strings instead of ~8,000 objects (0.2 ms instead of 0.75 ms for scikit-image);
-#: they are decoded for the function asked about.
-ENTRY_MODULE, ENTRY_DOC, ENTRY_TAGS, ENTRY_DETAILS = range(4)
+#: ``kind`` of the details documents (``function_details_<library>.json``).
+DETAILS_KIND = "function_details"
 
 if TYPE_CHECKING:
     _Functions = Mapping[str, Callable[..., Any]]
@@ -182,15 +183,24 @@ else:  # no ``typing`` at run time: subscripting only annotates
 class FunctionCatalogue(_Functions):
     """One library's functions: dotted path -> function (imported on first read).
 
-    Listing, :meth:`info`, :meth:`search` and :meth:`check` read the document only.
+    Two documents per library, written together: the *catalogue* (``{key: first doc line}``,
+    tags per module, availability, inputs) is all that listing and searching read; the
+    *details* (per key ``[signature, params, defining module]``) are read on the first
+    :meth:`info`, :meth:`signature` or :meth:`check`.  Keeping the listing document small
+    matters: reading 200 KB costs a fresh process ~1-4 ms (allocation and page faults), the
+    30 KB listing a fraction of that.  The catalogue holds the checksum of its details, so a
+    details document of another build is never paired with it.
     """
 
-    __slots__ = ("_details", "_doc", "_entries", "_resolved", "path", "source")
+    __slots__ = ("_details", "_doc", "_entries", "_resolved", "_tags", "path", "source")
 
-    def __init__(self, doc: dict[str, Any], source: str, path: Any) -> None:
+    def __init__(
+        self, doc: dict[str, Any], source: str, path: Any, details: dict[str, Any] | None = None
+    ) -> None:
         self._doc = doc
-        self._entries: dict[str, list[Any]] = doc["functions"]
-        self._details: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, str] = doc["functions"]
+        self._tags: dict[str, list[str]] = doc["module_tags"]
+        self._details = details
         self._resolved: dict[str, Any] = {}
         self.source = source  # "cache" or "fresh"
         self.path = path
@@ -252,18 +262,20 @@ class FunctionCatalogue(_Functions):
         found = self._resolved.get(key)
         if found is not None:
             return found  # type: ignore[no-any-return]
-        entry = self._entries[key]  # KeyError for an unknown name: what a mapping does
-        value = self._import(key, entry[ENTRY_MODULE])
+        if key not in self._entries:  # KeyError for an unknown name: what a mapping does
+            raise KeyError(key)
+        value = self._import(key)
         self._resolved[key] = value
         return value  # type: ignore[no-any-return]
 
-    def _import(self, key: str, module: str) -> Any:
+    def _import(self, key: str) -> Any:
         """Import the one module that exports *key* and take the function from it."""
         import importlib
 
+        module, _, name = key.rpartition(".")
         if module not in (self._doc.get("modules") or ()):  # only a module the scan read
             raise KeyError(key)
-        value = getattr(importlib.import_module(module), key.rpartition(".")[2], None)
+        value = getattr(importlib.import_module(module), name, None)
         if not callable(value):
             raise KeyError(f"{key} is catalogued but no longer importable")
         return value
@@ -272,39 +284,50 @@ class FunctionCatalogue(_Functions):
         state = "available" if self.available else f"unavailable: {self.reason}"
         return f"<FunctionCatalogue {self.library} {self.version} ({len(self)}, {state})>"
 
-    # -- reading the document --------------------------------------------------------------
+    # -- reading the documents -------------------------------------------------------------
+    def _all_details(self) -> dict[str, Any]:
+        details = self._details
+        if details is None:
+            details = _read_details(self)
+            if details is None:  # missing, damaged or of another build: build both again
+                fresh = catalogue(self.library, rebuild=True)
+                details = fresh._all_details()
+                if fresh._entries != self._entries:
+                    raise KeyError(f"the catalogue of {self.library} changed; read it again")
+            self._details = details
+        return details
+
     def details(self, key: str) -> dict[str, Any]:
         """``signature`` (text), ``params`` (``[name, kind, default repr or None, annotation
         or None]`` each; None if no signature could be read) and ``defined_in`` of *key*."""
-        found = self._details.get(key)
-        if found is None:
-            import orjson
+        if key not in self._entries:
+            raise KeyError(key)
+        record = self._all_details()["details"].get(key)
+        if not (type(record) is list and len(record) == 3):
+            return {"signature": None, "params": None, "defined_in": None}
+        return {"signature": record[0], "params": record[1], "defined_in": record[2]}
 
-            found = orjson.loads(self._entries[key][ENTRY_DETAILS])
-            if type(found) is not dict:
-                found = {}
-            self._details[key] = found
-        return found
+    def tags(self, key: str) -> list[str]:
+        return self._tags.get(key.rpartition(".")[0], [])
 
     def info(self, key: str) -> dict[str, Any]:
         """Everything known about *key* without importing it: signature, parameters, first
         doc line, exporting and defining module and file, tags, library, version,
         availability."""
-        entry = self._entries[key]
         doc = self._doc
         details = self.details(key)
-        defined = details.get("defined_in")
-        files = doc.get("module_files")
+        defined = details["defined_in"]
+        files = self._all_details().get("module_files")
         return {
             "key": key,
             "name": key.rpartition(".")[2],
-            "signature": details.get("signature"),
-            "params": details.get("params"),
-            "doc": entry[ENTRY_DOC],
-            "module": entry[ENTRY_MODULE],
+            "signature": details["signature"],
+            "params": details["params"],
+            "doc": self._entries[key],
+            "module": key.rpartition(".")[0],
             "defined_in": defined,
             "file": files.get(defined) if type(files) is dict else None,
-            "tags": entry[ENTRY_TAGS],
+            "tags": self.tags(key),
             "library": doc["name"],
             "distribution": doc.get("distribution"),
             "version": doc.get("library_version"),
@@ -315,7 +338,7 @@ class FunctionCatalogue(_Functions):
         }
 
     def signature(self, key: str) -> str | None:
-        sig: str | None = self.details(key).get("signature")
+        sig: str | None = self.details(key)["signature"]
         return sig
 
     def check(self, key: str, *args: Any, **kwargs: Any) -> None:
@@ -324,7 +347,7 @@ class FunctionCatalogue(_Functions):
         Only the number of positional arguments and the keyword names are used; nothing is
         imported.  A function whose signature could not be read accepts anything.
         """
-        params = self.details(key).get("params")
+        params = self.details(key)["params"]
         if isinstance(params, list):
             check_arguments(params, len(args), kwargs)
 
@@ -338,17 +361,15 @@ class FunctionCatalogue(_Functions):
         """Keys matching every filter given: *text* a case-insensitive substring of the key or
         the first doc line, *name* the exact function name, *tag* one of its tags."""
         needle = text.lower() if text else None
+        tags = self._tags
         out = []
-        for key, entry in self._entries.items():
-            if name is not None and key.rpartition(".")[2] != name:
+        for key, line in self._entries.items():
+            module, _, short = key.rpartition(".")
+            if name is not None and short != name:
                 continue
-            if tag is not None and tag not in entry[ENTRY_TAGS]:
+            if tag is not None and tag not in tags.get(module, ()):
                 continue
-            if (
-                needle is not None
-                and needle not in key.lower()
-                and needle not in entry[ENTRY_DOC].lower()
-            ):
+            if needle is not None and needle not in key.lower() and needle not in line.lower():
                 continue
             out.append(key)
         return out
@@ -360,17 +381,35 @@ _catalogues: dict[tuple[str, str], FunctionCatalogue] = {}
 def _valid_body(doc: dict[str, Any]) -> bool:
     """The shape :class:`FunctionCatalogue` relies on (a hand-edited document is rebuilt)."""
     functions = doc.get("functions")
-    if type(functions) is not dict or type(doc.get("modules")) is not list:
+    tags = doc.get("module_tags")
+    modules = doc.get("modules")
+    if type(functions) is not dict or type(tags) is not dict or type(modules) is not list:
         return False
-    for entry in functions.values():
-        if type(entry) is not list or len(entry) != 4:
-            return False
-        module, text, tags, details = entry
-        if not (type(module) is str and type(text) is str and type(details) is str):
-            return False
-        if type(tags) is not list:
-            return False
-    return True
+    if type(doc.get("details_checksum")) is not int:
+        return False
+    return all(type(v) is str for v in functions.values()) and all(
+        type(v) is list for v in tags.values()
+    )
+
+
+def _read_details(cat: FunctionCatalogue) -> dict[str, Any] | None:
+    """The details document belonging to *cat* (same build), else None."""
+    from openhcs_registry import _fileio
+    from openhcs_registry import catalogue as store
+
+    path = store.catalogue_file(DETAILS_KIND, cat.library)
+    try:
+        doc = _fileio.read_document(path)
+    except (_fileio.UnsafeCacheFile, ValueError, OSError):
+        return None
+    if doc is None or doc.get("kind") != DETAILS_KIND or doc.get("name") != cat.library:
+        return None
+    details = doc.get("details")
+    if type(details) is not dict or doc.get("checksum_of_details") != cat._doc.get(
+        "details_checksum"
+    ):
+        return None
+    return doc
 
 
 def catalogue(library: str, *, rebuild: bool = False) -> FunctionCatalogue:
@@ -396,13 +435,33 @@ def catalogue(library: str, *, rebuild: bool = False) -> FunctionCatalogue:
             if doc is not None and _valid_body(doc):
                 cat = _catalogues[memo_key] = FunctionCatalogue(doc, "cache", path)
                 return cat
+    cat = _catalogues[memo_key] = _build(library, path)
+    return cat
+
+
+def _build(library: str, path: Any) -> FunctionCatalogue:
+    """Scan the library, write both documents (details first), return the catalogue."""
+    import orjson
+
+    from openhcs_registry import _fileio, settings
+    from openhcs_registry import catalogue as store
+
     from ._function_scan import build
 
     body, inputs = build(FUNCTION_LIBRARIES[library])
+    details = {"details": body.pop("details"), "module_files": body.pop("module_files")}
+    body["details_checksum"] = _fileio.checksum(orjson.dumps(details))
+    details_doc = {
+        "kind": DETAILS_KIND,
+        "name": library,
+        "checksum_of_details": body["details_checksum"],
+        **details,
+    }
+    if not settings.cache_disabled():
+        _fileio.write_document(store.catalogue_file(DETAILS_KIND, library), details_doc)
     store.save(path, KIND, library, body, inputs)
     doc = {"name": library, **body, "inputs": inputs.as_document()}
-    cat = _catalogues[memo_key] = FunctionCatalogue(doc, "fresh", path)
-    return cat
+    return FunctionCatalogue(doc, "fresh", path, details_doc)
 
 
 def catalogues() -> dict[str, FunctionCatalogue]:
@@ -442,3 +501,18 @@ def find(key: str) -> FunctionCatalogue:
         if key in cat:
             return cat
     raise KeyError(key)
+
+
+def probe(
+    library: str, keys: list[str] | None = None, *, timeout: float = 5.0, rebuild: bool = False
+) -> dict[str, dict[str, str]]:
+    """Opt-in: call *keys* (default: every function) of *library* on the provider's sample
+    inputs, in a child process, at most *timeout* seconds per function.
+
+    Returns ``{key: {sample name: "ok: ..." | "error: ..."}}`` (or ``{"probe": "timeout:
+    ..." | "crashed: ..."}``).  Results are cached in their own document, valid while the
+    catalogue's inputs hold; never part of a catalogue read.  See :mod:`._function_probe`.
+    """
+    from ._function_probe import probe as run_probe
+
+    return run_probe(library, keys, timeout=timeout, rebuild=rebuild)
