@@ -90,7 +90,8 @@ def test_skimage_listed_searched_and_checked_without_importing_it(skimage_cache:
         heavy = [m for m in sys.modules if m.split(".")[0] in
                  ("skimage", "numpy", "scipy", "pluggy", "lazy_loader")]
         heavy += [m for m in ("importlib.metadata", "openhcs_plugins.functions",
-                              "openhcs_hookspecs._function_scan") if m in sys.modules]
+                              "openhcs_hookspecs._function_scan",
+                              "openhcs_hookspecs._function_probe") if m in sys.modules]
         docs = {k: cat.info(k)["doc"] for k in keys}
         print(json.dumps({"source": cat.source, "n": len(keys), "keys": keys, "info": info,
                           "docs": docs,
@@ -307,6 +308,7 @@ class FakeFunctions(FunctionLibrary):
     modules = {modules!r}
     tags = ("fake",)
     environment_variables = ("FAKELIB_MODE",)
+{extra}
 
 
 @hookimpl
@@ -354,8 +356,8 @@ class FakeSite:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip())
 
-    def provider(self, modules: tuple[str, ...]) -> None:
-        self.write("fakeprov.py", PROVIDER.format(modules=modules))
+    def provider(self, modules: tuple[str, ...], extra: str = "") -> None:
+        self.write("fakeprov.py", PROVIDER.format(modules=modules, extra=extra))
 
     def dist(self, name: str, version: str) -> Path:
         info = self.site / f"{name}-{version}.dist-info"
@@ -516,6 +518,65 @@ def test_library_installed_later_and_device_presence(tmp_path: Path) -> None:
     assert "pyclesperanto.gaussian_blur" in out["entries"]
     gpu_off = export("pyclesperanto", {**env, "OPENHCS_SUBPROCESS_NO_GPU": "1"})
     assert gpu_off["summary"]["reason"] == "GPU libraries disabled (OPENHCS_SUBPROCESS_NO_GPU=1)"
+
+
+PROBED = """
+import os, sys, time
+
+
+def fine(image):
+    'Fine.'
+    return image
+
+
+def loud(image):
+    print("noise on stdout")
+    return image
+
+
+def picky(image):
+    raise ValueError("needs 3-D")
+
+
+def sleeper(image):
+    time.sleep(60)
+
+
+def crasher(image):
+    os._exit(7)
+"""
+
+
+@pytest.mark.slow
+def test_probing_is_opt_in_isolated_per_function_and_cached(tmp_path: Path) -> None:
+    lib = FakeSite(tmp_path)
+    lib.write("fakelib/probed.py", PROBED)
+    lib.provider(
+        ("fakelib.probed",),
+        extra="    def probe_samples(self):\n        return {'2d': [[1.0, 2.0]]}\n",
+    )
+    code = """
+        import json, sys
+        from openhcs_hookspecs import functions as fn
+        first = fn.probe("fake", timeout=1.5)
+        again = fn.probe("fake", timeout=1.5)
+        print(json.dumps({"first": first, "source": [first.source, again.source],
+                          "same": dict(first) == dict(again)}))
+    """
+    out = run(code, lib.env())
+    res = out["first"]
+    assert out["source"] == ["fresh", "cache"] and out["same"]
+    assert res["fakelib.probed.fine"] == {"2d": "ok: list"}
+    assert res["fakelib.probed.loud"] == {"2d": "ok: list"}  # its print did not break the protocol
+    assert res["fakelib.probed.picky"] == {"2d": "error: ValueError: needs 3-D"}
+    assert res["fakelib.probed.sleeper"]["probe"].startswith("timeout")
+    assert res["fakelib.probed.crasher"]["probe"].startswith("crashed")
+    assert (lib.cache / "function_probes_fake.json").is_file()
+    # a catalogue read never probes, and a source change makes the cached probes stale
+    lib.write("fakelib/probed.py", PROBED.replace("raise ValueError", "return image  #"))
+    out = run(code, lib.env())
+    assert out["source"] == ["fresh", "cache"]
+    assert out["first"]["fakelib.probed.picky"] == {"2d": "ok: list"}
 
 
 def test_corrupt_or_foreign_documents_are_rebuilt(tmp_path: Path) -> None:
