@@ -111,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
         "every failure, cache health, settings and environment (exit 1: problems)",
         "doctor:cmd_doctor",
     )
+    p = command(
+        "functions",
+        "function libraries, their catalogued functions, one function's signature and provenance",
+        "functions:cmd_functions",
+    )
+    p.add_argument("target", nargs="?", metavar="LIBRARY[.FUNCTION]")
+    p.add_argument("--search", metavar="TEXT", help="substring of the name or first doc line")
+    p.add_argument("--tag", help="functions carrying this tag (e.g. filters, gpu)")
+    p.add_argument("--name", help="functions of exactly this name (e.g. gaussian)")
+    p.add_argument("--show", action="store_true", help="the target is one function: show it")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the catalogues shown")
     p = sub.add_parser(
         "cache", help="cache info | clear | warm | verify", description="Manage the cache files."
     )
