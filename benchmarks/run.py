@@ -27,9 +27,10 @@ sys.path.insert(0, str(HERE))
 
 import cases  # noqa: E402
 import synthetic  # noqa: E402
+import workers  # noqa: E402
 from harness import PYTHON, fmt_ratio, md_table  # noqa: E402
 
-CASES = ("builtin", "process", "plugins", "enums", "resolve")
+CASES = ("builtin", "process", "plugins", "enums", "resolve", "workers")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         "plugins": cases.case_plugins,
         "enums": cases.case_enums,
         "resolve": cases.case_resolve,
+        "workers": workers.case_workers,
     }
     for name in CASES:
         if name in selected:
@@ -340,6 +342,7 @@ def render(results: dict[str, object], quick: bool = False) -> str:
     out += _render_plugins(results.get("plugins"))
     out += _render_enums(results.get("enums"))
     out += _render_resolve(results.get("resolve"))
+    out += workers.render(results.get("workers"))
     discarded = _count_discarded(results)
     out += [
         f"Warm runs discarded and retried because files changed under the run (other work "
