@@ -28,9 +28,10 @@ sys.path.insert(0, str(HERE))
 import cases  # noqa: E402
 import functions_case  # noqa: E402
 import synthetic  # noqa: E402
+import workers  # noqa: E402
 from harness import PYTHON, fmt_ratio, md_table  # noqa: E402
 
-CASES = ("builtin", "process", "plugins", "enums", "resolve", "functions")
+CASES = ("builtin", "process", "plugins", "enums", "resolve", "functions", "workers")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "enums": cases.case_enums,
         "resolve": cases.case_resolve,
         "functions": functions_case.case_functions,
+        "workers": workers.case_workers,
     }
     for name in CASES:
         if name in selected:
@@ -347,6 +349,7 @@ def render(results: dict[str, object], quick: bool = False) -> str:
     out += _render_resolve(results.get("resolve"))
     if "functions" in results:
         out += functions_case.render(results["functions"])
+    out += workers.render(results.get("workers"))
     discarded = _count_discarded(results)
     out += [
         f"Warm runs discarded and retried because files changed under the run (other work "

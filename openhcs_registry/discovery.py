@@ -217,6 +217,9 @@ class _Discovery:
         self.ep_packages: dict[str, tuple[str | None, str | None]] = {}
         self.blocked_modules: set[str] = set()  # modules of blocked entry points
         self.ep_modules: set[str] = set()  # every entry point's module, loaded or not
+        # modules discovery imports that failed to import: classes they defined before
+        # failing are orphans no warm start could resolve, so they stay out everywhere
+        self.failed_modules: set[str] = set()
         self.noted: dict[str, list[Any]] = {}  # plugin -> classes noted while it loaded/ran
         self.no_gpu = settings.no_gpu()
 
@@ -793,6 +796,15 @@ class _Discovery:
                     )
                 )
                 continue
+            if (
+                isinstance(module, str)
+                and module not in sys.modules
+                and self._discovered_module(module)
+            ):
+                # defined by a module discovery imports whose import failed (reported as
+                # such): only the half-run module noted it, no warm start could resolve it
+                self.failed_modules.add(module)
+                continue
             inputs = self.inputs_of(record.name)
             if isinstance(module, str):
                 inputs.update(_inputs.known_inputs(module))
@@ -1098,7 +1110,7 @@ def run_discovery(
     candidates.extend(work.import_time())
     # classes noted at import time in these modules are never overlaid by the registry
     # either: blocked plugins stay out, and an entry point's hook is the authority
-    work.result.blocked_modules = set(work.blocked_modules) | work.ep_modules
+    work.result.blocked_modules = set(work.blocked_modules) | work.ep_modules | work.failed_modules
     work.merge(candidates)
     work.derive_secondaries()
     work.finish()
