@@ -9,9 +9,8 @@ runs tasks in real worker processes: a ``dask.distributed`` ``LocalCluster(proce
 ``REGISTRY.source``: it must be ``"cache"`` in every worker (no rediscovery), and the cache
 file must be untouched afterwards (same inode, mtime and size: no rewrite).
 
-Values (plugin classes) are passed to tasks as arguments (pickled by reference).  Passing the
-registry itself needs registries to pickle by name (issue 11, case 20): on this branch that
-part is ``xfail(strict=True)`` until the engine branch lands.
+Values (plugin classes) are passed to tasks as arguments (pickled by reference), and so are
+the registries themselves (they pickle by name: issue 11, case 20).
 """
 
 from __future__ import annotations
@@ -205,7 +204,6 @@ def test_process_pool_executor(primed: Primed, context: str | None) -> None:
     assert all(r["same_object"] for r in used)
 
 
-@pytest.mark.xfail(strict=True, reason="registries pickle by name: engine branch")
 def test_registry_passed_to_spawn_workers(primed: Primed) -> None:
     registry = primed.world.registry()
     ctx = multiprocessing.get_context("spawn")
@@ -273,7 +271,6 @@ def test_values_passed_to_dask_tasks(primed: Primed, client: Any) -> None:
         assert result["value"] == primed.expected["refs"]["alpha"]
 
 
-@pytest.mark.xfail(strict=True, reason="registries pickle by name: engine branch")
 def test_registry_passed_to_dask_tasks(primed: Primed, client: Any) -> None:
     registry = primed.world.registry()
     results = client.gather(
