@@ -111,6 +111,38 @@ def build_parser() -> argparse.ArgumentParser:
         "every failure, cache health, settings and environment (exit 1: problems)",
         "doctor:cmd_doctor",
     )
+    p = command(
+        "contracts",
+        "what a plugin implements: hookspec, base class, key, abstract methods, entry-point group",
+        "contracts:cmd_contracts",
+    )
+    p.add_argument("registry", nargs="?")
+    p = command(
+        "validate",
+        "check a plugin project folder or installed distribution without importing it",
+        "validate:cmd_validate",
+    )
+    p.add_argument("target", metavar="PATH|DIST")
+    p.add_argument(
+        "--import",
+        dest="run_import",
+        action="store_true",
+        help="also run the real discovery on the plugin in a subprocess",
+    )
+    p = command(
+        "new-plugin",
+        "write a plugin project (pyproject, hookimpls, class skeletons, tests) that validates",
+        "new_plugin:cmd_new_plugin",
+    )
+    p.add_argument("name", help="distribution name, e.g. openhcs-myscope")
+    p.add_argument(
+        "--registry",
+        action="append",
+        default=[],
+        metavar="R",
+        help="a registry to implement (repeatable; default microscope_handler)",
+    )
+    p.add_argument("--dir", metavar="D", help="folder to create (default ./NAME)")
     p = sub.add_parser(
         "cache", help="cache info | clear | warm | verify", description="Manage the cache files."
     )
