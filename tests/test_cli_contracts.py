@@ -54,7 +54,7 @@ def test_contracts_json_describes_every_builtin_registry_from_the_live_classes()
     store = regs["storage_backend"]
     assert set(store["abstract_methods"]) == set(StorageBackend.__abstractmethods__)
     assert store["abstract_methods"]["list"]["signature"] == (
-        "list(self, prefix: str = '') -> list[str]"
+        'list(self, prefix: str = "") -> list[str]'
     )
     # hookspecs that feed no registry are contracts too
     assert data["hooks"]["provide_colormaps"]["module"] == "openhcs_hookspecs.colormaps"

@@ -75,7 +75,16 @@ def signature_of(func: Any, drop_self: bool = False) -> str:
     params = list(sig.parameters.values())
     if drop_self and params and params[0].name in ("self", "cls"):
         params = params[1:]
-    params = [p.replace(annotation=_as_written(p.annotation)) for p in params]
+    params = [
+        p.replace(
+            annotation=_as_written(p.annotation),
+            # a string default as formatters write it ("", not '')
+            default=_Written(_double_quoted(p.default))
+            if isinstance(p.default, str)
+            else p.default,
+        )
+        for p in params
+    ]
     sig = sig.replace(parameters=params, return_annotation=_as_written(sig.return_annotation))
     return f"{func.__name__}{sig}"
 
@@ -88,6 +97,12 @@ class _Written:
 
     def __repr__(self) -> str:
         return self.text
+
+
+def _double_quoted(text: str) -> str:
+    import json
+
+    return json.dumps(text)
 
 
 def _as_written(annotation: Any) -> Any:

@@ -53,6 +53,9 @@ where = ["src"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
+
+[tool.ruff]
+line-length = 100
 """
 
 _README = """\
@@ -112,7 +115,7 @@ _METHOD = '''
 '''
 
 _TESTS = '''\
-"""Tests of {dist}, using the pytest fixtures openhcs-registry installs (docs/plugin-authors.md)."""
+"""Tests of {dist}, with the pytest fixtures openhcs-registry installs."""
 
 from __future__ import annotations
 
@@ -125,6 +128,7 @@ import sys
 
 DIST = "{dist}"
 KEY = "{key}"
+
 {tests}
 
 def test_a_warm_listing_imports_no_module_of_the_plugin(openhcs_cache_dir):
@@ -139,8 +143,12 @@ def test_a_warm_listing_imports_no_module_of_the_plugin(openhcs_cache_dir):
 
     def listing():
         proc = subprocess.run(
-            [sys.executable, "-c", code], env=dict(os.environ), capture_output=True,
-            text=True, timeout=120, check=True,
+            [sys.executable, "-c", code],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
         )
         return json.loads(proc.stdout.splitlines()[-1])
 
@@ -166,7 +174,8 @@ def test_{reg}_has_no_failures(openhcs_fresh_registries):
 def test_{reg}_class_is_concrete(openhcs_fresh_registries):
     cls = {const}[KEY]
     assert cls is {cls}
-    assert issubclass(cls, {base}) and not getattr(cls, "__abstractmethods__", None)
+    assert issubclass(cls, {base})
+    assert not getattr(cls, "__abstractmethods__", None)
     cls()
 """
 
@@ -209,15 +218,31 @@ class _Imports:
             elif hasattr(typing, word):
                 self.add("typing", word)
 
-    def render(self) -> str:
+    def render(self, first_party: str = "") -> str:
+        """isort's sections: standard library, third party, the project's own package."""
         std = sorted(m for m in self.names if m.split(".")[0] in sys.stdlib_module_names)
-        other = sorted(m for m in self.names if m not in std)
+        own = sorted(m for m in self.names if first_party and m.split(".")[0] == first_party)
+        other = sorted(m for m in self.names if m not in std and m not in own)
         blocks = [
-            "\n".join(f"from {m} import {', '.join(sorted(self.names[m]))}" for m in group)
-            for group in (std, other)
+            "\n".join(_from_import(m, self.names[m]) for m in group)
+            for group in (std, other, own)
             if group
         ]
         return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+def _from_import(module: str, names: set[str]) -> str:
+    """One ``from`` import in isort's order (constants, classes, functions), wrapped at 100."""
+
+    def order(name: str) -> tuple[int, str]:
+        kind = 0 if name.isupper() else 1 if name[:1].isupper() else 2
+        return kind, name
+
+    ordered = sorted(names, key=order)
+    line = f"from {module} import {', '.join(ordered)}"
+    if len(line) <= 100:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in ordered) + ")"
 
 
 def _class_module(reg: Any, cls: str, key: str, dist: str) -> tuple[str, str]:
@@ -328,14 +353,14 @@ def render(dist: str, regs: list[Any]) -> dict[str, str]:
     )
     files[f"src/{package}/__init__.py"] = f'"""{dist}: an OpenHCS plugin ({what})."""\n'
     files[f"src/{package}/plugin.py"] = _PLUGIN.format(
-        dist=dist, imports="\n".join(plugin_imports) + "\n", hooks="\n".join(hooks)
+        dist=dist, imports="\n".join(sorted(plugin_imports)) + "\n", hooks="\n".join(hooks)
     )
     files[f"tests/test_{package}.py"] = _TESTS.format(
         dist=dist,
         key=key,
         package=package,
         package_dot=package + ".",
-        imports=test_imports.render().rstrip("\n"),
+        imports=test_imports.render(first_party=package).rstrip("\n"),
         tests="\n".join(tests),
         child_lines="".join(child_lines),
     )
