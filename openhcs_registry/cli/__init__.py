@@ -182,6 +182,10 @@ def _run(func: str, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``openhcs-registry`` and ``python -m openhcs_registry``."""
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (argcomplete)
+        from ._completion import autocomplete
+
+        autocomplete(parser)
     args = _merge_common(parser.parse_args(argv))
     _configure_logging(args.verbose)
     try:
