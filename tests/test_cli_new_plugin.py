@@ -103,6 +103,43 @@ def test_the_generated_code_is_lint_clean(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow
+def test_the_generated_package_is_typed(tmp_path: Path) -> None:
+    pytest.importorskip("mypy", reason="mypy is in the lint extra")
+    import openhcs_hookspecs
+
+    import openhcs_registry
+
+    folder = generate(tmp_path, "openhcs-typed", *BUILTIN)
+    assert (folder / "src" / "openhcs_typed" / "py.typed").is_file()
+    roots = {
+        Path(m.__file__).resolve().parent.parent for m in (openhcs_hookspecs, openhcs_registry)
+    }
+    # a checkout: mypy reads the source roots; an installed copy is found through py.typed
+    env = {
+        **os.environ,
+        "MYPYPATH": os.pathsep.join(str(r) for r in roots if "-packages" not in str(r)),
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--python-executable",
+            sys.executable,
+            "src",
+        ],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_bad_usage_is_exit_2(tmp_path: Path) -> None:
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "file").write_text("x")

@@ -7,8 +7,11 @@ options (``--json``, ``-v``, ``--module``) go before or after the command.
 Exit codes: 0 fine; 1 a problem was found (``why``: the key is missing; ``doctor``: failures
 other than expected outcomes, a corrupt cache, a registry that cannot be discovered; ``cache
 verify``: a difference or no valid cache; ``cache warm``: a cache not written; ``list``: a
-registry that cannot be discovered; any unexpected error); 2 bad usage (unknown registry or
-key, with the known ones listed; bad arguments; a ``--module`` that cannot be imported).
+registry that cannot be discovered; ``validate``: an error in the plugin; any unexpected
+error); 2 bad usage (unknown registry or key, with the known ones and the closest match
+listed; bad arguments; a ``--module`` that cannot be imported).  Registry names are accepted
+in either spelling (``microscope_handler``, ``MICROSCOPE_HANDLERS``, ``microscope_handlers``).
+Shell completion comes from argcomplete (the ``completion`` extra), only when a shell asks.
 
 One module per command (``list.py``, ``show.py``, ...), imported only when that command runs;
 ``_common`` holds what they share.  A new command: a module with a ``cmd_*(args) -> int``

@@ -10,6 +10,7 @@ written.  Layout (src layout, so tests run against the installed copy)::
 
     NAME/pyproject.toml  README.md
     NAME/src/PKG/__init__.py  plugin.py (hookimpls, the entry point)  <registry>.py (classes)
+    NAME/src/PKG/py.typed
     NAME/tests/test_PKG.py
 """
 
@@ -50,6 +51,9 @@ test = ["pytest>=7.4"]
 {entry_points}
 [tool.setuptools.packages.find]
 where = ["src"]
+
+[tool.setuptools.package-data]
+"*" = ["py.typed"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
@@ -352,6 +356,7 @@ def render(dist: str, regs: list[Any]) -> dict[str, str]:
         dist=dist, what=what, package=package, first_registry=regs[0].name
     )
     files[f"src/{package}/__init__.py"] = f'"""{dist}: an OpenHCS plugin ({what})."""\n'
+    files[f"src/{package}/py.typed"] = ""  # the classes are typed: let mypy read them
     files[f"src/{package}/plugin.py"] = _PLUGIN.format(
         dist=dist, imports="\n".join(sorted(plugin_imports)) + "\n", hooks="\n".join(hooks)
     )
