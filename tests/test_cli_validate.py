@@ -156,6 +156,25 @@ def test_specname_is_the_hook_name(tmp_path: Path) -> None:
     assert report["keys"] == {"microscope_handler": ["acme"]}
 
 
+def test_a_hookimpl_re_exported_by_the_entry_point_package(tmp_path: Path) -> None:
+    # pluggy sees the functions a module imports: ``acme_scope`` offers plugin's hookimpl
+    init = "from .plugin import provide_microscope_handlers\n"
+    plugin = PLUGIN.replace("from .handlers import AcmeHandler", "from .handlers import *")
+    root = project(
+        tmp_path, target="acme_scope", plugin=plugin, extra={"src/acme_scope/__init__.py": init}
+    )
+    code, report = validate(str(root))
+    assert code == 0, report
+    assert report["keys"] == {"microscope_handler": ["acme"]}
+    # and a misspelling in the re-exported function is still found, in its own file
+    (root / "src/acme_scope/plugin.py").write_text(plugin.replace("handlers():", "handler():"))
+    (root / "src/acme_scope/__init__.py").write_text(init.replace("handlers", "handler"))
+    code, report = validate(str(root))
+    assert code == 1
+    finding = next(f for f in report["findings"] if "matches no hookspec" in f["message"])
+    assert finding["file"].endswith("plugin.py")
+
+
 def test_a_hook_function_without_the_decorator(tmp_path: Path) -> None:
     plugin = PLUGIN.replace("@hookimpl\n", "")
     code, report = validate(str(project(tmp_path, plugin=plugin)))

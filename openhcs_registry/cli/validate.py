@@ -78,6 +78,8 @@ class Module:
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.imports: dict[str, tuple[str, str | None]] = {}
         self.assigned: dict[str, ast.expr] = {}
+        #: modules of ``from X import *``
+        self.star: list[str] = []
         for node in _top_level(tree.body):
             if isinstance(node, ast.ClassDef):
                 self.classes[node.name] = node
@@ -93,7 +95,10 @@ class Module:
             elif isinstance(node, ast.ImportFrom):
                 base = self._absolute(node.module, node.level)
                 for alias in node.names:
-                    self.imports[alias.asname or alias.name] = (base, alias.name)
+                    if alias.name == "*":
+                        self.star.append(base)
+                    else:
+                        self.imports[alias.asname or alias.name] = (base, alias.name)
             elif isinstance(node, ast.Assign):
                 for target in node.targets:
                     if isinstance(target, ast.Name):
@@ -372,7 +377,7 @@ class Checker:
         if module is None:
             return
         attr = value.partition(":")[2].strip()
-        functions: list[ast.FunctionDef | ast.AsyncFunctionDef]
+        functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
         if attr:
             found = self.resolve(module, attr.split(".")[0])
             if found is None or found[0] != "class":
@@ -387,17 +392,20 @@ class Checker:
             functions = [n for n in cls.body if isinstance(n, ast.FunctionDef)]
             hook_module = owner
         else:
-            functions = list(module.functions.values())
             hook_module = module
-        impls = [(f, _hookimpl_name(f, hook_module)) for f in functions]
-        marked = [(f, n) for f, n in impls if n is not None]
-        for func, hook_name in impls:
+        # (function, module defining it): a module plugin also offers the functions it imports
+        found_functions = (
+            [(f, hook_module) for f in functions] if attr else self.module_functions(module)
+        )
+        impls = [(f, m, _hookimpl_name(f, m)) for f, m in found_functions]
+        marked = [(f, m, n) for f, m, n in impls if n is not None]
+        for func, owner, hook_name in impls:
             if hook_name is None and func.name in self.specs:
                 self.add(
                     "error",
                     f"{func.name}() is named like a hookspec but not decorated with @hookimpl: "
                     "pluggy ignores it (from openhcs_registry import hookimpl)",
-                    hook_module,
+                    owner,
                     func,
                 )
         if not marked:
@@ -408,11 +416,29 @@ class Checker:
                 hook_module,
             )
         returned: set[tuple[str, str]] = set()
-        for func, hook_name in marked:
+        for func, owner, hook_name in marked:
             assert hook_name is not None
-            self.check_hookimpl(hook_module, func, hook_name, group, returned)
+            self.check_hookimpl(owner, func, hook_name, group, returned)
         if not attr:
             self.check_unreturned(module, returned)
+
+    def module_functions(
+        self, module: Module
+    ) -> list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, Module]]:
+        """Functions a module offers pluggy: its own, and those it imports from the project."""
+        out = [(f, module) for f in module.functions.values()]
+        for source, attr in module.imports.values():
+            if attr is not None and self.project.owns(source):
+                target = self.project.parse(source, self.findings)
+                if target is not None and attr in target.functions:
+                    out.append((target.functions[attr], target))
+        for source in module.star:
+            target = (
+                self.project.parse(source, self.findings) if self.project.owns(source) else None
+            )
+            if target is not None:
+                out += [(f, target) for n, f in target.functions.items() if not n.startswith("_")]
+        return out
 
     def check_hookimpl(
         self,
@@ -721,6 +747,12 @@ class Checker:
         value = module.assigned.get(name)
         if isinstance(value, (ast.Name, ast.Attribute)):
             return self.resolve_expr(module, value, depth + 1)
+        for source in module.star:  # ``from .handlers import *``
+            target = (
+                self.project.parse(source, self.findings) if self.project.owns(source) else None
+            )
+            if target is not None and not name.startswith("_") and target.defines(name):
+                return self.resolve(target, name, depth + 1)
         return None
 
     def resolve_expr(
@@ -886,6 +918,7 @@ def run_import(project: Project, timeout: float = 300) -> dict[str, Any]:
         env = dict(os.environ)
         env["OPENHCS_CACHE_DIR"] = str(Path(tmp) / "cache")
         env.pop("OPENHCS_DISABLE_REGISTRY_CACHE", None)
+        env.pop("OPENHCS_DISABLE_ENTRY_POINTS", None)  # the plugin comes in as an entry point
         name = project.name or "unnamed-plugin"
         if not project.installed:
             # the project as if installed: its source roots and a .dist-info with its entry
