@@ -399,3 +399,29 @@ def test_import_finds_what_only_running_shows(tmp_path: Path) -> None:
     assert code == 1
     (error,) = [e for e in errors(report) if e.startswith("--import:")]
     assert "hook_error" in error and "boom" in error
+
+
+def test_hookspecs_of_the_projects_own_contracts_are_known(tmp_path: Path) -> None:
+    # an application declaring its own hook (read from its source, not imported) and
+    # implementing it in its plugin module
+    contracts = (
+        "from openhcs_registry import hookspec\n\n"
+        '@hookspec\ndef provide_exporters(limit):\n    """Exporters."""\n'
+    )
+    plugin = PLUGIN + "\n\n@hookimpl\ndef provide_exporters(limit):\n    return []\n"
+    root = project(tmp_path, plugin=plugin, extra={"src/acme_scope/contracts.py": contracts})
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '\n[project.entry-points."openhcs.contracts"]\nacme = "acme_scope.contracts"\n'
+    )
+    code, report = validate(str(root))
+    assert code == 0, report
+    wrong = plugin.replace("provide_exporters(limit)", "provide_exporters(lmit)")
+    (root / "src/acme_scope/plugin.py").write_text(wrong)
+    code, report = validate(str(root))
+    assert code == 1 and any("takes lmit" in e for e in errors(report)), errors(report)
+    misspelt = plugin.replace("def provide_exporters", "def provide_exporter")
+    (root / "src/acme_scope/plugin.py").write_text(misspelt)
+    code, report = validate(str(root))
+    assert any("did you mean 'provide_exporters'?" in e for e in errors(report)), errors(report)

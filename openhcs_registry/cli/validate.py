@@ -324,6 +324,8 @@ class Checker:
         for reg in regs.values():
             self.by_hook.setdefault(reg.config.hook_name, []).append(reg)
         self.groups = {r.config.entry_point_group for r in regs.values()} | {"openhcs"}
+        #: hookspecs of the project's own contract modules: name -> parameter names
+        self.static_specs: dict[str, list[str]] = {}
 
     def add(self, level: str, message: str, module: Module | None = None, node: Any = None) -> None:
         self.findings.append(
@@ -335,7 +337,9 @@ class Checker:
         contract_groups = {f"{g}.contracts" for g in self.groups}
         for group, name, value in self.project.entry_points:
             if group in contract_groups:
-                self.check_target(group, name, value)
+                module = self.check_target(group, name, value)
+                if module is not None:  # the project's own contracts: read, not imported
+                    self.own_hookspecs(module)
         if not plugin_eps:
             import difflib
 
@@ -351,6 +355,20 @@ class Checker:
             )
         for group, name, value in plugin_eps:
             self.check_plugin(group, name, value)
+
+    def own_hookspecs(self, module: Module) -> None:
+        """Hookspecs declared by the project's own contract modules (their parameter names)."""
+        for func in module.functions.values():
+            for deco in func.decorator_list:
+                target = deco.func if isinstance(deco, ast.Call) else deco
+                last = (_dotted(target) or "").split(".")[-1]
+                bound = module.assigned.get(last)
+                marker = isinstance(bound, ast.Call) and (_dotted(bound.func) or "").endswith(
+                    "HookspecMarker"
+                )
+                if last == "hookspec" or marker:
+                    args = (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)
+                    self.static_specs.setdefault(func.name, [a.arg for a in args])
 
     def check_target(self, group: str, name: str, value: str) -> Module | None:
         module_name, _, attr = value.partition(":")
@@ -400,7 +418,7 @@ class Checker:
         impls = [(f, m, _hookimpl_name(f, m)) for f, m in found_functions]
         marked = [(f, m, n) for f, m, n in impls if n is not None]
         for func, owner, hook_name in impls:
-            if hook_name is None and func.name in self.specs:
+            if hook_name is None and (func.name in self.specs or func.name in self.static_specs):
                 self.add(
                     "error",
                     f"{func.name}() is named like a hookspec but not decorated with @hookimpl: "
@@ -449,10 +467,12 @@ class Checker:
         returned: set[tuple[str, str]],
     ) -> None:
         spec = self.specs.get(hook_name)
-        if spec is None:
+        static = self.static_specs.get(hook_name)
+        if spec is None and static is None:
             import difflib
 
-            close = difflib.get_close_matches(hook_name, list(self.specs), 1, 0.6)
+            known = [*self.specs, *self.static_specs]
+            close = difflib.get_close_matches(hook_name, known, 1, 0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             self.add(
                 "error",
@@ -464,7 +484,7 @@ class Checker:
             return
         import inspect
 
-        allowed = set(inspect.signature(spec).parameters)
+        allowed = set(inspect.signature(spec).parameters) if spec is not None else set(static or ())
         params = [a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)]
         if params and params[0] == "self":
             params = params[1:]
