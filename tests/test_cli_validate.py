@@ -425,3 +425,68 @@ def test_hookspecs_of_the_projects_own_contracts_are_known(tmp_path: Path) -> No
     (root / "src/acme_scope/plugin.py").write_text(misspelt)
     code, report = validate(str(root))
     assert any("did you mean 'provide_exporters'?" in e for e in errors(report)), errors(report)
+
+
+@pytest.mark.slow
+def test_a_third_party_registry_given_with_module(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "acme_contracts.py").write_text(
+        textwrap.dedent(
+            """
+            from abc import ABC, abstractmethod
+            from openhcs_registry import LazyDiscoveryDict, RegistryConfig, hookspec
+
+            class Exporter(ABC):
+                fmt = None
+
+                @abstractmethod
+                def write(self, data): ...
+
+            @hookspec
+            def provide_exporters():
+                "Return Exporter subclasses."
+
+            EXPORTERS = LazyDiscoveryDict(RegistryConfig(
+                name="exporter", hookspec=provide_exporters, base_class=Exporter,
+                key_attribute="fmt",
+            ))
+            """
+        )
+    )
+    plugin = textwrap.dedent(
+        """
+        from acme_contracts import Exporter
+        from openhcs_registry import hookimpl
+
+        class Csv(Exporter):
+            fmt = "csv"
+
+            def write(self, data):
+                return None
+
+        @hookimpl
+        def provide_exporters():
+            return [Csv]
+        """
+    )
+    root = project(tmp_path / "proj", plugin=plugin)
+    env = {**os.environ, "PYTHONPATH": str(lib)}
+    args = [sys.executable, "-m", "openhcs_registry", "validate", str(root), "--json"]
+    proc = subprocess.run(
+        [*args, "--module", "acme_contracts", "--import"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0, report
+    assert report["keys"] == {"exporter": ["csv"]}
+    assert report["import"]["keys"] == {"exporter": ["csv"]}
+    # without the contracts the hook is unknown: a problem, with the exit code for it
+    bare = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert bare.returncode == 1
+    assert any(
+        "provide_exporters() matches no hookspec" in e for e in errors(json.loads(bare.stdout))
+    )

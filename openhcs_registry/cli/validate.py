@@ -29,12 +29,12 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import EXIT_OK, EXIT_PROBLEM, UsageError, print_json
+from ._common import EXIT_OK, EXIT_PROBLEM, REGISTRY_MODULES_ENV, UsageError, print_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from typing import Any
 
 #: How deep re-exports and base classes are followed through the project's modules.
@@ -928,7 +928,9 @@ def _subclass(value: Any, base: type) -> bool:
 # -- --import: the real discovery in a subprocess ---------------------------------------------
 
 
-def run_import(project: Project, timeout: float = 300) -> dict[str, Any]:
+def run_import(
+    project: Project, modules: Sequence[str] = (), timeout: float = 300
+) -> dict[str, Any]:
     """Discover every registry in a fresh interpreter with the plugin present; its report."""
     import json
     import subprocess
@@ -939,6 +941,9 @@ def run_import(project: Project, timeout: float = 300) -> dict[str, Any]:
         env["OPENHCS_CACHE_DIR"] = str(Path(tmp) / "cache")
         env.pop("OPENHCS_DISABLE_REGISTRY_CACHE", None)
         env.pop("OPENHCS_DISABLE_ENTRY_POINTS", None)  # the plugin comes in as an entry point
+        if modules:  # --module registries are discovered in the child too
+            extra = [m for m in env.get(REGISTRY_MODULES_ENV, "").split(",") if m.strip()]
+            env[REGISTRY_MODULES_ENV] = ",".join([*extra, *modules])
         name = project.name or "unnamed-plugin"
         if not project.installed:
             # the project as if installed: its source roots and a .dist-info with its entry
@@ -1062,7 +1067,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "keys": checker.keys,
     }
     if args.run_import:
-        imported = run_import(project)
+        imported = run_import(project, args.module)
         report["import"] = {k: v for k, v in imported.items() if k != "stderr"}
         if "error" in imported:
             findings.append(Finding("error", f"--import: {imported['error']}"))
