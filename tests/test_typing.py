@@ -99,3 +99,67 @@ def test_package_import_stays_lazy() -> None:
     first, second = json.loads(proc.stdout)
     assert first == []
     assert second == ["openhcs_hookspecs.storage"]
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (REPO / "openhcs_registry" / "__init__.py").is_file(),
+    reason="needs the source tree (this run tests an installed copy)",
+)
+def test_the_documented_editable_mode_is_readable_by_mypy(tmp_path: Path) -> None:
+    # docs: `pip install -e . --config-settings editable_mode=strict`; setuptools' default
+    # editable mode (an import hook) is invisible to mypy: the control below shows it
+    pytest.importorskip("mypy", reason="mypy is in the lint extra")
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", ".ci-venv", "build", "dist", "*.egg-info", "__pycache__", ".*cache*"
+        ),
+    )
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = str(venv / "bin" / "python")
+    (tmp_path / "user_code.py").write_text(
+        'from openhcs_hookspecs import MICROSCOPE_HANDLERS\nreveal_type(MICROSCOPE_HANDLERS["x"])\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MYPYPATH", "PYTHONPATH")}
+
+    def install_and_check(*mode: str) -> str:
+        proc = subprocess.run(
+            [python, "-m", "pip", "install", "-q", "-e", str(src), *mode],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        checked = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mypy",
+                "--no-incremental",
+                "--python-executable",
+                python,
+                "user_code.py",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return checked.stdout
+
+    default = install_and_check()
+    assert 'Revealed type is "Any"' in default, default
+    strict = install_and_check("--config-settings", "editable_mode=strict")
+    assert 'Revealed type is "type[openhcs_hookspecs.microscopes.MicroscopeHandler]"' in strict, (
+        strict
+    )
