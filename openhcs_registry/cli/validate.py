@@ -305,9 +305,19 @@ def _installed(name: str) -> Project:
             f"{name!r} is neither a folder nor an installed distribution{hint}"
         ) from None
     eps = [(ep.group, ep.name, ep.value) for ep in dist.entry_points]
-    return Project(
+    found = Project(
         f"{dist.metadata['Name']} {dist.version}", dist.metadata["Name"], eps, [], installed=True
     )
+    # every top-level package of the distribution is the plugin's (never imported), not only
+    # those its entry points name
+    found.tops |= set((dist.read_text("top_level.txt") or "").split())
+    for file in dist.files or ():
+        parts = file.parts
+        if len(parts) > 1 and parts[0].isidentifier() and file.suffix == ".py":
+            found.tops.add(parts[0])
+        elif len(parts) == 1 and file.suffix == ".py" and not parts[0].startswith("__editable__"):
+            found.tops.add(file.stem)
+    return found
 
 
 # -- the static check --------------------------------------------------------------------------
