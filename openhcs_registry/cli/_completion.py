@@ -5,7 +5,7 @@ run never imports argcomplete.  Registry arguments complete to the registry name
 arguments to the keys of the registry already typed (read warm from the cache when there is
 one), other arguments as argcomplete does by default (files for ``validate PATH``).
 Activate with ``eval "$(register-python-argcomplete openhcs-registry)"`` (bash, zsh; see
-docs/plugin-authors.md for fish and global activation).
+docs/plugin-authors.md for fish).
 """
 
 from __future__ import annotations
