@@ -11,7 +11,24 @@ import importlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    # What type checkers see: the real objects (``MICROSCOPE_HANDLERS["x"]`` is
+    # ``type[MicroscopeHandler]``).  At run time these names come from ``__getattr__`` below,
+    # importing only the one contract module asked for.  Keep in step with ``_NAMES``
+    # (tests/test_typing.py checks both).
     from typing import Any
+
+    from .formats import MICROSCOPE_FORMAT_REGISTRIES as MICROSCOPE_FORMAT_REGISTRIES
+    from .formats import MicroscopeFormatRegistry as MicroscopeFormatRegistry
+    from .libraries import LIBRARY_REGISTRIES as LIBRARY_REGISTRIES
+    from .libraries import LibraryRegistry as LibraryRegistry
+    from .microscopes import METADATA_HANDLERS as METADATA_HANDLERS
+    from .microscopes import MICROSCOPE_HANDLERS as MICROSCOPE_HANDLERS
+    from .microscopes import MetadataHandler as MetadataHandler
+    from .microscopes import MicroscopeHandler as MicroscopeHandler
+    from .storage import STORAGE_BACKENDS as STORAGE_BACKENDS
+    from .storage import StorageBackend as StorageBackend
+    from .zmq_servers import ZMQ_SERVERS as ZMQ_SERVERS
+    from .zmq_servers import ZMQServer as ZMQServer
 
 #: Module of each registry-defining contract, in display order.
 REGISTRY_MODULES: tuple[str, ...] = (

@@ -7,8 +7,11 @@ options (``--json``, ``-v``, ``--module``) go before or after the command.
 Exit codes: 0 fine; 1 a problem was found (``why``: the key is missing; ``doctor``: failures
 other than expected outcomes, a corrupt cache, a registry that cannot be discovered; ``cache
 verify``: a difference or no valid cache; ``cache warm``: a cache not written; ``list``: a
-registry that cannot be discovered; any unexpected error); 2 bad usage (unknown registry or
-key, with the known ones listed; bad arguments; a ``--module`` that cannot be imported).
+registry that cannot be discovered; ``validate``: an error in the plugin; any unexpected
+error); 2 bad usage (unknown registry or key, with the known ones and the closest match
+listed; bad arguments; a ``--module`` that cannot be imported).  Registry names are accepted
+in either spelling (``microscope_handler``, ``MICROSCOPE_HANDLERS``, ``microscope_handlers``).
+Shell completion comes from argcomplete (the ``completion`` extra), only when a shell asks.
 
 One module per command (``list.py``, ``show.py``, ...), imported only when that command runs;
 ``_common`` holds what they share.  A new command: a module with a ``cmd_*(args) -> int``
@@ -122,6 +125,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="functions of exactly this name (e.g. gaussian)")
     p.add_argument("--show", action="store_true", help="the target is one function: show it")
     p.add_argument("--rebuild", action="store_true", help="rebuild the catalogues shown")
+    p = command(
+        "contracts",
+        "what a plugin implements: hookspec, base class, key, abstract methods, entry-point group",
+        "contracts:cmd_contracts",
+    )
+    p.add_argument("registry", nargs="?")
+    p = command(
+        "validate",
+        "check a plugin project folder or installed distribution without importing it",
+        "validate:cmd_validate",
+    )
+    p.add_argument("target", metavar="PATH|DIST")
+    p.add_argument(
+        "--import",
+        dest="run_import",
+        action="store_true",
+        help="also run the real discovery on the plugin in a subprocess",
+    )
+    p = command(
+        "new-plugin",
+        "write a plugin project (pyproject, hookimpls, class skeletons, tests) that validates",
+        "new_plugin:cmd_new_plugin",
+    )
+    p.add_argument("name", help="distribution name, e.g. openhcs-myscope")
+    p.add_argument(
+        "--registry",
+        action="append",
+        default=[],
+        metavar="R",
+        help="a registry to implement (repeatable; default microscope_handler)",
+    )
+    p.add_argument("--dir", metavar="D", help="folder to create (default ./NAME)")
     p = sub.add_parser(
         "cache", help="cache info | clear | warm | verify", description="Manage the cache files."
     )
@@ -161,6 +196,10 @@ def _run(func: str, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``openhcs-registry`` and ``python -m openhcs_registry``."""
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asking for completions (argcomplete)
+        from ._completion import autocomplete
+
+        autocomplete(parser)
     args = _merge_common(parser.parse_args(argv))
     _configure_logging(args.verbose)
     try:

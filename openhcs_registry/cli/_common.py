@@ -68,17 +68,66 @@ def load_registries(modules: Sequence[str]) -> dict[str, LazyDiscoveryDict[Any]]
 
 
 def pick(regs: dict[str, LazyDiscoveryDict[Any]], name: str) -> tuple[Any, str | None]:
-    """The registry called *name*, or (primary, secondary name) for a secondary registry."""
-    if name in regs:
-        return regs[name], None
-    for reg in regs.values():
-        for sec in reg.config.secondary_registries:
-            if sec.name == name:
-                return reg, name
+    """The registry called *name*, or (primary, secondary name) for a secondary registry.
+
+    Either spelling is accepted: the registry's name (``microscope_handler``), the constant
+    it is bound to (``MICROSCOPE_HANDLERS``) or a plural (``microscope_handlers``).  An
+    unknown name is a usage error naming the closest known ones.
+    """
+    names = registry_names(regs)
+    wanted = names.get(_spelling(name))
+    if wanted is not None:
+        return wanted
+    import difflib
+
     known = sorted(regs) + sorted(
         s.name for r in regs.values() for s in r.config.secondary_registries
     )
-    raise UsageError(f"unknown registry {name!r}; known: {', '.join(known)}")
+    close = difflib.get_close_matches(_spelling(name), list(names), 3, 0.6)
+    hint = sorted({_display(names[c]) for c in close})
+    suggestion = f"; did you mean {' or '.join(hint)}?" if hint else ""
+    raise UsageError(f"unknown registry {name!r}{suggestion} (known: {', '.join(known)})")
+
+
+def registry_names(regs: dict[str, LazyDiscoveryDict[Any]]) -> dict[str, tuple[Any, str | None]]:
+    """Every accepted spelling (normalised by :func:`_spelling`) -> (registry, secondary).
+
+    Besides the names themselves, the module-level constants of each registry's contract
+    module that hold it (``MICROSCOPE_HANDLERS``, ``METADATA_HANDLERS``) are aliases; shell
+    completion offers the canonical names only.
+    """
+    import sys
+
+    out: dict[str, tuple[Any, str | None]] = {}
+    for reg in regs.values():
+        entries: list[tuple[str, str | None]] = [(reg.name, None)]
+        entries += [(s.name, s.name) for s in reg.config.secondary_registries]
+        module = sys.modules.get(getattr(reg.config.hookspec, "__module__", "") or "")
+        for attr, value in vars(module).items() if module is not None else ():
+            if value is reg:
+                entries.append((attr, None))
+            elif getattr(value, "primary", None) is reg and isinstance(
+                getattr(value, "name", None), str
+            ):
+                entries.append((attr, value.name))
+        for spelling, secondary in entries:
+            out.setdefault(_spelling(spelling), (reg, secondary))
+    return out
+
+
+def _spelling(name: str) -> str:
+    """*name* lower-cased, ``-`` as ``_``, and a plural made singular (``registries``)."""
+    name = name.strip().lower().replace("-", "_")
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+def _display(found: tuple[Any, str | None]) -> str:
+    reg, secondary = found
+    return repr(secondary or reg.name)
 
 
 def view_of(reg: Any, secondary: str | None) -> Any:
