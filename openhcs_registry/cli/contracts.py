@@ -60,10 +60,16 @@ def load_contracts(modules: Sequence[str]) -> tuple[dict[str, Any], dict[str, An
 
 
 def _is_contract_module(name: str, regs: dict[str, Any]) -> bool:
-    """Modules holding a registry's hookspec, or declared as contracts (``openhcs_hookspecs``)."""
-    if name == "openhcs_hookspecs" or name.startswith("openhcs_hookspecs."):
+    """Modules holding a registry's hookspec, or declared under ``openhcs.contracts``."""
+    if any(getattr(r.config.hookspec, "__module__", None) == name for r in regs.values()):
         return True
-    return any(getattr(r.config.hookspec, "__module__", None) == name for r in regs.values())
+    return name in _declared_contract_modules()
+
+
+def _declared_contract_modules() -> set[str]:
+    from .._contracts import CONTRACTS_GROUP, declared
+
+    return {value.split(":", 1)[0].strip() for _dist, _name, value in declared(CONTRACTS_GROUP)}
 
 
 def signature_of(func: Any, drop_self: bool = False) -> str:
