@@ -30,6 +30,8 @@ from .config import RegistryConfig
 from .diagnostics import (
     FailureKind,
     PluginFailure,
+    abstract_text,
+    bad_key_text,
     exception_location,
     missing_module_of,
     missing_requirements,
@@ -368,10 +370,10 @@ class _Discovery:
                         continue
                     label = f"{module_name}.{attr}"
                     if inspect.isabstract(obj):
-                        self.skip(label, FailureKind.ABSTRACT, "abstract class", module_name)
+                        self.skip(label, FailureKind.ABSTRACT, abstract_text(obj), module_name)
                         continue
                     if not self._has_key(obj):
-                        self.skip(label, FailureKind.MISSING_KEY, "no key attribute", module_name)
+                        self.skip(label, FailureKind.MISSING_KEY, self._key_text(obj), module_name)
                         continue
                     found.append(obj)
                 if found:
@@ -385,6 +387,13 @@ class _Discovery:
                         dist,
                         version,
                     )
+
+    def _key_text(self, obj: Any) -> str:
+        try:
+            key = self.config.key_of(obj)
+        except Exception as exc:
+            return f"{_label(obj)}: the key extractor raised {exc!r}"
+        return bad_key_text(_label(obj), key, self.config.key_attribute)
 
     def _has_key(self, obj: Any) -> bool:
         try:
@@ -630,7 +639,7 @@ class _Discovery:
             self.fail(
                 plugin.name,
                 FailureKind.ABSTRACT,
-                f"{label} is abstract",
+                abstract_text(value),
                 module=plugin.module,
                 distribution=plugin.distribution,
             )
@@ -646,8 +655,7 @@ class _Discovery:
             self.fail(
                 plugin.name,
                 FailureKind.MISSING_KEY,
-                f"{label} has no usable key"
-                + (f" (attribute {cfg.key_attribute!r})" if cfg.key_attribute else ""),
+                bad_key_text(label, key, cfg.key_attribute),
                 module=plugin.module,
                 distribution=plugin.distribution,
             )

@@ -667,9 +667,23 @@ class LazyDiscoveryDict(_GenericMapping[V]):
     def __getitem__(self, key: str) -> V:
         entry = self._view().get(key)
         if entry is None:
-            raise KeyError(key)
+            raise self._key_error(key)
         value: V = self._resolve(entry)
         return value
+
+    def _key_error(self, key: object, view: Mapping[str, Any] | None = None) -> KeyError:
+        """A ``KeyError`` saying why *key* is absent (unavailable, blocked, skipped, ...)."""
+        from .diagnostics import key_error
+
+        state = self._ensure()
+        return key_error(
+            self.name if view is None else getattr(view, "name", self.name),
+            key,
+            [*state.failures, *state.skipped],
+            sorted(self._view() if view is None else view),
+            autoregister.noted(self.name),
+            self.config.key_of,
+        )
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._view()))
@@ -799,7 +813,7 @@ class SecondaryRegistryDict(_GenericMapping[V]):
     def __getitem__(self, key: str) -> V:
         entry = self._view().get(key)
         if entry is None:
-            raise KeyError(key)
+            raise self.primary._key_error(key, self)
         value: V = self.primary._resolve(entry, self.name)
         return value
 
