@@ -458,14 +458,12 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             try:
                 yield self
             finally:
-                before = {id(obj) for obj in notes}
                 now = autoregister.noted(self.name)
-                for obj in now:
-                    if id(obj) not in before:
+                if [id(obj) for obj in now] != [id(obj) for obj in notes]:
+                    # the same notes in the same order (the order ranks import-time classes)
+                    for obj in now:
                         autoregister.forget(self.name, obj)
-                still = {id(obj) for obj in now}
-                for obj in notes:
-                    if id(obj) not in still:
+                    for obj in notes:
                         autoregister.note(self.name, obj)
                 with self._lock:
                     self._explicit, self._blocked, self._extra_plugins = (
