@@ -804,6 +804,8 @@ class _Discovery:
                 inputs = self.inputs_of(cand.plugin)
                 if module not in inputs.modules:  # a value defined outside what it loaded
                     inputs.update(_inputs.known_inputs(module))
+                if module not in inputs.modules:  # a reference nothing imported yet
+                    _record_unimported(inputs, module)
         res.modules.update(self.plugin_modules)
         self.record_environment()
 
@@ -826,6 +828,20 @@ class _Discovery:
             self.result.launch = {"tops": [], "present": []}
         for path in _inputs.shadow_dirs(tops, entries):
             common.add_dir(path)
+
+
+def _record_unimported(inputs: Inputs, module: str) -> None:
+    """Watch the file of a module a reference points into but nothing imported.
+
+    A secondary value given as a string (``metadata_handler = "my_plugin.meta:Handler"``,
+    as the README shows) is resolved only when used; its module's file, found without
+    importing it, is recorded like an imported one's, so the cache may point into it.
+    """
+    from .explain import locate
+
+    file, _ = locate(module)
+    if file is not None and os.path.isfile(file):
+        inputs.modules[module] = inputs.add_file(os.path.abspath(file))
 
 
 def _load_entry_point(ep: Any, inputs: Inputs) -> Any:

@@ -456,3 +456,68 @@ def test_doctor_groups_one_plugins_failure_across_registries(world: World) -> No
     rows = [line for line in text.splitlines() if line.strip().startswith(f"broken_{world.tag}")]
     assert len(rows) == 1 and f"all {len(per_registry)} of group 'openhcs'" in rows[0]
     assert "problems found: 1" in text
+
+
+# -- done when: a plugin written from the docs works first time, with only expected outcomes -----
+def test_a_plugin_written_from_the_docs_works_with_no_unexpected_warning(world: World) -> None:
+    world.write_spec()
+    pkg = f"docsplugin_{world.tag}"
+    world.write(
+        f"{pkg}/__init__.py",
+        f'''
+        from openhcs_registry import hookimpl
+        from openhcs_hookspecs.microscopes import MicroscopeHandler
+        from openhcs_plugins.storage.memory import MemoryBackend
+
+        class MyScopeHandler(MicroscopeHandler):
+            _microscope_type = "myscope"
+            metadata_handler = "{pkg}.meta:MyScopeMetadata"
+            def parse_filename(self, filename): return None
+            def construct_filename(self, **components): return ""
+
+        class S3Backend(MemoryBackend):  # the storage methods, for the test's sake
+            _backend_type = "s3"
+            requires_modules = ("boto3_not_installed_here",)
+
+        class CountingMemory(MemoryBackend):
+            """A memory backend that counts its writes."""
+
+        @hookimpl
+        def provide_microscope_handlers():
+            return [MyScopeHandler]
+
+        @hookimpl(tryfirst=True)
+        def provide_storage_backends():
+            return [S3Backend, CountingMemory]
+        ''',
+    )
+    world.write(
+        f"{pkg}/meta.py",
+        """
+        from openhcs_hookspecs.microscopes import MetadataHandler
+
+        class MyScopeMetadata(MetadataHandler):
+            def find_metadata_file(self, plate_path): return None
+            def parse_metadata(self, text): return {}
+        """,
+    )
+    world.add_dist_info("my-openhcs-plugin", "1.0", {"myscope": pkg}, group="openhcs")
+    cold = cli(world, "list", "--json")
+    assert cold.returncode == 0 and cold.stderr == "", cold.stderr  # not one warning
+    data = json.loads(cold.stdout)
+    assert data["microscope_handler"]["items"]["myscope"]["distribution"] == "my-openhcs-plugin"
+    assert data["metadata_handler"]["items"]["myscope"]["ref"] == f"{pkg}.meta:MyScopeMetadata"
+    assert data["storage_backend"]["items"]["memory"]["ref"] == f"{pkg}:CountingMemory"
+    assert "s3" not in data["storage_backend"]["items"]
+    warm = cli(world, "list", "--all", "--json")
+    assert warm.returncode == 0 and warm.stderr == ""
+    absent = {(a["key"], a["kind"]) for a in json.loads(warm.stdout)["storage_backend"]["absent"]}
+    assert {("s3", "unavailable"), ("memory", "overridden")} <= absent
+    doctor = cli(world, "doctor")
+    assert doctor.returncode == 0 and "no problems found" in doctor.stdout, doctor.stdout
+    # the metadata module, never imported by discovery, is watched all the same
+    assert json.loads(cli(world, "list", "--json").stdout)["metadata_handler"]["source"] == "cache"
+    meta = world.site / pkg / "meta.py"
+    meta.write_text(meta.read_text() + "\n# edited\n")
+    edited = json.loads(cli(world, "list", "--json").stdout)
+    assert edited["metadata_handler"]["source"] == "fresh"
