@@ -769,6 +769,17 @@ class _Discovery:
                             key=key,
                         )
                         continue
+                    if not _findable(value.split(":")[0]):
+                        # a typo here would make every warm start find its cache "corrupt"
+                        self.fail(
+                            cand.plugin,
+                            FailureKind.DERIVE_ERROR,
+                            f"{sec.name}: {value!r} points into module "
+                            f"{value.split(':')[0]!r}, which cannot be found",
+                            module=cand.module,
+                            key=key,
+                        )
+                        continue
                     ref, value = value, _UNRESOLVED
                 derived[key] = Candidate(
                     key=key,
@@ -828,6 +839,16 @@ class _Discovery:
             self.result.launch = {"tops": [], "present": []}
         for path in _inputs.shadow_dirs(tops, entries):
             common.add_dir(path)
+
+
+def _findable(module: str) -> bool:
+    """Whether *module* is imported or can be found on the path (nothing imported)."""
+    from .explain import locate
+
+    if module in sys.modules:
+        return True
+    file, folders = locate(module)
+    return file is not None or bool(folders)
 
 
 def _record_unimported(inputs: Inputs, module: str) -> None:

@@ -401,6 +401,16 @@ def explain(
         info = registry.info(key)
         if secondary is not None and key not in registry.secondary(secondary):
             sec = next(s for s in cfg.secondary_registries if s.name == secondary)
+            derive_errors = [
+                f
+                for f in registry.failures
+                if f.kind == FailureKind.DERIVE_ERROR and f.key == key and secondary in f.message
+            ]
+            for failure in derive_errors:  # the value was there, but unusable
+                cause, detail, advice = _describe_failure(failure)
+                out.add(cause, detail, advice, **_failure_extra(failure))
+            if derive_errors:
+                return out
             how = f"its {sec.attribute!r} attribute" if sec.attribute else "its derive function"
             out.add(
                 "no secondary value",

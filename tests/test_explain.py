@@ -521,3 +521,24 @@ def test_a_plugin_written_from_the_docs_works_with_no_unexpected_warning(world: 
     meta.write_text(meta.read_text() + "\n# edited\n")
     edited = json.loads(cli(world, "list", "--json").stdout)
     assert edited["metadata_handler"]["source"] == "fresh"
+
+
+def test_a_secondary_reference_into_a_missing_module_is_a_failure_not_a_corrupt_cache(
+    world: World,
+) -> None:
+    world.write_spec()
+    source = world.plugin_source(("Good", "good"), ("Other", "other"))
+    source = source.replace(
+        "    kind = 'good'", f"    kind = 'good'\n    partner = 'nowhere_{world.tag}.meta:Partner'"
+    )
+    world.install("good-plugin", f"good_{world.tag}", source)
+    cold = cli(world, "list", "--json")
+    warm = cli(world, "list", "--json")
+    assert "corrupt" not in cold.stderr + warm.stderr, warm.stderr
+    assert json.loads(warm.stdout)[world.name]["source"] == "cache"
+    assert sorted(json.loads(warm.stdout)[world.name]["items"]) == ["good", "other"]
+    proc = cli(world, "why", f"{world.name}_partner", "good", "--json")
+    assert proc.returncode == 1
+    causes = json.loads(proc.stdout)["causes"]
+    assert causes[0]["cause"] == "secondary derivation failed"
+    assert f"'nowhere_{world.tag}.meta', which cannot be found" in causes[0]["detail"]
