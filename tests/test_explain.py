@@ -542,3 +542,151 @@ def test_a_secondary_reference_into_a_missing_module_is_a_failure_not_a_corrupt_
     causes = json.loads(proc.stdout)["causes"]
     assert causes[0]["cause"] == "secondary derivation failed"
     assert f"'nowhere_{world.tag}.meta', which cannot be found" in causes[0]["detail"]
+
+
+PLUGIN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "my-openhcs-plugin"
+version = "0.1.0"
+
+[project.entry-points.openhcs]
+myscope = "my_openhcs_plugin"
+
+[tool.setuptools]
+packages = ["my_openhcs_plugin"]
+"""
+
+PLUGIN_INIT = '''
+from openhcs_registry import hookimpl
+from openhcs_hookspecs.microscopes import MicroscopeHandler
+from openhcs_plugins.storage.memory import MemoryBackend
+
+
+class MyScopeHandler(MicroscopeHandler):
+    _microscope_type = "myscope"
+    metadata_handler = "my_openhcs_plugin.meta:MyScopeMetadata"   # feeds METADATA_HANDLERS lazily
+
+    def parse_filename(self, filename):
+        return None
+
+    def construct_filename(self, **components):
+        return ""
+
+
+class S3Backend(MemoryBackend):
+    _backend_type = "s3"
+    requires_modules = ("boto3_is_not_installed",)   # reported "unavailable"
+
+
+class CountingMemory(MemoryBackend):
+    """A memory backend that counts its writes."""
+
+
+@hookimpl
+def provide_microscope_handlers():
+    return [MyScopeHandler]
+
+
+@hookimpl(tryfirst=True)
+def provide_storage_backends():
+    return [S3Backend, CountingMemory]
+'''
+
+PLUGIN_META = """
+from openhcs_hookspecs.microscopes import MetadataHandler
+
+
+class MyScopeMetadata(MetadataHandler):
+    def find_metadata_file(self, plate_path):
+        return None
+
+    def parse_metadata(self, text):
+        return {}
+"""
+
+PLUGIN_TESTS = """
+from openhcs_hookspecs import METADATA_HANDLERS, MICROSCOPE_HANDLERS, STORAGE_BACKENDS
+
+
+def test_roundtrip(openhcs_cache_roundtrip):
+    assert "myscope" in openhcs_cache_roundtrip(MICROSCOPE_HANDLERS)
+
+
+def test_lazy(openhcs_assert_lazy):
+    openhcs_assert_lazy("my_openhcs_plugin", registries=[MICROSCOPE_HANDLERS, STORAGE_BACKENDS])
+
+
+def test_override_and_unavailable(openhcs_fresh_registries):
+    assert STORAGE_BACKENDS["memory"].__name__ == "CountingMemory"
+    assert METADATA_HANDLERS["myscope"].__name__ == "MyScopeMetadata"
+    try:
+        STORAGE_BACKENDS["s3"]
+    except KeyError as exc:
+        assert "unavailable" in str(exc)
+"""
+
+
+def test_a_plugin_from_the_docs_installed_from_a_wheel(tmp_path: Any) -> None:
+    """Built by pip into a wheel, installed (not editable), used from the shell and pytest."""
+    project = tmp_path / "project"
+    (project / "my_openhcs_plugin").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
+    (project / "my_openhcs_plugin" / "__init__.py").write_text(PLUGIN_INIT)
+    (project / "my_openhcs_plugin" / "meta.py").write_text(PLUGIN_META)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_plugin.py").write_text(PLUGIN_TESTS)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    offline = ["--no-index", "--no-build-isolation", "--no-deps"]
+    built = subprocess.run(
+        [*pip, "wheel", *offline, "-w", str(tmp_path / "dist"), str(project)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if built.returncode != 0:
+        pytest.skip(f"cannot build a wheel offline here: {built.stderr[-500:]}")
+    (wheel,) = (tmp_path / "dist").glob("my_openhcs_plugin-0.1.0-*.whl")
+    site = tmp_path / "site"
+    installed = subprocess.run(
+        [*pip, "install", *offline, "--target", str(site), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr
+    env = dict(os.environ, PYTHONPATH=str(site), OPENHCS_CACHE_DIR=str(tmp_path / "cache"))
+
+    def shell(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "openhcs_registry", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+
+    first = shell("list", "--json")
+    assert first.returncode == 0 and first.stderr == "", first.stderr  # first time, no warning
+    data = json.loads(first.stdout)
+    assert data["microscope_handler"]["items"]["myscope"]["distribution"] == "my-openhcs-plugin"
+    assert "myscope" in data["metadata_handler"]["items"]
+    assert data["storage_backend"]["items"]["memory"]["plugin"] == "myscope"
+    again = shell("list", "--json")
+    assert again.stderr == "" and json.loads(again.stdout)["storage_backend"]["source"] == "cache"
+    doctor = shell("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=project / "tests",
+    )
+    assert tests.returncode == 0, tests.stdout[-3000:]
+    assert "3 passed" in tests.stdout
