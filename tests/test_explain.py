@@ -55,6 +55,10 @@ def test_misspelt_hookimpl_is_a_warning_a_doctor_problem_and_a_why_cause(world: 
     assert listed.returncode == 0
     assert "hookimpl 'provide_thing' matches no hookspec" in listed.stderr
     assert "did you mean 'provide_things'?" in listed.stderr
+    # the misspelt hook provides nothing: Typo, defined in the entry point's module, is out
+    assert list(
+        json.loads(cli(world, "list", world.name, "--json").stdout)[world.name]["items"]
+    ) == ["good"]
     code, report = doctor_json(world)
     assert code == 1 and kinds(report, world.name) == ["unknown_hook"]
     assert any("unknown_hook" in p and f"typo_{world.tag}" in p for p in report["problems"])
