@@ -362,6 +362,14 @@ def test_key_error_of_an_unavailable_key_says_what_it_needs(world: World) -> Non
     world.run(code)
     source, message = world.run(code)
     assert source == "cache" and "unavailable: needs the omero-py package" in message
+    show = subprocess.run(
+        [sys.executable, "-m", "openhcs_registry", "show", "microscope_handler", "omero"],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert show.returncode == 2 and "unavailable: needs the omero-py package" in show.stderr
 
 
 def test_key_error_of_a_blocked_or_skipped_key(world: World) -> None:
