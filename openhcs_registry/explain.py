@@ -336,11 +336,29 @@ def _ep_module(value: str) -> str:
 
 
 def _names_key(key: str, *texts: str | None) -> bool:
-    """Whether a plugin/module/distribution name contains the key (``s3`` in ``openhcs_s3``)."""
-    low = key.lower()
-    if len(low) < 2:
+    """Whether a plugin/module/distribution name names the key (``s3`` in ``openhcs_s3``).
+
+    Compared word by word (split at ``.``, ``_``, ``-``, ``:``): the key's words appear in a
+    row in the name, and a one-word key may also begin or end a word (``zarr`` in
+    ``zarrplugin``) unless it is all digits: ``42`` is not named by ``scan_a42b1c3d``.
+    """
+    import re
+
+    def words(text: str) -> list[str]:
+        return [w for w in re.split(r"[._:\-]+", text.lower()) if w]
+
+    wanted = words(key)
+    if not wanted or len(key) < 2:
         return False
-    return any(low in t.lower().replace("-", "_") for t in texts if t)
+    for text in texts:
+        have = words(text or "")
+        for start in range(len(have) - len(wanted) + 1):
+            if have[start : start + len(wanted)] == wanted:
+                return True
+        one = wanted[0] if len(wanted) == 1 and not wanted[0].isdigit() else None
+        if one is not None and any(w.startswith(one) or w.endswith(one) for w in have):
+            return True
+    return False
 
 
 def _defined_in_process(registry: LazyDiscoveryDict[Any], key: str) -> list[type]:

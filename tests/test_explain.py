@@ -702,3 +702,14 @@ def test_a_plugin_from_the_docs_installed_from_a_wheel(tmp_path: Any) -> None:
     )
     assert tests.returncode == 0, tests.stdout[-3000:]
     assert "3 passed" in tests.stdout
+
+
+def test_names_name_a_key_word_by_word() -> None:
+    """Which failures ``why`` relates to a key by name: no accidental substring hits (the
+    key ``42`` once matched a module ``scan_a42b1c3d`` of a random test world)."""
+    from openhcs_registry.explain import _names_key
+
+    assert _names_key("s3", "openhcs_s3") and _names_key("zarr", "zarrplugin")
+    assert _names_key("fiji_stream", "openhcs_plugins.fiji_stream")
+    assert _names_key("42", "plugin_42") and not _names_key("42", "scan_a42b1c3d")
+    assert not _names_key("omero", "homeroom") and not _names_key("x", "x")
