@@ -392,8 +392,8 @@ class _Discovery:
         try:
             key = self.config.key_of(obj)
         except Exception as exc:
-            return f"{_label(obj)}: the key extractor raised {exc!r}"
-        return bad_key_text(_label(obj), key, self.config.key_attribute)
+            return f"{obj.__qualname__}: the key extractor raised {exc!r}"
+        return bad_key_text(obj.__qualname__, key, self.config.key_attribute)
 
     def _has_key(self, obj: Any) -> bool:
         try:
