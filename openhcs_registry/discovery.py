@@ -40,6 +40,8 @@ from .config import RegistryConfig
 from .diagnostics import (
     FailureKind,
     PluginFailure,
+    abstract_text,
+    bad_key_text,
     exception_location,
     missing_module_of,
     missing_requirements,
@@ -445,14 +447,21 @@ class _Discovery:
                 continue
             label = f"{module_name}.{attr}"
             if inspect.isabstract(obj):
-                self.skip(record, label, FailureKind.ABSTRACT, "abstract class")
+                self.skip(record, label, FailureKind.ABSTRACT, abstract_text(obj))
                 continue
             if not self._has_key(obj):
-                self.skip(record, label, FailureKind.MISSING_KEY, "no key attribute")
+                self.skip(record, label, FailureKind.MISSING_KEY, self._key_text(obj))
                 continue
             found.append(obj)
         if found:
             self.live[record.name] = _Plugin(record, _ListPlugin(self.config.hook_name, found))
+
+    def _key_text(self, obj: Any) -> str:
+        try:
+            key = self.config.key_of(obj)
+        except Exception as exc:
+            return f"{obj.__qualname__}: the key extractor raised {exc!r}"
+        return bad_key_text(obj.__qualname__, key, self.config.key_attribute)
 
     def _has_key(self, obj: Any) -> bool:
         try:
@@ -618,7 +627,7 @@ class _Discovery:
                 key=given_key if isinstance(given_key, str) else None,
             )
         if isinstance(value, type) and inspect.isabstract(value):
-            return refuse(FailureKind.ABSTRACT, f"{label} is abstract")
+            return refuse(FailureKind.ABSTRACT, abstract_text(value))
         key = given_key
         if key is None:
             try:
@@ -629,8 +638,7 @@ class _Discovery:
         if not isinstance(key, str) or not key:
             return refuse(
                 FailureKind.MISSING_KEY,
-                f"{label} has no usable key"
-                + (f" (attribute {cfg.key_attribute!r})" if cfg.key_attribute else ""),
+                bad_key_text(label, key, cfg.key_attribute),
             )
         if self.no_gpu and getattr(value, cfg.gpu_attribute, False):
             return refuse(
@@ -681,6 +689,18 @@ class _Discovery:
                         record.name,
                         FailureKind.DERIVE_ERROR,
                         f"{sec.name}: {value!r} is not a module:qualname reference",
+                        module=getattr(offer.value, "__module__", record.module),
+                        key=offer.key,
+                    )
+                    continue
+                if not _findable(value.split(":")[0]):
+                    # a typo here would make every warm start find its cache "corrupt"
+                    offer.secondaries[sec.name] = PluginFailure(
+                        self.config.name,
+                        record.name,
+                        FailureKind.DERIVE_ERROR,
+                        f"{sec.name}: {value!r} points into module "
+                        f"{value.split(':')[0]!r}, which cannot be found",
                         module=getattr(offer.value, "__module__", record.module),
                         key=offer.key,
                     )
@@ -940,6 +960,8 @@ class _Discovery:
                     )
                 ):
                     inputs.update(_inputs.known_inputs(module))  # a value defined elsewhere
+                    if module not in inputs.modules:  # a reference nothing imported yet
+                        _record_unimported(inputs, module)
         res.modules.update(self.plugin_modules)
         for record in self.records.values():
             if record.inputs is not None:
@@ -983,6 +1005,30 @@ def _encodable(key: str | None) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _findable(module: str) -> bool:
+    """Whether *module* is imported or can be found on the path (nothing imported)."""
+    from .explain import locate
+
+    if module in sys.modules:
+        return True
+    file, folders = locate(module)
+    return file is not None or bool(folders)
+
+
+def _record_unimported(inputs: Inputs, module: str) -> None:
+    """Watch the file of a module a reference points into but nothing imported.
+
+    A secondary value given as a string (``metadata_handler = "my_plugin.meta:Handler"``,
+    as the README shows) is resolved only when used; its module's file, found without
+    importing it, is recorded like an imported one's, so the cache may point into it.
+    """
+    from .explain import locate
+
+    file, _ = locate(module)
+    if file is not None and os.path.isfile(file):
+        inputs.modules[module] = inputs.add_file(os.path.abspath(file))
 
 
 def _load_entry_point(ep: Any, inputs: Inputs) -> Any:

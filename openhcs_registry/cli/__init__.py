@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         "list:cmd_list",
     )
     p.add_argument("registry", nargs="?")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also the keys left out (unavailable, blocked, skipped) or overridden, and why",
+    )
     p = command("show", "one entry's provenance and the doc summary of its object", "show:cmd_show")
     p.add_argument("registry")
     p.add_argument("key")

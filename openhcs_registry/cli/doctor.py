@@ -43,12 +43,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             entry["error"] = error_text(exc)
             problems.append(f"{name}: discovery failed: {entry['error']}")
         entry["source"] = reg.source
-        for f in entry["failures"]:
-            if f["kind"] not in FailureKind.QUIET:
-                problems.append(f"{name}: {f['kind']} in plugin {f['plugin']!r}")
         if info["status"] == "corrupt":
             problems.append(f"{name}: corrupt cache file ({info.get('reason')})")
         report["registries"][name] = entry
+    # one plugin's failure is the same in every registry that loads its entry-point group:
+    # one row (naming the registries), not one per registry
+    report["failures"] = grouped = _group(report["registries"])
+    for g in grouped:
+        if g["kind"] not in FailureKind.QUIET:
+            where = ", ".join(g["registries"])
+            problems.append(f"{g['kind']} in plugin {g['plugin']!r} ({where})")
     report["settings"] = {
         "cache_dir": str(get_openhcs_cache_dir()),
         "cache_disabled": settings.cache_disabled(),
@@ -88,16 +92,26 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     failure_rows = []
     for name, data in report["registries"].items():
         if data.get("error"):
-            failure_rows.append([name, "discovery_error", "-", "-", data["error"]])
-        for f in data["failures"]:
-            message = f["message"] + (f" at {f['location']}" if f.get("location") else "")
-            failure_rows.append([name, f["kind"], f["plugin"], f.get("key") or "-", message])
+            failure_rows.append(["-", "discovery_error", "-", name, data["error"]])
+    group_of = {name: reg.config.entry_point_group for name, reg in regs.items()}
+    for g in grouped:
+        message = g["message"] + (f" at {g['location']}" if g.get("location") else "")
+        where = ", ".join(g["registries"])
+        groups = {group_of[name] for name in g["registries"]}
+        if len(g["registries"]) > 1 and len(groups) == 1:
+            (group,) = groups
+            size = sum(1 for name in group_of if group_of[name] == group)
+            if size == len(g["registries"]):  # the whole entry-point group
+                where = f"all {size} of group {group!r}"
+        failure_rows.append(
+            [g["plugin"], g["kind"], g.get("key") or "-", where, " ".join(message.split())]
+        )
     if failure_rows:
         print("\nleft out of the registries:")
-        print(indent(table(failure_rows, ["registry", "kind", "plugin", "key", "why"])))
+        print(indent(table(failure_rows, ["plugin", "kind", "key", "registries", "why"])))
         print(
-            "  (unavailable, gpu_skipped and blocked are expected outcomes, not problems; "
-            "`openhcs-registry why REGISTRY KEY` explains one key)"
+            "  (unavailable, gpu_skipped, blocked and overridden are expected outcomes, not "
+            "problems; `openhcs-registry why REGISTRY KEY` explains one key)"
         )
     print("\nsettings:")
     setting_rows = [[k, str(v)] for k, v in report["settings"].items()]
@@ -113,3 +127,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     else:
         print("\nno problems found")
     return code
+
+
+def _group(registries: dict[str, Any]) -> list[dict[str, Any]]:
+    """Failures of every registry, one entry per (plugin, kind, key, message) with the
+    registries it happened in, in the order first seen."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for name, data in registries.items():
+        for f in data["failures"]:
+            token = (f["plugin"], f["kind"], f.get("key"), f.get("module"), f["message"])
+            group = groups.get(token)
+            if group is None:
+                group = groups[token] = {**f, "registries": []}
+                group.pop("registry", None)
+            group["registries"].append(name)
+    return list(groups.values())

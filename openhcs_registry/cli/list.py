@@ -36,6 +36,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 entry["primary"] = reg.name
             try:
                 entry["items"] = {k: mapping.info(k) for k in sorted(mapping)}
+                if getattr(args, "all", False) and name == reg.name:
+                    entry["absent"] = _absent(reg)
             except Exception as exc:  # a registry whose discovery fails: say so, list the rest
                 if args.verbose:
                     raise
@@ -63,5 +65,30 @@ def cmd_list(args: argparse.Namespace) -> int:
         ]
         if rows:
             print(indent(table(rows, ["key", "plugin", "distribution", "version", "reference"])))
+        absent = data.get("absent")
+        if absent:
+            print("  left out, or overridden (--all):")
+            other = [
+                [a["key"] or "-", a["kind"], a["plugin"], " ".join(a["reason"].split())]
+                for a in absent
+            ]
+            print(indent(indent(table(other, ["key", "status", "plugin", "reason"]))))
         print()
     return status
+
+
+def _absent(reg: Any) -> list[dict[str, Any]]:
+    """What the registry left out with a reason: unavailable, blocked, skipped, overridden,
+    lost conflicts and plugin failures; read from the cache or discovery, nothing imported."""
+    out = []
+    for f in reg.failures:
+        out.append(
+            {
+                "key": f.key,
+                "kind": f.kind,
+                "plugin": f.plugin,
+                "module": f.module,
+                "reason": f.message,
+            }
+        )
+    return sorted(out, key=lambda a: (a["key"] is None, a["key"] or "", a["kind"], a["plugin"]))

@@ -21,13 +21,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     reg, secondary = pick(regs, args.registry)
     mapping = view_of(reg, secondary)
     if args.key not in mapping:
+        reason = f"{args.key!r} is not in registry {args.registry!r}"
+        try:
+            mapping[args.key]
+        except KeyError as exc:  # says why, when the registry knows (unavailable, blocked...)
+            reason = str(exc)
         raise UsageError(
-            f"{args.key!r} is not in registry {args.registry!r} "
-            f"(known: {', '.join(sorted(mapping)) or 'none'}); try `openhcs-registry why "
-            f"{args.registry} {args.key}`"
+            f"{reason} (known: {', '.join(sorted(mapping)) or 'none'}); try "
+            f"`openhcs-registry why {args.registry} {args.key}`"
         )
     info = dict(mapping.info(args.key))
     value = mapping[args.key]
+    # the plugins this entry won against: an intended override, or a lost conflict
+    info["overrides"] = [
+        {"plugin": f.plugin, "kind": f.kind, "message": f.message}
+        for f in reg.failures
+        if f.key == args.key and f.kind in ("overridden", "duplicate_key") and not secondary
+    ]
     doc = (getattr(value, "__doc__", None) or "").strip().splitlines()
     info["doc"] = doc[0].strip() if doc else ""
     target = value if isinstance(value, type) else type(value)
@@ -52,6 +62,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("reference", info.get("ref")),
         ("source", info.get("source")),
     ]
+    for other in info["overrides"]:
+        label = "overrides" if other["kind"] == "overridden" else "conflict"
+        rows.append((label, f"{other['plugin']}: {other['message']}"))
     width = max(len(name) for name, _ in rows) + 2
     for name, val in rows:
         print(f"{name + ':':{width}}{val if val not in (None, '') else '-'}")

@@ -33,4 +33,6 @@ def cmd_why(args: argparse.Namespace) -> int:
             print(f"  - {cause['cause']}: {cause['detail']}")
             if cause["advice"]:
                 print(f"    what to do: {cause['advice']}")
+        if result.suggestions and not any(c["cause"] == "not installed" for c in result.causes):
+            print(f"  did you mean: {', '.join(map(repr, result.suggestions))}?")
     return EXIT_OK if result.found else EXIT_PROBLEM
