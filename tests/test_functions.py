@@ -627,6 +627,73 @@ def test_corrupt_or_foreign_documents_are_rebuilt(tmp_path: Path) -> None:
     assert fn.catalogue("openhcs").source == "fresh"  # the pair was rebuilt
 
 
+def test_a_broken_provider_or_module_breaks_only_itself() -> None:
+    """Providers defined at run time (overlaid on the registry in this process)."""
+
+    class HalfBroken(fn.FunctionLibrary):
+        library_name = "half_broken"
+        modules = ("json", "os.path", "no_such_module_here")
+
+        def is_function(self, obj: Any) -> bool:
+            if getattr(obj, "__name__", "") == "dumps":
+                raise RuntimeError("boom")
+            return inspect.isfunction(obj)
+
+    class Broken(fn.FunctionLibrary):
+        library_name = "broken_provider"
+
+        def __init__(self) -> None:
+            raise RuntimeError("cannot even start")
+
+    try:
+        half = fn.catalogue("half_broken")
+        assert half.available and "os.path.join" in half and "json.loads" not in half
+        failures = half.summary()["failures"]
+        assert failures["json"] == "scan failed: RuntimeError: boom"
+        assert failures["no_such_module_here"].startswith("ModuleNotFoundError")
+        assert half.info("os.path.join")["signature"] == str(inspect.signature(os.path.join))
+        broken = fn.catalogue("broken_provider")
+        assert not broken.available and len(broken) == 0
+        assert broken.reason == "provider failed: RuntimeError: cannot even start"
+        assert fn.catalogue("openhcs").available  # the others are unaffected
+    finally:
+        from openhcs_registry import autoregister
+
+        autoregister.forget("function_library", HalfBroken)
+        autoregister.forget("function_library", Broken)
+        fn.FUNCTION_LIBRARIES.reset()
+    assert "half_broken" not in fn.FUNCTION_LIBRARIES
+
+
+def test_threads_asking_at_once_build_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from openhcs_hookspecs import _function_scan
+
+    builds = []
+    real_build = _function_scan.build
+
+    def counting_build(provider: Any) -> Any:
+        builds.append(provider)
+        return real_build(provider)
+
+    monkeypatch.setattr(_function_scan, "build", counting_build)
+    fn._catalogues.clear()
+    start = threading.Barrier(8)
+    got: list[Any] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(fn.catalogue("openhcs"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and len(got) == 8 and all(c is got[0] for c in got)
+
+
 def test_unknown_library_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="unknown function library 'nope'"):
         fn.catalogue("nope")

@@ -19,6 +19,7 @@ This module is on the warm path: no ``typing``, ``inspect`` or ``logging`` at ru
 
 from __future__ import annotations
 
+import threading
 from abc import ABC
 from collections.abc import Mapping
 
@@ -376,6 +377,9 @@ class FunctionCatalogue(_Functions):
 
 
 _catalogues: dict[tuple[str, str], FunctionCatalogue] = {}
+#: One build at a time in a process: threads asking for the same library while it is being
+#: built wait and take the result instead of importing and scanning it again.
+_build_lock = threading.RLock()
 
 
 def _valid_body(doc: dict[str, Any]) -> bool:
@@ -420,22 +424,40 @@ def catalogue(library: str, *, rebuild: bool = False) -> FunctionCatalogue:
     catalogue whose :attr:`~FunctionCatalogue.reason` says why.
     """
     from openhcs_registry import catalogue as store
-    from openhcs_registry import settings
 
     if library not in FUNCTION_LIBRARIES:
         raise KeyError(f"unknown function library {library!r}; known: {sorted(FUNCTION_LIBRARIES)}")
     path = store.catalogue_file(KIND, library)
     memo_key = (library, str(path))
     if not rebuild:
-        found = _catalogues.get(memo_key)
-        if found is not None and store.changed_input(found._doc.get("inputs")) is None:
+        found = _valid_catalogue(library, path, memo_key)
+        if found is not None:
             return found
-        if not settings.cache_disabled():
-            doc, _why = store.load(path, KIND, library)
-            if doc is not None and _valid_body(doc):
-                cat = _catalogues[memo_key] = FunctionCatalogue(doc, "cache", path)
-                return cat
-    cat = _catalogues[memo_key] = _build(library, path)
+    with _build_lock:
+        if not rebuild:  # built by another thread meanwhile?
+            found = _valid_catalogue(library, path, memo_key)
+            if found is not None:
+                return found
+        cat = _catalogues[memo_key] = _build(library, path)
+    return cat
+
+
+def _valid_catalogue(
+    library: str, path: Any, memo_key: tuple[str, str]
+) -> FunctionCatalogue | None:
+    """The catalogue remembered in this process or stored in its document, if still valid."""
+    from openhcs_registry import catalogue as store
+    from openhcs_registry import settings
+
+    found = _catalogues.get(memo_key)
+    if found is not None and store.changed_input(found._doc.get("inputs")) is None:
+        return found
+    if settings.cache_disabled():
+        return None
+    doc, _why = store.load(path, KIND, library)
+    if doc is None or not _valid_body(doc):
+        return None
+    cat = _catalogues[memo_key] = FunctionCatalogue(doc, "cache", path)
     return cat
 
 
