@@ -762,3 +762,101 @@ def test_cli_functions(tmp_path: Path) -> None:
     for bad in (["functions", "nope"], ["functions", "openhcs_plugins.nope.x"]):
         proc = cli(*bad, env=env)
         assert proc.returncode == 2 and "error" in proc.stderr
+
+
+class LibraryModel:
+    """What ``fakelib`` holds: per module, function name -> default; its version; what the
+    provider scans.  Written to disk in full after every step, compared with the catalogue."""
+
+    def __init__(self, lib: FakeSite) -> None:
+        self.lib = lib
+        self.version = 1
+        self.modules: dict[str, dict[str, int]] = {"filters": {"blur": 1}, "measure": {"size": 2}}
+        self.scanned = ["filters", "measure"]
+        self.mode = ""
+        self.counter = 0
+        self.write_all()
+
+    def write_all(self) -> None:
+        """Rewrite what changed only: an upgrade alone must be seen through its .dist-info."""
+        for module, funcs in self.modules.items():
+            source = "".join(
+                f"def {name}(image, k={default}):\n    '{name} doc.'\n    return image\n\n"
+                for name, default in funcs.items()
+            )
+            self._write(f"fakelib/{module}.py", source or "VALUE = 1\n")
+        self._write(
+            "fakeprov.py",
+            PROVIDER.format(modules=tuple(f"fakelib.{m}" for m in self.scanned), extra=""),
+        )
+
+    def _write(self, rel: str, text: str) -> None:
+        path = self.lib.site / rel
+        if not path.exists() or path.read_text() != textwrap.dedent(text).lstrip():
+            self.lib.write(rel, text)
+
+    def expected(self) -> dict[str, str]:
+        return {
+            f"fakelib.{m}.{name}": f"(image, k={default})"
+            for m in self.scanned
+            for name, default in self.modules[m].items()
+        }
+
+    # -- steps -----------------------------------------------------------------------------
+    def edit(self, rng: Any) -> None:
+        module = rng.choice(sorted(self.modules))
+        if self.modules[module]:
+            name = rng.choice(sorted(self.modules[module]))
+            self.modules[module][name] += 1 + rng.randrange(100)
+
+    def add(self, rng: Any) -> None:
+        self.counter += 1
+        self.modules[rng.choice(sorted(self.modules))][f"fn{self.counter}"] = rng.randrange(9)
+
+    def remove(self, rng: Any) -> None:
+        module = rng.choice(sorted(self.modules))
+        if self.modules[module]:
+            del self.modules[module][rng.choice(sorted(self.modules[module]))]
+
+    def upgrade(self, rng: Any) -> None:
+        self.lib.remove_dist("fakelib", f"{self.version}.0")
+        self.version += 1
+        self.lib.dist("fakelib", f"{self.version}.0")
+
+    def downgrade(self, rng: Any) -> None:
+        if self.version > 1:
+            self.lib.remove_dist("fakelib", f"{self.version}.0")
+            self.version -= 1
+            self.lib.dist("fakelib", f"{self.version}.0")
+
+    def rescan(self, rng: Any) -> None:
+        self.scanned = ["filters"] if len(self.scanned) == 2 else ["filters", "measure"]
+
+    def switch_mode(self, rng: Any) -> None:
+        self.mode = "" if self.mode else "x"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 23])
+def test_random_library_changes_warm_equals_fresh_equals_model(tmp_path: Path, seed: int) -> None:
+    """Model-based: random edits, added and removed functions, upgrades and downgrades of the
+    distribution, provider changes and variable switches; after each, a warm fresh process
+    equals a fresh build, both equal the model, and a second warm read uses the cache."""
+    import random
+
+    rng = random.Random(seed)
+    lib = FakeSite(tmp_path)
+    model = LibraryModel(lib)
+    steps = ["edit", "add", "remove", "upgrade", "downgrade", "rescan", "switch_mode"]
+    order = rng.sample(steps, len(steps)) + [rng.choice(steps) for _ in range(2)]
+    if order.index("downgrade") < order.index("upgrade"):  # a downgrade that does something
+        order.append("downgrade")
+    for step in order:  # every kind of step, in a random order, then a few more
+        getattr(model, step)(rng)
+        model.write_all()
+        extra = {"FAKELIB_MODE": model.mode} if model.mode else {}
+        warm = lib.check(**extra)
+        got = {k: v["signature"] for k, v in warm["entries"].items()}
+        assert got == model.expected(), step
+        assert warm["summary"]["version"] == f"{model.version}.0", step
+        assert all(v["doc"] == f"{k.rpartition('.')[2]} doc." for k, v in warm["entries"].items())
