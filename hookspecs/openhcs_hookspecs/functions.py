@@ -154,9 +154,9 @@ def check_arguments(params: list[list[Any]], args: int, kwargs: Any) -> None:
     bound = {p[0] for p in positional[:args]}
     by_name = {p[0]: p for p in params if p[1] in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY")}
     for name in kwargs:
-        if name in bound:
-            raise CallCheckError(f"got multiple values for argument {name!r}")
         if name in by_name:
+            if name in bound:
+                raise CallCheckError(f"got multiple values for argument {name!r}")
             bound.add(name)
         elif not var_keyword:
             raise CallCheckError(f"got an unexpected keyword argument {name!r}")
