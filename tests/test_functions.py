@@ -93,7 +93,8 @@ def test_skimage_listed_searched_and_checked_without_importing_it(skimage_cache:
                  ("skimage", "numpy", "scipy", "pluggy", "lazy_loader")]
         heavy += [m for m in ("importlib.metadata", "openhcs_plugins.functions",
                               "openhcs_hookspecs._function_scan",
-                              "openhcs_hookspecs._function_probe") if m in sys.modules]
+                              "openhcs_hookspecs._function_probe", "typing", "logging")
+                  if m in sys.modules]
         docs = {k: cat.info(k)["doc"] for k in keys}
         print(json.dumps({"source": cat.source, "n": len(keys), "keys": keys, "info": info,
                           "docs": docs,
