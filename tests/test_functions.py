@@ -768,16 +768,23 @@ def test_threads_asking_at_once_build_once(monkeypatch: pytest.MonkeyPatch) -> N
     start = threading.Barrier(8)
     got: list[Any] = []
 
+    errors: list[BaseException] = []
+
     def ask() -> None:
         start.wait()
-        got.append(fn.catalogue("openhcs"))
+        try:
+            got.append(fn.catalogue("openhcs"))
+        except BaseException as exc:
+            errors.append(exc)
 
     threads = [threading.Thread(target=ask) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(builds) == 1 and len(got) == 8 and all(c is got[0] for c in got)
+    assert errors == []
+    assert len(got) == 8 and all(c is got[0] for c in got)
+    assert len(builds) == 1, [fn.why_stale("openhcs")]
 
 
 def test_unknown_library_is_a_key_error() -> None:
@@ -946,3 +953,27 @@ def test_random_library_changes_warm_equals_fresh_equals_model(tmp_path: Path, s
         assert got == model.expected(), step
         assert warm["summary"]["version"] == f"{model.version}.0", step
         assert all(v["doc"] == f"{k.rpartition('.')[2]} doc." for k, v in warm["entries"].items())
+
+
+def test_inputs_saved_just_before_the_write_are_also_checked_by_content(tmp_path: Path) -> None:
+    """A file modified within the racy window gets a content checksum: a same-tick edit
+    (same signature, other bytes) is still a change.  Such an edit cannot be staged from
+    user space (ctime moves), so the recorded checksum stands in for the old content."""
+    from openhcs_registry import catalogue as store
+
+    fresh = tmp_path / "fresh.py"
+    fresh.write_text("A = 1\n")
+    old = tmp_path / "old.py"
+    old.write_text("B = 2\n")
+    os.utime(old, ns=(1_000_000_000, 1_000_000_000))
+    rec = store.InputRecord()
+    rec.file(str(fresh))
+    rec.file(str(old))
+    inputs = rec.as_document()
+    assert set(inputs["digests"]) == {str(fresh)}  # only the racy one
+    assert store.changed_input(inputs) is None
+    inputs["digests"][str(fresh)] += 1
+    assert store.changed_input(inputs) == f"{fresh} changed (same signature, other content)"
+    old.write_text("B = 3\n")
+    inputs["digests"][str(fresh)] -= 1
+    assert store.changed_input(inputs) == f"{old} changed"
