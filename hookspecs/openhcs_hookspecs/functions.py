@@ -194,7 +194,7 @@ def catalogue(library: str, *, rebuild: bool = False) -> FunctionCatalogue:
             found = _valid_catalogue(library, path, memo_key)
             if found is not None:
                 return found
-        cat = _catalogues[memo_key] = _build(library, path)
+        cat = _build(library, path, memo_key)
     return cat
 
 
@@ -217,8 +217,12 @@ def _valid_catalogue(
     return cat
 
 
-def _build(library: str, path: Any) -> FunctionCatalogue:
-    """Scan the library, write both documents (details first), return the catalogue."""
+def _build(library: str, path: Any, memo_key: tuple[str, str]) -> FunctionCatalogue:
+    """Scan the library, remember the catalogue, write both documents (details first).
+
+    Remembered before writing: a thread that finds the new document before this one returns
+    then gets this same catalogue from the memo, not a second copy read from the file.
+    """
     import orjson
 
     from openhcs_registry import _fileio, settings
@@ -235,11 +239,12 @@ def _build(library: str, path: Any) -> FunctionCatalogue:
         "checksum_of_details": body["details_checksum"],
         **details,
     }
+    doc = {"name": library, **body, "inputs": inputs.as_document()}
+    cat = _catalogues[memo_key] = FunctionCatalogue(doc, "fresh", path, details_doc)
     if not settings.cache_disabled():
         _fileio.write_document(store.catalogue_file(DETAILS_KIND, library), details_doc)
-    store.save(path, KIND, library, body, inputs)
-    doc = {"name": library, **body, "inputs": inputs.as_document()}
-    return FunctionCatalogue(doc, "fresh", path, details_doc)
+    store.save(path, KIND, library, body, doc["inputs"])
+    return cat
 
 
 def catalogues() -> dict[str, FunctionCatalogue]:
