@@ -977,3 +977,22 @@ def test_inputs_saved_just_before_the_write_are_also_checked_by_content(tmp_path
     old.write_text("B = 3\n")
     inputs["digests"][str(fresh)] -= 1
     assert store.changed_input(inputs) == f"{old} changed"
+
+
+@needs_skimage
+def test_cli_on_a_warm_catalogue_imports_no_library(skimage_cache: Path) -> None:
+    code = """
+        import contextlib, io, json, sys
+        from openhcs_registry.cli import main
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            codes = [main(["functions", "skimage", "--search", "gauss", "--json"]),
+                     main(["functions", "skimage.filters.gaussian", "--json"]),
+                     main(["functions"])]
+        hits = json.loads(out.getvalue().split("\\n]\\n")[0] + "\\n]")
+        heavy = [m for m in sys.modules if m.split(".")[0] in ("skimage", "numpy", "scipy")]
+        print(json.dumps({"codes": codes, "hits": [h["key"] for h in hits], "heavy": heavy}))
+    """
+    out = run(code, environ(skimage_cache))
+    assert out["codes"] == [0, 0, 0] and out["heavy"] == []
+    assert "skimage.filters.gaussian" in out["hits"]
