@@ -90,7 +90,10 @@ def _distribution(name: str | None, rec: InputRecord) -> str | None:
         return None
     folder = getattr(dist, "_path", None)  # PathDistribution: the .dist-info folder
     if folder is not None:
-        rec.file(os.path.join(str(folder), "METADATA"))
+        metadata_file = os.path.join(str(folder), "METADATA")
+        if not os.path.exists(metadata_file):  # an .egg-info folder
+            metadata_file = os.path.join(str(folder), "PKG-INFO")
+        rec.file(metadata_file)
     version: str | None = dist.version
     return version
 
