@@ -39,13 +39,16 @@ import orjson
 _mark("deps")
 from openhcs_hookspecs import functions as fn
 _mark("imported")
+{library!r} in fn.FUNCTION_LIBRARIES
+_mark("registry")
 cat = fn.catalogue({library!r})
 _mark("loaded")
 keys = list(cat)
 hits = cat.search("gauss")
+_mark("listed")
 cat.check({key!r}, 1, sigma=2.0)
 info = cat.info({key!r})
-_mark("listed")
+_mark("checked")
 keys = list(cat)
 hits = cat.search("threshold", tag="filters")
 _mark("relisted")
@@ -210,9 +213,12 @@ def case_functions(cfg: object) -> dict[str, object]:
             "orjson_import_ms": _stats(ours.between(None, "deps")),
             "contract_import_ms": _stats(ours.between("deps", "imported")),
             "load_ms": _stats(ours.between("imported", "loaded")),
-            "list_search_check_ms": _stats(ours.between("loaded", "listed")),
+            "registry_ms": _stats(ours.between("imported", "registry")),
+            "documents_ms": _stats(ours.between("registry", "loaded")),
+            "list_search_ms": _stats(ours.between("loaded", "listed")),
+            "first_check_info_ms": _stats(ours.between("listed", "checked")),
             "load_list_search_ms": _stats(ours.between("imported", "listed")),
-            "relist_ms": _stats(ours.between("listed", "relisted")),
+            "relist_ms": _stats(ours.between("checked", "relisted")),
         },
         "openhcs_style_in_process_ms": _stats(openhcs.between("deps", "listed")),
         "cold_in_process_ms": _stats(cold.between("deps", "listed")),
@@ -233,15 +239,16 @@ def targets(res: object) -> list[tuple[str, bool | None, str]]:
     if not isinstance(res, dict) or "skipped" in res:
         return [("scikit-image catalogue targets", None, "not measured (see case 6)")]
     ip = res["ours_in_process"]
-    listing = ip["list_search_check_ms"]["median"]
+    listing = ip["list_search_ms"]["median"]
     loaded = ip["load_list_search_ms"]["median"]
+    load = ip["load_ms"]["median"]
     d = res["ours_minus_floor_ms"]
     return [
         (
             f"in-process listing of the {res['entries']} scikit-image entries <= 1 ms",
             loaded <= 1.0,
-            f"{loaded:.2f} ms to load the document, list, search and check; "
-            f"{listing:.3f} ms for list + search + check once loaded",
+            f"{loaded:.2f} ms to load (provider registry + document + input checks: "
+            f"{load:.2f} ms), list and search; {listing:.3f} ms to list + search once loaded",
         ),
         (
             "whole process (list + search the catalogue) <= dependency floor + 2 ms",
@@ -290,8 +297,13 @@ def render(res: object, section: str = "6") -> list[str]:
         f"{f(ip['contract_import_ms'], 2)} |",
         f"| load the catalogue (provider registry + document + input checks) | "
         f"{f(ip['load_ms'], 2)} |",
-        f"| list + search + check + one info, once loaded | {f(ip['list_search_check_ms'], 3)} |",
+        f"| ... of which the provider registry (the engine's warm read) | "
+        f"{f(ip['registry_ms'], 2)} |",
+        f"| ... of which the catalogue document and its input checks | "
+        f"{f(ip['documents_ms'], 2)} |",
+        f"| list + search, once loaded | {f(ip['list_search_ms'], 3)} |",
         f"| load + list + search | {f(ip['load_list_search_ms'], 2)} |",
+        f"| first check + info (reads the details document) | {f(ip['first_check_info_ms'], 2)} |",
         f"| list + search again | {f(ip['relist_ms'], 3)} |",
         f"| OpenHCS-style: import + wrap | {f(res['openhcs_style_in_process_ms'])} |",
         f"| cold build | {f(res['cold_in_process_ms'])} |",

@@ -64,6 +64,28 @@ def _present(path: str) -> bool:
     return True
 
 
+#: A file modified this close to the write may change again within the same filesystem
+#: timestamp tick without its signature moving ("racy", as git calls it): it also gets a
+#: content checksum.  Whole-second mtimes mean a coarse filesystem: a wider window.
+RACY_NS = 100_000_000
+RACY_COARSE_NS = 2_500_000_000
+
+
+def _racy(sig: list[int] | None, now_ns: int) -> bool:
+    if sig is None:
+        return False
+    window = RACY_COARSE_NS if sig[0] % 1_000_000_000 == 0 else RACY_NS
+    return now_ns - sig[0] < window
+
+
+def _digest(path: str) -> int | None:
+    try:
+        with open(path, "rb") as fh:
+            return _fileio.checksum(fh.read())
+    except (OSError, ValueError):  # a folder, or gone
+        return None
+
+
 def environment_header() -> dict[str, Any]:
     """Interpreter identity and the normalised search path (the launch entry left out)."""
     snap = _environment.snapshot()
@@ -135,9 +157,17 @@ class InputRecord:
                 return
 
     def as_document(self) -> dict[str, Any]:
+        import time
+
+        now = time.time_ns()
         return {
             "environment": environment_header(),
             "files": self.files,
+            "digests": {
+                path: _digest(path)
+                for path, sig in self.files.items()
+                if _racy(sig, now) and os.path.isfile(path)
+            },
             "folders": self.folders,
             "paths": self.paths,
             "variables": self.variables,
@@ -166,6 +196,12 @@ def changed_input(inputs: Any) -> str | None:
     for path, sig in files.items():
         if file_stat(path) != sig:
             return f"{path} changed"
+    digests = inputs.get("digests") or {}
+    if type(digests) is not dict:
+        return "malformed inputs"
+    for path, digest in digests.items():  # files saved just before the write: by content
+        if _digest(path) != digest:
+            return f"{path} changed (same signature, other content)"
     for path, entries in folders.items():
         if folder_entries(path) != entries:
             return f"contents of {path} changed"

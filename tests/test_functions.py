@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openhcs_hookspecs import functions as fn
 
 HAS_SKIMAGE = importlib.util.find_spec("skimage") is not None
@@ -91,7 +93,8 @@ def test_skimage_listed_searched_and_checked_without_importing_it(skimage_cache:
                  ("skimage", "numpy", "scipy", "pluggy", "lazy_loader")]
         heavy += [m for m in ("importlib.metadata", "openhcs_plugins.functions",
                               "openhcs_hookspecs._function_scan",
-                              "openhcs_hookspecs._function_probe") if m in sys.modules]
+                              "openhcs_hookspecs._function_probe", "typing", "logging")
+                  if m in sys.modules]
         docs = {k: cat.info(k)["doc"] for k in keys}
         print(json.dumps({"source": cat.source, "n": len(keys), "keys": keys, "info": info,
                           "docs": docs,
@@ -233,6 +236,19 @@ def test_call_checks_agree_with_signature_bind() -> None:
     assert compared == len(cat) * len(shapes) and len(cat) == 10
 
 
+def _accepts(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether calling *func* (whose body does nothing) with these arguments binds.
+
+    A real call, not ``Signature.bind``: Python 3.11's ``bind`` rejects a positional-only
+    name given as a keyword that ``**kwargs`` would take, which a call accepts.
+    """
+    try:
+        func(*args, **kwargs)
+    except TypeError:
+        return False
+    return True
+
+
 def test_check_arguments_kinds() -> None:
     def sample(a, /, b, *args, c, d=1, **kw):  # type: ignore[no-untyped-def]
         pass
@@ -248,18 +264,88 @@ def test_check_arguments_kinds() -> None:
         ((), {"a": 1, "b": 2, "c": 3}),
         ((1, 2), {}),
         ((1, 2), {"b": 1, "c": 1}),
+        ((1, 2), {"a": 1, "c": 1}),  # a positional-only name as a keyword lands in **kw
+        ((1,), {"d": 1}),
+        ((1, 2, 3), {"c": 1, "d": 2, "b": 3}),
     ]:
-        try:
-            inspect.signature(sample).bind(*args, **kwargs)
-            ok = True
-        except TypeError:
-            ok = False
+        ok = _accepts(sample, args, kwargs)
         try:
             fn.check_arguments(params, len(args), kwargs)
             ours = True
         except fn.CallCheckError:
             ours = False
         assert ours == ok, (args, kwargs)
+
+
+def test_check_arguments_without_var_keyword() -> None:
+    def plain(a, /, b=2, *, c):  # type: ignore[no-untyped-def]
+        pass
+
+    params = [
+        [p.name, p.kind.name, None if p.default is p.empty else repr(p.default), None]
+        for p in inspect.signature(plain).parameters.values()
+    ]
+    for args, kwargs in [
+        ((1,), {"c": 1}),
+        ((1, 2), {"c": 1}),
+        ((1, 2, 3), {"c": 1}),
+        ((), {"a": 1, "c": 1}),
+        ((1,), {"a": 1, "c": 1}),
+        ((1,), {"b": 1}),
+        ((1,), {"b": 1, "c": 2}),
+    ]:
+        ok = _accepts(plain, args, kwargs)
+        try:
+            fn.check_arguments(params, len(args), kwargs)
+            ours = True
+        except fn.CallCheckError:
+            ours = False
+        assert ours == ok, (args, kwargs)
+
+
+@st.composite
+def signatures(draw: Any) -> inspect.Signature:
+    """Random valid signatures: every kind, defaults where Python allows them."""
+    P = inspect.Parameter
+    params = []
+    names = iter(f"p{i}" for i in range(20))
+    defaulted = False
+    for kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD):
+        for _ in range(draw(st.integers(0, 3))):
+            defaulted = defaulted or draw(st.booleans())
+            params.append(P(next(names), kind, default=1 if defaulted else P.empty))
+    if draw(st.booleans()):
+        params.append(P("args", P.VAR_POSITIONAL))
+    for _ in range(draw(st.integers(0, 3))):
+        params.append(P(next(names), P.KEYWORD_ONLY, default=draw(st.sampled_from([P.empty, 0]))))
+    if draw(st.booleans()):
+        params.append(P("kw", P.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+@given(
+    sig=signatures(),
+    positional=st.integers(0, 6),
+    names=st.sets(st.sampled_from(["p0", "p1", "p2", "p3", "p4", "p5", "args", "kw", "zz"])),
+)
+@settings(max_examples=400, deadline=None)
+def test_check_arguments_agrees_with_bind_on_random_signatures(
+    sig: inspect.Signature, positional: int, names: set[str]
+) -> None:
+    params = [
+        [p.name, p.kind.name, None if p.default is p.empty else repr(p.default), None]
+        for p in sig.parameters.values()
+    ]
+    kwargs = dict.fromkeys(names, 0)
+    namespace: dict[str, Any] = {}
+    exec(f"def f{sig}:\n    pass", namespace)  # the oracle is a real call, not Signature.bind
+    ok = _accepts(namespace["f"], tuple(range(positional)), kwargs)
+    try:
+        fn.check_arguments(params, positional, kwargs)
+        ours = True
+    except fn.CallCheckError:
+        ours = False
+    assert ours == ok
 
 
 def test_openhcs_functions_do_their_work() -> None:
@@ -627,6 +713,80 @@ def test_corrupt_or_foreign_documents_are_rebuilt(tmp_path: Path) -> None:
     assert fn.catalogue("openhcs").source == "fresh"  # the pair was rebuilt
 
 
+def test_a_broken_provider_or_module_breaks_only_itself() -> None:
+    """Providers defined at run time (overlaid on the registry in this process)."""
+
+    class HalfBroken(fn.FunctionLibrary):
+        library_name = "half_broken"
+        modules = ("json", "os.path", "no_such_module_here")
+
+        def is_function(self, obj: Any) -> bool:
+            if getattr(obj, "__name__", "") == "dumps":
+                raise RuntimeError("boom")
+            return inspect.isfunction(obj)
+
+    class Broken(fn.FunctionLibrary):
+        library_name = "broken_provider"
+
+        def __init__(self) -> None:
+            raise RuntimeError("cannot even start")
+
+    try:
+        half = fn.catalogue("half_broken")
+        assert half.available and "os.path.join" in half and "json.loads" not in half
+        failures = half.summary()["failures"]
+        assert failures["json"] == "scan failed: RuntimeError: boom"
+        assert failures["no_such_module_here"].startswith("ModuleNotFoundError")
+        assert half.info("os.path.join")["signature"] == str(inspect.signature(os.path.join))
+        broken = fn.catalogue("broken_provider")
+        assert not broken.available and len(broken) == 0
+        assert broken.reason == "provider failed: RuntimeError: cannot even start"
+        assert fn.catalogue("openhcs").available  # the others are unaffected
+    finally:
+        from openhcs_registry import autoregister
+
+        autoregister.forget("function_library", HalfBroken)
+        autoregister.forget("function_library", Broken)
+        fn.FUNCTION_LIBRARIES.reset()
+    assert "half_broken" not in fn.FUNCTION_LIBRARIES
+
+
+def test_threads_asking_at_once_build_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from openhcs_hookspecs import _function_scan
+
+    builds = []
+    real_build = _function_scan.build
+
+    def counting_build(provider: Any) -> Any:
+        builds.append(provider)
+        return real_build(provider)
+
+    monkeypatch.setattr(_function_scan, "build", counting_build)
+    fn._catalogues.clear()
+    start = threading.Barrier(8)
+    got: list[Any] = []
+
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        start.wait()
+        try:
+            got.append(fn.catalogue("openhcs"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(got) == 8 and all(c is got[0] for c in got)
+    assert len(builds) == 1, [fn.why_stale("openhcs")]
+
+
 def test_unknown_library_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="unknown function library 'nope'"):
         fn.catalogue("nope")
@@ -695,3 +855,144 @@ def test_cli_functions(tmp_path: Path) -> None:
     for bad in (["functions", "nope"], ["functions", "openhcs_plugins.nope.x"]):
         proc = cli(*bad, env=env)
         assert proc.returncode == 2 and "error" in proc.stderr
+
+
+class LibraryModel:
+    """What ``fakelib`` holds: per module, function name -> default; its version; what the
+    provider scans.  Written to disk in full after every step, compared with the catalogue."""
+
+    def __init__(self, lib: FakeSite) -> None:
+        self.lib = lib
+        self.version = 1
+        self.modules: dict[str, dict[str, int]] = {"filters": {"blur": 1}, "measure": {"size": 2}}
+        self.scanned = ["filters", "measure"]
+        self.mode = ""
+        self.counter = 0
+        self.write_all()
+
+    def write_all(self) -> None:
+        """Rewrite what changed only: an upgrade alone must be seen through its .dist-info."""
+        for module, funcs in self.modules.items():
+            source = "".join(
+                f"def {name}(image, k={default}):\n    '{name} doc.'\n    return image\n\n"
+                for name, default in funcs.items()
+            )
+            self._write(f"fakelib/{module}.py", source or "VALUE = 1\n")
+        self._write(
+            "fakeprov.py",
+            PROVIDER.format(modules=tuple(f"fakelib.{m}" for m in self.scanned), extra=""),
+        )
+
+    def _write(self, rel: str, text: str) -> None:
+        path = self.lib.site / rel
+        if not path.exists() or path.read_text() != textwrap.dedent(text).lstrip():
+            self.lib.write(rel, text)
+
+    def expected(self) -> dict[str, str]:
+        return {
+            f"fakelib.{m}.{name}": f"(image, k={default})"
+            for m in self.scanned
+            for name, default in self.modules[m].items()
+        }
+
+    # -- steps -----------------------------------------------------------------------------
+    def edit(self, rng: Any) -> None:
+        module = rng.choice(sorted(self.modules))
+        if self.modules[module]:
+            name = rng.choice(sorted(self.modules[module]))
+            self.modules[module][name] += 1 + rng.randrange(100)
+
+    def add(self, rng: Any) -> None:
+        self.counter += 1
+        self.modules[rng.choice(sorted(self.modules))][f"fn{self.counter}"] = rng.randrange(9)
+
+    def remove(self, rng: Any) -> None:
+        module = rng.choice(sorted(self.modules))
+        if self.modules[module]:
+            del self.modules[module][rng.choice(sorted(self.modules[module]))]
+
+    def upgrade(self, rng: Any) -> None:
+        self.lib.remove_dist("fakelib", f"{self.version}.0")
+        self.version += 1
+        self.lib.dist("fakelib", f"{self.version}.0")
+
+    def downgrade(self, rng: Any) -> None:
+        if self.version > 1:
+            self.lib.remove_dist("fakelib", f"{self.version}.0")
+            self.version -= 1
+            self.lib.dist("fakelib", f"{self.version}.0")
+
+    def rescan(self, rng: Any) -> None:
+        self.scanned = ["filters"] if len(self.scanned) == 2 else ["filters", "measure"]
+
+    def switch_mode(self, rng: Any) -> None:
+        self.mode = "" if self.mode else "x"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 23])
+def test_random_library_changes_warm_equals_fresh_equals_model(tmp_path: Path, seed: int) -> None:
+    """Model-based: random edits, added and removed functions, upgrades and downgrades of the
+    distribution, provider changes and variable switches; after each, a warm fresh process
+    equals a fresh build, both equal the model, and a second warm read uses the cache."""
+    import random
+
+    rng = random.Random(seed)
+    lib = FakeSite(tmp_path)
+    model = LibraryModel(lib)
+    steps = ["edit", "add", "remove", "upgrade", "downgrade", "rescan", "switch_mode"]
+    order = rng.sample(steps, len(steps)) + [rng.choice(steps) for _ in range(2)]
+    if order.index("downgrade") < order.index("upgrade"):  # a downgrade that does something
+        order.append("downgrade")
+    for step in order:  # every kind of step, in a random order, then a few more
+        getattr(model, step)(rng)
+        model.write_all()
+        extra = {"FAKELIB_MODE": model.mode} if model.mode else {}
+        warm = lib.check(**extra)
+        got = {k: v["signature"] for k, v in warm["entries"].items()}
+        assert got == model.expected(), step
+        assert warm["summary"]["version"] == f"{model.version}.0", step
+        assert all(v["doc"] == f"{k.rpartition('.')[2]} doc." for k, v in warm["entries"].items())
+
+
+def test_inputs_saved_just_before_the_write_are_also_checked_by_content(tmp_path: Path) -> None:
+    """A file modified within the racy window gets a content checksum: a same-tick edit
+    (same signature, other bytes) is still a change.  Such an edit cannot be staged from
+    user space (ctime moves), so the recorded checksum stands in for the old content."""
+    from openhcs_registry import catalogue as store
+
+    fresh = tmp_path / "fresh.py"
+    fresh.write_text("A = 1\n")
+    old = tmp_path / "old.py"
+    old.write_text("B = 2\n")
+    os.utime(old, ns=(1_000_000_000, 1_000_000_000))
+    rec = store.InputRecord()
+    rec.file(str(fresh))
+    rec.file(str(old))
+    inputs = rec.as_document()
+    assert set(inputs["digests"]) == {str(fresh)}  # only the racy one
+    assert store.changed_input(inputs) is None
+    inputs["digests"][str(fresh)] += 1
+    assert store.changed_input(inputs) == f"{fresh} changed (same signature, other content)"
+    old.write_text("B = 3\n")
+    inputs["digests"][str(fresh)] -= 1
+    assert store.changed_input(inputs) == f"{old} changed"
+
+
+@needs_skimage
+def test_cli_on_a_warm_catalogue_imports_no_library(skimage_cache: Path) -> None:
+    code = """
+        import contextlib, io, json, sys
+        from openhcs_registry.cli import main
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            codes = [main(["functions", "skimage", "--search", "gauss", "--json"]),
+                     main(["functions", "skimage.filters.gaussian", "--json"]),
+                     main(["functions"])]
+        hits = json.loads(out.getvalue().split("\\n]\\n")[0] + "\\n]")
+        heavy = [m for m in sys.modules if m.split(".")[0] in ("skimage", "numpy", "scipy")]
+        print(json.dumps({"codes": codes, "hits": [h["key"] for h in hits], "heavy": heavy}))
+    """
+    out = run(code, environ(skimage_cache))
+    assert out["codes"] == [0, 0, 0] and out["heavy"] == []
+    assert "skimage.filters.gaussian" in out["hits"]

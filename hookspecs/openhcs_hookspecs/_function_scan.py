@@ -90,7 +90,10 @@ def _distribution(name: str | None, rec: InputRecord) -> str | None:
         return None
     folder = getattr(dist, "_path", None)  # PathDistribution: the .dist-info folder
     if folder is not None:
-        rec.file(os.path.join(str(folder), "METADATA"))
+        metadata_file = os.path.join(str(folder), "METADATA")
+        if not os.path.exists(metadata_file):  # an .egg-info folder
+            metadata_file = os.path.join(str(folder), "PKG-INFO")
+        rec.file(metadata_file)
     version: str | None = dist.version
     return version
 
@@ -146,27 +149,71 @@ def _scan(
                 rec.folder(folder)
             continue
         inputs.update(own)
-        for name in provider.public_names(module):
-            obj = getattr(module, name, None)
-            if obj is None or not provider.is_function(obj):
-                continue
-            described = describe(obj)
-            defined = getattr(obj, "__module__", None)
-            defined = defined if isinstance(defined, str) else None
-            key = f"{modname}.{name}"
-            functions[key] = described["doc"]
-            details[key] = [described["signature"], described["params"], defined]
-            if defined is not None:
-                read.append(defined)
+        try:
+            found = _describe_module(provider, modname, module)
+        except Exception as exc:  # the provider's own hooks failed: this module, not all
+            failures[modname] = f"scan failed: {type(exc).__name__}: {exc}"
+            continue
+        for key, (text, record) in found.items():
+            functions[key] = text
+            details[key] = record
+            if record[2] is not None:
+                read.append(record[2])
     return functions, failures, read
 
 
+def _describe_module(
+    provider: FunctionLibrary, modname: str, module: Any
+) -> dict[str, tuple[str, list[Any]]]:
+    """``{key: (first doc line, [signature, params, defining module])}`` of one module."""
+    out: dict[str, tuple[str, list[Any]]] = {}
+    for name in provider.public_names(module):
+        obj = getattr(module, name, None)
+        if obj is None or not provider.is_function(obj):
+            continue
+        described = describe(obj)
+        defined = getattr(obj, "__module__", None)
+        defined = defined if isinstance(defined, str) else None
+        out[f"{modname}.{name}"] = (
+            described["doc"],
+            [described["signature"], described["params"], defined],
+        )
+    return out
+
+
 def build(provider_cls: type[FunctionLibrary]) -> tuple[dict[str, Any], InputRecord]:
-    """Catalogue the library of *provider_cls*: the document body and its inputs."""
+    """Catalogue the library of *provider_cls*: the document body and its inputs.
+
+    Never raises for a faulty provider or library: a failure becomes the library's
+    ``reason`` (unavailable) or one module's entry in ``failures``.
+    """
     rec = InputRecord()
     _code_files(provider_cls, rec)
-    provider = provider_cls()
     rec.variable(settings.NO_GPU_ENV)
+    try:
+        return _build(provider_cls, rec), rec
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the provider itself is broken: say so, as unavailable
+        return {
+            "import_name": getattr(provider_cls, "import_name", None),
+            "distribution": getattr(provider_cls, "distribution", None),
+            "library_version": None,
+            "reason": f"provider failed: {type(exc).__name__}: {exc}",
+            "memory_type": None,
+            "tags": [],
+            "modules": [],
+            "settings": {},
+            "failures": {},
+            "module_files": {},
+            "module_tags": {},
+            "functions": {},
+            "details": {},
+        }, rec
+
+
+def _build(provider_cls: type[FunctionLibrary], rec: InputRecord) -> dict[str, Any]:
+    provider = provider_cls()
     for variable in provider.environment_variables:
         rec.variable(variable)
     for path in provider.declared_paths():
@@ -226,7 +273,7 @@ def build(provider_cls: type[FunctionLibrary]) -> tuple[dict[str, Any], InputRec
         "functions": functions,
         "details": details,
     }
-    return body, rec
+    return body
 
 
 def _failure_files(inputs: _inputs.Inputs, modname: str) -> list[str]:
