@@ -219,3 +219,36 @@ def test_the_index_agrees_with_importlib_metadata(world: World, warm: bool) -> N
         assert ours, group  # the built-in distribution declares both groups: can fail
     assert ["my-contracts", "things", world.spec] in out["openhcs.contracts"][0]
     assert (world.cache_dir / "entry_points_index.json").exists()
+
+
+COMMAND_MODULE = """
+from openhcs_registry.cli import EXIT_OK, print_json
+
+
+def run(args):
+    print_json({"hello": args.who})
+    return EXIT_OK
+
+
+def register(command):
+    p = command("hello", "say hello (a third-party command)", __name__ + ":run")
+    p.add_argument("who")
+"""
+
+
+def test_contracts_packages_add_commands_and_a_broken_one_is_left_out(world: World) -> None:
+    """``functions`` reaches the CLI this way; any contracts package can add a command."""
+    world.write("hello_cmd.py", COMMAND_MODULE)
+    world.add_dist_info(
+        "hello-cmd", "1.0", {"hello": "hello_cmd:register"}, group="openhcs.commands"
+    )
+    world.write("broken_cmd.py", "raise SystemExit('no commands today')\n")
+    world.add_dist_info("broken-cmd", "1.0", {"broken": "broken_cmd"}, group="openhcs.commands")
+    cli = [sys.executable, "-m", "openhcs_registry"]
+    run = dict(env=world.env(), capture_output=True, text=True, timeout=120, cwd=world.root)
+    proc = subprocess.run([*cli, "hello", "stranger", "--json"], **run)  # type: ignore[call-overload]
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"hello": "stranger"}
+    assert "broken_cmd" in proc.stderr and "left out" in proc.stderr
+    helptext = subprocess.run([*cli, "--help"], **run)  # type: ignore[call-overload]
+    assert "hello" in helptext.stdout and "functions" in helptext.stdout

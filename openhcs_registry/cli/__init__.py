@@ -15,7 +15,8 @@ Shell completion comes from argcomplete (the ``completion`` extra), only when a 
 
 One module per command (``list.py``, ``show.py``, ...), imported only when that command runs;
 ``_common`` holds what they share.  A new command: a module with a ``cmd_*(args) -> int``
-function and one ``command(...)`` line in :func:`build_parser`.
+function and one ``command(...)`` line in :func:`build_parser`; contracts packages add theirs
+through the ``openhcs.commands`` entry-point group (:data:`COMMANDS_GROUP`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from __future__ import annotations
 import os
 import sys
 
-from ._common import EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, REGISTRY_MODULES_ENV, UsageError
+from ._common import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    REGISTRY_MODULES_ENV,
+    UsageError,
+    print_json,
+    table,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,7 +40,17 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-__all__ = ["EXIT_OK", "EXIT_PROBLEM", "EXIT_USAGE", "UsageError", "build_parser", "main"]
+__all__ = [
+    "COMMANDS_GROUP",
+    "EXIT_OK",
+    "EXIT_PROBLEM",
+    "EXIT_USAGE",
+    "UsageError",
+    "build_parser",
+    "main",
+    "print_json",
+    "table",
+]
 
 
 def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -89,7 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, text: str, func: str, parent: Any = sub) -> argparse.ArgumentParser:
-        """A sub-command run by ``func`` ("module:function" in this package, imported on use)."""
+        """A sub-command run by ``func`` ("module:function", imported on use).
+
+        *module* is relative to this package (``.list``) or, for commands that contracts
+        packages add, absolute (``openhcs_hookspecs._functions_cli``).
+        """
         p: argparse.ArgumentParser = parent.add_parser(name, help=text, description=text)
         _add_common(p, top=False)
         p.set_defaults(func=func)
@@ -98,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "list",
         "registries, their keys, source (cache/fresh), plugin and distribution",
-        "list:cmd_list",
+        ".list:cmd_list",
     )
     p.add_argument("registry", nargs="?")
     p.add_argument(
@@ -106,40 +129,31 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also the keys left out (unavailable, blocked, skipped) or overridden, and why",
     )
-    p = command("show", "one entry's provenance and the doc summary of its object", "show:cmd_show")
+    p = command(
+        "show", "one entry's provenance and the doc summary of its object", ".show:cmd_show"
+    )
     p.add_argument("registry")
     p.add_argument("key")
     p = command(
-        "why", "explain why a key is missing from a registry (exit 1 if it is)", "why:cmd_why"
+        "why", "explain why a key is missing from a registry (exit 1 if it is)", ".why:cmd_why"
     )
     p.add_argument("registry")
     p.add_argument("key")
     command(
         "doctor",
         "every failure, cache health, settings and environment (exit 1: problems)",
-        "doctor:cmd_doctor",
+        ".doctor:cmd_doctor",
     )
-    p = command(
-        "functions",
-        "function libraries, their catalogued functions, one function's signature and provenance",
-        "functions:cmd_functions",
-    )
-    p.add_argument("target", nargs="?", metavar="LIBRARY[.FUNCTION]")
-    p.add_argument("--search", metavar="TEXT", help="substring of the name or first doc line")
-    p.add_argument("--tag", help="functions carrying this tag (e.g. filters, gpu)")
-    p.add_argument("--name", help="functions of exactly this name (e.g. gaussian)")
-    p.add_argument("--show", action="store_true", help="the target is one function: show it")
-    p.add_argument("--rebuild", action="store_true", help="rebuild the catalogues shown")
     p = command(
         "contracts",
         "what a plugin implements: hookspec, base class, key, abstract methods, entry-point group",
-        "contracts:cmd_contracts",
+        ".contracts:cmd_contracts",
     )
     p.add_argument("registry", nargs="?")
     p = command(
         "validate",
         "check a plugin project folder or installed distribution without importing it",
-        "validate:cmd_validate",
+        ".validate:cmd_validate",
     )
     p.add_argument("target", metavar="PATH|DIST")
     p.add_argument(
@@ -151,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "new-plugin",
         "write a plugin project (pyproject, hookimpls, class skeletons, tests) that validates",
-        "new_plugin:cmd_new_plugin",
+        ".new_plugin:cmd_new_plugin",
     )
     p.add_argument("name", help="distribution name, e.g. openhcs-myscope")
     p.add_argument(
@@ -162,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a registry to implement (repeatable; default microscope_handler)",
     )
     p.add_argument("--dir", metavar="D", help="folder to create (default ./NAME)")
+    _add_extensions(command)
     p = sub.add_parser(
         "cache", help="cache info | clear | warm | verify", description="Manage the cache files."
     )
@@ -172,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("warm", "discover every registry afresh and write its cache"),
         ("verify", "compare each cache with a fresh discovery (exit 1 on a difference)"),
     ):
-        a = command(action, text, "cache:cmd_cache", csub)
+        a = command(action, text, ".cache:cmd_cache", csub)
         a.add_argument("registry", nargs="?")
     return parser
 
@@ -189,12 +204,43 @@ def _configure_logging(verbosity: int) -> None:
     )
 
 
+#: Entry-point group through which contracts packages add commands: ``name = "module:register"``,
+#: where ``register(command)`` adds its sub-command(s) with the ``command`` factory of
+#: :func:`build_parser`.  The engine names no contracts package: ``functions`` comes this way.
+COMMANDS_GROUP = "openhcs.commands"
+
+
+def _add_extensions(command: Any) -> None:
+    """Let every installed contracts package add its commands (each isolated)."""
+    import importlib
+
+    from .._contracts import declared
+    from .._fileio import warn_once
+
+    for dist, name, value in declared(COMMANDS_GROUP):
+        module, _, attr = value.partition(":")
+        try:
+            register = getattr(importlib.import_module(module.strip()), attr.strip() or "register")
+            register(command)
+        except BaseException as exc:  # a broken package loses its command, not the CLI
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            warn_once(
+                f"command:{value}",
+                "command %s = %s (distribution %s) cannot be added and is left out: %r",
+                name,
+                value,
+                dist,
+                exc,
+            )
+
+
 def _run(func: str, args: argparse.Namespace) -> int:
     """Import the command's module (only that one: ``list`` stays light) and run it."""
     import importlib
 
     module, _, name = func.partition(":")
-    run: Any = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    run: Any = getattr(importlib.import_module(module, package=__name__), name)
     return int(run(args))
 
 

@@ -8,12 +8,14 @@
   provenance (defining module and file, distribution and version, catalogue document).
 
 A warm run reads the catalogue documents only: it imports no library (nor numpy).
+The command is added to ``openhcs-registry`` through the ``openhcs.commands`` entry-point
+group (the engine names no contracts package): :func:`register`.
 ``--rebuild`` rebuilds the catalogues shown, importing their libraries.
 """
 
 from __future__ import annotations
 
-from ._common import EXIT_OK, UsageError, print_json, table
+from openhcs_registry.cli import EXIT_OK, UsageError, print_json, table
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -146,3 +148,18 @@ def _show(fn: Any, key: str, args: argparse.Namespace) -> int:
             )
         )
     return EXIT_OK
+
+
+def register(command: Any) -> None:
+    """Add ``functions`` with the CLI's ``command`` factory (see ``openhcs.commands``)."""
+    p = command(
+        "functions",
+        "function libraries, their catalogued functions, one function's signature and provenance",
+        f"{__name__}:cmd_functions",
+    )
+    p.add_argument("target", nargs="?", metavar="LIBRARY[.FUNCTION]")
+    p.add_argument("--search", metavar="TEXT", help="substring of the name or first doc line")
+    p.add_argument("--tag", help="functions carrying this tag (e.g. filters, gpu)")
+    p.add_argument("--name", help="functions of exactly this name (e.g. gaussian)")
+    p.add_argument("--show", action="store_true", help="the target is one function: show it")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the catalogues shown")
