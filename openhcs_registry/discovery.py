@@ -558,12 +558,11 @@ class _Discovery:
             )
             return []
         out: list[Candidate] = []
-        no_gpu = settings.no_gpu()
         for index, (given_key, value) in enumerate(pairs):
             if id(value) in self.rejected:
                 continue  # offered again by another road (package scan + hook): judged once
             self.offered.add(id(value))
-            if not self._accept(plugin, given_key, value, no_gpu):
+            if not self._accept(plugin, given_key, value):
                 self.rejected.add(id(value))
                 continue
             key = given_key if given_key is not None else cfg.key_of(value)
@@ -591,7 +590,7 @@ class _Discovery:
             )
         return out
 
-    def _accept(self, plugin: _Plugin, given_key: Any, value: Any, no_gpu: bool) -> bool:
+    def _accept(self, plugin: _Plugin, given_key: Any, value: Any) -> bool:
         """Whether *value* may enter the registry; reports why not."""
         cfg = self.config
         if isinstance(value, Unavailable):
@@ -652,11 +651,12 @@ class _Discovery:
                 distribution=plugin.distribution,
             )
             return False
-        if no_gpu and getattr(value, cfg.gpu_attribute, False):
+        skipped = cfg.skip_reason(value)
+        if skipped is not None:
             self.fail(
                 plugin.name,
-                FailureKind.GPU_SKIPPED,
-                f"needs a GPU and {settings.NO_GPU_ENV}=1",
+                FailureKind.SKIPPED,
+                skipped,
                 module=plugin.module,
                 distribution=plugin.distribution,
                 key=key,

@@ -76,9 +76,9 @@ _FAILURE_TEXT = {
         "duplicate key lost",
         "rename the key, or mark the hookimpl tryfirst=True to win deliberately",
     ),
-    FailureKind.GPU_SKIPPED: (
-        "GPU-dependent, skipped",
-        "unset OPENHCS_SUBPROCESS_NO_GPU where a GPU is available",
+    FailureKind.SKIPPED: (
+        "skipped by the registry's rule",
+        "run it where the rule's requirement is met (the reason names the switch)",
     ),
     FailureKind.UNAVAILABLE: ("optional dependency missing", "install the missing package"),
     FailureKind.BLOCKED: ("blocked", "unblock the plugin (registry.unblock(name))"),

@@ -193,14 +193,14 @@ def test_a_broken_contracts_package_is_left_out_and_the_others_listed(world: Wor
 INDEX_PROBE = """
 import json
 from importlib.metadata import entry_points
-from openhcs_registry import _contracts
+from openhcs_registry import settings
 
 def canonical(name):
     return name.lower().replace("_", "-").replace(".", "-")
 
 out = {}
-for group in ("openhcs", "openhcs.contracts"):
-    ours = sorted([canonical(d), n, v] for d, n, v in _contracts.declared(group))
+for group in ("openhcs", "openhcs.contracts", "openhcs.settings"):
+    ours = sorted([canonical(d), n, v] for d, n, v in settings.declared(group))
     theirs = sorted([canonical(ep.dist.name), ep.name, ep.value] for ep in entry_points(group=group))
     out[group] = [ours, theirs]
 print(json.dumps(out))
