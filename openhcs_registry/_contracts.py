@@ -115,7 +115,7 @@ def build_index() -> dict[str, list[list[str]]]:
             found = parse_entry_points(text)
             if not found:
                 continue  # watched through its site folder only (see the module docstring)
-            files.append([text_path, signature])
+            files.append([text_path, signature, dist, [list(row) for row in found]])
             for group, name, value in found:
                 entries.setdefault(group, []).append([dist, name, value])
     if not settings.cache_disabled():
@@ -123,8 +123,7 @@ def build_index() -> dict[str, list[list[str]]]:
             "index_format": settings.ENTRY_POINT_INDEX_FORMAT,
             "version": __version__,
             "environment": fingerprint,
-            "files": files,
-            "entries": entries,
+            "files": files,  # [path, stat signature, distribution, [[group, name, value]]]
         }
         _fileio.write_document(get_openhcs_cache_dir() / settings.ENTRY_POINT_INDEX_FILE, doc)
     return entries

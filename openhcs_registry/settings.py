@@ -129,28 +129,40 @@ def _load_index(fingerprint: dict[str, Any]) -> dict[str, list[list[str]]] | Non
     ):
         return None
     files = doc.get("files")
-    entries = doc.get("entries")
-    if not isinstance(files, list) or not isinstance(entries, dict):
+    if not isinstance(files, list):
         return None
+    # every entry comes with the metadata file it was read from, which must be a
+    # ``<sys.path folder>/<x>.dist-info|.egg-info/entry_points.txt`` with the recorded stat
+    # signature: a document can only repeat what installed metadata says (same trust as a
+    # registry cache's references, which must point into recorded sources)
     snap = _environment.snapshot()
+    folders = set(snap.entries)
+    entries: dict[str, list[list[str]]] = {}
     for item in files:
-        if not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str):
+        if not isinstance(item, list) or len(item) != 4:
             return None
-        if snap.stat(item[0]) != item[1]:
+        path, signature, dist, rows = item
+        if not isinstance(path, str) or not isinstance(dist, str) or not isinstance(rows, list):
             return None
-    for rows in entries.values():
-        if not isinstance(rows, list) or not all(map(_row_ok, rows)):
+        meta, base = os.path.split(path)
+        if base != "entry_points.txt" or not meta.endswith((".dist-info", ".egg-info")):
             return None
+        if os.path.dirname(meta) not in folders or snap.stat(path) != signature:
+            return None
+        for row in rows:
+            if not isinstance(row, list) or len(row) != 3 or not all(map(_is_str, row)):
+                return None
+            entries.setdefault(row[0], []).append([dist, row[1], row[2]])
     return entries
 
 
 ENTRY_POINT_INDEX_FILE = "entry_points_index.json"
 #: Bump when the index document's layout changes.
-ENTRY_POINT_INDEX_FORMAT = 1
+ENTRY_POINT_INDEX_FORMAT = 2
 
 
-def _row_ok(row: object) -> bool:
-    return isinstance(row, list) and len(row) == 3 and all(isinstance(x, str) for x in row)
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
 
 
 def _canonical(name: str) -> str:

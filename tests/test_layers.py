@@ -219,3 +219,42 @@ def test_the_index_agrees_with_importlib_metadata(world: World, warm: bool) -> N
         assert ours, group  # the built-in distribution declares both groups: can fail
     assert ["my-contracts", "things", world.spec] in out["openhcs.contracts"][0]
     assert (world.cache_dir / "entry_points_index.json").exists()
+
+
+@pytest.mark.parametrize("forgery", ["outside-sys-path", "wrong-stat", "bad-shape"])
+def test_a_forged_index_only_causes_a_rebuild(world: World, forgery: str) -> None:
+    """The index names modules the CLI imports: it may only repeat installed metadata."""
+    from openhcs_registry._fileio import encode_document
+
+    _install_contracts(world)
+    _list(world)  # writes the index
+    marker = world.root / "planted-imported"
+    # importable from the launch folder (the probe's cwd), which no fingerprint watches
+    (world.root / "planted_mod.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    index = world.cache_dir / "entry_points_index.json"
+    doc = json.loads(index.read_text())
+    real = next(f for f in doc["files"] if world.spec in json.dumps(f))
+    planted = [["openhcs.contracts", "planted", "planted_mod"]]
+    if forgery == "outside-sys-path":
+        fake = world.root / "fake-1.0.dist-info"
+        fake.mkdir()
+        (fake / "entry_points.txt").write_text("[openhcs.contracts]\nplanted = planted_mod\n")
+        path = str(fake / "entry_points.txt")
+        item = [path, list(_stat(path)), "fake", planted]
+    elif forgery == "wrong-stat":
+        item = [real[0], [0, 0, 0, 0], real[2], planted]
+    else:
+        item = [real[0], real[1], real[2], "planted_mod"]
+    doc["files"].append(item)
+    doc.pop("checksum")
+    index.write_bytes(encode_document(doc))
+    os.chmod(index, 0o600)
+    out, _, _ = _list(world)
+    assert world.name in out  # rebuilt from the real metadata
+    assert not marker.exists()
+    assert "planted_mod" not in index.read_text()
+
+
+def _stat(path: str) -> list[int]:
+    st = os.stat(path)
+    return [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
