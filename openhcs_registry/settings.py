@@ -68,8 +68,10 @@ def discovery_settings() -> dict[str, str]:
 
 
 # -- the installed entry points, without importlib.metadata --------------------------------------
-#: (the environment fingerprint object the index was valid for, the index by group).
-_memo: tuple[object, dict[str, list[list[str]]]] | None = None
+#: (the environment fingerprint object the index was valid for, the index by group, and the
+#: sorted answers already given for it by group).
+_memo: tuple[object, dict[str, list[list[str]]], dict[str, list[tuple[str, str, str]]]] | None
+_memo = None
 
 
 def forget_entry_points() -> None:
@@ -84,7 +86,7 @@ def declared(group: str) -> list[tuple[str, str, str]]:
     Only the ``openhcs`` family of groups is indexed.  Ordered as registries order plugins:
     the engine's own distribution first, then by normalised distribution name and name.
     Read from the index document (see :mod:`._contracts`), memoised for the environment
-    snapshot the registry caches share.
+    snapshot the registry caches share.  The list is shared: treat it as read-only.
     """
     if group != INDEXED_GROUPS and not group.startswith(INDEXED_GROUPS + "."):
         raise ValueError(f"only the {INDEXED_GROUPS!r} groups are indexed, not {group!r}")
@@ -93,19 +95,20 @@ def declared(group: str) -> list[tuple[str, str, str]]:
 
     fingerprint = environment_fingerprint()
     memo = _memo
-    if memo is not None and memo[0] is fingerprint:
-        index = memo[1]
-    else:
+    if memo is None or memo[0] is not fingerprint:
         found = None if cache_disabled() else _load_index(fingerprint)
         if found is None:
             from ._contracts import build_index
 
             found = build_index()
             fingerprint = environment_fingerprint()
-        _memo = (fingerprint, found)
-        index = found
-    out = [(row[0], row[1], row[2]) for row in index.get(group, ())]
-    out.sort(key=lambda r: (_canonical(r[0]) != OWN_DISTRIBUTION, _canonical(r[0]), r[1]))
+        memo = _memo = (fingerprint, found, {})
+    answers = memo[2]
+    out = answers.get(group)
+    if out is None:
+        out = [(row[0], row[1], row[2]) for row in memo[1].get(group, ())]
+        out.sort(key=lambda r: (_canonical(r[0]) != OWN_DISTRIBUTION, _canonical(r[0]), r[1]))
+        answers[group] = out
     return out
 
 
