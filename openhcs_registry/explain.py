@@ -16,7 +16,7 @@ The evidence, cheapest first:
 
 Causes: not installed, wrong entry-point group, import error (exception and ``file:line``),
 hook error, missing key attribute, abstract class, wrong type, outside the discovery packages,
-not returned by the hook, blocked, duplicate key lost, GPU-dependent skipped, optional
+not returned by the hook, blocked, duplicate key lost, skipped by the registry's rule, optional
 dependency missing, stale cache — each with what to do about it.
 """
 
