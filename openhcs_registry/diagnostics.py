@@ -31,7 +31,7 @@ class FailureKind:
     MISSING_KEY = "missing_key"  # a returned value carries no key
     ABSTRACT = "abstract"  # a returned class is abstract
     DUPLICATE_KEY = "duplicate_key"  # lost a key conflict
-    GPU_SKIPPED = "gpu_skipped"  # needs a GPU and OPENHCS_SUBPROCESS_NO_GPU is set
+    SKIPPED = "skipped"  # the registry's skip rule left it out (the message says why)
     UNAVAILABLE = "unavailable"  # the plugin says an optional dependency is missing
     BLOCKED = "blocked"  # blocked by name
     DERIVE_ERROR = "derive_error"  # a secondary registry could not be derived
@@ -44,7 +44,7 @@ class FailureKind:
     )
 
     #: kinds that are expected outcomes, logged at INFO/DEBUG rather than WARNING
-    QUIET = frozenset({"gpu_skipped", "unavailable", "blocked", "overridden"})
+    QUIET = frozenset({"skipped", "unavailable", "blocked", "overridden"})
 
 
 class PluginFailure(_Frozen):
@@ -286,7 +286,7 @@ class RegistryKeyError(KeyError):
 _KIND_WORDS = {
     FailureKind.UNAVAILABLE: "unavailable",
     FailureKind.BLOCKED: "blocked",
-    FailureKind.GPU_SKIPPED: "skipped",
+    FailureKind.SKIPPED: "skipped",
     FailureKind.NOT_RETURNED: "not returned by its entry point's hook",
 }
 

@@ -223,7 +223,6 @@ class _Discovery:
         # failing are orphans no warm start could resolve, so they stay out everywhere
         self.failed_modules: set[str] = set()
         self.noted: dict[str, list[Any]] = {}  # plugin -> classes noted while it loaded/ran
-        self.no_gpu = settings.no_gpu()
 
     def inputs_of(self, plugin: str) -> Inputs:
         record = self.records.get(plugin)
@@ -640,10 +639,9 @@ class _Discovery:
                 FailureKind.MISSING_KEY,
                 bad_key_text(label, key, cfg.key_attribute),
             )
-        if self.no_gpu and getattr(value, cfg.gpu_attribute, False):
-            return refuse(
-                FailureKind.GPU_SKIPPED, f"needs a GPU and {settings.NO_GPU_ENV}=1", key=key
-            )
+        skipped = cfg.skip_reason(value)
+        if skipped is not None:
+            return refuse(FailureKind.SKIPPED, skipped, key=key)
         # the look-up itself is an input (the caller records it): a required submodule
         # appearing inside an installed package changes only that package's folder
         missing = missing_requirements(value)

@@ -16,7 +16,7 @@ The evidence, cheapest first:
 
 Causes: not installed, wrong entry-point group, import error (exception and ``file:line``),
 hook error, missing key attribute, abstract class, wrong type, outside the discovery packages,
-not returned by the hook, blocked, duplicate key lost, GPU-dependent skipped, optional
+not returned by the hook, blocked, duplicate key lost, skipped by the registry's rule, optional
 dependency missing, stale cache — each with what to do about it.
 """
 
@@ -79,9 +79,9 @@ _FAILURE_TEXT = {
         "duplicate key lost",
         "rename the key, or mark the hookimpl tryfirst=True to win deliberately",
     ),
-    FailureKind.GPU_SKIPPED: (
-        "GPU-dependent, skipped",
-        "unset OPENHCS_SUBPROCESS_NO_GPU where a GPU is available",
+    FailureKind.SKIPPED: (
+        "skipped by the registry's rule",
+        "run it where the rule's requirement is met (the reason names the switch)",
     ),
     FailureKind.UNAVAILABLE: ("optional dependency missing", "install the missing package"),
     FailureKind.BLOCKED: ("blocked", "unblock the plugin (registry.unblock(name))"),

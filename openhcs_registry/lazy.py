@@ -614,7 +614,6 @@ class LazyDiscoveryDict(_GenericMapping[V]):
                     return  # the cached entry for this very class, not yet resolved
         import inspect
 
-        from . import settings
         from .diagnostics import missing_requirements
 
         if inspect.isabstract(obj):
@@ -623,7 +622,7 @@ class LazyDiscoveryDict(_GenericMapping[V]):
             isinstance(obj, type) and issubclass(obj, cfg.base_class)
         ):
             return
-        if getattr(obj, cfg.gpu_attribute, False) and settings.no_gpu():
+        if cfg.skip_reason(obj) is not None:
             return
         if missing_requirements(obj):
             return

@@ -193,14 +193,14 @@ def test_a_broken_contracts_package_is_left_out_and_the_others_listed(world: Wor
 INDEX_PROBE = """
 import json
 from importlib.metadata import entry_points
-from openhcs_registry import _contracts
+from openhcs_registry import settings
 
 def canonical(name):
     return name.lower().replace("_", "-").replace(".", "-")
 
 out = {}
-for group in ("openhcs", "openhcs.contracts"):
-    ours = sorted([canonical(d), n, v] for d, n, v in _contracts.declared(group))
+for group in ("openhcs", "openhcs.contracts", "openhcs.settings"):
+    ours = sorted([canonical(d), n, v] for d, n, v in settings.declared(group))
     theirs = sorted([canonical(ep.dist.name), ep.name, ep.value] for ep in entry_points(group=group))
     out[group] = [ours, theirs]
 print(json.dumps(out))
@@ -252,3 +252,42 @@ def test_contracts_packages_add_commands_and_a_broken_one_is_left_out(world: Wor
     assert "broken_cmd" in proc.stderr and "left out" in proc.stderr
     helptext = subprocess.run([*cli, "--help"], **run)  # type: ignore[call-overload]
     assert "hello" in helptext.stdout and "functions" in helptext.stdout
+
+
+@pytest.mark.parametrize("forgery", ["outside-sys-path", "wrong-stat", "bad-shape"])
+def test_a_forged_index_only_causes_a_rebuild(world: World, forgery: str) -> None:
+    """The index names modules the CLI imports: it may only repeat installed metadata."""
+    from openhcs_registry._fileio import encode_document
+
+    _install_contracts(world)
+    _list(world)  # writes the index
+    marker = world.root / "planted-imported"
+    # importable from the launch folder (the probe's cwd), which no fingerprint watches
+    (world.root / "planted_mod.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    index = world.cache_dir / "entry_points_index.json"
+    doc = json.loads(index.read_text())
+    real = next(f for f in doc["files"] if world.spec in json.dumps(f))
+    planted = [["openhcs.contracts", "planted", "planted_mod"]]
+    if forgery == "outside-sys-path":
+        fake = world.root / "fake-1.0.dist-info"
+        fake.mkdir()
+        (fake / "entry_points.txt").write_text("[openhcs.contracts]\nplanted = planted_mod\n")
+        path = str(fake / "entry_points.txt")
+        item = [path, list(_stat(path)), "fake", planted]
+    elif forgery == "wrong-stat":
+        item = [real[0], [0, 0, 0, 0], real[2], planted]
+    else:
+        item = [real[0], real[1], real[2], "planted_mod"]
+    doc["files"].append(item)
+    doc.pop("checksum")
+    index.write_bytes(encode_document(doc))
+    os.chmod(index, 0o600)
+    out, _, _ = _list(world)
+    assert world.name in out  # rebuilt from the real metadata
+    assert not marker.exists()
+    assert "planted_mod" not in index.read_text()
+
+
+def _stat(path: str) -> list[int]:
+    st = os.stat(path)
+    return [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]

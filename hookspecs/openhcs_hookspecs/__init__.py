@@ -2,12 +2,21 @@
 
 Registries are importable lazily by name (``from openhcs_hookspecs import MICROSCOPE_HANDLERS``):
 only the module defining the requested registry is imported, and defining a registry
-discovers nothing.
+discovers nothing.  The OpenHCS enums are here too (:mod:`.colormaps`, :mod:`.components`).
+
+The GPU rule every OpenHCS registry shares is defined in this module (not a module of its
+own: each registry module needs it, and one more module costs every warm start ~0.1 ms):
+:func:`skip_gpu` is their ``RegistryConfig(skip=...)``.  Its switch,
+``OPENHCS_SUBPROCESS_NO_GPU``, is declared under the ``openhcs.settings`` entry-point group
+(pyproject.toml), so the engine records it in every cache and flipping it rebuilds - the engine
+itself knows nothing about GPUs.
 """
 
 from __future__ import annotations
 
 import importlib
+
+from openhcs_registry.settings import env_flag
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,7 +63,32 @@ _NAMES = {
     "MicroscopeFormatRegistry": "formats",
 }
 
-__all__ = ["REGISTRY_MODULES", "load_all", *sorted(_NAMES)]
+__all__ = [
+    "GPU_ATTRIBUTE",
+    "NO_GPU_ENV",
+    "REGISTRY_MODULES",
+    "load_all",
+    "no_gpu",
+    "skip_gpu",
+    *sorted(_NAMES),
+]
+
+#: Set to 1 in processes without a GPU (OpenHCS's subprocess mode).
+NO_GPU_ENV = "OPENHCS_SUBPROCESS_NO_GPU"
+#: The class attribute that marks a value as GPU-dependent (``requires_gpu = True``).
+GPU_ATTRIBUTE = "requires_gpu"
+
+
+def no_gpu() -> bool:
+    """True in subprocess mode without a GPU: GPU-dependent values are skipped."""
+    return env_flag(NO_GPU_ENV)
+
+
+def skip_gpu(value: Any) -> str | None:
+    """The skip rule of the OpenHCS registries: the reason to leave *value* out, or None."""
+    if no_gpu() and getattr(value, GPU_ATTRIBUTE, False):
+        return f"needs a GPU and {NO_GPU_ENV}=1"
+    return None
 
 
 def load_all() -> dict[str, Any]:

@@ -17,9 +17,10 @@ import re
 import sys
 from typing import Any
 
-from openhcs_registry import _inputs, settings
+from openhcs_registry import _inputs
 from openhcs_registry.catalogue import InputRecord
 
+from . import NO_GPU_ENV
 from .functions import FunctionLibrary
 
 #: Longest default ``repr`` kept; longer ones are cut (a default array's repr, say).
@@ -189,7 +190,7 @@ def build(provider_cls: type[FunctionLibrary]) -> tuple[dict[str, Any], InputRec
     """
     rec = InputRecord()
     _code_files(provider_cls, rec)
-    rec.variable(settings.NO_GPU_ENV)
+    rec.variable(NO_GPU_ENV)
     try:
         return _build(provider_cls, rec), rec
     except KeyboardInterrupt:

@@ -96,10 +96,10 @@ class FunctionLibrary(AutoRegistered, ABC):
         """Why the library cannot be used here (None: it can).  Cold: may import it."""
         from importlib.util import find_spec
 
-        from openhcs_registry import settings
+        from openhcs_hookspecs import NO_GPU_ENV, no_gpu
 
-        if self.requires_gpu and settings.no_gpu():
-            return f"GPU libraries disabled ({settings.NO_GPU_ENV}=1)"
+        if self.requires_gpu and no_gpu():
+            return f"GPU libraries disabled ({NO_GPU_ENV}=1)"
         name = self.import_name
         if name is None:
             return None
@@ -155,9 +155,9 @@ FUNCTION_LIBRARIES_CONFIG = RegistryConfig(
     hookspec=provide_function_libraries,
     base_class=FunctionLibrary,
     key_attribute="library_name",
-    # GPU libraries stay listed in GPU-less subprocesses (OPENHCS_SUBPROCESS_NO_GPU=1): their
-    # catalogue says why they are unavailable instead of the library vanishing
-    gpu_attribute="skip_from_registry_without_gpu",
+    # no skip rule: GPU libraries stay listed in GPU-less subprocesses
+    # (OPENHCS_SUBPROCESS_NO_GPU=1); their catalogue says why they are unavailable instead of
+    # the library vanishing
     description="function library providers, by library name",
 )
 

@@ -214,8 +214,8 @@ def _add_extensions(command: Any) -> None:
     """Let every installed contracts package add its commands (each isolated)."""
     import importlib
 
-    from .._contracts import declared
     from .._fileio import warn_once
+    from ..settings import declared
 
     for dist, name, value in declared(COMMANDS_GROUP):
         module, _, attr = value.partition(":")

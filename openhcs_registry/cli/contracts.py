@@ -67,7 +67,8 @@ def _is_contract_module(name: str, regs: dict[str, Any]) -> bool:
 
 
 def _declared_contract_modules() -> set[str]:
-    from .._contracts import CONTRACTS_GROUP, declared
+    from .._contracts import CONTRACTS_GROUP
+    from ..settings import declared
 
     return {value.split(":", 1)[0].strip() for _dist, _name, value in declared(CONTRACTS_GROUP)}
 

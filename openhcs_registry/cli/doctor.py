@@ -56,16 +56,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     report["settings"] = {
         "cache_dir": str(get_openhcs_cache_dir()),
         "cache_disabled": settings.cache_disabled(),
-        "no_gpu": settings.no_gpu(),
         "entry_points_disabled": settings.entry_points_disabled(),
+        "switches": settings.discovery_settings(),
     }
     report["environment"] = {
         var: os.environ.get(var)
         for var in (
             settings.CACHE_DIR_ENV,
             settings.DISABLE_CACHE_ENV,
-            settings.NO_GPU_ENV,
             settings.NO_ENTRY_POINTS_ENV,
+            *settings.declared_switches(),
             REGISTRY_MODULES_ENV,
         )
     }
@@ -110,7 +110,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print("\nleft out of the registries:")
         print(indent(table(failure_rows, ["plugin", "kind", "key", "registries", "why"])))
         print(
-            "  (unavailable, gpu_skipped, blocked and overridden are expected outcomes, not "
+            "  (unavailable, skipped, blocked and overridden are expected outcomes, not "
             "problems; `openhcs-registry why REGISTRY KEY` explains one key)"
         )
     print("\nsettings:")

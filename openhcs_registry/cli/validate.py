@@ -150,7 +150,7 @@ def _child(dist: str) -> None:
 
 
 #: Failure kinds of ``--import`` that are expected outcomes, not errors.
-_EXPECTED = {"unavailable": "note", "gpu_skipped": "note", "overridden": "note", "blocked": "note"}
+_EXPECTED = {"unavailable": "note", "skipped": "note", "overridden": "note", "blocked": "note"}
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
