@@ -261,6 +261,7 @@ import importlib, json, sys
 wanted = json.loads(sys.argv[1])
 for module in wanted["contracts"]:
     importlib.import_module(module)
+baseline = sorted(sys.modules)  # what the contracts themselves import
 from openhcs_registry.lazy import registries
 found = registries()
 out = {}
@@ -272,7 +273,7 @@ for name in wanted["registries"]:
     secondaries = {s.name: sorted(reg.secondary(s.name)) for s in reg.config.secondary_registries}
     out[name] = {"source": reg.source, "keys": keys, "secondaries": secondaries,
                  "recorded": sorted(reg.recorded_modules)}
-print(json.dumps({"registries": out, "modules": sorted(sys.modules)}))
+print(json.dumps({"registries": out, "modules": sorted(sys.modules), "baseline": baseline}))
 """
 
 
@@ -321,8 +322,12 @@ def openhcs_assert_lazy(openhcs_cache_dir: Path) -> Callable[..., dict[str, Any]
         payload = {"contracts": sorted(contracts), "registries": [r.name for r in chosen]}
         cold = listing(payload)
         warm = listing(payload)
+        # by default the plugin modules: what discovery recorded, less the contracts and what
+        # they import themselves (a contract's helper module is no plugin)
         names = list(modules) or sorted(
-            {m for data in cold["registries"].values() for m in data["recorded"]} - contracts
+            {m for data in cold["registries"].values() for m in data["recorded"]}
+            - contracts
+            - set(warm["baseline"])
         )
         problems = []
         for name, data in warm["registries"].items():

@@ -213,6 +213,10 @@ def _valid_catalogue(
     doc, _why = store.load(path, KIND, library)
     if doc is None or not _valid_body(doc):
         return None
+    if found is not None and found._doc.get("inputs") == doc.get("inputs"):
+        # the document this process wrote, found valid on disk (a racily-clean input can fail
+        # the memo's quick look and pass the document's full one): keep one catalogue object
+        return found
     cat = _catalogues[memo_key] = FunctionCatalogue(doc, "cache", path)
     return cat
 
