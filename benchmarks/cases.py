@@ -522,7 +522,7 @@ _COLORMAP = """
 import orjson
 _mark("floor")
 _before = _stamp()
-from openhcs_registry.enums import create_colormap_enum
+from openhcs_hookspecs.colormaps import create_colormap_enum
 _mark("defined")
 _E = create_colormap_enum(enable_cache=True)
 _mark("made")
@@ -536,7 +536,7 @@ _COMPONENTS = """
 import orjson
 _mark("floor")
 _before = _stamp()
-import openhcs_registry.constants as _k
+import openhcs_hookspecs.components as _k
 _mark("defined")
 _n = len(_k.AllComponents.__members__) + len(_k.VariableComponents.__members__)
 _n += len(_k.GroupBy.__members__)
@@ -556,8 +556,8 @@ def enums_available() -> dict[str, bool]:
             return False
 
     return {
-        "colormap": has("openhcs_registry.enums") and has("matplotlib"),
-        "components": has("openhcs_registry.constants"),
+        "colormap": has("openhcs_hookspecs.colormaps") and has("matplotlib"),
+        "components": has("openhcs_hookspecs.components"),
         "matplotlib": has("matplotlib"),
     }
 

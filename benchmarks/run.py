@@ -26,10 +26,12 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import cases  # noqa: E402
+import functions_case  # noqa: E402
 import synthetic  # noqa: E402
+import workers  # noqa: E402
 from harness import PYTHON, fmt_ratio, md_table  # noqa: E402
 
-CASES = ("builtin", "process", "plugins", "incremental", "enums", "resolve")
+CASES = ("builtin", "process", "plugins", "incremental", "enums", "resolve", "functions", "workers")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -162,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         "incremental": cases.case_incremental,
         "enums": cases.case_enums,
         "resolve": cases.case_resolve,
+        "functions": functions_case.case_functions,
+        "workers": workers.case_workers,
     }
     for name in CASES:
         if name in selected:
@@ -304,6 +308,9 @@ def evaluate_targets(results: dict[str, object]) -> list[dict[str, object]]:
         else:
             w = row["warm_ms"]["median"]
             add("warm colormap enum <= 0.5 ms in-process", w <= 0.5, f"{w:.2f} ms median")
+    if "functions" in results:
+        for name, met, figure in functions_case.targets(results["functions"]):
+            add(name, met, figure)
     return out
 
 
@@ -372,6 +379,9 @@ def render(results: dict[str, object], quick: bool = False) -> str:
     out += _render_incremental(results.get("incremental"))
     out += _render_enums(results.get("enums"))
     out += _render_resolve(results.get("resolve"))
+    if "functions" in results:
+        out += functions_case.render(results["functions"])
+    out += workers.render(results.get("workers"))
     discarded = _count_discarded(results)
     out += [
         f"Warm runs discarded and retried because files changed under the run (other work "

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .config import RegistryConfig, SecondaryRegistryConfig
     from .diagnostics import FailureKind, PluginFailure
     from .discovery import DuplicateKeyError, Unavailable
-    from .enums import cached_enum, create_colormap_enum
+    from .enums import cached_enum
     from .lazy import (
         DiscoveryInProgressError,
         LazyDiscoveryDict,
@@ -40,7 +40,6 @@ _EXPORTS = {
     "DuplicateKeyError": "discovery",
     "Unavailable": "discovery",
     "cached_enum": "enums",
-    "create_colormap_enum": "enums",
     "DiscoveryInProgressError": "lazy",
     "LazyDiscoveryDict": "lazy",
     "RegistryDiscoveryError": "lazy",
@@ -68,7 +67,6 @@ __all__ = [
     "__version__",
     "cached_enum",
     "clear_cache",
-    "create_colormap_enum",
     "get_openhcs_cache_dir",
     "get_registry",
     "hookimpl",

@@ -1,6 +1,7 @@
 """One ``admit()``: every rule that decides whether a value may enter a registry.
 
-A value is judged on its own — its type, whether it is abstract, its key, the GPU setting,
+A value is judged on its own — its type, whether it is abstract, its key, the registry's skip
+rule,
 its ``requires_modules`` — never against other plugins (conflicts are the merge's business,
 see :mod:`.discovery`).  Discovery calls it for every value a hook returns; the registry
 calls it for classes noted at import time that it overlays in a process.  Being a pure
@@ -10,8 +11,7 @@ reused by incremental rediscovery.
 
 from __future__ import annotations
 
-from . import settings
-from .diagnostics import FailureKind, missing_requirements
+from .diagnostics import FailureKind, abstract_text, bad_key_text, missing_requirements
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Refusal:
         self.missing_module = missing_module
 
 
-def admit(config: RegistryConfig, value: Any, given_key: Any, no_gpu: bool) -> Refusal | None:
+def admit(config: RegistryConfig, value: Any, given_key: Any) -> Refusal | None:
     """None if *value* (offered under *given_key*, or under its own key) may enter.
 
     The ``requires_modules`` look-up is the only thing it reads from the environment; a
@@ -71,7 +71,7 @@ def admit(config: RegistryConfig, value: Any, given_key: Any, no_gpu: bool) -> R
             given_key if isinstance(given_key, str) else None,
         )
     if isinstance(value, type) and inspect.isabstract(value):
-        return Refusal(FailureKind.ABSTRACT, f"{label} is abstract")
+        return Refusal(FailureKind.ABSTRACT, abstract_text(value))
     key = given_key
     if key is None:
         try:
@@ -79,10 +79,10 @@ def admit(config: RegistryConfig, value: Any, given_key: Any, no_gpu: bool) -> R
         except Exception:
             key = None
     if not isinstance(key, str) or not key:
-        attribute = f" (attribute {config.key_attribute!r})" if config.key_attribute else ""
-        return Refusal(FailureKind.MISSING_KEY, f"{label} has no usable key{attribute}")
-    if no_gpu and getattr(value, config.gpu_attribute, False):
-        return Refusal(FailureKind.GPU_SKIPPED, f"needs a GPU and {settings.NO_GPU_ENV}=1", key)
+        return Refusal(FailureKind.MISSING_KEY, bad_key_text(label, key, config.key_attribute))
+    skipped = config.skip_reason(value)  # the registry's skip rule (the contracts' GPU rule)
+    if skipped is not None:
+        return Refusal(FailureKind.SKIPPED, skipped, key)
     missing = missing_requirements(value)
     if missing:
         return Refusal(

@@ -112,6 +112,14 @@ class RegistryConfig(_Frozen):
     their key is ``key_extractor(value)`` or the ``key_attribute`` attribute.
     ``conflict_policy`` is ``"first"`` (deterministic winner, loser reported) or
     ``"strict"`` (a duplicate key makes discovery raise ``DuplicateKeyError``).
+
+    ``skip(value)`` is the contract's rule for leaving a value out *here and now*: it returns
+    the reason (``"needs a GPU and OPENHCS_SUBPROCESS_NO_GPU=1"``) or None to keep the value.
+    The engine knows no such rule itself (OpenHCS's GPU rule is
+    ``openhcs_hookspecs.skip_gpu``); a skipped value is reported as a ``skipped`` failure
+    with that reason.  A rule may read only the value and environment switches that a
+    contracts package declares under the ``openhcs.settings`` entry-point group: those are
+    recorded in every cache, so flipping one rebuilds (see :func:`.settings.discovery_settings`).
     """
 
     __slots__ = (
@@ -124,7 +132,6 @@ class RegistryConfig(_Frozen):
         "enable_cache",
         "entry_point_group",
         "extra",
-        "gpu_attribute",
         "hookspec",
         "key_attribute",
         "key_extractor",
@@ -132,6 +139,7 @@ class RegistryConfig(_Frozen):
         "name",
         "recursive",
         "secondary_registries",
+        "skip",
     )
 
     name: str
@@ -148,7 +156,7 @@ class RegistryConfig(_Frozen):
     conflict_policy: ConflictPolicy
     discovery_function: Callable[[], Iterable[Any] | Mapping[str, Any] | None] | None
     secondary_registries: tuple[SecondaryRegistryConfig, ...]
-    gpu_attribute: str
+    skip: Callable[[Any], str | None] | None
     description: str
     extra: Mapping[str, Any]
 
@@ -168,7 +176,7 @@ class RegistryConfig(_Frozen):
         conflict_policy: ConflictPolicy = "first",
         discovery_function: Callable[[], Iterable[Any] | Mapping[str, Any] | None] | None = None,
         secondary_registries: Iterable[SecondaryRegistryConfig] = (),
-        gpu_attribute: str = "requires_gpu",
+        skip: Callable[[Any], str | None] | None = None,
         description: str = "",
         extra: Mapping[str, Any] | None = None,
     ) -> None:
@@ -197,6 +205,8 @@ class RegistryConfig(_Frozen):
         names = [s.name for s in secondaries]
         if len(set(names)) != len(names):
             raise ValueError(f"registry {name!r}: duplicate secondary registry names")
+        if skip is not None and not callable(skip):
+            raise TypeError(f"registry {name!r}: skip must be a function (value -> reason)")
         self._set("name", name)
         self._set("hookspec", hookspec)
         self._set("base_class", base_class)
@@ -211,7 +221,7 @@ class RegistryConfig(_Frozen):
         self._set("conflict_policy", conflict_policy)
         self._set("discovery_function", discovery_function)
         self._set("secondary_registries", secondaries)
-        self._set("gpu_attribute", gpu_attribute)
+        self._set("skip", skip)
         self._set("description", description)
         self._set("extra", dict(extra or {}))
 
@@ -225,6 +235,21 @@ class RegistryConfig(_Frozen):
             return self.key_extractor(value)
         assert self.key_attribute is not None
         return getattr(value, self.key_attribute, None)
+
+    def skip_reason(self, value: Any) -> str | None:
+        """Why the ``skip`` rule leaves *value* out now, or None (no rule, or kept).
+
+        A rule that raises skips the value, saying so: a contract's bug shows up as a reason
+        on every value instead of breaking discovery.
+        """
+        rule = self.skip
+        if rule is None:
+            return None
+        try:
+            reason = rule(value)
+        except Exception as exc:
+            return f"the registry's skip rule {_callable_name(rule)} raised {exc!r}"
+        return str(reason) if reason else None
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change discovery's answer, as recorded in the cache header."""
@@ -246,7 +271,7 @@ class RegistryConfig(_Frozen):
             "secondaries": [
                 [s.name, s.attribute, _callable_name(s.derive)] for s in self.secondary_registries
             ],
-            "gpu_attribute": self.gpu_attribute,
+            "skip": _callable_name(self.skip),
         }
 
 

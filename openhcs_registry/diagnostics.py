@@ -31,7 +31,7 @@ class FailureKind:
     MISSING_KEY = "missing_key"  # a returned value carries no key
     ABSTRACT = "abstract"  # a returned class is abstract
     DUPLICATE_KEY = "duplicate_key"  # lost a key conflict
-    GPU_SKIPPED = "gpu_skipped"  # needs a GPU and OPENHCS_SUBPROCESS_NO_GPU is set
+    SKIPPED = "skipped"  # the registry's skip rule left it out (the message says why)
     UNAVAILABLE = "unavailable"  # the plugin says an optional dependency is missing
     BLOCKED = "blocked"  # blocked by name
     DERIVE_ERROR = "derive_error"  # a secondary registry could not be derived
@@ -44,7 +44,7 @@ class FailureKind:
     )
 
     #: kinds that are expected outcomes, logged at INFO/DEBUG rather than WARNING
-    QUIET = frozenset({"gpu_skipped", "unavailable", "blocked", "overridden"})
+    QUIET = frozenset({"skipped", "unavailable", "blocked", "overridden"})
 
 
 class PluginFailure(_Frozen):
@@ -133,6 +133,24 @@ class PluginFailure(_Frozen):
 
 _reported: set[tuple[str | None, ...]] = set()
 
+#: >0 while :func:`quiet` is active: failures are recorded but logged at debug only.
+_quiet = [0]
+
+
+class quiet:
+    """Context: a discovery run only to be explained (``why``) logs its failures at debug.
+
+    ``openhcs-registry why`` reruns discovery to compare it with the cache; what that run
+    finds is part of the explanation it prints, so warning about it too would say it twice.
+    """
+
+    def __enter__(self) -> None:
+        _quiet[0] += 1
+
+    def __exit__(self, *exc: object) -> None:
+        _quiet[0] -= 1
+
+
 _reentries = [0]
 
 
@@ -156,7 +174,7 @@ def report(failure: PluginFailure) -> PluginFailure:
     them; it is said once per process (later repeats go to debug), and recorded in each.
     """
     token = (failure.plugin, failure.kind, failure.module, failure.key, failure.message)
-    if token in _reported:
+    if token in _reported or _quiet[0]:
         logger.debug("registry %s: %s (again)", failure.registry, failure.describe())
         return failure
     _reported.add(token)
@@ -166,13 +184,26 @@ def report(failure: PluginFailure) -> PluginFailure:
 
 
 def exception_location(exc: BaseException) -> str | None:
-    """``file:line`` of the innermost frame of *exc* (where the plugin broke)."""
+    """``file:line`` of the innermost frame of *exc* in the plugin's code (where it broke).
+
+    Frames of the import machinery (``<frozen importlib...>``) and of this engine are passed
+    over: "no module named x" raised inside ``importlib`` is the plugin's import line, and an
+    entry point naming a missing attribute has no line of its own (None).
+    """
+    import importlib
+    import os
+
+    skip = tuple(
+        os.path.dirname(os.path.abspath(f)) + os.sep for f in (__file__, importlib.__file__ or "")
+    )
     tb = exc.__traceback__
-    if tb is None:
-        return None
-    while tb.tb_next is not None:
+    found: str | None = None
+    while tb is not None:
+        file = tb.tb_frame.f_code.co_filename
+        if not file.startswith("<frozen") and not os.path.abspath(file).startswith(skip):
+            found = f"{file}:{tb.tb_lineno}"
         tb = tb.tb_next
-    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+    return found
 
 
 def missing_module_of(exc: BaseException) -> str | None:
@@ -209,3 +240,108 @@ def missing_requirements(value: Any) -> str | None:
         except (ImportError, ValueError):
             return name
     return None
+
+
+def abstract_text(cls: Any) -> str:
+    """``"Half is abstract (abstract methods: run, stop)"``: what is left to implement."""
+    label = getattr(cls, "__qualname__", None) or repr(cls)[:80]
+    methods = sorted(getattr(cls, "__abstractmethods__", None) or ())
+    listed = f" (abstract methods to implement: {', '.join(methods)})" if methods else ""
+    return f"{label} is abstract{listed}"
+
+
+def bad_key_text(label: str, key: object, attribute: str | None) -> str:
+    """Why *key* is no usable key, naming its type (``kind = 42`` is an int, not a str)."""
+    where = f" (attribute {attribute!r})" if attribute else ""
+    if key is None:
+        return f"{label} has no usable key{where}: it is not set"
+    if isinstance(key, str):  # the empty string
+        return f"{label} has no usable key{where}: it is an empty string"
+    kind = type(key).__name__
+    article = "an" if kind[:1] in "aeiou" else "a"
+    return (
+        f"{label} has no usable key{where}: it is {key!r}, {article} {kind}; "
+        f"a key must be a non-empty str (write {str(key)!r})"
+    )
+
+
+class RegistryKeyError(KeyError):
+    """``registry[key]`` for a key the registry does not hold, saying why when it knows.
+
+    ``args[0]`` is the key (as for a plain ``KeyError``); ``str()`` is the whole sentence,
+    e.g. ``'omero' is not in registry 'microscope_handler': unavailable: needs the omero-py
+    package (plugin ...)``.  ``kind`` is the :class:`FailureKind` of the reason, if any.
+    """
+
+    def __init__(self, key: object, message: str, kind: str | None = None) -> None:
+        super().__init__(key)
+        self.key = key
+        self.message = message
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_KIND_WORDS = {
+    FailureKind.UNAVAILABLE: "unavailable",
+    FailureKind.BLOCKED: "blocked",
+    FailureKind.SKIPPED: "skipped",
+    FailureKind.NOT_RETURNED: "not returned by its entry point's hook",
+}
+
+
+def key_error(
+    registry: str,
+    key: object,
+    failures: list[PluginFailure],
+    known: list[str],
+    noted: list[Any] | None = None,
+    key_of: Any = None,
+) -> RegistryKeyError:
+    """The :class:`RegistryKeyError` for *key*: the recorded reason, or close known keys.
+
+    *noted* are classes noted at import time for the registry (with *key_of* reading their
+    key): one of a blocked plugin's modules, or one its entry point's hook did not return,
+    tells why its key is absent even though nothing recorded that key.
+    """
+    head = f"{key!r} is not in registry {registry!r}"
+    if not isinstance(key, str):
+        kind = type(key).__name__
+        return RegistryKeyError(key, f"{head}: keys are str, not {kind}")
+    for failure in failures:
+        if failure.key == key and failure.kind not in (
+            FailureKind.DUPLICATE_KEY,
+            FailureKind.OVERRIDDEN,
+        ):
+            word = _KIND_WORDS.get(failure.kind, f"left out ({failure.kind})")
+            return RegistryKeyError(
+                key, f"{head}: {word}: {failure.message} (plugin {failure.plugin!r})", failure.kind
+            )
+    for obj in noted or ():
+        try:
+            same = key_of(obj) == key
+        except Exception:  # a broken key extractor: discovery reports it, not this message
+            same = False
+        if not same:
+            continue
+        module = getattr(obj, "__module__", None) or ""
+        label = f"{module}.{getattr(obj, '__qualname__', '')}"
+        for failure in failures:
+            if failure.kind == FailureKind.NOT_RETURNED and failure.plugin == label:
+                return RegistryKeyError(
+                    key,
+                    f"{head}: not returned: {label} is {failure.message}",
+                    failure.kind,
+                )
+            root = failure.module or ""
+            inside = bool(root) and (module == root or module.startswith(root + "."))
+            if inside and failure.kind == FailureKind.BLOCKED:
+                return RegistryKeyError(
+                    key, f"{head}: blocked: plugin {failure.plugin!r} is blocked", "blocked"
+                )
+    import difflib
+
+    close = difflib.get_close_matches(key, known, n=3)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return RegistryKeyError(key, f"{head}{hint}")

@@ -49,6 +49,8 @@ from .config import RegistryConfig
 from .diagnostics import (
     FailureKind,
     PluginFailure,
+    abstract_text,
+    bad_key_text,
     exception_location,
     missing_module_of,
     reentry_count,
@@ -132,6 +134,12 @@ class DiscoveryResult:
     distributions: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def inputs(self) -> dict[str, Inputs]:
+        """What each plugin loaded now read, by plugin name (reused records keep theirs in
+        their stored form: :meth:`PluginRecord.module_names`, :meth:`~PluginRecord.file_paths`)."""
+        return {n: r.inputs for n, r in self.records.items() if r.inputs is not None}
+
+    @property
     def volatile(self) -> list[str]:
         """Plugins whose part cannot be cached: called again on every start."""
         return [n for n, r in self.records.items() if r.volatile is not None]
@@ -206,8 +214,10 @@ class _Discovery:
         self.ep_packages: dict[str, tuple[str | None, str | None]] = {}
         self.blocked_modules: set[str] = set()  # modules of blocked entry points
         self.ep_modules: set[str] = set()  # every entry point's module, loaded or not
+        # modules discovery imports that failed to import: classes they defined before
+        # failing are orphans no warm start could resolve, so they stay out everywhere
+        self.failed_modules: set[str] = set()
         self.noted: dict[str, list[Any]] = {}  # plugin -> classes noted while it loaded/ran
-        self.no_gpu = settings.no_gpu()
         self.listed: dict[str, list[str] | None] = {}  # sys.path folder listings, taken once
         self.marked: dict[str, dict[str, Any]] = {}  # plugin -> its hookimpl attributes
         self.stat: Any = file_stat
@@ -441,14 +451,21 @@ class _Discovery:
                 continue
             label = f"{module_name}.{attr}"
             if inspect.isabstract(obj):
-                self.skip(record, label, FailureKind.ABSTRACT, "abstract class")
+                self.skip(record, label, FailureKind.ABSTRACT, abstract_text(obj))
                 continue
             if not self._has_key(obj):
-                self.skip(record, label, FailureKind.MISSING_KEY, "no key attribute")
+                self.skip(record, label, FailureKind.MISSING_KEY, self._key_text(obj))
                 continue
             found.append(obj)
         if found:
             self.live[record.name] = _Plugin(record, _ListPlugin(self.config.hook_name, found))
+
+    def _key_text(self, obj: Any) -> str:
+        try:
+            key = self.config.key_of(obj)
+        except Exception as exc:
+            return f"{obj.__qualname__}: the key extractor raised {exc!r}"
+        return bad_key_text(obj.__qualname__, key, self.config.key_attribute)
 
     def _has_key(self, obj: Any) -> bool:
         try:
@@ -594,7 +611,7 @@ class _Discovery:
 
     def _refusal(self, record: PluginRecord, given_key: Any, value: Any) -> PluginFailure | None:
         """:func:`._rules.admit`'s verdict as this plugin's failure (logged once, here)."""
-        refusal = admit(self.config, value, given_key, self.no_gpu)
+        refusal = admit(self.config, value, given_key)
         if refusal is None:
             return None
         return self.failure(
@@ -640,6 +657,18 @@ class _Discovery:
                         record.name,
                         FailureKind.DERIVE_ERROR,
                         f"{sec.name}: {value!r} is not a module:qualname reference",
+                        module=getattr(offer.value, "__module__", record.module),
+                        key=offer.key,
+                    )
+                    continue
+                if not _findable(value.split(":")[0]):
+                    # a typo here would make every warm start find its cache "corrupt"
+                    offer.secondaries[sec.name] = PluginFailure(
+                        self.config.name,
+                        record.name,
+                        FailureKind.DERIVE_ERROR,
+                        f"{sec.name}: {value!r} points into module "
+                        f"{value.split(':')[0]!r}, which cannot be found",
                         module=getattr(offer.value, "__module__", record.module),
                         key=offer.key,
                     )
@@ -754,6 +783,15 @@ class _Discovery:
                         module=module,
                     )
                 )
+                continue
+            if (
+                isinstance(module, str)
+                and module not in sys.modules
+                and self._discovered_module(module)
+            ):
+                # defined by a module discovery imports whose import failed (reported as
+                # such): only the half-run module noted it, no warm start could resolve it
+                self.failed_modules.add(module)
                 continue
             inputs = self.inputs_of(record.name)
             if isinstance(module, str):
@@ -893,6 +931,8 @@ class _Discovery:
                     )
                 ):
                     inputs.update(_inputs.known_inputs(module))  # a value defined elsewhere
+                    if module not in inputs.modules:  # a reference nothing imported yet
+                        _record_unimported(inputs, module)
         res.modules.update(self.plugin_modules)
         self.record_environment()
 
@@ -947,6 +987,30 @@ def _encodable(key: str | None) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _findable(module: str) -> bool:
+    """Whether *module* is imported or can be found on the path (nothing imported)."""
+    from .explain import locate
+
+    if module in sys.modules:
+        return True
+    file, folders = locate(module)
+    return file is not None or bool(folders)
+
+
+def _record_unimported(inputs: Inputs, module: str) -> None:
+    """Watch the file of a module a reference points into but nothing imported.
+
+    A secondary value given as a string (``metadata_handler = "my_plugin.meta:Handler"``,
+    as the README shows) is resolved only when used; its module's file, found without
+    importing it, is recorded like an imported one's, so the cache may point into it.
+    """
+    from .explain import locate
+
+    file, _ = locate(module)
+    if file is not None and os.path.isfile(file):
+        inputs.modules[module] = inputs.add_file(os.path.abspath(file))
 
 
 def _load_entry_point(ep: Any, inputs: Inputs) -> Any:
@@ -1114,7 +1178,7 @@ def run_discovery(
     candidates.extend(work.import_time())
     # classes noted at import time in these modules are never overlaid by the registry
     # either: blocked plugins stay out, and an entry point's hook is the authority
-    work.result.blocked_modules = set(work.blocked_modules) | work.ep_modules
+    work.result.blocked_modules = set(work.blocked_modules) | work.ep_modules | work.failed_modules
     work.merge(candidates)
     work.derive_secondaries()
     work.finish()

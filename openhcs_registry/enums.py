@@ -1,20 +1,21 @@
-"""Enums generated at run time, cached like registries.
+"""Enums generated at run time, cached like registries: the generic factory.
 
-OpenHCS builds some enums from what is installed (colormaps) or configured (microscope
-components, see :mod:`openhcs_registry.constants`).  Building them can import large libraries
-(matplotlib, napari), so the *members* are cached in orjson documents next to the registry
-caches, with the same safety rules, and the class is rebuilt from them.  Methods and
-properties come from code on every creation, cached or fresh, so they are always restored.
+Some enums are built from what is installed (a plugin hook's answers) or configured.
+Building them can import large libraries, so the *members* are cached in orjson documents
+next to the registry caches, with the same safety rules, and the class is rebuilt from them.
+Methods and properties come from code on every creation, cached or fresh, so they are always
+restored.
 
 Created classes are published as attributes of their module under their ``__qualname__``:
-members pickle by reference and unpickle in any process (this module's ``__getattr__``
-recreates ``ColormapEnum`` there on demand).  Within a process each enum is created once,
+members pickle by reference and unpickle in any process (the owning module's ``__getattr__``
+recreates the class there on demand).  Within a process each enum is created once,
 single-flight across threads: later calls return the same class object.
 
-Unlike OpenHCS, the colormap cache is really used (its production code bypassed it), and it
-is invalidated when what it was built from changes: the environment (``sys.path`` and its
-folders' mtimes), the provider libraries (matplotlib, napari: findable or not, and their
-installed versions) and the discovery settings.
+The engine defines no enum itself: OpenHCS's colormap and component enums live in the
+contracts (:mod:`openhcs_hookspecs.colormaps`, :mod:`openhcs_hookspecs.components`) and use
+only what this module offers: :func:`cached_enum`, :func:`installation_fingerprint` (what an
+enum built from installed libraries depends on) and :func:`hook_answers` (the cold path:
+call one hook of every entry-point plugin, each isolated).
 """
 
 from __future__ import annotations
@@ -29,22 +30,20 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from enum import Enum
+    from types import ModuleType
     from typing import Any
 
 __all__ = [
-    "BASE_COLORMAPS",
-    "COLORMAP_CACHE_FILE",
-    "COLORMAP_MAX_AGE",
+    "DEFAULT_MAX_AGE",
     "ENUM_CACHE_VERSION",
-    "PROVIDER_LIBRARIES",
     "EnumCacheFile",
     "cached_enum",
-    "colormap_members",
-    "create_colormap_enum",
     "forget",
+    "hook_answers",
+    "installation_fingerprint",
+    "library_state",
     "make_enum",
-    "provider_libraries",
-    "sanitize_member_name",
+    "report_problem",
     "valid_members",
 ]
 
@@ -138,111 +137,27 @@ def forget(module: str, qualname: str) -> None:
     _memo.forget((module, qualname))
 
 
-# -- colormaps ----------------------------------------------------------------------------------
-COLORMAP_CACHE_FILE = "colormap_enum.json"
-COLORMAP_MAX_AGE = 30 * 24 * 3600.0
+# -- what an enum built from installed things depends on ----------------------------------------
+def installation_fingerprint(libraries: Iterable[str] = ()) -> dict[str, Any]:
+    """A fingerprint for an enum built from what is installed, found with ``stat`` calls.
 
-#: Colormaps every installation offers (OpenHCS's lazy set); all of ``lazy=True``.
-BASE_COLORMAPS: tuple[str, ...] = ("gray", "viridis", "magma", "inferno", "plasma", "cividis")
-
-#: Libraries whose presence and version change the colormap enum (checked without importing).
-PROVIDER_LIBRARIES: tuple[str, ...] = ("matplotlib", "napari")
-
-_COLORMAP_ENUM = "ColormapEnum"
-_LAZY_COLORMAP_ENUM = "LazyColormapEnum"
-
-
-def sanitize_member_name(display_name: str) -> str:
-    """``"Spectral_r"`` -> ``SPECTRAL_R``: as OpenHCS, spaces, dashes and dots become ``_``,
-    the name is upper-cased and ``CMAP_`` goes before a leading digit.
-
-    Any other character that cannot be in a name also becomes ``_`` (OpenHCS dropped such
-    colormaps); leading underscores go.  The result may still not be an identifier (``""``,
-    exotic digits): :func:`colormap_members` leaves those colormaps out.
+    ``environment``: interpreter and ``sys.path`` folders with their stat signatures
+    (installing or removing any distribution changes one); ``settings``: the discovery
+    settings (entry points disabled, the contracts' switches); ``libraries``: for each of
+    *libraries*, :func:`library_state` - so an upgrade is noticed even where no folder mtime
+    moved.
     """
-    name = display_name.replace(" ", "_").replace("-", "_").replace(".", "_")
-    name = "".join(c if c.isalnum() or c == "_" else "_" for c in name).upper().lstrip("_")
-    if name[:1].isdigit():
-        name = "CMAP_" + name
-    return name
-
-
-def colormap_members(names: Iterable[str]) -> dict[str, str]:
-    """Member name -> display name; the first display name wins a sanitising collision."""
-    members: dict[str, str] = {}
-    for display in names:
-        if not isinstance(display, str) or not display:
-            continue
-        member = sanitize_member_name(display)
-        if member.isidentifier() and valid_members({member: display}) is not None:
-            members.setdefault(member, display)
-    return members
-
-
-def _display_name(self: Enum) -> str:
-    return str(self.value)
-
-
-def _from_display_name(cls: type[Enum], name: str) -> Enum:
-    for member in cls:
-        if member.value == name:
-            return member
-    raise ValueError(f"no colormap named {name!r}")
-
-
-_COLORMAP_NAMESPACE = {
-    "display_name": property(_display_name, doc="The provider's own name of the colormap."),
-    "from_display_name": classmethod(_from_display_name),
-    "__doc__": "Colormaps available here (built-ins, matplotlib, napari, plugins).",
-}
-
-
-def create_colormap_enum(enable_cache: bool = True, lazy: bool = False) -> type[Enum]:
-    """The colormap enum: ``ColormapEnum.VIRIDIS.value == "viridis"``.
-
-    Members come from every ``provide_colormaps`` hook (:mod:`openhcs_hookspecs.colormaps`):
-    the built-in set, matplotlib and napari when installed, third-party plugins.  A warm call
-    (valid ``colormap_enum.json``) imports neither matplotlib, napari, pluggy nor
-    importlib.metadata.  ``lazy=True``: ``LazyColormapEnum``, the fixed :data:`BASE_COLORMAPS`
-    only, no discovery, no cache.  ``enable_cache=False``: discovered afresh, the file is
-    neither read nor written (the class object is kept if the members did not change).
-    """
-    if lazy:
-        return cached_enum(
-            _LAZY_COLORMAP_ENUM,
-            lambda: colormap_members(BASE_COLORMAPS),
-            module=__name__,
-            namespace=_COLORMAP_NAMESPACE,
-        )
-    return cached_enum(
-        _COLORMAP_ENUM,
-        _discover_colormaps,
-        module=__name__,
-        file_name=COLORMAP_CACHE_FILE if enable_cache else None,
-        namespace=_COLORMAP_NAMESPACE,
-        fingerprint=colormap_fingerprint,
-        max_age=COLORMAP_MAX_AGE,
-        refresh=not enable_cache,
-    )
-
-
-def colormap_fingerprint() -> dict[str, Any]:
-    """What the colormap enum depends on, found with ``stat``/``listdir`` calls only."""
     from ._environment import environment_fingerprint
 
     return {
         "environment": environment_fingerprint(),
         "settings": settings.discovery_settings(),
-        "providers": provider_libraries(),
+        "libraries": {name: library_state(name) for name in libraries},
     }
 
 
-def provider_libraries() -> dict[str, dict[str, Any]]:
-    """For each of :data:`PROVIDER_LIBRARIES`: findable (no import) and installed version."""
-    return {name: _library_state(name) for name in PROVIDER_LIBRARIES}
-
-
-def _library_state(name: str) -> dict[str, Any]:
+def library_state(name: str) -> dict[str, Any]:
+    """Whether top-level module *name* is findable (nothing imported) and its version."""
     from importlib.util import find_spec
 
     try:
@@ -290,77 +205,64 @@ def _installed_version(name: str, first: list[str]) -> str | None:
     return None
 
 
-def _discover_colormaps() -> dict[str, str]:
-    """Cold path: the base set, then every provided name in sorted order (deterministic)."""
-    provided = _provided_colormaps()
-    extra = sorted(set(provided) - set(BASE_COLORMAPS))
-    return colormap_members([*BASE_COLORMAPS, *extra])
+# -- the cold path: asking the plugins ----------------------------------------------------------
+def hook_answers(
+    hookspecs: ModuleType, hook_name: str, *, label: str
+) -> list[tuple[str, str | None, Any]]:
+    """``(hookimpl label, its module, returned value)`` of hook *hook_name* of every plugin.
 
-
-def _provided_colormaps() -> list[str]:
-    """Call every ``provide_colormaps`` hookimpl of the ``openhcs`` entry points.
-
-    Each entry point load and each hookimpl call is isolated: a broken plugin is reported
-    (once per process, like a registry's plugin failure) and the others still count.  A name
-    offered by several providers is simply one colormap - not a conflict.
+    For enums built from plugins' answers (cold path only: imports pluggy and
+    importlib.metadata).  *hookspecs* is the contract module declaring the hook.  Each entry
+    point load and each hookimpl call is isolated: a broken plugin is reported under *label*
+    (once per process, like a registry's plugin failure) and the others still answer.  Plugins
+    come in registry order: built-in first, then by distribution and entry-point name; the
+    answers in pluggy's call order.
     """
     import pluggy
-    from openhcs_hookspecs import colormaps as contract
 
     from .markers import PROJECT_NAME
 
     pm = pluggy.PluginManager(PROJECT_NAME)
-    pm.add_hookspecs(contract)
-    for plugin_name, obj, module, dist in _entry_point_plugins():
+    pm.add_hookspecs(hookspecs)
+    for plugin_name, obj, module, dist in _entry_point_plugins(label):
         try:
             pm.register(obj, name=plugin_name)
         except Exception as exc:
-            _report(plugin_name, "invalid_plugin", f"rejected by pluggy: {exc}", module, dist, exc)
-    names: list[str] = []
-    for impl in reversed(pm.hook.provide_colormaps.get_hookimpls()):
+            report_problem(
+                label,
+                plugin_name,
+                "invalid_plugin",
+                f"rejected by pluggy: {exc}",
+                module,
+                dist,
+                exc,
+            )
+    answers: list[tuple[str, str | None, Any]] = []
+    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
         if impl.hookwrapper or impl.wrapper:
             continue
-        label = f"{impl.plugin_name}:{getattr(impl.function, '__name__', 'provide_colormaps')}"
+        impl_label = f"{impl.plugin_name}:{getattr(impl.function, '__name__', hook_name)}"
         impl_module = getattr(impl.function, "__module__", None)
         try:
             returned = impl.function()
         except BaseException as exc:  # SystemExit from a plugin included; not ^C
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            _report(
-                label, "hook_error", f"provide_colormaps() raised {exc!r}", impl_module, None, exc
+            report_problem(
+                label,
+                impl_label,
+                "hook_error",
+                f"{hook_name}() raised {exc!r}",
+                impl_module,
+                None,
+                exc,
             )
             continue
-        names.extend(_names_in(returned, label, impl_module))
-    return names
+        answers.append((impl_label, impl_module, returned))
+    return answers
 
 
-def _names_in(returned: object, label: str, module: str | None) -> list[str]:
-    from collections.abc import Iterable, Mapping
-
-    if returned is None:
-        return []
-    if isinstance(returned, Mapping) or (
-        isinstance(returned, Iterable) and not isinstance(returned, (str, bytes))
-    ):
-        candidates = list(returned)  # a mapping's keys are the names
-    else:
-        _report(
-            label,
-            "bad_return",
-            f"provide_colormaps() returned {type(returned).__name__}, "
-            "expected a mapping or an iterable of names",
-            module,
-            None,
-        )
-        return []
-    names = [n for n in candidates if isinstance(n, str) and n]
-    if len(names) != len(candidates):
-        _report(label, "bad_return", "some colormap names are not strings; ignored", module, None)
-    return names
-
-
-def _entry_point_plugins() -> list[tuple[str, Any, str, str | None]]:
+def _entry_point_plugins(label: str) -> list[tuple[str, Any, str, str | None]]:
     """``(name, object, module, distribution)`` of every loadable ``openhcs`` entry point.
 
     Built-in plugins first, then by distribution and entry-point name, as registries do.
@@ -375,7 +277,9 @@ def _entry_point_plugins() -> list[tuple[str, Any, str, str | None]]:
     try:
         eps = list(entry_points(group=DEFAULT_ENTRY_POINT_GROUP))
     except Exception as exc:  # a broken distribution's metadata
-        _report("<entry points>", "import_error", f"cannot list: {exc}", None, None, exc)
+        report_problem(
+            label, "<entry points>", "import_error", f"cannot list: {exc}", None, None, exc
+        )
         return []
 
     def dist_name(ep: Any) -> str:
@@ -398,25 +302,28 @@ def _entry_point_plugins() -> list[tuple[str, Any, str, str | None]]:
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            _report(name, "import_error", f"cannot import {ep.value!r}: {exc!r}", module, dist, exc)
+            message = f"cannot import {ep.value!r}: {exc!r}"
+            report_problem(label, name, "import_error", message, module, dist, exc)
             continue
         plugins.append((name, obj, module, dist))
     return plugins
 
 
-def _report(
+def report_problem(
+    label: str,
     plugin: str,
     kind: str,
     message: str,
-    module: str | None,
-    distribution: str | None,
+    module: str | None = None,
+    distribution: str | None = None,
     exc: BaseException | None = None,
 ) -> None:
+    """Report a plugin's problem with enum *label* (logged once, like a registry failure)."""
     from .diagnostics import PluginFailure, exception_location, missing_module_of, report
 
     report(
         PluginFailure(
-            "colormap_enum",
+            label,
             plugin,
             kind,
             message,
@@ -427,12 +334,3 @@ def _report(
             missing_module=missing_module_of(exc) if exc is not None else None,
         )
     )
-
-
-def __getattr__(name: str) -> Any:
-    """``openhcs_registry.enums.ColormapEnum`` creates the enum on first use (unpickling)."""
-    if name == _COLORMAP_ENUM:
-        return create_colormap_enum()
-    if name == _LAZY_COLORMAP_ENUM:
-        return create_colormap_enum(lazy=True)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ The evidence, cheapest first:
 
 Causes: not installed, wrong entry-point group, import error (exception and ``file:line``),
 hook error, missing key attribute, abstract class, wrong type, outside the discovery packages,
-not returned by the hook, blocked, duplicate key lost, GPU-dependent skipped, optional
+not returned by the hook, blocked, duplicate key lost, skipped by the registry's rule, optional
 dependency missing, stale cache — each with what to do about it.
 """
 
@@ -42,13 +42,15 @@ _MAX_BYTES = 1_000_000
 class Explanation:
     """The verdict for one key: ``found`` (with notes) or a list of causes, each with advice."""
 
-    __slots__ = ("causes", "found", "key", "registry")
+    __slots__ = ("causes", "found", "key", "registry", "suggestions")
 
     def __init__(self, registry: str, key: str) -> None:
         self.registry = registry
         self.key = key
         self.found = False
         self.causes: list[dict[str, Any]] = []
+        #: known keys spelt like the one asked for ("did you mean")
+        self.suggestions: list[str] = []
 
     def add(self, cause: str, detail: str, advice: str, **extra: Any) -> None:
         entry = {"cause": cause, "detail": detail, "advice": advice, **extra}
@@ -61,6 +63,7 @@ class Explanation:
             "key": self.key,
             "found": self.found,
             "causes": self.causes,
+            "suggestions": self.suggestions,
         }
 
 
@@ -76,13 +79,26 @@ _FAILURE_TEXT = {
         "duplicate key lost",
         "rename the key, or mark the hookimpl tryfirst=True to win deliberately",
     ),
-    FailureKind.GPU_SKIPPED: (
-        "GPU-dependent, skipped",
-        "unset OPENHCS_SUBPROCESS_NO_GPU where a GPU is available",
+    FailureKind.SKIPPED: (
+        "skipped by the registry's rule",
+        "run it where the rule's requirement is met (the reason names the switch)",
     ),
     FailureKind.UNAVAILABLE: ("optional dependency missing", "install the missing package"),
     FailureKind.BLOCKED: ("blocked", "unblock the plugin (registry.unblock(name))"),
     FailureKind.DERIVE_ERROR: ("secondary derivation failed", "fix the attribute/derive function"),
+    FailureKind.UNKNOWN_HOOK: (
+        "unknown hook name",
+        "rename the hookimpl to the hookspec's name (pluggy ignores a name it does not know)",
+    ),
+    FailureKind.NOT_RETURNED: (
+        "not returned by the hook",
+        "return the class from the entry point's hook: for the modules an entry point loads, "
+        "its hook decides what they provide",
+    ),
+    FailureKind.OVERRIDDEN: (
+        "overridden",
+        "nothing, if intended (a tryfirst hookimpl took the key); otherwise rename one key",
+    ),
 }
 
 
@@ -95,7 +111,68 @@ def _describe_failure(failure: PluginFailure) -> tuple[str, str, str]:
         detail += f" at {failure.location}"
     if failure.kind == FailureKind.UNAVAILABLE and failure.missing_module:
         advice = f"install the package that provides {failure.missing_module!r}"
+    if failure.kind == FailureKind.IMPORT_ERROR:
+        cause, advice = _import_error_text(failure)
     return cause, detail, advice
+
+
+def _import_error_text(failure: PluginFailure) -> tuple[str, str]:
+    """Tell a mistyped entry-point target apart from a missing dependency or a broken module.
+
+    Only "a module the plugin imports is not installed" is fixed by installing something;
+    an entry point naming a module or attribute that does not exist is fixed in the
+    plugin's own metadata (``[project.entry-points...]``), and anything else in its code.
+    """
+    target = failure.module
+    missing = failure.missing_module
+    is_entry_point = failure.message.startswith("cannot import entry point")
+    names_itself = bool(target and missing) and (
+        target == missing or str(target).startswith(f"{missing}.")
+    )
+    if target and names_itself and locate(target)[0] is None and not locate(target)[1]:
+        parent, _, leaf = target.rpartition(".")
+        close = _close_module_names(parent, leaf)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        what = "entry-point target" if is_entry_point else "module"
+        return (
+            f"{what} does not exist",
+            f"module {target!r} cannot be found{hint}: fix the "
+            + (
+                "entry point's value in the plugin's pyproject.toml and reinstall it"
+                if is_entry_point
+                else "module name"
+            ),
+        )
+    if is_entry_point and failure.exception == "AttributeError":
+        return (
+            "entry-point target does not exist",
+            f"the entry point names an attribute that module {target!r} does not define: fix "
+            "the part after ':' in the plugin's pyproject.toml and reinstall it",
+        )
+    if missing:
+        return (
+            "missing dependency",
+            f"install the package that provides {missing!r} (the plugin imports it)",
+        )
+    where = f" at {failure.location}" if failure.location else ""
+    return "import error", f"fix the error in the plugin's code{where}"
+
+
+def _close_module_names(parent: str, leaf: str) -> list[str]:
+    """Importable module names next to *parent*.*leaf* that look like *leaf* (no import)."""
+    import difflib
+    import pkgutil
+
+    if parent:
+        folders = locate(parent)[1]
+        if not folders:
+            return []
+        names = [info.name for info in pkgutil.iter_modules(folders)]
+        prefix = parent + "."
+    else:
+        names = [info.name for info in pkgutil.iter_modules()]
+        prefix = ""
+    return [prefix + n for n in difflib.get_close_matches(leaf, names, n=2, cutoff=0.75)]
 
 
 def _failure_extra(failure: PluginFailure) -> dict[str, Any]:
@@ -111,14 +188,20 @@ def _failure_extra(failure: PluginFailure) -> dict[str, Any]:
 class Definition:
     """A class whose source assigns *key* to the key attribute."""
 
-    __slots__ = ("cls", "file", "line", "module", "via")
+    __slots__ = ("cls", "entry_point", "file", "line", "module", "value", "via")
 
-    def __init__(self, module: str, cls: str, file: str, line: int, via: str) -> None:
+    def __init__(
+        self, module: str, cls: str, file: str, line: int, via: str, value: object = None
+    ) -> None:
         self.module = module
         self.cls = cls
         self.file = file
         self.line = line
-        self.via = via  # "package" | "entry_point" | "other_group:<group>"
+        self.via = via  # "searched" | "group:<group>"
+        #: the constant the source assigns (a str, or e.g. the int 42 for key "42")
+        self.value = value
+        #: (group, name, value, distribution) of the entry point whose module led here
+        self.entry_point: tuple[str, str, str, str | None] | None = None
 
     @property
     def label(self) -> str:
@@ -219,10 +302,11 @@ def find_definitions(
                     targets, value = [stmt.target], stmt.value
                 if (
                     isinstance(value, ast.Constant)
-                    and value.value == key
+                    # 42 for key "42": found, so that the wrong type can be named
+                    and (value.value == key or str(value.value) == key)
                     and any(isinstance(t, ast.Name) and t.id == attribute for t in targets)
                 ):
-                    found.append(Definition(module, node.name, path, stmt.lineno, via))
+                    found.append(Definition(module, node.name, path, stmt.lineno, via, value.value))
     return found
 
 
@@ -252,11 +336,29 @@ def _ep_module(value: str) -> str:
 
 
 def _names_key(key: str, *texts: str | None) -> bool:
-    """Whether a plugin/module/distribution name contains the key (``s3`` in ``openhcs_s3``)."""
-    low = key.lower()
-    if len(low) < 2:
+    """Whether a plugin/module/distribution name names the key (``s3`` in ``openhcs_s3``).
+
+    Compared word by word (split at ``.``, ``_``, ``-``, ``:``): the key's words appear in a
+    row in the name, and a one-word key may also begin or end a word (``zarr`` in
+    ``zarrplugin``) unless it is all digits: ``42`` is not named by ``scan_a42b1c3d``.
+    """
+    import re
+
+    def words(text: str) -> list[str]:
+        return [w for w in re.split(r"[._:\-]+", text.lower()) if w]
+
+    wanted = words(key)
+    if not wanted or len(key) < 2:
         return False
-    return any(low in t.lower().replace("-", "_") for t in texts if t)
+    for text in texts:
+        have = words(text or "")
+        for start in range(len(have) - len(wanted) + 1):
+            if have[start : start + len(wanted)] == wanted:
+                return True
+        one = wanted[0] if len(wanted) == 1 and not wanted[0].isdigit() else None
+        if one is not None and any(w.startswith(one) or w.endswith(one) for w in have):
+            return True
+    return False
 
 
 def _defined_in_process(registry: LazyDiscoveryDict[Any], key: str) -> list[type]:
@@ -284,6 +386,21 @@ def _defined_in_process(registry: LazyDiscoveryDict[Any], key: str) -> list[type
 
 
 # -- the verdict --------------------------------------------------------------------------------
+def _imported_by_discovery(result: DiscoveryResult | None) -> set[str]:
+    """Every module a discovery imported or found imported (not only the plugin modules)."""
+    if result is None:
+        return set()
+    found = set(result.modules)
+    for inputs in result.inputs.values():
+        found.update(inputs.modules)
+    return found
+
+
+def _type_name(value: object) -> str:
+    name = type(value).__name__
+    return f"an {name}" if name[:1] in "aeiou" else f"a {name}"
+
+
 def explain(
     registry: LazyDiscoveryDict[Any],
     key: str,
@@ -302,6 +419,16 @@ def explain(
         info = registry.info(key)
         if secondary is not None and key not in registry.secondary(secondary):
             sec = next(s for s in cfg.secondary_registries if s.name == secondary)
+            derive_errors = [
+                f
+                for f in registry.failures
+                if f.kind == FailureKind.DERIVE_ERROR and f.key == key and secondary in f.message
+            ]
+            for failure in derive_errors:  # the value was there, but unusable
+                cause, detail, advice = _describe_failure(failure)
+                out.add(cause, detail, advice, **_failure_extra(failure))
+            if derive_errors:
+                return out
             how = f"its {sec.attribute!r} attribute" if sec.attribute else "its derive function"
             out.add(
                 "no secondary value",
@@ -318,7 +445,10 @@ def explain(
             origin += f", as {info['ref']}"
         out.add("present", f"{key!r} is provided by {origin} (source: {info.get('source')})", "")
         for failure in registry.failures:
-            if failure.kind == FailureKind.DUPLICATE_KEY and failure.key == key:
+            if failure.key == key and failure.kind in (
+                FailureKind.DUPLICATE_KEY,
+                FailureKind.OVERRIDDEN,
+            ):
                 cause, detail, advice = _describe_failure(failure)
                 out.add(cause, detail, advice, **_failure_extra(failure))
         return out
@@ -328,9 +458,11 @@ def explain(
     modules = set(_recorded_modules(registry))
     fresh: DiscoveryResult | None = None
     if check_fresh and registry.source == "cache":
+        from .diagnostics import quiet
         from .discovery import run_discovery
 
-        fresh = run_discovery(cfg, registry.blocked)
+        with quiet():  # what it finds is told below, not logged a second time
+            fresh = run_discovery(cfg, registry.blocked)
         if key in fresh.items:
             out.add(
                 "stale cache",
@@ -343,10 +475,12 @@ def explain(
         failures += [f for f in fresh.failures if f not in failures]
         skipped += [f for f in fresh.skipped if f not in skipped]
         modules |= fresh.modules
+    if fresh is None:
+        fresh = getattr(getattr(registry, "_state", None), "result", None)
+    imported = modules | _imported_by_discovery(fresh)
 
     # static evidence: classes whose source gives the key
     definitions: list[Definition] = []
-    other_groups: dict[str, tuple[str, str, str | None]] = {}
     if cfg.key_attribute:
         entry_points = _entry_points()
         group_modules = {
@@ -370,9 +504,9 @@ def explain(
             defs = find_definitions(
                 _module_files(module, recursive=False), cfg.key_attribute, key, f"group:{group}"
             )
-            if defs:
-                other_groups[module] = (group, name, dist)
-                definitions += defs
+            for d in defs:  # a submodule of the entry point's package included
+                d.entry_point = (group, name, value, dist)
+            definitions += defs
 
     explained: set[str] = set()  # modules (and labels) a recorded failure already accounts for
     defined_modules = {d.module for d in definitions}
@@ -414,19 +548,30 @@ def explain(
     for d in definitions:
         if d.module in explained or d.label in explained:
             continue
-        if d.via.startswith("group:"):
-            group, name, dist = other_groups[d.module]
+        if not isinstance(d.value, str):
+            out.add(
+                "key is not a string",
+                f"{d.label} ({d.where}) sets {cfg.key_attribute} = {d.value!r}, "
+                f"{_type_name(d.value)}; a key must be a non-empty str",
+                f"write {cfg.key_attribute} = {str(d.value)!r}",
+                module=d.module,
+                file=d.file,
+                line=d.line,
+            )
+            continue
+        if d.entry_point is not None:
+            group, name, value, dist = d.entry_point
             out.add(
                 "wrong entry-point group",
-                f"{d.label} ({d.where}) has key {key!r}; distribution {dist!r} declares it as "
-                f"entry point {name} = {d.module} in group {group!r}, but registry "
+                f"{d.label} ({d.where}) has key {key!r}; distribution {dist!r} declares "
+                f"entry point {name} = {value} in group {group!r}, but registry "
                 f"{registry.name!r} reads group {cfg.entry_point_group!r}",
                 f"move the entry point to [project.entry-points.{cfg.entry_point_group}]",
                 module=d.module,
                 file=d.file,
                 line=d.line,
             )
-        elif d.module in modules:
+        elif d.module in imported:
             out.add(
                 "not returned by the hook",
                 f"{d.label} ({d.where}) has key {key!r} and its module was imported by "
@@ -464,9 +609,18 @@ def explain(
 
     for cls in _defined_in_process(registry, key):
         label = f"{cls.__module__}.{cls.__qualname__}"
-        if cls.__module__ in modules or cls.__module__ in explained or label in explained:
+        if cls.__module__ in explained or label in explained:
             continue
         if any(d.label == label for d in definitions):
+            continue
+        if cls.__module__ in imported:
+            out.add(
+                "not returned by the hook",
+                f"{label} has key {key!r} and discovery imported its module "
+                f"{cls.__module__!r}, but no {cfg.hook_name}() returned it",
+                f"return it from {cfg.hook_name}()",
+                module=cls.__module__,
+            )
             continue
         out.add(
             "outside the discovery packages",
@@ -502,15 +656,14 @@ def explain(
         for failure in broken:
             cause, detail, advice = _describe_failure(failure)
             out.add(
-                "import error (possibly related)",
+                f"{cause} (possibly related)",
                 detail,
                 advice + "; the key may be defined in the module that failed",
                 **_failure_extra(failure),
             )
+    out.suggestions = _close_keys(key, registry, failures)
     if not out.causes:
-        import difflib
-
-        close = difflib.get_close_matches(key, list(registry), n=3)
+        close = out.suggestions
         out.add(
             "not installed",
             f"no installed distribution declares a plugin providing {key!r} for registry "
@@ -521,6 +674,17 @@ def explain(
             + f"; known keys: {', '.join(sorted(registry)) or 'none'}",
         )
     return out
+
+
+def _close_keys(
+    key: str, registry: LazyDiscoveryDict[Any], failures: list[PluginFailure]
+) -> list[str]:
+    """Known keys (present, or left out with a recorded reason) spelt like *key*."""
+    import difflib
+
+    known = set(registry) | {f.key for f in failures if f.key}
+    known.discard(key)
+    return difflib.get_close_matches(key, sorted(known), n=3)
 
 
 def modules_imported(prefixes: tuple[str, ...]) -> list[str]:

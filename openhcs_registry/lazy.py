@@ -30,9 +30,11 @@ from .diagnostics import PluginFailure, note_reentry
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from contextlib import AbstractContextManager
     from typing import Any, Generic, TypeVar
 
     from .discovery import Candidate, DiscoveryResult
+    from .plugin_manager import RegistryPluginManager
 
     V = TypeVar("V")
 
@@ -471,6 +473,57 @@ class LazyDiscoveryDict(_GenericMapping[V]):
     def blocked(self) -> frozenset[str]:
         return frozenset(self._blocked)
 
+    @property
+    def plugin_manager(self) -> RegistryPluginManager:
+        """A real ``pluggy.PluginManager`` holding this registry's plugins (cold path).
+
+        Its entry points, discovery-package modules and run-time plugins (blocked ones left
+        out), for an application's own hooks: ``add_hookspecs`` then ``hook.<name>(...)``.
+        Built on first use, kept until the blocked or run-time plugins change; see
+        :mod:`openhcs_registry.plugin_manager`.
+        """
+        from .plugin_manager import plugin_manager_for
+
+        with self._lock:
+            extra = dict(self._extra_plugins)
+        return plugin_manager_for(self, extra)
+
+    def isolated(self) -> AbstractContextManager[LazyDiscoveryDict[V]]:
+        """``with registry.isolated():`` undo on exit what was done to the registry inside.
+
+        Run-time registrations, blocks and run-time plugins are restored, classes noted at
+        import time meanwhile are forgotten (and ones forgotten meanwhile noted again), and
+        the registry is reset on entry and exit (the next read loads the cache or
+        discovers).  For tests and tools; the pytest fixtures are built on it.
+        """
+        from contextlib import contextmanager
+
+        @contextmanager
+        def scope() -> Iterator[LazyDiscoveryDict[V]]:
+            with self._lock:
+                saved = (dict(self._explicit), set(self._blocked), dict(self._extra_plugins))
+            notes = autoregister.noted(self.name)
+            self.reset()
+            try:
+                yield self
+            finally:
+                now = autoregister.noted(self.name)
+                if [id(obj) for obj in now] != [id(obj) for obj in notes]:
+                    # the same notes in the same order (the order ranks import-time classes)
+                    for obj in now:
+                        autoregister.forget(self.name, obj)
+                    for obj in notes:
+                        autoregister.note(self.name, obj)
+                with self._lock:
+                    self._explicit, self._blocked, self._extra_plugins = (
+                        dict(saved[0]),
+                        set(saved[1]),
+                        dict(saved[2]),
+                    )
+                self.reset()
+
+        return scope()
+
     def register(self, value: Any, key: str | None = None, *, override: bool = False) -> str:
         """Add *value* in this process only (never persisted); return its key.
 
@@ -571,10 +624,9 @@ class LazyDiscoveryDict(_GenericMapping[V]):
 
                 if existing.ref == reference_of(obj):
                     return  # the cached entry for this very class, not yet resolved
-        from . import settings
         from ._rules import admit
 
-        if not isinstance(obj, type) or admit(cfg, obj, key, settings.no_gpu()) is not None:
+        if not isinstance(obj, type) or admit(cfg, obj, key) is not None:
             return  # the rules discovery applies: a class it would refuse is not overlaid
         if existing is not None:
             label = f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}"
@@ -725,9 +777,23 @@ class LazyDiscoveryDict(_GenericMapping[V]):
     def __getitem__(self, key: str) -> V:
         entry = self._view().get(key)
         if entry is None:
-            raise KeyError(key)
+            raise self._key_error(key)
         value: V = self._resolve(entry)
         return value
+
+    def _key_error(self, key: object, view: Mapping[str, Any] | None = None) -> KeyError:
+        """A ``KeyError`` saying why *key* is absent (unavailable, blocked, skipped, ...)."""
+        from .diagnostics import key_error
+
+        state = self._ensure()
+        return key_error(
+            self.name if view is None else getattr(view, "name", self.name),
+            key,
+            [*state.failures, *state.skipped],
+            sorted(self._view() if view is None else view),
+            autoregister.noted(self.name),
+            self.config.key_of,
+        )
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._view()))
@@ -884,7 +950,7 @@ class SecondaryRegistryDict(_GenericMapping[V]):
     def __getitem__(self, key: str) -> V:
         entry = self._view().get(key)
         if entry is None:
-            raise KeyError(key)
+            raise self.primary._key_error(key, self)
         value: V = self.primary._resolve(entry, self.name)
         return value
 

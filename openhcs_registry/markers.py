@@ -88,6 +88,8 @@ class HookimplMarker:
         trylast: bool = ...,
         optionalhook: bool = ...,
         specname: str | None = ...,
+        wrapper: bool = ...,
+        hookwrapper: bool = ...,
     ) -> Callable[[_F], _F]: ...
 
     def __call__(
@@ -98,11 +100,15 @@ class HookimplMarker:
         trylast: bool = False,
         optionalhook: bool = False,
         specname: str | None = None,
+        wrapper: bool = False,
+        hookwrapper: bool = False,
     ) -> _F | Callable[[_F], _F]:
+        # wrapper/hookwrapper: for an application's own hooks (``registry.plugin_manager``);
+        # a registry's provider hook ignores wrappers
         def mark(func: _F) -> _F:
             opts = {
-                "wrapper": False,
-                "hookwrapper": False,
+                "wrapper": wrapper,
+                "hookwrapper": hookwrapper,
                 "optionalhook": optionalhook,
                 "tryfirst": tryfirst,
                 "trylast": trylast,

@@ -16,6 +16,13 @@ everyone who installs openhcs-registry, so it imports nothing at import time bey
   freshly *spawned* interpreter (OpenHCS's subprocess mode) and return its result.
 - ``openhcs_cache_roundtrip(registry)``: discover cold, replay warm from the cache, assert
   both give the same keys and objects; returns the mapping.
+- ``openhcs_assert_lazy(*modules, registries=None)``: in fresh interpreters, a warm listing
+  reads the cache and imports none of *modules* (default: the plugin modules).
+- ``openhcs_tmp_plugin``: a plugin written in the test with decorators
+  (``@openhcs_tmp_plugin.hookimpl``, ``@openhcs_tmp_plugin.provides(REGISTRY)``).
+
+Every fixture uses a private cache folder, and every fixture that changes a registry undoes
+it (plugin modules first imported in the test included): results never depend on test order.
 """
 
 from __future__ import annotations
@@ -59,41 +66,78 @@ def openhcs_cache_dir(
         registry.reset()
 
 
+class _Isolation:
+    """Everything a test may do to the registries, undone: the fixtures' common ground.
+
+    Each registry already defined is entered with :meth:`LazyDiscoveryDict.isolated`
+    (run-time registrations, blocks, run-time plugins and import-time notes restored).
+    A class noted at import time during the test came from a module imported during the
+    test; forgetting the note but keeping the module would leave this process in a state no
+    fresh process has (the module imported, its classes unknown), so such modules — and
+    the other modules of their top-level package imported meanwhile — are dropped from
+    ``sys.modules`` too: the next test that needs them imports them afresh.  Results then do
+    not depend on the order tests run in.
+    """
+
+    def __init__(self) -> None:
+        from contextlib import ExitStack
+
+        from openhcs_registry import autoregister
+
+        self.modules = set(sys.modules)
+        self.registries = {r.name: r for r in _all_registries()}
+        self.notes = {name: {id(o) for o in autoregister.noted(name)} for name in self.registries}
+        self.stack = ExitStack()
+        for registry in self.registries.values():
+            self.stack.enter_context(registry.isolated())
+
+    def close(self) -> None:
+        from openhcs_registry import autoregister
+
+        new_notes = []
+        for registry in _all_registries():
+            before = self.notes.get(registry.name, set())
+            new_notes += [o for o in autoregister.noted(registry.name) if id(o) not in before]
+        self.stack.close()
+        for registry in _all_registries():
+            if registry.name not in self.registries:  # defined during the test
+                for obj in autoregister.noted(registry.name):
+                    if getattr(obj, "__module__", None) not in self.modules:
+                        autoregister.forget(registry.name, obj)
+                registry.reset()
+        tops = {
+            str(module).split(".")[0]
+            for module in (getattr(o, "__module__", None) for o in new_notes)
+            if module and module not in self.modules
+        }
+        for name in [m for m in sys.modules if m not in self.modules]:
+            if name.split(".")[0] in tops:
+                del sys.modules[name]
+
+
 @pytest.fixture
 def openhcs_fresh_registries(openhcs_cache_dir: Path) -> Iterator[dict[str, Any]]:
     """Registries as a fresh process would see them, restored after the test.
 
-    Yields ``{name: registry}`` of the built-in registries (import more contract modules
-    yourself; they are covered too).
+    Yields ``{name: registry}`` of the registries of every installed contracts package (the
+    ``openhcs.contracts`` entry points; import more contract modules yourself, they are
+    covered too).  What the test did to any registry is undone (see
+    :meth:`LazyDiscoveryDict.isolated`), and plugin modules first imported during the test
+    are forgotten with the classes they registered, so that no later test depends on it.
     """
-    import openhcs_hookspecs
+    from openhcs_registry._contracts import import_contracts
 
-    from openhcs_registry import autoregister
-
-    regs = openhcs_hookspecs.load_all()
-    saved = {}
-    for registry in _all_registries():
-        saved[registry.name] = (
-            dict(registry._explicit),
-            set(registry._blocked),
-            dict(registry._extra_plugins),
-        )
-        registry.reset()
-    with autoregister._lock:
-        notes = {name: list(objs) for name, objs in autoregister._noted.items()}
+    contracts = set(import_contracts())
+    regs = {
+        registry.name: registry
+        for registry in _all_registries()
+        if registry.config.hookspec.__module__ in contracts
+    }
+    isolation = _Isolation()
     try:
         yield regs
     finally:
-        with autoregister._lock:
-            autoregister._noted.clear()
-            autoregister._noted.update(notes)
-        for registry in _all_registries():
-            explicit, blocked, extra = saved.get(registry.name, ({}, set(), {}))
-            with registry._lock:
-                registry._explicit = explicit
-                registry._blocked = blocked
-                registry._extra_plugins = extra
-            registry.reset()
+        isolation.close()
 
 
 def _is_plugin_object(value: Any) -> bool:
@@ -144,8 +188,12 @@ def openhcs_block(openhcs_fresh_registries: dict[str, Any]) -> Callable[[Any, st
 
 
 @pytest.fixture
-def openhcs_assert_not_imported() -> Callable[..., None]:
-    """``check(*modules)``: fail if any module (or a submodule of it) has been imported."""
+def openhcs_assert_not_imported(openhcs_cache_dir: Path) -> Callable[..., None]:
+    """``check(*modules)``: fail if any module (or a submodule of it) has been imported.
+
+    It looks at this process, so it proves laziness only until something here discovers;
+    ``openhcs_assert_lazy`` proves it in fresh interpreters whatever this process did.
+    """
 
     def check(*modules: str) -> None:
         found = sorted(
@@ -158,13 +206,13 @@ def openhcs_assert_not_imported() -> Callable[..., None]:
 
 
 @pytest.fixture
-def openhcs_run_in_subprocess() -> Callable[..., Any]:
+def openhcs_run_in_subprocess(openhcs_cache_dir: Path) -> Callable[..., Any]:
     """``run(func, *args, **kwargs)``: call *func* in a spawned interpreter, return its result.
 
     *func* must be importable by name (defined at module level), its arguments and result
-    picklable; the child inherits the environment, including the test's cache folder.
-    Exceptions raised in the child are raised again here; a child that takes longer than
-    ``SUBPROCESS_TIMEOUT`` seconds fails with ``multiprocessing.TimeoutError``.
+    picklable; the child inherits the environment, including the test's private cache
+    folder.  Exceptions raised in the child are raised again here; a child that takes longer
+    than ``SUBPROCESS_TIMEOUT`` seconds fails with ``multiprocessing.TimeoutError``.
     """
 
     def run(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -179,8 +227,15 @@ def openhcs_run_in_subprocess() -> Callable[..., Any]:
 
 
 @pytest.fixture
-def openhcs_cache_roundtrip(openhcs_cache_dir: Path) -> Callable[[Any], dict[str, Any]]:
-    """``roundtrip(registry) -> {key: value}``: cold discovery, then warm replay, compared."""
+def openhcs_cache_roundtrip(
+    openhcs_fresh_registries: dict[str, Any],
+) -> Callable[[Any], dict[str, Any]]:
+    """``roundtrip(registry) -> {key: value}``: cold discovery, then warm replay, compared.
+
+    The plugin modules the cold discovery imports (and the classes they register at import
+    time) are forgotten after the test, like everything else ``openhcs_fresh_registries``
+    undoes: a later test sees what it would see had this one not run.
+    """
 
     def roundtrip(registry: Any) -> dict[str, Any]:
         registry.clear_cache()
@@ -199,3 +254,168 @@ def openhcs_cache_roundtrip(openhcs_cache_dir: Path) -> Callable[[Any], dict[str
         return warm
 
     return roundtrip
+
+
+_LISTING = """
+import importlib, json, sys
+wanted = json.loads(sys.argv[1])
+for module in wanted["contracts"]:
+    importlib.import_module(module)
+baseline = sorted(sys.modules)  # what the contracts themselves import
+from openhcs_registry.lazy import registries
+found = registries()
+out = {}
+for name in wanted["registries"]:
+    reg = found[name]
+    keys = sorted(reg)
+    for key in keys:
+        reg.info(key)
+    secondaries = {s.name: sorted(reg.secondary(s.name)) for s in reg.config.secondary_registries}
+    out[name] = {"source": reg.source, "keys": keys, "secondaries": secondaries,
+                 "recorded": sorted(reg.recorded_modules)}
+print(json.dumps({"registries": out, "modules": sorted(sys.modules), "baseline": baseline}))
+"""
+
+
+@pytest.fixture
+def openhcs_assert_lazy(openhcs_cache_dir: Path) -> Callable[..., dict[str, Any]]:
+    """``check(*modules, registries=None) -> report``: a warm listing imports none of *modules*.
+
+    Proven in fresh interpreters, so it holds whatever this process has imported or
+    discovered: one child discovers cold (writing the test's private cache), a second one
+    lists every key, provenance and secondary from that cache; the check fails if the second
+    did not read the cache, listed other keys than the cold one, or imported any of
+    *modules* (or a submodule).  Without *modules*: every module discovery recorded (the
+    plugin modules).  *registries* (registry objects) default to every registry defined in
+    this process; the children import the modules that define them.
+    """
+    import json
+    import os
+    import subprocess
+
+    def listing(payload: dict[str, Any]) -> dict[str, Any]:
+        env = dict(os.environ)
+        # the children see what this process sees (paths a test added included)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        proc = subprocess.run(
+            [sys.executable, "-c", _LISTING, json.dumps(payload)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT,
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"the listing subprocess failed:\n{proc.stderr}", pytrace=False)
+        result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+        return result
+
+    def check(*modules: str, registries: Any = None) -> dict[str, Any]:
+        from openhcs_registry._contracts import import_contracts
+
+        chosen = list(registries) if registries is not None else _all_registries()
+        contracts = set(import_contracts())
+        for registry in chosen:
+            for obj in (registry.config.hookspec, registry.config.base_class):
+                module = getattr(obj, "__module__", None)
+                if module and module != "__main__":
+                    contracts.add(module)
+        payload = {"contracts": sorted(contracts), "registries": [r.name for r in chosen]}
+        cold = listing(payload)
+        warm = listing(payload)
+        # by default the plugin modules: what discovery recorded, less the contracts and what
+        # they import themselves (a contract's helper module is no plugin)
+        names = list(modules) or sorted(
+            {m for data in cold["registries"].values() for m in data["recorded"]}
+            - contracts
+            - set(warm["baseline"])
+        )
+        problems = []
+        for name, data in warm["registries"].items():
+            if data["source"] != "cache":
+                problems.append(f"registry {name!r} was not read from its cache ({data['source']})")
+            before = cold["registries"][name]
+            if (data["keys"], data["secondaries"]) != (before["keys"], before["secondaries"]):
+                problems.append(f"registry {name!r}: warm keys differ from a cold discovery")
+        imported = sorted(
+            m for m in warm["modules"] for n in names if m == n or m.startswith(n + ".")
+        )
+        if imported:
+            problems.append(f"a warm listing imported: {', '.join(imported)}")
+        if problems:
+            pytest.fail("; ".join(problems), pytrace=False)
+        return {"checked": names, "registries": warm["registries"]}
+
+    return check
+
+
+class TmpPlugin:
+    """A plugin written inside a test (npe2's ``tmp_plugin``, for openhcs registries).
+
+    ``@plugin.hookimpl`` adds a hook implementation (``@plugin.hookimpl(tryfirst=True)``
+    takes options); it joins every registry whose hook it implements, as an entry point's
+    module would.  ``@plugin.provides(REGISTRY)`` makes a class one of the values the
+    plugin's hook returns for that registry.  ``plugin.join(registry)`` adds it to any
+    other registry (e.g. for hooks of your own, called through ``registry.plugin_manager``).
+    Everything is undone after the test.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._provided: dict[str, list[Any]] = {}
+        self._joined: dict[str, Any] = {}
+
+    def join(self, registry: Any) -> None:
+        if registry.name in self._joined:
+            registry.reset()  # the plugin changed: the next read discovers again
+            return
+        registry.add_plugin(self, name=self.name)
+        self._joined[registry.name] = registry
+
+    def hookimpl(self, function: Any = None, **options: Any) -> Any:
+        from openhcs_registry.markers import hookimpl
+
+        def add(func: Any) -> Any:
+            name = options.get("specname") or func.__name__
+            if name in vars(self):
+                raise ValueError(f"temporary plugin {self.name!r} already implements {name!r}")
+            setattr(self, name, hookimpl(**options)(func))
+            for registry in _all_registries():
+                if registry.config.hook_name == name:
+                    self.join(registry)
+            return func
+
+        return add(function) if function is not None else add
+
+    def provides(self, registry: Any) -> Callable[[Any], Any]:
+        from openhcs_registry.markers import hookimpl
+
+        def add(cls: Any) -> Any:
+            hook = registry.config.hook_name
+            values = self._provided.setdefault(registry.name, [])
+            if not values:
+                if hook in vars(self):
+                    raise ValueError(f"temporary plugin {self.name!r} already implements {hook!r}")
+
+                def provide() -> list[Any]:
+                    return list(values)
+
+                provide.__name__ = hook
+                setattr(self, hook, hookimpl(provide))
+            values.append(cls)
+            self.join(registry)
+            return cls
+
+        return add
+
+    def __repr__(self) -> str:
+        return f"<TmpPlugin {self.name}>"
+
+
+@pytest.fixture
+def openhcs_tmp_plugin(
+    request: pytest.FixtureRequest, openhcs_fresh_registries: dict[str, Any]
+) -> TmpPlugin:
+    """A :class:`TmpPlugin` named after the test, gone after it."""
+    import re
+
+    return TmpPlugin("tmp-" + re.sub(r"\W+", "-", request.node.name).strip("-"))

@@ -23,6 +23,7 @@ from openhcs_registry.autoregister import AutoRegistered
 from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
 from openhcs_registry.lazy import LazyDiscoveryDict
 from openhcs_registry.markers import hookspec
+from openhcs_hookspecs import skip_gpu  # a third-party contract reusing OpenHCS's rule
 
 
 class Thing(AutoRegistered):
@@ -45,6 +46,7 @@ CONFIG = RegistryConfig(
     entry_point_group={group!r},
     discovery_packages={packages!r},
     secondary_registries=(SecondaryRegistryConfig("{name}_partner", attribute="partner"),),
+    skip=skip_gpu,
     {extra}
 )
 REGISTRY = LazyDiscoveryDict(CONFIG)

@@ -154,10 +154,10 @@ def test_no_gpu_mode_drops_gpu_plugins_and_says_so(monkeypatch: pytest.MonkeyPat
     regs = hs.load_all()
     for name, gpu_keys in GPU_KEYS.items():
         assert set(regs[name]) == EXPECTED_KEYS[name] - gpu_keys
-        assert set(_failures(regs[name], FailureKind.GPU_SKIPPED)) == gpu_keys
+        assert set(_failures(regs[name], FailureKind.SKIPPED)) == gpu_keys
     # plugins that need no GPU are untouched
     assert set(hs.MICROSCOPE_HANDLERS) == EXPECTED_KEYS["microscope_handler"]
-    assert _failures(hs.MICROSCOPE_HANDLERS, FailureKind.GPU_SKIPPED) == {}
+    assert _failures(hs.MICROSCOPE_HANDLERS, FailureKind.SKIPPED) == {}
 
     monkeypatch.delenv("OPENHCS_SUBPROCESS_NO_GPU")
     _reset_all()  # the switch is part of the cache's validity: GPU plugins come back

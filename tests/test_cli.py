@@ -289,15 +289,16 @@ def test_why_wrong_group_found_by_reading_the_source(world: World) -> None:
     assert f"openhcs_old_{world.tag}" in cause["detail"] and "misfiled-plugin" in cause["detail"]
 
 
-def test_why_gpu_skipped_names_only_that_key() -> None:
+def test_why_skipped_names_only_that_key_and_the_reason() -> None:
     env = dict(os.environ, OPENHCS_SUBPROCESS_NO_GPU="1")
     proc = cli("why", "zmq_server", "napari", "--json", env=env)
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     assert [(c["cause"], c.get("plugin")) for c in data["causes"]] == [
-        ("GPU-dependent, skipped", "zmq_servers")
+        ("skipped by the registry's rule", "zmq_servers")
     ]
     assert "napari" in data["causes"][0]["detail"]
+    assert "needs a GPU and OPENHCS_SUBPROCESS_NO_GPU=1" in data["causes"][0]["detail"]
 
 
 def test_why_duplicate_key_lost_is_a_note_on_a_present_key(world: World) -> None:

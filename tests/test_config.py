@@ -83,3 +83,49 @@ def test_plugin_failure_json_round_trip() -> None:
     for bad in (None, [], {"registry": "r"}, {**f.to_json(), "module": 3}):
         with pytest.raises(ValueError):
             PluginFailure.from_json(bad)
+
+
+class Gpu:
+    kind = "gpu"
+    requires_gpu = True
+
+
+class Cpu:
+    kind = "cpu"
+
+
+def test_skip_rule_gives_the_reason_and_a_raising_rule_skips_saying_so() -> None:
+    assert make().skip_reason(Gpu) is None  # the engine has no rule of its own
+
+    def rule(value: object) -> str | None:
+        return "too big" if getattr(value, "kind", None) == "gpu" else None
+
+    cfg = make(skip=rule)
+    assert cfg.skip_reason(Gpu) == "too big" and cfg.skip_reason(Cpu) is None
+
+    def broken(value: object) -> str | None:
+        raise RuntimeError("rule bug")
+
+    reason = make(skip=broken).skip_reason(Cpu)
+    assert reason is not None and "raised RuntimeError('rule bug')" in reason
+    assert "test_config:test_skip_rule" in reason  # names the rule
+    with pytest.raises(TypeError, match="skip"):
+        make(skip="requires_gpu")
+
+
+def test_the_skip_rule_is_part_of_the_fingerprint() -> None:
+    def rule(value: object) -> str | None:
+        return None
+
+    assert make().fingerprint() != make(skip=rule).fingerprint()
+    assert make(skip=rule).fingerprint()["skip"].endswith("rule")  # type: ignore[union-attr]
+
+
+def test_openhcs_gpu_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openhcs_hookspecs import NO_GPU_ENV, skip_gpu
+
+    monkeypatch.delenv(NO_GPU_ENV, raising=False)
+    assert skip_gpu(Gpu) is None
+    monkeypatch.setenv(NO_GPU_ENV, "1")
+    assert skip_gpu(Gpu) == "needs a GPU and OPENHCS_SUBPROCESS_NO_GPU=1"
+    assert skip_gpu(Cpu) is None

@@ -459,7 +459,7 @@ def test_16_cache_clear_deletes_only_our_own_files(world: World, tmp_path: Path)
     assert stat.S_IMODE(project.stat().st_mode) == 0o755  # never chmod'ed
     code = "import json\nfrom openhcs_registry import clear_cache\nprint(json.dumps([p.name for p in clear_cache()]))"
     removed = run_python(code, world.env(**env))
-    assert removed == [f"{world.name}_registry.json"]
+    assert removed == ["entry_points_index.json", f"{world.name}_registry.json"]
     assert sorted(p.name for p in project.iterdir()) == ["notes_registry.json", "package.json"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytest_plugins = ("pytester",)
@@ -23,6 +25,8 @@ def test_fixtures_are_registered(pytester: pytest.Pytester) -> None:
         "openhcs_assert_not_imported",
         "openhcs_run_in_subprocess",
         "openhcs_cache_roundtrip",
+        "openhcs_assert_lazy",
+        "openhcs_tmp_plugin",
     ):
         result.stdout.fnmatch_lines([f"{name}*"])
 
@@ -203,3 +207,184 @@ def test_subprocess_errors_come_back(pytester: pytest.Pytester) -> None:
     """,
     )
     result.assert_outcomes(passed=1)
+
+
+# -- isolation: from the user's cache, and from earlier tests (issue 15, item 8) -------------------
+def test_no_fixture_writes_into_the_users_cache(pytester: pytest.Pytester) -> None:
+    user_cache = pytester.path / "users-own-cache"
+    user_cache.mkdir()
+    pytester.makepyfile(
+        helper_keys="""
+        def keys():
+            from openhcs_hookspecs import ZMQ_SERVERS
+            return sorted(ZMQ_SERVERS)
+    """
+    )
+    pytester.makepyfile(
+        test_user="""
+        import os, sys
+        sys.path.insert(0, os.path.dirname(__file__))
+        import helper_keys
+        def test_subprocess(openhcs_run_in_subprocess):
+            assert openhcs_run_in_subprocess(helper_keys.keys) == ["execution", "fiji", "napari"]
+        def test_not_imported(openhcs_assert_not_imported):
+            from openhcs_hookspecs import ZMQ_SERVERS
+            sorted(ZMQ_SERVERS)
+            openhcs_assert_not_imported("no_such_module_at_all")
+        def test_roundtrip(openhcs_cache_roundtrip):
+            from openhcs_hookspecs import ZMQ_SERVERS
+            assert openhcs_cache_roundtrip(ZMQ_SERVERS)
+        def test_lazy(openhcs_assert_lazy):
+            from openhcs_hookspecs import ZMQ_SERVERS
+            openhcs_assert_lazy(registries=[ZMQ_SERVERS])
+    """
+    )
+    old = os.environ.get("OPENHCS_CACHE_DIR")
+    os.environ["OPENHCS_CACHE_DIR"] = str(user_cache)
+    try:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    finally:
+        if old is None:
+            del os.environ["OPENHCS_CACHE_DIR"]
+        else:
+            os.environ["OPENHCS_CACHE_DIR"] = old
+    result.assert_outcomes(passed=4)
+    assert list(user_cache.iterdir()) == []  # every fixture used its own folder
+
+
+ORDER_TESTS = {
+    "roundtrip": """
+def test_roundtrip(openhcs_cache_roundtrip):
+    from openhcs_hookspecs import ZMQ_SERVERS
+    assert sorted(openhcs_cache_roundtrip(ZMQ_SERVERS)) == ["execution", "fiji", "napari"]
+""",
+    "no_entry_points": """
+def test_no_entry_points(openhcs_no_entry_points):
+    from openhcs_hookspecs import ZMQ_SERVERS
+    # a fresh process without entry points finds no server: neither must this one, whatever
+    # an earlier test imported
+    assert sorted(ZMQ_SERVERS) == []
+""",
+    "plain_import": """
+def test_plain_import(openhcs_no_entry_points):
+    from openhcs_hookspecs import ZMQ_SERVERS
+    import openhcs_plugins.zmq_servers  # "import my_plugin is enough", in this process
+    assert "execution" in ZMQ_SERVERS
+""",
+}
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("roundtrip", "no_entry_points", "plain_import"),
+        ("no_entry_points", "roundtrip", "plain_import"),
+        ("plain_import", "no_entry_points", "roundtrip"),
+    ],
+)
+def test_results_do_not_depend_on_test_order(
+    pytester: pytest.Pytester, order: tuple[str, ...]
+) -> None:
+    result = run(pytester, "\n".join(ORDER_TESTS[name] for name in order), "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+
+
+def test_register_leaves_the_import_state_consistent(pytester: pytest.Pytester) -> None:
+    """A module first imported in a test is imported afresh by the next one (its classes
+    registered again), not left imported with its classes forgotten."""
+    pytester.makepyfile(
+        my_scope="""
+        from openhcs_hookspecs.microscopes import MicroscopeHandler
+        class MyScope(MicroscopeHandler):
+            _microscope_type = "myscope"
+            def parse_filename(self, f): return None
+            def construct_filename(self, **c): return ""
+    """
+    )
+    result = run(
+        pytester,
+        """
+        import os, sys
+        sys.path.insert(0, os.path.dirname(__file__))
+        from openhcs_hookspecs import MICROSCOPE_HANDLERS
+        def test_first(openhcs_fresh_registries):
+            import my_scope
+            assert "myscope" in MICROSCOPE_HANDLERS
+        def test_second(openhcs_fresh_registries):
+            assert "myscope" not in MICROSCOPE_HANDLERS  # the first test's import is undone
+            import my_scope
+            assert "myscope" in MICROSCOPE_HANDLERS      # and importing it again works
+    """,
+    )
+    result.assert_outcomes(passed=2)
+
+
+# -- a warm listing imports nothing, proven in fresh interpreters --------------------------------
+def test_assert_lazy_holds_even_after_this_process_discovered(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        import sys
+        from openhcs_hookspecs import STORAGE_BACKENDS, ZMQ_SERVERS
+        def test_lazy(openhcs_assert_lazy):
+            STORAGE_BACKENDS["memory"]  # this process imports plugins...
+            assert "openhcs_plugins.storage.memory" in sys.modules
+            report = openhcs_assert_lazy("openhcs_plugins", "pluggy")  # ...a warm start does not
+            assert report["registries"]["storage_backend"]["source"] == "cache"
+            default = openhcs_assert_lazy(registries=[STORAGE_BACKENDS, ZMQ_SERVERS])
+            assert "openhcs_plugins.storage.memory" in default["checked"]
+        def test_eager(openhcs_assert_lazy):
+            openhcs_assert_lazy("openhcs_registry.lazy")  # every listing imports the engine
+    """,
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*a warm listing imported: openhcs_registry.lazy*"])
+
+
+# -- a decorator-style temporary plugin -----------------------------------------------------------
+def test_tmp_plugin(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        from openhcs_hookspecs import STORAGE_BACKENDS, ZMQ_SERVERS
+        from openhcs_plugins.storage.memory import MemoryBackend
+
+        def test_provides(openhcs_tmp_plugin):
+            @openhcs_tmp_plugin.provides(STORAGE_BACKENDS)
+            class Scratch(MemoryBackend):
+                "A scratch backend."
+                _backend_type = "scratch"
+            assert STORAGE_BACKENDS["scratch"] is Scratch
+            assert STORAGE_BACKENDS.info("scratch")["plugin"] == openhcs_tmp_plugin.name
+            assert "memory" in STORAGE_BACKENDS  # the installed plugins still count
+
+        def test_hookimpl_override(openhcs_tmp_plugin):
+            class Louder(MemoryBackend):
+                _backend_type = "memory"
+            @openhcs_tmp_plugin.hookimpl(tryfirst=True)
+            def provide_storage_backends():
+                return [Louder]
+            assert STORAGE_BACKENDS["memory"] is Louder
+            kinds = [f.kind for f in STORAGE_BACKENDS.failures if f.key == "memory"]
+            assert kinds == ["overridden"]
+
+        def test_app_hook(openhcs_tmp_plugin):
+            from openhcs_registry import hookspec
+            class Specs:
+                @hookspec(firstresult=True)
+                def reader_for(self, path): ...
+            @openhcs_tmp_plugin.hookimpl
+            def reader_for(path):
+                return "tmp" if path.endswith(".tmp") else None
+            openhcs_tmp_plugin.join(ZMQ_SERVERS)
+            pm = ZMQ_SERVERS.plugin_manager
+            pm.add_hookspecs(Specs)
+            assert pm.hook.reader_for(path="a.tmp") == "tmp"
+
+        def test_gone(openhcs_fresh_registries):
+            assert "scratch" not in STORAGE_BACKENDS
+            assert STORAGE_BACKENDS["memory"] is MemoryBackend
+            assert not [f for f in STORAGE_BACKENDS.failures if f.key == "memory"]
+    """,
+    )
+    result.assert_outcomes(passed=4)

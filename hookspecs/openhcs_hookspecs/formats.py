@@ -9,6 +9,8 @@ from openhcs_registry.config import RegistryConfig
 from openhcs_registry.lazy import LazyDiscoveryDict
 from openhcs_registry.markers import hookspec
 
+from . import skip_gpu
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
@@ -40,6 +42,7 @@ MICROSCOPE_FORMAT_REGISTRIES_CONFIG = RegistryConfig(
     hookspec=provide_microscope_formats,
     base_class=MicroscopeFormatRegistry,
     key_attribute="FORMAT_NAME",
+    skip=skip_gpu,  # GPU-dependent values are left out when OPENHCS_SUBPROCESS_NO_GPU=1
     description="microscope export formats, by format name",
 )
 

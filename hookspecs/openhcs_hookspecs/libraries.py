@@ -10,6 +10,8 @@ from openhcs_registry.config import RegistryConfig
 from openhcs_registry.lazy import LazyDiscoveryDict
 from openhcs_registry.markers import hookspec
 
+from . import skip_gpu
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
@@ -53,6 +55,7 @@ LIBRARY_REGISTRIES_CONFIG = RegistryConfig(
     hookspec=provide_library_registries,
     base_class=LibraryRegistry,
     key_attribute="_registry_name",
+    skip=skip_gpu,  # GPU-dependent values are left out when OPENHCS_SUBPROCESS_NO_GPU=1
     description="image-processing function libraries, by name",
 )
 

@@ -15,6 +15,8 @@ from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
 from openhcs_registry.lazy import LazyDiscoveryDict, SecondaryRegistryDict
 from openhcs_registry.markers import hookspec
 
+from . import skip_gpu
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
@@ -75,6 +77,7 @@ MICROSCOPE_HANDLERS_CONFIG = RegistryConfig(
             description="metadata handler of each microscope type",
         ),
     ),
+    skip=skip_gpu,  # GPU-dependent values are left out when OPENHCS_SUBPROCESS_NO_GPU=1
     description="microscope file-name conventions, by microscope type",
 )
 

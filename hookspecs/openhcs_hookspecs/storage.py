@@ -9,6 +9,8 @@ from openhcs_registry.config import RegistryConfig
 from openhcs_registry.lazy import LazyDiscoveryDict
 from openhcs_registry.markers import hookspec
 
+from . import skip_gpu
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
@@ -55,6 +57,7 @@ STORAGE_BACKENDS_CONFIG = RegistryConfig(
     base_class=StorageBackend,
     key_attribute="_backend_type",
     discovery_packages=("openhcs_plugins.storage",),
+    skip=skip_gpu,  # GPU-dependent values are left out when OPENHCS_SUBPROCESS_NO_GPU=1
     description="storage backends, by backend type",
 )
 

@@ -9,6 +9,8 @@ from openhcs_registry.config import RegistryConfig
 from openhcs_registry.lazy import LazyDiscoveryDict
 from openhcs_registry.markers import hookspec
 
+from . import skip_gpu
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
@@ -37,6 +39,7 @@ ZMQ_SERVERS_CONFIG = RegistryConfig(
     hookspec=provide_zmq_servers,
     base_class=ZMQServer,
     key_attribute="_server_type",
+    skip=skip_gpu,  # GPU-dependent values are left out when OPENHCS_SUBPROCESS_NO_GPU=1
     description="ZMQ execution and viewer servers, by server type",
 )
 

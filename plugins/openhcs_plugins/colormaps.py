@@ -7,7 +7,8 @@ their hooks, only when findable, and the hooks only run on the colormap enum's c
 
 from __future__ import annotations
 
-from openhcs_registry.enums import BASE_COLORMAPS
+from openhcs_hookspecs.colormaps import BASE_COLORMAPS
+
 from openhcs_registry.markers import hookimpl
 
 

@@ -1,7 +1,7 @@
 """Microscope component enums, built from the component configuration and cached.
 
 ``AllComponents``, ``VariableComponents``, ``GroupBy`` and ``SequentialComponents`` are created
-on first access (PEP 562): ``from openhcs_registry.constants import GroupBy``.  The
+on first access (PEP 562): ``from openhcs_hookspecs.components import GroupBy``.  The
 multiprocessing axis (``well`` by default) is what workers split on, so the variable,
 sequential and group-by enums hold the *other* components; ``GroupBy.NONE`` is ``None``.
 
@@ -9,7 +9,8 @@ All four live in one cache file, ``component_enums.json``, shaped as OpenHCS's:
 ``{cache_version, version, timestamp, fingerprint, items: {enums: {all_components: {...},
 variable_components: {...}, group_by: {...}, sequential_components: {...}}}}``.  Its
 fingerprint is the configuration, so a changed configuration rebuilds them (OpenHCS's own
-cache never noticed).
+cache never noticed).  The members are cached with the engine's generic enum machinery
+(:mod:`openhcs_registry.enums`); everything OpenHCS-specific is here.
 
 Behaviour is OpenHCS's and is restored on every creation, cached or fresh:
 ``GroupBy.component`` is the component name (``"channel"``, ``None`` for ``NONE``); a
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import threading
 
-from . import _enumcache
+from openhcs_registry import enums as _enums
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def component_members(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _consistent(members: dict[str, Any]) -> bool:
     """Whether cached members have the shape any configuration gives them."""
-    checked = {k: _enumcache.valid_members(members.get(k)) for k in CACHE_KEYS.values()}
+    checked = {k: _enums.valid_members(members.get(k)) for k in CACHE_KEYS.values()}
     every, variable, group_by, sequential = (checked[k] for k in CACHE_KEYS.values())
     if every is None or variable is None or group_by is None or sequential is None:
         return False
@@ -194,7 +195,7 @@ _NAMESPACES: dict[str, dict[str, Any]] = {
 def _build_all() -> dict[str, type[Enum]]:
     """Create the four enums from the cache file or the configuration; publish them."""
     config = get_component_configuration()
-    cache = _enumcache.EnumCacheFile(COMPONENT_CACHE_FILE, COMPONENT_MAX_AGE, {"config": config})
+    cache = _enums.EnumCacheFile(COMPONENT_CACHE_FILE, COMPONENT_MAX_AGE, {"config": config})
     members: dict[str, Any] | None = None
     items = cache.load()
     if items is not None:
@@ -206,7 +207,7 @@ def _build_all() -> dict[str, type[Enum]]:
         cache.save({"enums": members})
     made: dict[str, type[Enum]] = {}
     for name in ENUM_NAMES:
-        made[name] = _enumcache.make_enum(
+        made[name] = _enums.make_enum(
             name, members[CACHE_KEYS[name]], module=__name__, namespace=_NAMESPACES[name]
         )
     return made

@@ -1,0 +1,151 @@
+"""Finding the contracts: entry points read straight from the installed metadata files.
+
+The engine never imports a contracts package by name.  Contracts packages (OpenHCS's own
+``openhcs_hookspecs`` and any third-party one) declare their modules under the
+``openhcs.contracts`` entry-point group; the CLI and the pytest plugin import what is declared
+there (:func:`import_contracts`).  Listing entry points with :mod:`importlib.metadata` costs
+~45 ms of imports, more than a whole warm ``openhcs-registry list``, so :func:`build_index`
+reads ``entry_points.txt`` of the ``*.dist-info`` / ``*.egg-info`` folders on ``sys.path``
+itself, and :func:`.settings.declared` answers from the document it writes.
+
+The index (``entry_points_index.json`` in the cache folder, written and read by
+:mod:`._fileio` like every cache) holds the ``openhcs`` family of groups (``openhcs``,
+``openhcs.contracts``, ``openhcs.settings``, ...) and is valid while
+
+- the environment fingerprint is unchanged (interpreter, ``sys.path``, each folder's stat
+  signature: installing, upgrading or removing a distribution adds or removes a metadata
+  folder, which moves its site folder's mtime), and
+- every ``entry_points.txt`` that declares an ``openhcs*`` entry point has the same stat
+  signature (an editable project whose metadata is rewritten in place).
+
+So a warm look costs one document read and a few ``stat`` calls; the environment's are shared
+with the registry caches' checks.  Like importlib.metadata, the first distribution of a name
+on ``sys.path`` wins; unlike it, the launch folder (``sys.path[0]`` of a script, ``''``) is not
+searched, as it is not part of the environment fingerprint either - a project checkout's own
+``*.egg-info`` next to the script is not an installation.  A metadata file that gains its
+first ``openhcs*`` entry point in place (installers write a new metadata folder instead, which
+moves the site folder's mtime; only a hand edit does that) is seen once its site folder
+changes: watching every distribution's file would cost a ``stat`` per installed distribution
+on every warm start.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import _environment, _fileio, settings
+from ._version import __version__
+from .paths import get_openhcs_cache_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+#: The group contracts packages declare their contract modules in.
+CONTRACTS_GROUP = settings.INDEXED_GROUPS + ".contracts"
+
+_METADATA_SUFFIXES = (".dist-info", ".egg-info")
+
+
+def import_contracts(group: str = CONTRACTS_GROUP) -> list[str]:
+    """Import every contract module declared under *group*; return the modules imported.
+
+    Each import is isolated: a contracts package that fails to import (or raises SystemExit)
+    is logged once and left out, and the others still count.
+    """
+    import importlib
+
+    imported: list[str] = []
+    for dist, name, value in settings.declared(group):
+        module = value.split(":", 1)[0].split("[", 1)[0].strip()
+        if not module:
+            continue
+        try:
+            importlib.import_module(module)
+        except BaseException as exc:  # SystemExit from a contracts module included; not ^C
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            _fileio.warn_once(
+                f"contracts:{module}",
+                "contracts %s = %s (distribution %s) cannot be imported and is left out: %r",
+                name,
+                value,
+                dist,
+                exc,
+            )
+            continue
+        imported.append(module)
+    return imported
+
+
+def build_index() -> dict[str, list[list[str]]]:
+    """Scan ``sys.path`` and write the index document (cold path; stats taken before reading).
+
+    Returns ``{group: [[distribution, name, value], ...]}`` for the ``openhcs*`` groups.
+    """
+    fingerprint = _environment.environment_fingerprint(fresh=True)
+    files: list[list[Any]] = []
+    entries: dict[str, list[list[str]]] = {}
+    seen: set[str] = set()
+    for folder in _environment.search_path():
+        try:
+            names = sorted(os.listdir(folder))
+        except (OSError, ValueError):
+            continue
+        for item in names:
+            if not item.endswith(_METADATA_SUFFIXES):
+                continue
+            dist = item.rsplit(".", 1)[0].split("-", 1)[0]
+            canonical = dist.lower().replace("_", "-").replace(".", "-")
+            if not dist or canonical in seen:
+                continue
+            meta = os.path.join(folder, item)
+            if not os.path.isdir(meta):
+                continue
+            seen.add(canonical)  # the first of a name on sys.path wins, as for importlib
+            text_path = os.path.join(meta, "entry_points.txt")
+            signature = _environment.file_stat(text_path)
+            if signature is None:
+                continue
+            try:
+                with open(text_path, encoding="utf-8", errors="replace") as handle:
+                    text = handle.read()
+            except OSError:
+                continue
+            found = parse_entry_points(text)
+            if not found:
+                continue  # watched through its site folder only (see the module docstring)
+            files.append([text_path, signature, dist, [list(row) for row in found]])
+            for group, name, value in found:
+                entries.setdefault(group, []).append([dist, name, value])
+    if not settings.cache_disabled():
+        doc = {
+            "index_format": settings.ENTRY_POINT_INDEX_FORMAT,
+            "version": __version__,
+            "environment": fingerprint,
+            "files": files,  # [path, stat signature, distribution, [[group, name, value]]]
+        }
+        _fileio.write_document(get_openhcs_cache_dir() / settings.ENTRY_POINT_INDEX_FILE, doc)
+    return entries
+
+
+def parse_entry_points(text: str) -> list[tuple[str, str, str]]:
+    """``(group, name, value)`` of the ``openhcs*`` sections of an ``entry_points.txt``."""
+    out: list[tuple[str, str, str]] = []
+    group: str | None = None
+    prefix = settings.INDEXED_GROUPS
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            group = section if section == prefix or section.startswith(prefix + ".") else None
+            continue
+        if group is None or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if name and value:
+            out.append((group, name, value))
+    return out

@@ -1,0 +1,144 @@
+"""``openhcs-registry doctor``: every failure, cache health, settings and environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .. import settings
+from ._common import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    REGISTRY_MODULES_ENV,
+    error_text,
+    indent,
+    load_registries,
+    print_json,
+    table,
+    width,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ..diagnostics import FailureKind
+    from ..paths import get_openhcs_cache_dir
+
+    regs = load_registries(args.module)
+    report: dict[str, Any] = {"registries": {}}
+    problems: list[str] = []
+    for name, reg in regs.items():
+        info = reg.cache.info()  # before discovery: the health the command found
+        entry: dict[str, Any] = {"keys": None, "source": None, "cache": info, "failures": []}
+        try:
+            entry["keys"] = len(reg)
+            entry["failures"] = [f.to_json() for f in reg.failures]
+        except Exception as exc:
+            if args.verbose:
+                raise
+            entry["error"] = error_text(exc)
+            problems.append(f"{name}: discovery failed: {entry['error']}")
+        entry["source"] = reg.source
+        if info["status"] == "corrupt":
+            problems.append(f"{name}: corrupt cache file ({info.get('reason')})")
+        report["registries"][name] = entry
+    # one plugin's failure is the same in every registry that loads its entry-point group:
+    # one row (naming the registries), not one per registry
+    report["failures"] = grouped = _group(report["registries"])
+    for g in grouped:
+        if g["kind"] not in FailureKind.QUIET:
+            where = ", ".join(g["registries"])
+            problems.append(f"{g['kind']} in plugin {g['plugin']!r} ({where})")
+    report["settings"] = {
+        "cache_dir": str(get_openhcs_cache_dir()),
+        "cache_disabled": settings.cache_disabled(),
+        "entry_points_disabled": settings.entry_points_disabled(),
+        "switches": settings.discovery_settings(),
+    }
+    report["environment"] = {
+        var: os.environ.get(var)
+        for var in (
+            settings.CACHE_DIR_ENV,
+            settings.DISABLE_CACHE_ENV,
+            settings.NO_ENTRY_POINTS_ENV,
+            *settings.declared_switches(),
+            REGISTRY_MODULES_ENV,
+        )
+    }
+    report["python"] = {"executable": sys.executable, "version": sys.version.split()[0]}
+    report["problems"] = problems
+    code = EXIT_PROBLEM if problems else EXIT_OK
+    if args.json:
+        print_json(report)
+        return code
+    rows = []
+    for name, data in report["registries"].items():
+        cache = data["cache"]
+        status = cache["status"] + (f" ({cache['reason']})" if cache.get("reason") else "")
+        rows.append(
+            [
+                name,
+                "ERROR" if data.get("error") else str(data["keys"]),
+                str(data["source"] or "-"),
+                str(len(data["failures"])),
+                status,
+            ]
+        )
+    print(table(rows, ["registry", "keys", "source", "failures", "cache (before this run)"]))
+    failure_rows = []
+    for name, data in report["registries"].items():
+        if data.get("error"):
+            failure_rows.append(["-", "discovery_error", "-", name, data["error"]])
+    group_of = {name: reg.config.entry_point_group for name, reg in regs.items()}
+    for g in grouped:
+        message = g["message"] + (f" at {g['location']}" if g.get("location") else "")
+        where = ", ".join(g["registries"])
+        groups = {group_of[name] for name in g["registries"]}
+        if len(g["registries"]) > 1 and len(groups) == 1:
+            (group,) = groups
+            size = sum(1 for name in group_of if group_of[name] == group)
+            if size == len(g["registries"]):  # the whole entry-point group
+                where = f"all {size} of group {group!r}"
+        failure_rows.append(
+            [g["plugin"], g["kind"], g.get("key") or "-", where, " ".join(message.split())]
+        )
+    if failure_rows:
+        print("\nleft out of the registries:")
+        print(indent(table(failure_rows, ["plugin", "kind", "key", "registries", "why"])))
+        print(
+            "  (unavailable, skipped, blocked and overridden are expected outcomes, not "
+            "problems; `openhcs-registry why REGISTRY KEY` explains one key)"
+        )
+    print("\nsettings:")
+    setting_rows = [[k, str(v)] for k, v in report["settings"].items()]
+    print(indent("\n".join(f"{k:<{width(setting_rows)}}  {v}" for k, v in setting_rows)))
+    print("environment variables:")
+    env_rows = [[k, v if v is not None else "(unset)"] for k, v in report["environment"].items()]
+    print(indent("\n".join(f"{k:<{width(env_rows)}}  {v}" for k, v in env_rows)))
+    print(f"python: {sys.version.split()[0]} ({sys.executable})")
+    if problems:
+        print(f"\nproblems found: {len(problems)}")
+        for problem in problems:
+            print(f"  - {problem}")
+    else:
+        print("\nno problems found")
+    return code
+
+
+def _group(registries: dict[str, Any]) -> list[dict[str, Any]]:
+    """Failures of every registry, one entry per (plugin, kind, key, message) with the
+    registries it happened in, in the order first seen."""
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for name, data in registries.items():
+        for f in data["failures"]:
+            token = (f["plugin"], f["kind"], f.get("key"), f.get("module"), f["message"])
+            group = groups.get(token)
+            if group is None:
+                group = groups[token] = {**f, "registries": []}
+                group.pop("registry", None)
+            group["registries"].append(name)
+    return list(groups.values())

@@ -1,0 +1,740 @@
+"""A world that changes, and two observers that must agree (the never-stale model).
+
+Shared by the model-based test (tests/test_never_stale_model.py, hypothesis stateful testing)
+and the long campaign script (tools/never_stale_campaign.py).
+
+A :class:`ModelWorld` is a real temporary virtualenv plus the folders a user's environment is
+made of, holding one test registry (own entry-point group, contract module, discovery package
+and secondary registry):
+
+- ``venv/``: ``python -m venv --without-pip``; its site-packages gets ``_openhcs_outer.pth``
+  whose one ``import site; site.addsitedir(...)`` line adds the site folder(s) of the running
+  interpreter, so openhcs-registry, pluggy, orjson and pip (and an editable install's finder,
+  which a plain path line would not run) are importable without installing anything
+  (~60 ms instead of ~20 s for a venv with the project installed).  Plugins are installed
+  into the venv's own site-packages with that pip (``venv/bin/python -m pip``): real
+  installs, upgrades and uninstalls of wheels written by hand (``build_wheel``: a zip with
+  METADATA, WHEEL, entry_points.txt and a correct RECORD; an "editable" wheel carries a
+  ``__editable__.*.pth`` file pointing at a source folder, as PEP 660 backends do).
+- ``p1/``, ``p2/``: ``PYTHONPATH`` folders (their order is part of the state); each may hold
+  the discovery package ``dpk_<tag>`` as a regular or a namespace package.
+- ``cwd0/``, ``cwd1/``: launch folders (``python -c`` puts the cwd first on ``sys.path``):
+  shadowing modules, an optional dependency, unrelated files.
+- ``src/ed0/``: the source folder of the editable install; ``extra/``: a folder reached
+  only through a hand-written ``.pth`` file, holding a hand-written ``.dist-info``.
+
+An operation is a tuple ``(name, int, ...)``.  Its integers pick targets *modulo* what exists,
+so every sequence of operations is valid in every world: shrinking may drop any operation.
+After an operation, :meth:`ModelWorld.check` runs a warm listing (cache enabled) and a fresh
+discovery (``OPENHCS_DISABLE_REGISTRY_CACHE=1``) in new processes of the venv's interpreter
+and returns what differs: keys, the ``module:qualname`` of every resolved value, the
+secondary registry (keys and values), failures and skipped plugins as (plugin, kind, key).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+Op = tuple[Any, ...]
+
+KEYS = "abcd"
+
+#: name -> (relative weight in a campaign, ranges of the integer arguments)
+OPS: dict[str, tuple[int, tuple[int, ...]]] = {
+    # discovery package modules: write (add or edit) / remove / rename, in p1 or p2
+    "disc_write": (14, (2, 4, 1024)),  # where, slot, variant
+    "disc_remove": (5, (2, 4)),
+    "disc_rename": (4, (2, 4, 4)),
+    "init_toggle": (5, (2,)),  # regular <-> namespace package
+    # edits of any plugin file that exists
+    "same_size_edit": (8, (64, 2)),  # file index, restore the mtime (0/1)
+    "rewrite_keep_mtime": (4, (64, 1024)),  # file index, variant: new text, old mtime
+    "restore_previous": (3, ()),  # put back the text and mtimes before the last edit
+    "site_edit": (4, (3, 1024)),  # hand-edit an installed plugin module in site-packages
+    "editable_edit": (6, (1024,)),  # edit the editable install's source
+    "extra_edit": (4, (1024,)),
+    "ep_edit": (3, (2,)),  # entry_points.txt edited in place (hand-written dist-info)
+    # launch folder and environment
+    "cwd": (5, (2,)),
+    "cwd_file": (6, (2, 4, 1024)),  # which cwd, what (opt dep / shadow / dpk / unrelated)
+    "pythonpath": (4, (3,)),
+    "env_no_gpu": (4, ()),
+    "env_no_entry_points": (1, ()),
+    # optional dependency appearing / disappearing
+    "opt_toggle": (6, (4,)),  # p1, p2, cwd0, site-packages
+    "pth_toggle": (3, ()),
+    # real pip operations (a minority: ~0.7 s each)
+    "pip_install": (3, (3, 1024)),  # plugin dist, variant (install or upgrade)
+    "pip_uninstall": (2, (3,)),
+    "pip_editable": (2, ()),  # install / uninstall the editable wheel
+    "pip_optdep": (1, ()),  # install / uninstall a wheel providing the optional dependency
+    # a helper module in another top-level package, imported by plugins (import-time classes)
+    "helper_write": (4, (3, 1024)),  # p1, p2, cwd0; variant
+    "helper_remove": (2, (3,)),
+    # a discovery package moved to the other PYTHONPATH folder; a module that is a symlink
+    "pkg_move": (2, (2,)),
+    "link_toggle": (2, ()),
+    "link_target_edit": (3, (1024,)),
+    # how the listing process is started: python -c (cwd first), a script in cwd1, python -m
+    "launch": (3, (3,)),
+    # nothing that matters: the warm start should be served from the cache
+    "unrelated": (4, (2,)),
+    "nothing": (3, ()),  # the warm start then reads the document the last one wrote
+}
+
+
+def random_op(rng: random.Random) -> Op:
+    names = list(OPS)
+    name = rng.choices(names, weights=[OPS[n][0] for n in names])[0]
+    return (name, *(rng.randrange(r) for r in OPS[name][1]))
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+
+def _classes(variant: int, opt: str, *, wrong_type_ok: bool) -> tuple[list[str], list[str]]:
+    """Source lines of 0-2 classes picked by *variant*, and the names a hook returns."""
+    count = variant % 3
+    lines: list[str] = []
+    names: list[str] = []
+    code = variant // 3
+    for i in range(count):
+        key = KEYS[code % 4]
+        flag = (code // 4) % 5
+        code = code // 20 + i + 1
+        name = f"C{i}"
+        if flag == 4 and wrong_type_ok:
+            lines += [f"class {name}:", f"    kind = '{key}'", ""]
+        else:
+            if flag == 1:
+                lines += [f"class P{i}:", "    pass", ""]
+            lines += [f"class {name}(Thing):", f"    kind = '{key}'"]
+            if flag == 1:
+                lines.append(f"    partner = P{i}")
+            elif flag == 2:
+                lines.append("    requires_gpu = True")
+            elif flag == 3:
+                lines.append(f"    requires_modules = ({opt!r},)")
+            lines.append("")
+        names.append(name)
+    return lines, names
+
+
+def module_source(spec: str, opt: str, variant: int, *, hook: bool) -> str:
+    """A plugin module (``hook``: with a hookimpl) or a discovery-package module.
+
+    ``variant % 16`` picks how it fails (0 and 9-15 not at all; import error, syntax error,
+    SystemExit, a top-level import of the optional dependency; for hooks also a try-import in
+    the hook, a hook that raises, a hook returning garbage; 8 try-imports the helper module
+    of another top-level package); ``variant // 16`` its classes.
+    """
+    mode = variant % 16
+    if mode >= 9 or (not hook and 5 <= mode < 8):
+        mode = 0
+    lines = [f"from {spec} import Thing"]
+    if hook:
+        lines.insert(0, "from openhcs_registry.markers import hookimpl")
+    if mode == 4:
+        lines.append(f"import {opt}")
+    elif mode == 8:  # a helper in another top-level package (its classes: import time)
+        helper = opt.replace("opt_", "hlp_", 1)
+        lines += ["try:", f"    import {helper}  # noqa", "except ImportError:", "    pass"]
+    lines.append("")
+    body, names = _classes(variant // 16, opt, wrong_type_ok=hook)
+    lines += body
+    if hook:
+        lines += ["@hookimpl", "def provide_things():"]
+        if mode == 5:
+            lines += [
+                "    try:",
+                f"        import {opt}",
+                "    except ImportError:",
+                "        return []",
+            ]
+        elif mode == 6:
+            lines.append("    raise RuntimeError('hook broke')")
+        elif mode == 7:
+            lines.append("    return 42")
+        lines += [f"    return [{', '.join(names)}]", ""]
+    if mode == 1:
+        lines.append("raise ImportError('plugin broken')")
+    elif mode == 2:
+        lines.append("def broken(:")
+    elif mode == 3:
+        lines.append("raise SystemExit('no display')")
+    return "\n".join(lines) + "\n"
+
+
+def package_init(impl: str = "impl") -> str:
+    """``pkg/__init__.py`` whose hook imports its classes from ``pkg/impl.py`` (case 1)."""
+    return textwrap.dedent(f"""\
+        from openhcs_registry.markers import hookimpl
+
+        @hookimpl
+        def provide_things():
+            from .{impl} import CLASSES
+            return CLASSES
+        """)
+
+
+def package_impl(spec: str, opt: str, variant: int) -> str:
+    """``impl.py`` for :func:`package_init`: classes (and failures) without a hook."""
+    text = module_source(spec, opt, variant, hook=False)
+    body, names = _classes(variant // 16, opt, wrong_type_ok=False)
+    del body
+    return text + f"CLASSES = [{', '.join(names)}]\n"
+
+
+SPEC = '''\
+from typing import ClassVar
+from openhcs_registry.autoregister import AutoRegistered
+from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
+from openhcs_registry.lazy import LazyDiscoveryDict
+from openhcs_registry.markers import hookspec
+
+
+class Thing(AutoRegistered):
+    __registry_name__ = {name!r}
+    kind: ClassVar[str | None] = None
+    partner: ClassVar[object] = None
+    requires_gpu: ClassVar[bool] = False
+
+
+@hookspec
+def provide_things():
+    """Return Thing subclasses."""
+
+
+CONFIG = RegistryConfig(
+    name={name!r},
+    hookspec=provide_things,
+    base_class=Thing,
+    key_attribute="kind",
+    entry_point_group={group!r},
+    discovery_packages=({package!r},),
+    secondary_registries=(SecondaryRegistryConfig("{name}_partner", attribute="partner"),),
+)
+REGISTRY = LazyDiscoveryDict(CONFIG)
+PARTNERS = REGISTRY.secondary("{name}_partner")
+'''
+
+LISTING = r"""
+import json
+from {spec} import REGISTRY, PARTNERS
+
+def ref(value):
+    return getattr(value, "__module__", "?") + ":" + getattr(value, "__qualname__", "?")
+
+def resolve(mapping, key):
+    try:
+        return ref(mapping[key])
+    except KeyError:
+        return None
+
+keys = sorted(REGISTRY)
+source = REGISTRY.source
+vals = {{key: resolve(REGISTRY, key) for key in keys}}
+parts = {{key: resolve(PARTNERS, key) for key in sorted(PARTNERS)}}
+print(json.dumps({{
+    "keys": keys,
+    "source": source,
+    "vals": vals,
+    "parts": parts,
+    "fails": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.failures),
+    "skipped": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.skipped),
+}}))
+"""
+
+COMPARED = ("keys", "vals", "parts", "fails", "skipped")
+
+
+# -- wheels ------------------------------------------------------------------------------------
+
+
+def _record_hash(data: bytes) -> str:
+    digest = hashlib.sha256(data).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def build_wheel(
+    folder: Path, dist: str, version: str, files: dict[str, str], entry_points: str
+) -> Path:
+    """Write a pure-Python wheel by hand: *files* plus a dist-info pip accepts."""
+    name = dist.replace("-", "_")
+    info = f"{name}-{version}.dist-info"
+    contents = dict(files)
+    contents[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
+    contents[f"{info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: never-stale-model\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n"
+    )
+    if entry_points:
+        contents[f"{info}/entry_points.txt"] = entry_points
+    record = [
+        f"{path},{_record_hash(text.encode())},{len(text.encode())}"
+        for path, text in contents.items()
+    ]
+    record.append(f"{info}/RECORD,,")
+    contents[f"{info}/RECORD"] = "\n".join(record) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, text in contents.items():
+            zf.writestr(path, text)
+    return wheel
+
+
+def outer_site_folders() -> list[str]:
+    """The site folders of the running interpreter (where openhcs-registry and pip live)."""
+    folders: list[str] = []
+    for path in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]):
+        if path not in folders and os.path.isdir(path):
+            folders.append(path)
+    user = site.getusersitepackages()
+    if site.ENABLE_USER_SITE and os.path.isdir(user) and user not in folders:
+        folders.append(user)
+    return folders
+
+
+# -- the world ---------------------------------------------------------------------------------
+
+
+class ModelWorld:
+    """One registry in one throwaway virtualenv; operations change it, check() compares."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tag = uuid.uuid4().hex[:6]
+        self.name = f"mthings_{self.tag}"
+        self.group = f"mgrp_{self.tag}"
+        self.spec = f"mspec_{self.tag}"
+        self.pkg = f"dpk_{self.tag}"
+        self.opt = f"opt_{self.tag}"
+        root.mkdir(parents=True, exist_ok=True)
+        venv = root / "venv"
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(venv)],
+            check=True,
+            capture_output=True,
+        )
+        self.python = str(venv / "bin" / "python")
+        self.site = Path(
+            subprocess.run(
+                [self.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
+        lines = "; ".join(f"site.addsitedir({p!r})" for p in outer_site_folders())
+        (self.site / "_openhcs_outer.pth").write_text(f"import site; {lines}\n")
+        (self.site / f"{self.spec}.py").write_text(
+            SPEC.format(name=self.name, group=self.group, package=self.pkg)
+        )
+        self.cache = root / "cache"
+        self.wheels = root / "wheels"
+        self.pp = [root / "p1", root / "p2"]
+        self.cwds = [root / "cwd0", root / "cwd1"]
+        self.unrelated = root / "unrelated"
+        self.src = root / "src" / "ed0"
+        self.extra = root / "extra"
+        for folder in (*self.pp, *self.cwds, self.unrelated, self.src, self.extra):
+            folder.mkdir(parents=True, exist_ok=True)
+        # the editable install's source, and the .pth-reached folder with its own dist-info
+        self._write(self.src / f"ed0_{self.tag}.py", self._plugin(9))
+        self._write(self.extra / f"ex_{self.tag}.py", self._plugin(17))
+        self._write(self.extra / f"ex2_{self.tag}.py", self._plugin(26))
+        info = self.extra / "ex_plugin-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ex-plugin\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[{self.group}]\nex = ex_{self.tag}\n")
+        # a regular discovery package in p1 with one module to start with
+        self._write(self.pp[0] / self.pkg / "__init__.py", "")
+        self._write(self.pp[0] / self.pkg / "m0.py", self._discovery(8))
+        self.order = [0, 1]  # PYTHONPATH: indices into self.pp
+        self.launch = 0  # 0: python -c, 1: a script in cwd1, 2: python -m from the cwd
+        self.cwd = 0
+        self.no_gpu = False
+        self.no_entry_points = False
+        self.installed: dict[int, int] = {}  # plugin dist -> installed version
+        self.editable = False
+        self.optdep = False
+        self.previous: list[tuple[Path, bytes | None, tuple[int, int] | None]] = []
+        self.ops: list[Op] = []
+        self.cache_hits = 0
+        self.checks = 0
+        self.pip_ops = 0
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _plugin(self, variant: int) -> str:
+        return module_source(self.spec, self.opt, variant, hook=True)
+
+    def _discovery(self, variant: int) -> str:
+        return module_source(self.spec, self.opt, variant, hook=False)
+
+    def _remember(self, path: Path) -> None:
+        """Keep *path*'s text and times so restore_previous can put them back (tar x)."""
+        if path.is_file():
+            st = path.stat()
+            self.previous.append((path, path.read_bytes(), (st.st_atime_ns, st.st_mtime_ns)))
+        else:
+            self.previous.append((path, None, None))
+
+    def _write(self, path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def _edit(self, path: Path, text: str) -> None:
+        self.previous = []
+        self._remember(path)
+        self._write(path, text)
+
+    def _remove(self, path: Path) -> None:
+        if path.is_file():
+            self.previous = []
+            self._remember(path)
+            path.unlink()
+
+    def plugin_files(self) -> list[Path]:
+        """Every plugin-ish ``.py`` file of the world, sorted (targets of generic edits)."""
+        found: list[Path] = []
+        for base in (*self.pp, *self.cwds, self.src, self.extra):
+            found += [p for p in base.rglob("*.py") if "__pycache__" not in p.parts]
+        found += sorted(self.site.glob(f"pd*_{self.tag}*.py"))
+        found += sorted(self.site.glob(f"pd*_{self.tag}/*.py"))
+        return sorted({p for p in found if not p.name.startswith("mlist_")})
+
+    def _pip(self, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
+        env["PIP_CONFIG_FILE"] = os.devnull
+        cmd = [self.python, "-m", "pip", "--disable-pip-version-check", "-q", *args]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"pip {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        self.pip_ops += 1
+
+    def _install(self, wheel: Path) -> None:
+        self._pip(
+            "install", "--no-deps", "--no-index", "--no-compile", "--force-reinstall", str(wheel)
+        )
+
+    # -- operations ------------------------------------------------------------------------
+    def apply(self, op: Op) -> None:
+        self.ops.append(op)
+        getattr(self, "op_" + op[0])(*op[1:])
+
+    def op_disc_write(self, where: int, slot: int, variant: int) -> None:
+        self._edit(self.pp[where] / self.pkg / f"m{slot}.py", self._discovery(variant))
+
+    def op_disc_remove(self, where: int, slot: int) -> None:
+        self._remove(self.pp[where] / self.pkg / f"m{slot}.py")
+
+    def op_disc_rename(self, where: int, slot: int, to: int) -> None:
+        src = self.pp[where] / self.pkg / f"m{slot}.py"
+        dst = self.pp[where] / self.pkg / f"m{to}.py"
+        if src.is_file() and src != dst:
+            self.previous = []
+            self._remember(src)
+            self._remember(dst)
+            os.replace(src, dst)
+
+    def op_init_toggle(self, where: int) -> None:
+        init = self.pp[where] / self.pkg / "__init__.py"
+        if init.exists():
+            self._remove(init)
+        else:
+            self._edit(init, "")
+
+    def _pick(self, index: int) -> Path | None:
+        files = self.plugin_files()
+        return files[index % len(files)] if files else None
+
+    def op_same_size_edit(self, index: int, restore_mtime: int) -> None:
+        path = self._pick(index)
+        if path is None:
+            return
+        text = path.read_text()
+        match = re.search(r"kind = '([a-d])'", text)
+        if match is None:
+            return
+        new = KEYS[(KEYS.index(match.group(1)) + 1) % 4]
+        st = path.stat()
+        self._edit(path, text[: match.start(1)] + new + text[match.end(1) :])
+        if restore_mtime:
+            os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def op_rewrite_keep_mtime(self, index: int, variant: int) -> None:
+        path = self._pick(index)
+        if path is None or path.name == "__init__.py":
+            return
+        st = path.stat()
+        hook = "hookimpl" in path.read_text()
+        self._edit(path, self._plugin(variant) if hook else self._discovery(variant))
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def op_restore_previous(self) -> None:
+        for path, data, times in reversed(self.previous):
+            if data is None:
+                if path.is_file():
+                    path.unlink()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                assert times is not None
+                os.utime(path, ns=times)
+        self.previous = []
+
+    def op_site_edit(self, dist: int, variant: int) -> None:
+        if dist not in self.installed:
+            return
+        single = self.site / f"pd{dist}_{self.tag}.py"
+        if single.is_file():
+            self._edit(single, self._plugin(variant))
+        else:
+            self._edit(
+                self.site / f"pd{dist}_{self.tag}" / "impl.py",
+                package_impl(self.spec, self.opt, variant),
+            )
+
+    def op_editable_edit(self, variant: int) -> None:
+        self._edit(self.src / f"ed0_{self.tag}.py", self._plugin(variant))
+
+    def op_extra_edit(self, variant: int) -> None:
+        self._edit(self.extra / f"ex_{self.tag}.py", self._plugin(variant))
+
+    def op_ep_edit(self, second: int) -> None:
+        eps = self.extra / "ex_plugin-1.0.dist-info" / "entry_points.txt"
+        lines = [f"[{self.group}]", f"ex = ex_{self.tag}"]
+        if second:
+            lines.append(f"ex2 = ex2_{self.tag}")
+        with open(eps, "r+") as fh:  # in place: the folder's mtime does not move
+            fh.truncate(0)
+            fh.write("\n".join(lines) + "\n")
+
+    def op_cwd(self, which: int) -> None:
+        self.cwd = which
+
+    def op_cwd_file(self, which: int, what: int, variant: int) -> None:
+        folder = self.cwds[which]
+        if what == 0:  # the optional dependency, saved next to the script
+            path = folder / f"{self.opt}.py"
+            self._remove(path) if path.exists() else self._edit(path, "")
+        elif what == 1:  # a module shadowing an installed plugin module
+            path = folder / f"pd0_{self.tag}.py"
+            self._remove(path) if path.exists() else self._edit(path, self._plugin(variant))
+        elif what == 2:  # a discovery package in the launch folder
+            path = folder / self.pkg / "__init__.py"
+            if path.exists():
+                shutil.rmtree(folder / self.pkg)
+                self.previous = []
+            else:
+                self._edit(path, "")
+                self._write(folder / self.pkg / "lm.py", self._discovery(variant))
+        else:
+            self._edit(folder / "unrelated.py", f"X = {variant}\n")
+
+    def op_pythonpath(self, which: int) -> None:
+        self.order = [[0, 1], [1, 0], [0]][which]
+
+    def op_env_no_gpu(self) -> None:
+        self.no_gpu = not self.no_gpu
+
+    def op_env_no_entry_points(self) -> None:
+        self.no_entry_points = not self.no_entry_points
+
+    def op_opt_toggle(self, where: int) -> None:
+        folder = [self.pp[0], self.pp[1], self.cwds[0], self.site][where]
+        path = folder / f"{self.opt}.py"
+        self._remove(path) if path.exists() else self._edit(path, "")
+
+    def op_pth_toggle(self) -> None:
+        pth = self.site / f"extra_{self.tag}.pth"
+        self._remove(pth) if pth.exists() else self._edit(pth, f"{self.extra}\n")
+
+    def op_pip_install(self, dist: int, variant: int) -> None:
+        version = self.installed.get(dist, 0) + 1
+        module = f"pd{dist}_{self.tag}"
+        if (dist + variant // 512) % 2:  # a package whose hook imports from a submodule
+            files = {
+                f"{module}/__init__.py": package_init(),
+                f"{module}/impl.py": package_impl(self.spec, self.opt, variant),
+            }
+        else:
+            files = {f"{module}.py": self._plugin(variant)}
+        eps = f"[{self.group}]\npd{dist} = {module}\n"
+        wheel = build_wheel(self.wheels, f"pd{dist}-plugin", f"{version}.0", files, eps)
+        self._install(wheel)
+        self.installed[dist] = version
+        self.previous = []
+
+    def op_pip_uninstall(self, dist: int) -> None:
+        if dist in self.installed:
+            self._pip("uninstall", "-y", f"pd{dist}-plugin")
+            del self.installed[dist]
+            self.previous = []
+
+    def op_pip_editable(self) -> None:
+        if self.editable:
+            self._pip("uninstall", "-y", "ed0-plugin")
+        else:
+            files = {"__editable__.ed0_plugin-1.0.pth": f"{self.src}\n"}
+            eps = f"[{self.group}]\ned0 = ed0_{self.tag}\n"
+            self._install(build_wheel(self.wheels, "ed0-plugin", "1.0", files, eps))
+        self.editable = not self.editable
+        self.previous = []
+
+    def op_pip_optdep(self) -> None:
+        if self.optdep:
+            self._pip("uninstall", "-y", "optdep")
+        else:
+            files = {f"{self.opt}/__init__.py": ""}
+            self._install(build_wheel(self.wheels, "optdep", "1.0", files, ""))
+        self.optdep = not self.optdep
+        self.previous = []
+
+    def op_helper_write(self, where: int, variant: int) -> None:
+        folder = [self.pp[0], self.pp[1], self.cwds[0]][where]
+        self._edit(folder / f"hlp_{self.tag}.py", self._discovery(variant))
+
+    def op_helper_remove(self, where: int) -> None:
+        folder = [self.pp[0], self.pp[1], self.cwds[0]][where]
+        self._remove(folder / f"hlp_{self.tag}.py")
+
+    def op_pkg_move(self, where: int) -> None:
+        src = self.pp[where] / self.pkg
+        dst = self.pp[1 - where] / self.pkg
+        if src.is_dir() and not dst.exists():
+            os.replace(src, dst)
+            self.previous = []
+
+    def op_link_toggle(self) -> None:
+        link = self.pp[0] / self.pkg / "lnk.py"
+        target = self.unrelated / "link_target.py"
+        if link.is_symlink():
+            link.unlink()
+        else:
+            if not target.exists():
+                self._write(target, self._discovery(16 * 5))
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if link.exists():
+                link.unlink()
+            link.symlink_to(target)
+        self.previous = []
+
+    def op_link_target_edit(self, variant: int) -> None:
+        """Edit the file a discovery module links to (the link itself does not change)."""
+        self._edit(self.unrelated / "link_target.py", self._discovery(variant))
+
+    def op_launch(self, mode: int) -> None:
+        self.launch = mode
+
+    def op_nothing(self) -> None:
+        pass
+
+    def op_unrelated(self, what: int) -> None:
+        if what:
+            (self.unrelated / f"note{len(self.ops)}.txt").write_text("x\n")
+        else:
+            self._write(self.cwds[self.cwd] / "notes.txt", f"{len(self.ops)}\n")
+
+    # -- observing -------------------------------------------------------------------------
+    def env(self, fresh: bool) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("OPENHCS_", "PYTHON", "VIRTUAL_ENV", "PIP_"))
+        }
+        env["PYTHONPATH"] = os.pathsep.join(str(self.pp[i]) for i in self.order)
+        env["OPENHCS_CACHE_DIR"] = str(self.cache)
+        if self.no_gpu:
+            env["OPENHCS_SUBPROCESS_NO_GPU"] = "1"
+        if self.no_entry_points:
+            env["OPENHCS_DISABLE_ENTRY_POINTS"] = "1"
+        if fresh:
+            env["OPENHCS_DISABLE_REGISTRY_CACHE"] = "1"
+        return env
+
+    def _argv(self) -> list[str]:
+        code = LISTING.format(spec=self.spec)
+        if self.launch == 0:
+            return [self.python, "-c", code]
+        if self.launch == 1:  # a script: its folder (cwd1) comes first on sys.path
+            script = self.root / "cwd1" / f"mlist_{self.tag}.py"
+        else:  # python -m: the cwd comes first (as a full path)
+            script = self.cwds[self.cwd] / f"mlist_{self.tag}.py"
+        if not script.exists():
+            script.write_text(code)
+        if self.launch == 1:
+            return [self.python, str(script)]
+        return [self.python, "-m", f"mlist_{self.tag}"]
+
+    def observe(self, fresh: bool) -> dict[str, Any]:
+        proc = subprocess.run(
+            self._argv(),
+            env=self.env(fresh),
+            cwd=self.cwds[self.cwd],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = proc.stdout.strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            return {"crash": proc.returncode, "stderr": proc.stderr[-2000:]}
+        result: dict[str, Any] = json.loads(lines[-1])
+        return result
+
+    def check(self) -> dict[str, Any] | None:
+        """Warm listing vs fresh discovery, in new processes; the differences, or None."""
+        warm = self.observe(fresh=False)
+        fresh = self.observe(fresh=True)
+        self.checks += 1
+        if warm.get("source") == "cache":
+            self.cache_hits += 1
+        if "crash" in warm or "crash" in fresh:
+            return {"warm": warm, "fresh": fresh}
+        diff = {f: (warm[f], fresh[f]) for f in COMPARED if warm[f] != fresh[f]}
+        if diff:
+            diff["warm_source"] = warm["source"]
+            return diff
+        return None
+
+    def describe(self) -> str:
+        return (
+            f"PYTHONPATH order {self.order}, cwd{self.cwd}, launch {self.launch}, "
+            f"no_gpu={self.no_gpu}, "
+            f"no_entry_points={self.no_entry_points}, installed={self.installed}, "
+            f"editable={self.editable}, optdep={self.optdep}"
+        )
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def replay(root: Path, ops: list[Op]) -> dict[str, Any] | None:
+    """Apply *ops* to a new world, checking after each; the first divergence (or None)."""
+    world = ModelWorld(root)
+    try:
+        world.check()
+        for op in ops:
+            world.apply(op)
+            diff = world.check()
+            if diff is not None:
+                return diff
+        return None
+    finally:
+        world.close()

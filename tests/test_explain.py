@@ -1,0 +1,715 @@
+"""Honest diagnostics for plugin authors (issue 15, items 2-5): warnings, doctor and why.
+
+Each test breaks a real plugin (files and ``.dist-info`` on disk, see :class:`World`) one way
+and checks what a stranger sees: the warning on stderr, ``doctor``'s verdict and ``why``'s
+explanation, run as real ``openhcs-registry`` subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+from support import World
+
+
+def cli(world: World, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "openhcs_registry", *args, "--module", world.spec],
+        env=world.env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def why_json(world: World, key: str) -> dict[str, Any]:
+    proc = cli(world, "why", world.name, key, "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def doctor_json(world: World) -> tuple[int, dict[str, Any]]:
+    proc = cli(world, "doctor", "--json")
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def kinds(report: dict[str, Any], registry: str) -> list[str]:
+    return sorted(f["kind"] for f in report["registries"][registry]["failures"])
+
+
+# -- item 2: a misspelt hookimpl name ------------------------------------------------------------
+def test_misspelt_hookimpl_is_a_warning_a_doctor_problem_and_a_why_cause(world: World) -> None:
+    world.write_spec()
+    world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
+    source = world.plugin_source(("Typo", "typo"), hook=False)
+    source += "@hookimpl\ndef provide_thing():\n    return [Typo]\n"
+    world.install("typo-plugin", f"typo_{world.tag}", source)
+    listed = cli(world, "list", world.name)
+    assert listed.returncode == 0
+    assert "hookimpl 'provide_thing' matches no hookspec" in listed.stderr
+    assert "did you mean 'provide_things'?" in listed.stderr
+    # the misspelt hook provides nothing: Typo, defined in the entry point's module, is out
+    assert list(
+        json.loads(cli(world, "list", world.name, "--json").stdout)[world.name]["items"]
+    ) == ["good"]
+    code, report = doctor_json(world)
+    assert code == 1 and kinds(report, world.name) == ["unknown_hook"]
+    assert any("unknown_hook" in p and f"typo_{world.tag}" in p for p in report["problems"])
+    causes = why_json(world, "typo")["causes"]
+    assert causes[0]["cause"] == "unknown hook name"
+    assert "did you mean 'provide_things'" in causes[0]["detail"]
+    assert "rename the hookimpl" in causes[0]["advice"]
+
+
+def test_hooks_of_other_contracts_of_the_group_are_not_misspellings(world: World) -> None:
+    """A hookimpl for another registry of the same group is known through its contracts
+    entry point (``<group>.contracts``), even though that contract module is not imported."""
+    world.write_spec()
+    other = f"othercontract_{world.tag}"
+    world.write(
+        f"{other}.py",
+        "from openhcs_registry.markers import hookspec\n"
+        "@hookspec\ndef provide_gadgets():\n    'Another registry of the same group.'\n",
+    )
+    world.add_dist_info(
+        "other-contracts", "1.0", {"gadgets": other}, group=f"{world.group}.contracts"
+    )
+    source = world.plugin_source(("Good", "good"))
+    source += "\n@hookimpl\ndef provide_gadgets():\n    return []\n"
+    source += "\n@hookimpl\ndef provide_gadget():\n    return []\n"
+    world.install("good-plugin", f"good_{world.tag}", source)
+    code, report = doctor_json(world)
+    failures = report["registries"][world.name]["failures"]
+    assert [f["kind"] for f in failures] == ["unknown_hook"]
+    assert "'provide_gadget'" in failures[0]["message"]
+    assert "did you mean 'provide_gadgets'?" in failures[0]["message"]
+    assert code == 1
+
+
+# -- item 3: the hook of an entry point is the authority for its module ---------------------------
+def test_entry_point_hook_decides_what_its_module_provides(world: World) -> None:
+    world.write_spec()
+    world.install(
+        "raise-plugin",
+        f"raise_{world.tag}",
+        world.plugin_source(("Raiser", "raiser"), hook=False)
+        + "@hookimpl\ndef provide_things():\n    raise RuntimeError('boom')\n",
+    )
+    world.install(
+        "empty-plugin",
+        f"empty_{world.tag}",
+        world.plugin_source(("Left", "left"), ("Kept", "kept"), hook=False)
+        + "@hookimpl\ndef provide_things():\n    return [Kept]  # Left's dependency is missing\n",
+    )
+    world.install(
+        "rejected-plugin",
+        f"rejected_{world.tag}",
+        world.plugin_source(("Rejected", "rejected"), hook=False)
+        + "@hookimpl\ndef provide_things(unknown_argument):\n    return [Rejected]\n",
+    )
+    listed = json.loads(cli(world, "list", world.name, "--json").stdout)
+    assert list(listed[world.name]["items"]) == ["kept"]  # classes the hooks did not return: out
+    raiser = why_json(world, "raiser")["causes"]
+    assert [c["cause"] for c in raiser] == ["hook raised", "not returned by the hook"]
+    assert "RuntimeError: boom" in raiser[0]["detail"]
+    assert raiser[0]["location"].endswith(f"raise_{world.tag}.py:8")  # the raise line
+    assert [c["cause"] for c in why_json(world, "left")["causes"]] == ["not returned by the hook"]
+    rejected = why_json(world, "rejected")["causes"]
+    assert rejected[0]["cause"] == "invalid hookimpl"
+    assert "unknown_argument" in rejected[0]["detail"]
+    code, report = doctor_json(world)
+    assert code == 1 and kinds(report, world.name) == ["hook_error", "invalid_plugin"]
+
+
+def test_import_my_plugin_is_enough_outside_entry_points(world: World) -> None:
+    """A module no entry point loads still registers its classes by being imported."""
+    world.write_spec()
+    world.write(f"plain_{world.tag}.py", world.plugin_source(("Plain", "plain"), hook=False))
+    out = world.run(
+        f"""
+        import json
+        import {world.spec} as spec
+        import plain_{world.tag}
+        print(json.dumps(sorted(spec.REGISTRY)))
+        """
+    )
+    assert out == ["plain"]
+
+
+# -- item 4: an intended override is an outcome, not a warning -----------------------------------
+def test_tryfirst_override_of_a_builtin_key_is_quiet_and_doctor_is_happy(world: World) -> None:
+    world.write_spec()
+    world.install(
+        "my-memory",
+        f"mymemory_{world.tag}",
+        '''
+        from openhcs_registry import hookimpl
+        from openhcs_plugins.storage.memory import MemoryBackend
+
+        class MyMemory(MemoryBackend):
+            """A memory backend that counts its writes."""
+
+        @hookimpl(tryfirst=True)
+        def provide_storage_backends():
+            return {"memory": MyMemory}
+        ''',
+        group="openhcs",
+    )
+    cold = cli(world, "list", "storage_backend", "--json")
+    warm = cli(world, "list", "storage_backend", "--json")
+    for proc in (cold, warm):
+        assert proc.returncode == 0
+        assert "memory" not in proc.stderr and "WARNING" not in proc.stderr.upper(), proc.stderr
+        item = json.loads(proc.stdout)["storage_backend"]["items"]["memory"]
+        assert item["ref"] == f"mymemory_{world.tag}:MyMemory"
+    doctor = cli(world, "doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert "no problems found" in doctor.stdout
+    assert "overridden" in doctor.stdout  # shown, as an expected outcome
+    why = cli(world, "why", "storage_backend", "memory")
+    assert why.returncode == 0
+    assert "note - overridden" in why.stdout and "MemoryBackend is not used" in why.stdout
+    every = json.loads(cli(world, "list", "storage_backend", "--all", "--json").stdout)
+    notes = every["storage_backend"]["absent"]
+    assert {(n["key"], n["kind"]) for n in notes} >= {("memory", "overridden")}
+    show = cli(world, "show", "storage_backend", "memory")
+    assert "overrides:" in show.stdout and "MemoryBackend" in show.stdout
+
+
+def test_other_conflicts_still_warn_once_per_conflict(world: World) -> None:
+    world.write_spec()
+    world.install("a-plugin", f"a_{world.tag}", world.plugin_source(("First", "same")))
+    world.install("b-plugin", f"b_{world.tag}", world.plugin_source(("Second", "same")))
+    proc = cli(world, "list", world.name)
+    assert proc.stderr.count("key 'same' is also provided by plugin") == 1, proc.stderr
+    code, report = doctor_json(world)
+    assert code == 1 and kinds(report, world.name) == ["duplicate_key"]
+
+
+# -- item 5: why, precise and crash-free ---------------------------------------------------------
+def test_why_class_in_a_submodule_of_a_package_in_the_wrong_group(world: World) -> None:
+    world.write_spec()
+    pkg = f"wrongpkg_{world.tag}"
+    world.write(f"{pkg}/__init__.py", "from .impl import Deep\n")
+    world.write(f"{pkg}/impl.py", world.plugin_source(("Deep", "deep")))
+    world.add_dist_info("wrongpkg", "1.0", {"wrongpkg": pkg}, group="some.other.group")
+    proc = cli(world, "why", world.name, "deep", "--json")
+    assert proc.returncode == 1, proc.stderr  # not a KeyError crash
+    (cause,) = json.loads(proc.stdout)["causes"]
+    assert cause["cause"] == "wrong entry-point group"
+    assert cause["module"] == f"{pkg}.impl"
+    assert f"wrongpkg = {pkg} in group 'some.other.group'" in cause["detail"]
+
+
+def test_why_module_imported_by_discovery_is_not_outside_the_packages(world: World) -> None:
+    world.write_spec()
+    pkg = f"eppkg_{world.tag}"
+    world.write(
+        f"{pkg}/__init__.py",
+        "from .helpers import Helper\n" + world.plugin_source(("Good", "good")),
+    )
+    world.write(f"{pkg}/helpers.py", "class Helper:\n    kind = 'helper'\n")
+    world.add_dist_info("eppkg", "1.0", {"eppkg": pkg})
+    causes = why_json(world, "helper")["causes"]
+    assert [c["cause"] for c in causes] == ["not returned by the hook"]
+    assert "imported by discovery" in causes[0]["detail"]
+    assert "subclass of Thing" in causes[0]["advice"]
+
+
+def test_why_abstract_names_the_abstract_methods(world: World) -> None:
+    pkg = f"scan_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    abstract = f"""
+        import abc
+        from {world.spec} import Thing
+        class Half(Thing, abc.ABC):
+            kind = "half"
+            @abc.abstractmethod
+            def run(self): ...
+            @abc.abstractmethod
+            def stop(self): ...
+        """
+    world.write(f"{pkg}/mod.py", abstract)
+    world.install(
+        "abs-plugin",
+        f"abs_{world.tag}",
+        world.plugin_source(("Abs", "abs"))
+        .replace(
+            "class Abs(Thing):",
+            "class Abs(Thing, abc.ABC):\n    @abc.abstractmethod\n    def go(self): ...",
+        )
+        .replace("from openhcs_registry", "import abc\nfrom openhcs_registry"),
+    )
+    assert cli(world, "cache", "warm").returncode == 0  # explained from the cache, too
+    half = why_json(world, "half")["causes"]
+    assert [c["cause"] for c in half] == ["abstract class"]
+    assert "abstract methods to implement: run, stop" in half[0]["detail"]
+    returned = why_json(world, "abs")["causes"]
+    assert [c["cause"] for c in returned] == ["abstract class"]
+    assert "Abs is abstract (abstract methods to implement: go)" in returned[0]["detail"]
+
+
+def test_why_key_of_the_wrong_type_names_the_type(world: World) -> None:
+    pkg = f"scan_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(
+        f"{pkg}/mod.py", f"from {world.spec} import Thing\nclass Num(Thing):\n    kind = 42\n"
+    )
+    world.install(
+        "num-plugin",
+        f"num_{world.tag}",
+        world.plugin_source(("Seven", "seven")).replace("kind = 'seven'", "kind = 7.0"),
+    )
+    (cause,) = why_json(world, "42")["causes"]
+    assert cause["cause"] == "missing key attribute"
+    assert "it is 42, an int; a key must be a non-empty str (write '42')" in cause["detail"]
+    (returned,) = why_json(world, "7.0")["causes"]
+    assert "it is 7.0, a float" in returned["detail"]
+
+
+def test_why_suggests_close_keys_including_left_out_ones(world: World) -> None:
+    world.write_spec()
+    world.install(
+        "good-plugin",
+        f"good_{world.tag}",
+        world.plugin_source(("Good", "goodness"), hook=False)
+        + "\nfrom openhcs_registry import Unavailable\n"
+        "@hookimpl\ndef provide_things():\n"
+        "    return [Good, Unavailable('omero', 'needs the omero-py package', 'omero')]\n",
+        ep_name="goodplugin",
+    )
+    data = why_json(world, "goodnes")
+    assert data["suggestions"] == ["goodness"]
+    assert "did you mean 'goodness'?" in data["causes"][-1]["advice"]
+    assert why_json(world, "omeroo")["suggestions"] == ["omero"]  # unavailable keys count too
+    text = cli(world, "why", world.name, "omeroo").stdout
+    assert "did you mean 'omero'" in text
+
+
+def test_why_entry_point_target_typo_is_not_a_missing_dependency(world: World) -> None:
+    world.write_spec()
+    real = f"realmod_{world.tag}"
+    world.write(f"{real}.py", world.plugin_source(("Real", "real")))
+    world.add_dist_info("typo-ep", "1.0", {"typo": f"realmdo_{world.tag}"})
+    world.add_dist_info("attr-ep", "1.0", {"attrtypo": f"{real}:nothere"})
+    world.install("needs-dep", f"needsdep_{world.tag}", "import libfoo_not_installed_anywhere\n")
+    typo = why_json(world, "typo")["causes"]
+    by_plugin = {c["plugin"]: c for c in typo}
+    module_typo = by_plugin["typo"]
+    assert module_typo["cause"] == "entry-point target does not exist"
+    assert "install" not in module_typo["advice"].replace("reinstall", "")
+    assert f"did you mean '{real}'?" in module_typo["advice"]
+    attr = why_json(world, "attrtypo")["causes"][0]
+    assert attr["cause"] == "entry-point target does not exist"
+    assert "the part after ':'" in attr["advice"]
+    dep = why_json(world, "needsdep")["causes"][0]
+    assert dep["cause"] == "missing dependency"
+    assert "install the package that provides 'libfoo_not_installed_anywhere'" in dep["advice"]
+    assert dep["location"].endswith(f"needsdep_{world.tag}.py:1")
+
+
+def test_why_in_process_from_a_fresh_discovery(world: World) -> None:
+    """The same evidence without a cache: ``explain`` on a registry discovered in-process."""
+    from openhcs_registry.explain import explain
+
+    world.write_spec()
+    pkg = f"eppkg_{world.tag}"
+    world.write(
+        f"{pkg}/__init__.py",
+        "from .helpers import Helper\n" + world.plugin_source(("Good", "good")),
+    )
+    world.write(f"{pkg}/helpers.py", "class Helper:\n    kind = 'helper'\n")
+    world.add_dist_info("eppkg", "1.0", {"eppkg": pkg})
+    registry = world.registry()
+    assert sorted(registry) == ["good"] and registry.source == "fresh"
+    result = explain(registry, "helper")
+    assert [c["cause"] for c in result.causes] == ["not returned by the hook"]
+    assert explain(registry, "god").suggestions == ["good"]
+    assert os.environ["OPENHCS_CACHE_DIR"] == str(world.cache_dir)
+
+
+# -- item 6: KeyError says why; list --all shows what was left out --------------------------------
+def test_key_error_of_an_unavailable_key_says_what_it_needs(world: World) -> None:
+
+    from openhcs_hookspecs import MICROSCOPE_HANDLERS
+
+    with pytest.raises(KeyError) as caught:
+        MICROSCOPE_HANDLERS["omero"]
+    assert caught.value.args == ("omero",)  # still the key, as for any KeyError
+    assert "unavailable: needs the omero-py package" in str(caught.value)
+    with pytest.raises(KeyError, match="did you mean 'imagexpress'"):
+        MICROSCOPE_HANDLERS["imagexpres"]
+    with pytest.raises(KeyError, match="keys are str, not int"):
+        MICROSCOPE_HANDLERS[42]  # type: ignore[index]
+    # the same words from a warm start, which imports no plugin
+    code = """
+        import json
+        from openhcs_hookspecs import MICROSCOPE_HANDLERS
+        try:
+            MICROSCOPE_HANDLERS["omero"]
+        except KeyError as exc:
+            print(json.dumps([MICROSCOPE_HANDLERS.source, str(exc)]))
+        """
+    world.run(code)
+    source, message = world.run(code)
+    assert source == "cache" and "unavailable: needs the omero-py package" in message
+    show = subprocess.run(
+        [sys.executable, "-m", "openhcs_registry", "show", "microscope_handler", "omero"],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert show.returncode == 2 and "unavailable: needs the omero-py package" in show.stderr
+
+
+def test_key_error_of_a_blocked_or_skipped_key(world: World) -> None:
+
+    world.write_spec()
+    world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
+    source = world.plugin_source(("Cpu", "cpu"), ("Gpu", "gpu")).replace(
+        "    kind = 'gpu'", "    kind = 'gpu'\n    requires_gpu = True"
+    )
+    world.install("gpu-plugin", f"gpu_{world.tag}", source)
+    registry = world.registry()
+    assert sorted(registry) == ["cpu", "good", "gpu"]
+    registry.block(f"good_{world.tag}")
+    with pytest.raises(KeyError, match=f"blocked: plugin 'good_{world.tag}' is blocked"):
+        registry["good"]
+    registry.unblock(f"good_{world.tag}")
+    out = world.run(
+        f"""
+        import json
+        import {world.spec} as spec
+        try:
+            spec.REGISTRY["gpu"]
+        except KeyError as exc:
+            print(json.dumps(str(exc)))
+        """,
+        OPENHCS_SUBPROCESS_NO_GPU="1",
+    )
+    assert "skipped: needs a GPU and OPENHCS_SUBPROCESS_NO_GPU=1" in out
+
+
+def test_list_all_shows_unavailable_blocked_and_overridden_keys(world: World) -> None:
+    world.write_spec()
+    world.install(
+        "first-plugin",
+        f"first_{world.tag}",
+        world.plugin_source(("First", "same"), hook=False)
+        + "\nfrom openhcs_registry import Unavailable\n"
+        "@hookimpl(tryfirst=True)\ndef provide_things():\n"
+        "    return [First, Unavailable('omero', 'needs the omero-py package', 'omero')]\n",
+    )
+    world.install("second-plugin", f"second_{world.tag}", world.plugin_source(("Second", "same")))
+    world.install("third-plugin", f"third_{world.tag}", world.plugin_source(("Third", "third")))
+    code = textwrap.dedent(f"""
+        import json, sys
+        import {world.spec} as spec
+        spec.REGISTRY.block("third_{world.tag}")
+        from openhcs_registry.cli import main
+        sys.exit(main(["list", "{world.name}", "--all", "--module", "{world.spec}"] + sys.argv[1:]))
+        """)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--json"],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    entry = json.loads(proc.stdout)[world.name]
+    assert list(entry["items"]) == ["same"]
+    absent = {(a["key"], a["kind"]): a for a in entry["absent"]}
+    assert set(absent) == {("omero", "unavailable"), ("same", "overridden"), (None, "blocked")}
+    assert absent[("omero", "unavailable")]["reason"] == "needs the omero-py package"
+    assert absent[(None, "blocked")]["plugin"] == f"third_{world.tag}"
+    text = subprocess.run(
+        [sys.executable, "-c", code], env=world.env(), capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "left out, or overridden (--all):" in text
+    assert "omero  unavailable" in text and "needs the omero-py package" in text
+    plain = cli(world, "list", world.name).stdout
+    assert "omero" not in plain  # without --all: only what is there
+
+
+# -- item 7: one plugin's failure is one doctor row, whatever the number of registries --------------
+def test_doctor_groups_one_plugins_failure_across_registries(world: World) -> None:
+    world.write_spec()  # a registry of another group: not touched by the broken plugin
+    world.install(
+        "broken-plugin",
+        f"broken_{world.tag}",
+        "import json\nraise ImportError('no libfoo here')\n",
+        group="openhcs",
+    )
+    code, report = doctor_json(world)
+    assert code == 1
+    per_registry = [
+        name
+        for name, data in report["registries"].items()
+        if any(f["plugin"] == f"broken_{world.tag}" for f in data["failures"])
+    ]
+    assert len(per_registry) >= 5  # every registry of the group loads it...
+    (group,) = [g for g in report["failures"] if g["plugin"] == f"broken_{world.tag}"]
+    assert group["registries"] == per_registry  # ...and it is one entry naming them
+    assert [p for p in report["problems"] if f"broken_{world.tag}" in p] == [
+        f"import_error in plugin 'broken_{world.tag}' ({', '.join(per_registry)})"
+    ]
+    text = cli(world, "doctor").stdout
+    rows = [line for line in text.splitlines() if line.strip().startswith(f"broken_{world.tag}")]
+    assert len(rows) == 1 and f"all {len(per_registry)} of group 'openhcs'" in rows[0]
+    assert "problems found: 1" in text
+
+
+# -- done when: a plugin written from the docs works first time, with only expected outcomes -----
+def test_a_plugin_written_from_the_docs_works_with_no_unexpected_warning(world: World) -> None:
+    world.write_spec()
+    pkg = f"docsplugin_{world.tag}"
+    world.write(
+        f"{pkg}/__init__.py",
+        f'''
+        from openhcs_registry import hookimpl
+        from openhcs_hookspecs.microscopes import MicroscopeHandler
+        from openhcs_plugins.storage.memory import MemoryBackend
+
+        class MyScopeHandler(MicroscopeHandler):
+            _microscope_type = "myscope"
+            metadata_handler = "{pkg}.meta:MyScopeMetadata"
+            def parse_filename(self, filename): return None
+            def construct_filename(self, **components): return ""
+
+        class S3Backend(MemoryBackend):  # the storage methods, for the test's sake
+            _backend_type = "s3"
+            requires_modules = ("boto3_not_installed_here",)
+
+        class CountingMemory(MemoryBackend):
+            """A memory backend that counts its writes."""
+
+        @hookimpl
+        def provide_microscope_handlers():
+            return [MyScopeHandler]
+
+        @hookimpl(tryfirst=True)
+        def provide_storage_backends():
+            return [S3Backend, CountingMemory]
+        ''',
+    )
+    world.write(
+        f"{pkg}/meta.py",
+        """
+        from openhcs_hookspecs.microscopes import MetadataHandler
+
+        class MyScopeMetadata(MetadataHandler):
+            def find_metadata_file(self, plate_path): return None
+            def parse_metadata(self, text): return {}
+        """,
+    )
+    world.add_dist_info("my-openhcs-plugin", "1.0", {"myscope": pkg}, group="openhcs")
+    cold = cli(world, "list", "--json")
+    assert cold.returncode == 0 and cold.stderr == "", cold.stderr  # not one warning
+    data = json.loads(cold.stdout)
+    assert data["microscope_handler"]["items"]["myscope"]["distribution"] == "my-openhcs-plugin"
+    assert data["metadata_handler"]["items"]["myscope"]["ref"] == f"{pkg}.meta:MyScopeMetadata"
+    assert data["storage_backend"]["items"]["memory"]["ref"] == f"{pkg}:CountingMemory"
+    assert "s3" not in data["storage_backend"]["items"]
+    warm = cli(world, "list", "--all", "--json")
+    assert warm.returncode == 0 and warm.stderr == ""
+    absent = {(a["key"], a["kind"]) for a in json.loads(warm.stdout)["storage_backend"]["absent"]}
+    assert {("s3", "unavailable"), ("memory", "overridden")} <= absent
+    doctor = cli(world, "doctor")
+    assert doctor.returncode == 0 and "no problems found" in doctor.stdout, doctor.stdout
+    # the metadata module, never imported by discovery, is watched all the same
+    assert json.loads(cli(world, "list", "--json").stdout)["metadata_handler"]["source"] == "cache"
+    meta = world.site / pkg / "meta.py"
+    meta.write_text(meta.read_text() + "\n# edited\n")
+    edited = json.loads(cli(world, "list", "--json").stdout)
+    assert edited["metadata_handler"]["source"] == "fresh"
+
+
+def test_a_secondary_reference_into_a_missing_module_is_a_failure_not_a_corrupt_cache(
+    world: World,
+) -> None:
+    world.write_spec()
+    source = world.plugin_source(("Good", "good"), ("Other", "other"))
+    source = source.replace(
+        "    kind = 'good'", f"    kind = 'good'\n    partner = 'nowhere_{world.tag}.meta:Partner'"
+    )
+    world.install("good-plugin", f"good_{world.tag}", source)
+    cold = cli(world, "list", "--json")
+    warm = cli(world, "list", "--json")
+    assert "corrupt" not in cold.stderr + warm.stderr, warm.stderr
+    assert json.loads(warm.stdout)[world.name]["source"] == "cache"
+    assert sorted(json.loads(warm.stdout)[world.name]["items"]) == ["good", "other"]
+    proc = cli(world, "why", f"{world.name}_partner", "good", "--json")
+    assert proc.returncode == 1
+    causes = json.loads(proc.stdout)["causes"]
+    assert causes[0]["cause"] == "secondary derivation failed"
+    assert f"'nowhere_{world.tag}.meta', which cannot be found" in causes[0]["detail"]
+
+
+PLUGIN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "my-openhcs-plugin"
+version = "0.1.0"
+
+[project.entry-points.openhcs]
+myscope = "my_openhcs_plugin"
+
+[tool.setuptools]
+packages = ["my_openhcs_plugin"]
+"""
+
+PLUGIN_INIT = '''
+from openhcs_registry import hookimpl
+from openhcs_hookspecs.microscopes import MicroscopeHandler
+from openhcs_plugins.storage.memory import MemoryBackend
+
+
+class MyScopeHandler(MicroscopeHandler):
+    _microscope_type = "myscope"
+    metadata_handler = "my_openhcs_plugin.meta:MyScopeMetadata"   # feeds METADATA_HANDLERS lazily
+
+    def parse_filename(self, filename):
+        return None
+
+    def construct_filename(self, **components):
+        return ""
+
+
+class S3Backend(MemoryBackend):
+    _backend_type = "s3"
+    requires_modules = ("boto3_is_not_installed",)   # reported "unavailable"
+
+
+class CountingMemory(MemoryBackend):
+    """A memory backend that counts its writes."""
+
+
+@hookimpl
+def provide_microscope_handlers():
+    return [MyScopeHandler]
+
+
+@hookimpl(tryfirst=True)
+def provide_storage_backends():
+    return [S3Backend, CountingMemory]
+'''
+
+PLUGIN_META = """
+from openhcs_hookspecs.microscopes import MetadataHandler
+
+
+class MyScopeMetadata(MetadataHandler):
+    def find_metadata_file(self, plate_path):
+        return None
+
+    def parse_metadata(self, text):
+        return {}
+"""
+
+PLUGIN_TESTS = """
+from openhcs_hookspecs import METADATA_HANDLERS, MICROSCOPE_HANDLERS, STORAGE_BACKENDS
+
+
+def test_roundtrip(openhcs_cache_roundtrip):
+    assert "myscope" in openhcs_cache_roundtrip(MICROSCOPE_HANDLERS)
+
+
+def test_lazy(openhcs_assert_lazy):
+    openhcs_assert_lazy("my_openhcs_plugin", registries=[MICROSCOPE_HANDLERS, STORAGE_BACKENDS])
+
+
+def test_override_and_unavailable(openhcs_fresh_registries):
+    assert STORAGE_BACKENDS["memory"].__name__ == "CountingMemory"
+    assert METADATA_HANDLERS["myscope"].__name__ == "MyScopeMetadata"
+    try:
+        STORAGE_BACKENDS["s3"]
+    except KeyError as exc:
+        assert "unavailable" in str(exc)
+"""
+
+
+def test_a_plugin_from_the_docs_installed_from_a_wheel(tmp_path: Any) -> None:
+    """Built by pip into a wheel, installed (not editable), used from the shell and pytest."""
+    project = tmp_path / "project"
+    (project / "my_openhcs_plugin").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
+    (project / "my_openhcs_plugin" / "__init__.py").write_text(PLUGIN_INIT)
+    (project / "my_openhcs_plugin" / "meta.py").write_text(PLUGIN_META)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_plugin.py").write_text(PLUGIN_TESTS)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    offline = ["--no-index", "--no-build-isolation", "--no-deps"]
+    built = subprocess.run(
+        [*pip, "wheel", *offline, "-w", str(tmp_path / "dist"), str(project)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if built.returncode != 0:
+        pytest.skip(f"cannot build a wheel offline here: {built.stderr[-500:]}")
+    (wheel,) = (tmp_path / "dist").glob("my_openhcs_plugin-0.1.0-*.whl")
+    site = tmp_path / "site"
+    installed = subprocess.run(
+        [*pip, "install", *offline, "--target", str(site), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr
+    env = dict(os.environ, PYTHONPATH=str(site), OPENHCS_CACHE_DIR=str(tmp_path / "cache"))
+
+    def shell(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "openhcs_registry", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+
+    first = shell("list", "--json")
+    assert first.returncode == 0 and first.stderr == "", first.stderr  # first time, no warning
+    data = json.loads(first.stdout)
+    assert data["microscope_handler"]["items"]["myscope"]["distribution"] == "my-openhcs-plugin"
+    assert "myscope" in data["metadata_handler"]["items"]
+    assert data["storage_backend"]["items"]["memory"]["plugin"] == "myscope"
+    again = shell("list", "--json")
+    assert again.stderr == "" and json.loads(again.stdout)["storage_backend"]["source"] == "cache"
+    doctor = shell("doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=project / "tests",
+    )
+    assert tests.returncode == 0, tests.stdout[-3000:]
+    assert "3 passed" in tests.stdout
+
+
+def test_names_name_a_key_word_by_word() -> None:
+    """Which failures ``why`` relates to a key by name: no accidental substring hits (the
+    key ``42`` once matched a module ``scan_a42b1c3d`` of a random test world)."""
+    from openhcs_registry.explain import _names_key
+
+    assert _names_key("s3", "openhcs_s3") and _names_key("zarr", "zarrplugin")
+    assert _names_key("fiji_stream", "openhcs_plugins.fiji_stream")
+    assert _names_key("42", "plugin_42") and not _names_key("42", "scan_a42b1c3d")
+    assert not _names_key("omero", "homeroom") and not _names_key("x", "x")
