@@ -455,11 +455,11 @@ class RegistryCacheManager:
         if get("interpreter") != snap.header:
             raise CacheInvalid("another interpreter or virtual environment")
         rows = _list(get("path"), "path")
-        if len(rows) != len(snap.entries) or any(
-            type(r) is not list or not r or r[0] != e
-            for r, e in zip(rows, snap.entries, strict=False)
+        entries = snap.entries
+        if len(rows) != len(entries) or any(
+            type(r) is not list or not r or r[0] != e for r, e in zip(rows, entries, strict=False)
         ):
-            raise CacheInvalid("sys.path changed")
+            entries = _recorded_entries(rows, entries, _obj(get("launch"), "launch"))
         plugins = _list(get("plugins"), "plugins")
         _expect(all(type(p) is dict for p in plugins), "plugin record is not an object")
         files = _list(get("files"), "files")
@@ -468,7 +468,7 @@ class RegistryCacheManager:
         # anything modified this close to the write is compared by content, not by stat
         racy_ns = int(ts * 1e9) - _RACY_COARSE_NS  # type: ignore[operator]
         stat = snap.stat
-        self._check_search_path(rows, snap.entries, racy_ns)
+        self._check_search_path(rows, entries, racy_ns)
         self._check_launch(_obj(get("launch"), "launch"))
         nosig = _NOSIG
         for entry, dists in _obj(get("distributions"), "distributions").items():
@@ -793,6 +793,45 @@ def _storable(failure: PluginFailure) -> bool:
     return True
 
 
+def _recorded_entries(rows: list[Any], entries: list[str], launch: dict[str, Any]) -> list[str]:
+    """The current ``sys.path`` entries that the document recorded, if the others are harmless.
+
+    ``sys.path`` may have gained entries since the document was written - a dask worker's
+    scratch folder, pytest's rootdir, a script's ``sys.path.insert`` - without that changing
+    discovery's answer: an added entry matters only if it provides a name discovery imported
+    or looked for (recorded per plugin, gathered in ``launch["tops"]``), or holds distribution
+    metadata (new entry points).  The recorded entries must still be there, in their order.
+    Anything else is ``sys.path changed``.
+    """
+
+    recorded = [r[0] if type(r) is list and r else None for r in rows]
+    tops = launch.get("tops")
+    if type(tops) is not list or len(recorded) > len(entries):
+        raise CacheInvalid("sys.path changed")
+    wanted = set(tops)
+    kept: list[str] = []
+    at = 0
+    for entry in entries:
+        if at < len(recorded) and entry == recorded[at]:
+            kept.append(entry)
+            at += 1
+            continue
+        names = snapshot().names(entry) if os.path.isdir(entry) else None
+        if names is None:
+            if os.path.exists(entry):  # a zip archive or an unreadable folder: no look inside
+                raise CacheInvalid(f"sys.path gained {entry}")
+            continue  # nothing there (yet): provides nothing; checked again next start
+        shadowing = names & wanted
+        if shadowing:
+            shown = ", ".join(sorted(shadowing)[:3])
+            raise CacheInvalid(f"sys.path gained {entry}, which provides {shown}")
+        if any(n.endswith((".dist-info", ".egg-info")) for n in os.listdir(entry)):
+            raise CacheInvalid(f"sys.path gained {entry}, which holds distributions")
+    if at != len(recorded):
+        raise CacheInvalid("sys.path changed")
+    return kept
+
+
 def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
     """The records of a stale document whose own inputs are unchanged now (cold path).
 
@@ -825,9 +864,10 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
         if not _folder_unchanged(rec[0], rec, file_stat(rec[0]), racy_ns)
     }
     # names that appeared in or vanished from a sys.path entry or the launch folder
-    entries = search_path()
     rows = doc["path"]
-    if [r[0] for r in rows] != entries:
+    try:
+        entries = _recorded_entries(rows, search_path(), doc["launch"])
+    except CacheInvalid:
         return {}
     names = doc.get("names") or {}
     delta: set[str] = set()

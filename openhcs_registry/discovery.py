@@ -950,13 +950,15 @@ class _Discovery:
             ENVIRONMENT, "listing", None, inputs=Inputs()
         )
         assert env.inputs is not None
+        # the recorded names are kept even without a launch folder: a sys.path entry that a
+        # later process adds (a worker's scratch folder, pytest's rootdir) is harmless unless
+        # it provides one of them
+        present: set[str] = set()
         if launch is not None:
             folder = os.path.abspath(launch or os.curdir)
             entries = [folder, *entries]
             present = importable_names(folder) or set()
-            self.result.launch = {"tops": sorted(tops), "present": sorted(tops & present)}
-        else:
-            self.result.launch = {"tops": [], "present": []}
+        self.result.launch = {"tops": sorted(tops), "present": sorted(tops & present)}
         known = {f for r in self.records.values() for f in r.file_paths()}
         # the registry's own code (hookspec, base class, key extractor, discovery and derive
         # functions) judges every plugin: an edit there concerns them all

@@ -726,3 +726,31 @@ def test_17_a_stale_document_cannot_add_an_entry_point(world: World) -> None:
     got = warm_equals_fresh(world)
     assert got["keys"] == ["alpha", "beta"]
     assert not marker.exists()
+
+
+def test_12_an_added_sys_path_entry_that_provides_nothing_recorded_keeps_the_cache(
+    world: World, tmp_path: Path
+) -> None:
+    """A worker's scratch folder or pytest's rootdir on sys.path: still warm, still right.
+
+    An added entry matters only if it provides a name discovery imported or looked for, or
+    holds distributions; then the start rediscovers (and equals a fresh discovery).
+    """
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    prime(world)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "unrelated_helper.py").write_text("X = 1\n")
+    extra = os.pathsep.join([str(scratch), str(world.site)])
+    assert warm_equals_fresh(world, PYTHONPATH=extra)["source"] == "cache"
+    # the added folder now shadows the plugin module: the answer changes, and is seen
+    (scratch / f"alpha_{world.tag}.py").write_text(world.plugin_source(("Other", "other")))
+    shadowed = warm_equals_fresh(world, PYTHONPATH=extra)
+    assert shadowed["keys"] == ["other"] and shadowed["source"] == "fresh"
+    (scratch / f"alpha_{world.tag}.py").unlink()
+    # ... and a distribution installed into it is a new plugin
+    site, world.site = world.site, scratch  # install into the added folder
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    world.site = site
+    assert warm_equals_fresh(world, PYTHONPATH=extra)["keys"] == ["alpha", "beta"]
