@@ -131,21 +131,8 @@ def build_index() -> dict[str, list[list[str]]]:
 
 def parse_entry_points(text: str) -> list[tuple[str, str, str]]:
     """``(group, name, value)`` of the ``openhcs*`` sections of an ``entry_points.txt``."""
-    out: list[tuple[str, str, str]] = []
-    group: str | None = None
+    from ._entrypoints import parse_sections
+
     prefix = settings.INDEXED_GROUPS
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            section = line[1:-1].strip()
-            group = section if section == prefix or section.startswith(prefix + ".") else None
-            continue
-        if group is None or "=" not in line:
-            continue
-        name, _, value = line.partition("=")
-        name, value = name.strip(), value.strip()
-        if name and value:
-            out.append((group, name, value))
-    return out
+    return parse_sections(text, lambda g: g == prefix or g.startswith(prefix + "."))
+

@@ -59,22 +59,47 @@ class EntryPoint:
         self.distribution = distribution
         self.version = version
 
+    def load(self) -> Any:
+        """Import the module and follow the attribute path (``importlib.metadata``'s rule)."""
+        import functools
+        import importlib
+
+        module = importlib.import_module(self.module)
+        return functools.reduce(getattr, [a for a in (self.attr or "").split(".") if a], module)
+
+
+def entry_points(group: str) -> list[EntryPoint]:
+    """The entry points of *group* on ``sys.path`` now (cold path: no previous scan)."""
+    from ._environment import search_path
+
+    return scan(search_path(), group)[0]
+
+
+def parse_sections(text: str, wanted: Any) -> list[tuple[str, str, str]]:
+    """``(group, name, value)`` of the sections of an ``entry_points.txt`` that *wanted*
+    (``group -> bool``) accepts: the one parser of declarations (discovery, the index)."""
+    out: list[tuple[str, str, str]] = []
+    group: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+            group = section if wanted(section) else None
+            continue
+        if group is None or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if name and value:
+            out.append((group, name, value))
+    return out
+
 
 def parse_entry_points(text: str, group: str) -> list[list[str]]:
     """``[[name, value], ...]`` declared under ``[group]`` in an ``entry_points.txt``."""
-    out: list[list[str]] = []
-    inside = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            inside = line[1:-1].strip() == group
-            continue
-        if inside and "=" in line:
-            name, _, value = line.partition("=")
-            out.append([name.strip(), value.strip()])
-    return out
+    return [[name, value] for _, name, value in parse_sections(text, group.__eq__)]
 
 
 def _name_version(folder: str, read_version: Any) -> tuple[str, str | None]:

@@ -1090,13 +1090,7 @@ def unknown_hooks(
 
 def _load_contracts(group: str) -> None:
     """Import the contract modules declared for *group* (each isolated)."""
-    from importlib.metadata import entry_points
-
-    try:
-        declared = list(entry_points(group=f"{group}.contracts"))
-    except Exception:
-        return
-    for ep in declared:
+    for ep in _entrypoints.entry_points(f"{group}.contracts"):
         try:
             ep.load()
         except BaseException as exc:

@@ -269,25 +269,23 @@ def _entry_point_plugins(label: str) -> list[tuple[str, Any, str, str | None]]:
     """
     if settings.entry_points_disabled():
         return []
-    from importlib.metadata import entry_points
-
+    from ._entrypoints import entry_points
     from .config import DEFAULT_ENTRY_POINT_GROUP
     from .discovery import BUILTIN_DISTRIBUTION
 
     try:
-        eps = list(entry_points(group=DEFAULT_ENTRY_POINT_GROUP))
-    except Exception as exc:  # a broken distribution's metadata
+        eps = entry_points(DEFAULT_ENTRY_POINT_GROUP)
+    except Exception as exc:  # an unreadable folder or archive on sys.path
         report_problem(
             label, "<entry points>", "import_error", f"cannot list: {exc}", None, None, exc
         )
         return []
 
     def dist_name(ep: Any) -> str:
-        dist = getattr(ep, "dist", None)
-        return str(getattr(dist, "name", "") or "")
+        return str(ep.distribution or "")
 
     def order(ep: Any) -> tuple[bool, str, str]:
-        canonical = dist_name(ep).lower().replace("_", "-")
+        canonical = dist_name(ep)
         return (canonical != BUILTIN_DISTRIBUTION, canonical, ep.name)
 
     plugins: list[tuple[str, Any, str, str | None]] = []
