@@ -156,6 +156,26 @@ def _module_file(module: str | None) -> str | None:
     return os.path.abspath(path) if isinstance(path, str) else None
 
 
+def _watch_plain_folders(inputs: Inputs, folder: str) -> None:
+    """Record the subfolders of a package folder that are not packages (yet).
+
+    Such a folder is skipped by the package scan, but gaining an ``__init__.py`` makes it a
+    subpackage the scan imports, and that changes only the subfolder's own mtime.
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except (OSError, ValueError):
+        return
+    for entry in entries:
+        if entry.name == "__pycache__" or not entry.name.isidentifier():
+            continue  # not a possible subpackage (and bytecode writes move its mtime)
+        try:
+            if entry.is_dir() and not os.path.exists(os.path.join(entry.path, "__init__.py")):
+                inputs.add_dir(os.path.abspath(entry.path))
+        except OSError:
+            continue
+
+
 class _Discovery:
     def __init__(
         self, config: RegistryConfig, blocked: frozenset[str], extra: dict[str, Any] | None = None
@@ -333,6 +353,7 @@ class _Discovery:
             if paths:
                 for folder in paths:
                     listed.add_dir(os.path.abspath(folder))  # a module added or removed
+                    _watch_plain_folders(listed, folder)
                 walker = (
                     pkgutil.walk_packages(paths, package_name + ".", onerror=lambda _n: None)
                     if self.config.recursive
@@ -363,6 +384,8 @@ class _Discovery:
                 sub_paths = getattr(module, "__path__", None)
                 if sub_paths:
                     self.result.package_dirs.update(os.path.abspath(p) for p in sub_paths)
+                    for folder in sub_paths:
+                        _watch_plain_folders(inputs, folder)
                 found = []
                 for attr, obj in list(vars(module).items()):
                     if not isinstance(obj, type) or obj.__module__ != module_name:
