@@ -28,7 +28,8 @@ so every sequence of operations is valid in every world: shrinking may drop any 
 After an operation, :meth:`ModelWorld.check` runs a warm listing (cache enabled) and a fresh
 discovery (``OPENHCS_DISABLE_REGISTRY_CACHE=1``) in new processes of the venv's interpreter
 and returns what differs: keys, the ``module:qualname`` of every resolved value, the
-secondary registry (keys and values), failures and skipped plugins as (plugin, kind, key).
+secondary registry (keys and values), each key's provenance (plugin, origin, distribution,
+version, file), failures and skipped plugins as (plugin, kind, key).
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ KEYS = "abcd"
 #: name -> (relative weight in a campaign, ranges of the integer arguments)
 OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # discovery package modules: write (add or edit) / remove / rename, in p1 or p2
-    "disc_write": (14, (2, 4, 1024)),  # where, slot, variant
-    "disc_remove": (5, (2, 4)),
-    "disc_rename": (4, (2, 4, 4)),
+    "disc_write": (14, (2, 5, 1024)),  # where, slot, variant
+    "disc_remove": (5, (2, 5)),
+    "disc_rename": (4, (2, 5, 5)),
     "init_toggle": (5, (2,)),  # regular <-> namespace package
+    "init_write": (2, (2, 1024)),  # the package's __init__.py defines classes itself
+    "sub_init_toggle": (3, (2,)),  # a subpackage (slot 4 is sub/s.py) gains/loses __init__
     # edits of any plugin file that exists
     "same_size_edit": (8, (64, 2)),  # file index, restore the mtime (0/1)
     "rewrite_keep_mtime": (4, (64, 1024)),  # file index, variant: new text, old mtime
@@ -248,19 +251,24 @@ def resolve(mapping, key):
 
 keys = sorted(REGISTRY)
 source = REGISTRY.source
+prov = {{}}
+for key in keys:
+    info = REGISTRY.info(key)
+    prov[key] = [info.get(f) for f in ("plugin", "origin", "distribution", "version", "file")]
 vals = {{key: resolve(REGISTRY, key) for key in keys}}
 parts = {{key: resolve(PARTNERS, key) for key in sorted(PARTNERS)}}
 print(json.dumps({{
     "keys": keys,
     "source": source,
     "vals": vals,
+    "prov": prov,
     "parts": parts,
     "fails": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.failures),
     "skipped": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.skipped),
 }}))
 """
 
-COMPARED = ("keys", "vals", "parts", "fails", "skipped")
+COMPARED = ("keys", "vals", "prov", "parts", "fails", "skipped")
 
 
 # -- wheels ------------------------------------------------------------------------------------
@@ -438,15 +446,20 @@ class ModelWorld:
         self.ops.append(op)
         getattr(self, "op_" + op[0])(*op[1:])
 
+    def _slot(self, where: int, slot: int) -> Path:
+        """Discovery module *slot* in PYTHONPATH folder *where*: m0-m3, or sub/s.py."""
+        name = "sub/s.py" if slot == 4 else f"m{slot}.py"
+        return self.pp[where] / self.pkg / name
+
     def op_disc_write(self, where: int, slot: int, variant: int) -> None:
-        self._edit(self.pp[where] / self.pkg / f"m{slot}.py", self._discovery(variant))
+        self._edit(self._slot(where, slot), self._discovery(variant))
 
     def op_disc_remove(self, where: int, slot: int) -> None:
-        self._remove(self.pp[where] / self.pkg / f"m{slot}.py")
+        self._remove(self._slot(where, slot))
 
     def op_disc_rename(self, where: int, slot: int, to: int) -> None:
-        src = self.pp[where] / self.pkg / f"m{slot}.py"
-        dst = self.pp[where] / self.pkg / f"m{to}.py"
+        src = self._slot(where, slot)
+        dst = self._slot(where, to)
         if src.is_file() and src != dst:
             self.previous = []
             self._remember(src)
@@ -455,6 +468,16 @@ class ModelWorld:
 
     def op_init_toggle(self, where: int) -> None:
         init = self.pp[where] / self.pkg / "__init__.py"
+        if init.exists():
+            self._remove(init)
+        else:
+            self._edit(init, "")
+
+    def op_init_write(self, where: int, variant: int) -> None:
+        self._edit(self.pp[where] / self.pkg / "__init__.py", self._discovery(variant))
+
+    def op_sub_init_toggle(self, where: int) -> None:
+        init = self.pp[where] / self.pkg / "sub" / "__init__.py"
         if init.exists():
             self._remove(init)
         else:

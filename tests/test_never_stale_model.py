@@ -123,6 +123,9 @@ PINNED: dict[str, list[Op]] = {
     "class_of_a_discovery_module_that_failed_to_import": [("disc_write", 0, 1, 883)],
     "same_in_the_launch_folder": [("cwd_file", 0, 2, 883)],
     "same_with_import_error": [("disc_write", 0, 1, 881)],
+    # a plain folder inside the discovery package gains __init__.py and becomes a subpackage
+    # the scan imports: only that folder's mtime moved, and it was not watched
+    "plain_subfolder_becomes_a_subpackage": [("disc_write", 0, 4, 64), ("sub_init_toggle", 0)],
 }
 
 
