@@ -17,7 +17,7 @@ incremental: issue 12), the warm start after it the document that rediscovery wr
 ``nothing`` operation), so incremental == full is checked by the same comparison.
 
 CI runs a bounded number of steps (``NEVER_STALE_EXAMPLES`` x ``NEVER_STALE_STEPS``, default
-6 x 15, derandomized, under a minute on 2 cores); tools/never_stale_campaign.py runs long
+5 x 14, derandomized, about a minute on 2 cores); tools/never_stale_campaign.py runs long
 campaigns (docs/reliability.md).
 """
 
@@ -41,8 +41,8 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
 from never_stale_world import OPS, ModelWorld, Op, replay  # noqa: E402
 
-EXAMPLES = int(os.environ.get("NEVER_STALE_EXAMPLES", "6"))
-STEPS = int(os.environ.get("NEVER_STALE_STEPS", "15"))
+EXAMPLES = int(os.environ.get("NEVER_STALE_EXAMPLES", "5"))
+STEPS = int(os.environ.get("NEVER_STALE_STEPS", "14"))
 
 #: one strategy per operation: the tuple (name, int, ...) the world understands
 OPERATION = st.one_of(
@@ -134,3 +134,14 @@ def test_pinned_reproducer(ops: list[Op], tmp_path: Path) -> None:
     # one more check after an operation that changes nothing: the warm start is then
     # served from the document the previous one wrote
     assert replay(tmp_path / "world", [*ops, ("unrelated", 1)]) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit: the document records the source file, but after a same-size edit "
+    "with the mtime put back Python ran the old bytecode; deleting __pycache__ then changes "
+    "what a fresh process imports and nothing the document records",
+)
+def test_same_size_edit_then_bytecode_deleted(tmp_path: Path) -> None:
+    ops: list[Op] = [("static_same_size_edit", 3), ("drop_bytecode",)]
+    assert replay(tmp_path / "world", ops) is None

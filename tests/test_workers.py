@@ -232,9 +232,10 @@ DASK_SYS_PATH = (
 
 
 @pytest.fixture
-def client(primed: Primed) -> Iterator[Any]:
+def client(primed: Primed, tmp_path: Path) -> Iterator[Any]:
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
+        local_directory=str(tmp_path / "dask"),
         n_workers=2,
         threads_per_worker=1,
         processes=True,
