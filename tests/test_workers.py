@@ -127,8 +127,13 @@ class Primed:
         self.spec = world.spec
 
     def assert_correct(self, results: list[dict[str, Any]], workers: int) -> None:
-        """Every result came from a worker process and lists what this process discovered."""
-        assert len({r["pid"] for r in results}) >= min(workers, len(results)) > 0
+        """Every result came from a worker process and lists what this process discovered.
+
+        At least *workers* distinct processes where each one is asked (``client.run``); a pool
+        may hand every task to the worker that started first, so there at least one.
+        """
+        assert results
+        assert len({r["pid"] for r in results}) >= workers
         for result in results:
             assert result["pid"] != os.getpid()
             assert result["keys"] == self.expected["keys"], result
@@ -178,7 +183,7 @@ def test_pool_workers_list_from_the_cache(primed: Primed, method: str) -> None:
     ctx = multiprocessing.get_context(method)
     with ctx.Pool(2) as pool:
         results = pool.map(primed.tasks.listing, [primed.spec] * 4, chunksize=1)
-    primed.assert_warm(results, 2)
+    primed.assert_warm(results, 1)
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
@@ -187,7 +192,7 @@ def test_values_passed_to_pool_workers(primed: Primed, method: str) -> None:
     alpha = importlib.import_module(f"walpha_{primed.world.tag}").Alpha
     with ctx.Pool(2) as pool:
         results = pool.starmap(primed.tasks.use_value, [(alpha, primed.spec)] * 4, chunksize=1)
-    primed.assert_warm(results, 2)
+    primed.assert_warm(results, 1)
     for result in results:
         assert result["value"] == primed.expected["refs"]["alpha"]
         assert result["same_object"] is True
@@ -201,7 +206,7 @@ def test_process_pool_executor(primed: Primed, context: str | None) -> None:
     with ProcessPoolExecutor(max_workers=2, mp_context=mp_context) as pool:
         listed = list(pool.map(primed.tasks.listing, [primed.spec] * 4))
         used = list(pool.map(primed.tasks.use_value, [alpha] * 2, [primed.spec] * 2))
-    primed.assert_warm(listed + used, 2)
+    primed.assert_warm(listed + used, 1)
     assert all(r["same_object"] for r in used)
 
 
