@@ -36,6 +36,7 @@ pytestmark = [
 ]
 
 hypothesis = pytest.importorskip("hypothesis")
+pytest.importorskip("pip")  # the model's venv installs wheels with this interpreter's pip
 from hypothesis import HealthCheck, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
