@@ -103,8 +103,8 @@ def measure(runs: int, warmup: int, cache_dir: Path, env: dict[str, str]) -> dic
 
     The driver starts in an empty folder next to the cache folder, and adds this folder at
     the *end* of ``sys.path``: a launch folder pushed away from ``sys.path[0]`` counts as an
-    ordinary entry whose mtime is checked, so writing the cache inside it would make the
-    first warm worker rediscover.
+    ordinary entry, whose listing is checked, and the cache folder created inside it would be
+    a new entry there (a possible namespace package): the first warm worker would rediscover.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
     launch = cache_dir.parent / (cache_dir.name + "-launch")

@@ -489,6 +489,7 @@ class ModelWorld:
             self.previous = []
             self._remember(src)
             self._remember(dst)
+            dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
 
     def op_init_toggle(self, where: int) -> None:
