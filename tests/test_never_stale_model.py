@@ -117,7 +117,9 @@ def test_some_warm_starts_were_served_from_the_cache() -> None:
     assert TOTALS["cache"] > 0
 
 
-#: shrunk reproducers the model found, kept as regression tests (each failed before its fix)
+#: shrunk reproducers the model found, kept as regression tests (each failed before its fix);
+#: their integers mean what never_stale_world's operations make of them today: whoever
+#: changes how a variant is decoded re-checks that these still build the same world
 PINNED: dict[str, list[Op]] = {
     # a discovery module defining a class, then raising (ImportError / SystemExit): fresh
     # discovery listed the orphan class noted at import time, the cache (rightly) did not
