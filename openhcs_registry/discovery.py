@@ -697,7 +697,10 @@ class _Discovery:
                 key=key,
             )
             return False
-        missing = missing_requirements(value)
+        # recorded: a requirement found (say in the launch folder) is an input too, so that
+        # its disappearing is seen like a missing one appearing
+        with _inputs.recording(self.inputs_of(plugin.name)):
+            missing = missing_requirements(value)
         if missing:
             if (key, missing) in self.unavailable:
                 return False
