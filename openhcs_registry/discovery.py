@@ -852,6 +852,8 @@ class _Discovery:
             entries = [folder, *entries]
             present = importable_names(folder) or set()
             self.result.launch = {"tops": sorted(tops), "present": sorted(tops & present)}
+            if tops & present:  # those names came from this folder: another one is a change
+                self.result.launch["folder"] = [folder]
         else:
             self.result.launch = {"tops": [], "present": []}
         for path in _inputs.shadow_dirs(tops, entries):
