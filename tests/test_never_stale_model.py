@@ -129,6 +129,27 @@ PINNED: dict[str, list[Op]] = {
     # a plain folder inside the discovery package gains __init__.py and becomes a subpackage
     # the scan imports: only that folder's mtime moved, and it was not watched
     "plain_subfolder_becomes_a_subpackage": [("disc_write", 0, 4, 64), ("sub_init_toggle", 0)],
+    # a requirement (requires_modules) found in the launch folder, then removed: a found
+    # requirement was not recorded, only a missing one (campaigns: seed 400 world 8, seed 300
+    # worlds 18 and 22)
+    "requirement_removed_from_the_launch_folder": [
+        ("opt_toggle", 2),
+        ("helper_write", 2, 646),
+        ("opt_toggle", 2),
+    ],
+    "requirement_of_an_entry_point_plugin_removed": [
+        ("opt_toggle", 2),
+        ("pip_install", 0, 668),
+        ("cwd_file", 0, 0, 320),
+    ],
+    # the discovery package found in the launch folder, then a start from another launch
+    # folder holding a package of the same name: only the set of names was compared
+    # (campaign: seed 400 world 14)
+    "same_names_from_another_launch_folder": [
+        ("cwd_file", 1, 2, 72),
+        ("cwd_file", 0, 2, 681),
+        ("launch", 1),
+    ],
 }
 
 
