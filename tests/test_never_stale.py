@@ -270,7 +270,6 @@ def test_7_entry_points_txt_edited_in_place(world: World) -> None:
     assert warm_equals_fresh(world)["keys"] == ["a", "b"]
 
 
-@pytest.mark.xfail(strict=True, reason="case 8 not fixed yet")
 def test_8_required_submodule_appears_inside_an_installed_package(world: World) -> None:
     dep = f"dep_{world.tag}"
     world.write_spec()
