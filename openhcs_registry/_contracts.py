@@ -135,4 +135,3 @@ def parse_entry_points(text: str) -> list[tuple[str, str, str]]:
 
     prefix = settings.INDEXED_GROUPS
     return parse_sections(text, lambda g: g == prefix or g.startswith(prefix + "."))
-

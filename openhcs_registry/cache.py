@@ -568,6 +568,9 @@ class RegistryCacheManager:
             present = set() if names is None else names.intersection(tops)
         if present != set(launch["present"]):
             raise CacheChanged("the launch folder shadows another set of recorded names")
+        if present and launch.get("folder") != [os.path.abspath(folder or os.curdir)]:
+            # the same names, from another launch folder: other modules under those names
+            raise CacheInvalid("recorded names come from another launch folder")
 
     # -- writing ----------------------------------------------------------------------------
     def save(self, result: DiscoveryResult) -> bool:

@@ -178,6 +178,27 @@ def _module_file(module: str | None) -> str | None:
     return os.path.abspath(path) if isinstance(path, str) else None
 
 
+def _watch_plain_folders(inputs: Inputs, folder: str) -> None:
+    """Record the subfolders of a package folder that are not packages (yet).
+
+    Such a folder is skipped by the package scan, but gaining an ``__init__.py`` makes it a
+    subpackage the scan imports, and that changes only the subfolder's own mtime (found by
+    the never-stale model).
+    """
+    try:
+        entries = list(os.scandir(folder))
+    except (OSError, ValueError):
+        return
+    for entry in entries:
+        if entry.name == "__pycache__" or not entry.name.isidentifier():
+            continue  # not a possible subpackage (and bytecode writes move its mtime)
+        try:
+            if entry.is_dir() and not os.path.exists(os.path.join(entry.path, "__init__.py")):
+                inputs.add_dir(os.path.abspath(entry.path))
+        except OSError:
+            continue
+
+
 def calling_order(records: Iterable[PluginRecord]) -> list[PluginRecord]:
     """Records whose hook ran, in the order pluggy calls them.
 
@@ -418,6 +439,9 @@ class _Discovery:
             )
             with _inputs.recording(listing.inputs):  # walk_packages imports subpackages
                 modules.extend(sorted(info.name for info in walker))
+            for name in modules:  # the package and the subpackages the walk imported
+                for folder in getattr(sys.modules.get(name), "__path__", None) or ():
+                    _watch_plain_folders(listing.inputs, folder)
         return modules
 
     def _scan_module(self, record: PluginRecord, module_name: str) -> None:
@@ -959,6 +983,9 @@ class _Discovery:
             entries = [folder, *entries]
             present = importable_names(folder) or set()
         self.result.launch = {"tops": sorted(tops), "present": sorted(tops & present)}
+        if launch is not None and tops & present:
+            # those names came from this folder: the same names in another one are a change
+            self.result.launch["folder"] = [folder]
         known = {f for r in self.records.values() for f in r.file_paths()}
         # the registry's own code (hookspec, base class, key extractor, discovery and derive
         # functions) judges every plugin: an edit there concerns them all

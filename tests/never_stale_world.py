@@ -28,7 +28,8 @@ so every sequence of operations is valid in every world: shrinking may drop any 
 After an operation, :meth:`ModelWorld.check` runs a warm listing (cache enabled) and a fresh
 discovery (``OPENHCS_DISABLE_REGISTRY_CACHE=1``) in new processes of the venv's interpreter
 and returns what differs: keys, the ``module:qualname`` of every resolved value, the
-secondary registry (keys and values), failures and skipped plugins as (plugin, kind, key).
+secondary registry (keys and values), each key's provenance (plugin, origin, distribution,
+version, file), failures and skipped plugins as (plugin, kind, key).
 """
 
 from __future__ import annotations
@@ -54,13 +55,19 @@ Op = tuple[Any, ...]
 
 KEYS = "abcd"
 
+#: plugin distributions present from the start, each with its own key (s0, s1, ...): most
+#: operations change one plugin among many, the case incremental rediscovery is for
+STATIC = 16
+
 #: name -> (relative weight in a campaign, ranges of the integer arguments)
 OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # discovery package modules: write (add or edit) / remove / rename, in p1 or p2
-    "disc_write": (14, (2, 4, 1024)),  # where, slot, variant
-    "disc_remove": (5, (2, 4)),
-    "disc_rename": (4, (2, 4, 4)),
+    "disc_write": (14, (2, 5, 1024)),  # where, slot, variant
+    "disc_remove": (5, (2, 5)),
+    "disc_rename": (4, (2, 5, 5)),
     "init_toggle": (5, (2,)),  # regular <-> namespace package
+    "init_write": (2, (2, 1024)),  # the package's __init__.py defines classes itself
+    "sub_init_toggle": (3, (2,)),  # a subpackage (slot 4 is sub/s.py) gains/loses __init__
     # edits of any plugin file that exists
     "same_size_edit": (8, (64, 2)),  # file index, restore the mtime (0/1)
     "rewrite_keep_mtime": (4, (64, 1024)),  # file index, variant: new text, old mtime
@@ -69,6 +76,9 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     "editable_edit": (6, (1024,)),  # edit the editable install's source
     "extra_edit": (4, (1024,)),
     "ep_edit": (3, (2,)),  # entry_points.txt edited in place (hand-written dist-info)
+    # one plugin among many (issue 12): edit one of the STATIC plugins, keep the others
+    "static_edit": (5, (16, 1024)),
+    "static_same_size_edit": (3, (16,)),
     # launch folder and environment
     "cwd": (5, (2,)),
     "cwd_file": (6, (2, 4, 1024)),  # which cwd, what (opt dep / shadow / dpk / unrelated)
@@ -248,19 +258,24 @@ def resolve(mapping, key):
 
 keys = sorted(REGISTRY)
 source = REGISTRY.source
+prov = {{}}
+for key in keys:
+    info = REGISTRY.info(key)
+    prov[key] = [info.get(f) for f in ("plugin", "origin", "distribution", "version", "file")]
 vals = {{key: resolve(REGISTRY, key) for key in keys}}
 parts = {{key: resolve(PARTNERS, key) for key in sorted(PARTNERS)}}
 print(json.dumps({{
     "keys": keys,
     "source": source,
     "vals": vals,
+    "prov": prov,
     "parts": parts,
     "fails": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.failures),
     "skipped": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.skipped),
 }}))
 """
 
-COMPARED = ("keys", "vals", "parts", "fails", "skipped")
+COMPARED = ("keys", "vals", "prov", "parts", "fails", "skipped")
 
 
 # -- wheels ------------------------------------------------------------------------------------
@@ -363,6 +378,15 @@ class ModelWorld:
         info.mkdir()
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ex-plugin\nVersion: 1.0\n")
         (info / "entry_points.txt").write_text(f"[{self.group}]\nex = ex_{self.tag}\n")
+        # many unchanging plugins, laid out as pip does (module + .dist-info)
+        for i in range(STATIC):
+            self._write(self.site / f"st{i}_{self.tag}.py", self._static(i, "s"))
+            info = self.site / f"st{i}_plugin-1.0.dist-info"
+            info.mkdir()
+            (info / "METADATA").write_text(
+                f"Metadata-Version: 2.1\nName: st{i}-plugin\nVersion: 1.0\n"
+            )
+            (info / "entry_points.txt").write_text(f"[{self.group}]\nst{i} = st{i}_{self.tag}\n")
         # a regular discovery package in p1 with one module to start with
         self._write(self.pp[0] / self.pkg / "__init__.py", "")
         self._write(self.pp[0] / self.pkg / "m0.py", self._discovery(8))
@@ -383,6 +407,15 @@ class ModelWorld:
     # -- helpers ---------------------------------------------------------------------------
     def _plugin(self, variant: int) -> str:
         return module_source(self.spec, self.opt, variant, hook=True)
+
+    def _static(self, i: int, prefix: str) -> str:
+        """Static plugin *i*: one class keyed ``<prefix><i>`` (same size for s and t)."""
+        return (
+            "from openhcs_registry.markers import hookimpl\n"
+            f"from {self.spec} import Thing\n\n"
+            f"class S{i}(Thing):\n    kind = '{prefix}{i}'\n\n"
+            f"@hookimpl\ndef provide_things():\n    return [S{i}]\n"
+        )
 
     def _discovery(self, variant: int) -> str:
         return module_source(self.spec, self.opt, variant, hook=False)
@@ -438,23 +471,39 @@ class ModelWorld:
         self.ops.append(op)
         getattr(self, "op_" + op[0])(*op[1:])
 
+    def _slot(self, where: int, slot: int) -> Path:
+        """Discovery module *slot* in PYTHONPATH folder *where*: m0-m3, or sub/s.py."""
+        name = "sub/s.py" if slot == 4 else f"m{slot}.py"
+        return self.pp[where] / self.pkg / name
+
     def op_disc_write(self, where: int, slot: int, variant: int) -> None:
-        self._edit(self.pp[where] / self.pkg / f"m{slot}.py", self._discovery(variant))
+        self._edit(self._slot(where, slot), self._discovery(variant))
 
     def op_disc_remove(self, where: int, slot: int) -> None:
-        self._remove(self.pp[where] / self.pkg / f"m{slot}.py")
+        self._remove(self._slot(where, slot))
 
     def op_disc_rename(self, where: int, slot: int, to: int) -> None:
-        src = self.pp[where] / self.pkg / f"m{slot}.py"
-        dst = self.pp[where] / self.pkg / f"m{to}.py"
+        src = self._slot(where, slot)
+        dst = self._slot(where, to)
         if src.is_file() and src != dst:
             self.previous = []
             self._remember(src)
             self._remember(dst)
+            dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
 
     def op_init_toggle(self, where: int) -> None:
         init = self.pp[where] / self.pkg / "__init__.py"
+        if init.exists():
+            self._remove(init)
+        else:
+            self._edit(init, "")
+
+    def op_init_write(self, where: int, variant: int) -> None:
+        self._edit(self.pp[where] / self.pkg / "__init__.py", self._discovery(variant))
+
+    def op_sub_init_toggle(self, where: int) -> None:
+        init = self.pp[where] / self.pkg / "sub" / "__init__.py"
         if init.exists():
             self._remove(init)
         else:
@@ -510,6 +559,26 @@ class ModelWorld:
                 self.site / f"pd{dist}_{self.tag}" / "impl.py",
                 package_impl(self.spec, self.opt, variant),
             )
+
+    def op_static_edit(self, i: int, variant: int) -> None:
+        """Replace static plugin *i* by a variant (or back to its original, variant 0)."""
+        text = self._static(i, "s") if variant == 0 else self._plugin(variant)
+        self._edit(self.site / f"st{i}_{self.tag}.py", text)
+
+    def op_static_same_size_edit(self, i: int) -> None:
+        """Key s<i> <-> t<i> in place, same size, mtime put back (rsync -a of a new build)."""
+        path = self.site / f"st{i}_{self.tag}.py"
+        text = path.read_text()
+        new = (
+            text.replace(f"'s{i}'", f"'t{i}'")
+            if f"'s{i}'" in text
+            else text.replace(f"'t{i}'", f"'s{i}'")
+        )
+        if new == text:
+            return
+        st = path.stat()
+        self._edit(path, new)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     def op_editable_edit(self, variant: int) -> None:
         self._edit(self.src / f"ed0_{self.tag}.py", self._plugin(variant))
@@ -642,6 +711,18 @@ class ModelWorld:
 
     def op_launch(self, mode: int) -> None:
         self.launch = mode
+
+    def op_drop_bytecode(self) -> None:
+        """Delete every ``__pycache__`` (``make clean``, ``git clean -fdx``, a fresh image).
+
+        Not in :data:`OPS`: after a same-size edit with the mtime put back, Python itself
+        keeps importing the old bytecode (its check is mtime + size), so fresh discovery and
+        the document agree on the old answer until the bytecode goes; the document is then
+        stale (a known limit, pinned as an xfail in tests/test_never_stale_model.py).
+        """
+        for base in (self.site, *self.pp, *self.cwds, self.src, self.extra):
+            for cache in sorted(base.rglob("__pycache__"), reverse=True):
+                shutil.rmtree(cache, ignore_errors=True)
 
     def op_nothing(self) -> None:
         pass

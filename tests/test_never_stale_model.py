@@ -17,7 +17,7 @@ incremental: issue 12), the warm start after it the document that rediscovery wr
 ``nothing`` operation), so incremental == full is checked by the same comparison.
 
 CI runs a bounded number of steps (``NEVER_STALE_EXAMPLES`` x ``NEVER_STALE_STEPS``, default
-6 x 15, derandomized, under a minute on 2 cores); tools/never_stale_campaign.py runs long
+5 x 14, derandomized, about a minute on 2 cores); tools/never_stale_campaign.py runs long
 campaigns (docs/reliability.md).
 """
 
@@ -36,13 +36,14 @@ pytestmark = [
 ]
 
 hypothesis = pytest.importorskip("hypothesis")
+pytest.importorskip("pip")  # the model's venv installs wheels with this interpreter's pip
 from hypothesis import HealthCheck, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
 from never_stale_world import OPS, ModelWorld, Op, replay  # noqa: E402
 
-EXAMPLES = int(os.environ.get("NEVER_STALE_EXAMPLES", "6"))
-STEPS = int(os.environ.get("NEVER_STALE_STEPS", "15"))
+EXAMPLES = int(os.environ.get("NEVER_STALE_EXAMPLES", "5"))
+STEPS = int(os.environ.get("NEVER_STALE_STEPS", "14"))
 
 #: one strategy per operation: the tuple (name, int, ...) the world understands
 OPERATION = st.one_of(
@@ -116,13 +117,39 @@ def test_some_warm_starts_were_served_from_the_cache() -> None:
     assert TOTALS["cache"] > 0
 
 
-#: shrunk reproducers the model found, kept as regression tests (each failed before its fix)
+#: shrunk reproducers the model found, kept as regression tests (each failed before its fix);
+#: their integers mean what never_stale_world's operations make of them today: whoever
+#: changes how a variant is decoded re-checks that these still build the same world
 PINNED: dict[str, list[Op]] = {
     # a discovery module defining a class, then raising (ImportError / SystemExit): fresh
     # discovery listed the orphan class noted at import time, the cache (rightly) did not
     "class_of_a_discovery_module_that_failed_to_import": [("disc_write", 0, 1, 883)],
     "same_in_the_launch_folder": [("cwd_file", 0, 2, 883)],
     "same_with_import_error": [("disc_write", 0, 1, 881)],
+    # a plain folder inside the discovery package gains __init__.py and becomes a subpackage
+    # the scan imports: only that folder's mtime moved, and it was not watched
+    "plain_subfolder_becomes_a_subpackage": [("disc_write", 0, 4, 64), ("sub_init_toggle", 0)],
+    # a requirement (requires_modules) found in the launch folder, then removed: a found
+    # requirement was not recorded, only a missing one (campaigns: seed 400 world 8, seed 300
+    # worlds 18 and 22)
+    "requirement_removed_from_the_launch_folder": [
+        ("opt_toggle", 2),
+        ("helper_write", 2, 646),
+        ("opt_toggle", 2),
+    ],
+    "requirement_of_an_entry_point_plugin_removed": [
+        ("opt_toggle", 2),
+        ("pip_install", 0, 668),
+        ("cwd_file", 0, 0, 320),
+    ],
+    # the discovery package found in the launch folder, then a start from another launch
+    # folder holding a package of the same name: only the set of names was compared
+    # (campaign: seed 400 world 14)
+    "same_names_from_another_launch_folder": [
+        ("cwd_file", 1, 2, 72),
+        ("cwd_file", 0, 2, 681),
+        ("launch", 1),
+    ],
 }
 
 
@@ -131,3 +158,14 @@ def test_pinned_reproducer(ops: list[Op], tmp_path: Path) -> None:
     # one more check after an operation that changes nothing: the warm start is then
     # served from the document the previous one wrote
     assert replay(tmp_path / "world", [*ops, ("unrelated", 1)]) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limit: the document records the source file, but after a same-size edit "
+    "with the mtime put back Python ran the old bytecode; deleting __pycache__ then changes "
+    "what a fresh process imports and nothing the document records",
+)
+def test_same_size_edit_then_bytecode_deleted(tmp_path: Path) -> None:
+    ops: list[Op] = [("static_same_size_edit", 3), ("drop_bytecode",)]
+    assert replay(tmp_path / "world", ops) is None

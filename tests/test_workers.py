@@ -126,8 +126,13 @@ class Primed:
         self.spec = world.spec
 
     def assert_correct(self, results: list[dict[str, Any]], workers: int) -> None:
-        """Every result came from a worker process and lists what this process discovered."""
-        assert len({r["pid"] for r in results}) >= min(workers, len(results)) > 0
+        """Every result came from a worker process and lists what this process discovered.
+
+        At least *workers* distinct processes where each one is asked (``client.run``); a pool
+        may hand every task to the worker that started first, so there at least one.
+        """
+        assert results
+        assert len({r["pid"] for r in results}) >= workers
         for result in results:
             assert result["pid"] != os.getpid()
             assert result["keys"] == self.expected["keys"], result
@@ -177,7 +182,7 @@ def test_pool_workers_list_from_the_cache(primed: Primed, method: str) -> None:
     ctx = multiprocessing.get_context(method)
     with ctx.Pool(2) as pool:
         results = pool.map(primed.tasks.listing, [primed.spec] * 4, chunksize=1)
-    primed.assert_warm(results, 2)
+    primed.assert_warm(results, 1)
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
@@ -186,7 +191,7 @@ def test_values_passed_to_pool_workers(primed: Primed, method: str) -> None:
     alpha = importlib.import_module(f"walpha_{primed.world.tag}").Alpha
     with ctx.Pool(2) as pool:
         results = pool.starmap(primed.tasks.use_value, [(alpha, primed.spec)] * 4, chunksize=1)
-    primed.assert_warm(results, 2)
+    primed.assert_warm(results, 1)
     for result in results:
         assert result["value"] == primed.expected["refs"]["alpha"]
         assert result["same_object"] is True
@@ -200,7 +205,7 @@ def test_process_pool_executor(primed: Primed, context: str | None) -> None:
     with ProcessPoolExecutor(max_workers=2, mp_context=mp_context) as pool:
         listed = list(pool.map(primed.tasks.listing, [primed.spec] * 4))
         used = list(pool.map(primed.tasks.use_value, [alpha] * 2, [primed.spec] * 2))
-    primed.assert_warm(listed + used, 2)
+    primed.assert_warm(listed + used, 1)
     assert all(r["same_object"] for r in used)
 
 
@@ -223,16 +228,11 @@ def test_registry_passed_to_spawn_workers(primed: Primed) -> None:
 #: very same sys.path, so every worker of every cluster rediscovers and rewrites the document.
 #: Extra entries that shadow none of the recorded names should not matter (issue 11's
 #: "per recorded top-level name, the places that would shadow it"; same class as case 12).
-DASK_SYS_PATH = (
-    "dask workers prepend random scratch folders to sys.path: every worker rediscovers "
-    "('sys.path changed'); extra entries that shadow nothing recorded must not invalidate"
-)
-
-
 @pytest.fixture
-def client(primed: Primed) -> Iterator[Any]:
+def client(primed: Primed, tmp_path: Path) -> Iterator[Any]:
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
+        local_directory=str(tmp_path / "dask"),
         n_workers=2,
         threads_per_worker=1,
         processes=True,
@@ -253,7 +253,6 @@ def test_dask_cluster_workers_list_what_the_parent_discovered(primed: Primed, cl
     primed.assert_correct(list(per_worker.values()), 2)
 
 
-@pytest.mark.xfail(strict=True, reason=DASK_SYS_PATH)
 def test_dask_cluster_workers_start_warm(primed: Primed, client: Any) -> None:
     per_worker = client.run(primed.tasks.listing, primed.spec)
     primed.assert_warm(list(per_worker.values()), 2)
@@ -276,7 +275,7 @@ def test_registry_passed_to_dask_tasks(primed: Primed, client: Any) -> None:
     results = client.gather(
         [client.submit(primed.tasks.use_registry, registry, pure=False) for _ in range(2)]
     )
-    for result in results:  # correctness only: warm dask workers are the xfail above
+    for result in results:  # correctness; warmth: test_dask_cluster_workers_start_warm
         assert result["name"] == primed.world.name
         assert result["keys"] == primed.expected["keys"]
 

@@ -12,7 +12,9 @@ replayed alone.  After every operation a warm listing and a fresh discovery run 
 processes and are compared.  A divergence is printed with the world's operations and a
 reproducer shrunk by replaying (dropping chunks, then single operations, while it still
 diverges); the world is then abandoned (its cache is the wrong one) and the next one starts.
-The last line is ``operations=N checks=N divergences=D warm_from_cache=H pip_ops=P seed=S``.
+An exception of the model itself (not of the engine) is printed as ``MODEL ERROR`` and that
+world is left out of the counts.  The last line is ``operations=N checks=N divergences=D
+model_errors=E warm_from_cache=H pip_ops=P seed=S seconds=T``.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     base = Path(tempfile.mkdtemp(prefix=f"never-stale-{args.seed}-"))
-    operations = checks = divergences = hits = pip_ops = 0
+    operations = checks = divergences = hits = pip_ops = errors = 0
     started = time.monotonic()
     indices = [args.world] if args.world is not None else range(10**9)
     for index in indices:
@@ -104,7 +106,15 @@ def main(argv: list[str] | None = None) -> int:
         steps = args.world_steps
         if args.world is None:
             steps = min(steps, args.steps - operations)
-        world, report = run_world(base, args.seed, index, steps, args.shrink_seconds)
+        try:
+            world, report = run_world(base, args.seed, index, steps, args.shrink_seconds)
+        except Exception as exc:  # the model's own fault: say so, go on with the next world
+            import traceback
+
+            errors += 1
+            print(f"MODEL ERROR in world {index}: {exc!r}", flush=True)
+            traceback.print_exc(file=sys.stdout)
+            continue
         operations += len(world.ops)
         checks += world.checks
         hits += world.cache_hits
@@ -122,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             world.close()
     print(
         f"operations={operations} checks={checks} divergences={divergences} "
+        f"model_errors={errors} "
         f"warm_from_cache={hits} pip_ops={pip_ops} seed={args.seed} "
         f"seconds={time.monotonic() - started:.0f}",
         flush=True,
