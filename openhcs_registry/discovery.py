@@ -93,6 +93,8 @@ class Candidate:
     keyed: bool = False  # the key was given explicitly (mapping result), not read off the value
     ident: object = None  # the object's identity across roads (its reference, else its id)
     secondaries: dict[str, Any] = field(default_factory=dict)
+    #: the module's file as a reused record's document recorded it (its module not imported)
+    file: str | None = None
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -102,7 +104,7 @@ class Candidate:
             "module": self.module,
             "distribution": self.distribution,
             "version": self.dist_version,
-            "file": _module_file(self.module),
+            "file": _module_file(self.module) or self.file,
         }
 
 
@@ -602,12 +604,6 @@ class _Discovery:
         self._check_cacheable(record)
 
     def _check_cacheable(self, record: PluginRecord) -> None:
-        refs = {o.ref for o in record.offers}
-        for obj in self.noted.get(record.name, ()):
-            if reference_of(obj) not in refs:
-                # its import noted a class it did not return: reusing the record without
-                # importing the plugin would lose what that import did in a fresh process
-                record.reusable = False
         for offer in record.offers:
             if offer.failure is not None:
                 continue
@@ -924,6 +920,14 @@ class _Discovery:
     def finish(self) -> None:
         """Collect every record's own failures and skips, and the modules to fingerprint."""
         res = self.result
+        for name, noted in self.noted.items():
+            record = self.records.get(name)
+            refs = {o.ref for o in record.offers} if record is not None else set()
+            if record is not None and any(reference_of(obj) not in refs for obj in noted):
+                # loading it noted a class it did not return (whatever its hook did: raised,
+                # returned None, left it out): what that import registers is judged at import
+                # time, so reusing the record without importing the plugin would lose it
+                record.reusable = False
         own = [f for r in self.records.values() for f in r.failures]
         res.failures[:0] = own
         res.skipped[:0] = [f for r in self.records.values() for f in r.skipped]
@@ -946,6 +950,8 @@ class _Discovery:
                     file = _stored_file(record, module)
                     if file is not None:
                         res.module_files[module] = file
+                        if cand.module == module:
+                            cand.file = file  # provenance as a fresh discovery gives it
                 inputs = record.inputs if record is not None else None
                 if (
                     inputs is not None
