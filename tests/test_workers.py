@@ -223,6 +223,7 @@ def test_registry_passed_to_spawn_workers(primed: Primed) -> None:
 
 # -- dask.distributed ---------------------------------------------------------------------------
 
+
 #: found by this file: a dask worker puts its scratch folders (worker-XXXX, dask-scratch-space,
 #: scheduler-XXXX: random names) in front of sys.path, and a document is only used under the
 #: very same sys.path, so every worker of every cluster rediscovers and rewrites the document.
