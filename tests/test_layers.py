@@ -16,13 +16,19 @@ import sys
 import textwrap
 from pathlib import Path
 
+# the sources of the packages under test: the checkout's, or the installed wheel's (CI runs
+# the suite against both)
+import openhcs_hookspecs as _hookspecs_pkg
+import openhcs_plugins as _plugins_pkg
 import pytest
 from support import World
 
-REPO = Path(__file__).resolve().parent.parent
-ENGINE = REPO / "openhcs_registry"
-CONTRACTS = REPO / "hookspecs" / "openhcs_hookspecs"
-PLUGINS = REPO / "plugins" / "openhcs_plugins"
+import openhcs_registry as _engine_pkg
+
+ENGINE = Path(_engine_pkg.__file__).resolve().parent
+CONTRACTS = Path(_hookspecs_pkg.__file__).resolve().parent
+PLUGINS = Path(_plugins_pkg.__file__).resolve().parent
+REPO = ENGINE.parent
 UPPER = ("openhcs_hookspecs", "openhcs_plugins")
 
 
