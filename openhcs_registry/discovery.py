@@ -443,6 +443,7 @@ class _Discovery:
                 modules.extend(sorted(info.name for info in walker))
             for name in modules:  # the package and the subpackages the walk imported
                 for folder in getattr(sys.modules.get(name), "__path__", None) or ():
+                    listing.inputs.add_dir(os.path.abspath(folder))  # a module added there
                     _watch_plain_folders(listing.inputs, folder)
         return modules
 

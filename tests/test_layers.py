@@ -16,8 +16,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-# the sources of the packages under test: the checkout's, or the installed wheel's (CI runs
-# the suite against both)
 import openhcs_hookspecs as _hookspecs_pkg
 import openhcs_plugins as _plugins_pkg
 import pytest
@@ -25,6 +23,8 @@ from support import World
 
 import openhcs_registry as _engine_pkg
 
+# the sources of the packages under test: the checkout's, or the installed wheel's (CI runs
+# the suite against both)
 ENGINE = Path(_engine_pkg.__file__).resolve().parent
 CONTRACTS = Path(_hookspecs_pkg.__file__).resolve().parent
 PLUGINS = Path(_plugins_pkg.__file__).resolve().parent

@@ -145,6 +145,9 @@ PINNED: dict[str, list[Op]] = {
     # the discovery package found in the launch folder, then a start from another launch
     # folder holding a package of the same name: only the set of names was compared
     # (campaign: seed 400 world 14)
+    # a plain subfolder of a discovery package becomes a subpackage, then gains a module:
+    # the subpackage's own folder was not watched by the listing (final campaign, seed 800)
+    "module_added_to_a_new_subpackage": [("sub_init_toggle", 0), ("disc_write", 0, 4, 18)],
     "same_names_from_another_launch_folder": [
         ("cwd_file", 1, 2, 72),
         ("cwd_file", 0, 2, 681),
@@ -185,4 +188,15 @@ def test_earlier_namespace_portion_becomes_a_regular_package(tmp_path: Path) -> 
         ("init_toggle", 1),
         ("init_toggle", 0),
     ]
+    assert replay(tmp_path / "world", [*ops, ("unrelated", 1)]) is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (campaign seed 800): PYTHONPATH reordered, then the now-earlier namespace "
+    "portion of the discovery package becomes a regular package: the warm start keeps the "
+    "old portion's answer",
+)
+def test_reordered_namespace_portion_becomes_a_regular_package(tmp_path: Path) -> None:
+    ops: list[Op] = [("disc_write", 1, 0, 986), ("pythonpath", 1), ("init_toggle", 0)]
     assert replay(tmp_path / "world", [*ops, ("unrelated", 1)]) is None
