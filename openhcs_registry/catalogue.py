@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 
 from . import _environment, _fileio
+from ._fileio import UnsafeCacheFile, checksum, read_document, write_document
 from ._version import __version__
 from .paths import get_openhcs_cache_dir
 
@@ -30,7 +31,26 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from ._inputs import Inputs
+    from ._inputs import Inputs, import_module, recording
+    from ._inputs import _in_stdlib as in_stdlib
+
+__all__ = [
+    "InputRecord",
+    "Inputs",
+    "UnsafeCacheFile",
+    "catalogue_file",
+    "changed_input",
+    "checksum",
+    "environment_header",
+    "folder_entries",
+    "import_module",
+    "in_stdlib",
+    "load",
+    "read_document",
+    "recording",
+    "save",
+    "write_document",
+]
 
 #: Format of catalogue documents; a document of another format is rebuilt.
 FORMAT = 1
@@ -255,3 +275,23 @@ def save(
         **body,
     }
     return _fileio.write_document(path, doc)
+
+
+#: What catalogue builders (cold code in the contracts) use of the engine, public here so that
+#: they never import ``openhcs_registry._x``: the document reader/writer and checksum, and the
+#: import recorder (imported only when first used: it is not on the warm path).
+_COLD = {
+    "Inputs": "Inputs",
+    "import_module": "import_module",
+    "recording": "recording",
+    "in_stdlib": "_in_stdlib",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _COLD.get(name)
+    if target is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _inputs
+
+    return getattr(_inputs, target)

@@ -96,9 +96,17 @@ def test_contracts_and_plugins_use_only_the_public_engine() -> None:
     private = []
     for folder in (CONTRACTS, PLUGINS):
         for path in sorted(folder.rglob("*.py")):
-            for line, name in _names_used(path.read_text()):
+            source = path.read_text()
+            for line, name in _names_used(source):
                 if name.startswith("openhcs_registry._"):
                     private.append(f"{path.relative_to(REPO)}:{line}: {name}")
+            for node in ast.walk(ast.parse(source)):  # from openhcs_registry import _x
+                if isinstance(node, ast.ImportFrom) and node.module == "openhcs_registry":
+                    private += [
+                        f"{path.relative_to(REPO)}:{node.lineno}: openhcs_registry.{a.name}"
+                        for a in node.names
+                        if a.name.startswith("_")
+                    ]
     assert private == []
     # contracts name their discovery packages (configuration the engine acts on) but never
     # import a plugin module themselves

@@ -271,13 +271,12 @@ def _valid_body(doc: dict[str, Any]) -> bool:
 
 def _read_details(cat: FunctionCatalogue) -> dict[str, Any] | None:
     """The details document belonging to *cat* (same build), else None."""
-    from openhcs_registry import _fileio
     from openhcs_registry import catalogue as store
 
     path = store.catalogue_file(DETAILS_KIND, cat.library)
     try:
-        doc = _fileio.read_document(path)
-    except (_fileio.UnsafeCacheFile, ValueError, OSError):
+        doc = store.read_document(path)
+    except (store.UnsafeCacheFile, ValueError, OSError):
         return None
     if doc is None or doc.get("kind") != DETAILS_KIND or doc.get("name") != cat.library:
         return None

@@ -24,7 +24,6 @@ import threading
 from queue import Empty, Queue
 from typing import Any
 
-from openhcs_registry import _fileio
 from openhcs_registry import catalogue as store
 
 KIND = "function_probes"
@@ -152,7 +151,7 @@ def _run(library: str, keys: list[str], timeout: float) -> dict[str, dict[str, s
 def _catalogue_digest(cat: Any) -> int:
     import orjson
 
-    return _fileio.checksum(orjson.dumps(cat._doc["functions"]))
+    return store.checksum(orjson.dumps(cat._doc["functions"]))
 
 
 def probe(

@@ -17,7 +17,7 @@ import re
 import sys
 from typing import Any
 
-from openhcs_registry import _inputs
+from openhcs_registry import catalogue as store
 from openhcs_registry.catalogue import InputRecord
 
 from . import NO_GPU_ENV
@@ -103,7 +103,7 @@ def _code_files(provider: type[FunctionLibrary], rec: InputRecord) -> None:
     """The provider's own code: the module of every class it inherits from, and this one."""
     for klass in provider.__mro__:
         file = getattr(sys.modules.get(klass.__module__), "__file__", None)
-        if isinstance(file, str) and not _inputs._in_stdlib(os.path.abspath(file)):
+        if isinstance(file, str) and not store.in_stdlib(os.path.abspath(file)):
             rec.file(file)
     rec.file(__file__)
     from openhcs_registry import catalogue
@@ -127,7 +127,7 @@ def _stubs(rec: InputRecord, names: list[str]) -> None:
 
 def _scan(
     provider: FunctionLibrary,
-    inputs: _inputs.Inputs,
+    inputs: store.Inputs,
     rec: InputRecord,
     details: dict[str, list[Any]],
 ) -> tuple[dict[str, str], dict[str, str], list[str]]:
@@ -137,10 +137,10 @@ def _scan(
     failures: dict[str, str] = {}
     read: list[str] = []
     for modname in provider.modules:
-        own = _inputs.Inputs()
+        own = store.Inputs()
         read += [*_parents(modname), modname]
         try:
-            module = _inputs.import_module(modname, own)
+            module = store.import_module(modname, own)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit at import included: one module, not all
@@ -228,9 +228,9 @@ def _build(provider_cls: type[FunctionLibrary], rec: InputRecord) -> dict[str, A
     for name in sorted(tops):
         rec.import_candidates(name)
     version = _distribution(provider.distribution, rec)
-    inputs = _inputs.Inputs()
+    inputs = store.Inputs()
     try:
-        with _inputs.recording(inputs):
+        with store.recording(inputs):
             reason = provider.unavailable_reason()
     except KeyboardInterrupt:
         raise
@@ -277,7 +277,7 @@ def _build(provider_cls: type[FunctionLibrary], rec: InputRecord) -> dict[str, A
     return body
 
 
-def _failure_files(inputs: _inputs.Inputs, modname: str) -> list[str]:
+def _failure_files(inputs: store.Inputs, modname: str) -> list[str]:
     """Files of the library's own modules a failed import went through."""
     top = modname.partition(".")[0]
     return [

@@ -229,14 +229,14 @@ def _build(library: str, path: Any, memo_key: tuple[str, str]) -> FunctionCatalo
     """
     import orjson
 
-    from openhcs_registry import _fileio, settings
     from openhcs_registry import catalogue as store
+    from openhcs_registry import settings
 
     from ._function_scan import build
 
     body, inputs = build(FUNCTION_LIBRARIES[library])
     details = {"details": body.pop("details"), "module_files": body.pop("module_files")}
-    body["details_checksum"] = _fileio.checksum(orjson.dumps(details))
+    body["details_checksum"] = store.checksum(orjson.dumps(details))
     details_doc = {
         "kind": DETAILS_KIND,
         "name": library,
@@ -246,7 +246,7 @@ def _build(library: str, path: Any, memo_key: tuple[str, str]) -> FunctionCatalo
     doc = {"name": library, **body, "inputs": inputs.as_document()}
     cat = _catalogues[memo_key] = FunctionCatalogue(doc, "fresh", path, details_doc)
     if not settings.cache_disabled():
-        _fileio.write_document(store.catalogue_file(DETAILS_KIND, library), details_doc)
+        store.write_document(store.catalogue_file(DETAILS_KIND, library), details_doc)
     store.save(path, KIND, library, body, doc["inputs"])
     return cat
 
