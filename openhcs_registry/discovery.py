@@ -923,8 +923,10 @@ class _Discovery:
         res = self.result
         for name, noted in self.noted.items():
             record = self.records.get(name)
-            refs = {o.ref for o in record.offers} if record is not None else set()
-            if record is not None and any(reference_of(obj) not in refs for obj in noted):
+            if record is None or not noted:
+                continue
+            refs = {o.ref for o in record.offers}
+            if any(reference_of(obj) not in refs for obj in noted):
                 # loading it noted a class it did not return (whatever its hook did: raised,
                 # returned None, left it out): what that import registers is judged at import
                 # time, so reusing the record without importing the plugin would lose it
