@@ -9,11 +9,11 @@ and the stdlib :mod:`enum` (on first use).
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from itertools import repeat
 
 from . import _fileio, settings
+from ._flight import Flights, WouldDeadlock
 from ._log import get_logger
 from ._version import __version__
 from .paths import get_openhcs_cache_dir
@@ -224,37 +224,26 @@ def same_members(cls: type[Enum], members: Mapping[str, Any]) -> bool:
 
 
 # -- one class per (module, qualname) per process --------------------------------------------
-class _Flight:
-    """A creation in progress that other threads can wait for."""
-
-    __slots__ = ("done", "thread")
-
-    def __init__(self) -> None:
-        self.thread = threading.get_ident()
-        self.done = threading.Event()
-
-
 class Memo:
-    """The enums made in this process, created single-flight.
+    """The enums made in this process, created single-flight (:mod:`._flight`).
 
     The builder runs *without* the lock: building may import plugin modules, and such a module
     may itself ask for the enum at import time (OpenHCS's config module does).  Another thread
-    waits for the running build, unless waiting could deadlock - the same thread re-entering,
-    or a waiting thread that is in the middle of importing a module (the builder may need that
-    module's import lock) - in which case it builds on its own.  Either way the first class
-    *published* wins and every caller gets that one object.
+    waits for the running build, unless waiting could deadlock (the flight's one policy: the
+    same thread re-entering, or the builder and the waiter each needing the other's import),
+    in which case it builds on its own.  Either way the first class *published* wins and
+    every caller gets that one object.
     """
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        self._flights = Flights()
         self.made: dict[tuple[str, str], type[Enum]] = {}
-        self.flights: dict[tuple[str, str], _Flight] = {}
 
     def get(self, key: tuple[str, str]) -> type[Enum] | None:
         return self.made.get(key)
 
     def forget(self, key: tuple[str, str]) -> None:
-        with self.lock:
+        with self._flights.lock:
             self.made.pop(key, None)
 
     def create(
@@ -269,49 +258,30 @@ class Memo:
         With *replace*, ``build()`` runs even when a class exists, and the new class replaces
         the old one only if ``replace(old, new)`` says so (``enable_cache=False``).
         """
+        flights = self._flights
         while True:
-            with self.lock:
+            with flights.lock:
                 current = self.made.get(key)
                 if current is not None and replace is None:
                     return current
-                flight = self.flights.get(key)
-                owner = flight is None
-                if owner:
-                    flight = self.flights[key] = _Flight()
-            assert flight is not None
-            if owner or not self._may_wait(flight):
+                flight, owner = flights.begin(key)
+            if owner:
                 break
-            flight.done.wait()
+            try:
+                flight.wait()
+            except WouldDeadlock:
+                break  # build on our own; the first class published wins
             if replace is not None:
                 break  # a forced rebuild is never satisfied by someone else's build
         try:
             cls = build()
         finally:
             if owner:
-                with self.lock:
-                    self.flights.pop(key, None)
-                flight.done.set()
-        with self.lock:
+                flights.end(key, flight)
+        with flights.lock:
             current = self.made.get(key)
             if current is None or (replace is not None and replace(current, cls)):
                 self.made[key] = cls
                 publish(cls, *key)
                 return cls
             return current
-
-    @staticmethod
-    def _may_wait(flight: _Flight) -> bool:
-        if flight.thread == threading.get_ident():
-            return False  # re-entrant: our own build is further up this stack
-        frame = sys._getframe(2)
-        while frame is not None:
-            spec = frame.f_globals.get("__spec__")
-            if frame.f_code.co_name == "<module>" and getattr(spec, "_initializing", False):
-                return False  # we hold that module's import lock; the builder may need it
-            frame = frame.f_back  # type: ignore[assignment]
-        return True
-
-    def reinit_after_fork(self) -> None:
-        """Threads that were building do not exist in a forked child: start afresh there."""
-        self.lock = threading.RLock()
-        self.flights = {}

@@ -51,15 +51,20 @@ class Refusal:
         self.missing_module = missing_module
 
 
-def admit(config: RegistryConfig, value: Any, given_key: Any) -> Refusal | None:
+def admit(
+    config: RegistryConfig, value: Any, given_key: Any, *, explicit: bool = False
+) -> Refusal | None:
     """None if *value* (offered under *given_key*, or under its own key) may enter.
+
+    ``explicit=True`` judges a value a caller put in by hand (``registry.register``) or one
+    read back by its reference: only its type and its key are the registry's business; being
+    abstract, skipped or missing a requirement is the caller's decision (or was judged when
+    the reference was recorded).  That path imports nothing.
 
     The ``requires_modules`` look-up is the only thing it reads from the environment; a
     caller recording inputs records it (a required submodule appearing inside an installed
     package changes only that package's folder).
     """
-    import inspect
-
     if isinstance(value, Unavailable):
         return Refusal(FailureKind.UNAVAILABLE, value.reason, value.key, value.missing_module)
     label = getattr(value, "__qualname__", None) or repr(value)[:80]
@@ -70,8 +75,11 @@ def admit(config: RegistryConfig, value: Any, given_key: Any) -> Refusal | None:
             f"{label} is not a {base.__qualname__} (subclass or instance)",
             given_key if isinstance(given_key, str) else None,
         )
-    if isinstance(value, type) and inspect.isabstract(value):
-        return Refusal(FailureKind.ABSTRACT, abstract_text(value))
+    if not explicit and isinstance(value, type):
+        import inspect
+
+        if inspect.isabstract(value):
+            return Refusal(FailureKind.ABSTRACT, abstract_text(value))
     key = given_key
     if key is None:
         try:
@@ -80,6 +88,8 @@ def admit(config: RegistryConfig, value: Any, given_key: Any) -> Refusal | None:
             key = None
     if not isinstance(key, str) or not key:
         return Refusal(FailureKind.MISSING_KEY, bad_key_text(label, key, config.key_attribute))
+    if explicit:
+        return None
     skipped = config.skip_reason(value)  # the registry's skip rule (the contracts' GPU rule)
     if skipped is not None:
         return Refusal(FailureKind.SKIPPED, skipped, key)

@@ -18,6 +18,7 @@ from pathlib import Path
 from . import _fileio, settings
 from ._environment import launch_folder, snapshot
 from ._log import get_logger
+from ._snapshot import Entry, Snapshot
 from ._version import __version__
 from .config import RegistryConfig
 from .diagnostics import PluginFailure
@@ -27,7 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .discovery import Candidate, DiscoveryResult
+    from .discovery import Candidate
 
 logger = get_logger("openhcs_registry.cache")
 
@@ -49,114 +50,6 @@ class CacheChanged(CacheInvalid):
 
 class CacheCorrupt(Exception):
     """The document is unreadable, hostile or of the wrong shape."""
-
-
-class CachedItem:
-    """A registry entry known from the cache: its reference and the plugin it came from.
-
-    Provenance is stored once per plugin in the document; ``info`` is assembled on first
-    use (most warm starts never ask).
-    """
-
-    __slots__ = ("_info", "files", "key", "keyed", "plugin", "ref")
-
-    def __init__(
-        self,
-        key: str,
-        ref: str,
-        plugin: dict[str, Any] | None,
-        keyed: bool = False,
-        files: tuple[dict[str, Any], list[Any]] | None = None,
-    ) -> None:
-        self.key = key
-        self.ref = ref
-        self.plugin = plugin
-        self.keyed = keyed
-        self.files = files
-        self._info: dict[str, Any] | None = None
-
-    @property
-    def info(self) -> dict[str, Any]:
-        info = self._info
-        if info is None:
-            plugin = self.plugin or {}
-            module = self.ref.partition(":")[0]
-            file = None
-            if self.files is not None:
-                modules, rows = self.files
-                at = modules.get(module)
-                file = rows[at][0] if type(at) is int and 0 <= at < len(rows) else None
-            info = self._info = {
-                "ref": self.ref,
-                "keyed": self.keyed,
-                "plugin": plugin.get("name"),
-                "origin": plugin.get("origin"),
-                "module": module,
-                "distribution": plugin.get("distribution"),
-                "version": plugin.get("version"),
-                "file": file if type(file) is str else None,
-            }
-        return info
-
-
-class CachedState:
-    """The trusted content of a valid cache document."""
-
-    __slots__ = (
-        "_hooks",
-        "_plugins",
-        "_table",
-        "blocked_modules",
-        "failures",
-        "items",
-        "modules",
-        "path",
-        "secondaries",
-        "skipped",
-        "timestamp",
-    )
-
-    def __init__(
-        self,
-        items: dict[str, CachedItem],
-        secondaries: dict[str, dict[str, CachedItem]],
-        failures: list[PluginFailure],
-        modules: frozenset[str],
-        plugins: list[dict[str, Any]],
-        timestamp: float,
-        path: Path,
-        skipped: list[PluginFailure] | None = None,
-        blocked_modules: frozenset[str] = frozenset(),
-        hooks: list[int] | None = None,
-        table: tuple[dict[str, Any], list[Any]] | None = None,
-    ) -> None:
-        self._table = table
-        self.blocked_modules = blocked_modules
-        self.skipped = skipped or []
-        self.items = items
-        self.secondaries = secondaries
-        self.failures = failures
-        self.modules = modules
-        self._plugins = plugins
-        self._hooks = hooks
-        self.timestamp = timestamp
-        self.path = path
-
-    def file_of(self, module: str) -> str | None:
-        """The file recorded for *module* (whose stat this document was checked against)."""
-        if self._table is None:
-            return None
-        modules, rows = self._table
-        at = modules.get(module)
-        return rows[at][0] if type(at) is int and 0 <= at < len(rows) else None
-
-    @property
-    def plugins(self) -> list[dict[str, Any]]:
-        """The plugins whose hook ran, in calling order (name, origin, module, ...)."""
-        records = self._plugins
-        order = self._hooks if self._hooks is not None else range(len(records))
-        fields = ("name", "origin", "module", "distribution", "version")
-        return [{f: records[i].get(f) for f in fields} for i in order]
 
 
 class Previous:
@@ -308,7 +201,7 @@ def _items(
     plugins: list[Any],
     files: tuple[dict[str, Any], list[Any]],
     where: str,
-) -> dict[str, CachedItem]:
+) -> dict[str, Entry]:
     """The items of one group; every reference must point into a module discovery recorded.
 
     That check is what keeps a hostile document from importing anything discovery did not
@@ -318,7 +211,7 @@ def _items(
     """
     if type(raw) is not dict:
         raise CacheCorrupt(f"{where} is not an object")
-    out: dict[str, CachedItem] = {}
+    out: dict[str, Entry] = {}
     count = len(plugins)
     for key, info in raw.items():
         if type(info) is not dict:
@@ -331,7 +224,7 @@ def _items(
         index = info.get("p")
         if type(index) is not int or not 0 <= index < count:
             raise CacheCorrupt(f"{where}[{key!r}] names no recorded plugin")
-        out[key] = CachedItem(key, ref, plugins[index], info.get("keyed") is True, files)
+        out[key] = Entry(key, ref, plugins[index], info.get("keyed") is True, files)
     return out
 
 
@@ -371,7 +264,7 @@ class RegistryCacheManager:
         return recorded
 
     # -- reading ----------------------------------------------------------------------------
-    def load(self) -> CachedState | None:
+    def load(self) -> Snapshot | None:
         """The valid cached state, or None (missing, stale or corrupt: then rebuild)."""
         if not self.enabled:
             return None
@@ -421,7 +314,7 @@ class RegistryCacheManager:
         )
         return state
 
-    def validate(self, doc: dict[str, Any], path: Path | None = None) -> CachedState:
+    def validate(self, doc: dict[str, Any], path: Path | None = None) -> Snapshot:
         """Check *doc* against this process; raise CacheInvalid/CacheCorrupt or return it.
 
         :class:`CacheChanged` (a CacheInvalid) means the header still holds but some
@@ -511,7 +404,7 @@ class RegistryCacheManager:
         table = (modules, files)
         items = _items(get("items"), allowed, plugins, table, "items")
         raw_secondaries = _obj(get("secondaries"), "secondaries")
-        secondaries: dict[str, dict[str, CachedItem]] = {}
+        secondaries: dict[str, dict[str, Entry]] = {}
         for sec in self.config.secondary_registries:
             group = _items(
                 raw_secondaries.get(sec.name), allowed, plugins, table, f"secondaries.{sec.name}"
@@ -526,7 +419,8 @@ class RegistryCacheManager:
         blocked_modules.extend(
             p["module"] for p in plugins if p.get("origin") == "entry_point" and p.get("module")
         )
-        return CachedState(
+        return Snapshot(
+            "cache",
             items=items,
             secondaries=secondaries,
             failures=failures,
@@ -573,7 +467,7 @@ class RegistryCacheManager:
             raise CacheInvalid("recorded names come from another launch folder")
 
     # -- writing ----------------------------------------------------------------------------
-    def save(self, result: DiscoveryResult) -> bool:
+    def save(self, result: Snapshot) -> bool:
         """Write what a fresh process would find (run-time registrations left out)."""
         if not self.enabled:
             return False
@@ -586,7 +480,7 @@ class RegistryCacheManager:
             logger.debug("registry %s: cache written to %s", self.config.name, self.path)
         return ok
 
-    def build_document(self, result: DiscoveryResult) -> dict[str, Any]:
+    def build_document(self, result: Snapshot) -> dict[str, Any]:
         """The document for *result*: header, input tables, records, the merged answer.
 
         Each file and folder any plugin read is one row of a table (stat'ed once on a warm

@@ -28,8 +28,8 @@ import os
 import sys
 import traceback
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from . import _entrypoints, _inputs, autoregister, settings
 from ._environment import (
@@ -45,6 +45,8 @@ from ._log import get_logger
 from ._records import Offer, PluginRecord
 from ._rules import Unavailable as Unavailable  # public: re-exported by the package
 from ._rules import admit, requires_message
+from ._snapshot import UNRESOLVED as _UNRESOLVED
+from ._snapshot import Entry, Snapshot
 from .config import RegistryConfig
 from .diagnostics import (
     FailureKind,
@@ -57,6 +59,9 @@ from .diagnostics import (
     report,
 )
 from .refs import parse, reference_of
+
+if TYPE_CHECKING:
+    from ._snapshot import Info
 
 logger = get_logger("openhcs_registry.discovery")
 
@@ -76,75 +81,69 @@ class DuplicateKeyError(ValueError):
     """Raised in ``conflict_policy="strict"`` registries when two plugins claim one key."""
 
 
-@dataclass
-class Candidate:
-    """One accepted value for one key in the merge, with the record it came from."""
+class Candidate(Entry):
+    """One accepted value for one key in the merge, with the record it came from.
 
-    key: str
-    value: Any
-    plugin: str
-    origin: str  # "entry_point" | "package" | "custom" | "import_time" | "runtime"
-    module: str | None
-    distribution: str | None = None
-    dist_version: str | None = None
-    rank: tuple[Any, ...] = ()
-    ref: str | None = None
-    persist: bool = True
-    keyed: bool = False  # the key was given explicitly (mapping result), not read off the value
-    ident: object = None  # the object's identity across roads (its reference, else its id)
-    secondaries: dict[str, Any] = field(default_factory=dict)
-    #: the module's file as a reused record's document recorded it (its module not imported)
-    file: str | None = None
+    The winners are the fresh snapshot's entries as they are (no copy): the merge's own
+    fields (*rank*, *ident*, *secondaries*) ride along unused after it.
+    """
 
-    def provenance(self) -> dict[str, Any]:
+    __slots__ = (
+        "dist_version",
+        "distribution",
+        "file",
+        "ident",
+        "module",
+        "origin",
+        "persist",
+        "plugin",
+        "rank",
+        "secondaries",
+    )
+
+    def __init__(
+        self,
+        key: str,
+        value: Any,
+        plugin: str,
+        origin: str,  # "entry_point" | "package" | "custom" | "import_time" | "runtime"
+        module: str | None,
+        distribution: str | None = None,
+        dist_version: str | None = None,
+        rank: tuple[Any, ...] = (),
+        ref: str | None = None,
+        persist: bool = True,
+        keyed: bool = False,  # the key was given explicitly (mapping result)
+        ident: object = None,  # the object's identity across roads (its reference, else id)
+        secondaries: dict[str, Any] | None = None,
+        file: str | None = None,
+    ) -> None:
+        super().__init__(key, ref, None, keyed)
+        self.source = "fresh"
+        self.value = value
+        self.plugin = plugin
+        self.origin = origin
+        self.module = module
+        self.distribution = distribution
+        self.dist_version = dist_version
+        self.rank = rank
+        self.persist = persist
+        self.ident = ident
+        self.secondaries: dict[str, Any] = {} if secondaries is None else secondaries
+        #: the module's file as a reused record's document recorded it (not imported here)
+        self.file = file
+
+    def _provenance(self) -> Info:
         return {
+            "ref": self.ref,
             "keyed": self.keyed,
             "plugin": self.plugin,
-            "origin": self.origin,
+            "origin": self.origin,  # type: ignore[typeddict-item]
             "module": self.module,
             "distribution": self.distribution,
             "version": self.dist_version,
             "file": _module_file(self.module) or self.file,
         }
-
-
-@dataclass
-class DiscoveryResult:
-    """What one discovery found: the per-plugin records and the merged answer."""
-
-    items: dict[str, Candidate] = field(default_factory=dict)
-    secondaries: dict[str, dict[str, Candidate]] = field(default_factory=dict)
-    failures: list[PluginFailure] = field(default_factory=list)
-    skipped: list[PluginFailure] = field(default_factory=list)
-    modules: set[str] = field(default_factory=set)
-    package_dirs: set[str] = field(default_factory=set)
-    blocked_modules: set[str] = field(default_factory=set)
-    plugins: list[dict[str, Any]] = field(default_factory=list)
-    launch: dict[str, list[str]] = field(default_factory=dict)
-    cacheable: bool = True
-    uncacheable_reason: str | None = None
-    #: One record per plugin, in the order found: the unit the cache stores and reuses.
-    records: dict[str, PluginRecord] = field(default_factory=dict)
-    #: Names of the records taken over unchanged from the previous discovery.
-    reused: set[str] = field(default_factory=set)
-    #: Module -> recorded file, for modules known only from reused records (not imported
-    #: here): resolving a reference into one first checks the import system agrees.
-    module_files: dict[str, str] = field(default_factory=dict)
-    #: The environment as it was *before* discovery looked at it (an install meanwhile is
-    #: then a change afterwards), and the entry-point scan of every distribution.
-    environment: dict[str, Any] = field(default_factory=dict)
-    distributions: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def inputs(self) -> dict[str, Inputs]:
-        """What each plugin loaded now read, by plugin name (reused records keep theirs in
-        their stored form: :meth:`PluginRecord.module_names`, :meth:`~PluginRecord.file_paths`)."""
-        return {n: r.inputs for n, r in self.records.items() if r.inputs is not None}
-
-    @property
-    def volatile(self) -> list[str]:
-        """Plugins whose part cannot be cached: called again on every start."""
-        return [n for n, r in self.records.items() if r.volatile is not None]
 
 
 @dataclass
@@ -230,7 +229,9 @@ class _Discovery:
         self.blocked = blocked
         self.reuse = reuse or {}
         self.scanned = scanned  # the previous entry-point scan (unchanged files not re-read)
-        self.result = DiscoveryResult()
+        self.result = Snapshot()
+        self.modules: set[str] = set()  # the snapshot's recorded modules, built here
+        self.result.modules = self.modules
         self.records = self.result.records
         self.live: dict[str, _Plugin] = {}
         self.plugin_modules: set[str] = set()
@@ -947,7 +948,7 @@ class _Discovery:
                         record.volatile = f"{cand.key!r} has no module:qualname address"
                     continue
                 module = cand.ref.split(":")[0]
-                res.modules.add(module)
+                self.modules.add(module)
                 record = res.records.get(cand.plugin)
                 if record is not None and record.stored is not None:
                     file = _stored_file(record, module)
@@ -966,7 +967,7 @@ class _Discovery:
                     inputs.update(_inputs.known_inputs(module))  # a value defined elsewhere
                     if module not in inputs.modules:  # a reference nothing imported yet
                         _record_unimported(inputs, module)
-        res.modules.update(self.plugin_modules)
+        self.modules.update(self.plugin_modules)
         self.record_environment()
 
     def record_environment(self) -> None:
@@ -1135,15 +1136,6 @@ def _load_contracts(group: str) -> None:
             logger.debug("contracts %s could not be loaded: %s", ep.value, exc)
 
 
-class _Unresolved:
-    def __repr__(self) -> str:
-        return "<unresolved>"
-
-
-#: Placeholder value of a candidate known only by its reference.
-_UNRESOLVED: Any = _Unresolved()
-
-
 def _under(module: str | None, roots: set[str] | frozenset[str]) -> bool:
     """Whether *module* is one of *roots* or inside one of them."""
     return bool(module) and any(module == r or module.startswith(r + ".") for r in roots)  # type: ignore[union-attr]
@@ -1163,7 +1155,7 @@ def run_discovery(
     extra_plugins: dict[str, Any] | None = None,
     reuse: dict[str, PluginRecord] | None = None,
     scanned: dict[str, Any] | None = None,
-) -> DiscoveryResult:
+) -> Snapshot:
     """Discover *config*'s registry; never raises for a plugin's fault.
 
     *reuse* holds records of an earlier discovery whose inputs are known to be unchanged

@@ -51,9 +51,7 @@ logger = get_logger("openhcs_registry.enums")
 
 DEFAULT_MAX_AGE = 7 * 24 * 3600.0
 
-_memo = _enumcache.Memo()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _memo.reinit_after_fork())
+_memo = _enumcache.Memo()  # reset in a forked child by the one fork hook (._flight)
 
 
 # -- the factory --------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .discovery import DiscoveryResult
+    from ._snapshot import Snapshot
     from .lazy import LazyDiscoveryDict
 
 #: Limits of the source search: it must stay quick even when a plugin lives in a big package.
@@ -386,7 +386,7 @@ def _defined_in_process(registry: LazyDiscoveryDict[Any], key: str) -> list[type
 
 
 # -- the verdict --------------------------------------------------------------------------------
-def _imported_by_discovery(result: DiscoveryResult | None) -> set[str]:
+def _imported_by_discovery(result: Snapshot | None) -> set[str]:
     """Every module a discovery imported or found imported (not only the plugin modules)."""
     if result is None:
         return set()
@@ -456,7 +456,7 @@ def explain(
     failures = list(registry.failures)
     skipped = list(registry.skipped)
     modules = set(_recorded_modules(registry))
-    fresh: DiscoveryResult | None = None
+    fresh: Snapshot | None = None
     if check_fresh and registry.source == "cache":
         from .diagnostics import quiet
         from .discovery import run_discovery
@@ -476,7 +476,8 @@ def explain(
         skipped += [f for f in fresh.skipped if f not in skipped]
         modules |= fresh.modules
     if fresh is None:
-        fresh = getattr(getattr(registry, "_state", None), "result", None)
+        state = getattr(registry, "_state", None)  # the installed snapshot, if fresh
+        fresh = state if state is not None and state.source == "fresh" else None
     imported = modules | _imported_by_discovery(fresh)
 
     # static evidence: classes whose source gives the key

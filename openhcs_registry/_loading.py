@@ -1,0 +1,72 @@
+"""Where a registry's snapshot comes from: the cache, or (incremental) discovery.
+
+:func:`load_or_discover` is what a registry's single-flight discovery runs: a valid cache
+document is the answer as it is; a stale one whose header still holds gives the records of
+the plugins whose own inputs are unchanged, and only the others are loaded again; anything
+else discovers afresh.  A fresh answer is written for the next process unless this process
+has run-time plugins (others would read what only this one has) or the only plugins called
+again are those called on every start (nothing new to write).
+"""
+
+from __future__ import annotations
+
+from ._log import get_logger
+from .cache import RegistryCacheManager
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._snapshot import Snapshot
+    from .cache import Previous
+    from .config import RegistryConfig
+
+logger = get_logger("openhcs_registry")
+
+
+def load_or_discover(
+    config: RegistryConfig, blocked: frozenset[str], extra: dict[str, Any], force: bool
+) -> Snapshot:
+    """The snapshot of *config*'s registry (*force*: ignore and rewrite the cache)."""
+    manager = RegistryCacheManager(config, blocked)
+    previous = None
+    if not force and not extra:
+        cached = manager.load()
+        if cached is not None:
+            return cached
+        previous = manager.previous
+    from .discovery import run_discovery
+
+    result = None
+    if previous is not None:  # only some plugins changed: rediscover those
+        try:
+            result = run_discovery(
+                config, blocked, extra, reuse=previous.reusable(), scanned=previous.scanned
+            )
+        except Exception as exc:  # a document of a shape we did not foresee: start over
+            logger.info(
+                "registry %s: incremental rediscovery failed (%s); discovering afresh",
+                config.name,
+                exc,
+            )
+    if result is None:
+        result = run_discovery(config, blocked, extra)
+    if not extra and not _only_volatile_reran(result, previous):
+        # a process with run-time plugins must not write what others would read; one
+        # whose only rerun plugins are those called on every start has nothing new
+        manager.save(result)
+    return result
+
+
+def _only_volatile_reran(result: Snapshot, previous: Previous | None) -> bool:
+    """Whether an incremental run re-called only the plugins called on every start."""
+    if previous is None or not result.cacheable:
+        return False
+    volatile = set(result.volatile)
+    for name, record in result.records.items():
+        if name in result.reused or name in volatile or name.startswith(("import-time:", "<")):
+            continue
+        if record.failures and all(f.kind == "blocked" for f in record.failures):
+            continue  # blocked by name: never loaded, nothing new
+        return False
+    return bool(volatile)

@@ -1,0 +1,228 @@
+"""The one snapshot record of a registry's answer: :class:`Snapshot` of :class:`Entry` items.
+
+Discovery returns a snapshot (``source == "fresh"``, with the per-plugin records it was
+merged from), the cache loads one from a valid document (``source == "cache"``) and saves
+a fresh one, and the registry installs either unchanged: there is no converted copy.
+
+An :class:`Entry` is one key: a live value, or a ``module:qualname`` reference resolved on
+first read (``value is UNRESOLVED``).  Its provenance (``registry.info(key)``) is assembled
+on first use: a cached entry from its plugin's stored record (stored once per plugin), a
+fresh one from the merge's candidate (:class:`.discovery.Candidate`, an Entry).
+
+On the warm path (a cache load builds one Entry per cached key): no ``typing`` at run time.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Literal, TypedDict
+
+    from ._inputs import Inputs
+    from ._records import Origin, PluginRecord
+    from .diagnostics import PluginFailure
+
+    #: Where an entry's value comes from in this process.
+    Source = Literal["cache", "fresh", "runtime"]
+
+    class Info(TypedDict, total=False):
+        """An entry's provenance, as ``registry.info(key)`` shows it (with key and source)."""
+
+        ref: str | None
+        keyed: bool
+        plugin: str | None
+        origin: Origin | None
+        module: str | None
+        distribution: str | None
+        version: str | None
+        file: str | None
+
+
+class _Unresolved:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unresolved>"
+
+
+#: The value of an entry known only by its reference (not imported yet).
+UNRESOLVED: Any = _Unresolved()
+
+
+class Entry:
+    """One registry key: its value (or :data:`UNRESOLVED`), reference and provenance.
+
+    The constructor is the cache's form (called once per cached key on a warm start):
+    provenance comes from *plugin*, the stored record, and the module's file from *table*,
+    ``(modules, file rows)`` of the document, both read only when ``info`` is asked for.
+    """
+
+    __slots__ = ("_info", "_plugin", "_table", "key", "keyed", "ref", "source", "value")
+
+    def __init__(
+        self,
+        key: str,
+        ref: str | None,
+        plugin: dict[str, Any] | None = None,
+        keyed: bool = False,
+        table: tuple[dict[str, Any], list[Any]] | None = None,
+    ) -> None:
+        self.key = key
+        self.ref = ref
+        self._plugin = plugin
+        self.keyed = keyed  # the key was given explicitly (a mapping result)
+        self._table = table
+        self.value: Any = UNRESOLVED
+        self.source: Source = "cache"
+        self._info: Info | None = None
+
+    @classmethod
+    def live(cls, key: str, value: Any, info: Info, ref: str | None = None) -> Entry:
+        """An entry of this process only (run-time registration, import-time overlay)."""
+        entry = cls(key, ref)
+        entry.value = value
+        entry.source = "runtime"
+        entry._info = info
+        return entry
+
+    @property
+    def info(self) -> Info:
+        info = self._info
+        if info is None:
+            info = self._info = self._provenance()
+        return info
+
+    def _provenance(self) -> Info:
+        plugin = self._plugin or {}
+        ref = self.ref or ""
+        module = ref.partition(":")[0]
+        file = None
+        if self._table is not None:
+            modules, rows = self._table
+            at = modules.get(module)
+            file = rows[at][0] if type(at) is int and 0 <= at < len(rows) else None
+        return {
+            "ref": self.ref,
+            "keyed": self.keyed,
+            "plugin": plugin.get("name"),
+            "origin": plugin.get("origin"),
+            "module": module,
+            "distribution": plugin.get("distribution"),
+            "version": plugin.get("version"),
+            "file": file if type(file) is str else None,
+        }
+
+
+class Snapshot:
+    """A registry's complete answer, immutable once installed.
+
+    Everything a read needs: ``items`` and ``secondaries`` (:class:`Entry` by key),
+    ``failures`` and ``skipped``, the recorded ``modules`` (references are imported only
+    from these) and ``blocked_modules`` (classes noted in them are never overlaid), and the
+    plugins whose hook ran.  A fresh snapshot also carries what the cache writes and
+    incremental rediscovery reuses: the per-plugin ``records``, the environment looked at,
+    the entry-point scan; a cached one where it was read from (``path``, ``timestamp``).
+    """
+
+    __slots__ = (
+        "_hooks",
+        "_plugins",
+        "_table",
+        "blocked_modules",
+        "cacheable",
+        "distributions",
+        "environment",
+        "failures",
+        "items",
+        "launch",
+        "module_files",
+        "modules",
+        "package_dirs",
+        "path",
+        "records",
+        "reused",
+        "secondaries",
+        "skipped",
+        "source",
+        "timestamp",
+        "uncacheable_reason",
+    )
+
+    def __init__(
+        self,
+        source: Source = "fresh",
+        items: dict[str, Any] | None = None,
+        secondaries: dict[str, dict[str, Any]] | None = None,
+        failures: list[PluginFailure] | None = None,
+        modules: set[str] | frozenset[str] | None = None,
+        plugins: list[dict[str, Any]] | None = None,
+        timestamp: float = 0.0,
+        path: Path | None = None,
+        skipped: list[PluginFailure] | None = None,
+        blocked_modules: set[str] | frozenset[str] | None = None,
+        hooks: list[int] | None = None,
+        table: tuple[dict[str, Any], list[Any]] | None = None,
+    ) -> None:
+        self.source = source
+        self.items: dict[str, Any] = {} if items is None else items
+        self.secondaries: dict[str, dict[str, Any]] = {} if secondaries is None else secondaries
+        self.failures: list[PluginFailure] = [] if failures is None else failures
+        self.skipped: list[PluginFailure] = [] if skipped is None else skipped
+        self.modules: set[str] | frozenset[str] = set() if modules is None else modules
+        self.blocked_modules: set[str] | frozenset[str] = (
+            set() if blocked_modules is None else blocked_modules
+        )
+        #: a fresh snapshot: the plugins in calling order; a cached one: the stored records
+        self._plugins: list[dict[str, Any]] = [] if plugins is None else plugins
+        self._hooks = hooks  # a cached snapshot: indexes of the records whose hook ran
+        self._table = table  # a cached snapshot: (module -> file row, file rows)
+        self.timestamp = timestamp
+        self.path = path
+        # what a fresh discovery found besides the answer (empty in a cached snapshot)
+        self.records: dict[str, PluginRecord] = {}
+        self.reused: set[str] = set()
+        self.module_files: dict[str, str] = {}
+        self.package_dirs: set[str] = set()
+        self.launch: dict[str, list[str]] = {}
+        self.environment: dict[str, Any] = {}
+        self.distributions: dict[str, Any] = {}
+        self.cacheable = True
+        self.uncacheable_reason: str | None = None
+
+    @property
+    def plugins(self) -> list[dict[str, Any]]:
+        """The plugins whose hook ran, in calling order (name, origin, module, ...)."""
+        if self.source != "cache":
+            return self._plugins
+        records = self._plugins
+        order = self._hooks if self._hooks is not None else range(len(records))
+        fields = ("name", "origin", "module", "distribution", "version")
+        return [{f: records[i].get(f) for f in fields} for i in order]
+
+    def recorded_file(self, module: str) -> tuple[bool, str | None]:
+        """Whether *module*'s file was recorded (and checked), and which file.
+
+        A cached snapshot records the file of every module a reference may point into (a
+        reference into any other is stale); a fresh one only those of reused records,
+        whose modules were not imported here.
+        """
+        if self.source == "cache":
+            if self._table is None:
+                return True, None
+            modules, rows = self._table
+            at = modules.get(module)
+            return True, (rows[at][0] if type(at) is int and 0 <= at < len(rows) else None)
+        file = self.module_files.get(module)
+        return file is not None, file
+
+    @property
+    def inputs(self) -> dict[str, Inputs]:
+        """What each plugin loaded now read, by plugin name (reused records keep theirs in
+        their stored form: :meth:`PluginRecord.module_names`, :meth:`~PluginRecord.file_paths`)."""
+        return {n: r.inputs for n, r in self.records.items() if r.inputs is not None}
+
+    @property
+    def volatile(self) -> list[str]:
+        """Plugins whose part cannot be cached: called again on every start."""
+        return [n for n, r in self.records.items() if r.volatile is not None]
