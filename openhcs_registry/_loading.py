@@ -1,6 +1,11 @@
 """Where a registry's snapshot comes from: the cache, or (incremental) discovery.
 
-:func:`load_or_discover` is what a registry's single-flight discovery runs: a valid cache
+:func:`ensure` is a registry's discovery, single flight (:mod:`._flight`): the first thread
+runs :func:`load_or_discover` *without* the registry lock (plugin imports may read the
+registry), other threads wait for the complete snapshot; a failed discovery is retried by
+the next read.
+
+:func:`load_or_discover` is what that flight runs: a valid cache
 document is the answer as it is; a stale one whose header still holds gives the records of
 the plugins whose own inputs are unchanged, and only the others are loaded again; anything
 else discovers afresh.  A fresh answer is written for the next process unless this process
@@ -10,6 +15,8 @@ again are those called on every start (nothing new to write).
 
 from __future__ import annotations
 
+from . import _environment
+from ._flight import RegistryDiscoveryError, wait_for
 from ._log import get_logger
 from .cache import RegistryCacheManager
 
@@ -20,8 +27,59 @@ if TYPE_CHECKING:
     from ._snapshot import Snapshot
     from .cache import Previous
     from .config import RegistryConfig
+    from .lazy import LazyDiscoveryDict
 
 logger = get_logger("openhcs_registry")
+
+#: The flight key of a registry's discovery (entries are the keys of their resolutions).
+DISCOVERY = "discovery"
+
+
+def ensure(registry: LazyDiscoveryDict[Any]) -> Snapshot:
+    """The registry's snapshot, loaded or discovered by the first reader (single flight)."""
+    flights = registry._flights
+    while True:
+        with flights.lock:
+            state = registry._state
+            if state is not None:
+                return state
+            flight, owner = flights.begin(DISCOVERY)
+            blocked, extra = registry.blocked, dict(registry._overlay.extra_plugins)
+        if owner:
+            break
+        wait_for(flight, f"registry {registry.name!r}")
+        state = registry._state
+        if state is not None:
+            return state  # else reset() raced us: go again
+    try:
+        new_state = load_or_discover(registry.config, blocked, extra, force=False)
+    except BaseException as exc:
+        flights.end(DISCOVERY, flight, exc)
+        if isinstance(exc, Exception) and not isinstance(exc, ValueError):
+            raise RegistryDiscoveryError(
+                f"registry {registry.name!r}: discovery failed: {exc}"
+            ) from exc
+        raise
+    with flights.lock:
+        registry._state = new_state
+        registry._view_cache = None
+        flights.end(DISCOVERY, flight)
+    return new_state
+
+
+def rediscover(registry: LazyDiscoveryDict[Any]) -> None:
+    """Discover now, ignoring and rewriting the cache (after a running discovery ends)."""
+    _environment.forget()
+    flights = registry._flights
+    with flights.lock:
+        flight = flights.running(DISCOVERY)
+        blocked, extra = registry.blocked, dict(registry._overlay.extra_plugins)
+    if flight is not None:
+        wait_for(flight, f"registry {registry.name!r}")
+    new_state = load_or_discover(registry.config, blocked, extra, force=True)
+    with flights.lock:
+        registry._state = new_state
+        registry._view_cache = None
 
 
 def load_or_discover(

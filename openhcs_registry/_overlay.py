@@ -19,10 +19,13 @@ from ._snapshot import UNRESOLVED, Entry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
     from typing import Any
 
     from ._snapshot import Info, Snapshot
     from .config import RegistryConfig
+    from .lazy import LazyDiscoveryDict
 
 logger = get_logger("openhcs_registry")
 
@@ -188,6 +191,32 @@ class Overlay:
             else:
                 base[key] = Entry.live(key, value, {"ref": None})
         return base
+
+
+def isolated(registry: LazyDiscoveryDict[Any]) -> AbstractContextManager[Any]:
+    """``registry.isolated()``: the overlay and the import-time notes restored on exit."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def scope() -> Iterator[LazyDiscoveryDict[Any]]:
+        name = registry.name
+        saved = registry._change("save", rediscover=False)
+        notes = autoregister.noted(name)
+        registry.reset()
+        try:
+            yield registry
+        finally:
+            now = autoregister.noted(name)
+            if [id(obj) for obj in now] != [id(obj) for obj in notes]:
+                # the same notes in the same order (the order ranks import-time classes)
+                for obj in now:
+                    autoregister.forget(name, obj)
+                for obj in notes:
+                    autoregister.note(name, obj)
+            registry._change("restore", saved, rediscover=False)
+            registry.reset()
+
+    return scope()
 
 
 def _runtime_info(plugin: str, origin: Any, value: Any) -> Info:

@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from types import GenericAlias
 
 from . import _environment, _flight, autoregister
-from ._flight import DiscoveryInProgressError, Flights, RegistryDiscoveryError, wait_for
+from ._flight import DiscoveryInProgressError, Flights, RegistryDiscoveryError
+from ._loading import ensure, rediscover
 from ._log import get_logger
 from ._overlay import Overlay
 from ._resolve import resolve
@@ -71,9 +72,6 @@ logger = get_logger("openhcs_registry")
 
 _catalogue: dict[str, LazyDiscoveryDict[Any]] = {}
 _catalogue_lock = threading.Lock()
-
-#: The flight key of a registry's discovery (entries are the keys of their resolutions).
-_DISCOVERY = "discovery"
 
 
 class _RegistryMapping(_GenericMapping[V]):
@@ -192,65 +190,17 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
     def cache(self) -> RegistryCacheManager:
         return RegistryCacheManager(self.config, self.blocked)
 
-    # -- discovery (single flight) -----------------------------------------------------------
+    # -- discovery (single flight, :mod:`._loading`) ------------------------------------------
     def _ensure(self) -> Snapshot:
         state = self._state
-        if state is not None:
-            return state
-        flights = self._flights
-        while True:
-            with flights.lock:
-                state = self._state
-                if state is not None:
-                    return state
-                flight, owner = flights.begin(_DISCOVERY)
-                overlay = self._overlay
-                blocked, extra = frozenset(overlay.blocked), dict(overlay.extra_plugins)
-            if owner:
-                break
-            wait_for(flight, f"registry {self.name!r}")
-            state = self._state
-            if state is not None:
-                return state  # else reset() raced us: go again
-        from ._loading import load_or_discover
-
-        try:
-            new_state = load_or_discover(self.config, blocked, extra, force=False)
-        except BaseException as exc:
-            flights.end(_DISCOVERY, flight, exc)
-            if isinstance(exc, Exception) and not isinstance(exc, ValueError):
-                raise RegistryDiscoveryError(
-                    f"registry {self.name!r}: discovery failed: {exc}"
-                ) from exc
-            raise
-        with flights.lock:
-            self._install(new_state)
-            flights.end(_DISCOVERY, flight)
-        return new_state
-
-    def _install(self, state: Snapshot | None) -> None:
-        """Make *state* the answer (None: forget it); called with the lock held."""
-        self._state = state
-        self._view_cache = None
+        return state if state is not None else ensure(self)
 
     def discover(self, force: bool = False) -> None:
         """Make sure the registry is discovered; ``force=True`` ignores and rewrites the cache."""
-        if not force:
+        if force:
+            rediscover(self)
+        else:
             self._ensure()
-            return
-        _environment.forget()
-        flights = self._flights
-        with flights.lock:
-            flight = flights.running(_DISCOVERY)
-            blocked = frozenset(self._overlay.blocked)
-            extra = dict(self._overlay.extra_plugins)
-        if flight is not None:
-            wait_for(flight, f"registry {self.name!r}")
-        from ._loading import load_or_discover
-
-        new_state = load_or_discover(self.config, blocked, extra, force=True)
-        with flights.lock:
-            self._install(new_state)
 
     def reset(self) -> None:
         """Forget what was discovered; the next read loads the cache or discovers again.
@@ -260,7 +210,8 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
         """
         _environment.forget()
         with self._flights.lock:
-            self._install(None)
+            self._state = None
+            self._view_cache = None
 
     def clear_cache(self) -> bool:
         """Delete this registry's cache file (the in-memory state is kept)."""
@@ -363,27 +314,9 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
         the registry is reset on entry and exit (the next read loads the cache or
         discovers).  For tests and tools; the pytest fixtures are built on it.
         """
-        from contextlib import contextmanager
+        from ._overlay import isolated
 
-        @contextmanager
-        def scope() -> Iterator[LazyDiscoveryDict[V]]:
-            saved = self._change("save", rediscover=False)
-            notes = autoregister.noted(self.name)
-            self.reset()
-            try:
-                yield self
-            finally:
-                now = autoregister.noted(self.name)
-                if [id(obj) for obj in now] != [id(obj) for obj in notes]:
-                    # the same notes in the same order (the order ranks import-time classes)
-                    for obj in now:
-                        autoregister.forget(self.name, obj)
-                    for obj in notes:
-                        autoregister.note(self.name, obj)
-                self._change("restore", saved, rediscover=False)
-                self.reset()
-
-        return scope()
+        return isolated(self)
 
     @property
     def plugin_manager(self) -> RegistryPluginManager:
