@@ -412,47 +412,106 @@ def explain(
 
     ``check_fresh`` runs a fresh discovery when the registry came from its cache, to tell a
     stale cache apart from a plugin problem (it imports the plugins, as discovery does).
+
+    The verdict is a list of small evidence functions, each adding what it finds; the later
+    ones speak only when the earlier ones found no cause.
     """
     out = Explanation(secondary or registry.name, key)
-    cfg = registry.config
     if key in registry:
-        info = registry.info(key)
-        if secondary is not None and key not in registry.secondary(secondary):
-            sec = next(s for s in cfg.secondary_registries if s.name == secondary)
-            derive_errors = [
-                f
-                for f in registry.failures
-                if f.kind == FailureKind.DERIVE_ERROR and f.key == key and secondary in f.message
-            ]
-            for failure in derive_errors:  # the value was there, but unusable
-                cause, detail, advice = _describe_failure(failure)
-                out.add(cause, detail, advice, **_failure_extra(failure))
-            if derive_errors:
-                return out
-            how = f"its {sec.attribute!r} attribute" if sec.attribute else "its derive function"
-            out.add(
-                "no secondary value",
-                f"{key!r} is in {registry.name} (plugin {info.get('plugin')!r}) but {how} "
-                f"gives no {secondary} entry",
-                f"set {sec.attribute!r} on the class" if sec.attribute else "fix the derivation",
-            )
-            return out
-        out.found = True
-        origin = f"plugin {info.get('plugin')!r}"
-        if info.get("distribution"):
-            origin += f" of {info['distribution']} {info.get('version') or ''}".rstrip()
-        if info.get("ref"):
-            origin += f", as {info['ref']}"
-        out.add("present", f"{key!r} is provided by {origin} (source: {info.get('source')})", "")
-        for failure in registry.failures:
-            if failure.key == key and failure.kind in (
-                FailureKind.DUPLICATE_KEY,
-                FailureKind.OVERRIDDEN,
-            ):
-                cause, detail, advice = _describe_failure(failure)
-                out.add(cause, detail, advice, **_failure_extra(failure))
+        _present(out, registry, key, secondary)
         return out
+    case = _gather(out, registry, key, check_fresh)
+    if case is None:
+        return out  # a stale cache: nothing else to say
+    for evidence in (_recorded_failures, _quiet_skips, _blocked, _static_definitions):
+        evidence(case)
+    _classes_in_process(case)
+    if not out.causes:
+        _entry_point_names(case)
+    if not out.causes:
+        _possibly_related(case)
+    out.suggestions = _close_keys(key, registry, case.failures)
+    if not out.causes:
+        _not_installed(case)
+    return out
 
+
+class _Case:
+    """What the evidence functions share: the registry, the key and what was found."""
+
+    def __init__(
+        self,
+        out: Explanation,
+        registry: LazyDiscoveryDict[Any],
+        key: str,
+        failures: list[PluginFailure],
+        skipped: list[PluginFailure],
+        imported: set[str],
+    ) -> None:
+        self.out = out
+        self.registry = registry
+        self.cfg = registry.config
+        self.key = key
+        self.failures = failures
+        self.skipped = skipped
+        self.imported = imported  # every module discovery imported
+        self.definitions = _definitions(self.cfg, key, failures)
+        self.explained: set[str] = set()  # modules (and labels) a failure accounts for
+
+    def add_failure(self, failure: PluginFailure) -> None:
+        cause, detail, advice = _describe_failure(failure)
+        self.out.add(cause, detail, advice, **_failure_extra(failure))
+
+
+def _present(
+    out: Explanation, registry: LazyDiscoveryDict[Any], key: str, secondary: str | None
+) -> None:
+    """*key* is in the registry: where from, what it beat, or why its secondary is missing."""
+    cfg = registry.config
+    info = registry.info(key)
+    if secondary is not None and key not in registry.secondary(secondary):
+        sec = next(s for s in cfg.secondary_registries if s.name == secondary)
+        derive_errors = [
+            f
+            for f in registry.failures
+            if f.kind == FailureKind.DERIVE_ERROR and f.key == key and secondary in f.message
+        ]
+        for failure in derive_errors:  # the value was there, but unusable
+            cause, detail, advice = _describe_failure(failure)
+            out.add(cause, detail, advice, **_failure_extra(failure))
+        if derive_errors:
+            return
+        how = f"its {sec.attribute!r} attribute" if sec.attribute else "its derive function"
+        out.add(
+            "no secondary value",
+            f"{key!r} is in {registry.name} (plugin {info.get('plugin')!r}) but {how} "
+            f"gives no {secondary} entry",
+            f"set {sec.attribute!r} on the class" if sec.attribute else "fix the derivation",
+        )
+        return
+    out.found = True
+    origin = f"plugin {info.get('plugin')!r}"
+    if info.get("distribution"):
+        origin += f" of {info['distribution']} {info.get('version') or ''}".rstrip()
+    if info.get("ref"):
+        origin += f", as {info['ref']}"
+    out.add("present", f"{key!r} is provided by {origin} (source: {info.get('source')})", "")
+    for failure in registry.failures:
+        if failure.key == key and failure.kind in (
+            FailureKind.DUPLICATE_KEY,
+            FailureKind.OVERRIDDEN,
+        ):
+            cause, detail, advice = _describe_failure(failure)
+            out.add(cause, detail, advice, **_failure_extra(failure))
+
+
+def _gather(
+    out: Explanation, registry: LazyDiscoveryDict[Any], key: str, check_fresh: bool
+) -> _Case | None:
+    """Failures, skips and imported modules, of the cache and of a fresh discovery.
+
+    None when the fresh discovery finds the key: the cache is stale (said in *out*).
+    """
     failures = list(registry.failures)
     skipped = list(registry.skipped)
     modules = set(_recorded_modules(registry))
@@ -462,7 +521,7 @@ def explain(
         from .discovery import run_discovery
 
         with quiet():  # what it finds is told below, not logged a second time
-            fresh = run_discovery(cfg, registry.blocked)
+            fresh = run_discovery(registry.config, registry.blocked)
         if key in fresh.items:
             out.add(
                 "stale cache",
@@ -471,7 +530,7 @@ def explain(
                 "run `openhcs-registry cache clear` (the cache should have noticed the change: "
                 "please report how it happened)",
             )
-            return out
+            return None
         failures += [f for f in fresh.failures if f not in failures]
         skipped += [f for f in fresh.skipped if f not in skipped]
         modules |= fresh.modules
@@ -479,39 +538,43 @@ def explain(
         state = getattr(registry, "_state", None)  # the installed snapshot, if fresh
         fresh = state if state is not None and state.source == "fresh" else None
     imported = modules | _imported_by_discovery(fresh)
+    return _Case(out, registry, key, failures, skipped, imported)
 
-    # static evidence: classes whose source gives the key
-    definitions: list[Definition] = []
-    if cfg.key_attribute:
-        entry_points = _entry_points()
-        group_modules = {
-            _ep_module(v) for g, _n, v, _d in entry_points if g == cfg.entry_point_group
-        }
-        group_modules |= {f.module for f in failures if f.module}
-        tops = sorted(
-            {p.split(".")[0] for p in cfg.discovery_packages}
-            | {m.split(".")[0] for m in group_modules}
+
+def _definitions(cfg: Any, key: str, failures: list[PluginFailure]) -> list[Definition]:
+    """Static evidence: classes whose source gives the key (plugin packages, other groups)."""
+    if not cfg.key_attribute:
+        return []
+    entry_points = _entry_points()
+    group_modules = {_ep_module(v) for g, _n, v, _d in entry_points if g == cfg.entry_point_group}
+    group_modules |= {f.module for f in failures if f.module}
+    tops = sorted(
+        {p.split(".")[0] for p in cfg.discovery_packages} | {m.split(".")[0] for m in group_modules}
+    )
+    files: list[tuple[str, str]] = []
+    for top in tops:
+        files += _module_files(top, recursive=True)
+    definitions = find_definitions(files, cfg.key_attribute, key, "searched")
+    for group, name, value, dist in entry_points:
+        if group == cfg.entry_point_group:
+            continue
+        module = _ep_module(value)
+        if module.split(".")[0] in tops:
+            continue
+        defs = find_definitions(
+            _module_files(module, recursive=False), cfg.key_attribute, key, f"group:{group}"
         )
-        files: list[tuple[str, str]] = []
-        for top in tops:
-            files += _module_files(top, recursive=True)
-        definitions += find_definitions(files, cfg.key_attribute, key, "searched")
-        for group, name, value, dist in entry_points:
-            if group == cfg.entry_point_group:
-                continue
-            module = _ep_module(value)
-            if module.split(".")[0] in tops:
-                continue
-            defs = find_definitions(
-                _module_files(module, recursive=False), cfg.key_attribute, key, f"group:{group}"
-            )
-            for d in defs:  # a submodule of the entry point's package included
-                d.entry_point = (group, name, value, dist)
-            definitions += defs
+        for d in defs:  # a submodule of the entry point's package included
+            d.entry_point = (group, name, value, dist)
+        definitions += defs
+    return definitions
 
-    explained: set[str] = set()  # modules (and labels) a recorded failure already accounts for
-    defined_modules = {d.module for d in definitions}
-    for failure in failures:
+
+def _recorded_failures(case: _Case) -> None:
+    """Recorded failures about this key, its plugin, or a module that defines it."""
+    key = case.key
+    defined_modules = {d.module for d in case.definitions}
+    for failure in case.failures:
         relevant = (
             failure.key == key
             or f"{key!r}" in failure.message
@@ -521,101 +584,115 @@ def explain(
         if failure.key is not None and failure.key != key:
             relevant = False  # about another key of the same plugin
         if relevant:
-            cause, detail, advice = _describe_failure(failure)
-            out.add(cause, detail, advice, **_failure_extra(failure))
+            case.add_failure(failure)
             if failure.module:
-                explained.add(failure.module)
-    for skip in skipped:
-        label_hit = any(d.label == skip.plugin for d in definitions)
+                case.explained.add(failure.module)
+
+
+def _quiet_skips(case: _Case) -> None:
+    """Classes a package scan passed over (abstract, keyless) that look like this key."""
+    key = case.key
+    for skip in case.skipped:
+        label_hit = any(d.label == skip.plugin for d in case.definitions)
         if label_hit or skip.key == key or _names_key(key, skip.plugin.rsplit(".", 1)[-1]):
             cause, _, advice = _describe_failure(skip)
-            out.add(
+            case.out.add(
                 cause,
                 f"{skip.plugin} (in module {skip.module}): {skip.message}",
                 advice,
                 kind=skip.kind,
                 plugin=skip.plugin,
             )
-            explained.add(skip.plugin)
-    if key in registry.blocked:
-        out.add(
+            case.explained.add(skip.plugin)
+
+
+def _blocked(case: _Case) -> None:
+    key = case.key
+    if key in case.registry.blocked:
+        case.out.add(
             "blocked",
             f"plugin {key!r} is blocked in this registry",
             f"registry.unblock({key!r})",
             kind=FailureKind.BLOCKED,
         )
 
-    packages = list(cfg.discovery_packages)
-    for d in definitions:
-        if d.module in explained or d.label in explained:
+
+def _static_definitions(case: _Case) -> None:
+    """Each definition of the key that no failure explains: why discovery missed it."""
+    cfg, key = case.cfg, case.key
+    for d in case.definitions:
+        if d.module in case.explained or d.label in case.explained:
             continue
+        where = {"module": d.module, "file": d.file, "line": d.line}
         if not isinstance(d.value, str):
-            out.add(
+            case.out.add(
                 "key is not a string",
                 f"{d.label} ({d.where}) sets {cfg.key_attribute} = {d.value!r}, "
                 f"{_type_name(d.value)}; a key must be a non-empty str",
                 f"write {cfg.key_attribute} = {str(d.value)!r}",
-                module=d.module,
-                file=d.file,
-                line=d.line,
+                **where,
             )
-            continue
-        if d.entry_point is not None:
+        elif d.entry_point is not None:
             group, name, value, dist = d.entry_point
-            out.add(
+            case.out.add(
                 "wrong entry-point group",
                 f"{d.label} ({d.where}) has key {key!r}; distribution {dist!r} declares "
                 f"entry point {name} = {value} in group {group!r}, but registry "
-                f"{registry.name!r} reads group {cfg.entry_point_group!r}",
+                f"{case.registry.name!r} reads group {cfg.entry_point_group!r}",
                 f"move the entry point to [project.entry-points.{cfg.entry_point_group}]",
-                module=d.module,
-                file=d.file,
-                line=d.line,
+                **where,
             )
-        elif d.module in imported:
-            out.add(
+        elif d.module in case.imported:
+            base = (
+                f" and make it a subclass of {cfg.base_class.__qualname__}"
+                if cfg.base_class
+                else ""
+            )
+            case.out.add(
                 "not returned by the hook",
                 f"{d.label} ({d.where}) has key {key!r} and its module was imported by "
                 f"discovery, but no {cfg.hook_name}() returned it and no package scan "
                 "collected it",
-                f"return it from {cfg.hook_name}()"
-                + (
-                    f" and make it a subclass of {cfg.base_class.__qualname__}"
-                    if cfg.base_class
-                    else ""
-                ),
-                module=d.module,
-                file=d.file,
-                line=d.line,
+                f"return it from {cfg.hook_name}()" + base,
+                **where,
             )
         else:
-            inside = [p for p in packages if d.module.startswith(p + ".")]
-            why_not = (
-                f"it lies inside discovery package {inside[0]!r} but was never scanned (a "
-                "folder without __init__.py, or a subpackage of a non-recursive scan?)"
-                if inside
-                else f"its module is not in the discovery packages {packages} and no entry "
-                f"point of group {cfg.entry_point_group!r} imports it"
-            )
-            out.add(
+            case.out.add(
                 "outside the discovery packages",
                 f"{d.label} ({d.where}) has key {key!r}, but discovery never imported "
-                f"{d.module!r}: {why_not}",
+                f"{d.module!r}: {_why_not_scanned(cfg, d.module)}",
                 "move the module into a discovery package, or import it from your entry-point "
                 f"module and return the class from {cfg.hook_name}()",
-                module=d.module,
-                file=d.file,
-                line=d.line,
+                **where,
             )
 
-    for cls in _defined_in_process(registry, key):
+
+def _why_not_scanned(cfg: Any, module: str) -> str:
+    packages = list(cfg.discovery_packages)
+    inside = [p for p in packages if module.startswith(p + ".")]
+    if inside:
+        return (
+            f"it lies inside discovery package {inside[0]!r} but was never scanned (a "
+            "folder without __init__.py, or a subpackage of a non-recursive scan?)"
+        )
+    return (
+        f"its module is not in the discovery packages {packages} and no entry "
+        f"point of group {cfg.entry_point_group!r} imports it"
+    )
+
+
+def _classes_in_process(case: _Case) -> None:
+    """Classes with the key defined in this process that discovery did not take."""
+    cfg, key = case.cfg, case.key
+    packages = list(cfg.discovery_packages)
+    for cls in _defined_in_process(case.registry, key):
         label = f"{cls.__module__}.{cls.__qualname__}"
-        if cls.__module__ in explained or label in explained:
+        if cls.__module__ in case.explained or label in case.explained:
             continue
-        if any(d.label == label for d in definitions):
+        if any(d.label == label for d in case.definitions):
             continue
-        if cls.__module__ in imported:
-            out.add(
+        if cls.__module__ in case.imported:
+            case.out.add(
                 "not returned by the hook",
                 f"{label} has key {key!r} and discovery imported its module "
                 f"{cls.__module__!r}, but no {cfg.hook_name}() returned it",
@@ -623,7 +700,7 @@ def explain(
                 module=cls.__module__,
             )
             continue
-        out.add(
+        case.out.add(
             "outside the discovery packages",
             f"{label} has key {key!r} and is imported in this process, but module "
             f"{cls.__module__!r} is neither in the discovery packages {packages} nor "
@@ -634,47 +711,54 @@ def explain(
             module=cls.__module__,
         )
 
-    if not out.causes:
-        for group, name, value, dist in _entry_points():
-            if not _names_key(key, name, value):
-                continue
-            if group != cfg.entry_point_group:
-                out.add(
-                    "wrong entry-point group",
-                    f"distribution {dist!r} declares {name} = {value} in group {group!r}, "
-                    f"but registry {registry.name!r} reads group {cfg.entry_point_group!r}",
-                    f"move the entry point to [project.entry-points.{cfg.entry_point_group}]",
-                )
-            else:
-                out.add(
-                    "not returned by the hook",
-                    f"entry point {name} = {value} ({dist}) loads fine but its "
-                    f"{cfg.hook_name}() does not return a value with key {key!r}",
-                    f"return the class from {cfg.hook_name}() and check its key attribute",
-                )
-    if not out.causes:
-        broken = [f for f in failures if f.kind == FailureKind.IMPORT_ERROR]
-        for failure in broken:
-            cause, detail, advice = _describe_failure(failure)
-            out.add(
-                f"{cause} (possibly related)",
-                detail,
-                advice + "; the key may be defined in the module that failed",
-                **_failure_extra(failure),
+
+def _entry_point_names(case: _Case) -> None:
+    """Entry points named like the key: in another group, or not returning it."""
+    cfg, key = case.cfg, case.key
+    for group, name, value, dist in _entry_points():
+        if not _names_key(key, name, value):
+            continue
+        if group != cfg.entry_point_group:
+            case.out.add(
+                "wrong entry-point group",
+                f"distribution {dist!r} declares {name} = {value} in group {group!r}, "
+                f"but registry {case.registry.name!r} reads group {cfg.entry_point_group!r}",
+                f"move the entry point to [project.entry-points.{cfg.entry_point_group}]",
             )
-    out.suggestions = _close_keys(key, registry, failures)
-    if not out.causes:
-        close = out.suggestions
-        out.add(
-            "not installed",
-            f"no installed distribution declares a plugin providing {key!r} for registry "
-            f"{registry.name!r} (entry-point group {cfg.entry_point_group!r}), and no "
-            "discovery package defines it",
-            "install the plugin package (pip install ...), or check the key's spelling"
-            + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
-            + f"; known keys: {', '.join(sorted(registry)) or 'none'}",
+        else:
+            case.out.add(
+                "not returned by the hook",
+                f"entry point {name} = {value} ({dist}) loads fine but its "
+                f"{cfg.hook_name}() does not return a value with key {key!r}",
+                f"return the class from {cfg.hook_name}() and check its key attribute",
+            )
+
+
+def _possibly_related(case: _Case) -> None:
+    """Plugins that failed to import: the key may be defined in one of them."""
+    for failure in case.failures:
+        if failure.kind != FailureKind.IMPORT_ERROR:
+            continue
+        cause, detail, advice = _describe_failure(failure)
+        case.out.add(
+            f"{cause} (possibly related)",
+            detail,
+            advice + "; the key may be defined in the module that failed",
+            **_failure_extra(failure),
         )
-    return out
+
+
+def _not_installed(case: _Case) -> None:
+    cfg, registry, close = case.cfg, case.registry, case.out.suggestions
+    case.out.add(
+        "not installed",
+        f"no installed distribution declares a plugin providing {case.key!r} for registry "
+        f"{registry.name!r} (entry-point group {cfg.entry_point_group!r}), and no "
+        "discovery package defines it",
+        "install the plugin package (pip install ...), or check the key's spelling"
+        + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
+        + f"; known keys: {', '.join(sorted(registry)) or 'none'}",
+    )
 
 
 def _close_keys(

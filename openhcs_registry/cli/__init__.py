@@ -118,6 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    _add_inspection_commands(command)
+    _add_authoring_commands(command)
+    _add_extensions(command)
+    p = sub.add_parser(
+        "cache", help="cache info | clear | warm | verify", description="Manage the cache files."
+    )
+    csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, text in (
+        ("info", "state of each cache file (valid, stale and why, corrupt, missing)"),
+        ("clear", "delete cache files (one registry's, or every openhcs cache file)"),
+        ("warm", "discover every registry afresh and write its cache"),
+        ("verify", "compare each cache with a fresh discovery (exit 1 on a difference)"),
+    ):
+        a = command(action, text, ".cache:cmd_cache", csub)
+        a.add_argument("registry", nargs="?")
+    return parser
+
+
+def _add_inspection_commands(command: Any) -> None:
+    """``list``, ``show``, ``why``, ``doctor``, ``contracts``: reading the registries."""
     p = command(
         "list",
         "registries, their keys, source (cache/fresh), plugin and distribution",
@@ -150,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         ".contracts:cmd_contracts",
     )
     p.add_argument("registry", nargs="?")
+
+
+def _add_authoring_commands(command: Any) -> None:
+    """``validate``, ``new-plugin``: a plugin project, before and after it is written."""
     p = command(
         "validate",
         "check a plugin project folder or installed distribution without importing it",
@@ -176,20 +200,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="a registry to implement (repeatable; default microscope_handler)",
     )
     p.add_argument("--dir", metavar="D", help="folder to create (default ./NAME)")
-    _add_extensions(command)
-    p = sub.add_parser(
-        "cache", help="cache info | clear | warm | verify", description="Manage the cache files."
-    )
-    csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for action, text in (
-        ("info", "state of each cache file (valid, stale and why, corrupt, missing)"),
-        ("clear", "delete cache files (one registry's, or every openhcs cache file)"),
-        ("warm", "discover every registry afresh and write its cache"),
-        ("verify", "compare each cache with a fresh discovery (exit 1 on a difference)"),
-    ):
-        a = command(action, text, ".cache:cmd_cache", csub)
-        a.add_argument("registry", nargs="?")
-    return parser
 
 
 def _configure_logging(verbosity: int) -> None:

@@ -25,10 +25,24 @@ if TYPE_CHECKING:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    regs = load_registries(args.module)
+    report = _report(regs, args.verbose)
+    code = EXIT_PROBLEM if report["problems"] else EXIT_OK
+    if args.json:
+        print_json(report)
+        return code
+    group_of = {name: reg.config.entry_point_group for name, reg in regs.items()}
+    _print_registries(report)
+    _print_failures(report, group_of)
+    _print_settings(report)
+    return code
+
+
+def _report(regs: dict[str, Any], verbose: bool) -> dict[str, Any]:
+    """Every registry's keys, source, cache health and failures; settings; the problems."""
     from ..diagnostics import FailureKind
     from ..paths import get_openhcs_cache_dir
 
-    regs = load_registries(args.module)
     report: dict[str, Any] = {"registries": {}}
     problems: list[str] = []
     for name, reg in regs.items():
@@ -38,7 +52,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             entry["keys"] = len(reg)
             entry["failures"] = [f.to_json() for f in reg.failures]
         except Exception as exc:
-            if args.verbose:
+            if verbose:
                 raise
             entry["error"] = error_text(exc)
             problems.append(f"{name}: discovery failed: {entry['error']}")
@@ -71,10 +85,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     }
     report["python"] = {"executable": sys.executable, "version": sys.version.split()[0]}
     report["problems"] = problems
-    code = EXIT_PROBLEM if problems else EXIT_OK
-    if args.json:
-        print_json(report)
-        return code
+    return report
+
+
+def _print_registries(report: dict[str, Any]) -> None:
     rows = []
     for name, data in report["registries"].items():
         cache = data["cache"]
@@ -89,12 +103,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             ]
         )
     print(table(rows, ["registry", "keys", "source", "failures", "cache (before this run)"]))
+
+
+def _print_failures(report: dict[str, Any], group_of: dict[str, str]) -> None:
+    """One row per grouped failure (a whole entry-point group named as such)."""
     failure_rows = []
     for name, data in report["registries"].items():
         if data.get("error"):
             failure_rows.append(["-", "discovery_error", "-", name, data["error"]])
-    group_of = {name: reg.config.entry_point_group for name, reg in regs.items()}
-    for g in grouped:
+    for g in report["failures"]:
         message = g["message"] + (f" at {g['location']}" if g.get("location") else "")
         where = ", ".join(g["registries"])
         groups = {group_of[name] for name in g["registries"]}
@@ -113,6 +130,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             "  (unavailable, skipped, blocked and overridden are expected outcomes, not "
             "problems; `openhcs-registry why REGISTRY KEY` explains one key)"
         )
+
+
+def _print_settings(report: dict[str, Any]) -> None:
+    """Settings, environment variables, the interpreter, and the problems found."""
     print("\nsettings:")
     setting_rows = [[k, str(v)] for k, v in report["settings"].items()]
     print(indent("\n".join(f"{k:<{width(setting_rows)}}  {v}" for k, v in setting_rows)))
@@ -120,13 +141,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     env_rows = [[k, v if v is not None else "(unset)"] for k, v in report["environment"].items()]
     print(indent("\n".join(f"{k:<{width(env_rows)}}  {v}" for k, v in env_rows)))
     print(f"python: {sys.version.split()[0]} ({sys.executable})")
+    problems = report["problems"]
     if problems:
         print(f"\nproblems found: {len(problems)}")
         for problem in problems:
             print(f"  - {problem}")
     else:
         print("\nno problems found")
-    return code
 
 
 def _group(registries: dict[str, Any]) -> list[dict[str, Any]]:
