@@ -26,7 +26,9 @@ _MAX_DEPTH = 8
 # -- the static check --------------------------------------------------------------------------
 
 
-class Checker:
+class _Source:
+    """The project's source as the checks read it: names resolved through its modules."""
+
     def __init__(self, project: Project, regs: dict[str, Any], specs: dict[str, Any]) -> None:
         self.project = project
         self.regs = regs
@@ -44,6 +46,311 @@ class Checker:
         self.findings.append(
             Finding(level, message, module.path if module else None, getattr(node, "lineno", None))
         )
+
+    def resolve(self, module: Module, name: str, depth: int = 0) -> tuple[Any, ...] | None:
+        """``("class", module, ClassDef)``, ``("external", object)`` or None for *name*."""
+        if depth > _MAX_DEPTH:
+            return None
+        if name in module.classes:
+            loaded = sys.modules.get(module.name)  # a contract module, imported by this tool
+            if loaded is not None and isinstance(getattr(loaded, name, None), type):
+                return ("external", getattr(loaded, name))
+            return ("class", module, module.classes[name])
+        if name in module.imports:
+            source, attr = module.imports[name]
+            if attr is None:
+                return ("module", source)
+            if self.project.owns(source):
+                target = self.project.parse(source, self.findings)
+                if target is None:
+                    sub = self.project.parse(f"{source}.{attr}", self.findings)
+                    return ("module", sub.name) if sub is not None else None
+                return self.resolve(target, attr, depth + 1)
+            return _external(source, attr)
+        value = module.assigned.get(name)
+        if isinstance(value, (ast.Name, ast.Attribute)):
+            return self.resolve_expr(module, value, depth + 1)
+        for source in module.star:  # ``from .handlers import *``
+            target = (
+                self.project.parse(source, self.findings) if self.project.owns(source) else None
+            )
+            if target is not None and not name.startswith("_") and target.defines(name):
+                return self.resolve(target, name, depth + 1)
+        return None
+
+    def resolve_expr(
+        self, module: Module, expr: ast.expr, depth: int = 0
+    ) -> tuple[Any, ...] | None:
+        if isinstance(expr, ast.Name):
+            found = self.resolve(module, expr.id, depth)
+            return None if found is not None and found[0] == "module" else found
+        if isinstance(expr, ast.Attribute):
+            dotted = _dotted(expr)
+            if dotted is None:
+                return None
+            head, *rest = dotted.split(".")
+            found = self.resolve(module, head, depth)
+            if found is None or found[0] != "module":
+                return None
+            source = found[1]
+            while len(rest) > 1 and self.project.owns(source):
+                source, rest = f"{source}.{rest[0]}", rest[1:]
+            if self.project.owns(source):
+                target = self.project.parse(source, self.findings)
+                return self.resolve(target, rest[0], depth + 1) if target else None
+            return _external(source, ".".join(rest))
+        return None
+
+    def class_info(self, module: Module, cls: ast.ClassDef, depth: int) -> dict[str, Any]:
+        """Methods (name -> abstract?) and attributes along the project's part of the MRO."""
+        methods: dict[str, bool] = {}
+        attrs: dict[str, ast.expr] = {}
+        for node in cls.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                methods[node.name] = any(
+                    (_dotted(d) or "").split(".")[-1] == "abstractmethod"
+                    for d in node.decorator_list
+                )
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        attrs[target.id] = node.value
+            elif (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and node.value is not None
+            ):
+                attrs[node.target.id] = node.value
+        external: list[Any] = []
+        unresolved: list[str] = []
+        for base in cls.bases:
+            found = self.resolve_expr(module, base, depth + 1) if depth < _MAX_DEPTH else None
+            if found is None:
+                unresolved.append(ast.unparse(base))
+            elif found[0] == "external":
+                external.append(found[1])
+            else:
+                parent = self.class_info(found[1], found[2], depth + 1)
+                for name, abstract in parent["methods"].items():
+                    methods.setdefault(name, abstract)
+                for name, value in parent["attrs"].items():
+                    attrs.setdefault(name, value)
+                external += parent["external"]
+                unresolved += parent["unresolved"]
+        return {"methods": methods, "attrs": attrs, "external": external, "unresolved": unresolved}
+
+    @staticmethod
+    def missing_methods(info: dict[str, Any]) -> list[str]:
+        required = {n for n, abstract in info["methods"].items() if abstract}
+        for base in info["external"]:
+            required |= set(getattr(base, "__abstractmethods__", ()))
+        return sorted(n for n in required if info["methods"].get(n, True))
+
+
+class _ValueChecks(_Source):
+    """Each value a hook returns, judged against its registry (type, abstract, key)."""
+
+    def check_value(
+        self,
+        reg: Any,
+        module: Module,
+        expr: ast.expr,
+        given_key: ast.expr | None,
+        returned: set[tuple[str, str]],
+    ) -> None:
+        cfg = reg.config
+        if isinstance(expr, ast.Call):
+            callee = ast.unparse(expr.func)
+            if callee.split(".")[-1] == "Unavailable":
+                key = expr.args[0] if expr.args else None
+                if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                    self.add("note", f"{reg.name} {key.value!r} may be reported unavailable")
+                return
+            expr = expr.func  # an instance: check its class
+        found = self.resolve_expr(module, expr)
+        if found is None:
+            self.add(
+                "note",
+                f"{ast.unparse(expr)[:60]}: not resolved statically (try --import)",
+                module,
+                expr,
+            )
+            return
+        if found[0] == "external":
+            real = found[1]
+            label = getattr(real, "__qualname__", repr(real))
+            self.check_external_value(reg, real, label, given_key, module, expr)
+            return
+        _, owner, cls = found
+        returned.add((owner.name, cls.name))
+        info = self.class_info(owner, cls, 0)
+        label = cls.name
+        where = (owner, cls)
+        base = cfg.base_class
+        if base is not None:
+            if info["unresolved"]:
+                self.add(
+                    "note",
+                    f"{label}: base {info['unresolved'][0]} not resolved statically; "
+                    f"cannot check it subclasses {base.__qualname__}",
+                    *where,
+                )
+            elif not any(_subclass(b, base) for b in info["external"]):
+                self.add(
+                    "error",
+                    f"{label} is not a subclass of {base.__module__}.{base.__qualname__} "
+                    f"(registry {reg.name}); the registry rejects it",
+                    *where,
+                )
+                return
+        missing = self.missing_methods(info)
+        if missing:
+            from .contracts import abstract_methods
+
+            sigs: dict[str, Any] = {}
+            for b in info["external"]:
+                sigs.update(abstract_methods(b))
+            text = "; ".join(
+                f"def {sigs[m]['signature']}" if m in sigs else f"def {m}(...)" for m in missing
+            )
+            self.add("error", f"{label} is abstract: implement {text}", *where)
+        own_key = self.key_of(reg, info, given_key, label, where)
+        if own_key is not None:
+            self.note_key(reg, own_key, label, where)
+        self.check_secondaries(reg, info, label, where)
+
+    def check_external_value(
+        self, reg: Any, real: Any, label: str, given_key: Any, module: Module, node: Any
+    ) -> None:
+        """A returned class that lives outside the project (imported): checked on the real one."""
+        import inspect
+
+        cfg = reg.config
+        if cfg.base_class is not None and not _subclass(real, cfg.base_class):
+            self.add(
+                "error", f"{label} is not a subclass of {cfg.base_class.__qualname__}", module, node
+            )
+            return
+        if isinstance(real, type) and inspect.isabstract(real):
+            missing = ", ".join(sorted(getattr(real, "__abstractmethods__", ())))
+            self.add("error", f"{label} is abstract: implement {missing}", module, node)
+            return
+        key = _literal(given_key) if given_key is not None else cfg.key_of(real)
+        if not isinstance(key, str) or not key:
+            self.add("error", f"{label} has no usable key ({_type_name(key)})", module, node)
+            return
+        self.note_key(reg, key, label, (module, node))
+
+    def key_of(
+        self, reg: Any, info: dict[str, Any], given_key: Any, label: str, where: tuple[Any, Any]
+    ) -> str | None:
+        cfg = reg.config
+        if given_key is not None:
+            key = _literal(given_key)
+            if key is _UNKNOWN:
+                return None
+            if not isinstance(key, str) or not key:
+                self.add(
+                    "error",
+                    f"{label} is returned under key {key!r} ({_type_name(key)}); keys must be "
+                    "non-empty strings",
+                    *where,
+                )
+                return None
+            return key
+        if cfg.key_attribute is None:
+            return None  # a key_extractor: computed at run time
+        node = info["attrs"].get(cfg.key_attribute)
+        if node is not None:
+            key = _literal(node)
+            if key is _UNKNOWN:
+                return None
+            if not isinstance(key, str) or not key:
+                self.add(
+                    "error",
+                    f"{label}.{cfg.key_attribute} = {key!r} is {_type_name(key)}, not a "
+                    "non-empty str: the registry has no key for it",
+                    where[0],
+                    node,
+                )
+                return None
+            return key
+        if info["unresolved"]:
+            return None
+        for base in info["external"]:
+            inherited = getattr(base, cfg.key_attribute, None)
+            if isinstance(inherited, str) and inherited:
+                self.add(
+                    "error",
+                    f"{label} inherits key {inherited!r} from {base.__qualname__}: a duplicate "
+                    f"of its parent; set its own {cfg.key_attribute}",
+                    *where,
+                )
+                return None
+        self.add(
+            "error",
+            f"{label} sets no {cfg.key_attribute} (the key of registry {reg.name}): "
+            f'add {cfg.key_attribute} = "my_key"',
+            *where,
+        )
+        return None
+
+    def note_key(self, reg: Any, key: str, label: str, where: tuple[Any, Any]) -> None:
+        keys = self.keys.setdefault(reg.name, [])
+        if key in keys:
+            self.add("warning", f"{label}: key {key!r} is provided twice in {reg.name}", *where)
+        else:
+            keys.append(key)
+
+    def check_secondaries(
+        self, reg: Any, info: dict[str, Any], label: str, where: tuple[Any, Any]
+    ) -> None:
+        for sec in reg.config.secondary_registries:
+            node = info["attrs"].get(sec.attribute) if sec.attribute else None
+            ref = _literal(node) if node is not None else None
+            if not isinstance(ref, str):
+                continue
+            module_name, sep, qualname = ref.partition(":")
+            if not sep or not self.project.owns(module_name):
+                continue
+            target = self.project.parse(module_name, self.findings)
+            if target is None or not target.defines(qualname.split(".")[0]):
+                self.add(
+                    "error",
+                    f"{label}.{sec.attribute} = {ref!r} points nowhere: "
+                    + (f"no module {module_name}" if target is None else f"no {qualname} there")
+                    + f" (secondary registry {sec.name})",
+                    where[0],
+                    node,
+                )
+
+    def check_unreturned(self, module: Module, returned: set[tuple[str, str]]) -> None:
+
+        for cls in module.classes.values():
+            if (module.name, cls.name) in returned:
+                continue
+            info = self.class_info(module, cls, 0)
+            for reg in self.regs.values():
+                base = reg.config.base_class
+                if base is None or not any(_subclass(b, base) for b in info["external"]):
+                    continue
+                if self.missing_methods(info):
+                    continue
+                attr = reg.config.key_attribute
+                if attr and attr not in info["attrs"]:
+                    continue
+                self.add(
+                    "warning",
+                    f"{cls.name} subclasses {base.__qualname__} but the hook does not return "
+                    "it: it is not registered (return it from "
+                    f"{reg.config.hook_name}())",
+                    module,
+                    cls,
+                )
+
+
+class Checker(_ValueChecks):
+    """Follows each entry point into the source and records the findings."""
 
     def run(self) -> None:
         plugin_eps = [ep for ep in self.project.entry_points if ep[0] in self.groups]
@@ -257,304 +564,6 @@ class Checker:
                     module,
                     ret,
                 )
-
-    def check_value(
-        self,
-        reg: Any,
-        module: Module,
-        expr: ast.expr,
-        given_key: ast.expr | None,
-        returned: set[tuple[str, str]],
-    ) -> None:
-        cfg = reg.config
-        if isinstance(expr, ast.Call):
-            callee = ast.unparse(expr.func)
-            if callee.split(".")[-1] == "Unavailable":
-                key = expr.args[0] if expr.args else None
-                if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                    self.add("note", f"{reg.name} {key.value!r} may be reported unavailable")
-                return
-            expr = expr.func  # an instance: check its class
-        found = self.resolve_expr(module, expr)
-        if found is None:
-            self.add(
-                "note",
-                f"{ast.unparse(expr)[:60]}: not resolved statically (try --import)",
-                module,
-                expr,
-            )
-            return
-        if found[0] == "external":
-            real = found[1]
-            label = getattr(real, "__qualname__", repr(real))
-            self.check_external_value(reg, real, label, given_key, module, expr)
-            return
-        _, owner, cls = found
-        returned.add((owner.name, cls.name))
-        info = self.class_info(owner, cls, 0)
-        label = cls.name
-        where = (owner, cls)
-        base = cfg.base_class
-        if base is not None:
-            if info["unresolved"]:
-                self.add(
-                    "note",
-                    f"{label}: base {info['unresolved'][0]} not resolved statically; "
-                    f"cannot check it subclasses {base.__qualname__}",
-                    *where,
-                )
-            elif not any(_subclass(b, base) for b in info["external"]):
-                self.add(
-                    "error",
-                    f"{label} is not a subclass of {base.__module__}.{base.__qualname__} "
-                    f"(registry {reg.name}); the registry rejects it",
-                    *where,
-                )
-                return
-        missing = self.missing_methods(info)
-        if missing:
-            from .contracts import abstract_methods
-
-            sigs: dict[str, Any] = {}
-            for b in info["external"]:
-                sigs.update(abstract_methods(b))
-            text = "; ".join(
-                f"def {sigs[m]['signature']}" if m in sigs else f"def {m}(...)" for m in missing
-            )
-            self.add("error", f"{label} is abstract: implement {text}", *where)
-        own_key = self.key_of(reg, info, given_key, label, where)
-        if own_key is not None:
-            self.note_key(reg, own_key, label, where)
-        self.check_secondaries(reg, info, label, where)
-
-    def check_external_value(
-        self, reg: Any, real: Any, label: str, given_key: Any, module: Module, node: Any
-    ) -> None:
-        """A returned class that lives outside the project (imported): checked on the real one."""
-        import inspect
-
-        cfg = reg.config
-        if cfg.base_class is not None and not _subclass(real, cfg.base_class):
-            self.add(
-                "error", f"{label} is not a subclass of {cfg.base_class.__qualname__}", module, node
-            )
-            return
-        if isinstance(real, type) and inspect.isabstract(real):
-            missing = ", ".join(sorted(getattr(real, "__abstractmethods__", ())))
-            self.add("error", f"{label} is abstract: implement {missing}", module, node)
-            return
-        key = _literal(given_key) if given_key is not None else cfg.key_of(real)
-        if not isinstance(key, str) or not key:
-            self.add("error", f"{label} has no usable key ({_type_name(key)})", module, node)
-            return
-        self.note_key(reg, key, label, (module, node))
-
-    def key_of(
-        self, reg: Any, info: dict[str, Any], given_key: Any, label: str, where: tuple[Any, Any]
-    ) -> str | None:
-        cfg = reg.config
-        if given_key is not None:
-            key = _literal(given_key)
-            if key is _UNKNOWN:
-                return None
-            if not isinstance(key, str) or not key:
-                self.add(
-                    "error",
-                    f"{label} is returned under key {key!r} ({_type_name(key)}); keys must be "
-                    "non-empty strings",
-                    *where,
-                )
-                return None
-            return key
-        if cfg.key_attribute is None:
-            return None  # a key_extractor: computed at run time
-        node = info["attrs"].get(cfg.key_attribute)
-        if node is not None:
-            key = _literal(node)
-            if key is _UNKNOWN:
-                return None
-            if not isinstance(key, str) or not key:
-                self.add(
-                    "error",
-                    f"{label}.{cfg.key_attribute} = {key!r} is {_type_name(key)}, not a "
-                    "non-empty str: the registry has no key for it",
-                    where[0],
-                    node,
-                )
-                return None
-            return key
-        if info["unresolved"]:
-            return None
-        for base in info["external"]:
-            inherited = getattr(base, cfg.key_attribute, None)
-            if isinstance(inherited, str) and inherited:
-                self.add(
-                    "error",
-                    f"{label} inherits key {inherited!r} from {base.__qualname__}: a duplicate "
-                    f"of its parent; set its own {cfg.key_attribute}",
-                    *where,
-                )
-                return None
-        self.add(
-            "error",
-            f"{label} sets no {cfg.key_attribute} (the key of registry {reg.name}): "
-            f'add {cfg.key_attribute} = "my_key"',
-            *where,
-        )
-        return None
-
-    def note_key(self, reg: Any, key: str, label: str, where: tuple[Any, Any]) -> None:
-        keys = self.keys.setdefault(reg.name, [])
-        if key in keys:
-            self.add("warning", f"{label}: key {key!r} is provided twice in {reg.name}", *where)
-        else:
-            keys.append(key)
-
-    def check_secondaries(
-        self, reg: Any, info: dict[str, Any], label: str, where: tuple[Any, Any]
-    ) -> None:
-        for sec in reg.config.secondary_registries:
-            node = info["attrs"].get(sec.attribute) if sec.attribute else None
-            ref = _literal(node) if node is not None else None
-            if not isinstance(ref, str):
-                continue
-            module_name, sep, qualname = ref.partition(":")
-            if not sep or not self.project.owns(module_name):
-                continue
-            target = self.project.parse(module_name, self.findings)
-            if target is None or not target.defines(qualname.split(".")[0]):
-                self.add(
-                    "error",
-                    f"{label}.{sec.attribute} = {ref!r} points nowhere: "
-                    + (f"no module {module_name}" if target is None else f"no {qualname} there")
-                    + f" (secondary registry {sec.name})",
-                    where[0],
-                    node,
-                )
-
-    def check_unreturned(self, module: Module, returned: set[tuple[str, str]]) -> None:
-
-        for cls in module.classes.values():
-            if (module.name, cls.name) in returned:
-                continue
-            info = self.class_info(module, cls, 0)
-            for reg in self.regs.values():
-                base = reg.config.base_class
-                if base is None or not any(_subclass(b, base) for b in info["external"]):
-                    continue
-                if self.missing_methods(info):
-                    continue
-                attr = reg.config.key_attribute
-                if attr and attr not in info["attrs"]:
-                    continue
-                self.add(
-                    "warning",
-                    f"{cls.name} subclasses {base.__qualname__} but the hook does not return "
-                    "it: it is not registered (return it from "
-                    f"{reg.config.hook_name}())",
-                    module,
-                    cls,
-                )
-
-    # -- resolving names ---------------------------------------------------------------------
-    def resolve(self, module: Module, name: str, depth: int = 0) -> tuple[Any, ...] | None:
-        """``("class", module, ClassDef)``, ``("external", object)`` or None for *name*."""
-        if depth > _MAX_DEPTH:
-            return None
-        if name in module.classes:
-            loaded = sys.modules.get(module.name)  # a contract module, imported by this tool
-            if loaded is not None and isinstance(getattr(loaded, name, None), type):
-                return ("external", getattr(loaded, name))
-            return ("class", module, module.classes[name])
-        if name in module.imports:
-            source, attr = module.imports[name]
-            if attr is None:
-                return ("module", source)
-            if self.project.owns(source):
-                target = self.project.parse(source, self.findings)
-                if target is None:
-                    sub = self.project.parse(f"{source}.{attr}", self.findings)
-                    return ("module", sub.name) if sub is not None else None
-                return self.resolve(target, attr, depth + 1)
-            return _external(source, attr)
-        value = module.assigned.get(name)
-        if isinstance(value, (ast.Name, ast.Attribute)):
-            return self.resolve_expr(module, value, depth + 1)
-        for source in module.star:  # ``from .handlers import *``
-            target = (
-                self.project.parse(source, self.findings) if self.project.owns(source) else None
-            )
-            if target is not None and not name.startswith("_") and target.defines(name):
-                return self.resolve(target, name, depth + 1)
-        return None
-
-    def resolve_expr(
-        self, module: Module, expr: ast.expr, depth: int = 0
-    ) -> tuple[Any, ...] | None:
-        if isinstance(expr, ast.Name):
-            found = self.resolve(module, expr.id, depth)
-            return None if found is not None and found[0] == "module" else found
-        if isinstance(expr, ast.Attribute):
-            dotted = _dotted(expr)
-            if dotted is None:
-                return None
-            head, *rest = dotted.split(".")
-            found = self.resolve(module, head, depth)
-            if found is None or found[0] != "module":
-                return None
-            source = found[1]
-            while len(rest) > 1 and self.project.owns(source):
-                source, rest = f"{source}.{rest[0]}", rest[1:]
-            if self.project.owns(source):
-                target = self.project.parse(source, self.findings)
-                return self.resolve(target, rest[0], depth + 1) if target else None
-            return _external(source, ".".join(rest))
-        return None
-
-    def class_info(self, module: Module, cls: ast.ClassDef, depth: int) -> dict[str, Any]:
-        """Methods (name -> abstract?) and attributes along the project's part of the MRO."""
-        methods: dict[str, bool] = {}
-        attrs: dict[str, ast.expr] = {}
-        for node in cls.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                methods[node.name] = any(
-                    (_dotted(d) or "").split(".")[-1] == "abstractmethod"
-                    for d in node.decorator_list
-                )
-            elif isinstance(node, ast.Assign):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        attrs[target.id] = node.value
-            elif (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and node.value is not None
-            ):
-                attrs[node.target.id] = node.value
-        external: list[Any] = []
-        unresolved: list[str] = []
-        for base in cls.bases:
-            found = self.resolve_expr(module, base, depth + 1) if depth < _MAX_DEPTH else None
-            if found is None:
-                unresolved.append(ast.unparse(base))
-            elif found[0] == "external":
-                external.append(found[1])
-            else:
-                parent = self.class_info(found[1], found[2], depth + 1)
-                for name, abstract in parent["methods"].items():
-                    methods.setdefault(name, abstract)
-                for name, value in parent["attrs"].items():
-                    attrs.setdefault(name, value)
-                external += parent["external"]
-                unresolved += parent["unresolved"]
-        return {"methods": methods, "attrs": attrs, "external": external, "unresolved": unresolved}
-
-    @staticmethod
-    def missing_methods(info: dict[str, Any]) -> list[str]:
-        required = {n for n, abstract in info["methods"].items() if abstract}
-        for base in info["external"]:
-            required |= set(getattr(base, "__abstractmethods__", ()))
-        return sorted(n for n in required if info["methods"].get(n, True))
 
 
 def _walk_body(func: ast.AST) -> Iterator[ast.AST]:
