@@ -787,6 +787,7 @@ class _Discovery:
             ref = reference_of(obj)
             if id(obj) in self.offered_ids or (ref is not None and ref in self.offered):
                 continue  # offered by a hook already (judged there)
+            self._pin_importers(module)
             record = PluginRecord(
                 f"import-time:{module}", "import_time", module, *self._dist_of(module)
             )
@@ -831,6 +832,19 @@ class _Discovery:
             cand.persist = self._discovered_module(module) and ref is not None
             out.append(cand)
         return out
+
+    def _pin_importers(self, module: str | None) -> None:
+        """Mark the plugins whose loading imported *module* as not reusable.
+
+        A class registered at import time is noted only when its module is imported in this
+        process: a later discovery that reused the plugin which imported it (without
+        importing it again) would lose the class.  So that plugin is loaded every time.
+        """
+        if not module:
+            return
+        for record in self.records.values():
+            if record.origin != "import_time" and module in record.module_names():
+                record.reusable = False
 
     def _discovered_module(self, module: str | None) -> bool:
         if not module:
