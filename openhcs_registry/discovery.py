@@ -244,6 +244,7 @@ class _Discovery:
         self.listed: dict[str, list[str] | None] = {}  # sys.path folder listings, taken once
         self.marked: dict[str, dict[str, Any]] = {}  # plugin -> its hookimpl attributes
         self.stat: Any = file_stat
+        self.pinned: set[str] = set()  # modules whose importers were marked not reusable
 
     def inputs_of(self, plugin: str) -> Inputs:
         record = self.records.get(plugin)
@@ -840,8 +841,9 @@ class _Discovery:
         process: a later discovery that reused the plugin which imported it (without
         importing it again) would lose the class.  So that plugin is loaded every time.
         """
-        if not module:
+        if not module or module in self.pinned:
             return
+        self.pinned.add(module)  # once per module: a module may note thousands of classes
         for record in self.records.values():
             if record.origin != "import_time" and module in record.module_names():
                 record.reusable = False
