@@ -366,6 +366,7 @@ def import_module(name: str, inputs: Inputs) -> Any:
 
     if name in sys.modules:
         inputs.update(known_inputs(name))
+        _add_parents(inputs, name)
         return importlib.import_module(name)
     own = Inputs()
     try:
@@ -373,11 +374,36 @@ def import_module(name: str, inputs: Inputs) -> Any:
             module = importlib.import_module(name)
     except BaseException as exc:
         own.add_traceback(exc)
+        _add_parents(own, name)
         inputs.update(own)
         raise
+    _add_parents(own, name)
     _import_log[name] = own
     inputs.update(own)
     return module
+
+
+def _add_parents(inputs: Inputs, name: str) -> None:
+    """Record the files of the packages above *name* (``pkg/__init__.py`` for ``pkg.mod``).
+
+    Which file ``pkg.mod`` is depends on which folder ``pkg`` is: a regular package losing its
+    ``__init__.py`` (a later ``sys.path`` entry's ``pkg`` then wins) changes that file only.
+    The parent is usually imported already (a discovery package's listing imported it), so
+    the recorder did not see it: its file is taken from ``sys.modules``.  Only the parents'
+    own files, never their other submodules: a plugin depends on its package, not on its
+    siblings.
+    """
+    parts = name.split(".")
+    for depth in range(1, len(parts)):
+        parent = ".".join(parts[:depth])
+        if parent in inputs.modules:
+            continue
+        module = sys.modules.get(parent)
+        if module is None:
+            return
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            inputs.modules[parent] = inputs.add_file(os.path.abspath(file))
 
 
 @contextmanager

@@ -502,6 +502,8 @@ class RegistryCacheManager:
             if record.stored is not None:  # reused: copied, its rows carried over
                 raw, old_files, old_dirs, old_modules = record.stored
                 doc_record: Any = dict(raw)
+                if not record.reusable:  # pinned by this discovery (an import-time class)
+                    doc_record["reusable"] = False
                 if "files" in raw:
                     doc_record["files"] = [
                         _carry(old_files[i], file_rows, file_index) for i in raw["files"]

@@ -245,6 +245,7 @@ class _Discovery:
         self.listed: dict[str, list[str] | None] = {}  # sys.path folder listings, taken once
         self.marked: dict[str, dict[str, Any]] = {}  # plugin -> its hookimpl attributes
         self.stat: Any = file_stat
+        self.pinned: set[str] = set()  # modules whose importers were marked not reusable
 
     def inputs_of(self, plugin: str) -> Inputs:
         record = self.records.get(plugin)
@@ -788,6 +789,7 @@ class _Discovery:
             ref = reference_of(obj)
             if id(obj) in self.offered_ids or (ref is not None and ref in self.offered):
                 continue  # offered by a hook already (judged there)
+            self._pin_importers(module)
             record = PluginRecord(
                 f"import-time:{module}", "import_time", module, *self._dist_of(module)
             )
@@ -832,6 +834,20 @@ class _Discovery:
             cand.persist = self._discovered_module(module) and ref is not None
             out.append(cand)
         return out
+
+    def _pin_importers(self, module: str | None) -> None:
+        """Mark the plugins whose loading imported *module* as not reusable.
+
+        A class registered at import time is noted only when its module is imported in this
+        process: a later discovery that reused the plugin which imported it (without
+        importing it again) would lose the class.  So that plugin is loaded every time.
+        """
+        if not module or module in self.pinned:
+            return
+        self.pinned.add(module)  # once per module: a module may note thousands of classes
+        for record in self.records.values():
+            if record.origin != "import_time" and module in record.module_names():
+                record.reusable = False
 
     def _discovered_module(self, module: str | None) -> bool:
         if not module:
