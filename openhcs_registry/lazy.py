@@ -173,6 +173,7 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
         self._state: Snapshot | None = None
         self._view_cache: dict[str, Entry] | None = None
         self._overlay = Overlay(config)
+        self._manager: RegistryCacheManager | None = None
         self._secondaries: dict[str, SecondaryRegistryDict[Any]] = {}
         # the module defining this registry, so that a pickle names it (see __reduce__)
         self._home = _caller_module()
@@ -188,7 +189,12 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
 
     @property
     def cache(self) -> RegistryCacheManager:
-        return RegistryCacheManager(self.config, self.blocked)
+        """The manager of this registry's cache file (a new one when the blocks change)."""
+        blocked = self.blocked
+        manager = self._manager
+        if manager is None or manager.blocked != blocked:
+            manager = self._manager = RegistryCacheManager(self.config, blocked)
+        return manager
 
     # -- discovery (single flight, :mod:`._loading`) ------------------------------------------
     def _ensure(self) -> Snapshot:
