@@ -173,12 +173,10 @@ class Overlay:
         for key, entry in view.items():
             if entry.source != "runtime" or key in base:
                 continue
+            from ._rules import derive
+
             try:
-                value = (
-                    sec.derive(key, entry.value)
-                    if sec.derive is not None
-                    else getattr(entry.value, sec.attribute or "", None)
-                )
+                value = derive(sec, key, entry.value)
             except Exception as exc:
                 logger.warning(
                     "registry %s: cannot derive %s[%r]: %s", self.config.name, name, key, exc

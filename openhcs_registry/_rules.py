@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .config import RegistryConfig
+    from .config import RegistryConfig, SecondaryRegistryConfig
 
 
 class Unavailable:
@@ -99,6 +99,18 @@ def admit(
             FailureKind.UNAVAILABLE, requires_message(missing), key, missing_module=missing
         )
     return None
+
+
+def derive(sec: SecondaryRegistryConfig, key: str, value: Any) -> Any:
+    """Secondary *sec*'s entry for the primary *value* under *key* (None: it has none).
+
+    Its derive function, or else its attribute of the value; may raise (the caller reports
+    that as a derivation failure).  Discovery derives the values of every accepted offer, the
+    overlay those of values registered at run time.
+    """
+    if sec.derive is not None:
+        return sec.derive(key, value)
+    return getattr(value, sec.attribute or "", None)
 
 
 def requires_message(missing: str | None) -> str:
