@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from . import autoregister
 from ._log import get_logger
+from ._rules import admit, derive
 from ._snapshot import UNRESOLVED, Entry
 
 TYPE_CHECKING = False
@@ -45,7 +46,6 @@ class Overlay:
     # -- changes ------------------------------------------------------------------------------
     def register(self, value: Any, key: str | None, override: bool) -> str:
         """Add *value* under *key* (or its own key); the rules are :func:`._rules.admit`'s."""
-        from ._rules import admit
         from .diagnostics import FailureKind
 
         name = self.config.name
@@ -144,8 +144,6 @@ class Overlay:
 
                 if existing.ref == reference_of(obj):
                     return  # the cached entry for this very class, not yet resolved
-        from ._rules import admit
-
         if not isinstance(obj, type) or admit(cfg, obj, key) is not None:
             return  # the rules discovery applies: a class it would refuse is not overlaid
         if existing is not None:
@@ -173,8 +171,6 @@ class Overlay:
         for key, entry in view.items():
             if entry.source != "runtime" or key in base:
                 continue
-            from ._rules import derive
-
             try:
                 value = derive(sec, key, entry.value)
             except Exception as exc:

@@ -16,6 +16,7 @@ import sys
 from . import refs as _refs  # small; every resolution needs it
 from ._flight import wait_for
 from ._log import get_logger
+from ._rules import admit
 from ._snapshot import UNRESOLVED
 
 TYPE_CHECKING = False
@@ -101,8 +102,6 @@ def import_entry(registry: LazyDiscoveryDict[Any], entry: Entry, secondary: str 
 
 def _valid(registry: LazyDiscoveryDict[Any], entry: Entry, value: Any) -> bool:
     """Whether *value* may still be *entry*'s: the contract's type, and the entry's key."""
-    from ._rules import admit
-
     cfg = registry.config
     given = entry.key if entry.keyed else None
     if admit(cfg, value, given, explicit=True) is not None:

@@ -1,12 +1,15 @@
 """One ``admit()``: every rule that decides whether a value may enter a registry.
 
 A value is judged on its own — its type, whether it is abstract, its key, the registry's skip
-rule,
-its ``requires_modules`` — never against other plugins (conflicts are the merge's business,
-see :mod:`.discovery`).  Discovery calls it for every value a hook returns; the registry
-calls it for classes noted at import time that it overlays in a process.  Being a pure
-function of the value and the settings is what lets a plugin's judged values be recorded and
-reused by incremental rediscovery.
+rule, its ``requires_modules`` — never against other plugins (conflicts are the merge's
+business, see :mod:`.discovery`).  Discovery calls it for every value a hook returns; the
+registry's overlay for classes noted at import time and for run-time registrations, and
+value resolution for a value read back by its cached reference (the explicit form: type and
+key).  Being a pure function of the value and the settings is what lets a plugin's judged
+values be recorded and reused by incremental rediscovery.
+
+On the warm path (the overlay and resolution import it): no ``typing`` or ``inspect`` at run
+time (``inspect`` only when a class is judged for being abstract, which discovery does).
 """
 
 from __future__ import annotations
