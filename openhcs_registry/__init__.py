@@ -12,11 +12,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._rules import Unavailable
     from .autoregister import AutoRegistered
     from .cache import RegistryCacheManager, clear_cache
     from .config import RegistryConfig, SecondaryRegistryConfig
     from .diagnostics import FailureKind, PluginFailure
-    from .discovery import DuplicateKeyError, Unavailable
+    from .discovery import DuplicateKeyError
     from .enums import cached_enum
     from .lazy import (
         DiscoveryInProgressError,
@@ -38,7 +39,7 @@ _EXPORTS = {
     "FailureKind": "diagnostics",
     "PluginFailure": "diagnostics",
     "DuplicateKeyError": "discovery",
-    "Unavailable": "discovery",
+    "Unavailable": "_rules",
     "cached_enum": "enums",
     "DiscoveryInProgressError": "lazy",
     "LazyDiscoveryDict": "lazy",
