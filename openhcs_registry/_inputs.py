@@ -271,9 +271,53 @@ def _note(inputs: Inputs, fullname: str, path: Any, spec: Any) -> None:
     # name appearing earlier on ``sys.path`` is seen through the entries' names.
     origin = getattr(spec, "origin", None)
     if getattr(spec, "has_location", False) and isinstance(origin, str):
-        inputs.modules.setdefault(fullname, inputs.add_file(os.path.abspath(origin)))
+        file = os.path.abspath(origin)
+        inputs.modules.setdefault(fullname, inputs.add_file(file))
+        if path is not None:
+            _note_earlier_portions(inputs, fullname, path, file)
     else:
         inputs.modules.setdefault(fullname, None)
+
+
+def _note_earlier_portions(inputs: Inputs, fullname: str, path: Any, file: str) -> None:
+    """A submodule found in a later folder of its package's path: the earlier ones missed it.
+
+    A namespace package spans several folders (``p1/pkg``, ``p2/pkg``); ``pkg.mod`` found in
+    ``p2/pkg`` becomes ``p1/pkg/mod.py`` the moment such a file appears in the earlier folder,
+    so the name is recorded as looked for there (a regular package has one folder: nothing).
+    """
+    leaf = {fullname.rpartition(".")[2]}
+    for folder in path:
+        if not isinstance(folder, str):
+            continue
+        folder = os.path.abspath(folder)
+        if file.startswith(folder + os.sep):
+            return
+        inputs.add_names(folder, leaf)
+
+
+def note_found(inputs: Inputs, names: Any) -> None:
+    """Record the modules named in *names* that are imported already (``requires_modules``).
+
+    ``find_spec`` answers an imported name from ``sys.modules`` without asking the finders,
+    so the recorder would not see it: a requirement another plugin happened to import
+    first would otherwise not be an input of this one, and its removal would go unseen.
+    """
+    if isinstance(names, str):
+        names = (names,)
+    if not isinstance(names, (tuple, list)):
+        return
+    for name in names:
+        module = sys.modules.get(name) if isinstance(name, str) else None
+        if module is None:
+            continue
+        inputs.tops.add(name.partition(".")[0])
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            inputs.modules.setdefault(name, inputs.add_file(os.path.abspath(file)))
+        else:
+            inputs.modules.setdefault(name, None)
+        _add_parents(inputs, name)
 
 
 _recorder = _Recorder()

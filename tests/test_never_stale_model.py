@@ -177,6 +177,25 @@ PINNED: dict[str, list[Op]] = {
         ("helper_write", 1, 716),
         ("static_edit", 10, 832),
     ],
+    # a namespace discovery package: a module found in the later portion, then a file of
+    # that name added to the earlier portion (which now wins): the earlier folder was not
+    # recorded as searched for that name (campaign seed 1000)
+    "module_added_to_an_earlier_namespace_portion": [
+        ("init_toggle", 0),
+        ("disc_write", 1, 3, 175),
+        ("disc_write", 0, 3, 82),
+    ],
+    # a requirement (requires_modules) imported already by another plugin is answered by
+    # find_spec from sys.modules, unseen by the recorder: its removal was not a change of
+    # the plugin requiring it (campaign seed 1100)
+    "requirement_imported_by_another_plugin_removed": [
+        ("pip_install", 1, 401),
+        ("opt_toggle", 0),
+        ("init_toggle", 0),
+        ("rewrite_keep_mtime", 62, 884),
+        ("disc_write", 0, 0, 759),
+        ("opt_toggle", 0),
+    ],
 }
 
 
