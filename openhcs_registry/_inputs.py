@@ -277,6 +277,8 @@ def _note(inputs: Inputs, fullname: str, path: Any, spec: Any) -> None:
             _note_earlier_portions(inputs, fullname, path, file)
     else:
         inputs.modules.setdefault(fullname, None)
+    if path is not None:  # its parents were imported before it, maybe by someone else
+        _add_parents(inputs, fullname)
 
 
 def _note_earlier_portions(inputs: Inputs, fullname: str, path: Any, file: str) -> None:
