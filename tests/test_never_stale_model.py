@@ -196,6 +196,26 @@ PINNED: dict[str, list[Op]] = {
         ("disc_write", 0, 0, 759),
         ("opt_toggle", 0),
     ],
+    # two discovery modules import a helper that registers classes at import time: the
+    # second one's `import` was answered from sys.modules (the first loaded the helper), so
+    # the recorder never saw it; the second was reused without importing the helper once
+    # the first changed, and the helper's class was lost (campaign seed 1300, not shrunk
+    # further within its time budget)
+    "helper_imported_from_sys_modules_by_a_second_plugin": [
+        ("pythonpath", 1),
+        ("disc_rename", 1, 2, 1),
+        ("link_toggle",),
+        ("helper_write", 0, 660),
+        ("pkg_move", 0),
+        ("nothing",),
+        ("static_edit", 15, 942),
+        ("same_size_edit", 29, 0),
+        ("opt_toggle", 0),
+        ("link_target_edit", 72),
+        ("disc_rename", 0, 3, 2),
+        ("disc_rename", 0, 4, 2),
+        ("link_target_edit", 401),
+    ],
 }
 
 
