@@ -216,6 +216,14 @@ PINNED: dict[str, list[Op]] = {
         ("disc_rename", 0, 4, 2),
         ("link_target_edit", 401),
     ],
+    # the same class, shorter: an installed plugin and a discovery module both import the
+    # helper; the helper is rewritten, and the plugin whose import sys.modules answered kept
+    # its old record (campaign seed 1300, world 9)
+    "helper_rewritten_after_an_install_imports_it_too": [
+        ("helper_write", 0, 1001),
+        ("pip_install", 2, 920),
+        ("helper_write", 0, 258),
+    ],
 }
 
 
