@@ -18,6 +18,7 @@ This module is cold-path only (discovery); the warm checks live in :mod:`.cache`
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -360,6 +361,7 @@ _unrecorded: set[str] = set(sys.builtin_module_names)
 _ENGINE = __name__.partition(".")[0]
 
 _real_import = __import__
+_real_import_module = importlib.import_module
 
 
 def _hooked_import(
@@ -375,6 +377,18 @@ def _hooked_import(
     if stack and not getattr(_recorder.local, "busy", False):
         try:
             _note_cached(stack, name, globals, fromlist, level)
+        except Exception:  # never break the plugin's import over bookkeeping
+            pass
+    return module
+
+
+def _hooked_import_module(name: str, package: str | None = None) -> Any:
+    """``importlib.import_module`` while a recorder is installed (as :func:`_hooked_import`)."""
+    module = _real_import_module(name, package)
+    stack = _recorder.stack()
+    if stack and not getattr(_recorder.local, "busy", False):
+        try:
+            _note_cached(stack, module.__name__, None, (), 0)
         except Exception:  # never break the plugin's import over bookkeeping
             pass
     return module
@@ -448,6 +462,8 @@ def recording(inputs: Inputs) -> Iterator[Inputs]:
                 sys.meta_path.insert(0, _recorder)
             if builtins.__import__ is _real_import:
                 builtins.__import__ = _hooked_import
+            if importlib.import_module is _real_import_module:
+                importlib.import_module = _hooked_import_module
         _installed += 1
     stack = _recorder.stack()
     stack.append(inputs)
@@ -464,6 +480,8 @@ def recording(inputs: Inputs) -> Iterator[Inputs]:
                     pass
                 if builtins.__import__ is _hooked_import:  # never undo someone else's hook
                     builtins.__import__ = _real_import
+                if importlib.import_module is _hooked_import_module:
+                    importlib.import_module = _real_import_module
 
 
 _by_top: dict[str, list[str]] = {}
@@ -519,16 +537,14 @@ def import_module(name: str, inputs: Inputs) -> Any:
     Raises whatever the import raises (the caller isolates it); the files of the failing
     code are recorded first, so that fixing them is seen.
     """
-    import importlib
-
     if name in sys.modules:
         inputs.update(known_inputs(name))
         _add_parents(inputs, name)
-        return importlib.import_module(name)
+        return _real_import_module(name)
     own = Inputs()
     try:
         with recording(own):
-            module = importlib.import_module(name)
+            module = _real_import_module(name)
     except BaseException as exc:
         own.add_traceback(exc)
         _add_parents(own, name)
