@@ -180,6 +180,16 @@ class World:
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def two_plugin_world(world: World) -> World:
+    """A registry with two installed one-plugin distributions (alpha 1.0, beta)."""
+    world.write_spec()
+    world.install(
+        "alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")), version="1.0"
+    )
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    return world
+
+
 def _last_json(out: str) -> Any:
     return json.loads(out.strip().splitlines()[-1])
 
