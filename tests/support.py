@@ -231,3 +231,47 @@ def run_python(
     if proc.returncode != 0:
         raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- the command line, run as a real subprocess ------------------------------------------------
+def cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    **extra_env: str,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m openhcs_registry ARGS`` with *env* (default: this process's) plus *extra_env*."""
+    base = env if env is not None else dict(os.environ)
+    return subprocess.run(
+        [sys.executable, "-m", "openhcs_registry", *args],
+        env={**base, **extra_env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def world_cli(world: World, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command line on *world*'s registry (``--module`` its contract) and environment."""
+    return cli(*args, "--module", world.spec, env=world.env(**env))
+
+
+def why_json(world: World, key: str) -> dict[str, Any]:
+    """``why REGISTRY KEY --json`` on *world*'s registry; exit 0 (present) or 1 (missing)."""
+    proc = world_cli(world, "why", world.name, key, "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def doctor_json(world: World) -> tuple[int, dict[str, Any]]:
+    """``doctor --json`` on *world*'s registry: (exit code, report)."""
+    proc = world_cli(world, "doctor", "--json")
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def doctor_kinds(report: dict[str, Any], registry: str) -> list[str]:
+    """The failure kinds ``doctor --json`` reports for *registry*, sorted."""
+    return sorted(f["kind"] for f in report["registries"][registry]["failures"])

@@ -9,17 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import World
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openhcs_registry", *args],
-        env=env if env is not None else dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from support import World, cli
 
 
 def test_list_json_and_table() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,17 +10,7 @@ from pathlib import Path
 
 from openhcs_hookspecs.microscopes import MicroscopeHandler
 from openhcs_hookspecs.storage import StorageBackend
-
-
-def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openhcs_registry", *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from support import cli
 
 
 def test_contracts_json_describes_every_builtin_registry_from_the_live_classes() -> None:

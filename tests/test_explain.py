@@ -15,33 +15,7 @@ import textwrap
 from typing import Any
 
 import pytest
-from support import World
-
-
-def cli(world: World, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openhcs_registry", *args, "--module", world.spec],
-        env=world.env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def why_json(world: World, key: str) -> dict[str, Any]:
-    proc = cli(world, "why", world.name, key, "--json")
-    assert proc.returncode in (0, 1), proc.stderr
-    data: dict[str, Any] = json.loads(proc.stdout)
-    return data
-
-
-def doctor_json(world: World) -> tuple[int, dict[str, Any]]:
-    proc = cli(world, "doctor", "--json")
-    return proc.returncode, json.loads(proc.stdout)
-
-
-def kinds(report: dict[str, Any], registry: str) -> list[str]:
-    return sorted(f["kind"] for f in report["registries"][registry]["failures"])
+from support import World, doctor_json, doctor_kinds, why_json, world_cli
 
 
 # -- item 2: a misspelt hookimpl name ------------------------------------------------------------
@@ -51,16 +25,16 @@ def test_misspelt_hookimpl_is_a_warning_a_doctor_problem_and_a_why_cause(world: 
     source = world.plugin_source(("Typo", "typo"), hook=False)
     source += "@hookimpl\ndef provide_thing():\n    return [Typo]\n"
     world.install("typo-plugin", f"typo_{world.tag}", source)
-    listed = cli(world, "list", world.name)
+    listed = world_cli(world, "list", world.name)
     assert listed.returncode == 0
     assert "hookimpl 'provide_thing' matches no hookspec" in listed.stderr
     assert "did you mean 'provide_things'?" in listed.stderr
     # the misspelt hook provides nothing: Typo, defined in the entry point's module, is out
     assert list(
-        json.loads(cli(world, "list", world.name, "--json").stdout)[world.name]["items"]
+        json.loads(world_cli(world, "list", world.name, "--json").stdout)[world.name]["items"]
     ) == ["good"]
     code, report = doctor_json(world)
-    assert code == 1 and kinds(report, world.name) == ["unknown_hook"]
+    assert code == 1 and doctor_kinds(report, world.name) == ["unknown_hook"]
     assert any("unknown_hook" in p and f"typo_{world.tag}" in p for p in report["problems"])
     causes = why_json(world, "typo")["causes"]
     assert causes[0]["cause"] == "unknown hook name"
@@ -114,7 +88,7 @@ def test_entry_point_hook_decides_what_its_module_provides(world: World) -> None
         world.plugin_source(("Rejected", "rejected"), hook=False)
         + "@hookimpl\ndef provide_things(unknown_argument):\n    return [Rejected]\n",
     )
-    listed = json.loads(cli(world, "list", world.name, "--json").stdout)
+    listed = json.loads(world_cli(world, "list", world.name, "--json").stdout)
     assert list(listed[world.name]["items"]) == ["kept"]  # classes the hooks did not return: out
     raiser = why_json(world, "raiser")["causes"]
     assert [c["cause"] for c in raiser] == ["hook raised", "not returned by the hook"]
@@ -125,7 +99,7 @@ def test_entry_point_hook_decides_what_its_module_provides(world: World) -> None
     assert rejected[0]["cause"] == "invalid hookimpl"
     assert "unknown_argument" in rejected[0]["detail"]
     code, report = doctor_json(world)
-    assert code == 1 and kinds(report, world.name) == ["hook_error", "invalid_plugin"]
+    assert code == 1 and doctor_kinds(report, world.name) == ["hook_error", "invalid_plugin"]
 
 
 def test_import_my_plugin_is_enough_outside_entry_points(world: World) -> None:
@@ -162,24 +136,24 @@ def test_tryfirst_override_of_a_builtin_key_is_quiet_and_doctor_is_happy(world: 
         ''',
         group="openhcs",
     )
-    cold = cli(world, "list", "storage_backend", "--json")
-    warm = cli(world, "list", "storage_backend", "--json")
+    cold = world_cli(world, "list", "storage_backend", "--json")
+    warm = world_cli(world, "list", "storage_backend", "--json")
     for proc in (cold, warm):
         assert proc.returncode == 0
         assert "memory" not in proc.stderr and "WARNING" not in proc.stderr.upper(), proc.stderr
         item = json.loads(proc.stdout)["storage_backend"]["items"]["memory"]
         assert item["ref"] == f"mymemory_{world.tag}:MyMemory"
-    doctor = cli(world, "doctor")
+    doctor = world_cli(world, "doctor")
     assert doctor.returncode == 0, doctor.stdout
     assert "no problems found" in doctor.stdout
     assert "overridden" in doctor.stdout  # shown, as an expected outcome
-    why = cli(world, "why", "storage_backend", "memory")
+    why = world_cli(world, "why", "storage_backend", "memory")
     assert why.returncode == 0
     assert "note - overridden" in why.stdout and "MemoryBackend is not used" in why.stdout
-    every = json.loads(cli(world, "list", "storage_backend", "--all", "--json").stdout)
+    every = json.loads(world_cli(world, "list", "storage_backend", "--all", "--json").stdout)
     notes = every["storage_backend"]["absent"]
     assert {(n["key"], n["kind"]) for n in notes} >= {("memory", "overridden")}
-    show = cli(world, "show", "storage_backend", "memory")
+    show = world_cli(world, "show", "storage_backend", "memory")
     assert "overrides:" in show.stdout and "MemoryBackend" in show.stdout
 
 
@@ -187,10 +161,10 @@ def test_other_conflicts_still_warn_once_per_conflict(world: World) -> None:
     world.write_spec()
     world.install("a-plugin", f"a_{world.tag}", world.plugin_source(("First", "same")))
     world.install("b-plugin", f"b_{world.tag}", world.plugin_source(("Second", "same")))
-    proc = cli(world, "list", world.name)
+    proc = world_cli(world, "list", world.name)
     assert proc.stderr.count("key 'same' is also provided by plugin") == 1, proc.stderr
     code, report = doctor_json(world)
-    assert code == 1 and kinds(report, world.name) == ["duplicate_key"]
+    assert code == 1 and doctor_kinds(report, world.name) == ["duplicate_key"]
 
 
 # -- item 5: why, precise and crash-free ---------------------------------------------------------
@@ -200,7 +174,7 @@ def test_why_class_in_a_submodule_of_a_package_in_the_wrong_group(world: World) 
     world.write(f"{pkg}/__init__.py", "from .impl import Deep\n")
     world.write(f"{pkg}/impl.py", world.plugin_source(("Deep", "deep")))
     world.add_dist_info("wrongpkg", "1.0", {"wrongpkg": pkg}, group="some.other.group")
-    proc = cli(world, "why", world.name, "deep", "--json")
+    proc = world_cli(world, "why", world.name, "deep", "--json")
     assert proc.returncode == 1, proc.stderr  # not a KeyError crash
     (cause,) = json.loads(proc.stdout)["causes"]
     assert cause["cause"] == "wrong entry-point group"
@@ -248,7 +222,7 @@ def test_why_abstract_names_the_abstract_methods(world: World) -> None:
         )
         .replace("from openhcs_registry", "import abc\nfrom openhcs_registry"),
     )
-    assert cli(world, "cache", "warm").returncode == 0  # explained from the cache, too
+    assert world_cli(world, "cache", "warm").returncode == 0  # explained from the cache, too
     half = why_json(world, "half")["causes"]
     assert [c["cause"] for c in half] == ["abstract class"]
     assert "abstract methods to implement: run, stop" in half[0]["detail"]
@@ -291,7 +265,7 @@ def test_why_suggests_close_keys_including_left_out_ones(world: World) -> None:
     assert data["suggestions"] == ["goodness"]
     assert "did you mean 'goodness'?" in data["causes"][-1]["advice"]
     assert why_json(world, "omeroo")["suggestions"] == ["omero"]  # unavailable keys count too
-    text = cli(world, "why", world.name, "omeroo").stdout
+    text = world_cli(world, "why", world.name, "omeroo").stdout
     assert "did you mean 'omero'" in text
 
 
@@ -438,7 +412,7 @@ def test_list_all_shows_unavailable_blocked_and_overridden_keys(world: World) ->
     ).stdout
     assert "left out, or overridden (--all):" in text
     assert "omero  unavailable" in text and "needs the omero-py package" in text
-    plain = cli(world, "list", world.name).stdout
+    plain = world_cli(world, "list", world.name).stdout
     assert "omero" not in plain  # without --all: only what is there
 
 
@@ -464,7 +438,7 @@ def test_doctor_groups_one_plugins_failure_across_registries(world: World) -> No
     assert [p for p in report["problems"] if f"broken_{world.tag}" in p] == [
         f"import_error in plugin 'broken_{world.tag}' ({', '.join(per_registry)})"
     ]
-    text = cli(world, "doctor").stdout
+    text = world_cli(world, "doctor").stdout
     rows = [line for line in text.splitlines() if line.strip().startswith(f"broken_{world.tag}")]
     assert len(rows) == 1 and f"all {len(per_registry)} of group 'openhcs'" in rows[0]
     assert "problems found: 1" in text
@@ -514,24 +488,27 @@ def test_a_plugin_written_from_the_docs_works_with_no_unexpected_warning(world: 
         """,
     )
     world.add_dist_info("my-openhcs-plugin", "1.0", {"myscope": pkg}, group="openhcs")
-    cold = cli(world, "list", "--json")
+    cold = world_cli(world, "list", "--json")
     assert cold.returncode == 0 and cold.stderr == "", cold.stderr  # not one warning
     data = json.loads(cold.stdout)
     assert data["microscope_handler"]["items"]["myscope"]["distribution"] == "my-openhcs-plugin"
     assert data["metadata_handler"]["items"]["myscope"]["ref"] == f"{pkg}.meta:MyScopeMetadata"
     assert data["storage_backend"]["items"]["memory"]["ref"] == f"{pkg}:CountingMemory"
     assert "s3" not in data["storage_backend"]["items"]
-    warm = cli(world, "list", "--all", "--json")
+    warm = world_cli(world, "list", "--all", "--json")
     assert warm.returncode == 0 and warm.stderr == ""
     absent = {(a["key"], a["kind"]) for a in json.loads(warm.stdout)["storage_backend"]["absent"]}
     assert {("s3", "unavailable"), ("memory", "overridden")} <= absent
-    doctor = cli(world, "doctor")
+    doctor = world_cli(world, "doctor")
     assert doctor.returncode == 0 and "no problems found" in doctor.stdout, doctor.stdout
     # the metadata module, never imported by discovery, is watched all the same
-    assert json.loads(cli(world, "list", "--json").stdout)["metadata_handler"]["source"] == "cache"
+    assert (
+        json.loads(world_cli(world, "list", "--json").stdout)["metadata_handler"]["source"]
+        == "cache"
+    )
     meta = world.site / pkg / "meta.py"
     meta.write_text(meta.read_text() + "\n# edited\n")
-    edited = json.loads(cli(world, "list", "--json").stdout)
+    edited = json.loads(world_cli(world, "list", "--json").stdout)
     assert edited["metadata_handler"]["source"] == "fresh"
 
 
@@ -544,12 +521,12 @@ def test_a_secondary_reference_into_a_missing_module_is_a_failure_not_a_corrupt_
         "    kind = 'good'", f"    kind = 'good'\n    partner = 'nowhere_{world.tag}.meta:Partner'"
     )
     world.install("good-plugin", f"good_{world.tag}", source)
-    cold = cli(world, "list", "--json")
-    warm = cli(world, "list", "--json")
+    cold = world_cli(world, "list", "--json")
+    warm = world_cli(world, "list", "--json")
     assert "corrupt" not in cold.stderr + warm.stderr, warm.stderr
     assert json.loads(warm.stdout)[world.name]["source"] == "cache"
     assert sorted(json.loads(warm.stdout)[world.name]["items"]) == ["good", "other"]
-    proc = cli(world, "why", f"{world.name}_partner", "good", "--json")
+    proc = world_cli(world, "why", f"{world.name}_partner", "good", "--json")
     assert proc.returncode == 1
     causes = json.loads(proc.stdout)["causes"]
     assert causes[0]["cause"] == "secondary derivation failed"
