@@ -8,14 +8,100 @@ custom discovery functions.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 
 import pytest
-from support import World
+from support import World, doctor_json, doctor_kinds, why_json, world_cli
 
 import openhcs_registry
 from openhcs_registry import FailureKind
+
+
+# -- the hook of an entry point is the authority for its module (issue 15, item 3) ----------------
+def test_entry_point_hook_decides_what_its_module_provides(world: World) -> None:
+    world.write_spec()
+    world.install(
+        "raise-plugin",
+        f"raise_{world.tag}",
+        world.plugin_source(("Raiser", "raiser"), hook=False)
+        + "@hookimpl\ndef provide_things():\n    raise RuntimeError('boom')\n",
+    )
+    world.install(
+        "empty-plugin",
+        f"empty_{world.tag}",
+        world.plugin_source(("Left", "left"), ("Kept", "kept"), hook=False)
+        + "@hookimpl\ndef provide_things():\n    return [Kept]  # Left's dependency is missing\n",
+    )
+    world.install(
+        "rejected-plugin",
+        f"rejected_{world.tag}",
+        world.plugin_source(("Rejected", "rejected"), hook=False)
+        + "@hookimpl\ndef provide_things(unknown_argument):\n    return [Rejected]\n",
+    )
+    listed = json.loads(world_cli(world, "list", world.name, "--json").stdout)
+    assert list(listed[world.name]["items"]) == ["kept"]  # classes the hooks did not return: out
+    raiser = why_json(world, "raiser")["causes"]
+    assert [c["cause"] for c in raiser] == ["hook raised", "not returned by the hook"]
+    assert "RuntimeError: boom" in raiser[0]["detail"]
+    assert raiser[0]["location"].endswith(f"raise_{world.tag}.py:8")  # the raise line
+    assert [c["cause"] for c in why_json(world, "left")["causes"]] == ["not returned by the hook"]
+    rejected = why_json(world, "rejected")["causes"]
+    assert rejected[0]["cause"] == "invalid hookimpl"
+    assert "unknown_argument" in rejected[0]["detail"]
+    code, report = doctor_json(world)
+    assert code == 1 and doctor_kinds(report, world.name) == ["hook_error", "invalid_plugin"]
+
+
+# -- an intended override is an outcome, not a warning (issue 15, item 4) -------------------------
+def test_tryfirst_override_of_a_builtin_key_is_quiet_and_doctor_is_happy(world: World) -> None:
+    world.write_spec()
+    world.install(
+        "my-memory",
+        f"mymemory_{world.tag}",
+        '''
+        from openhcs_registry import hookimpl
+        from openhcs_plugins.storage.memory import MemoryBackend
+
+        class MyMemory(MemoryBackend):
+            """A memory backend that counts its writes."""
+
+        @hookimpl(tryfirst=True)
+        def provide_storage_backends():
+            return {"memory": MyMemory}
+        ''',
+        group="openhcs",
+    )
+    cold = world_cli(world, "list", "storage_backend", "--json")
+    warm = world_cli(world, "list", "storage_backend", "--json")
+    for proc in (cold, warm):
+        assert proc.returncode == 0
+        assert "memory" not in proc.stderr and "WARNING" not in proc.stderr.upper(), proc.stderr
+        item = json.loads(proc.stdout)["storage_backend"]["items"]["memory"]
+        assert item["ref"] == f"mymemory_{world.tag}:MyMemory"
+    doctor = world_cli(world, "doctor")
+    assert doctor.returncode == 0, doctor.stdout
+    assert "no problems found" in doctor.stdout
+    assert "overridden" in doctor.stdout  # shown, as an expected outcome
+    why = world_cli(world, "why", "storage_backend", "memory")
+    assert why.returncode == 0
+    assert "note - overridden" in why.stdout and "MemoryBackend is not used" in why.stdout
+    every = json.loads(world_cli(world, "list", "storage_backend", "--all", "--json").stdout)
+    notes = every["storage_backend"]["absent"]
+    assert {(n["key"], n["kind"]) for n in notes} >= {("memory", "overridden")}
+    show = world_cli(world, "show", "storage_backend", "memory")
+    assert "overrides:" in show.stdout and "MemoryBackend" in show.stdout
+
+
+def test_other_conflicts_still_warn_once_per_conflict(world: World) -> None:
+    world.write_spec()
+    world.install("a-plugin", f"a_{world.tag}", world.plugin_source(("First", "same")))
+    world.install("b-plugin", f"b_{world.tag}", world.plugin_source(("Second", "same")))
+    proc = world_cli(world, "list", world.name)
+    assert proc.stderr.count("key 'same' is also provided by plugin") == 1, proc.stderr
+    code, report = doctor_json(world)
+    assert code == 1 and doctor_kinds(report, world.name) == ["duplicate_key"]
 
 
 def kinds(registry: object) -> dict[str, str]:

@@ -7,6 +7,7 @@ Real plugin worlds on disk (tests/support.py), real subprocesses; no mocks.
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 import threading
 
@@ -15,6 +16,69 @@ from support import World
 
 import openhcs_registry
 from openhcs_registry import FailureKind
+
+
+# -- KeyError says why (issue 15, item 6) ---------------------------------------------------------
+def test_key_error_of_an_unavailable_key_says_what_it_needs(world: World) -> None:
+
+    from openhcs_hookspecs import MICROSCOPE_HANDLERS
+
+    with pytest.raises(KeyError) as caught:
+        MICROSCOPE_HANDLERS["omero"]
+    assert caught.value.args == ("omero",)  # still the key, as for any KeyError
+    assert "unavailable: needs the omero-py package" in str(caught.value)
+    with pytest.raises(KeyError, match="did you mean 'imagexpress'"):
+        MICROSCOPE_HANDLERS["imagexpres"]
+    with pytest.raises(KeyError, match="keys are str, not int"):
+        MICROSCOPE_HANDLERS[42]  # type: ignore[index]
+    # the same words from a warm start, which imports no plugin
+    code = """
+        import json
+        from openhcs_hookspecs import MICROSCOPE_HANDLERS
+        try:
+            MICROSCOPE_HANDLERS["omero"]
+        except KeyError as exc:
+            print(json.dumps([MICROSCOPE_HANDLERS.source, str(exc)]))
+        """
+    world.run(code)
+    source, message = world.run(code)
+    assert source == "cache" and "unavailable: needs the omero-py package" in message
+    show = subprocess.run(
+        [sys.executable, "-m", "openhcs_registry", "show", "microscope_handler", "omero"],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert show.returncode == 2 and "unavailable: needs the omero-py package" in show.stderr
+
+
+def test_key_error_of_a_blocked_or_skipped_key(world: World) -> None:
+
+    world.write_spec()
+    world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
+    source = world.plugin_source(("Cpu", "cpu"), ("Gpu", "gpu")).replace(
+        "    kind = 'gpu'", "    kind = 'gpu'\n    requires_gpu = True"
+    )
+    world.install("gpu-plugin", f"gpu_{world.tag}", source)
+    registry = world.registry()
+    assert sorted(registry) == ["cpu", "good", "gpu"]
+    registry.block(f"good_{world.tag}")
+    with pytest.raises(KeyError, match=f"blocked: plugin 'good_{world.tag}' is blocked"):
+        registry["good"]
+    registry.unblock(f"good_{world.tag}")
+    out = world.run(
+        f"""
+        import json
+        import {world.spec} as spec
+        try:
+            spec.REGISTRY["gpu"]
+        except KeyError as exc:
+            print(json.dumps(str(exc)))
+        """,
+        OPENHCS_SUBPROCESS_NO_GPU="1",
+    )
+    assert "skipped: needs a GPU and OPENHCS_SUBPROCESS_NO_GPU=1" in out
 
 
 def test_import_time_registration_is_overlaid_not_persisted(world: World) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from support import World
 
 
-# -- markers ------------------------------------------------------------------------------------
 def test_markers_are_understood_by_plain_pluggy() -> None:
     import pluggy
 
