@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -231,6 +232,23 @@ def run_python(
     if proc.returncode != 0:
         raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def race(make: Any) -> list[Any]:
+    """``make()`` in 32 threads released together; what each got."""
+    barrier = threading.Barrier(32)
+    got: list[Any] = []
+
+    def one() -> None:
+        barrier.wait()
+        got.append(make())
+
+    threads = [threading.Thread(target=one) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return got
 
 
 # -- the command line, run as a real subprocess ------------------------------------------------
