@@ -293,3 +293,40 @@ def doctor_json(world: World) -> tuple[int, dict[str, Any]]:
 def doctor_kinds(report: dict[str, Any], registry: str) -> list[str]:
     """The failure kinds ``doctor --json`` reports for *registry*, sorted."""
     return sorted(f["kind"] for f in report["registries"][registry]["failures"])
+
+
+# -- the source tree -----------------------------------------------------------------------------
+#: The checkout holding this tests folder (CI's second run copies only tests/, benchmarks/ and
+#: pyproject.toml out of it: there, tests that need the source tree skip).
+REPO = Path(__file__).resolve().parent.parent
+#: What a copy of the tree leaves out: VCS, virtualenvs, build output and caches.
+TREE_IGNORE = (
+    ".git",
+    ".venv",
+    ".ci-venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*cache*",
+)
+
+
+def copy_source_tree(dest: Path) -> Path:
+    """Copy the checkout to *dest* (without :data:`TREE_IGNORE`): builds leave the checkout untouched."""
+    import shutil
+
+    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*TREE_IGNORE))
+    return dest
+
+
+def modules_after_main(argv: list[str]) -> tuple[int, list[str]]:
+    """``openhcs_registry.cli.main(argv)`` in a fresh interpreter, its output discarded:
+    (exit code, every module imported by then)."""
+    code = (
+        "import sys, json, contextlib, io\nfrom openhcs_registry.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    rc = main({argv!r})\n"
+        "print(json.dumps([rc, sorted(sys.modules)]))"
+    )
+    rc, modules = run_python(code, env=dict(os.environ), timeout=60)
+    return rc, modules
