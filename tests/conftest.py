@@ -5,21 +5,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from support import World
 
+    from openhcs_registry import LazyDiscoveryDict
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-def _builtin_registries() -> list[object]:
+def _builtin_registries() -> list[LazyDiscoveryDict[Any]]:
     """The built-in registries already defined in this process (defining none)."""
-    from openhcs_registry import lazy
+    from openhcs_registry import registries
 
-    return list(lazy._catalogue.values())
+    return list(registries().values())
 
 
 @pytest.fixture(autouse=True)
@@ -34,11 +36,11 @@ def _isolated_cache(
 
     _environment.forget()
     for registry in _builtin_registries():
-        registry.reset()  # type: ignore[attr-defined]
+        registry.reset()
     yield folder
     _environment.forget()
     for registry in _builtin_registries():
-        registry.reset()  # type: ignore[attr-defined]
+        registry.reset()
 
 
 @pytest.fixture
