@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from support import World
 
-from openhcs_registry import FailureKind
+from openhcs_registry import FailureKind, Unavailable
 
 
 def test_gpu_plugins_skipped_in_no_gpu_mode(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,3 +107,72 @@ def test_one_absence_reported_once_across_roads(world: World) -> None:
     reg = world.registry()
     assert list(reg) == []
     assert [(f.kind, f.key) for f in reg.failures] == [(FailureKind.UNAVAILABLE, "opt")]
+
+
+# -- admit() itself, without a discovery ---------------------------------------------------------
+class _Base:
+    kind: str | None = None
+
+
+def _provide() -> None:
+    """The hookspec of the registry below (never called)."""
+
+
+def test_admit_judges_each_value_on_its_own() -> None:
+    import abc
+
+    from openhcs_registry._rules import admit
+    from openhcs_registry.config import RegistryConfig
+
+    config = RegistryConfig(
+        name="judged",
+        hookspec=_provide,
+        base_class=_Base,
+        key_attribute="kind",
+        skip=lambda value: "too big here" if getattr(value, "big", False) else None,
+    )
+
+    class Good(_Base):
+        kind = "good"
+
+    class Abstract(_Base, abc.ABC):
+        kind = "abstract"
+
+        @abc.abstractmethod
+        def run(self) -> None: ...
+
+    class Keyless(_Base):
+        pass
+
+    class Big(_Base):
+        kind = "big"
+        big = True
+
+    class Needy(_Base):
+        kind = "needy"
+        requires_modules = ("no_such_module_for_admit_xyz",)
+
+    assert admit(config, Good, None) is None
+    assert admit(config, Good(), "an-instance") is None  # instances of the base are values too
+    judged = {
+        name: admit(config, value, key)
+        for name, value, key in (
+            ("wrong", int, "k"),
+            ("abstract", Abstract, None),
+            ("keyless", Keyless, None),
+            ("big", Big, None),
+            ("needy", Needy, None),
+            ("gone", Unavailable("gone", "needs the gone package", "gone"), None),
+        )
+    }
+    got = {n: (r.kind, r.key, r.missing_module) for n, r in judged.items() if r is not None}
+    assert got == {
+        "wrong": (FailureKind.WRONG_TYPE, "k", None),
+        "abstract": (FailureKind.ABSTRACT, None, None),
+        "keyless": (FailureKind.MISSING_KEY, None, None),
+        "big": (FailureKind.SKIPPED, "big", None),
+        "needy": (FailureKind.UNAVAILABLE, "needy", "no_such_module_for_admit_xyz"),
+        "gone": (FailureKind.UNAVAILABLE, "gone", "gone"),
+    }
+    assert judged["big"] is not None and judged["big"].message == "too big here"
+    assert judged["abstract"] is not None and "run" in judged["abstract"].message
