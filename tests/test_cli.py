@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from support import World, cli
+from support import cli
 
 
 def test_usage_errors_exit_2_with_a_clear_message() -> None:
@@ -53,13 +53,3 @@ def test_common_options_before_the_command_are_kept() -> None:
     assert "DEBUG" in proc.stderr and "fresh discovery" in proc.stderr
     listed = cli("--json", "list", "zmq_server")
     assert json.loads(listed.stdout)["zmq_server"]["source"] == "cache"
-
-
-def test_registry_modules_from_the_environment(world: World) -> None:
-    world.write_spec()
-    world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
-    proc = cli("list", world.name, "--json", env=world.env(OPENHCS_REGISTRY_MODULES=world.spec))
-    assert proc.returncode == 0, proc.stderr
-    assert list(json.loads(proc.stdout)[world.name]["items"]) == ["good"]
-    missing = cli("list", "--module", "no_such_module_xyz")
-    assert missing.returncode == 2 and "no_such_module_xyz" in missing.stderr
