@@ -330,3 +330,43 @@ def modules_after_main(argv: list[str]) -> tuple[int, list[str]]:
     )
     rc, modules = run_python(code, env=dict(os.environ), timeout=60)
     return rc, modules
+
+
+# -- a third-party plugin joining a built-in registry ---------------------------------------------
+BUILTIN_LISTING = """
+import json
+import openhcs_hookspecs as hs
+reg = getattr(hs, {registry!r})
+ours = [k for k in sorted(reg) if k.startswith({prefix!r})]
+print(json.dumps({{
+    "source": reg.source,
+    "keys": sorted(reg),
+    "refs": {{k: reg.info(k)["ref"] for k in ours}},
+    "dists": {{k: reg.info(k)["distribution"] for k in ours}},
+    "secondary": {{
+        s.name: {{
+            k: reg.secondary(s.name)[k].__module__ + ":" + reg.secondary(s.name)[k].__qualname__
+            for k in sorted(reg.secondary(s.name)) if k.startswith({prefix!r})
+        }}
+        for s in reg.config.secondary_registries
+    }},
+    "skipped": sorted(
+        f.key for f in reg.failures if f.kind == "skipped" and (f.key or "").startswith({prefix!r})
+    ),
+}}))
+"""
+
+
+def join_builtin_registry(
+    world: World, registry: str, module: str, source: str, prefix: str = "acme"
+) -> dict[str, Any]:
+    """Install *source* as distribution *module* (``-`` for ``_``) in the ``openhcs`` entry-point group
+    (the built-in registries' group) and list the built-in *registry* (its name in
+    ``openhcs_hookspecs``) in new processes: cold, warm, and with ``OPENHCS_SUBPROCESS_NO_GPU=1``.
+    Only keys starting with *prefix* are described (refs, distributions, secondaries, skipped)."""
+    world.install(module.replace("_", "-"), module, source, group="openhcs")
+    code = BUILTIN_LISTING.format(registry=registry, prefix=prefix)
+    cold = world.run(code)
+    warm = world.run(code)
+    no_gpu = world.run(code, OPENHCS_SUBPROCESS_NO_GPU="1")
+    return {"cold": cold, "warm": warm, "no_gpu": no_gpu}
