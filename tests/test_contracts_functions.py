@@ -599,6 +599,27 @@ def test_threads_asking_at_once_build_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert len(builds) == 1, [fn.why_stale("openhcs")]
 
 
+def test_threads_reading_one_valid_document_share_one_catalogue() -> None:
+    import threading
+
+    first = fn.catalogue("openhcs")  # built, and its document written
+    fn._catalogues.clear()  # as in a process that has not read the document yet
+    start = threading.Barrier(8)
+    got: list[Any] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(fn.catalogue("openhcs"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and all(c is got[0] for c in got), {id(c) for c in got}
+    assert got[0].source == "cache" and got[0] is not first
+
+
 def test_unknown_library_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="unknown function library 'nope'"):
         fn.catalogue("nope")
