@@ -370,3 +370,20 @@ def join_builtin_registry(
     warm = world.run(code)
     no_gpu = world.run(code, OPENHCS_SUBPROCESS_NO_GPU="1")
     return {"cold": cold, "warm": warm, "no_gpu": no_gpu}
+
+
+def assert_joined(
+    got: dict[str, Any], module: str, classes: tuple[str, str], builtin: set[str]
+) -> None:
+    """What :func:`join_builtin_registry` must find: the plugin's two values (*classes*: the
+    one keyed ``acme``, the GPU one keyed ``acme_gpu``) beside the *builtin* keys, from its
+    distribution, cold (fresh) and warm (cache) alike; in no-GPU mode the GPU one is skipped."""
+    cpu, gpu = classes
+    dist = module.replace("_", "-")
+    assert (got["cold"]["source"], got["warm"]["source"]) == ("fresh", "cache")
+    for seen in (got["cold"], got["warm"]):
+        assert builtin <= set(seen["keys"])  # the built-in ones stay
+        assert seen["refs"] == {"acme": f"{module}:{cpu}", "acme_gpu": f"{module}:{gpu}"}
+        assert seen["dists"] == {"acme": dist, "acme_gpu": dist}
+    assert got["no_gpu"]["refs"] == {"acme": f"{module}:{cpu}"}
+    assert got["no_gpu"]["skipped"] == ["acme_gpu"]

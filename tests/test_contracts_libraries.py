@@ -5,7 +5,7 @@ out in no-GPU mode.  The built-in libraries: tests/test_plugins_libraries.py.
 
 from __future__ import annotations
 
-from support import World, join_builtin_registry
+from support import World, assert_joined, join_builtin_registry
 
 SOURCE = """
 from openhcs_registry import hookimpl
@@ -34,15 +34,7 @@ def provide_library_registries():
 def test_a_third_party_library_joins_the_registry(world: World) -> None:
     module = f"acme_library_{world.tag}"
     got = join_builtin_registry(world, "LIBRARY_REGISTRIES", module, SOURCE)
-    assert (got["cold"]["source"], got["warm"]["source"]) == ("fresh", "cache")
-    for seen in (got["cold"], got["warm"]):
-        assert {"openhcs", "skimage"} <= set(seen["keys"])  # the built-in ones stay
-        assert seen["refs"] == {
-            "acme": f"{module}:AcmeLibrary",
-            "acme_gpu": f"{module}:AcmeGpuLibrary",
-        }
-    assert got["no_gpu"]["refs"] == {"acme": f"{module}:AcmeLibrary"}
-    assert got["no_gpu"]["skipped"] == ["acme_gpu"]
+    assert_joined(got, module, ("AcmeLibrary", "AcmeGpuLibrary"), builtin={"openhcs", "skimage"})
 
 
 def test_availability_is_checked_without_importing_the_library(world: World) -> None:

@@ -5,7 +5,7 @@ no-GPU mode.  The built-in backends: tests/test_plugins_storage.py.
 
 from __future__ import annotations
 
-from support import World, join_builtin_registry
+from support import World, assert_joined, join_builtin_registry
 
 SOURCE = """
 from openhcs_registry import hookimpl
@@ -52,14 +52,4 @@ def provide_storage_backends():
 def test_a_third_party_backend_joins_the_registry(world: World) -> None:
     module = f"acme_storage_{world.tag}"
     got = join_builtin_registry(world, "STORAGE_BACKENDS", module, SOURCE)
-    assert (got["cold"]["source"], got["warm"]["source"]) == ("fresh", "cache")
-    for seen in (got["cold"], got["warm"]):
-        assert {"disk", "memory"} <= set(seen["keys"])  # the built-in ones stay
-        assert seen["refs"] == {
-            "acme": f"{module}:AcmeBackend",
-            "acme_gpu": f"{module}:AcmeGpuBackend",
-        }
-        dist = module.replace("_", "-")
-        assert seen["dists"] == {"acme": dist, "acme_gpu": dist}
-    assert got["no_gpu"]["refs"] == {"acme": f"{module}:AcmeBackend"}
-    assert got["no_gpu"]["skipped"] == ["acme_gpu"]
+    assert_joined(got, module, ("AcmeBackend", "AcmeGpuBackend"), builtin={"disk", "memory"})
