@@ -65,6 +65,9 @@ def skimage_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+# -- scikit-image, the real thing ---------------------------------------------------------
+
+
 @needs_skimage
 def test_skimage_listed_searched_and_checked_without_importing_it(skimage_cache: Path) -> None:
     out = run(
@@ -190,6 +193,9 @@ def test_resolving_one_function_imports_only_its_submodule(skimage_cache: Path) 
     assert resolved == plain == ours
     scanned = {f"skimage.{m}" for m in ("segmentation", "morphology", "registration", "draw")}
     assert not scanned & set(resolved)  # the other scanned submodules stay unimported
+
+
+# -- a small library of our own, installed as a distribution in a temp site folder --------
 
 
 PROVIDER = """
@@ -633,6 +639,9 @@ def test_cache_disabled_builds_without_writing(
     cat = fn.catalogue("openhcs")
     assert cat.source == "fresh" and len(cat) == 10
     assert not list(_isolated_cache.glob("function_catalogue_*"))
+
+
+# -- the CLI ------------------------------------------------------------------------------
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
