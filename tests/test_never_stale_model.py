@@ -224,6 +224,17 @@ PINNED: dict[str, list[Op]] = {
         ("pip_install", 2, 920),
         ("helper_write", 0, 258),
     ],
+    # the discovery package in two launch folders; started from the other one, which lacks
+    # an optional dependency the first held: the set of names changed, so the document was
+    # only stale (not invalid) and the incremental rediscovery reused the records of the
+    # first folder's package (campaign seed 1400, world 7)
+    "same_package_in_another_launch_folder_with_fewer_names": [
+        ("pip_install", 0, 213),
+        ("cwd_file", 0, 0, 334),
+        ("cwd_file", 0, 2, 159),
+        ("cwd_file", 1, 2, 328),
+        ("cwd", 1),
+    ],
 }
 
 
