@@ -18,6 +18,7 @@ This module is cold-path only (discovery); the warm checks live in :mod:`.cache`
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -234,6 +235,14 @@ class _Recorder:
             self.local.busy = False
         for inputs in stack:
             _note(inputs, fullname, path, spec)
+        # what loading each module reads: the module itself, then whatever its body finds
+        if spec is not None:
+            own = _loaded[fullname] = Inputs()
+            _note(own, fullname, path, spec)
+        for name in _loading_modules(sys._getframe(1)):
+            found = _loaded.get(name)
+            if found is not None:
+                _note(found, fullname, path, spec)
         return spec
 
     def invalidate_caches(self) -> None:
@@ -271,9 +280,164 @@ def _note(inputs: Inputs, fullname: str, path: Any, spec: Any) -> None:
     # name appearing earlier on ``sys.path`` is seen through the entries' names.
     origin = getattr(spec, "origin", None)
     if getattr(spec, "has_location", False) and isinstance(origin, str):
-        inputs.modules.setdefault(fullname, inputs.add_file(os.path.abspath(origin)))
+        file = os.path.abspath(origin)
+        inputs.modules.setdefault(fullname, inputs.add_file(file))
+        if path is not None:
+            _note_earlier_portions(inputs, fullname, path, file)
     else:
         inputs.modules.setdefault(fullname, None)
+    if path is not None:  # its parents were imported before it, maybe by someone else
+        _add_parents(inputs, fullname)
+
+
+def _note_earlier_portions(inputs: Inputs, fullname: str, path: Any, file: str) -> None:
+    """A submodule found in a later folder of its package's path: the earlier ones missed it.
+
+    A namespace package spans several folders (``p1/pkg``, ``p2/pkg``); ``pkg.mod`` found in
+    ``p2/pkg`` becomes ``p1/pkg/mod.py`` the moment such a file appears in the earlier folder,
+    so the name is recorded as looked for there (a regular package has one folder: nothing).
+    """
+    leaf = {fullname.rpartition(".")[2]}
+    for folder in path:
+        if not isinstance(folder, str):
+            continue
+        folder = os.path.abspath(folder)
+        if file.startswith(folder + os.sep):
+            return
+        inputs.add_names(folder, leaf)
+
+
+def note_found(inputs: Inputs, names: Any) -> None:
+    """Record the modules named in *names* that are imported already (``requires_modules``).
+
+    ``find_spec`` answers an imported name from ``sys.modules`` without asking the finders,
+    so the recorder would not see it: a requirement another plugin happened to import
+    first would otherwise not be an input of this one, and its removal would go unseen.
+    """
+    if isinstance(names, str):
+        names = (names,)
+    if not isinstance(names, (tuple, list)):
+        return
+    for name in names:
+        module = sys.modules.get(name) if isinstance(name, str) else None
+        if module is None:
+            continue
+        inputs.tops.add(name.partition(".")[0])
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            inputs.modules.setdefault(name, inputs.add_file(os.path.abspath(file)))
+        else:
+            inputs.modules.setdefault(name, None)
+        _add_parents(inputs, name)
+
+
+def _loading_modules(frame: Any) -> list[str]:
+    """Modules whose body is running on this thread now (the import chain), innermost first.
+
+    A module's top-level code runs in a ``<module>`` frame whose ``__spec__`` is marked
+    ``_initializing`` by the import system until the body ends.
+    """
+    out = []
+    while frame is not None:
+        if frame.f_code.co_name == "<module>":
+            spec = frame.f_globals.get("__spec__")
+            if spec is not None and getattr(spec, "_initializing", False):
+                name = frame.f_globals.get("__name__")
+                if isinstance(name, str):
+                    out.append(name)
+        frame = frame.f_back
+    return out
+
+
+#: Module name -> what loading it read (its own file, then everything found while its body
+#: ran), for every module loaded under a recorder in this process.  A plugin whose
+#: ``import x`` is answered from ``sys.modules`` (another plugin loaded ``x`` first) asks no
+#: finder: it takes ``x``'s inputs from here (see :func:`_hooked_import`).
+_loaded: dict[str, Inputs] = {}
+
+#: Modules a cached import does not record: the standard library (the interpreter's
+#: identity covers it) and this engine (its version is in every document's header).
+_unrecorded: set[str] = set(sys.builtin_module_names)
+_ENGINE = __name__.partition(".")[0]
+
+_real_import = __import__
+_real_import_module = importlib.import_module
+
+
+def _hooked_import(
+    name: str,
+    globals: Any = None,
+    locals: Any = None,
+    fromlist: Any = (),
+    level: int = 0,
+) -> Any:
+    """``__import__`` while a recorder is installed: also notes imports ``sys.modules`` answered."""
+    module = _real_import(name, globals, locals, fromlist, level)
+    stack = _recorder.stack()
+    if stack and not getattr(_recorder.local, "busy", False):
+        try:
+            _note_cached(stack, name, globals, fromlist, level)
+        except Exception:  # never break the plugin's import over bookkeeping
+            pass
+    return module
+
+
+def _hooked_import_module(name: str, package: str | None = None) -> Any:
+    """``importlib.import_module`` while a recorder is installed (as :func:`_hooked_import`)."""
+    module = _real_import_module(name, package)
+    stack = _recorder.stack()
+    if stack and not getattr(_recorder.local, "busy", False):
+        try:
+            _note_cached(stack, module.__name__, None, (), 0)
+        except Exception:  # never break the plugin's import over bookkeeping
+            pass
+    return module
+
+
+def _note_cached(stack: list[Inputs], name: str, globals: Any, fromlist: Any, level: int) -> None:
+    if level > 0:
+        package = (globals or {}).get("__package__") or ""
+        if not package:
+            return
+        base = package.rsplit(".", level - 1)[0]
+        name = f"{base}.{name}" if name else base
+    touched = []
+    parts = name.split(".")
+    for depth in range(1, len(parts) + 1):
+        touched.append(".".join(parts[:depth]))
+    for item in fromlist or ():
+        if isinstance(item, str) and item != "*":
+            touched.append(f"{name}.{item}")
+    innermost = stack[-1]
+    loading = None
+    for mod_name in touched:
+        if mod_name in innermost.modules or mod_name in _unrecorded:
+            continue
+        module = sys.modules.get(mod_name)
+        if module is None:
+            continue  # an attribute, not a submodule
+        source = _loaded.get(mod_name)
+        if source is None:
+            file = getattr(module, "__file__", None)
+            if mod_name.partition(".")[0] == _ENGINE or (
+                isinstance(file, str) and _in_stdlib(os.path.abspath(file))
+            ):
+                _unrecorded.add(mod_name)
+                continue
+            source = Inputs()  # loaded before any recorder: its own file is what we know
+            source.tops.add(mod_name.partition(".")[0])
+            if isinstance(file, str):
+                source.modules[mod_name] = source.add_file(os.path.abspath(file))
+            else:
+                source.modules[mod_name] = None
+        for inputs in stack:
+            inputs.update(source)
+        if loading is None:
+            loading = _loading_modules(sys._getframe(2))
+        for loader_name in loading:
+            found = _loaded.get(loader_name)
+            if found is not None and found is not source:
+                found.update(source)
 
 
 _recorder = _Recorder()
@@ -290,9 +454,16 @@ _import_log: dict[str, Inputs] = {}
 def recording(inputs: Inputs) -> Iterator[Inputs]:
     """Record into *inputs* what the current thread imports meanwhile (nests)."""
     global _installed
+    import builtins
+
     with _install_lock:
-        if _installed == 0 and _recorder not in sys.meta_path:
-            sys.meta_path.insert(0, _recorder)
+        if _installed == 0:
+            if _recorder not in sys.meta_path:
+                sys.meta_path.insert(0, _recorder)
+            if builtins.__import__ is _real_import:
+                builtins.__import__ = _hooked_import
+            if importlib.import_module is _real_import_module:
+                importlib.import_module = _hooked_import_module
         _installed += 1
     stack = _recorder.stack()
     stack.append(inputs)
@@ -307,6 +478,10 @@ def recording(inputs: Inputs) -> Iterator[Inputs]:
                     sys.meta_path.remove(_recorder)
                 except ValueError:
                     pass
+                if builtins.__import__ is _hooked_import:  # never undo someone else's hook
+                    builtins.__import__ = _real_import
+                if importlib.import_module is _hooked_import_module:
+                    importlib.import_module = _real_import_module
 
 
 _by_top: dict[str, list[str]] = {}
@@ -343,7 +518,7 @@ def known_inputs(name: str) -> Inputs:
         return found
     top = name.partition(".")[0]
     out = Inputs()
-    logged = _import_log.get(name)
+    logged = _import_log.get(name) or _loaded.get(name)
     if logged is not None:
         out.update(logged)
     out.tops.add(top)
@@ -362,16 +537,14 @@ def import_module(name: str, inputs: Inputs) -> Any:
     Raises whatever the import raises (the caller isolates it); the files of the failing
     code are recorded first, so that fixing them is seen.
     """
-    import importlib
-
     if name in sys.modules:
         inputs.update(known_inputs(name))
         _add_parents(inputs, name)
-        return importlib.import_module(name)
+        return _real_import_module(name)
     own = Inputs()
     try:
         with recording(own):
-            module = importlib.import_module(name)
+            module = _real_import_module(name)
     except BaseException as exc:
         own.add_traceback(exc)
         _add_parents(own, name)

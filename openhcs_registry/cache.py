@@ -786,6 +786,8 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
                 launch["tops"]
             )
         delta |= present ^ set(launch["present"])
+        if present and launch.get("folder") != [os.path.abspath(folder or os.curdir)]:
+            delta |= present  # the same names from another launch folder: other modules
     now_importable = {
         f["plugin"]
         for f in doc["failures"]

@@ -624,6 +624,8 @@ class _Discovery:
         """Whether *value* may enter the registry, as an :class:`Offer` (no side effects)."""
         ref = reference_of(value) if not isinstance(value, Unavailable) else None
         failure = self._refusal(record, given_key, value)
+        if record.inputs is not None:  # requirements imported already are inputs too
+            _inputs.note_found(record.inputs, getattr(value, "requires_modules", ()))
         if failure is not None:
             key = failure.key
             return Offer(key, ref, given_key is not None, failure, value, live=True)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,16 @@ class World:
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def two_plugin_world(world: World) -> World:
+    """A registry with two installed one-plugin distributions (alpha 1.0, beta)."""
+    world.write_spec()
+    world.install(
+        "alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")), version="1.0"
+    )
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    return world
+
+
 def _last_json(out: str) -> Any:
     return json.loads(out.strip().splitlines()[-1])
 
@@ -221,3 +232,158 @@ def run_python(
     if proc.returncode != 0:
         raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def race(make: Any) -> list[Any]:
+    """``make()`` in 32 threads released together; what each got."""
+    barrier = threading.Barrier(32)
+    got: list[Any] = []
+
+    def one() -> None:
+        barrier.wait()
+        got.append(make())
+
+    threads = [threading.Thread(target=one) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return got
+
+
+# -- the command line, run as a real subprocess ------------------------------------------------
+def cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    **extra_env: str,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m openhcs_registry ARGS`` with *env* (default: this process's) plus *extra_env*."""
+    base = env if env is not None else dict(os.environ)
+    return subprocess.run(
+        [sys.executable, "-m", "openhcs_registry", *args],
+        env={**base, **extra_env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def world_cli(world: World, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command line on *world*'s registry (``--module`` its contract) and environment."""
+    return cli(*args, "--module", world.spec, env=world.env(**env))
+
+
+def why_json(world: World, key: str) -> dict[str, Any]:
+    """``why REGISTRY KEY --json`` on *world*'s registry; exit 0 (present) or 1 (missing)."""
+    proc = world_cli(world, "why", world.name, key, "--json")
+    assert proc.returncode in (0, 1), proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def doctor_json(world: World) -> tuple[int, dict[str, Any]]:
+    """``doctor --json`` on *world*'s registry: (exit code, report)."""
+    proc = world_cli(world, "doctor", "--json")
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def doctor_kinds(report: dict[str, Any], registry: str) -> list[str]:
+    """The failure kinds ``doctor --json`` reports for *registry*, sorted."""
+    return sorted(f["kind"] for f in report["registries"][registry]["failures"])
+
+
+# -- the source tree -----------------------------------------------------------------------------
+#: The checkout holding this tests folder (CI's second run copies only tests/, benchmarks/ and
+#: pyproject.toml out of it: there, tests that need the source tree skip).
+REPO = Path(__file__).resolve().parent.parent
+#: What a copy of the tree leaves out: VCS, virtualenvs, build output and caches.
+TREE_IGNORE = (
+    ".git",
+    ".venv",
+    ".ci-venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    ".*cache*",
+)
+
+
+def copy_source_tree(dest: Path) -> Path:
+    """Copy the checkout to *dest* (without :data:`TREE_IGNORE`): builds leave the checkout untouched."""
+    import shutil
+
+    shutil.copytree(REPO, dest, ignore=shutil.ignore_patterns(*TREE_IGNORE))
+    return dest
+
+
+def modules_after_main(argv: list[str]) -> tuple[int, list[str]]:
+    """``openhcs_registry.cli.main(argv)`` in a fresh interpreter, its output discarded:
+    (exit code, every module imported by then)."""
+    code = (
+        "import sys, json, contextlib, io\nfrom openhcs_registry.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    rc = main({argv!r})\n"
+        "print(json.dumps([rc, sorted(sys.modules)]))"
+    )
+    rc, modules = run_python(code, env=dict(os.environ), timeout=60)
+    return rc, modules
+
+
+# -- a third-party plugin joining a built-in registry ---------------------------------------------
+BUILTIN_LISTING = """
+import json
+import openhcs_hookspecs as hs
+reg = getattr(hs, {registry!r})
+ours = [k for k in sorted(reg) if k.startswith({prefix!r})]
+print(json.dumps({{
+    "source": reg.source,
+    "keys": sorted(reg),
+    "refs": {{k: reg.info(k)["ref"] for k in ours}},
+    "dists": {{k: reg.info(k)["distribution"] for k in ours}},
+    "secondary": {{
+        s.name: {{
+            k: reg.secondary(s.name)[k].__module__ + ":" + reg.secondary(s.name)[k].__qualname__
+            for k in sorted(reg.secondary(s.name)) if k.startswith({prefix!r})
+        }}
+        for s in reg.config.secondary_registries
+    }},
+    "skipped": sorted(
+        f.key for f in reg.failures if f.kind == "skipped" and (f.key or "").startswith({prefix!r})
+    ),
+}}))
+"""
+
+
+def join_builtin_registry(
+    world: World, registry: str, module: str, source: str, prefix: str = "acme"
+) -> dict[str, Any]:
+    """Install *source* as distribution *module* (``-`` for ``_``) in the ``openhcs`` entry-point group
+    (the built-in registries' group) and list the built-in *registry* (its name in
+    ``openhcs_hookspecs``) in new processes: cold, warm, and with ``OPENHCS_SUBPROCESS_NO_GPU=1``.
+    Only keys starting with *prefix* are described (refs, distributions, secondaries, skipped)."""
+    world.install(module.replace("_", "-"), module, source, group="openhcs")
+    code = BUILTIN_LISTING.format(registry=registry, prefix=prefix)
+    cold = world.run(code)
+    warm = world.run(code)
+    no_gpu = world.run(code, OPENHCS_SUBPROCESS_NO_GPU="1")
+    return {"cold": cold, "warm": warm, "no_gpu": no_gpu}
+
+
+def assert_joined(
+    got: dict[str, Any], module: str, classes: tuple[str, str], builtin: set[str]
+) -> None:
+    """What :func:`join_builtin_registry` must find: the plugin's two values (*classes*: the
+    one keyed ``acme``, the GPU one keyed ``acme_gpu``) beside the *builtin* keys, from its
+    distribution, cold (fresh) and warm (cache) alike; in no-GPU mode the GPU one is skipped."""
+    cpu, gpu = classes
+    dist = module.replace("_", "-")
+    assert (got["cold"]["source"], got["warm"]["source"]) == ("fresh", "cache")
+    for seen in (got["cold"], got["warm"]):
+        assert builtin <= set(seen["keys"])  # the built-in ones stay
+        assert seen["refs"] == {"acme": f"{module}:{cpu}", "acme_gpu": f"{module}:{gpu}"}
+        assert seen["dists"] == {"acme": dist, "acme_gpu": dist}
+    assert got["no_gpu"]["refs"] == {"acme": f"{module}:{cpu}"}
+    assert got["no_gpu"]["skipped"] == ["acme_gpu"]

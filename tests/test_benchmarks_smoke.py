@@ -13,7 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from support import REPO
+
 RUN = REPO / "benchmarks" / "run.py"
 
 

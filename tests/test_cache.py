@@ -5,30 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from support import World, run_many, run_python
+from support import World, run_many, run_python, two_plugin_world
 
-from openhcs_registry import clear_cache, get_openhcs_cache_dir
+from openhcs_registry import clear_cache
 from openhcs_registry._fileio import encode_document
 from openhcs_registry.cache import CACHE_VERSION
-
-PLUGIN_MODULES = ("openhcs_plugins",)
-HEAVY = ("pluggy", "importlib.metadata")
-
-
-def two_plugin_world(world: World) -> World:
-    world.write_spec()
-    world.install(
-        "alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")), version="1.0"
-    )
-    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
-    return world
 
 
 def warm_state(world: World) -> dict[str, object]:
@@ -43,15 +30,6 @@ def warm_state(world: World) -> dict[str, object]:
                                or m == "importlib.metadata")}}))
         """
     )
-
-
-# -- location --------------------------------------------------------------------------------
-def test_default_location_is_xdg_user_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("OPENHCS_CACHE_DIR")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert get_openhcs_cache_dir() == tmp_path / "xdg" / "openhcs" / "cache"
-    monkeypatch.setenv("OPENHCS_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert get_openhcs_cache_dir() == tmp_path / "elsewhere"
 
 
 def test_builtin_cache_file_names(_isolated_cache: Path) -> None:
@@ -479,19 +457,6 @@ def test_reference_outside_recorded_modules_is_never_imported(world: World) -> N
     assert out == ["Alpha", False, "fresh"]
 
 
-# -- safety ----------------------------------------------------------------------------------
-def test_files_private_and_written_atomically(world: World) -> None:
-    two_plugin_world(world)
-    list(world.registry())
-    assert stat.S_IMODE(world.cache_dir.stat().st_mode) == 0o700
-    assert stat.S_IMODE(world.cache_file.stat().st_mode) == 0o600
-    left = sorted(p.name for p in world.cache_dir.iterdir())
-    assert left == [
-        "entry_points_index.json",
-        world.cache_file.name,
-    ]  # no temp left (the index is ours too)
-
-
 def test_unwritable_folder_works_uncached_with_one_warning(
     world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
@@ -631,51 +596,6 @@ def test_plausible_edits_are_caught_by_the_checksum(world: World, edit: str) -> 
     assert reg["alpha"].__name__ == "Alpha"
 
 
-@pytest.mark.parametrize(
-    ("xdg", "home"),
-    [
-        (None, "/home/someone"),
-        ("/data/xdg", "/home/someone"),
-        ("", "/root"),
-        ("relative/xdg", "/h"),
-        (None, "relative-home"),
-        ("/x", None),
-    ],
-)
-def test_cache_dir_agrees_with_platformdirs(
-    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str | None
-) -> None:
-    """The short cut that avoids importing platformdirs gives platformdirs' own answer."""
-    import platformdirs
-
-    monkeypatch.delenv("OPENHCS_CACHE_DIR")
-    for name, value in (("XDG_DATA_HOME", xdg), ("HOME", home)):
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
-    try:
-        expected = Path(platformdirs.user_data_dir("openhcs", appauthor=False)) / "cache"
-    except RuntimeError:  # platformdirs refuses some relative HOMEs; then so may we
-        return
-    assert get_openhcs_cache_dir() == expected
-
-
-def test_default_folder_warm_start_does_not_import_platformdirs(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
-    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
-    code = """
-        import json, sys
-        import openhcs_hookspecs
-        regs = openhcs_hookspecs.load_all()
-        keys = {n: sorted(r) for n, r in regs.items()}
-        print(json.dumps(["platformdirs" in sys.modules, sorted({r.source for r in regs.values()})]))
-    """
-    run_python(code, env)
-    assert (tmp_path / "xdg" / "openhcs" / "cache" / "zmq_server_registry.json").exists()
-    assert run_python(code, env) == [False, ["cache"]]
-
-
 @pytest.mark.parametrize("older", ["format-1-no-checksum", "format-2-crc32"])
 def test_file_of_an_older_format_is_rebuilt_quietly(
     world: World, caplog: pytest.LogCaptureFixture, older: str
@@ -703,35 +623,6 @@ def test_file_of_an_older_format_is_rebuilt_quietly(
     assert any("stale" in r.getMessage() for r in caplog.records)
 
 
-def test_a_fifo_in_place_of_the_cache_file_is_refused_without_blocking(
-    world: World, caplog: pytest.LogCaptureFixture
-) -> None:
-    two_plugin_world(world)
-    reg = world.registry()
-    list(reg)
-    world.cache_file.unlink()
-    os.mkfifo(world.cache_file, 0o600)  # opening it for reading would wait for a writer
-    reg.reset()
-    with caplog.at_level(logging.WARNING, logger="openhcs_registry"):
-        assert sorted(reg) == ["alpha", "beta"]
-    assert reg.source == "fresh"
-    assert any("not a regular file" in r.getMessage() for r in caplog.records)
-
-
-def test_checksum_is_the_documented_int_hash_and_catches_every_short_burst() -> None:
-    from openhcs_registry._fileio import checksum
-
-    data = encode_document({"cache_version": CACHE_VERSION, "items": {"a": "b" * 300}})
-    modulus = sys.hash_info.modulus
-    assert checksum(data) == int.from_bytes(data, "little") % modulus
-    for bit in range(0, len(data) * 8, 7):  # every flipped bit changes it
-        flipped = bytearray(data)
-        flipped[bit // 8] ^= 1 << (bit % 8)
-        assert checksum(bytes(flipped)) != checksum(data)
-    for cut in range(1, len(data)):  # so does every truncation
-        assert checksum(data[:cut]) != checksum(data)
-
-
 def test_warm_start_imports_no_compression_or_hash_module(_isolated_cache: Path) -> None:
     env = dict(os.environ, OPENHCS_CACHE_DIR=str(_isolated_cache))
     code = """
@@ -744,60 +635,3 @@ def test_warm_start_imports_no_compression_or_hash_module(_isolated_cache: Path)
     """
     run_python(code, env)
     assert run_python(code, env) == [[], ["cache"]]
-
-
-# -- the environment snapshot: one look per burst of reads ---------------------------------
-def test_snapshot_is_shared_until_forgotten_expired_or_sys_path_changes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from openhcs_registry import _environment
-
-    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)  # no expiry mid-test
-    module = tmp_path / "plugin_mod.py"
-    module.write_text("x = 1\n")
-    _environment.forget()
-    first = _environment.snapshot().stat(str(module))
-    fingerprint = _environment.environment_fingerprint()
-    module.write_text("x = 'a longer body'\n")
-    assert _environment.snapshot().stat(str(module)) == first  # same burst, same look
-    assert _environment.environment_fingerprint() is fingerprint
-    _environment.forget()
-    st = module.stat()
-    now = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
-    assert _environment.snapshot().stat(str(module)) == now != first
-
-    snap = _environment.snapshot()
-    monkeypatch.syspath_prepend(str(tmp_path))
-    assert _environment.snapshot() is not snap  # another sys.path: another look
-    snap = _environment.snapshot()
-    monkeypatch.chdir(tmp_path)
-    assert _environment.snapshot() is not snap  # another working directory too
-
-    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 0.0)
-    _environment.forget()
-    snap = _environment.snapshot()
-    assert _environment.snapshot() is not snap  # and the end of its lifetime
-
-
-def test_writers_look_afresh_and_reset_ends_the_snapshot(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from openhcs_registry import _environment
-
-    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)
-    two_plugin_world(world)
-    reg = world.registry()
-    list(reg)
-    reg.reset()
-    assert sorted(reg) == ["alpha", "beta"] and reg.source == "cache"  # the look is taken
-    world.install("gamma-plugin", f"gamma_{world.tag}", world.plugin_source(("Gamma", "g")))
-    looked = _environment.snapshot().stat(str(world.site))
-    assert looked is not None and looked[0] != world.site.stat().st_mtime_ns  # the look is older
-    reg.reset()  # reset() ends the look, whatever its lifetime
-    assert sorted(reg) == ["alpha", "beta", "g"]
-    assert reg.source == "fresh"
-    doc = world.read_cache()  # the writer recorded what is there now, not the old look
-    assert {r[0]: r[1] for r in doc["path"]}[str(world.site)] == world.site.stat().st_mtime_ns
-    reg.reset()
-    assert sorted(reg) == ["alpha", "beta", "g"]
-    assert reg.source == "cache"

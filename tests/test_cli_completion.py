@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support import modules_after_main
 
 pytest.importorskip("argcomplete", reason="argcomplete is the optional 'completion' extra")
 
@@ -52,10 +52,5 @@ def test_commands_registries_and_keys_complete(tmp_path: Path) -> None:
 
 
 def test_an_ordinary_run_does_not_import_argcomplete() -> None:
-    code = (
-        "import sys, json, contextlib, io\nfrom openhcs_registry.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n    main(['contracts'])\n"
-        "print(json.dumps('argcomplete' in sys.modules))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert json.loads(proc.stdout) is False, proc.stderr
+    _, modules = modules_after_main(["contracts"])
+    assert "argcomplete" not in modules

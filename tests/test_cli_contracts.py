@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from openhcs_hookspecs.microscopes import MicroscopeHandler
 from openhcs_hookspecs.storage import StorageBackend
-
-
-def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openhcs_registry", *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from support import cli, modules_after_main
 
 
 def test_contracts_json_describes_every_builtin_registry_from_the_live_classes() -> None:
@@ -129,13 +116,8 @@ def test_contracts_of_a_third_party_registry(tmp_path: Path) -> None:
 
 
 def test_contracts_imports_no_plugin_module() -> None:
-    code = (
-        "import sys, json, contextlib, io\nfrom openhcs_registry.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n    rc = main(['contracts', '--json'])\n"
-        "print(json.dumps([rc, sorted(m for m in sys.modules if m.startswith('openhcs_plugins'))]))"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert json.loads(proc.stdout) == [0, []], proc.stderr
+    rc, modules = modules_after_main(["contracts", "--json"])
+    assert [rc, [m for m in modules if m.startswith("openhcs_plugins")]] == [0, []]
 
 
 def test_registry_names_in_either_spelling() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +17,8 @@ from pathlib import Path
 import pytest
 from openhcs_hookspecs.microscopes import MicroscopeHandler
 from openhcs_hookspecs.storage import StorageBackend
+from support import REPO, copy_source_tree
 
-REPO = Path(__file__).resolve().parent.parent
 BUILTIN = [
     "microscope_handler",
     "storage_backend",
@@ -171,13 +170,7 @@ def test_a_generated_project_passes_its_tests_in_a_fresh_venv(tmp_path: Path) ->
     pytest.importorskip("build", reason="the 'build' package is in the test extra")
     # the wheel users install, built from a copy of the tree (the checkout is left untouched)
     src = tmp_path / "src"
-    shutil.copytree(
-        REPO,
-        src,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".ci-venv", "build", "dist", "*.egg-info", "__pycache__", ".*cache*"
-        ),
-    )
+    copy_source_tree(src)
     run = lambda *cmd, **kw: subprocess.run(  # noqa: E731
         cmd, capture_output=True, text=True, timeout=600, **kw
     )

@@ -11,51 +11,22 @@ start after that is served from the cache the incremental start wrote.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-from support import World, run_python
-
-LISTING = """
-import json, sys
-from {spec} import REGISTRY, PARTNERS
-keys = sorted(REGISTRY)
-source = REGISTRY.source
-imported = sorted(m for m in sys.modules if m.startswith("{prefix}"))
-vals = {{}}
-for key in keys:
-    try:
-        value = REGISTRY[key]
-        vals[key] = value.__module__ + ":" + value.__qualname__
-    except KeyError:
-        vals[key] = None
-print(json.dumps({{
-    "keys": keys,
-    "source": source,
-    "imported": imported,
-    "vals": vals,
-    "parts": {{k: PARTNERS[k].__module__ + ":" + PARTNERS[k].__qualname__ for k in sorted(PARTNERS)}},
-    "fails": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.failures),
-}}))
-"""
+from _probes import observe_imports
+from support import World
 
 FIELDS = ("keys", "vals", "parts", "fails")
 
 
-def observe(world: World, cwd: Path | None = None, **env: str) -> dict[str, Any]:
-    code = LISTING.format(spec=world.spec, prefix=f"p{world.tag}_")
-    result: dict[str, Any] = run_python(code, world.env(**env), cwd=cwd or world.root)
-    return result
-
-
 def incremental_equals_full(world: World) -> dict[str, Any]:
     """The next start (incremental), a full discovery and the start after; all agree."""
-    incremental = observe(world)
-    full = observe(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    incremental = observe_imports(world)
+    full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
     for field in FIELDS:
         assert incremental[field] == full[field], (field, incremental, full)
-    after = observe(world)
+    after = observe_imports(world)
     assert after["source"] == "cache", after
     assert after["imported"] == []
     for field in FIELDS:
@@ -82,8 +53,8 @@ def plugin(world: World, i: int, key: str, version: str = "1.0", extra: str = ""
 
 
 def prime(world: World) -> None:
-    observe(world)
-    warm = observe(world)
+    observe_imports(world)
+    warm = observe_imports(world)
     assert warm["source"] == "cache" and warm["imported"] == [], warm
 
 
@@ -165,7 +136,7 @@ def test_an_optional_dependency_installed_reloads_the_plugin_that_wanted_it(
         ),
     )
     prime(world)
-    assert observe(world)["keys"] == ["k0", "k1", "k2"]
+    assert observe_imports(world)["keys"] == ["k0", "k1", "k2"]
     world.write(f"{dep}.py", "")
     got = incremental_equals_full(world)
     assert got["keys"] == ["k0", "k1", "k2", "opt"]
@@ -197,7 +168,7 @@ def test_a_failing_plugin_fixed_reloads_only_it(world: World, count: int) -> Non
     many(world, count)
     world.install("dist8", f"p{world.tag}_8", "raise RuntimeError('broken')\n")
     prime(world)
-    assert [f[1] for f in observe(world)["fails"]] == ["import_error"]
+    assert [f[1] for f in observe_imports(world)["fails"]] == ["import_error"]
     world.write(f"p{world.tag}_8.py", world.plugin_source(("Eight", "k8")))
     got = incremental_equals_full(world)
     assert got["keys"] == ["k0", "k1", "k2", "k8"]

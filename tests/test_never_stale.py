@@ -21,34 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _probes import LISTING, observe
 from support import World, run_python
-
-LISTING = """
-import json
-from {spec} import REGISTRY, PARTNERS
-keys = sorted(REGISTRY)
-source = REGISTRY.source
-vals = {{}}
-for key in keys:
-    try:
-        value = REGISTRY[key]
-        vals[key] = value.__module__ + ":" + value.__qualname__
-    except KeyError:
-        vals[key] = None
-print(json.dumps({{
-    "keys": keys,
-    "source": source,
-    "vals": vals,
-    "parts": sorted(PARTNERS),
-    "fails": sorted([f.plugin, f.kind, f.key or ""] for f in REGISTRY.failures),
-}}))
-"""
-
-
-def observe(world: World, cwd: Path | None = None, **env: str) -> dict[str, Any]:
-    code = LISTING.format(spec=world.spec)
-    result: dict[str, Any] = run_python(code, world.env(**env), cwd=cwd or world.root)
-    return result
 
 
 def warm_equals_fresh(world: World, cwd: Path | None = None, **env: str) -> dict[str, Any]:

@@ -177,6 +177,64 @@ PINNED: dict[str, list[Op]] = {
         ("helper_write", 1, 716),
         ("static_edit", 10, 832),
     ],
+    # a namespace discovery package: a module found in the later portion, then a file of
+    # that name added to the earlier portion (which now wins): the earlier folder was not
+    # recorded as searched for that name (campaign seed 1000)
+    "module_added_to_an_earlier_namespace_portion": [
+        ("init_toggle", 0),
+        ("disc_write", 1, 3, 175),
+        ("disc_write", 0, 3, 82),
+    ],
+    # a requirement (requires_modules) imported already by another plugin is answered by
+    # find_spec from sys.modules, unseen by the recorder: its removal was not a change of
+    # the plugin requiring it (campaign seed 1100)
+    "requirement_imported_by_another_plugin_removed": [
+        ("pip_install", 1, 401),
+        ("opt_toggle", 0),
+        ("init_toggle", 0),
+        ("rewrite_keep_mtime", 62, 884),
+        ("disc_write", 0, 0, 759),
+        ("opt_toggle", 0),
+    ],
+    # two discovery modules import a helper that registers classes at import time: the
+    # second one's `import` was answered from sys.modules (the first loaded the helper), so
+    # the recorder never saw it; the second was reused without importing the helper once
+    # the first changed, and the helper's class was lost (campaign seed 1300, not shrunk
+    # further within its time budget)
+    "helper_imported_from_sys_modules_by_a_second_plugin": [
+        ("pythonpath", 1),
+        ("disc_rename", 1, 2, 1),
+        ("link_toggle",),
+        ("helper_write", 0, 660),
+        ("pkg_move", 0),
+        ("nothing",),
+        ("static_edit", 15, 942),
+        ("same_size_edit", 29, 0),
+        ("opt_toggle", 0),
+        ("link_target_edit", 72),
+        ("disc_rename", 0, 3, 2),
+        ("disc_rename", 0, 4, 2),
+        ("link_target_edit", 401),
+    ],
+    # the same class, shorter: an installed plugin and a discovery module both import the
+    # helper; the helper is rewritten, and the plugin whose import sys.modules answered kept
+    # its old record (campaign seed 1300, world 9)
+    "helper_rewritten_after_an_install_imports_it_too": [
+        ("helper_write", 0, 1001),
+        ("pip_install", 2, 920),
+        ("helper_write", 0, 258),
+    ],
+    # the discovery package in two launch folders; started from the other one, which lacks
+    # an optional dependency the first held: the set of names changed, so the document was
+    # only stale (not invalid) and the incremental rediscovery reused the records of the
+    # first folder's package (campaign seed 1400, world 7)
+    "same_package_in_another_launch_folder_with_fewer_names": [
+        ("pip_install", 0, 213),
+        ("cwd_file", 0, 0, 334),
+        ("cwd_file", 0, 2, 159),
+        ("cwd_file", 1, 2, 328),
+        ("cwd", 1),
+    ],
 }
 
 

@@ -9,7 +9,6 @@ and runs the whole suite against that installed copy (``.ci/run``).
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -17,8 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
+from support import REPO, copy_source_tree
 
 #: Source root -> the import package it holds (hookspecs/ and plugins/ act like src/).
 ROOTS = {
@@ -56,10 +54,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.skip("the 'build' package is not installed (it is in the test extra)")
     work = tmp_path_factory.mktemp("pkg")
     src = work / "src"
-    ignore = shutil.ignore_patterns(
-        ".git", ".venv", ".ci-venv", "build", "dist", "*.egg-info", "__pycache__", ".*cache*"
-    )
-    shutil.copytree(REPO, src, ignore=ignore)
+    copy_source_tree(src)
     out = work / "dist"
     proc = subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(src)],

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openhcs_hookspecs
 import pytest
+from support import REPO, copy_source_tree
 
 
 def _type_checking_names() -> set[str]:
@@ -101,9 +102,6 @@ def test_package_import_stays_lazy() -> None:
     assert second == ["openhcs_hookspecs.storage"]
 
 
-REPO = Path(__file__).resolve().parent.parent
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(
     not (REPO / "openhcs_registry" / "__init__.py").is_file(),
@@ -113,16 +111,8 @@ def test_the_documented_editable_mode_is_readable_by_mypy(tmp_path: Path) -> Non
     # docs: `pip install -e . --config-settings editable_mode=strict`; setuptools' default
     # editable mode (an import hook) is invisible to mypy: the control below shows it
     pytest.importorskip("mypy", reason="mypy is in the lint extra")
-    import shutil
-
     src = tmp_path / "src"
-    shutil.copytree(
-        REPO,
-        src,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", ".ci-venv", "build", "dist", "*.egg-info", "__pycache__", ".*cache*"
-        ),
-    )
+    copy_source_tree(src)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = str(venv / "bin" / "python")

@@ -213,11 +213,17 @@ def _valid_catalogue(
     doc, _why = store.load(path, KIND, library)
     if doc is None or not _valid_body(doc):
         return None
-    if found is not None and found._doc.get("inputs") == doc.get("inputs"):
-        # the document this process wrote, found valid on disk (a racily-clean input can fail
-        # the memo's quick look and pass the document's full one): keep one catalogue object
-        return found
-    cat = _catalogues[memo_key] = FunctionCatalogue(doc, "cache", path)
+    with _build_lock:
+        # Look at the memo again, under the lock: a build in another thread remembers its
+        # catalogue before writing the document, so a document read here may be that build's
+        # (the memo was empty at the first look), and two threads reading one document must
+        # not each remember a copy of their own.
+        found = _catalogues.get(memo_key)
+        if found is not None and found._doc.get("inputs") == doc.get("inputs"):
+            # the document this process wrote, found valid on disk (a racily-clean input can
+            # fail the memo's quick look and pass the document's full one): one object
+            return found
+        cat = _catalogues[memo_key] = FunctionCatalogue(doc, "cache", path)
     return cat
 
 

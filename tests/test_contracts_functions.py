@@ -1,6 +1,7 @@
-"""Function catalogues: real libraries (scikit-image, a small library built here as a
-distribution in a temp site folder), real fresh processes, warm catalogues compared with
-fresh builds after every change."""
+"""Function catalogues (:mod:`openhcs_hookspecs.functions`, its scan and its ``functions`` command):
+real libraries (scikit-image, a small library built here as a distribution in a temp site
+folder), real fresh processes, warm catalogues compared with fresh builds after every change.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import support
 from openhcs_hookspecs import functions as fn
+from support import run_python
 
 HAS_SKIMAGE = importlib.util.find_spec("skimage") is not None
+
+
 needs_skimage = pytest.mark.skipif(not HAS_SKIMAGE, reason="scikit-image not installed")
+
 
 #: Prints, as JSON, every entry of a library's catalogue as a fresh process sees it.
 EXPORT = """
@@ -35,16 +39,7 @@ print(json.dumps({{"source": cat.source, "summary": summary, "entries": entries}
 
 
 def run(code: str, env: dict[str, str], timeout: float = 180) -> Any:
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if proc.returncode != 0:
-        raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_python(code, env, timeout)
 
 
 def environ(cache: Path, site: Path | None = None, **extra: str) -> dict[str, str]:
@@ -200,187 +195,8 @@ def test_resolving_one_function_imports_only_its_submodule(skimage_cache: Path) 
     assert not scanned & set(resolved)  # the other scanned submodules stay unimported
 
 
-def test_call_checks_agree_with_signature_bind() -> None:
-    """``check`` (catalogue records, no import) against ``inspect.Signature.bind``."""
-    cat = fn.catalogue("openhcs")
-    shapes: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
-        ((), {}),
-        ((1,), {}),
-        ((1, 2), {}),
-        ((1, 2, 3), {}),
-        ((1, 2, 3, 4), {}),
-        ((), {"image": 1}),
-        ((1,), {"image": 1}),
-        ((1,), {"low": 0}),
-        ((1,), {"low": 0, "high": 1}),
-        ((1,), {"level": 3}),
-        ((1,), {"mask": None}),
-        ((1,), {"nope": 1}),
-    ]
-    compared = 0
-    for key in cat:
-        real = inspect.signature(cat[key])
-        for args, kwargs in shapes:
-            try:
-                real.bind(*args, **kwargs)
-                expected = True
-            except TypeError:
-                expected = False
-            try:
-                cat.check(key, *args, **kwargs)
-                got = True
-            except fn.CallCheckError:
-                got = False
-            assert got == expected, (key, args, kwargs)
-            compared += 1
-    assert compared == len(cat) * len(shapes) and len(cat) == 10
-
-
-def _accepts(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """Whether calling *func* (whose body does nothing) with these arguments binds.
-
-    A real call, not ``Signature.bind``: Python 3.11's ``bind`` rejects a positional-only
-    name given as a keyword that ``**kwargs`` would take, which a call accepts.
-    """
-    try:
-        func(*args, **kwargs)
-    except TypeError:
-        return False
-    return True
-
-
-def test_check_arguments_kinds() -> None:
-    def sample(a, /, b, *args, c, d=1, **kw):  # type: ignore[no-untyped-def]
-        pass
-
-    params = [
-        [p.name, p.kind.name, None if p.default is p.empty else repr(p.default), None]
-        for p in inspect.signature(sample).parameters.values()
-    ]
-    for args, kwargs in [
-        ((1, 2), {"c": 1}),
-        ((1, 2, 3, 4), {"c": 1, "zz": 2}),
-        ((1,), {"b": 2, "c": 3}),
-        ((), {"a": 1, "b": 2, "c": 3}),
-        ((1, 2), {}),
-        ((1, 2), {"b": 1, "c": 1}),
-        ((1, 2), {"a": 1, "c": 1}),  # a positional-only name as a keyword lands in **kw
-        ((1,), {"d": 1}),
-        ((1, 2, 3), {"c": 1, "d": 2, "b": 3}),
-    ]:
-        ok = _accepts(sample, args, kwargs)
-        try:
-            fn.check_arguments(params, len(args), kwargs)
-            ours = True
-        except fn.CallCheckError:
-            ours = False
-        assert ours == ok, (args, kwargs)
-
-
-def test_check_arguments_without_var_keyword() -> None:
-    def plain(a, /, b=2, *, c):  # type: ignore[no-untyped-def]
-        pass
-
-    params = [
-        [p.name, p.kind.name, None if p.default is p.empty else repr(p.default), None]
-        for p in inspect.signature(plain).parameters.values()
-    ]
-    for args, kwargs in [
-        ((1,), {"c": 1}),
-        ((1, 2), {"c": 1}),
-        ((1, 2, 3), {"c": 1}),
-        ((), {"a": 1, "c": 1}),
-        ((1,), {"a": 1, "c": 1}),
-        ((1,), {"b": 1}),
-        ((1,), {"b": 1, "c": 2}),
-    ]:
-        ok = _accepts(plain, args, kwargs)
-        try:
-            fn.check_arguments(params, len(args), kwargs)
-            ours = True
-        except fn.CallCheckError:
-            ours = False
-        assert ours == ok, (args, kwargs)
-
-
-@st.composite
-def signatures(draw: Any) -> inspect.Signature:
-    """Random valid signatures: every kind, defaults where Python allows them."""
-    P = inspect.Parameter
-    params = []
-    names = iter(f"p{i}" for i in range(20))
-    defaulted = False
-    for kind in (P.POSITIONAL_ONLY, P.POSITIONAL_OR_KEYWORD):
-        for _ in range(draw(st.integers(0, 3))):
-            defaulted = defaulted or draw(st.booleans())
-            params.append(P(next(names), kind, default=1 if defaulted else P.empty))
-    if draw(st.booleans()):
-        params.append(P("args", P.VAR_POSITIONAL))
-    for _ in range(draw(st.integers(0, 3))):
-        params.append(P(next(names), P.KEYWORD_ONLY, default=draw(st.sampled_from([P.empty, 0]))))
-    if draw(st.booleans()):
-        params.append(P("kw", P.VAR_KEYWORD))
-    return inspect.Signature(params)
-
-
-@given(
-    sig=signatures(),
-    positional=st.integers(0, 6),
-    names=st.sets(st.sampled_from(["p0", "p1", "p2", "p3", "p4", "p5", "args", "kw", "zz"])),
-)
-@settings(max_examples=400, deadline=None)
-def test_check_arguments_agrees_with_bind_on_random_signatures(
-    sig: inspect.Signature, positional: int, names: set[str]
-) -> None:
-    params = [
-        [p.name, p.kind.name, None if p.default is p.empty else repr(p.default), None]
-        for p in sig.parameters.values()
-    ]
-    kwargs = dict.fromkeys(names, 0)
-    namespace: dict[str, Any] = {}
-    exec(f"def f{sig}:\n    pass", namespace)  # the oracle is a real call, not Signature.bind
-    ok = _accepts(namespace["f"], tuple(range(positional)), kwargs)
-    try:
-        fn.check_arguments(params, positional, kwargs)
-        ours = True
-    except fn.CallCheckError:
-        ours = False
-    assert ours == ok
-
-
-def test_openhcs_functions_do_their_work() -> None:
-    cat = fn.catalogue("openhcs")
-    image = [[0.0, 2.0], [4.0, 8.0]]
-    assert cat["openhcs_plugins.processing.intensity.normalize"](image) == [
-        [0.0, 0.25],
-        [0.5, 1.0],
-    ]
-    assert cat["openhcs_plugins.processing.intensity.clip"](image, 1.0, 5.0) == [
-        [1.0, 2.0],
-        [4.0, 5.0],
-    ]
-    assert cat["openhcs_plugins.processing.intensity.invert"](image) == [[8.0, 6.0], [4.0, 0.0]]
-    mask = cat["openhcs_plugins.processing.threshold.threshold"](image, 3.0)
-    assert mask == [[False, False], [True, True]]
-    assert cat["openhcs_plugins.processing.measure.area"](mask) == 2
-    blobs = [[True, False, True], [False, False, True], [True, True, False]]
-    assert cat["openhcs_plugins.processing.measure.count_objects"](blobs) == 3
-    otsu = cat["openhcs_plugins.processing.threshold.threshold_otsu"]([[1.0, 1.0, 9.0, 9.0]])
-    assert 1.0 < otsu <= 9.0
-    mean = cat["openhcs_plugins.processing.measure.mean_intensity"]
-    assert mean(image, mask) == 6.0
-    assert cat.version == fn.catalogue("openhcs").version and cat.available
-
-
-def test_unavailable_libraries_say_why() -> None:
-    for name, module in (("cupy", "cupy"), ("pyclesperanto", "pyclesperanto")):
-        cat = fn.catalogue(name)
-        if importlib.util.find_spec(module) is None:
-            assert not cat.available and len(cat) == 0
-            assert cat.reason is not None and cat.reason.startswith("not installed (pip install")
-
-
 # -- a small library of our own, installed as a distribution in a temp site folder --------
+
 
 PROVIDER = """
 from openhcs_hookspecs.functions import FunctionLibrary
@@ -402,6 +218,7 @@ def provide_function_libraries():
     return [FakeFunctions]
 """
 
+
 FILTERS_V1 = '''
 from fakelib._impl import smooth
 
@@ -410,6 +227,7 @@ def sharpen(image, amount=1.0):
     """Sharpen an image."""
     return image
 '''
+
 
 IMPL_V1 = '''
 def smooth(image, sigma=1.0):
@@ -787,6 +605,27 @@ def test_threads_asking_at_once_build_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert len(builds) == 1, [fn.why_stale("openhcs")]
 
 
+def test_threads_reading_one_valid_document_share_one_catalogue() -> None:
+    import threading
+
+    first = fn.catalogue("openhcs")  # built, and its document written
+    fn._catalogues.clear()  # as in a process that has not read the document yet
+    start = threading.Barrier(8)
+    got: list[Any] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(fn.catalogue("openhcs"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and all(c is got[0] for c in got), {id(c) for c in got}
+    assert got[0].source == "cache" and got[0] is not first
+
+
 def test_unknown_library_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="unknown function library 'nope'"):
         fn.catalogue("nope")
@@ -806,13 +645,7 @@ def test_cache_disabled_builds_without_writing(
 
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openhcs_registry", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return support.cli(*args, env=env, timeout=180)
 
 
 def test_cli_functions(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import pickle
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,27 +15,11 @@ from typing import Any
 import pytest
 from enum_support import DAY, _fresh_enums, rewrite, run
 from openhcs_hookspecs import components
+from support import race
 
 from openhcs_registry import _fileio
 
 __all__ = ["_fresh_enums"]
-
-
-def race(make: Any) -> list[Any]:
-    """``make()`` in 32 threads released together; what each got."""
-    barrier = threading.Barrier(32)
-    got: list[Any] = []
-
-    def one() -> None:
-        barrier.wait()
-        got.append(make())
-
-    threads = [threading.Thread(target=one) for _ in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return got
 
 
 def test_32_threads_race_the_component_enums(_isolated_cache: Path) -> None:

@@ -1,8 +1,8 @@
-"""The colormap enum and its providers (:mod:`openhcs_hookspecs.colormaps`,
-:mod:`openhcs_plugins.colormaps`).
+"""The colormap enum and its providers (:mod:`openhcs_hookspecs.colormaps`).
 
 Real files, real subprocesses, real (temporary) distributions; matplotlib comes from the test
-extra so the colormap cold path really imports it and the warm path really avoids it.
+extra so the colormap cold path really imports it and the warm path really avoids it.  The
+built-in provider plugin: tests/test_plugins_colormaps.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import pickle
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,30 +18,14 @@ from typing import Any
 import pytest
 from enum_support import DAY, HAS_MATPLOTLIB, HEAVY, _fresh_enums, describe, rewrite, run
 from openhcs_hookspecs import colormaps
-from support import World
+from support import World, race
 
 from openhcs_registry import enums
 
 __all__ = ["_fresh_enums"]
 
+
 MODULE = "openhcs_hookspecs.colormaps"
-
-
-def race(make: Any) -> list[Any]:
-    """``make()`` in 32 threads released together; what each got."""
-    barrier = threading.Barrier(32)
-    got: list[Any] = []
-
-    def one() -> None:
-        barrier.wait()
-        got.append(make())
-
-    threads = [threading.Thread(target=one) for _ in range(32)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return got
 
 
 def test_32_threads_race_the_colormap_enum(_isolated_cache: Path) -> None:
@@ -191,6 +174,7 @@ FAKE_NAPARI = {
     "napari/utils/colormaps.py": "AVAILABLE_COLORMAPS = {{'gray': 0, 'napari special': 1, {extra!r}: 2}}\n",
 }
 
+
 COLORMAP_PROBE = f"""
     import json, sys
     from openhcs_hookspecs.colormaps import create_colormap_enum, provider_libraries
@@ -289,18 +273,6 @@ def test_third_party_providers_and_broken_ones(world: World) -> None:
     assert out["special"] == "my.special-map"
     if HAS_MATPLOTLIB:
         assert "SPECTRAL_R" in out["members"]  # the built-in providers still count
-
-
-def test_builtin_plugin_imports_cheaply(_isolated_cache: Path) -> None:
-    out = run(
-        f"""
-        import json, sys
-        import openhcs_plugins.colormaps
-        print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))
-        """,
-        _isolated_cache,
-    )
-    assert out == []
 
 
 def test_pickling_round_trip_across_a_subprocess(_isolated_cache: Path) -> None:

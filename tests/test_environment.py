@@ -1,0 +1,67 @@
+"""The environment snapshot (:mod:`openhcs_registry._environment`): one look per burst of reads,
+ended by ``forget()``, expiry, another ``sys.path`` or working directory, and ``reset()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import World, two_plugin_world
+
+
+# -- the environment snapshot: one look per burst of reads ---------------------------------
+def test_snapshot_is_shared_until_forgotten_expired_or_sys_path_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openhcs_registry import _environment
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)  # no expiry mid-test
+    module = tmp_path / "plugin_mod.py"
+    module.write_text("x = 1\n")
+    _environment.forget()
+    first = _environment.snapshot().stat(str(module))
+    fingerprint = _environment.environment_fingerprint()
+    module.write_text("x = 'a longer body'\n")
+    assert _environment.snapshot().stat(str(module)) == first  # same burst, same look
+    assert _environment.environment_fingerprint() is fingerprint
+    _environment.forget()
+    st = module.stat()
+    now = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+    assert _environment.snapshot().stat(str(module)) == now != first
+
+    snap = _environment.snapshot()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _environment.snapshot() is not snap  # another sys.path: another look
+    snap = _environment.snapshot()
+    monkeypatch.chdir(tmp_path)
+    assert _environment.snapshot() is not snap  # another working directory too
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 0.0)
+    _environment.forget()
+    snap = _environment.snapshot()
+    assert _environment.snapshot() is not snap  # and the end of its lifetime
+
+
+def test_writers_look_afresh_and_reset_ends_the_snapshot(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from openhcs_registry import _environment
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    reg.reset()
+    assert sorted(reg) == ["alpha", "beta"] and reg.source == "cache"  # the look is taken
+    world.install("gamma-plugin", f"gamma_{world.tag}", world.plugin_source(("Gamma", "g")))
+    looked = _environment.snapshot().stat(str(world.site))
+    assert looked is not None and looked[0] != world.site.stat().st_mtime_ns  # the look is older
+    reg.reset()  # reset() ends the look, whatever its lifetime
+    assert sorted(reg) == ["alpha", "beta", "g"]
+    assert reg.source == "fresh"
+    doc = world.read_cache()  # the writer recorded what is there now, not the old look
+    assert {r[0]: r[1] for r in doc["path"]}[str(world.site)] == world.site.stat().st_mtime_ns
+    reg.reset()
+    assert sorted(reg) == ["alpha", "beta", "g"]
+    assert reg.source == "cache"

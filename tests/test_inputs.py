@@ -1,0 +1,207 @@
+"""What a plugin read (:mod:`openhcs_registry._inputs`): the import recorder notes every module
+file found, every name looked for and not found, and the files of code that failed.
+
+Real modules written to a temporary folder on ``sys.path`` and really imported.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from openhcs_registry import _inputs
+from openhcs_registry._inputs import Inputs, import_module, sig
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    """A folder on ``sys.path`` and a tag for unique module names; the modules are forgotten."""
+    tag = uuid.uuid4().hex[:8]
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path, tag
+    for name in [m for m in sys.modules if tag in m]:
+        del sys.modules[name]
+
+
+def test_imported_files_and_missing_names_are_recorded(site: tuple[Path, str]) -> None:
+    folder, tag = site
+    (folder / f"helper_{tag}.py").write_text("VALUE = 1\n")
+    (folder / f"plug_{tag}.py").write_text(
+        f"import helper_{tag}\nimport colorsys\n"
+        f"try:\n    import optional_{tag}\nexcept ImportError:\n    optional = None\n"
+    )
+    inputs = Inputs()
+    module = import_module(f"plug_{tag}", inputs)
+    assert module.__name__ == f"plug_{tag}"
+    plug, helper = str(folder / f"plug_{tag}.py"), str(folder / f"helper_{tag}.py")
+    assert inputs.modules[f"plug_{tag}"] == plug and inputs.modules[f"helper_{tag}"] == helper
+    assert inputs.files[plug] == sig(plug) and inputs.files[helper] == sig(helper)
+    assert f"optional_{tag}" in inputs.missing  # looked for, not found: watched
+    assert not any("colorsys" in path for path in inputs.files)  # the stdlib: not recorded
+    assert {f"plug_{tag}", f"helper_{tag}", f"optional_{tag}"} <= inputs.tops
+
+    again = Inputs()  # imported already: the record of the first load, not an empty one
+    import_module(f"plug_{tag}", again)
+    assert plug in again.files and helper in again.files and f"optional_{tag}" in again.missing
+
+
+def test_a_missing_submodule_watches_only_its_name_in_the_package_folder(
+    site: tuple[Path, str],
+) -> None:
+    folder, tag = site
+    package = folder / f"pkg_{tag}"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "try:\n    from . import extra\nexcept ImportError:\n    extra = None\n"
+    )
+    inputs = Inputs()
+    import_module(f"pkg_{tag}", inputs)
+    assert f"pkg_{tag}.extra" in inputs.missing
+    _stat, listed, searched = inputs.names[os.path.abspath(package)]
+    assert searched == {"extra"} and listed == ["__init__"]  # the importable names there
+
+
+def test_code_that_fails_at_import_is_recorded_before_the_error_goes_on(
+    site: tuple[Path, str],
+) -> None:
+    folder, tag = site
+    (folder / f"broken_{tag}.py").write_text(f"import helper2_{tag}\nraise SystemExit(3)\n")
+    (folder / f"helper2_{tag}.py").write_text("X = 1\n")
+    inputs = Inputs()
+    with pytest.raises(SystemExit):
+        import_module(f"broken_{tag}", inputs)
+    assert str(folder / f"broken_{tag}.py") in inputs.files  # fixing it will be seen
+    assert str(folder / f"helper2_{tag}.py") in inputs.files
+
+
+# -- imports sys.modules answers ---------------------------------------------------------------
+# A finder on sys.meta_path is asked only for modules not imported yet.  When two plugins
+# import the same helper, the second one's import is answered from sys.modules; without more,
+# the helper would not be an input of the second plugin, and an incremental rediscovery could
+# reuse that plugin's record after the helper changed (never-stale campaigns, seeds 1200/1300).
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A sys.path folder and a unique tag for module names (removed afterwards)."""
+    tag = uuid.uuid4().hex[:8]
+    sys.path.insert(0, str(tmp_path))
+    importlib.invalidate_caches()
+    try:
+        yield tmp_path, tag
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if tag in m]:
+            del sys.modules[name]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_a_helper_imported_first_by_another_plugin_is_an_input_of_both(
+    folder: tuple[Path, str],
+) -> None:
+    root, tag = folder
+    dep = _write(root / f"dep_{tag}.py", "VALUE = 1\n")
+    helper = _write(root / f"helper_{tag}.py", f"import dep_{tag}\n")
+    _write(root / f"first_{tag}.py", f"import helper_{tag}\n")
+    _write(root / f"second_{tag}.py", f"import helper_{tag}\nfrom helper_{tag} import *\n")
+
+    first, second = _inputs.Inputs(), _inputs.Inputs()
+    _inputs.import_module(f"first_{tag}", first)
+    _inputs.import_module(f"second_{tag}", second)
+
+    assert str(helper) in first.files and str(dep) in first.files
+    # answered from sys.modules, yet recorded, with what loading the helper read
+    assert f"helper_{tag}" in second.modules
+    assert str(helper) in second.files
+    assert str(dep) in second.files
+
+
+def test_importlib_import_module_of_an_imported_module_is_recorded(
+    folder: tuple[Path, str],
+) -> None:
+    root, tag = folder
+    helper = _write(root / f"helper_{tag}.py", "X = 1\n")
+    importlib.import_module(f"helper_{tag}")  # imported before any recorder (the app did)
+
+    inputs = _inputs.Inputs()
+    with _inputs.calling(inputs):  # as a hook call is recorded
+        importlib.import_module(f"helper_{tag}")
+    assert inputs.modules.get(f"helper_{tag}") == str(helper)
+    assert str(helper) in inputs.files
+
+
+def test_parent_package_files_are_inputs_of_a_submodule(folder: tuple[Path, str]) -> None:
+    """``pkg.mod`` is another file once ``pkg`` loses ``__init__.py``: the parent is an input."""
+    root, tag = folder
+    init = _write(root / f"pkg_{tag}" / "__init__.py", "")
+    _write(root / f"pkg_{tag}" / "mod.py", "")
+    importlib.import_module(f"pkg_{tag}")  # the parent is imported first (a listing did)
+
+    inputs = _inputs.Inputs()
+    _inputs.import_module(f"pkg_{tag}.mod", inputs)
+    assert inputs.modules.get(f"pkg_{tag}") == str(init)
+    assert str(init) in inputs.files
+
+
+def test_earlier_namespace_portions_record_the_name_as_missed(tmp_path: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    early, late = tmp_path / "early", tmp_path / "late"
+    (early / f"ns_{tag}").mkdir(parents=True)
+    _write(late / f"ns_{tag}" / "mod.py", "")
+    sys.path[:0] = [str(early), str(late)]
+    try:
+        inputs = _inputs.Inputs()
+        _inputs.import_module(f"ns_{tag}.mod", inputs)
+    finally:
+        sys.path.remove(str(early))
+        sys.path.remove(str(late))
+        for name in [m for m in sys.modules if tag in m]:
+            del sys.modules[name]
+    searched = inputs.names.get(str(early / f"ns_{tag}"))
+    assert searched is not None and "mod" in searched[2]
+    assert str(late / f"ns_{tag}") not in inputs.names  # where it was found: not a miss
+
+
+def test_the_hooks_are_removed_after_recording_and_a_foreign_hook_is_kept() -> None:
+    real_import, real_import_module = builtins.__import__, importlib.import_module
+    with _inputs.recording(_inputs.Inputs()):
+        assert builtins.__import__ is not real_import
+        assert importlib.import_module is not real_import_module
+    assert builtins.__import__ is real_import
+    assert importlib.import_module is real_import_module
+
+    def foreign(*args: object, **kwargs: object) -> object:
+        return real_import(*args, **kwargs)  # type: ignore[arg-type]
+
+    with _inputs.recording(_inputs.Inputs()):
+        builtins.__import__ = foreign  # someone else hooks imports meanwhile
+    try:
+        assert builtins.__import__ is foreign  # not undone by us
+    finally:
+        builtins.__import__ = real_import
+
+
+def test_requirements_imported_already_are_recorded(folder: tuple[Path, str]) -> None:
+    root, tag = folder
+    opt = _write(root / f"opt_{tag}.py", "")
+    importlib.import_module(f"opt_{tag}")
+
+    class Value:
+        requires_modules = (f"opt_{tag}", f"absent_{tag}")
+
+    inputs = _inputs.Inputs()
+    _inputs.note_found(inputs, Value.requires_modules)
+    assert inputs.modules.get(f"opt_{tag}") == str(opt)
+    assert f"absent_{tag}" not in inputs.modules  # not imported: the recorder's business
