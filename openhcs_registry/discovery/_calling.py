@@ -1,0 +1,177 @@
+"""Calling each loaded plugin's hook, isolated, through pluggy.
+
+Only the plugin's marked hook attributes are registered (not every attribute of its
+module), hook names no hookspec declares are reported, and a hook that raises (or returns
+something that is not a list or dict) becomes that plugin's failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .. import _entrypoints, _inputs, autoregister
+from .._records import PluginRecord
+from ..diagnostics import FailureKind
+from ._judging import judge_all
+from ._run import _Discovery, logger
+
+
+def calling_order(records: Iterable[PluginRecord]) -> list[PluginRecord]:
+    """Records whose hook ran, in the order pluggy calls them.
+
+    pluggy registers in name order and calls ``tryfirst`` impls (last registered first),
+    then normal ones (last registered first), then ``trylast`` ones (first registered
+    first).  Written out here so that reused records, which are not registered with pluggy,
+    take the same place as in a fresh discovery.
+    """
+    called = sorted((r for r in records if r.priority is not None), key=lambda r: r.name)
+    first = [r for r in reversed(called) if r.priority == 0]
+    normal = [r for r in reversed(called) if r.priority == 1]
+    last = [r for r in called if r.priority == 2]
+    return first + normal + last
+
+
+#: Hook names declared per project, extended once from the contracts' entry points.
+_contracts_loaded: set[str] = set()
+
+
+def hookimpl_attributes(obj: Any) -> dict[str, Any]:
+    """The attributes of plugin *obj* that carry a hookimpl marker, by attribute name."""
+    from ..markers import PROJECT_NAME
+
+    marker = PROJECT_NAME + "_impl"
+    out = {}
+    for attr in dir(obj):
+        try:
+            value = getattr(obj, attr, None)
+        except Exception:  # a property of a plugin object may raise: not a hookimpl
+            value = None
+        if isinstance(getattr(value, marker, None), dict):
+            out[attr] = value
+    return out
+
+
+class _Hookimpls:
+    """What pluggy is given for a loaded plugin: only the plugin's marked attributes.
+
+    ``PluginManager.register`` inspects every attribute of the object it is given
+    (``inspect.getattr_static`` on each name of ``dir()``): for a plugin module that is
+    every import and helper in it, most of a cold discovery's registration time.  The
+    marked attributes were found already (:func:`hookimpl_attributes`), so pluggy sees those
+    alone and registers, verifies and calls them exactly as it would on the module.
+    """
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        self.__dict__.update(attributes)
+
+    def __dir__(self) -> list[str]:
+        return list(self.__dict__)
+
+
+def unknown_hooks(
+    obj: Any, group: str, attributes: dict[str, Any] | None = None
+) -> list[tuple[str, str | None]]:
+    """``(name, close match)`` of each hookimpl on *obj* that no hookspec of *group* declares.
+
+    Known hookspecs are those defined in this process plus those of the contract modules
+    declared under the ``<group>.contracts`` entry-point group (loaded only when a name is
+    not known yet, so a correct plugin costs nothing).
+    """
+    import difflib
+
+    from ..markers import PROJECT_NAME, declared_hookspecs
+
+    marker = PROJECT_NAME + "_impl"
+    names = [
+        str(getattr(value, marker).get("specname") or attr)
+        for attr, value in (hookimpl_attributes(obj) if attributes is None else attributes).items()
+    ]
+    unknown = [n for n in names if n not in declared_hookspecs(PROJECT_NAME)]
+    if unknown and group not in _contracts_loaded:
+        _contracts_loaded.add(group)
+        _load_contracts(group)
+        unknown = [n for n in unknown if n not in declared_hookspecs(PROJECT_NAME)]
+    known = sorted(declared_hookspecs(PROJECT_NAME))
+    return [(n, next(iter(difflib.get_close_matches(n, known, 1, 0.6)), None)) for n in unknown]
+
+
+def _load_contracts(group: str) -> None:
+    """Import the contract modules declared for *group* (each isolated)."""
+    for ep in _entrypoints.entry_points(f"{group}.contracts"):
+        try:
+            ep.load()
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            logger.debug("contracts %s could not be loaded: %s", ep.value, exc)
+
+
+def check_hook_names(run: _Discovery, record: PluginRecord, obj: Any) -> None:
+    """Report hookimpls whose name matches no hookspec of the group (a misspelling)."""
+    marked = run.marked[record.name] = hookimpl_attributes(obj)
+    for hook, suggestion in unknown_hooks(obj, run.config.entry_point_group, marked):
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        run.fail(
+            record,
+            FailureKind.UNKNOWN_HOOK,
+            f"hookimpl {hook!r} matches no hookspec of entry-point group "
+            f"{run.config.entry_point_group!r}{hint}",
+        )
+
+
+# -- hook -------------------------------------------------------------------------------
+def call_hooks(run: _Discovery) -> None:
+    """Call the hook of every plugin loaded now; reused records keep their offers."""
+    if not run.live:
+        return
+    import pluggy
+
+    from ..markers import PROJECT_NAME
+
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    spec_namespace = type("Spec", (), {run.config.hook_name: staticmethod(run.config.hookspec)})
+    pm.add_hookspecs(spec_namespace)
+    for name in sorted(run.live):
+        plugin = run.live[name]
+        try:
+            marked = run.marked.get(name)
+            if marked is None:
+                marked = hookimpl_attributes(plugin.obj)
+            pm.register(_Hookimpls(marked), name=name)
+        except Exception as exc:
+            run.fail(
+                plugin.record, FailureKind.INVALID_PLUGIN, f"rejected by pluggy: {exc}", exc=exc
+            )
+    hook = getattr(pm.hook, run.config.hook_name)
+    for impl in reversed(hook.get_hookimpls()):
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        record = run.live[impl.plugin_name].record
+        impl_module = getattr(impl.function, "__module__", None)
+        if isinstance(impl_module, str):
+            run.plugin_modules.add(impl_module)
+        record.priority = 0 if impl.tryfirst else 2 if impl.trylast else 1
+        call(run, record, impl.function)
+
+
+def call(run: _Discovery, record: PluginRecord, function: Any) -> None:
+    assert record.inputs is not None
+    before = len(autoregister.noted(run.config.name))
+    try:
+        with _inputs.calling(record.inputs):
+            returned = function()
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        what = "discovery function" if record.origin == "custom" else f"{run.config.hook_name}()"
+        run.fail(
+            record,
+            FailureKind.HOOK_ERROR,
+            f"{what} raised {type(exc).__name__}: {exc}",
+            exc=exc,
+        )
+        return
+    finally:
+        run.noted.setdefault(record.name, []).extend(autoregister.noted(run.config.name)[before:])
+    judge_all(run, record, returned)
