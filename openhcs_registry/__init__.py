@@ -12,12 +12,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._discovery import DuplicateKeyError
     from ._rules import Unavailable
     from .autoregister import AutoRegistered
     from .cache import RegistryCacheManager, clear_cache
     from .config import RegistryConfig, SecondaryRegistryConfig
     from .diagnostics import FailureKind, PluginFailure
-    from .discovery import DuplicateKeyError
     from .enums import cached_enum
     from .lazy import (
         DiscoveryInProgressError,
@@ -38,7 +38,7 @@ _EXPORTS = {
     "SecondaryRegistryConfig": "config",
     "FailureKind": "diagnostics",
     "PluginFailure": "diagnostics",
-    "DuplicateKeyError": "discovery",
+    "DuplicateKeyError": "_discovery",
     "Unavailable": "_rules",
     "cached_enum": "enums",
     "DiscoveryInProgressError": "lazy",

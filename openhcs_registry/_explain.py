@@ -517,8 +517,8 @@ def _gather(
     modules = set(_recorded_modules(registry))
     fresh: Snapshot | None = None
     if check_fresh and registry.source == "cache":
+        from ._discovery import run_discovery
         from .diagnostics import quiet
-        from .discovery import run_discovery
 
         with quiet():  # what it finds is told below, not logged a second time
             fresh = run_discovery(registry.config, registry.blocked)

@@ -93,7 +93,7 @@ def load_or_discover(
         if cached is not None:
             return cached
         previous = manager.previous
-    from .discovery import run_discovery
+    from ._discovery import run_discovery
 
     result = None
     if previous is not None:  # only some plugins changed: rediscover those

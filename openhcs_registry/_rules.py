@@ -2,7 +2,7 @@
 
 A value is judged on its own — its type, whether it is abstract, its key, the registry's skip
 rule, its ``requires_modules`` — never against other plugins (conflicts are the merge's
-business, see :mod:`.discovery`).  Discovery calls it for every value a hook returns; the
+business, see :mod:`._discovery`).  Discovery calls it for every value a hook returns; the
 registry's overlay for classes noted at import time and for run-time registrations, and
 value resolution for a value read back by its cached reference (the explicit form: type and
 key).  Being a pure function of the value and the settings is what lets a plugin's judged

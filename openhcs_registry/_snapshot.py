@@ -7,7 +7,7 @@ a fresh one, and the registry installs either unchanged: there is no converted c
 An :class:`Entry` is one key: a live value, or a ``module:qualname`` reference resolved on
 first read (``value is UNRESOLVED``).  Its provenance (``registry.info(key)``) is assembled
 on first use: a cached entry from its plugin's stored record (stored once per plugin), a
-fresh one from the merge's candidate (:class:`.discovery.Candidate`, an Entry).
+fresh one from the merge's candidate (:class:`._discovery.Candidate`, an Entry).
 
 On the warm path (a cache load builds one Entry per cached key): no ``typing`` at run time.
 """

@@ -28,7 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .discovery import Candidate
+    from ._discovery import Candidate
 
 logger = get_logger("openhcs_registry.cache")
 
@@ -70,7 +70,7 @@ class Previous:
         """The previous entry-point scan (rows of the wrong shape dropped).
 
         Discovery reuses a row's entry points only where they are declarations of records it
-        reuses (see :func:`.discovery.run_discovery`); any other row's file is read again.
+        reuses (see :func:`._discovery.run_discovery`); any other row's file is read again.
         """
         try:
             found = self.doc.get("distributions")

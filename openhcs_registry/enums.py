@@ -267,9 +267,9 @@ def _entry_point_plugins(label: str) -> list[tuple[str, Any, str, str | None]]:
     """
     if settings.entry_points_disabled():
         return []
+    from ._discovery import BUILTIN_DISTRIBUTION
     from ._entrypoints import entry_points
     from .config import DEFAULT_ENTRY_POINT_GROUP
-    from .discovery import BUILTIN_DISTRIBUTION
 
     try:
         eps = entry_points(DEFAULT_ENTRY_POINT_GROUP)

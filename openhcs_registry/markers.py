@@ -23,7 +23,7 @@ else:  # the overload stubs below are replaced by the implementation; no ``typin
 PROJECT_NAME = "openhcs"
 
 #: Hookspec names declared in this process, per project (misspelt hookimpls are told apart
-#: from these; see ``discovery.unknown_hooks``).
+#: from these; see ``_discovery._calling.unknown_hooks``).
 _declared: dict[str, set[str]] = {}
 
 

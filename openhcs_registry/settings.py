@@ -26,7 +26,7 @@ NO_ENTRY_POINTS_ENV = "OPENHCS_DISABLE_ENTRY_POINTS"
 SWITCHES_GROUP = "openhcs.settings"
 #: The family of entry-point groups the index holds (``openhcs`` and ``openhcs.*``).
 INDEXED_GROUPS = "openhcs"
-#: The engine's own distribution (``discovery.BUILTIN_DISTRIBUTION``): listed first.
+#: The engine's own distribution (``_discovery.BUILTIN_DISTRIBUTION``): listed first.
 OWN_DISTRIBUTION = "openhcs-registry"
 
 _TRUE = {"1", "true", "yes", "on"}

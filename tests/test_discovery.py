@@ -1,4 +1,4 @@
-"""Fresh discovery (:mod:`openhcs_registry.discovery`): each plugin source, conflicts, and every
+"""Fresh discovery (:mod:`openhcs_registry._discovery`): each plugin source, conflicts, and every
 failure isolated and reported.
 
 Real plugin worlds on disk (tests/support.py): installed distributions, discovery packages,

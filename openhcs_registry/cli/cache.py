@@ -113,7 +113,7 @@ def _compare(cached: dict[str, str | None], fresh: dict[str, str | None]) -> dic
 
 
 def _cache_verify(args: argparse.Namespace, targets: list[LazyDiscoveryDict[Any]]) -> int:
-    from ..discovery import run_discovery
+    from .._discovery import run_discovery
 
     results: dict[str, Any] = {}
     for reg in targets:
