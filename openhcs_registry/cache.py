@@ -10,6 +10,7 @@ Checking imports nothing but ``orjson``: no pluggy, no importlib.metadata, no pl
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -283,6 +284,9 @@ def _folder_unchanged(path: str, rec: list[Any], now: list[int] | None, racy_ns:
 #: How a declaration file that does not exist is recorded (see :mod:`._entrypoints`).
 _NOSIG = [None, None, None, None]
 
+#: Not yet in the snapshot (None there means "looked, missing").
+_UNSEEN: Any = object()
+
 
 def _expect(cond: bool, what: str) -> None:
     if not cond:
@@ -376,46 +380,60 @@ class RegistryCacheManager:
         if not self.enabled:
             return None
         path = self.path
+        # parsing builds tens of thousands of containers at a large plugin set; none can be
+        # garbage, so the cyclic collector is held off meanwhile (it ran ~40 times per
+        # load at 2000 plugins), then left as it was
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            doc = _fileio.read_document(path)
-        except _fileio.StaleFormat as exc:
-            logger.info(
-                "registry %s: cache %s is stale (%s); rediscovering", self.config.name, path, exc
-            )
-            return None
-        except (_fileio.UnsafeCacheFile, ValueError) as exc:
-            _fileio.warn_once(str(path), "registry cache %s ignored and rebuilt: %s", path, exc)
-            return None
-        if doc is None:
-            logger.debug("registry %s: no cache file at %s", self.config.name, path)
-            return None
-        try:
-            state = self.validate(doc, path)
-        except CacheChanged as exc:
-            logger.info(
-                "registry %s: cache is stale (%s); rediscovering what changed",
-                self.config.name,
-                exc,
-            )
-            self.previous = Previous(doc, str(exc))
-            return None
-        except CacheInvalid as exc:
-            logger.info("registry %s: cache is stale (%s); rediscovering", self.config.name, exc)
-            return None
-        except CacheCorrupt as exc:
-            _fileio.warn_once(
-                str(path), "registry cache %s is corrupt (%s); rebuilding it", path, exc
-            )
-            return None
-        except Exception as exc:  # any other shape problem we did not foresee: still a miss
-            _fileio.warn_once(
-                str(path),
-                "registry cache %s unusable (%s: %s); rebuilding it",
-                path,
-                type(exc).__name__,
-                exc,
-            )
-            return None
+            try:
+                doc = _fileio.read_document(path)
+            except _fileio.StaleFormat as exc:
+                logger.info(
+                    "registry %s: cache %s is stale (%s); rediscovering",
+                    self.config.name,
+                    path,
+                    exc,
+                )
+                return None
+            except (_fileio.UnsafeCacheFile, ValueError) as exc:
+                _fileio.warn_once(str(path), "registry cache %s ignored and rebuilt: %s", path, exc)
+                return None
+            if doc is None:
+                logger.debug("registry %s: no cache file at %s", self.config.name, path)
+                return None
+            try:
+                state = self.validate(doc, path)
+            except CacheChanged as exc:
+                logger.info(
+                    "registry %s: cache is stale (%s); rediscovering what changed",
+                    self.config.name,
+                    exc,
+                )
+                self.previous = Previous(doc, str(exc))
+                return None
+            except CacheInvalid as exc:
+                logger.info(
+                    "registry %s: cache is stale (%s); rediscovering", self.config.name, exc
+                )
+                return None
+            except CacheCorrupt as exc:
+                _fileio.warn_once(
+                    str(path), "registry cache %s is corrupt (%s); rebuilding it", path, exc
+                )
+                return None
+            except Exception as exc:  # any other shape problem we did not foresee: still a miss
+                _fileio.warn_once(
+                    str(path),
+                    "registry cache %s unusable (%s: %s); rebuilding it",
+                    path,
+                    type(exc).__name__,
+                    exc,
+                )
+                return None
+        finally:
+            if collecting:
+                gc.enable()
         logger.debug(
             "registry %s: loaded %d keys from %s", self.config.name, len(state.items), path
         )
@@ -471,20 +489,52 @@ class RegistryCacheManager:
         self._check_search_path(rows, entries, racy_ns)
         self._check_launch(_obj(get("launch"), "launch"))
         nosig = _NOSIG
+        # the two loops below run once per distribution and per recorded file (thousands
+        # at a large plugin set): the snapshot's stat is inlined (same answers, shared
+        # with later checks of this burst), and nothing is allocated but the signatures
+        seen = snap.stats
+        os_stat = os.stat
+        verified = snap.verified
         for entry, dists in _obj(get("distributions"), "distributions").items():
-            for row in _list(dists, "distributions"):
-                if (stat(f"{entry}/{row[0]}/entry_points.txt") or nosig) != row[1:5]:
+            listed = _list(dists, "distributions")
+            if verified.get(entry) == listed:
+                continue  # another registry's document recorded the same, checked rows
+            for row in listed:
+                where = f"{entry}/{row[0]}/entry_points.txt"
+                sig = seen.get(where, _UNSEEN)
+                if sig is _UNSEEN:
+                    try:
+                        st = os_stat(where)
+                    except (OSError, ValueError):
+                        sig = None
+                    else:
+                        sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+                    seen[where] = sig
+                if (sig or nosig) != row[1:5]:
                     raise CacheChanged(f"entry-point declaration of {row[0]} changed")
+            verified[entry] = list(listed)
         check = self.config.check_mtimes
         for rec in files:
             # rows of a checksummed document: only what could misbehave is checked here (a
             # path that is not a string would make stat() or open() take a file descriptor)
-            if type(rec) is not list or not 5 <= len(rec) <= 6 or type(rec[0]) is not str:
+            if type(rec) is not list or type(where := rec[0]) is not str:
                 raise CacheCorrupt("bad file record")
-            if check and (
-                (stat(rec[0]) or nosig) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5])
-            ):
-                raise CacheChanged(f"{rec[0]} changed")
+            size = len(rec)
+            if size != 5 and size != 6:
+                raise CacheCorrupt("bad file record")
+            if not check:
+                continue
+            sig = seen.get(where, _UNSEEN)
+            if sig is _UNSEEN:
+                try:
+                    st = os_stat(where)
+                except (OSError, ValueError):
+                    sig = None
+                else:
+                    sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+                seen[where] = sig
+            if (sig or nosig) != rec[1:5] or (size == 6 and _digest(where) != rec[5]):
+                raise CacheChanged(f"{where} changed")
         for rec in _list(get("dirs"), "dirs"):
             _sig_record(rec, 2, "folder")
             if check and not _folder_unchanged(rec[0], rec, stat(rec[0]), racy_ns):
