@@ -159,11 +159,11 @@ def scan(
             except (OSError, ValueError):
                 continue
         names = sorted(names)
+        prefix = entry if entry.endswith("/") else entry + "/"  # (joined by hand: thousands)
         for folder in names:
             if not folder.endswith((".dist-info", ".egg-info")):
                 continue
-            base = os.path.join(entry, folder)
-            declaration = os.path.join(base, "entry_points.txt")
+            declaration = prefix + folder + "/entry_points.txt"
             sig = stat(declaration)  # None: none declared (or a PKG-INFO-style file)
             before = old.get(folder)
             if before is not None and before[1:5] == (sig or _NOSIG):
@@ -179,8 +179,9 @@ def scan(
     for entry in entries:
         for row in record.get(entry, ()):
             folder = row[0]
-            base = os.path.join(entry, folder)
-            name, version = _name_version(folder, lambda b=base: _metadata_version(b))
+            name, version = _name_version(
+                folder, lambda e=entry, f=folder: _metadata_version(os.path.join(e, f))
+            )
             if name in seen:
                 continue
             seen.add(name)
