@@ -92,6 +92,9 @@ def build_index() -> dict[str, list[list[str]]]:
     # the declaration is missing, bytes read without a text layer, and only a file that
     # mentions the group family at all decoded and parsed
     family = settings.INDEXED_GROUPS.encode()
+    # the fresh look begun above: its stats are the ones the registry caches' checks and
+    # the discovery scan of this burst then reuse (taken before any file is read)
+    stat = _environment.snapshot().stat
     for folder in _environment.search_path():
         try:
             names = sorted(os.listdir(folder))
@@ -107,7 +110,7 @@ def build_index() -> dict[str, list[list[str]]]:
                 continue
             meta = prefix + item
             text_path = meta + "/entry_points.txt"
-            signature = _environment.file_stat(text_path)
+            signature = stat(text_path)
             if signature is None:
                 if os.path.isdir(meta):
                     seen.add(canonical)  # the first of a name on sys.path wins
@@ -115,15 +118,17 @@ def build_index() -> dict[str, list[list[str]]]:
             seen.add(canonical)  # (a folder: it holds a file)
             try:
                 fd = os.open(text_path, os.O_RDONLY)
-                try:
-                    chunks = []
-                    while chunk := os.read(fd, 1 << 16):
-                        chunks.append(chunk)
+                try:  # one read while the size is the stat's (one byte more tells the end)
+                    data = os.read(fd, signature[1] + 1)
+                    if len(data) > signature[1]:  # it grew since: read on to its end
+                        chunks = [data]
+                        while chunk := os.read(fd, 1 << 16):
+                            chunks.append(chunk)
+                        data = b"".join(chunks)
                 finally:
                     os.close(fd)
             except OSError:
                 continue
-            data = b"".join(chunks)
             if family not in data:
                 continue  # no section of the family can be declared in it
             found = parse_entry_points(data.decode("utf-8", "replace"))

@@ -658,10 +658,16 @@ class RegistryCacheManager:
             if record.stored is not None:  # reused: copied, its rows carried over
                 raw, old_files, old_dirs, old_modules = record.stored
                 doc_record: Any = dict(raw)
-                if "files" in raw:
-                    doc_record["files"] = [
-                        _carry(old_files[i], file_rows, file_index) for i in raw["files"]
-                    ]
+                if "files" in raw:  # (inlined _carry: thousands of rows)
+                    carried = []
+                    for i in raw["files"]:
+                        row = old_files[i]
+                        at = file_index.get(row[0])
+                        if at is None:
+                            at = file_index[row[0]] = len(file_rows)
+                            file_rows.append(row)
+                        carried.append(at)
+                    doc_record["files"] = carried
                 if "dirs" in raw:
                     doc_record["dirs"] = [
                         _carry(old_dirs[i], dir_rows, dir_index) for i in raw["dirs"]
@@ -899,17 +905,20 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
 
     # the stats the warm check just took (taken before anything is read again, so a
     # change after them is recorded as a change for the next start)
-    file_stat = snapshot().stat
+    snap = snapshot()
+    file_stat = snap.stat
     ts = doc["timestamp"]
     racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
     files: list[list[Any]] = doc["files"]
     dirs: list[list[Any]] = doc["dirs"]
-    changed_files = {
-        i
-        for i, rec in enumerate(files)
-        if (file_stat(rec[0]) or _NOSIG) != rec[1:5]
-        or (len(rec) == 6 and _digest(rec[0]) != rec[5])
-    }
+    seen = snap.stats  # (the snapshot's stat inlined: thousands of rows)
+    changed_files = set()
+    for i, rec in enumerate(files):
+        sig = seen.get(rec[0], _UNSEEN)
+        if sig is _UNSEEN:
+            sig = file_stat(rec[0])
+        if (sig or _NOSIG) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5]):
+            changed_files.add(i)
     deltas: dict[int, set[str] | None] = {}
     changed_dirs = {
         i
@@ -979,8 +988,8 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
         ):
             continue
         module = raw.get("module")
-        if raw.get("origin") in ("entry_point", "package") and modules.get(module) not in set(
-            raw.get("files", ())
+        if raw.get("origin") in ("entry_point", "package") and modules.get(module) not in raw.get(
+            "files", ()
         ):
             continue  # its own module's file is not among its checked inputs: load it again
         record = PluginRecord.from_json(raw)
