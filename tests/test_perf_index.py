@@ -147,3 +147,29 @@ def test_index_skips_unreadable_declarations(
     monkeypatch.setattr("sys.path", [str(site)])
     _environment.forget()
     assert [row[2] for row in _index_view(_contracts.build_index())] == ["open"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[grp]\r\na = mod_a:obj\r\n",
+        b"[grp]\ra = mod_a\r b = mod_b [extra]\r",
+        b"\xef\xbb\xbf[other]\nx = y\n[grp]\na = mod_a\n",
+        b"[grp]\na = mod_a\xff\nb = \xe2\x28\xa1mod\n\x0c[grp]\nc = mod_c\n",
+        b"",
+    ],
+)
+def test_scan_reads_declarations_as_a_text_read_would(tmp_path: Path, raw: bytes) -> None:
+    """The discovery scan reads ``entry_points.txt`` as bytes (no text-mode file object):
+    the entry points are those a text-mode read with replaced bad bytes gives."""
+    site = tmp_path / "site"
+    _dist(site, "some_dist-1.0.dist-info", raw)
+    path = site / "some_dist-1.0.dist-info" / "entry_points.txt"
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        text = fh.read()
+    assert _entrypoints._read(str(path)) is not None
+    expected = _entrypoints.parse_entry_points(text, "grp")
+    found, _record = _entrypoints.scan([str(site)], "grp")
+    assert [[ep.name, ep.value] for ep in found] == expected
+    assert _entrypoints._read(str(site / "some_dist-1.0.dist-info")) is None  # a folder
+    assert _entrypoints._read(str(site / "missing")) is None
