@@ -173,3 +173,67 @@ def test_scan_reads_declarations_as_a_text_read_would(tmp_path: Path, raw: bytes
     assert [[ep.name, ep.value] for ep in found] == expected
     assert _entrypoints._read(str(site / "some_dist-1.0.dist-info")) is None  # a folder
     assert _entrypoints._read(str(site / "missing")) is None
+
+
+def test_rebuild_reads_only_declarations_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild (after any install) does not read again the declarations the previous index
+    found no family entry in, while their stat signature is unchanged; one edited in place
+    to gain a family entry, a new one, and every family declaration are read and indexed."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for i in range(5):
+        _dist(site, f"plain{i}-1.0.dist-info", f"[console_scripts]\np{i} = m{i}:main\n".encode())
+    _dist(site, "fam-1.0.dist-info", b"[openhcs]\nfam = fam_mod\n")
+    monkeypatch.setattr("sys.path", [str(site)])
+    _environment.forget()
+    assert [row[2] for row in _index_view(_contracts.build_index())] == ["fam"]
+
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: str, *args: object, **kwargs: object) -> int:
+        if str(path).endswith("entry_points.txt"):
+            opened.append(os.path.basename(os.path.dirname(str(path))))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    # an in-place edit giving a plain declaration its first family entry, and an install
+    edited = site / "plain2-1.0.dist-info" / "entry_points.txt"
+    edited.write_bytes(edited.read_bytes() + b"[openhcs.settings]\nedited = ed_mod\n")
+    _dist(site, "newdist-1.0.dist-info", b"[openhcs]\nnew = new_mod\n")
+    _environment.forget()
+    monkeypatch.setattr(os, "open", spy)
+    rebuilt = _index_view(_contracts.build_index())
+    monkeypatch.setattr(os, "open", real_open)
+    assert sorted(opened) == ["fam-1.0.dist-info", "newdist-1.0.dist-info", "plain2-1.0.dist-info"]
+    _environment.forget()
+    assert rebuilt == _reference_index()
+    assert {row[2] for row in rebuilt} == {"fam", "edited", "new"}
+
+
+def test_rebuild_with_the_caches_off_reads_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh discovery (caches off) takes nothing from an earlier index document."""
+    site = tmp_path / "site"
+    site.mkdir()
+    _dist(site, "plain0-1.0.dist-info", b"[console_scripts]\np = m:main\n")
+    monkeypatch.setattr("sys.path", [str(site)])
+    _environment.forget()
+    _contracts.build_index()
+    monkeypatch.setenv("OPENHCS_DISABLE_REGISTRY_CACHE", "1")
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: str, *args: object, **kwargs: object) -> int:
+        opened.append(str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    _environment.forget()
+    monkeypatch.setattr(os, "open", spy)
+    _contracts.build_index()
+    monkeypatch.setattr(os, "open", real_open)
+    assert [p for p in opened if p.endswith("entry_points.txt")] == [
+        str(site / "plain0-1.0.dist-info" / "entry_points.txt")
+    ]
