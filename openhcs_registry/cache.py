@@ -284,6 +284,11 @@ def _folder_unchanged(path: str, rec: list[Any], now: list[int] | None, racy_ns:
 #: How a declaration file that does not exist is recorded (see :mod:`._entrypoints`).
 _NOSIG = [None, None, None, None]
 
+#: Distribution rows of one ``sys.path`` entry remembered as checked for the snapshot (the
+#: other registries of a burst record the same rows) only up to this many: a large list
+#: kept alive costs more at exit, and in the collector, than comparing it again saves.
+_VERIFIED_ROWS = 512
+
 #: Not yet in the snapshot (None there means "looked, missing").
 _UNSEEN: Any = object()
 
@@ -512,7 +517,8 @@ class RegistryCacheManager:
                     seen[where] = sig
                 if (sig or nosig) != row[1:5]:
                     raise CacheChanged(f"entry-point declaration of {row[0]} changed")
-            verified[entry] = list(listed)
+            if len(listed) <= _VERIFIED_ROWS:
+                verified[entry] = list(listed)
         check = self.config.check_mtimes
         for rec in files:
             # rows of a checksummed document: only what could misbehave is checked here (a
