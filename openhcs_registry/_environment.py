@@ -32,7 +32,16 @@ SNAPSHOT_SECONDS = 1.0
 class _Snapshot:
     """What one look found; filled lazily (only what some check asked for is looked up)."""
 
-    __slots__ = ("entries", "expires", "fingerprint", "header", "key", "listings", "stats")
+    __slots__ = (
+        "entries",
+        "expires",
+        "fingerprint",
+        "header",
+        "key",
+        "listings",
+        "stats",
+        "verified",
+    )
 
     def __init__(self, key: tuple[object, ...], entries: list[str], header: dict[str, Any]) -> None:
         self.key = key
@@ -41,6 +50,9 @@ class _Snapshot:
         self.fingerprint: dict[str, Any] | None = None
         self.stats: dict[str, list[int] | None] = {}
         self.listings: dict[str, set[str] | None] = {}
+        #: per ``sys.path`` entry, the distribution rows a cache check found unchanged in
+        #: this snapshot: every registry records the same rows, which are compared once
+        self.verified: dict[str, list[Any]] = {}
         self.expires = time.monotonic() + SNAPSHOT_SECONDS
 
     def stat(self, path: str) -> list[int] | None:

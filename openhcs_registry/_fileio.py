@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 from ._log import get_logger
@@ -46,6 +47,10 @@ FIRST_CHECKSUMMED_FORMAT = 3
 
 class StaleFormat(ValueError):
     """A document of an older format: rebuilt quietly, not reported as "corrupt"."""
+
+
+#: What ``hash()`` of an int reduces by (2**61 - 1 on 64-bit builds), as :func:`checksum`.
+_MODULUS = sys.hash_info.modulus
 
 
 def checksum(data: bytes) -> int:
@@ -84,7 +89,11 @@ def _verify_checksum(data: bytes) -> None:
     digits = data[index + len(_CHECKSUM_FIELD) : -1]
     if not digits.isdigit() or len(digits) > 20:
         raise ValueError("malformed checksum")
-    if checksum(data[:index] + b"}") != int(digits):
+    # checksum(data[:index] + b"}") without copying the body: the integer of the prefix,
+    # plus the closing brace's byte at its place (the same value modulo 2**61 - 1)
+    modulus = _MODULUS
+    head = hash(int.from_bytes(memoryview(data)[:index], "little"))
+    if (head + 0x7D * pow(256, index, modulus)) % modulus != int(digits):
         raise ValueError("checksum mismatch (the file was changed or damaged)")
 
 

@@ -315,32 +315,43 @@ class PluginRecord:
             raise ValueError("bad plugin record")
         module = module if type(module) is str else None
         declaration = doc.get("declaration")
+        distribution = doc.get("distribution")
+        version = doc.get("version")
+        # (one look per field: an incremental start reads thousands of records)
+        if distribution is not None and type(distribution) is not str:
+            raise ValueError("bad plugin record distribution")
+        if version is not None and type(version) is not str:
+            raise ValueError("bad plugin record version")
+        if declaration is not None and type(declaration) is not str:
+            raise ValueError("bad plugin record declaration")
         if declaration is None and origin == "entry_point":
             declaration = module
         record = cls(
             name,
             origin,  # type: ignore[arg-type]  # one of the Origin names, as written
             module,
-            doc.get("distribution"),
-            doc.get("version"),
+            distribution,
+            version,
             declaration,
         )
-        for field in ("distribution", "version", "declaration"):
-            if doc.get(field) is not None and type(doc.get(field)) is not str:
-                raise ValueError(f"bad plugin record {field}")
         priority = doc.get("priority")
         if priority not in (None, 0, 1, 2) or type(priority) is bool:
             raise ValueError("bad plugin record priority")
         record.priority = priority
         listed = doc.get("listed")
-        if listed is not None and not (
-            type(listed) is list and all(type(m) is str for m in listed)
-        ):
-            raise ValueError("bad plugin record listing")
-        record.listed = list(listed) if listed is not None else None
-        record.offers = [Offer.from_json(row) for row in doc.get("offers", ())]
-        record.failures = [PluginFailure.from_json(f) for f in doc.get("failures", ())]
-        record.skipped = [PluginFailure.from_json(f) for f in doc.get("skipped", ())]
+        if listed is not None:
+            if not (type(listed) is list and all(type(m) is str for m in listed)):
+                raise ValueError("bad plugin record listing")
+            record.listed = list(listed)
+        offers = doc.get("offers")
+        if offers is not None:
+            record.offers = [Offer.from_json(row) for row in offers]
+        failures = doc.get("failures")
+        if failures is not None:
+            record.failures = [PluginFailure.from_json(f) for f in failures]
+        skipped = doc.get("skipped")
+        if skipped is not None:
+            record.skipped = [PluginFailure.from_json(f) for f in skipped]
         record.reusable = doc.get("reusable", True) is True
         volatile = doc.get("volatile")
         record.volatile = volatile if type(volatile) is str else None

@@ -10,6 +10,7 @@ Checking imports nothing but ``orjson``: no pluggy, no importlib.metadata, no pl
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -176,6 +177,14 @@ def _folder_unchanged(path: str, rec: list[Any], now: list[int] | None, racy_ns:
 #: How a declaration file that does not exist is recorded (see :mod:`._entrypoints`).
 _NOSIG = [None, None, None, None]
 
+#: Distribution rows of one ``sys.path`` entry remembered as checked for the snapshot (the
+#: other registries of a burst record the same rows) only up to this many: a large list
+#: kept alive costs more at exit, and in the collector, than comparing it again saves.
+_VERIFIED_ROWS = 512
+
+#: Not yet in the snapshot (None there means "looked, missing").
+_UNSEEN: Any = object()
+
 
 def _expect(cond: bool, what: str) -> None:
     if not cond:
@@ -269,46 +278,60 @@ class RegistryCacheManager:
         if not self.enabled:
             return None
         path = self.path
+        # parsing builds tens of thousands of containers at a large plugin set; none can be
+        # garbage, so the cyclic collector is held off meanwhile (it ran ~40 times per
+        # load at 2000 plugins), then left as it was
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            doc = _fileio.read_document(path)
-        except _fileio.StaleFormat as exc:
-            logger.info(
-                "registry %s: cache %s is stale (%s); rediscovering", self.config.name, path, exc
-            )
-            return None
-        except (_fileio.UnsafeCacheFile, ValueError) as exc:
-            _fileio.warn_once(str(path), "registry cache %s ignored and rebuilt: %s", path, exc)
-            return None
-        if doc is None:
-            logger.debug("registry %s: no cache file at %s", self.config.name, path)
-            return None
-        try:
-            state = self.validate(doc, path)
-        except CacheChanged as exc:
-            logger.info(
-                "registry %s: cache is stale (%s); rediscovering what changed",
-                self.config.name,
-                exc,
-            )
-            self.previous = Previous(doc, str(exc))
-            return None
-        except CacheInvalid as exc:
-            logger.info("registry %s: cache is stale (%s); rediscovering", self.config.name, exc)
-            return None
-        except CacheCorrupt as exc:
-            _fileio.warn_once(
-                str(path), "registry cache %s is corrupt (%s); rebuilding it", path, exc
-            )
-            return None
-        except Exception as exc:  # any other shape problem we did not foresee: still a miss
-            _fileio.warn_once(
-                str(path),
-                "registry cache %s unusable (%s: %s); rebuilding it",
-                path,
-                type(exc).__name__,
-                exc,
-            )
-            return None
+            try:
+                doc = _fileio.read_document(path)
+            except _fileio.StaleFormat as exc:
+                logger.info(
+                    "registry %s: cache %s is stale (%s); rediscovering",
+                    self.config.name,
+                    path,
+                    exc,
+                )
+                return None
+            except (_fileio.UnsafeCacheFile, ValueError) as exc:
+                _fileio.warn_once(str(path), "registry cache %s ignored and rebuilt: %s", path, exc)
+                return None
+            if doc is None:
+                logger.debug("registry %s: no cache file at %s", self.config.name, path)
+                return None
+            try:
+                state = self.validate(doc, path)
+            except CacheChanged as exc:
+                logger.info(
+                    "registry %s: cache is stale (%s); rediscovering what changed",
+                    self.config.name,
+                    exc,
+                )
+                self.previous = Previous(doc, str(exc))
+                return None
+            except CacheInvalid as exc:
+                logger.info(
+                    "registry %s: cache is stale (%s); rediscovering", self.config.name, exc
+                )
+                return None
+            except CacheCorrupt as exc:
+                _fileio.warn_once(
+                    str(path), "registry cache %s is corrupt (%s); rebuilding it", path, exc
+                )
+                return None
+            except Exception as exc:  # any other shape problem we did not foresee: still a miss
+                _fileio.warn_once(
+                    str(path),
+                    "registry cache %s unusable (%s: %s); rebuilding it",
+                    path,
+                    type(exc).__name__,
+                    exc,
+                )
+                return None
+        finally:
+            if collecting:
+                gc.enable()
         logger.debug(
             "registry %s: loaded %d keys from %s", self.config.name, len(state.items), path
         )
@@ -364,20 +387,53 @@ class RegistryCacheManager:
         self._check_search_path(rows, entries, racy_ns)
         self._check_launch(_obj(get("launch"), "launch"))
         nosig = _NOSIG
+        # the two loops below run once per distribution and per recorded file (thousands
+        # at a large plugin set): the snapshot's stat is inlined (same answers, shared
+        # with later checks of this burst), and nothing is allocated but the signatures
+        seen = snap.stats
+        os_stat = os.stat
+        verified = snap.verified
         for entry, dists in _obj(get("distributions"), "distributions").items():
-            for row in _list(dists, "distributions"):
-                if (stat(f"{entry}/{row[0]}/entry_points.txt") or nosig) != row[1:5]:
+            listed = _list(dists, "distributions")
+            if verified.get(entry) == listed:
+                continue  # another registry's document recorded the same, checked rows
+            for row in listed:
+                where = f"{entry}/{row[0]}/entry_points.txt"
+                sig = seen.get(where, _UNSEEN)
+                if sig is _UNSEEN:
+                    try:
+                        st = os_stat(where)
+                    except (OSError, ValueError):
+                        sig = None
+                    else:
+                        sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+                    seen[where] = sig
+                if (sig or nosig) != row[1:5]:
                     raise CacheChanged(f"entry-point declaration of {row[0]} changed")
+            if len(listed) <= _VERIFIED_ROWS:
+                verified[entry] = list(listed)
         check = self.config.check_mtimes
         for rec in files:
             # rows of a checksummed document: only what could misbehave is checked here (a
             # path that is not a string would make stat() or open() take a file descriptor)
-            if type(rec) is not list or not 5 <= len(rec) <= 6 or type(rec[0]) is not str:
+            if type(rec) is not list or type(where := rec[0]) is not str:
                 raise CacheCorrupt("bad file record")
-            if check and (
-                (stat(rec[0]) or nosig) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5])
-            ):
-                raise CacheChanged(f"{rec[0]} changed")
+            size = len(rec)
+            if size != 5 and size != 6:
+                raise CacheCorrupt("bad file record")
+            if not check:
+                continue
+            sig = seen.get(where, _UNSEEN)
+            if sig is _UNSEEN:
+                try:
+                    st = os_stat(where)
+                except (OSError, ValueError):
+                    sig = None
+                else:
+                    sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+                seen[where] = sig
+            if (sig or nosig) != rec[1:5] or (size == 6 and _digest(where) != rec[5]):
+                raise CacheChanged(f"{where} changed")
         for rec in _list(get("dirs"), "dirs"):
             _sig_record(rec, 2, "folder")
             if check and not _folder_unchanged(rec[0], rec, stat(rec[0]), racy_ns):
@@ -504,10 +560,16 @@ class RegistryCacheManager:
                 doc_record: Any = dict(raw)
                 if not record.reusable:  # pinned by this discovery (an import-time class)
                     doc_record["reusable"] = False
-                if "files" in raw:
-                    doc_record["files"] = [
-                        _carry(old_files[i], file_rows, file_index) for i in raw["files"]
-                    ]
+                if "files" in raw:  # (inlined _carry: thousands of rows)
+                    carried = []
+                    for i in raw["files"]:
+                        row = old_files[i]
+                        at = file_index.get(row[0])
+                        if at is None:
+                            at = file_index[row[0]] = len(file_rows)
+                            file_rows.append(row)
+                        carried.append(at)
+                    doc_record["files"] = carried
                 if "dirs" in raw:
                     doc_record["dirs"] = [
                         _carry(old_dirs[i], dir_rows, dir_index) for i in raw["dirs"]
@@ -745,17 +807,20 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
 
     # the stats the warm check just took (taken before anything is read again, so a
     # change after them is recorded as a change for the next start)
-    file_stat = snapshot().stat
+    snap = snapshot()
+    file_stat = snap.stat
     ts = doc["timestamp"]
     racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
     files: list[list[Any]] = doc["files"]
     dirs: list[list[Any]] = doc["dirs"]
-    changed_files = {
-        i
-        for i, rec in enumerate(files)
-        if (file_stat(rec[0]) or _NOSIG) != rec[1:5]
-        or (len(rec) == 6 and _digest(rec[0]) != rec[5])
-    }
+    seen = snap.stats  # (the snapshot's stat inlined: thousands of rows)
+    changed_files = set()
+    for i, rec in enumerate(files):
+        sig = seen.get(rec[0], _UNSEEN)
+        if sig is _UNSEEN:
+            sig = file_stat(rec[0])
+        if (sig or _NOSIG) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5]):
+            changed_files.add(i)
     deltas: dict[int, set[str] | None] = {}
     changed_dirs = {
         i
@@ -827,8 +892,8 @@ def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
         ):
             continue
         module = raw.get("module")
-        if raw.get("origin") in ("entry_point", "package") and modules.get(module) not in set(
-            raw.get("files", ())
+        if raw.get("origin") in ("entry_point", "package") and modules.get(module) not in raw.get(
+            "files", ()
         ):
             continue  # its own module's file is not among its checked inputs: load it again
         record = PluginRecord.from_json(raw)
