@@ -128,18 +128,8 @@ def build_index() -> dict[str, list[list[str]]]:
             if known_plain.get(folder, {}).get(item) == row:
                 plain_here.append(row)
                 continue  # read before with this signature: no family entry in it
-            try:
-                fd = os.open(text_path, os.O_RDONLY)
-                try:  # one read while the size is the stat's (one byte more tells the end)
-                    data = os.read(fd, signature[1] + 1)
-                    if len(data) > signature[1]:  # it grew since: read on to its end
-                        chunks = [data]
-                        while chunk := os.read(fd, 1 << 16):
-                            chunks.append(chunk)
-                        data = b"".join(chunks)
-                finally:
-                    os.close(fd)
-            except OSError:
+            data = _read_declaration(text_path, signature[1])
+            if data is None:
                 continue
             if family not in data:
                 plain_here.append(row)
@@ -152,18 +142,43 @@ def build_index() -> dict[str, list[list[str]]]:
             for group, name, value in found:
                 entries.setdefault(group, []).append([dist, name, value])
     if index_path is not None:
-        doc = {
-            "index_format": settings.ENTRY_POINT_INDEX_FORMAT,
-            "version": __version__,
-            "environment": fingerprint,
-            "files": files,  # [path, stat signature, distribution, [[group, name, value]]]
-            # per sys.path entry, one string (one object to parse on a warm read, which
-            # never looks at it): "folder\tmtime\tsize\tctime\tinode" lines of the
-            # declarations without a family entry, for the next rebuild
-            "plain": {folder: "\n".join(rows) for folder, rows in plain.items() if rows},
-        }
-        _fileio.write_document(index_path, doc)
+        _write_index(index_path, fingerprint, files, plain)
     return entries
+
+
+def _read_declaration(text_path: str, size: int) -> bytes | None:
+    """The bytes of an ``entry_points.txt`` whose stat said *size* (None if unreadable)."""
+    try:
+        fd = os.open(text_path, os.O_RDONLY)
+        try:  # one read while the size is the stat's (one byte more tells the end)
+            data = os.read(fd, size + 1)
+            if len(data) > size:  # it grew since: read on to its end
+                chunks = [data]
+                while chunk := os.read(fd, 1 << 16):
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    return data
+
+
+def _write_index(
+    index_path: Any, fingerprint: Any, files: list[list[Any]], plain: dict[str, list[str]]
+) -> None:
+    """Write the index document: the family's declarations, and the plain ones by stat."""
+    doc = {
+        "index_format": settings.ENTRY_POINT_INDEX_FORMAT,
+        "version": __version__,
+        "environment": fingerprint,
+        "files": files,  # [path, stat signature, distribution, [[group, name, value]]]
+        # per sys.path entry, one string (one object to parse on a warm read, which
+        # never looks at it): "folder\tmtime\tsize\tctime\tinode" lines of the
+        # declarations without a family entry, for the next rebuild
+        "plain": {folder: "\n".join(rows) for folder, rows in plain.items() if rows},
+    }
+    _fileio.write_document(index_path, doc)
 
 
 def _plain_declarations(path: Any) -> dict[str, dict[str, str]]:

@@ -29,7 +29,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._discovery import Candidate
+    from ._environment import _Snapshot as _EnvSnapshot
 
 logger = get_logger("openhcs_registry.cache")
 
@@ -105,7 +105,9 @@ class Previous:
     def reusable(self) -> dict[str, Any]:
         """``{name: PluginRecord}`` of the records safe to reuse (cold path; never raises)."""
         try:
-            return _reusable_records(self.doc)
+            from ._reuse import reusable_records
+
+            return reusable_records(self.doc)
         except Exception as exc:  # a document of the wrong shape: reuse nothing
             logger.debug("previous cache document not reusable: %s", exc)
             return {}
@@ -113,16 +115,10 @@ class Previous:
 
 #: Entries modified this close to the cache write may change again within the same
 #: filesystem timestamp tick without their mtime moving ("racy", as git calls it), so they
-#: also get a content digest.  Whole-second mtimes mean a coarse filesystem: a wider window.
+#: also get a content digest (:func:`._document._is_racy`).  Whole-second mtimes mean a
+#: coarse filesystem: a wider window.
 _RACY_NS = 100_000_000
 _RACY_COARSE_NS = 2_500_000_000
-
-
-def _is_racy(mtime_ns: int | None, now_ns: int) -> bool:
-    if mtime_ns is None:
-        return False
-    window = _RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else _RACY_NS
-    return now_ns - mtime_ns < window
 
 
 def _digest(path: str) -> int | None:
@@ -347,29 +343,8 @@ class RegistryCacheManager:
         comparisons first, one pass over the recorded inputs, no per-field helper calls.
         """
         get = doc.get
-        version = get("cache_version")
-        if version != CACHE_VERSION or type(version) is not int:
-            raise CacheInvalid(f"cache format {version!r}, expected {CACHE_VERSION}")
-        written_by = get("version")
-        _expect(type(written_by) is str, "no library version")
-        if written_by != __version__:
-            raise CacheInvalid(f"written by openhcs-registry {written_by!r}")
-        if get("registry") != self.config.name:
-            raise CacheCorrupt(f"document is for registry {get('registry')!r}")
-        ts = get("timestamp")
-        _expect(type(ts) is float or type(ts) is int, "bad timestamp")
-        age = time.time() - ts  # type: ignore[operator]
-        if age > self.config.max_age:
-            raise CacheInvalid(f"older than max_age ({age:.0f}s > {self.config.max_age:.0f}s)")
-        if age < -_FUTURE_TOLERANCE:
-            raise CacheInvalid("timestamp lies in the future")
-        if get("config") != _config_fingerprint(self.config):
-            raise CacheInvalid("registry configuration changed")
-        if get("settings") != self._settings():
-            raise CacheInvalid("discovery settings changed")
         snap = snapshot()
-        if get("interpreter") != snap.header:
-            raise CacheInvalid("another interpreter or virtual environment")
+        ts = self._check_header(get, snap.header)
         rows = _list(get("path"), "path")
         entries = snap.entries
         if len(rows) != len(entries) or any(
@@ -382,63 +357,51 @@ class RegistryCacheManager:
         # from here on a difference is a change of some plugin's inputs: incremental
         # rediscovery can reuse the rest of the document
         # anything modified this close to the write is compared by content, not by stat
-        racy_ns = int(ts * 1e9) - _RACY_COARSE_NS  # type: ignore[operator]
-        stat = snap.stat
-        self._check_search_path(rows, entries, racy_ns)
-        self._check_launch(_obj(get("launch"), "launch"))
-        nosig = _NOSIG
-        # the two loops below run once per distribution and per recorded file (thousands
-        # at a large plugin set): the snapshot's stat is inlined (same answers, shared
-        # with later checks of this burst), and nothing is allocated but the signatures
-        seen = snap.stats
-        os_stat = os.stat
-        verified = snap.verified
-        for entry, dists in _obj(get("distributions"), "distributions").items():
-            listed = _list(dists, "distributions")
-            if verified.get(entry) == listed:
-                continue  # another registry's document recorded the same, checked rows
-            for row in listed:
-                where = f"{entry}/{row[0]}/entry_points.txt"
-                sig = seen.get(where, _UNSEEN)
-                if sig is _UNSEEN:
-                    try:
-                        st = os_stat(where)
-                    except (OSError, ValueError):
-                        sig = None
-                    else:
-                        sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
-                    seen[where] = sig
-                if (sig or nosig) != row[1:5]:
-                    raise CacheChanged(f"entry-point declaration of {row[0]} changed")
-            if len(listed) <= _VERIFIED_ROWS:
-                verified[entry] = list(listed)
+        racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
+        _check_search_path(rows, entries, racy_ns)
+        _check_launch(_obj(get("launch"), "launch"))
+        _check_distributions(snap, _obj(get("distributions"), "distributions"))
         check = self.config.check_mtimes
-        for rec in files:
-            # rows of a checksummed document: only what could misbehave is checked here (a
-            # path that is not a string would make stat() or open() take a file descriptor)
-            if type(rec) is not list or type(where := rec[0]) is not str:
-                raise CacheCorrupt("bad file record")
-            size = len(rec)
-            if size != 5 and size != 6:
-                raise CacheCorrupt("bad file record")
-            if not check:
-                continue
-            sig = seen.get(where, _UNSEEN)
-            if sig is _UNSEEN:
-                try:
-                    st = os_stat(where)
-                except (OSError, ValueError):
-                    sig = None
-                else:
-                    sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
-                seen[where] = sig
-            if (sig or nosig) != rec[1:5] or (size == 6 and _digest(where) != rec[5]):
-                raise CacheChanged(f"{where} changed")
+        _check_files(snap, files, check)
         for rec in _list(get("dirs"), "dirs"):
             _sig_record(rec, 2, "folder")
-            if check and not _folder_unchanged(rec[0], rec, stat(rec[0]), racy_ns):
+            if check and not _folder_unchanged(rec[0], rec, snap.stat(rec[0]), racy_ns):
                 raise CacheChanged(f"folder {rec[0]} changed")
-        failures = _failures(get("failures"), "failures")
+        failures = self._check_failures(get("failures"))
+        volatile = _list(get("volatile", []), "volatile")
+        if volatile:
+            raise CacheChanged(f"{len(volatile)} plugin(s) are called on every start")
+        return _answer(self.config, get, plugins, files, failures, ts, path or self.path)
+
+    def _check_header(self, get: Any, interpreter: dict[str, Any]) -> float:
+        """Format, library version, registry, age, settings, interpreter; the write time."""
+        version = get("cache_version")
+        if version != CACHE_VERSION or type(version) is not int:
+            raise CacheInvalid(f"cache format {version!r}, expected {CACHE_VERSION}")
+        written_by = get("version")
+        _expect(type(written_by) is str, "no library version")
+        if written_by != __version__:
+            raise CacheInvalid(f"written by openhcs-registry {written_by!r}")
+        if get("registry") != self.config.name:
+            raise CacheCorrupt(f"document is for registry {get('registry')!r}")
+        ts = get("timestamp")
+        _expect(type(ts) is float or type(ts) is int, "bad timestamp")
+        age = time.time() - ts
+        if age > self.config.max_age:
+            raise CacheInvalid(f"older than max_age ({age:.0f}s > {self.config.max_age:.0f}s)")
+        if age < -_FUTURE_TOLERANCE:
+            raise CacheInvalid("timestamp lies in the future")
+        if get("config") != _config_fingerprint(self.config):
+            raise CacheInvalid("registry configuration changed")
+        if get("settings") != self._settings():
+            raise CacheInvalid("discovery settings changed")
+        if get("interpreter") != interpreter:
+            raise CacheInvalid("another interpreter or virtual environment")
+        return float(ts)
+
+    def _check_failures(self, raw: object) -> list[PluginFailure]:
+        """The recorded failures; one whose missing module is now importable is a change."""
+        failures = _failures(raw, "failures")
         for failure in failures:
             _expect(failure.registry == self.config.name, "failure of another registry")
             if failure.missing_module and _importable(failure.missing_module):
@@ -446,81 +409,7 @@ class RegistryCacheManager:
                     f"{failure.missing_module!r}, missing for plugin {failure.plugin!r}, "
                     "is now installed"
                 )
-        volatile = _list(get("volatile", []), "volatile")
-        if volatile:
-            raise CacheChanged(f"{len(volatile)} plugin(s) are called on every start")
-        # references may point only into modules whose file is recorded (and was just checked)
-        modules = _obj(get("modules"), "modules")  # name -> row of its file
-        count = len(files)
-        allowed = frozenset(
-            name
-            for name, at in modules.items()
-            if type(at) is int and 0 <= at < count and files[at][1] is not None
-        )
-        table = (modules, files)
-        items = _items(get("items"), allowed, plugins, table, "items")
-        raw_secondaries = _obj(get("secondaries"), "secondaries")
-        secondaries: dict[str, dict[str, Entry]] = {}
-        for sec in self.config.secondary_registries:
-            group = _items(
-                raw_secondaries.get(sec.name), allowed, plugins, table, f"secondaries.{sec.name}"
-            )
-            _expect(group.keys() <= items.keys(), f"{sec.name} keys not in primary")
-            secondaries[sec.name] = group
-        _expect(len(raw_secondaries) == len(secondaries), "secondary registries differ")
-        hooks = _list(get("hooks"), "hooks")
-        _expect(all(type(i) is int and 0 <= i < len(plugins) for i in hooks), "bad hooks")
-        blocked_modules = _list(get("blocked_modules"), "blocked_modules")
-        _expect(all(type(m) is str for m in blocked_modules), "bad blocked_modules")
-        blocked_modules.extend(
-            p["module"] for p in plugins if p.get("origin") == "entry_point" and p.get("module")
-        )
-        return Snapshot(
-            "cache",
-            items=items,
-            secondaries=secondaries,
-            failures=failures,
-            modules=allowed,
-            plugins=plugins,
-            timestamp=float(ts),  # type: ignore[arg-type]
-            path=path or self.path,
-            skipped=_failures(get("skipped"), "skipped"),
-            blocked_modules=frozenset(blocked_modules),
-            hooks=hooks,
-            table=table,
-        )
-
-    @staticmethod
-    def _check_search_path(rows: list[Any], entries: list[str], racy_ns: int) -> None:
-        """No ``sys.path`` entry gained or lost a module (the list itself is checked first)."""
-        stat = snapshot().stat
-        for entry, rec in zip(entries, rows, strict=True):
-            _sig_record(rec, 1, "sys.path")
-            if not _folder_unchanged(entry, rec, stat(entry), racy_ns):
-                raise CacheChanged(f"{entry} changed (a distribution installed or removed?)")
-
-    @staticmethod
-    def _check_launch(launch: dict[str, Any]) -> None:
-        """The recorded names that the launch folder (cwd, script folder) provides, per name.
-
-        The launch folder is not fingerprinted (it differs between programs and changes
-        whenever a file is saved there); only whether it shadows a recorded name matters.
-        """
-        tops = launch.get("tops")
-        if not tops:
-            return
-        _expect(type(tops) is list and type(launch.get("present")) is list, "bad launch")
-        folder = launch_folder()
-        if folder is None:
-            present: set[str] = set()
-        else:
-            names = snapshot().names(os.path.abspath(folder or os.curdir))
-            present = set() if names is None else names.intersection(tops)
-        if present != set(launch["present"]):
-            raise CacheChanged("the launch folder shadows another set of recorded names")
-        if present and launch.get("folder") != [os.path.abspath(folder or os.curdir)]:
-            # the same names, from another launch folder: other modules under those names
-            raise CacheInvalid("recorded names come from another launch folder")
+        return failures
 
     # -- writing ----------------------------------------------------------------------------
     def save(self, result: Snapshot) -> bool:
@@ -539,161 +428,11 @@ class RegistryCacheManager:
     def build_document(self, result: Snapshot) -> dict[str, Any]:
         """The document for *result*: header, input tables, records, the merged answer.
 
-        Each file and folder any plugin read is one row of a table (stat'ed once on a warm
-        start); each record lists the rows it read.  Items name their record by index:
-        provenance is stored once per plugin.
+        Written by the cold module :mod:`._document` (only a discovery writes).
         """
-        import orjson
+        from ._document import build_document
 
-        file_rows: list[list[Any]] = []
-        records_inputs: list[tuple[list[int], list[int]]] = []
-        dir_rows: list[list[Any]] = []
-        file_index: dict[str, int] = {}
-        dir_index: dict[str, int] = {}
-        modules: dict[str, str] = {}
-        now_ns = time.time_ns()
-        records: list[Any] = []
-        index_of: dict[str, int] = {}
-        for name, record in result.records.items():
-            if record.stored is not None:  # reused: copied, its rows carried over
-                raw, old_files, old_dirs, old_modules = record.stored
-                doc_record: Any = dict(raw)
-                if not record.reusable:  # pinned by this discovery (an import-time class)
-                    doc_record["reusable"] = False
-                if "files" in raw:  # (inlined _carry: thousands of rows)
-                    carried = []
-                    for i in raw["files"]:
-                        row = old_files[i]
-                        at = file_index.get(row[0])
-                        if at is None:
-                            at = file_index[row[0]] = len(file_rows)
-                            file_rows.append(row)
-                        carried.append(at)
-                    doc_record["files"] = carried
-                if "dirs" in raw:
-                    doc_record["dirs"] = [
-                        _carry(old_dirs[i], dir_rows, dir_index) for i in raw["dirs"]
-                    ]
-                if "names" in raw:
-                    doc_record["names"] = [
-                        [_carry(old_dirs[i], dir_rows, dir_index), leaf] for i, leaf in raw["names"]
-                    ]
-                for mod_name in record.module_names():
-                    at = old_modules.get(mod_name)
-                    if type(at) is int and 0 <= at < len(old_files):
-                        modules.setdefault(mod_name, old_files[at][0])
-                index_of[name] = len(records)
-                records.append(doc_record)
-                records_inputs.append((doc_record.get("files", []), doc_record.get("dirs", [])))
-                continue
-            inputs = record.inputs
-            files: list[int] = []
-            dirs: list[int] = []
-            names: list[list[Any]] = []
-            if inputs is not None:
-                for file, value in inputs.files.items():
-                    at = file_index.get(file)
-                    if at is None:
-                        at = file_index[file] = len(file_rows)
-                        row = [file, *(value or (None, None, None, None))]
-                        if value is not None and _is_racy(value[0], now_ns):
-                            row.append(_digest(file))
-                        file_rows.append(row)
-                    files.append(at)
-                for folder, value in inputs.dirs.items():
-                    dirs.append(_dir_row(folder, value, dir_rows, dir_index))
-                for folder, (value, listed, looked) in inputs.names.items():
-                    at = _dir_row(folder, value, dir_rows, dir_index)
-                    if len(dir_rows[at]) == 6:
-                        dir_rows[at].append(listed)
-                    names.extend([at, leaf] for leaf in sorted(looked))
-                for mod_name, found in inputs.modules.items():
-                    if found is not None:
-                        modules.setdefault(mod_name, found)
-            doc_record = record.to_json(sorted(set(files)), sorted(set(dirs)), names)
-            index_of[name] = len(records)
-            records.append(doc_record)
-            records_inputs.append((files, dirs))
-        try:
-            orjson.dumps(records)
-        except TypeError:  # text JSON cannot hold one (a lone surrogate): find which
-            for at, record in enumerate(result.records.values()):
-                try:
-                    orjson.dumps(records[at])
-                except TypeError:
-                    record.volatile = "its record cannot be stored"  # called each start
-                    records[at] = {
-                        k: v
-                        for k, v in record.to_json([], []).items()
-                        if k not in ("failures", "skipped", "offers")
-                    }
-                    records[at]["files"] = sorted(set(records_inputs[at][0]))
-                    records[at]["dirs"] = sorted(set(records_inputs[at][1]))
-        for mod_name in result.modules:  # plugin and value modules imported before discovery
-            loaded = getattr(sys.modules.get(mod_name), "__file__", None)
-            if (
-                mod_name not in modules
-                and isinstance(loaded, str)
-                and os.path.abspath(loaded) in file_index
-            ):
-                modules[mod_name] = os.path.abspath(loaded)
-        env = result.environment or {}
-        header = {k: v for k, v in env.items() if k not in ("path", "listings", "names")}
-        volatile = {n for n, r in result.records.items() if r.volatile is not None}
-
-        def items(group: dict[str, Candidate]) -> dict[str, Any]:
-            out: dict[str, Any] = {}
-            for key, cand in sorted(group.items()):
-                if cand.persist and cand.ref is not None and cand.plugin not in volatile:
-                    row: dict[str, Any] = {"ref": cand.ref, "p": index_of[cand.plugin]}
-                    if cand.keyed:
-                        row["keyed"] = True
-                    out[key] = row
-            return out
-
-        persisted = items(result.items)
-        return {
-            "cache_version": CACHE_VERSION,
-            "version": __version__,
-            "registry": self.config.name,
-            "timestamp": time.time(),
-            "config": _config_fingerprint(self.config),
-            "settings": self._settings(),
-            "interpreter": header,
-            "path": [
-                [entry, *(value or (None, None, None, None)), listing]
-                for (entry, value), listing in zip(
-                    env.get("path", ()), env.get("listings", ()), strict=True
-                )
-            ],
-            "names": env.get("names", {}),
-            "launch": result.launch or {"tops": [], "present": []},
-            "distributions": result.distributions,
-            "files": file_rows,
-            "dirs": dir_rows,
-            "modules": {
-                name: file_index[file]
-                for name, file in sorted(modules.items())
-                if file in file_index
-            },
-            "plugins": records,
-            "hooks": [index_of[p["name"]] for p in result.plugins if p["name"] in index_of],
-            "volatile": sorted(index_of[n] for n in volatile),
-            "items": persisted,
-            "secondaries": {
-                name: {k: v for k, v in items(group).items() if k in persisted}
-                for name, group in result.secondaries.items()
-            },
-            "failures": [
-                f.to_json() for f in result.failures if _storable(f) and f.plugin not in volatile
-            ],
-            "skipped": [f.to_json() for f in result.skipped if _storable(f)],
-            # entry-point modules (blocked ones too) are known from the records
-            "blocked_modules": sorted(
-                result.blocked_modules
-                - {r.module for r in result.records.values() if r.origin == "entry_point"}
-            ),
-        }
+        return build_document(self.config, self._settings(), result)
 
     def clear(self) -> bool:
         """Delete this registry's cache file (only if it is ours); True if one was removed."""
@@ -725,33 +464,149 @@ class RegistryCacheManager:
         }
 
 
-def _carry(row: list[Any], rows: list[list[Any]], index: dict[str, int]) -> int:
-    """The index of a reused record's table *row* in the new table (carried over as is)."""
-    at = index.get(row[0])
-    if at is None:
-        at = index[row[0]] = len(rows)
-        rows.append(row)
-    return at
+def _answer(
+    config: RegistryConfig,
+    get: Any,
+    plugins: list[Any],
+    files: list[Any],
+    failures: list[PluginFailure],
+    ts: float,
+    path: Path,
+) -> Snapshot:
+    """The checked document as a Snapshot: its items, secondaries, hooks and blocks."""
+    # references may point only into modules whose file is recorded (and was just checked)
+    modules = _obj(get("modules"), "modules")  # name -> row of its file
+    count = len(files)
+    allowed = frozenset(
+        name
+        for name, at in modules.items()
+        if type(at) is int and 0 <= at < count and files[at][1] is not None
+    )
+    table = (modules, files)
+    items = _items(get("items"), allowed, plugins, table, "items")
+    raw_secondaries = _obj(get("secondaries"), "secondaries")
+    secondaries: dict[str, dict[str, Entry]] = {}
+    for sec in config.secondary_registries:
+        group = _items(
+            raw_secondaries.get(sec.name), allowed, plugins, table, f"secondaries.{sec.name}"
+        )
+        _expect(group.keys() <= items.keys(), f"{sec.name} keys not in primary")
+        secondaries[sec.name] = group
+    _expect(len(raw_secondaries) == len(secondaries), "secondary registries differ")
+    hooks = _list(get("hooks"), "hooks")
+    _expect(all(type(i) is int and 0 <= i < len(plugins) for i in hooks), "bad hooks")
+    blocked_modules = _list(get("blocked_modules"), "blocked_modules")
+    _expect(all(type(m) is str for m in blocked_modules), "bad blocked_modules")
+    blocked_modules.extend(
+        p["module"] for p in plugins if p.get("origin") == "entry_point" and p.get("module")
+    )
+    return Snapshot(
+        "cache",
+        items=items,
+        secondaries=secondaries,
+        failures=failures,
+        modules=allowed,
+        plugins=plugins,
+        timestamp=ts,
+        path=path,
+        skipped=_failures(get("skipped"), "skipped"),
+        blocked_modules=frozenset(blocked_modules),
+        hooks=hooks,
+        table=table,
+    )
 
 
-def _dir_row(folder: str, value: Any, rows: list[list[Any]], index: dict[str, int]) -> int:
-    """The row of *folder* in the folder table (added with its listing if new)."""
-    at = index.get(folder)
-    if at is None:
-        at = index[folder] = len(rows)
-        rows.append([folder, *(value or (None, None, None, None)), _listing(folder)])
-    return at
+def _check_search_path(rows: list[Any], entries: list[str], racy_ns: int) -> None:
+    """No ``sys.path`` entry gained or lost a module (the list itself is checked first)."""
+    stat = snapshot().stat
+    for entry, rec in zip(entries, rows, strict=True):
+        _sig_record(rec, 1, "sys.path")
+        if not _folder_unchanged(entry, rec, stat(entry), racy_ns):
+            raise CacheChanged(f"{entry} changed (a distribution installed or removed?)")
 
 
-def _storable(failure: PluginFailure) -> bool:
-    """Whether text JSON can hold *failure* (a lone surrogate in a message cannot)."""
-    try:
-        for value in failure.to_json().values():
-            if isinstance(value, str):
-                value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _check_launch(launch: dict[str, Any]) -> None:
+    """The recorded names that the launch folder (cwd, script folder) provides, per name.
+
+    The launch folder is not fingerprinted (it differs between programs and changes
+    whenever a file is saved there); only whether it shadows a recorded name matters.
+    """
+    tops = launch.get("tops")
+    if not tops:
+        return
+    _expect(type(tops) is list and type(launch.get("present")) is list, "bad launch")
+    folder = launch_folder()
+    if folder is None:
+        present: set[str] = set()
+    else:
+        names = snapshot().names(os.path.abspath(folder or os.curdir))
+        present = set() if names is None else names.intersection(tops)
+    if present != set(launch["present"]):
+        raise CacheChanged("the launch folder shadows another set of recorded names")
+    if present and launch.get("folder") != [os.path.abspath(folder or os.curdir)]:
+        # the same names, from another launch folder: other modules under those names
+        raise CacheInvalid("recorded names come from another launch folder")
+
+
+# The two checks below are the hot loop of a warm start: they run once per distribution and
+# per recorded file (thousands at a large plugin set), so they are exempt from the size
+# budget and written inline: the snapshot's stat is inlined (same answers, shared with later
+# checks of this burst), no per-row helper call, nothing allocated but the signatures.
+
+
+def _check_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> None:
+    """Each recorded distribution's ``entry_points.txt`` has its recorded stat (hot loop)."""
+    seen = snap.stats
+    os_stat = os.stat
+    verified = snap.verified
+    nosig = _NOSIG
+    for entry, dists in found.items():
+        listed = _list(dists, "distributions")
+        if verified.get(entry) == listed:
+            continue  # another registry's document recorded the same, checked rows
+        for row in listed:
+            where = f"{entry}/{row[0]}/entry_points.txt"
+            sig = seen.get(where, _UNSEEN)
+            if sig is _UNSEEN:
+                try:
+                    st = os_stat(where)
+                except (OSError, ValueError):
+                    sig = None
+                else:
+                    sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+                seen[where] = sig
+            if (sig or nosig) != row[1:5]:
+                raise CacheChanged(f"entry-point declaration of {row[0]} changed")
+        if len(listed) <= _VERIFIED_ROWS:
+            verified[entry] = list(listed)
+
+
+def _check_files(snap: _EnvSnapshot, files: list[Any], check: bool) -> None:
+    """Every file table row is well-formed and, if *check*, has its recorded stat (hot loop)."""
+    seen = snap.stats
+    os_stat = os.stat
+    nosig = _NOSIG
+    for rec in files:
+        # rows of a checksummed document: only what could misbehave is checked here (a
+        # path that is not a string would make stat() or open() take a file descriptor)
+        if type(rec) is not list or type(where := rec[0]) is not str:
+            raise CacheCorrupt("bad file record")
+        size = len(rec)
+        if size != 5 and size != 6:
+            raise CacheCorrupt("bad file record")
+        if not check:
+            continue
+        sig = seen.get(where, _UNSEEN)
+        if sig is _UNSEEN:
+            try:
+                st = os_stat(where)
+            except (OSError, ValueError):
+                sig = None
+            else:
+                sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+            seen[where] = sig
+        if (sig or nosig) != rec[1:5] or (size == 6 and _digest(where) != rec[5]):
+            raise CacheChanged(f"{where} changed")
 
 
 def _recorded_entries(rows: list[Any], entries: list[str], launch: dict[str, Any]) -> list[str]:
@@ -791,140 +646,6 @@ def _recorded_entries(rows: list[Any], entries: list[str], launch: dict[str, Any
     if at != len(recorded):
         raise CacheInvalid("sys.path changed")
     return kept
-
-
-def _reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
-    """The records of a stale document whose own inputs are unchanged now (cold path).
-
-    A record is reused only if none of the files and folders it read changed, no name it
-    imported or looked for appeared or vanished in a ``sys.path`` entry or the launch
-    folder, it is not called on every start, and each of its references points into a
-    module whose file is among the checked inputs (a hostile document reuses nothing it
-    could not have recorded).  Anything unexpected raises: then nothing is reused.
-    """
-    from ._environment import importable_names, search_path
-    from ._records import PluginRecord, stored_tops
-
-    # the stats the warm check just took (taken before anything is read again, so a
-    # change after them is recorded as a change for the next start)
-    snap = snapshot()
-    file_stat = snap.stat
-    ts = doc["timestamp"]
-    racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
-    files: list[list[Any]] = doc["files"]
-    dirs: list[list[Any]] = doc["dirs"]
-    seen = snap.stats  # (the snapshot's stat inlined: thousands of rows)
-    changed_files = set()
-    for i, rec in enumerate(files):
-        sig = seen.get(rec[0], _UNSEEN)
-        if sig is _UNSEEN:
-            sig = file_stat(rec[0])
-        if (sig or _NOSIG) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5]):
-            changed_files.add(i)
-    deltas: dict[int, set[str] | None] = {}
-    changed_dirs = {
-        i
-        for i, rec in enumerate(dirs)
-        if not _folder_unchanged(rec[0], rec, file_stat(rec[0]), racy_ns)
-    }
-    # names that appeared in or vanished from a sys.path entry or the launch folder
-    rows = doc["path"]
-    try:
-        entries = _recorded_entries(rows, search_path(), doc["launch"])
-    except CacheInvalid:
-        return {}
-    names = doc.get("names") or {}
-    delta: set[str] = set()
-    for entry, rec in zip(entries, rows, strict=True):
-        if _folder_unchanged(entry, rec, file_stat(entry), racy_ns):
-            continue
-        before, now = names.get(entry), importable_names(entry)
-        if before is None or now is None:
-            return {}  # a zip archive or an unreadable folder changed: reuse nothing
-        delta |= set(before) ^ now
-    launch = doc["launch"]
-    if launch.get("tops"):
-        folder = launch_folder()
-        present = set()
-        if folder is not None:
-            present = (importable_names(os.path.abspath(folder or os.curdir)) or set()) & set(
-                launch["tops"]
-            )
-        delta |= present ^ set(launch["present"])
-        if present and launch.get("folder") != [os.path.abspath(folder or os.curdir)]:
-            delta |= present  # the same names from another launch folder: other modules
-    now_importable = {
-        f["plugin"]
-        for f in doc["failures"]
-        if f.get("missing_module") and _importable(f["missing_module"])
-    }
-    modules = doc["modules"]
-    allowed = {
-        name
-        for name, at in modules.items()
-        if type(at) is int and 0 <= at < len(files) and files[at][1] is not None
-    }
-    out: dict[str, Any] = {}
-    for raw in doc["plugins"]:
-        name = raw["name"]
-        if name == "<environment>":
-            if set(raw.get("files", ())) & changed_files or any(
-                _name_changed(dirs, at, leaf, changed_dirs, deltas)
-                for at, leaf in raw.get("names", ())
-            ):
-                return {}  # the registry's own code or a shadowing folder changed: reuse nothing
-            continue
-        if raw.get("volatile") or raw.get("reusable", True) is not True:
-            continue
-        if raw.get("origin") in ("import_time", "runtime") or name in now_importable:
-            continue
-        if changed_files and any(i in changed_files for i in raw.get("files", ())):
-            continue
-        if changed_dirs and any(i in changed_dirs for i in raw.get("dirs", ())):
-            continue
-        if changed_dirs and any(
-            _name_changed(dirs, at, leaf, changed_dirs, deltas) for at, leaf in raw.get("names", ())
-        ):
-            continue
-        if delta and (
-            any(t in delta for t in stored_tops(raw))
-            or any(m.partition(".")[0] in delta for m in raw.get("missing", ()))
-        ):
-            continue
-        module = raw.get("module")
-        if raw.get("origin") in ("entry_point", "package") and modules.get(module) not in raw.get(
-            "files", ()
-        ):
-            continue  # its own module's file is not among its checked inputs: load it again
-        record = PluginRecord.from_json(raw)
-        refs = [o.ref for o in record.offers]
-        refs += [d for o in record.offers for d in o.secondaries.values() if type(d) is str]
-        if any(r is not None and r.partition(":")[0] not in allowed for r in refs):
-            continue  # it names a module whose file is not among the checked inputs
-        record.stored = (raw, files, dirs, modules)  # its inputs go to the next document as is
-        out[name] = record
-    return out
-
-
-def _name_changed(
-    dirs: list[list[Any]],
-    at: int,
-    name: str,
-    changed: set[int],
-    deltas: dict[int, set[str] | None],
-) -> bool:
-    """Whether *name* appeared in or vanished from recorded folder ``dirs[at]``."""
-    if at not in changed:
-        return False
-    if at not in deltas:
-        from ._environment import importable_names
-
-        rec = dirs[at]
-        before = rec[6] if len(rec) > 6 else None
-        now = importable_names(rec[0])
-        deltas[at] = None if before is None or now is None else set(before) ^ now
-    delta = deltas[at]
-    return delta is None or name in delta
 
 
 _fingerprints: dict[int, tuple[RegistryConfig, dict[str, Any]]] = {}

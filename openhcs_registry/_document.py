@@ -1,0 +1,273 @@
+"""The cache document writer: a fresh :class:`._snapshot.Snapshot` as one orjson document (cold).
+
+Only a discovery writes, so this module is imported by :meth:`.cache.RegistryCacheManager.
+build_document` on first use, never on a warm start.  The reader (:mod:`.cache`) checks what
+is written here: each file and folder any plugin read is one row of a table (stat'ed once on
+a warm start), each per-plugin record lists the rows it read, and items name their record by
+index, so provenance is stored once per plugin.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from ._version import __version__
+from .cache import (
+    _NOSIG,
+    _RACY_COARSE_NS,
+    _RACY_NS,
+    CACHE_VERSION,
+    _config_fingerprint,
+    _digest,
+    _listing,
+)
+
+if TYPE_CHECKING:
+    from ._discovery import Candidate
+    from ._records import PluginRecord
+    from ._snapshot import Snapshot
+    from .config import RegistryConfig
+    from .diagnostics import PluginFailure
+
+
+def _is_racy(mtime_ns: int | None, now_ns: int) -> bool:
+    """Whether an entry modified at *mtime_ns* is racily close to the write (see .cache)."""
+    if mtime_ns is None:
+        return False
+    window = _RACY_COARSE_NS if mtime_ns % 1_000_000_000 == 0 else _RACY_NS
+    return now_ns - mtime_ns < window
+
+
+class _Tables:
+    """The document's shared input tables: file rows, folder rows, module name -> file."""
+
+    __slots__ = ("dir_index", "dir_rows", "file_index", "file_rows", "modules", "now_ns")
+
+    def __init__(self) -> None:
+        self.file_rows: list[list[Any]] = []
+        self.file_index: dict[str, int] = {}
+        self.dir_rows: list[list[Any]] = []
+        self.dir_index: dict[str, int] = {}
+        self.modules: dict[str, str] = {}
+        self.now_ns = time.time_ns()
+
+    def carry_dir(self, row: list[Any]) -> int:
+        """The index of a reused record's folder *row* in the new table (carried over as is)."""
+        at = self.dir_index.get(row[0])
+        if at is None:
+            at = self.dir_index[row[0]] = len(self.dir_rows)
+            self.dir_rows.append(row)
+        return at
+
+    def dir_row(self, folder: str, value: Any) -> int:
+        """The row of *folder* in the folder table (added with its listing if new)."""
+        at = self.dir_index.get(folder)
+        if at is None:
+            at = self.dir_index[folder] = len(self.dir_rows)
+            self.dir_rows.append([folder, *(value or _NOSIG), _listing(folder)])
+        return at
+
+    def file_row(self, file: str, value: Any) -> int:
+        """The row of *file* (with a content digest if it was modified racily close to now)."""
+        at = self.file_index.get(file)
+        if at is None:
+            at = self.file_index[file] = len(self.file_rows)
+            row = [file, *(value or _NOSIG)]
+            if value is not None and _is_racy(value[0], self.now_ns):
+                row.append(_digest(file))
+            self.file_rows.append(row)
+        return at
+
+
+def _reused(record: PluginRecord, tables: _Tables) -> dict[str, Any]:
+    """A reused record as it was stored, its rows carried over into the new tables."""
+    assert record.stored is not None
+    raw, old_files, old_dirs, old_modules = record.stored
+    out: dict[str, Any] = dict(raw)
+    if not record.reusable:  # pinned by this discovery (an import-time class)
+        out["reusable"] = False
+    if "files" in raw:  # (carry_dir inlined: thousands of rows)
+        file_index, file_rows = tables.file_index, tables.file_rows
+        carried = []
+        for i in raw["files"]:
+            row = old_files[i]
+            at = file_index.get(row[0])
+            if at is None:
+                at = file_index[row[0]] = len(file_rows)
+                file_rows.append(row)
+            carried.append(at)
+        out["files"] = carried
+    if "dirs" in raw:
+        out["dirs"] = [tables.carry_dir(old_dirs[i]) for i in raw["dirs"]]
+    if "names" in raw:
+        out["names"] = [[tables.carry_dir(old_dirs[i]), leaf] for i, leaf in raw["names"]]
+    for mod_name in record.module_names():
+        at = old_modules.get(mod_name)
+        if type(at) is int and 0 <= at < len(old_files):
+            tables.modules.setdefault(mod_name, old_files[at][0])
+    return out
+
+
+def _fresh(record: PluginRecord, tables: _Tables) -> tuple[Any, list[int], list[int]]:
+    """A freshly loaded record with the rows of what it read: (record, files, folders)."""
+    inputs = record.inputs
+    files: list[int] = []
+    dirs: list[int] = []
+    names: list[list[Any]] = []
+    if inputs is not None:
+        files = [tables.file_row(file, value) for file, value in inputs.files.items()]
+        dirs = [tables.dir_row(folder, value) for folder, value in inputs.dirs.items()]
+        for folder, (value, listed, looked) in inputs.names.items():
+            at = tables.dir_row(folder, value)
+            if len(tables.dir_rows[at]) == 6:
+                tables.dir_rows[at].append(listed)
+            names.extend([at, leaf] for leaf in sorted(looked))
+        for mod_name, found in inputs.modules.items():
+            if found is not None:
+                tables.modules.setdefault(mod_name, found)
+    return record.to_json(sorted(set(files)), sorted(set(dirs)), names), files, dirs
+
+
+def _records(result: Snapshot, tables: _Tables) -> tuple[list[Any], dict[str, int]]:
+    """Every plugin's record in document form, and each plugin's index among them."""
+    records: list[Any] = []
+    inputs: list[tuple[list[int], list[int]]] = []
+    index_of: dict[str, int] = {}
+    for name, record in result.records.items():
+        index_of[name] = len(records)
+        if record.stored is not None:  # reused: copied, its rows carried over
+            doc_record = _reused(record, tables)
+            records.append(doc_record)
+            inputs.append((doc_record.get("files", []), doc_record.get("dirs", [])))
+        else:
+            doc_record, files, dirs = _fresh(record, tables)
+            records.append(doc_record)
+            inputs.append((files, dirs))
+    _make_storable(result, records, inputs)
+    return records, index_of
+
+
+def _make_storable(
+    result: Snapshot, records: list[Any], inputs: list[tuple[list[int], list[int]]]
+) -> None:
+    """Strip the records text JSON cannot hold (a lone surrogate); their plugins go volatile."""
+    try:
+        orjson.dumps(records)
+    except TypeError:  # find which
+        for at, record in enumerate(result.records.values()):
+            try:
+                orjson.dumps(records[at])
+            except TypeError:
+                record.volatile = "its record cannot be stored"  # called each start
+                records[at] = {
+                    k: v
+                    for k, v in record.to_json([], []).items()
+                    if k not in ("failures", "skipped", "offers")
+                }
+                records[at]["files"] = sorted(set(inputs[at][0]))
+                records[at]["dirs"] = sorted(set(inputs[at][1]))
+
+
+def _preloaded_modules(result: Snapshot, tables: _Tables) -> None:
+    """Plugin and value modules imported before discovery: their recorded files, if any."""
+    modules = tables.modules
+    for mod_name in result.modules:
+        loaded = getattr(sys.modules.get(mod_name), "__file__", None)
+        if (
+            mod_name not in modules
+            and isinstance(loaded, str)
+            and os.path.abspath(loaded) in tables.file_index
+        ):
+            modules[mod_name] = os.path.abspath(loaded)
+
+
+def _storable(failure: PluginFailure) -> bool:
+    """Whether text JSON can hold *failure* (a lone surrogate in a message cannot)."""
+    try:
+        for value in failure.to_json().values():
+            if isinstance(value, str):
+                value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _items(
+    group: dict[str, Candidate], index_of: dict[str, int], volatile: set[str]
+) -> dict[str, Any]:
+    """The persisted items of one group, each naming its plugin's record by index."""
+    out: dict[str, Any] = {}
+    for key, cand in sorted(group.items()):
+        if cand.persist and cand.ref is not None and cand.plugin not in volatile:
+            row: dict[str, Any] = {"ref": cand.ref, "p": index_of[cand.plugin]}
+            if cand.keyed:
+                row["keyed"] = True
+            out[key] = row
+    return out
+
+
+def _environment(result: Snapshot) -> dict[str, Any]:
+    """The header's environment part: interpreter, ``sys.path`` rows, names, launch folder."""
+    env = result.environment or {}
+    return {
+        "interpreter": {k: v for k, v in env.items() if k not in ("path", "listings", "names")},
+        "path": [
+            [entry, *(value or _NOSIG), listing]
+            for (entry, value), listing in zip(
+                env.get("path", ()), env.get("listings", ()), strict=True
+            )
+        ],
+        "names": env.get("names", {}),
+        "launch": result.launch or {"tops": [], "present": []},
+    }
+
+
+def build_document(
+    config: RegistryConfig, recorded_settings: dict[str, Any], result: Snapshot
+) -> dict[str, Any]:
+    """The document for *result*: header, input tables, records, the merged answer."""
+    tables = _Tables()
+    records, index_of = _records(result, tables)
+    _preloaded_modules(result, tables)
+    file_index = tables.file_index
+    volatile = {n for n, r in result.records.items() if r.volatile is not None}
+    persisted = _items(result.items, index_of, volatile)
+    return {
+        "cache_version": CACHE_VERSION,
+        "version": __version__,
+        "registry": config.name,
+        "timestamp": time.time(),
+        "config": _config_fingerprint(config),
+        "settings": recorded_settings,
+        **_environment(result),
+        "distributions": result.distributions,
+        "files": tables.file_rows,
+        "dirs": tables.dir_rows,
+        "modules": {
+            name: file_index[file]
+            for name, file in sorted(tables.modules.items())
+            if file in file_index
+        },
+        "plugins": records,
+        "hooks": [index_of[p["name"]] for p in result.plugins if p["name"] in index_of],
+        "volatile": sorted(index_of[n] for n in volatile),
+        "items": persisted,
+        "secondaries": {
+            name: {k: v for k, v in _items(group, index_of, volatile).items() if k in persisted}
+            for name, group in result.secondaries.items()
+        },
+        "failures": [
+            f.to_json() for f in result.failures if _storable(f) and f.plugin not in volatile
+        ],
+        "skipped": [f.to_json() for f in result.skipped if _storable(f)],
+        # entry-point modules (blocked ones too) are known from the records
+        "blocked_modules": sorted(
+            result.blocked_modules
+            - {r.module for r in result.records.values() if r.origin == "entry_point"}
+        ),
+    }

@@ -1,0 +1,202 @@
+"""Incremental reuse: which records of a stale cache document still hold (cold path).
+
+A document whose header still holds but some plugin's inputs changed (:class:`.cache.
+CacheChanged`) is kept as :class:`.cache.Previous`; discovery then reuses the records whose
+own inputs are unchanged.  A record is reused only if none of the files and folders it read
+changed, no name it imported or looked for appeared or vanished in a ``sys.path`` entry or
+the launch folder, it is not called on every start, and each of its references points into
+a module whose file is among the checked inputs (a hostile document reuses nothing it could
+not have recorded).  Anything unexpected raises: then nothing is reused.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ._environment import importable_names, launch_folder, search_path, snapshot
+from ._records import PluginRecord, stored_tops
+from .cache import (
+    _NOSIG,
+    _RACY_COARSE_NS,
+    _UNSEEN,
+    CacheInvalid,
+    _digest,
+    _folder_unchanged,
+    _importable,
+    _recorded_entries,
+)
+
+
+def _changed_files(files: list[list[Any]]) -> set[int]:
+    """The rows of the file table whose file changed since the write."""
+    snap = snapshot()
+    file_stat = snap.stat
+    # the stats the warm check just took (taken before anything is read again, so a change
+    # after them is recorded as a change for the next start); the snapshot's stat inlined:
+    # thousands of rows
+    seen = snap.stats
+    changed = set()
+    for i, rec in enumerate(files):
+        sig = seen.get(rec[0], _UNSEEN)
+        if sig is _UNSEEN:
+            sig = file_stat(rec[0])
+        if (sig or _NOSIG) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5]):
+            changed.add(i)
+    return changed
+
+
+def _search_path_delta(doc: dict[str, Any], racy_ns: int) -> set[str] | None:
+    """Names that appeared in or vanished from a recorded ``sys.path`` entry (None: unknown)."""
+    file_stat = snapshot().stat
+    rows = doc["path"]
+    try:
+        entries = _recorded_entries(rows, search_path(), doc["launch"])
+    except CacheInvalid:
+        return None
+    names = doc.get("names") or {}
+    delta: set[str] = set()
+    for entry, rec in zip(entries, rows, strict=True):
+        if _folder_unchanged(entry, rec, file_stat(entry), racy_ns):
+            continue
+        before, now = names.get(entry), importable_names(entry)
+        if before is None or now is None:
+            return None  # a zip archive or an unreadable folder changed
+        delta |= set(before) ^ now
+    return delta
+
+
+def _launch_delta(launch: dict[str, Any]) -> set[str]:
+    """Recorded names that the launch folder now provides differently."""
+    if not launch.get("tops"):
+        return set()
+    folder = launch_folder()
+    present = set()
+    if folder is not None:
+        present = (importable_names(os.path.abspath(folder or os.curdir)) or set()) & set(
+            launch["tops"]
+        )
+    delta = present ^ set(launch["present"])
+    if present and launch.get("folder") != [os.path.abspath(folder or os.curdir)]:
+        delta |= present  # the same names from another launch folder: other modules
+    return delta
+
+
+class _Changes:
+    """What changed since a document was written, and the test of one record against it."""
+
+    __slots__ = (
+        "allowed",
+        "delta",
+        "deltas",
+        "dirs",
+        "dirs_changed",
+        "files",
+        "files_changed",
+        "modules",
+        "now_importable",
+    )
+
+    def __init__(self, doc: dict[str, Any], racy_ns: int) -> None:
+        file_stat = snapshot().stat
+        self.files: list[list[Any]] = doc["files"]
+        self.dirs: list[list[Any]] = doc["dirs"]
+        self.files_changed = _changed_files(self.files)
+        self.dirs_changed = {
+            i
+            for i, rec in enumerate(self.dirs)
+            if not _folder_unchanged(rec[0], rec, file_stat(rec[0]), racy_ns)
+        }
+        #: per changed folder row, the names that appeared or vanished (None: unknown)
+        self.deltas: dict[int, set[str] | None] = {}
+        #: names that appeared in or vanished from a sys.path entry or the launch folder
+        self.delta: set[str] = set()
+        self.now_importable = {
+            f["plugin"]
+            for f in doc["failures"]
+            if f.get("missing_module") and _importable(f["missing_module"])
+        }
+        self.modules: dict[Any, Any] = doc["modules"]
+        files = self.files
+        self.allowed = {
+            name
+            for name, at in self.modules.items()
+            if type(at) is int and 0 <= at < len(files) and files[at][1] is not None
+        }
+
+    def name_changed(self, at: int, name: str) -> bool:
+        """Whether *name* appeared in or vanished from recorded folder ``dirs[at]``."""
+        if at not in self.dirs_changed:
+            return False
+        if at not in self.deltas:
+            rec = self.dirs[at]
+            before = rec[6] if len(rec) > 6 else None
+            now = importable_names(rec[0])
+            self.deltas[at] = None if before is None or now is None else set(before) ^ now
+        delta = self.deltas[at]
+        return delta is None or name in delta
+
+    def environment_changed(self, raw: dict[str, Any]) -> bool:
+        """Whether the registry's own code or a folder shadowing a recorded name changed."""
+        return bool(set(raw.get("files", ())) & self.files_changed) or any(
+            self.name_changed(at, leaf) for at, leaf in raw.get("names", ())
+        )
+
+    def inputs_changed(self, raw: dict[str, Any]) -> bool:
+        """Whether a file, folder or name the stored record *raw* read changed."""
+        if self.files_changed and any(i in self.files_changed for i in raw.get("files", ())):
+            return True
+        if self.dirs_changed and (
+            any(i in self.dirs_changed for i in raw.get("dirs", ()))
+            or any(self.name_changed(at, leaf) for at, leaf in raw.get("names", ()))
+        ):
+            return True
+        delta = self.delta
+        return bool(delta) and (
+            any(t in delta for t in stored_tops(raw))
+            or any(m.partition(".")[0] in delta for m in raw.get("missing", ()))
+        )
+
+    def reusable(self, raw: dict[str, Any]) -> bool:
+        """Whether the stored record *raw* may be taken as it is (before its references)."""
+        if raw.get("volatile") or raw.get("reusable", True) is not True:
+            return False
+        if raw.get("origin") in ("import_time", "runtime") or raw["name"] in self.now_importable:
+            return False
+        if self.inputs_changed(raw):
+            return False
+        # its own module's file must be among its checked inputs, else load it again
+        return raw.get("origin") not in ("entry_point", "package") or self.modules.get(
+            raw.get("module")
+        ) in raw.get("files", ())
+
+    def refers_outside(self, record: PluginRecord) -> bool:
+        """Whether *record* names a module whose file is not among the checked inputs."""
+        refs = [o.ref for o in record.offers]
+        refs += [d for o in record.offers for d in o.secondaries.values() if type(d) is str]
+        return any(r is not None and r.partition(":")[0] not in self.allowed for r in refs)
+
+
+def reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
+    """``{name: PluginRecord}``: the records of *doc* whose own inputs are unchanged now."""
+    racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
+    changes = _Changes(doc, racy_ns)  # first: the stats the warm check just took
+    delta = _search_path_delta(doc, racy_ns)
+    if delta is None:
+        return {}
+    changes.delta = delta | _launch_delta(doc["launch"])
+    out: dict[str, Any] = {}
+    for raw in doc["plugins"]:
+        name = raw["name"]
+        if name == "<environment>":
+            if changes.environment_changed(raw):
+                return {}  # the registry's own code or a shadowing folder changed
+            continue
+        if not changes.reusable(raw):
+            continue
+        record = PluginRecord.from_json(raw)
+        if changes.refers_outside(record):
+            continue
+        record.stored = (raw, changes.files, changes.dirs, changes.modules)  # carried as is
+        out[name] = record
+    return out
