@@ -102,6 +102,12 @@ def importable_names(folder: str) -> set[str] | None:
         entries = os.listdir(folder or os.curdir)
     except (OSError, ValueError):
         return None
+    return names_in(entries)
+
+
+def names_in(entries: list[str]) -> set[str]:
+    """The :func:`importable_names` of a folder whose entries are *entries* (one rule for
+    the warm check and for recording)."""
     out: set[str] = set()
     for entry in entries:
         if "." not in entry:

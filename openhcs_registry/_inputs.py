@@ -26,12 +26,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._environment import names_in
+
 #: A stat signature: ``[st_mtime_ns, st_size, st_ctime_ns, st_ino]``, or None (missing).
 #: ``cp -p``, ``rsync -a`` and ``tar x`` can put mtime and size back, not ctime and inode.
 Sig = list[int] | None
 
-#: File name endings that make a folder entry importable under the part before the first dot.
-_IMPORTABLE_SUFFIXES = (".py", ".pyc", ".pyw", ".so", ".pyd")
+#: Top-level names a folder with these entries may provide (over-approximated): the rule the
+#: warm check applies (:func:`._environment.importable_names`), so recording and checking agree.
+importable_names = names_in
 
 
 def sig(path: str) -> Sig:
@@ -41,24 +44,6 @@ def sig(path: str) -> Sig:
     except (OSError, ValueError):
         return None
     return [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
-
-
-def importable_names(entries: list[str]) -> set[str]:
-    """Top-level names a folder with these entries may provide (over-approximated).
-
-    A name without a dot may be a package folder; ``x.py``/``x.cpython-311-….so`` provide
-    ``x``.  Recording and checking use the same rule, so over-approximation only means a
-    stray file named like a module also counts as a change.
-    """
-    out: set[str] = set()
-    for entry in entries:
-        if entry == "__pycache__":
-            continue
-        if "." not in entry:
-            out.add(entry)
-        elif entry.endswith(_IMPORTABLE_SUFFIXES):
-            out.add(entry.split(".", 1)[0])
-    return out
 
 
 def _names_in(path: str) -> list[str] | None:
