@@ -151,21 +151,25 @@ def scan_packages(run: _Discovery) -> None:
                 _scan_module(run, record, module_name)
 
 
+def _import_or_fail(run: _Discovery, record: PluginRecord, name: str, what: str) -> Any:
+    """Import *name* recording into *record*'s inputs; a failure (even ``SystemExit``) is
+    *record*'s, reported as ``{what}: {error}``, and gives None."""
+    assert record.inputs is not None
+    try:
+        return _inputs.import_module(name, record.inputs)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        run.fail(record, FailureKind.IMPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", exc=exc)
+        return None
+
+
 def _list_package(run: _Discovery, listing: PluginRecord, package_name: str) -> list[str] | None:
     import pkgutil
 
     assert listing.inputs is not None
-    try:
-        package = _inputs.import_module(package_name, listing.inputs)
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        run.fail(
-            listing,
-            FailureKind.IMPORT_ERROR,
-            f"cannot import discovery package: {type(exc).__name__}: {exc}",
-            exc=exc,
-        )
+    package = _import_or_fail(run, listing, package_name, "cannot import discovery package")
+    if package is None:
         return None
     modules = [package_name]
     paths = list(getattr(package, "__path__", []) or [])
@@ -189,22 +193,13 @@ def _list_package(run: _Discovery, listing: PluginRecord, package_name: str) -> 
 
 def _scan_module(run: _Discovery, record: PluginRecord, module_name: str) -> None:
     base = run.config.base_class
-    assert record.inputs is not None
     before = len(autoregister.noted(run.config.name))
     try:
-        module = _inputs.import_module(module_name, record.inputs)
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        run.fail(
-            record,
-            FailureKind.IMPORT_ERROR,
-            f"cannot import: {type(exc).__name__}: {exc}",
-            exc=exc,
-        )
-        return
+        module = _import_or_fail(run, record, module_name, "cannot import")
     finally:
         run.noted[record.name] = autoregister.noted(run.config.name)[before:]
+    if module is None:
+        return
     logger.debug("registry %s: imported %s", run.config.name, module_name)
     run.plugin_modules.add(module_name)
     sub_paths = getattr(module, "__path__", None)
