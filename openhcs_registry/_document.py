@@ -25,6 +25,8 @@ from .cache import (
     _config_fingerprint,
     _digest,
     _listing,
+    fold,
+    fold_distributions,
 )
 
 if TYPE_CHECKING:
@@ -212,7 +214,7 @@ def _items(
 
 
 def _environment(result: Snapshot) -> dict[str, Any]:
-    """The header's environment part: interpreter, ``sys.path`` rows, names, launch folder."""
+    """The header's environment part: interpreter, ``sys.path`` rows, launch folder."""
     env = result.environment or {}
     return {
         "interpreter": {k: v for k, v in env.items() if k not in ("path", "listings", "names")},
@@ -222,7 +224,6 @@ def _environment(result: Snapshot) -> dict[str, Any]:
                 env.get("path", ()), env.get("listings", ()), strict=True
             )
         ],
-        "names": env.get("names", {}),
         "launch": result.launch or {"tops": [], "present": []},
     }
 
@@ -230,13 +231,24 @@ def _environment(result: Snapshot) -> dict[str, Any]:
 def build_document(
     config: RegistryConfig, recorded_settings: dict[str, Any], result: Snapshot
 ) -> dict[str, Any]:
-    """The document for *result*: header, input tables, records, the merged answer."""
+    """The document for *result*: header, input tables, records, the merged answer.
+
+    Its ``"cold"`` part holds what only an incremental start or provenance reads (the
+    records, the file and distribution rows with their stats, the names table, the calling
+    order); the rest is what a warm start reads: the paths to stat with one stamp of their
+    recorded stats each (:func:`.cache.fold`), the files whose content is compared (racy)
+    or that were missing, and the answer.  :func:`._fileio.encode_document` writes the cold
+    part last so a warm start can leave it unparsed.
+    """
     tables = _Tables()
     records, index_of = _records(result, tables)
     _preloaded_modules(result, tables)
     file_index = tables.file_index
+    file_rows = tables.file_rows
     volatile = {n for n, r in result.records.items() if r.volatile is not None}
     persisted = _items(result.items, index_of, volatile)
+    env = result.environment or {}
+    distributions = result.distributions
     return {
         "cache_version": CACHE_VERSION,
         "version": __version__,
@@ -245,16 +257,18 @@ def build_document(
         "config": _config_fingerprint(config),
         "settings": recorded_settings,
         **_environment(result),
-        "distributions": result.distributions,
-        "files": tables.file_rows,
+        "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
+        "files": [row[0] for row in file_rows],
+        "stamp": [fold_distributions(distributions), fold(row[1:5] for row in file_rows)],
+        "missing": [i for i, row in enumerate(file_rows) if row[1] is None],
+        "racy": [[i, row[5]] for i, row in enumerate(file_rows) if len(row) == 6],
         "dirs": tables.dir_rows,
         "modules": {
             name: file_index[file]
             for name, file in sorted(tables.modules.items())
             if file in file_index
         },
-        "plugins": records,
-        "hooks": [index_of[p["name"]] for p in result.plugins if p["name"] in index_of],
+        "plugins": len(records),
         "volatile": sorted(index_of[n] for n in volatile),
         "items": persisted,
         "secondaries": {
@@ -265,9 +279,16 @@ def build_document(
             f.to_json() for f in result.failures if _storable(f) and f.plugin not in volatile
         ],
         "skipped": [f.to_json() for f in result.skipped if _storable(f)],
-        # entry-point modules (blocked ones too) are known from the records
+        # classes noted in these modules are never overlaid (entry-point modules included)
         "blocked_modules": sorted(
             result.blocked_modules
-            - {r.module for r in result.records.values() if r.origin == "entry_point"}
+            | {r.module for r in result.records.values() if r.origin == "entry_point" and r.module}
         ),
+        "cold": {
+            "files": file_rows,
+            "distributions": distributions,
+            "names": env.get("names", {}),
+            "plugins": records,
+            "hooks": [index_of[p["name"]] for p in result.plugins if p["name"] in index_of],
+        },
     }

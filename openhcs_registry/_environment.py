@@ -50,9 +50,9 @@ class _Snapshot:
         self.fingerprint: dict[str, Any] | None = None
         self.stats: dict[str, list[int] | None] = {}
         self.listings: dict[str, set[str] | None] = {}
-        #: per ``sys.path`` entry, the distribution rows a cache check found unchanged in
-        #: this snapshot: every registry records the same rows, which are compared once
-        self.verified: dict[str, list[Any]] = {}
+        #: per ``sys.path`` entry, ``(distribution folders, their stamp)`` as a cache check
+        #: folded them in this snapshot: every registry records the same rows, stat'ed once
+        self.verified: dict[str, tuple[list[Any], int]] = {}
         self.expires = time.monotonic() + SNAPSHOT_SECONDS
 
     def stat(self, path: str) -> list[int] | None:

@@ -68,6 +68,11 @@ def checksum(data: bytes) -> int:
     return hash(int.from_bytes(data, "little"))
 
 
+#: A registry document's cold part (see :func:`encode_document`) and where it starts.
+_COLD_FIELD = b',"cold":'
+_SPLIT_FIELD = b',"split":'
+
+
 def encode_document(doc: dict[str, Any]) -> bytes:
     """JSON bytes of *doc* with a trailing ``"checksum"`` field over the bytes before it.
 
@@ -75,26 +80,93 @@ def encode_document(doc: dict[str, Any]) -> bytes:
     rewriting the file, a hand edit — into a detected corruption instead of a plausible but
     wrong registry. (It is not a signature: whoever can write the file can recompute it; the
     owner and mode checks are what keep other users out.)
+
+    A ``"cold"`` field (a registry document's parts that only an incremental start or
+    ``info()`` reads) is written last, followed by ``"split"``: the byte offset where it
+    begins.  The file stays one JSON object, but :func:`read_document` with ``lazy=True``
+    parses only the bytes before it and keeps the cold part unparsed: a warm start pays for
+    the objects it uses, not for every plugin's record.  Then the checksum covers the bytes
+    before the cold part (and the split, which says where they end), and those bytes hold
+    ``"coldsum"``, the checksum of the cold part, verified when it is parsed
+    (:func:`parse_cold`): every byte is covered, but a warm start checksums only what it
+    reads.  A document re-encoded from a full parse (a test's deliberate edit) gets its
+    split and sums recomputed here.
     """
     import orjson
 
-    body = orjson.dumps({k: v for k, v in doc.items() if k != "checksum"})
-    return b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body))
+    skip = ("checksum", "cold", "split", "coldsum")
+    if "cold" not in doc:
+        body = orjson.dumps({k: v for k, v in doc.items() if k not in skip})
+        return b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body))
+    cold = orjson.dumps(doc["cold"])
+    warm = {k: v for k, v in doc.items() if k not in skip}
+    warm["coldsum"] = checksum(cold)
+    body = orjson.dumps(warm)
+    at = len(body) - 1
+    return b"%s%s%s%s%d%s%d}" % (
+        body[:-1],
+        _COLD_FIELD,
+        cold,
+        _SPLIT_FIELD,
+        at,
+        _CHECKSUM_FIELD,
+        checksum(body),
+    )
 
 
-def _verify_checksum(data: bytes) -> None:
+def parse_cold(doc: dict[str, Any]) -> Any:
+    """The parsed cold part of a document read with ``lazy=True`` (its checksum verified).
+
+    Raises ``ValueError`` if it does not match its ``"coldsum"`` or is not valid JSON.
+    """
+    import orjson
+
+    cold = doc.get("cold")
+    if type(cold) is not memoryview:
+        return cold  # parsed with the rest (its sum verified then)
+    if hash(int.from_bytes(cold, "little")) != doc.get("coldsum"):
+        raise ValueError("cold part checksum mismatch (the file was changed or damaged)")
+    try:
+        return orjson.loads(cold)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"cold part is not valid JSON: {exc}") from exc
+
+
+def _verify_checksum(data: bytes) -> int | None:
+    """Check the trailing checksum; where a registry document's cold part starts, if any.
+
+    The checksum covers the bytes before the cold part when there is one (see
+    :func:`encode_document`), else all bytes before the checksum field.
+    """
     index = data.rfind(_CHECKSUM_FIELD)
     if index < 0 or not data.endswith(b"}"):
         raise ValueError("no checksum (not written by openhcs-registry, or truncated)")
     digits = data[index + len(_CHECKSUM_FIELD) : -1]
     if not digits.isdigit() or len(digits) > 20:
         raise ValueError("malformed checksum")
-    # checksum(data[:index] + b"}") without copying the body: the integer of the prefix,
+    at = _cold_at(data, index)
+    covered = index if at is None else at
+    # checksum(data[:covered] + b"}") without copying the body: the integer of the prefix,
     # plus the closing brace's byte at its place (the same value modulo 2**61 - 1)
     modulus = _MODULUS
-    head = hash(int.from_bytes(memoryview(data)[:index], "little"))
-    if (head + 0x7D * pow(256, index, modulus)) % modulus != int(digits):
+    head = hash(int.from_bytes(memoryview(data)[:covered], "little"))
+    if (head + 0x7D * pow(256, covered, modulus)) % modulus != int(digits):
         raise ValueError("checksum mismatch (the file was changed or damaged)")
+    return at
+
+
+def _cold_at(data: bytes, end: int) -> int | None:
+    """The offset of ``,"cold":`` that the ``"split"`` field just before *end* names."""
+    mark = data.rfind(_SPLIT_FIELD, 0, end)
+    if mark < 0:
+        return None
+    digits = data[mark + len(_SPLIT_FIELD) : end]
+    if not digits.isdigit() or len(digits) > 12:
+        return None
+    at = int(digits)
+    if not 0 < at < mark or data[at : at + len(_COLD_FIELD)] != _COLD_FIELD:
+        return None
+    return at
 
 
 def _older_format(data: bytes) -> int | None:
@@ -182,11 +254,13 @@ def _read_checked(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_document(path: Path) -> dict[str, Any] | None:
+def read_document(path: Path, lazy: bool = False) -> dict[str, Any] | None:
     """Return the JSON object stored at *path*, or ``None`` when there is none.
 
     Raises :class:`UnsafeCacheFile` or ``ValueError`` (undecodable, not an object) so the
-    caller can say why it rebuilds; never anything else for bad *content*.
+    caller can say why it rebuilds; never anything else for bad *content*.  With *lazy*, a
+    registry document's ``"cold"`` part is left unparsed (a ``memoryview`` of its JSON
+    bytes, see :func:`encode_document`).
     """
     fd = _open_nofollow(path)
     if fd is None:
@@ -195,15 +269,25 @@ def read_document(path: Path) -> dict[str, Any] | None:
         data = _read_checked(fd)
     finally:
         os.close(fd)
-    import orjson
-
     try:
-        _verify_checksum(data)
+        at = _verify_checksum(data)
     except ValueError as exc:
         version = _older_format(data)
         if version is not None:  # just older: say so quietly
             raise StaleFormat(f"written in format {version}") from exc
         raise
+    if at is None:
+        return _parse(data)
+    warm = _parse(data[:at] + b"}")
+    warm["cold"] = memoryview(data)[at + len(_COLD_FIELD) : data.rfind(_SPLIT_FIELD)]
+    if not lazy:
+        warm["cold"] = parse_cold(warm)
+    return warm
+
+
+def _parse(data: bytes) -> dict[str, Any]:
+    import orjson
+
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:

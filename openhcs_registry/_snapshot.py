@@ -16,6 +16,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Any, Literal, TypedDict
 
@@ -50,12 +51,71 @@ class _Unresolved:
 UNRESOLVED: Any = _Unresolved()
 
 
+class Stored:
+    """What a cached snapshot keeps of its document besides the items.
+
+    The module and file tables (``{module: row}``, the file paths) are read on a warm
+    start (a reference may point only into a recorded module's file); the plugin records
+    and their calling order are in the document's cold part, parsed only when provenance
+    or the plugin list is first asked for (``registry.info``, ``registry.plugins``).  A
+    cold part that cannot be parsed gives no records: provenance degrades, nothing breaks.
+    """
+
+    __slots__ = ("_cold", "_load", "_records", "files", "modules")
+
+    def __init__(
+        self, modules: dict[str, Any], files: list[str], load: Callable[[], dict[str, Any]]
+    ) -> None:
+        self.modules = modules
+        self.files = files
+        self._load = load  # parses (and checksums) the cold part; raises if it is unusable
+        self._cold: dict[str, Any] | None = None
+        self._records: list[dict[str, Any]] | None = None
+
+    def file_of(self, module: str) -> str | None:
+        """The recorded file of *module*, if any."""
+        at = self.modules.get(module)
+        files = self.files
+        return files[at] if type(at) is int and 0 <= at < len(files) else None
+
+    def cold(self) -> dict[str, Any]:
+        cold = self._cold
+        if cold is None:
+            try:
+                cold = self._load()
+            except Exception:  # damaged or hostile: no records (the answer was checked)
+                cold = {}
+            self._cold = cold
+        return cold
+
+    def records(self) -> list[dict[str, Any]]:
+        """The stored plugin records (those of the wrong shape as empty records)."""
+        records = self._records
+        if records is None:
+            found = self.cold().get("plugins")
+            records = [r if type(r) is dict else {} for r in found] if type(found) is list else []
+            self._records = records
+        return records
+
+    def record(self, index: int) -> dict[str, Any]:
+        records = self.records()
+        return records[index] if 0 <= index < len(records) else {}
+
+    def hooks(self) -> list[int]:
+        """Indexes of the records whose hook ran, in calling order."""
+        count = len(self.records())
+        found = self.cold().get("hooks")
+        if type(found) is not list:
+            return list(range(count))
+        return [i for i in found if type(i) is int and 0 <= i < count]
+
+
 class Entry:
     """One registry key: its value (or :data:`UNRESOLVED`), reference and provenance.
 
     The constructor is the cache's form (called once per cached key on a warm start):
-    provenance comes from *plugin*, the stored record, and the module's file from *table*,
-    ``(modules, file rows)`` of the document, both read only when ``info`` is asked for.
+    provenance comes from record *plugin* (an index) of *table*, the document's
+    :class:`Stored` part, and so does the module's file: read only when ``info`` is asked for.
     """
 
     __slots__ = ("_info", "_plugin", "_table", "key", "keyed", "ref", "source", "value")
@@ -64,9 +124,9 @@ class Entry:
         self,
         key: str,
         ref: str | None,
-        plugin: dict[str, Any] | None = None,
+        plugin: int | None = None,
         keyed: bool = False,
-        table: tuple[dict[str, Any], list[Any]] | None = None,
+        table: Stored | None = None,
     ) -> None:
         self.key = key
         self.ref = ref
@@ -94,14 +154,15 @@ class Entry:
         return info
 
     def _provenance(self) -> Info:
-        plugin = self._plugin or {}
+        table = self._table
         ref = self.ref or ""
         module = ref.partition(":")[0]
         file = None
-        if self._table is not None:
-            modules, rows = self._table
-            at = modules.get(module)
-            file = rows[at][0] if type(at) is int and 0 <= at < len(rows) else None
+        plugin: dict[str, Any] = {}
+        if table is not None:
+            file = table.file_of(module)
+            if self._plugin is not None:
+                plugin = table.record(self._plugin)
         return {
             "ref": self.ref,
             "keyed": self.keyed,
@@ -126,7 +187,6 @@ class Snapshot:
     """
 
     __slots__ = (
-        "_hooks",
         "_plugins",
         "_table",
         "blocked_modules",
@@ -161,8 +221,7 @@ class Snapshot:
         path: Path | None = None,
         skipped: list[PluginFailure] | None = None,
         blocked_modules: set[str] | frozenset[str] | None = None,
-        hooks: list[int] | None = None,
-        table: tuple[dict[str, Any], list[Any]] | None = None,
+        table: Stored | None = None,
     ) -> None:
         self.source = source
         self.items: dict[str, Any] = {} if items is None else items
@@ -173,10 +232,9 @@ class Snapshot:
         self.blocked_modules: set[str] | frozenset[str] = (
             set() if blocked_modules is None else blocked_modules
         )
-        #: a fresh snapshot: the plugins in calling order; a cached one: the stored records
+        #: a fresh snapshot: the plugins in calling order
         self._plugins: list[dict[str, Any]] = [] if plugins is None else plugins
-        self._hooks = hooks  # a cached snapshot: indexes of the records whose hook ran
-        self._table = table  # a cached snapshot: (module -> file row, file rows)
+        self._table = table  # a cached snapshot: what it keeps of its document
         self.timestamp = timestamp
         self.path = path
         # what a fresh discovery found besides the answer (empty in a cached snapshot)
@@ -193,12 +251,12 @@ class Snapshot:
     @property
     def plugins(self) -> list[dict[str, Any]]:
         """The plugins whose hook ran, in calling order (name, origin, module, ...)."""
-        if self.source != "cache":
+        table = self._table
+        if self.source != "cache" or table is None:
             return self._plugins
-        records = self._plugins
-        order = self._hooks if self._hooks is not None else range(len(records))
+        records = table.records()
         fields = ("name", "origin", "module", "distribution", "version")
-        return [{f: records[i].get(f) for f in fields} for i in order]
+        return [{f: records[i].get(f) for f in fields} for i in table.hooks()]
 
     def recorded_file(self, module: str) -> tuple[bool, str | None]:
         """Whether *module*'s file was recorded (and checked), and which file.
@@ -210,9 +268,7 @@ class Snapshot:
         if self.source == "cache":
             if self._table is None:
                 return True, None
-            modules, rows = self._table
-            at = modules.get(module)
-            return True, (rows[at][0] if type(at) is int and 0 <= at < len(rows) else None)
+            return True, self._table.file_of(module)
         file = self.module_files.get(module)
         return file is not None, file
 

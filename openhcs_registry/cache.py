@@ -19,7 +19,7 @@ from pathlib import Path
 from . import _fileio, settings
 from ._environment import launch_folder, snapshot
 from ._log import get_logger
-from ._snapshot import Entry, Snapshot
+from ._snapshot import Entry, Snapshot, Stored
 from ._version import __version__
 from .config import RegistryConfig
 from .diagnostics import PluginFailure
@@ -34,8 +34,9 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 5  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
-#                    5: per-plugin records (provenance once per plugin, items refer to it)
+CACHE_VERSION = 6  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+#                    5: per-plugin records (provenance once per plugin, items refer to it);
+#                    6: warm/cold split, the recorded stats folded into one stamp
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -63,8 +64,14 @@ class Previous:
     __slots__ = ("doc", "reason")
 
     def __init__(self, doc: dict[str, Any], reason: str) -> None:
-        self.doc = doc
+        #: the whole document: its warm fields with the cold part's over them (see
+        #: :func:`full_document`), or None if the cold part is unusable (reuse nothing)
+        self.doc: dict[str, Any] | None = None
         self.reason = reason
+        try:
+            self.doc = full_document(doc)
+        except Exception as exc:  # a cold part of the wrong shape: rediscover everything
+            logger.debug("previous cache document not reusable: %s", exc)
 
     @property
     def scanned(self) -> dict[str, Any] | None:
@@ -73,6 +80,8 @@ class Previous:
         Discovery reuses a row's entry points only where they are declarations of records it
         reuses (see :func:`._discovery.run_discovery`); any other row's file is read again.
         """
+        if self.doc is None:
+            return None
         try:
             found = self.doc.get("distributions")
             if type(found) is not dict:
@@ -104,6 +113,8 @@ class Previous:
 
     def reusable(self) -> dict[str, Any]:
         """``{name: PluginRecord}`` of the records safe to reuse (cold path; never raises)."""
+        if self.doc is None:
+            return {}
         try:
             from ._reuse import reusable_records
 
@@ -201,11 +212,7 @@ def _list(value: object, what: str) -> list[Any]:
 
 
 def _items(
-    raw: object,
-    allowed: frozenset[str],
-    plugins: list[Any],
-    files: tuple[dict[str, Any], list[Any]],
-    where: str,
+    raw: object, allowed: frozenset[str], count: int, table: Stored, where: str
 ) -> dict[str, Entry]:
     """The items of one group; every reference must point into a module discovery recorded.
 
@@ -217,7 +224,6 @@ def _items(
     if type(raw) is not dict:
         raise CacheCorrupt(f"{where} is not an object")
     out: dict[str, Entry] = {}
-    count = len(plugins)
     for key, info in raw.items():
         if type(info) is not dict:
             raise CacheCorrupt(f"{where}[{key!r}] is not an object")
@@ -229,7 +235,7 @@ def _items(
         index = info.get("p")
         if type(index) is not int or not 0 <= index < count:
             raise CacheCorrupt(f"{where}[{key!r}] names no recorded plugin")
-        out[key] = Entry(key, ref, plugins[index], info.get("keyed") is True, files)
+        out[key] = Entry(key, ref, index, info.get("keyed") is True, table)
     return out
 
 
@@ -281,7 +287,7 @@ class RegistryCacheManager:
         gc.disable()
         try:
             try:
-                doc = _fileio.read_document(path)
+                doc = _fileio.read_document(path, lazy=True)
             except _fileio.StaleFormat as exc:
                 logger.info(
                     "registry %s: cache %s is stale (%s); rediscovering",
@@ -341,6 +347,8 @@ class RegistryCacheManager:
 
         Runs on every warm start, once per registry, so it is written for speed: cheap
         comparisons first, one pass over the recorded inputs, no per-field helper calls.
+        The warm fields hold only paths and one stamp of their recorded stats (see
+        :func:`fold`); only when a stamp differs is the cold part read, to say what changed.
         """
         get = doc.get
         snap = snapshot()
@@ -351,18 +359,23 @@ class RegistryCacheManager:
             type(r) is not list or not r or r[0] != e for r, e in zip(rows, entries, strict=False)
         ):
             entries = _recorded_entries(rows, entries, _obj(get("launch"), "launch"))
-        plugins = _list(get("plugins"), "plugins")
-        _expect(all(type(p) is dict for p in plugins), "plugin record is not an object")
         files = _list(get("files"), "files")
+        stamp = _list(get("stamp"), "stamp")
+        _expect(len(stamp) == 2 and all(type(v) is int for v in stamp), "bad stamp")
         # from here on a difference is a change of some plugin's inputs: incremental
         # rediscovery can reuse the rest of the document
         # anything modified this close to the write is compared by content, not by stat
         racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
         _check_search_path(rows, entries, racy_ns)
         _check_launch(_obj(get("launch"), "launch"))
-        _check_distributions(snap, _obj(get("distributions"), "distributions"))
         check = self.config.check_mtimes
-        _check_files(snap, files, check)
+        if _fold_distributions(snap, _obj(get("dists"), "dists")) != stamp[0]:
+            _what_changed(doc, snap, check)
+        folded = _fold_files(snap, files, check)
+        if folded is not None:
+            if folded != stamp[1]:
+                _what_changed(doc, snap, check)
+            _check_racy(files, _list(get("racy", []), "racy"))
         for rec in _list(get("dirs"), "dirs"):
             _sig_record(rec, 2, "folder")
             if check and not _folder_unchanged(rec[0], rec, snap.stat(rec[0]), racy_ns):
@@ -371,7 +384,7 @@ class RegistryCacheManager:
         volatile = _list(get("volatile", []), "volatile")
         if volatile:
             raise CacheChanged(f"{len(volatile)} plugin(s) are called on every start")
-        return _answer(self.config, get, plugins, files, failures, ts, path or self.path)
+        return _answer(self.config, doc, files, failures, ts, path or self.path)
 
     def _check_header(self, get: Any, interpreter: dict[str, Any]) -> float:
         """Format, library version, registry, age, settings, interpreter; the write time."""
@@ -444,7 +457,7 @@ class RegistryCacheManager:
         path = self.path
         out: dict[str, Any] = {"registry": self.config.name, "path": str(path)}
         try:
-            doc = _fileio.read_document(path)
+            doc = _fileio.read_document(path, lazy=True)
         except Exception as exc:
             return {**out, "status": "corrupt", "reason": str(exc)}
         if doc is None:
@@ -466,23 +479,30 @@ class RegistryCacheManager:
 
 def _answer(
     config: RegistryConfig,
-    get: Any,
-    plugins: list[Any],
-    files: list[Any],
+    doc: dict[str, Any],
+    files: list[str],
     failures: list[PluginFailure],
     ts: float,
     path: Path,
 ) -> Snapshot:
     """The checked document as a Snapshot: its items, secondaries, hooks and blocks."""
+    get = doc.get
     # references may point only into modules whose file is recorded (and was just checked)
     modules = _obj(get("modules"), "modules")  # name -> row of its file
     count = len(files)
+    missing = _list(get("missing", []), "missing")  # rows of files recorded as missing
+    _expect(all(type(at) is int for at in missing), "bad missing rows")
+    if missing:
+        missing = set(missing)  # type: ignore[assignment]
     allowed = frozenset(
         name
         for name, at in modules.items()
-        if type(at) is int and 0 <= at < count and files[at][1] is not None
+        if type(at) is int and 0 <= at < count and at not in missing
     )
-    table = (modules, files)
+    plugins = get("plugins")
+    if type(plugins) is not int or plugins < 0:
+        raise CacheCorrupt("bad plugin count")
+    table = Stored(modules, files, lambda: cold_part(doc))
     items = _items(get("items"), allowed, plugins, table, "items")
     raw_secondaries = _obj(get("secondaries"), "secondaries")
     secondaries: dict[str, dict[str, Entry]] = {}
@@ -493,25 +513,18 @@ def _answer(
         _expect(group.keys() <= items.keys(), f"{sec.name} keys not in primary")
         secondaries[sec.name] = group
     _expect(len(raw_secondaries) == len(secondaries), "secondary registries differ")
-    hooks = _list(get("hooks"), "hooks")
-    _expect(all(type(i) is int and 0 <= i < len(plugins) for i in hooks), "bad hooks")
     blocked_modules = _list(get("blocked_modules"), "blocked_modules")
     _expect(all(type(m) is str for m in blocked_modules), "bad blocked_modules")
-    blocked_modules.extend(
-        p["module"] for p in plugins if p.get("origin") == "entry_point" and p.get("module")
-    )
     return Snapshot(
         "cache",
         items=items,
         secondaries=secondaries,
         failures=failures,
         modules=allowed,
-        plugins=plugins,
         timestamp=ts,
         path=path,
         skipped=_failures(get("skipped"), "skipped"),
         blocked_modules=frozenset(blocked_modules),
-        hooks=hooks,
         table=table,
     )
 
@@ -548,24 +561,59 @@ def _check_launch(launch: dict[str, Any]) -> None:
         raise CacheInvalid("recorded names come from another launch folder")
 
 
-# The two checks below are the hot loop of a warm start: they run once per distribution and
+# The two folds below are the hot loop of a warm start: they run once per distribution and
 # per recorded file (thousands at a large plugin set), so they are exempt from the size
 # budget and written inline: the snapshot's stat is inlined (same answers, shared with later
-# checks of this burst), no per-row helper call, nothing allocated but the signatures.
+# checks of this burst and with an incremental start's reuse test), no per-row helper call.
+#
+# A fold stands for the per-row comparison ``current stat == recorded stat``: the writer
+# folds the recorded signatures, the reader the current ones, in the same order, and one
+# comparison of the two stamps replaces one per row.  ``hash`` of a tuple of ints is not
+# salted (PYTHONHASHSEED covers str and bytes only) and the interpreter is part of the
+# checked header, so equal inputs give equal stamps in every process; two different
+# signature sequences give equal stamps with probability ~2**-64 (the order of the
+# document's checksum).  A missing file folds as ``-1`` (no stat tuple looks like that).
+# When a stamp differs, :func:`_what_changed` compares row by row to say what changed.
 
 
-def _check_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> None:
-    """Each recorded distribution's ``entry_points.txt`` has its recorded stat (hot loop)."""
+def fold(signatures: Any) -> int:
+    """The stamp of a sequence of recorded signatures (``[mtime, size, ctime, ino]`` or
+    None/nulls for a missing file), as the warm check folds the current ones."""
+    acc = 0
+    for sig in signatures:
+        if not sig or sig[0] is None:
+            acc = hash((acc, -1))
+        else:
+            acc = hash((acc, sig[0], sig[1], sig[2], sig[3]))
+    return acc
+
+
+def fold_distributions(found: dict[str, list[Any]]) -> int:
+    """The stamp of the recorded distribution rows ``{entry: [[folder, *sig, ...], ...]}``."""
+    acc = 0
+    for rows in found.values():
+        acc = hash((acc, fold(row[1:5] for row in rows)))
+    return acc
+
+
+def _fold_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> int:
+    """The stamp of each recorded distribution's ``entry_points.txt`` now (hot loop)."""
     seen = snap.stats
     os_stat = os.stat
     verified = snap.verified
-    nosig = _NOSIG
-    for entry, dists in found.items():
-        listed = _list(dists, "distributions")
-        if verified.get(entry) == listed:
-            continue  # another registry's document recorded the same, checked rows
-        for row in listed:
-            where = f"{entry}/{row[0]}/entry_points.txt"
+    acc = 0
+    for entry, listed in found.items():
+        if type(listed) is not list or type(entry) is not str:
+            raise CacheCorrupt("bad distributions")
+        memo = verified.get(entry)
+        if memo is not None and memo[0] == listed:
+            acc = hash((acc, memo[1]))  # another registry's document listed the same
+            continue
+        part = 0
+        for name in listed:
+            if type(name) is not str:
+                raise CacheCorrupt("bad distribution record")
+            where = f"{entry}/{name}/entry_points.txt"
             sig = seen.get(where, _UNSEEN)
             if sig is _UNSEEN:
                 try:
@@ -575,24 +623,22 @@ def _check_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> None:
                 else:
                     sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
                 seen[where] = sig
-            if (sig or nosig) != row[1:5]:
-                raise CacheChanged(f"entry-point declaration of {row[0]} changed")
+            part = hash((part, -1) if sig is None else (part, sig[0], sig[1], sig[2], sig[3]))
         if len(listed) <= _VERIFIED_ROWS:
-            verified[entry] = list(listed)
+            verified[entry] = (listed, part)
+        acc = hash((acc, part))
+    return acc
 
 
-def _check_files(snap: _EnvSnapshot, files: list[Any], check: bool) -> None:
-    """Every file table row is well-formed and, if *check*, has its recorded stat (hot loop)."""
+def _fold_files(snap: _EnvSnapshot, files: list[Any], check: bool) -> int | None:
+    """The stamp of every recorded file now, if *check* (else the paths are only
+    shape-checked and the stamp is not compared: None) (hot loop)."""
     seen = snap.stats
     os_stat = os.stat
-    nosig = _NOSIG
-    for rec in files:
-        # rows of a checksummed document: only what could misbehave is checked here (a
-        # path that is not a string would make stat() or open() take a file descriptor)
-        if type(rec) is not list or type(where := rec[0]) is not str:
-            raise CacheCorrupt("bad file record")
-        size = len(rec)
-        if size != 5 and size != 6:
+    acc = 0
+    for where in files:
+        # a path that is not a string would make stat() or open() take a file descriptor
+        if type(where) is not str:
             raise CacheCorrupt("bad file record")
         if not check:
             continue
@@ -605,7 +651,100 @@ def _check_files(snap: _EnvSnapshot, files: list[Any], check: bool) -> None:
             else:
                 sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
             seen[where] = sig
-        if (sig or nosig) != rec[1:5] or (size == 6 and _digest(where) != rec[5]):
+        acc = hash((acc, -1) if sig is None else (acc, sig[0], sig[1], sig[2], sig[3]))
+    return acc if check else None
+
+
+def _check_racy(files: list[str], racy: list[Any]) -> None:
+    """Files modified racily close to the write also have their content digest compared."""
+    count = len(files)
+    for row in racy:
+        if not (type(row) is list and len(row) == 2 and type(row[0]) is int):
+            raise CacheCorrupt("bad racy record")
+        at = row[0]
+        if not 0 <= at < count:
+            raise CacheCorrupt("bad racy record")
+        if _digest(files[at]) != row[1]:
+            raise CacheChanged(f"{files[at]} changed")
+
+
+def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool) -> None:
+    """A stamp differs: compare the cold part's rows one by one to say what changed.
+
+    Always raises: :class:`CacheChanged` naming the first changed input (or, if no row
+    differs, that the stamps do), :class:`CacheCorrupt` if the cold part is unusable.
+    """
+    full = full_document(doc)
+    _check_distributions(snap, _obj(full.get("distributions"), "distributions"))
+    if check:
+        _check_files(snap, _list(full.get("files"), "files"))
+    raise CacheChanged("the recorded stats no longer match")
+
+
+def cold_part(doc: dict[str, Any]) -> dict[str, Any]:
+    """The cold part of a document read with ``lazy=True`` (parsed here, once)."""
+    cold = doc.get("cold")
+    if type(cold) is memoryview:
+        try:
+            cold = _fileio.parse_cold(doc)
+        except ValueError as exc:
+            raise CacheCorrupt(str(exc)) from exc
+        doc["cold"] = cold
+    return _obj(cold, "cold")
+
+
+def full_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """The whole document: warm fields, then the cold part's fields over them.
+
+    The cold part's file rows and distribution rows must list exactly the paths the warm
+    fields list (which the warm check stat'ed): else the document is corrupt.
+    """
+    cold = cold_part(doc)
+    full = {**doc, **cold}
+    rows = _list(cold.get("files"), "files")
+    paths = _list(doc.get("files"), "files")
+    _expect(
+        len(rows) == len(paths)
+        and all(type(r) is list and r and r[0] == p for r, p in zip(rows, paths, strict=True)),
+        "cold file rows differ from the warm ones",
+    )
+    found = _obj(cold.get("distributions"), "distributions")
+    listed = _obj(doc.get("dists"), "dists")
+    _expect(list(found) == list(listed), "cold distributions differ from the warm ones")
+    for entry, dists in found.items():
+        names = listed[entry]
+        _expect(
+            type(dists) is list
+            and type(names) is list
+            and len(dists) == len(names)
+            and all(type(r) is list and r and r[0] == n for r, n in zip(dists, names, strict=True)),
+            "cold distributions differ from the warm ones",
+        )
+    return full
+
+
+def _check_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> None:
+    """Each recorded distribution's ``entry_points.txt`` has its recorded stat."""
+    stat = snap.stat
+    nosig = _NOSIG
+    for entry, dists in found.items():
+        for row in _list(dists, "distributions"):
+            sig = stat(f"{entry}/{row[0]}/entry_points.txt")
+            if (sig or nosig) != row[1:5]:
+                raise CacheChanged(f"entry-point declaration of {row[0]} changed")
+
+
+def _check_files(snap: _EnvSnapshot, files: list[Any]) -> None:
+    """Every file table row is well-formed and has its recorded stat."""
+    stat = snap.stat
+    nosig = _NOSIG
+    for rec in files:
+        if type(rec) is not list or type(where := rec[0]) is not str:
+            raise CacheCorrupt("bad file record")
+        size = len(rec)
+        if size != 5 and size != 6:
+            raise CacheCorrupt("bad file record")
+        if (stat(where) or nosig) != rec[1:5] or (size == 6 and _digest(where) != rec[5]):
             raise CacheChanged(f"{where} changed")
 
 

@@ -626,7 +626,7 @@ def test_17_a_null_file_record_never_lets_a_reference_import_its_module(
     doc = world.read_cache()
     evil = f"evil_{world.tag}:Alpha"
     doc["items"]["alpha"]["ref"] = evil
-    for record in doc["plugins"]:
+    for record in doc["cold"]["plugins"]:  # the records (cold part) vouch for it too
         for offer in record.get("offers", ()):
             if offer[0] == "alpha":
                 offer[1] = evil
@@ -657,10 +657,10 @@ def test_17_a_stale_document_cannot_point_a_reused_record_at_another_module(
     prime(world)
     doc = world.read_cache()
     alpha_file = next(
-        i for i, r in enumerate(doc["files"]) if r[0].endswith(f"alpha_{world.tag}.py")
+        i for i, path in enumerate(doc["files"]) if path.endswith(f"alpha_{world.tag}.py")
     )
     doc["modules"][evil] = alpha_file  # claims evil's code lives in a watched file
-    for record in doc["plugins"]:
+    for record in doc["cold"]["plugins"]:
         for offer in record.get("offers", ()):
             if offer[0] == "alpha":
                 offer[3:] = [None, {f"{world.name}_partner": f"{evil}:Alpha"}]
@@ -689,17 +689,78 @@ def test_17_a_stale_document_cannot_add_an_entry_point(world: World) -> None:
     world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
     prime(world)
     doc = world.read_cache()
-    for rows in doc["distributions"].values():
+    for rows in doc["cold"]["distributions"].values():
         for row in rows:
             if row[0].startswith("alpha_plugin") and len(row) > 5:
                 row[5].append(["forged", evil])
-    doc["plugins"].append({"name": "forged", "origin": "entry_point", "module": evil})
+    doc["cold"]["plugins"].append({"name": "forged", "origin": "entry_point", "module": evil})
+    doc["plugins"] += 1  # the warm record count agrees
     world.write_cache(doc)
     beta = world.site / f"beta_{world.tag}.py"
     beta.write_text(beta.read_text() + "\n")  # stale: incremental rediscovery
     got = warm_equals_fresh(world)
     assert got["keys"] == ["alpha", "beta"]
     assert not marker.exists()
+
+
+def test_17_a_cold_part_naming_other_files_than_the_warm_part_is_not_reused(
+    world: World,
+) -> None:
+    """The warm check stats the warm part's paths; incremental reuse reads the cold part's
+    rows.  A document whose two disagree (a row pointed at a file that never changes, so
+    alpha's record would look unchanged) reuses nothing: the start equals a fresh one."""
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    prime(world)
+    steady = world.root / f"steady_{world.tag}.txt"  # outside the site: changes nothing
+    steady.write_text("never edited\n")
+    doc = world.read_cache()
+    for row in doc["cold"]["files"]:
+        if row[0].endswith(f"alpha_{world.tag}.py"):
+            st = os.stat(steady)
+            row[:] = [str(steady), st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+    world.write_cache(doc)
+    alpha = world.site / f"alpha_{world.tag}.py"  # edited: only its real row says so
+    alpha.write_text(world.plugin_source(("Alpha", "alpha"), ("Gamma", "gamma")))
+    got = warm_equals_fresh(world)
+    assert got["keys"] == ["alpha", "beta", "gamma"]
+
+
+@pytest.mark.parametrize("damage", ["flipped-byte", "not-json"])
+def test_17_a_damaged_cold_part_degrades_provenance_and_is_never_reused(
+    world: World, damage: str
+) -> None:
+    """The warm part's checksum does not cover the cold part (its own sum does, checked
+    when it is read): a damaged cold part still serves the checked answer, ``info()``
+    loses the plugin's provenance instead of failing, and a stale start reuses nothing."""
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    prime(world)
+    raw = world.cache_file.read_bytes()
+    start = raw.index(b',"cold":') + len(b',"cold":')
+    at = raw.index(b"alpha-plugin", start)  # a distribution name inside the cold part
+    if damage == "flipped-byte":
+        raw = raw[:at] + b"A" + raw[at + 1 :]
+    else:
+        raw = raw[:start] + b"[" + raw[start + 1 :]
+    world.cache_file.write_bytes(raw)
+    code = f"""
+        import json
+        from {world.spec} import REGISTRY
+        keys = sorted(REGISTRY)
+        info = REGISTRY.info("alpha")
+        print(json.dumps([keys, REGISTRY.source, info["ref"], info.get("distribution")]))
+        """
+    out = run_python(code, world.env(), cwd=world.root)
+    assert out == [["alpha", "beta"], "cache", f"alpha_{world.tag}:Alpha", None]
+    beta = world.site / f"beta_{world.tag}.py"
+    beta.write_text(beta.read_text() + "\n")  # stale: incremental rediscovery reuses nothing
+    got = warm_equals_fresh(world)
+    assert got["keys"] == ["alpha", "beta"]
+    doc = world.read_cache()  # rewritten whole, with its provenance
+    assert any(r.get("distribution") == "alpha-plugin" for r in doc["cold"]["plugins"])
 
 
 def test_12_an_added_sys_path_entry_that_provides_nothing_recorded_keeps_the_cache(
