@@ -12,19 +12,19 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from .._environment import file_stat
-from .._inputs import Inputs
-from .._log import get_logger
-from .._records import PluginRecord
-from .._snapshot import Snapshot
-from ..config import RegistryConfig
-from ..diagnostics import (
+from ..._config import RegistryConfig
+from ..._diagnostics import (
     PluginFailure,
     bad_key_text,
     exception_location,
     missing_module_of,
     report,
 )
+from ..._environment import file_stat
+from ..._log import get_logger
+from ..._snapshot import Snapshot
+from .._inputs import Inputs
+from .._records import PluginRecord
 
 logger = get_logger("openhcs_registry.discovery")
 

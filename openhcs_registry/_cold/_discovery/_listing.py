@@ -12,14 +12,13 @@ import os
 import sys
 from typing import Any
 
-from .. import _entrypoints, _inputs, autoregister, settings
-from .._environment import search_path
+from ... import _autoregister as autoregister
+from ... import settings
+from ..._diagnostics import FailureKind, abstract_text
+from ..._environment import search_path
+from .. import _entrypoints, _inputs
 from .._inputs import Inputs
 from .._records import PluginRecord
-from ..diagnostics import (
-    FailureKind,
-    abstract_text,
-)
 from ._calling import call, check_hook_names
 from ._run import _Discovery, _Plugin, logger
 
@@ -28,7 +27,7 @@ class _ListPlugin:
     """A pluggy plugin object whose single hookimpl returns a fixed list (package scans)."""
 
     def __init__(self, hook_name: str, values: list[Any]) -> None:
-        from ..markers import hookimpl
+        from ..._markers import hookimpl
 
         def provide() -> list[Any]:
             return list(values)

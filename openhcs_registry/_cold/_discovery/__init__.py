@@ -3,11 +3,11 @@
 This is the slow path (it imports pluggy and the plugin modules) and runs only when no valid
 cache exists, or when some plugins' inputs changed.  It is written so that no single plugin
 can spoil it: every load, import and hook call is isolated, and whatever goes wrong becomes a
-:class:`~openhcs_registry.diagnostics.PluginFailure` instead of an exception.
+:class:`~openhcs_registry.PluginFailure` instead of an exception.
 
 It works in two steps.  First, per plugin: load it, call its hook, judge every value it
 returned on its own, and keep all of that with what the plugin read in one
-:class:`~openhcs_registry._records.PluginRecord`.  A plugin whose recorded inputs are
+:class:`~openhcs_registry._cold._records.PluginRecord`.  A plugin whose recorded inputs are
 unchanged since the last discovery is not loaded again: its record is reused (incremental
 rediscovery).  Second, the merge, from all records alike: the same object offered by two
 roads is judged once, the conflict rule picks each key's winner, secondaries come from the
@@ -31,16 +31,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..._config import RegistryConfig
+from ..._diagnostics import reentry_count
+from ..._environment import environment_fingerprint, file_stat, snapshot
+from ..._snapshot import Snapshot
 from .. import _inputs
-from .._environment import (
-    environment_fingerprint,
-    file_stat,
-    snapshot,
-)
 from .._records import PluginRecord
-from .._snapshot import Snapshot
-from ..config import RegistryConfig
-from ..diagnostics import reentry_count
 from ._calling import call_hooks
 from ._listing import add_extra_plugins, custom_function, load_entry_points, scan_packages
 from ._merging import Candidate as Candidate

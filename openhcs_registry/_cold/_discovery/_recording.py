@@ -11,15 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
+from ..._environment import importable_names, launch_folder, search_path
+from ..._refs import reference_of
 from .. import _inputs
-from .._environment import (
-    importable_names,
-    launch_folder,
-    search_path,
-)
 from .._inputs import Inputs
 from .._records import PluginRecord
-from ..refs import reference_of
 from ._run import ENVIRONMENT, _Discovery
 
 

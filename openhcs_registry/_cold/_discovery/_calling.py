@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .. import _entrypoints, _inputs, autoregister
+from ... import _autoregister as autoregister
+from ..._diagnostics import FailureKind
+from .. import _entrypoints, _inputs
 from .._records import PluginRecord
-from ..diagnostics import FailureKind
 from ._judging import judge_all
 from ._run import _Discovery, logger
 
@@ -38,7 +39,7 @@ _contracts_loaded: set[str] = set()
 
 def hookimpl_attributes(obj: Any) -> dict[str, Any]:
     """The attributes of plugin *obj* that carry a hookimpl marker, by attribute name."""
-    from ..markers import PROJECT_NAME
+    from ..._markers import PROJECT_NAME
 
     marker = PROJECT_NAME + "_impl"
     out = {}
@@ -80,7 +81,7 @@ def unknown_hooks(
     """
     import difflib
 
-    from ..markers import PROJECT_NAME, declared_hookspecs
+    from ..._markers import PROJECT_NAME, declared_hookspecs
 
     marker = PROJECT_NAME + "_impl"
     names = [
@@ -127,7 +128,7 @@ def call_hooks(run: _Discovery) -> None:
         return
     import pluggy
 
-    from ..markers import PROJECT_NAME
+    from ..._markers import PROJECT_NAME
 
     pm = pluggy.PluginManager(PROJECT_NAME)
     spec_namespace = type("Spec", (), {run.config.hook_name: staticmethod(run.config.hookspec)})
