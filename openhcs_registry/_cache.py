@@ -47,7 +47,12 @@ class CacheInvalid(Exception):
 
 
 class CacheChanged(CacheInvalid):
-    """Stale because some plugin's recorded inputs changed; the rest may be reused."""
+    """Stale because some plugin's recorded inputs changed; the rest may be reused.
+
+    ``full`` is the whole document (:func:`full_document`) if the check already read it.
+    """
+
+    full: dict[str, Any] | None = None
 
 
 class CacheCorrupt(Exception):
@@ -63,15 +68,18 @@ class Previous:
 
     __slots__ = ("doc", "reason")
 
-    def __init__(self, doc: dict[str, Any], reason: str) -> None:
+    def __init__(
+        self, doc: dict[str, Any], reason: str, full: dict[str, Any] | None = None
+    ) -> None:
         #: the whole document: its warm fields with the cold part's over them (see
         #: :func:`full_document`), or None if the cold part is unusable (reuse nothing)
-        self.doc: dict[str, Any] | None = None
+        self.doc: dict[str, Any] | None = full
         self.reason = reason
-        try:
-            self.doc = full_document(doc)
-        except Exception as exc:  # a cold part of the wrong shape: rediscover everything
-            logger.debug("previous cache document not reusable: %s", exc)
+        if full is None:
+            try:
+                self.doc = full_document(doc)
+            except Exception as exc:  # a cold part of the wrong shape: rediscover everything
+                logger.debug("previous cache document not reusable: %s", exc)
 
     @property
     def scanned(self) -> dict[str, Any] | None:
@@ -310,7 +318,7 @@ class RegistryCacheManager:
                     self.config.name,
                     exc,
                 )
-                self.previous = Previous(doc, str(exc))
+                self.previous = Previous(doc, str(exc), exc.full)
                 return None
             except CacheInvalid as exc:
                 logger.info(
@@ -675,10 +683,14 @@ def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool) -> None:
     differs, that the stamps do), :class:`CacheCorrupt` if the cold part is unusable.
     """
     full = full_document(doc)
-    _check_distributions(snap, _obj(full.get("distributions"), "distributions"))
-    if check:
-        _check_files(snap, _list(full.get("files"), "files"))
-    raise CacheChanged("the recorded stats no longer match")
+    try:
+        _check_distributions(snap, _obj(full.get("distributions"), "distributions"))
+        if check:
+            _check_files(snap, _list(full.get("files"), "files"))
+        raise CacheChanged("the recorded stats no longer match")
+    except CacheChanged as exc:
+        exc.full = full  # what incremental rediscovery starts from: not read twice
+        raise
 
 
 def cold_part(doc: dict[str, Any]) -> dict[str, Any]:

@@ -157,9 +157,13 @@ def _records(result: Snapshot, tables: _Tables) -> tuple[list[Any], dict[str, in
 def _make_storable(
     result: Snapshot, records: list[Any], inputs: list[tuple[list[int], list[int]]]
 ) -> None:
-    """Strip the records text JSON cannot hold (a lone surrogate); their plugins go volatile."""
+    """Strip the records text JSON cannot hold (a lone surrogate); their plugins go volatile.
+
+    Only the freshly loaded records are tried: a reused one was read from a document.
+    """
+    fresh = [records[at] for at, r in enumerate(result.records.values()) if r.stored is None]
     try:
-        orjson.dumps(records)
+        orjson.dumps(fresh)
     except TypeError:  # find which
         for at, record in enumerate(result.records.values()):
             try:
