@@ -12,14 +12,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._discovery import DuplicateKeyError
-    from ._rules import Unavailable
-    from .autoregister import AutoRegistered
-    from .cache import RegistryCacheManager, clear_cache
-    from .config import RegistryConfig, SecondaryRegistryConfig
-    from .diagnostics import FailureKind, PluginFailure
-    from .enums import cached_enum
-    from .lazy import (
+    from ._autoregister import AutoRegistered
+    from ._cache import RegistryCacheManager, clear_cache
+    from ._cold._discovery import DuplicateKeyError
+    from ._config import RegistryConfig, SecondaryRegistryConfig
+    from ._diagnostics import FailureKind, PluginFailure
+    from ._lazy import (
         DiscoveryInProgressError,
         LazyDiscoveryDict,
         RegistryDiscoveryError,
@@ -27,29 +25,31 @@ if TYPE_CHECKING:
         get_registry,
         registries,
     )
-    from .markers import hookimpl, hookspec
-    from .paths import get_openhcs_cache_dir
+    from ._markers import hookimpl, hookspec
+    from ._paths import get_openhcs_cache_dir
+    from ._rules import Unavailable
+    from .enums import cached_enum
 
 _EXPORTS = {
-    "AutoRegistered": "autoregister",
-    "RegistryCacheManager": "cache",
-    "clear_cache": "cache",
-    "RegistryConfig": "config",
-    "SecondaryRegistryConfig": "config",
-    "FailureKind": "diagnostics",
-    "PluginFailure": "diagnostics",
-    "DuplicateKeyError": "_discovery",
+    "AutoRegistered": "_autoregister",
+    "RegistryCacheManager": "_cache",
+    "clear_cache": "_cache",
+    "RegistryConfig": "_config",
+    "SecondaryRegistryConfig": "_config",
+    "FailureKind": "_diagnostics",
+    "PluginFailure": "_diagnostics",
+    "DuplicateKeyError": "_cold._discovery",
     "Unavailable": "_rules",
     "cached_enum": "enums",
-    "DiscoveryInProgressError": "lazy",
-    "LazyDiscoveryDict": "lazy",
-    "RegistryDiscoveryError": "lazy",
-    "SecondaryRegistryDict": "lazy",
-    "get_registry": "lazy",
-    "registries": "lazy",
-    "hookimpl": "markers",
-    "hookspec": "markers",
-    "get_openhcs_cache_dir": "paths",
+    "DiscoveryInProgressError": "_lazy",
+    "LazyDiscoveryDict": "_lazy",
+    "RegistryDiscoveryError": "_lazy",
+    "SecondaryRegistryDict": "_lazy",
+    "get_registry": "_lazy",
+    "registries": "_lazy",
+    "hookimpl": "_markers",
+    "hookspec": "_markers",
+    "get_openhcs_cache_dir": "_paths",
 }
 
 __all__ = [

@@ -34,8 +34,8 @@ from __future__ import annotations
 import os
 
 from . import _environment, _fileio, settings
+from ._paths import get_openhcs_cache_dir
 from ._version import __version__
-from .paths import get_openhcs_cache_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -207,7 +207,7 @@ def _plain_declarations(path: Any) -> dict[str, dict[str, str]]:
 
 def parse_entry_points(text: str) -> list[tuple[str, str, str]]:
     """``(group, name, value)`` of the ``openhcs*`` sections of an ``entry_points.txt``."""
-    from ._entrypoints import parse_sections
+    from ._cold._entrypoints import parse_sections
 
     prefix = settings.INDEXED_GROUPS
     return parse_sections(text, lambda g: g == prefix or g.startswith(prefix + "."))

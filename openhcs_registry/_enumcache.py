@@ -15,8 +15,8 @@ from itertools import repeat
 from . import _fileio, settings
 from ._flight import Flights, WouldDeadlock
 from ._log import get_logger
+from ._paths import get_openhcs_cache_dir
 from ._version import __version__
-from .paths import get_openhcs_cache_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

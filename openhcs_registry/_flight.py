@@ -14,7 +14,7 @@ after this thread moves on.  :meth:`Flight.wait` raises :class:`WouldDeadlock` w
 
 checked again every 50 ms while waiting, since the last two can arise after waiting began.
 Each caller decides what a refusal to wait means: a registry raises
-:class:`~openhcs_registry.lazy.DiscoveryInProgressError`, an enum builds its own class.
+:class:`~openhcs_registry.DiscoveryInProgressError`, an enum builds its own class.
 
 One fork hook: in a forked child the threads that were computing do not exist, so every
 flight table gets a fresh lock and no flights, and the callbacks registered with
@@ -121,7 +121,7 @@ def wait_for(flight: Flight, what: str) -> None:
     try:
         flight.wait()
     except WouldDeadlock as refused:
-        from .diagnostics import note_reentry
+        from ._diagnostics import note_reentry
 
         note_reentry()
         raise DiscoveryInProgressError(

@@ -16,18 +16,18 @@ again are those called on every start (nothing new to write).
 from __future__ import annotations
 
 from . import _environment
+from ._cache import RegistryCacheManager
 from ._flight import RegistryDiscoveryError, wait_for
 from ._log import get_logger
-from .cache import RegistryCacheManager
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._cache import Previous
+    from ._config import RegistryConfig
+    from ._lazy import LazyDiscoveryDict
     from ._snapshot import Snapshot
-    from .cache import Previous
-    from .config import RegistryConfig
-    from .lazy import LazyDiscoveryDict
 
 logger = get_logger("openhcs_registry")
 
@@ -93,7 +93,7 @@ def load_or_discover(
         if cached is not None:
             return cached
         previous = manager.previous
-    from ._discovery import run_discovery
+    from ._cold._discovery import run_discovery
 
     result = None
     if previous is not None:  # only some plugins changed: rediscover those

@@ -13,7 +13,7 @@ The registry holds its lock around every call; this object has no lock and no ca
 
 from __future__ import annotations
 
-from . import autoregister
+from . import _autoregister as autoregister
 from ._log import get_logger
 from ._rules import admit, derive
 from ._snapshot import UNRESOLVED, Entry
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Any
 
+    from ._config import RegistryConfig
+    from ._lazy import LazyDiscoveryDict
     from ._snapshot import Info, Snapshot
-    from .config import RegistryConfig
-    from .lazy import LazyDiscoveryDict
 
 logger = get_logger("openhcs_registry")
 
@@ -46,7 +46,7 @@ class Overlay:
     # -- changes ------------------------------------------------------------------------------
     def register(self, value: Any, key: str | None, override: bool) -> str:
         """Add *value* under *key* (or its own key); the rules are :func:`._rules.admit`'s."""
-        from .diagnostics import FailureKind
+        from ._diagnostics import FailureKind
 
         name = self.config.name
         refusal = admit(self.config, value, key, explicit=True)
@@ -140,7 +140,7 @@ class Overlay:
             if existing.value is obj:
                 return
             if existing.value is UNRESOLVED and existing.ref is not None:
-                from .refs import reference_of
+                from ._refs import reference_of
 
                 if existing.ref == reference_of(obj):
                     return  # the cached entry for this very class, not yet resolved

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import refs as _refs  # small; every resolution needs it
+from . import _refs as _refs  # small; every resolution needs it
 from ._flight import wait_for
 from ._log import get_logger
 from ._rules import admit
@@ -23,8 +23,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ._lazy import LazyDiscoveryDict
     from ._snapshot import Entry
-    from .lazy import LazyDiscoveryDict
 
 logger = get_logger("openhcs_registry")
 

@@ -14,13 +14,13 @@ time (``inspect`` only when a class is judged for being abstract, which discover
 
 from __future__ import annotations
 
-from .diagnostics import FailureKind, abstract_text, bad_key_text, missing_requirements
+from ._diagnostics import FailureKind, abstract_text, bad_key_text, missing_requirements
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .config import RegistryConfig, SecondaryRegistryConfig
+    from ._config import RegistryConfig, SecondaryRegistryConfig
 
 
 class Unavailable:

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, Literal, TypedDict
 
-    from ._inputs import Inputs
-    from ._records import Origin, PluginRecord
-    from .diagnostics import PluginFailure
+    from ._cold._inputs import Inputs
+    from ._cold._records import Origin, PluginRecord
+    from ._diagnostics import PluginFailure
 
     #: Where an entry's value comes from in this process.
     Source = Literal["cache", "fresh", "runtime"]

@@ -8,7 +8,7 @@ rebuilds that one catalogue, never its neighbours.
 
 The document carries its own inputs (DESIGN.md §8): the interpreter and search path, the stat
 signature of every file the answer was read from (:class:`InputRecord` takes them *before*
-the files are read where it can, through :func:`openhcs_registry._inputs.recording`), the
+the files are read where it can, through :func:`openhcs_registry._cold._inputs.recording`), the
 listing of folders whose contents matter (an OpenCL ICD folder), and environment variables.
 With every input recorded there is no maximum age: a document is used until an input
 changes, and then rebuilt.
@@ -23,16 +23,16 @@ import os
 
 from . import _environment, _fileio
 from ._fileio import UnsafeCacheFile, checksum, read_document, write_document
+from ._paths import get_openhcs_cache_dir
 from ._version import __version__
-from .paths import get_openhcs_cache_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from ._inputs import Inputs, import_module, recording
-    from ._inputs import _in_stdlib as in_stdlib
+    from ._cold._inputs import Inputs, import_module, recording
+    from ._cold._inputs import _in_stdlib as in_stdlib
 
 __all__ = [
     "InputRecord",
@@ -129,7 +129,7 @@ class InputRecord:
         if path in self.files:
             return
         if sig is False:
-            from ._inputs import sig as sig_now
+            from ._cold._inputs import sig as sig_now
 
             sig = sig_now(path)
         self.files[path] = sig if isinstance(sig, list) else None
@@ -164,7 +164,7 @@ class InputRecord:
         in each search-path entry up to the one that has it (later ones cannot shadow it).
         Installing, removing or shadowing the package changes one of them, including for a
         package that is not installed at all (then every entry is recorded)."""
-        from ._inputs import _in_stdlib
+        from ._cold._inputs import _in_stdlib
 
         for entry in _environment.search_path():
             if _in_stdlib(entry + os.sep):  # the interpreter's identity covers these
@@ -292,6 +292,6 @@ def __getattr__(name: str) -> Any:
     target = _COLD.get(name)
     if target is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import _inputs
+    from ._cold import _inputs
 
     return getattr(_inputs, target)

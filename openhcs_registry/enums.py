@@ -218,7 +218,7 @@ def hook_answers(
     """
     import pluggy
 
-    from .markers import PROJECT_NAME
+    from ._markers import PROJECT_NAME
 
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -267,9 +267,9 @@ def _entry_point_plugins(label: str) -> list[tuple[str, Any, str, str | None]]:
     """
     if settings.entry_points_disabled():
         return []
-    from ._discovery import BUILTIN_DISTRIBUTION
-    from ._entrypoints import entry_points
-    from .config import DEFAULT_ENTRY_POINT_GROUP
+    from ._cold._discovery import BUILTIN_DISTRIBUTION
+    from ._cold._entrypoints import entry_points
+    from ._config import DEFAULT_ENTRY_POINT_GROUP
 
     try:
         eps = entry_points(DEFAULT_ENTRY_POINT_GROUP)
@@ -315,7 +315,7 @@ def report_problem(
     exc: BaseException | None = None,
 ) -> None:
     """Report a plugin's problem with enum *label* (logged once, like a registry failure)."""
-    from .diagnostics import PluginFailure, exception_location, missing_module_of, report
+    from ._diagnostics import PluginFailure, exception_location, missing_module_of, report
 
     report(
         PluginFailure(

@@ -43,7 +43,7 @@ SUBPROCESS_TIMEOUT = 300.0
 
 
 def _all_registries() -> list[Any]:
-    from openhcs_registry import lazy
+    from openhcs_registry import _lazy as lazy
 
     return list(lazy._catalogue.values())
 
@@ -82,7 +82,7 @@ class _Isolation:
     def __init__(self) -> None:
         from contextlib import ExitStack
 
-        from openhcs_registry import autoregister
+        from openhcs_registry import _autoregister as autoregister
 
         self.modules = set(sys.modules)
         self.registries = {r.name: r for r in _all_registries()}
@@ -92,7 +92,7 @@ class _Isolation:
             self.stack.enter_context(registry.isolated())
 
     def close(self) -> None:
-        from openhcs_registry import autoregister
+        from openhcs_registry import _autoregister as autoregister
 
         new_notes = []
         for registry in _all_registries():
@@ -141,7 +141,7 @@ def openhcs_fresh_registries(openhcs_cache_dir: Path) -> Iterator[dict[str, Any]
 
 
 def _is_plugin_object(value: Any) -> bool:
-    from openhcs_registry.markers import PROJECT_NAME
+    from openhcs_registry._markers import PROJECT_NAME
 
     marker = PROJECT_NAME + "_impl"
     return any(hasattr(getattr(value, name, None), marker) for name in dir(value))
@@ -262,7 +262,7 @@ wanted = json.loads(sys.argv[1])
 for module in wanted["contracts"]:
     importlib.import_module(module)
 baseline = sorted(sys.modules)  # what the contracts themselves import
-from openhcs_registry.lazy import registries
+from openhcs_registry._lazy import registries
 found = registries()
 out = {}
 for name in wanted["registries"]:
@@ -372,7 +372,7 @@ class TmpPlugin:
         self._joined[registry.name] = registry
 
     def hookimpl(self, function: Any = None, **options: Any) -> Any:
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry._markers import hookimpl
 
         def add(func: Any) -> Any:
             name = options.get("specname") or func.__name__
@@ -387,7 +387,7 @@ class TmpPlugin:
         return add(function) if function is not None else add
 
     def provides(self, registry: Any) -> Callable[[Any], Any]:
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry._markers import hookimpl
 
         def add(cls: Any) -> Any:
             hook = registry.config.hook_name

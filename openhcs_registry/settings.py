@@ -115,8 +115,8 @@ def declared(group: str) -> list[tuple[str, str, str]]:
 def _load_index(fingerprint: dict[str, Any]) -> dict[str, list[list[str]]] | None:
     """The index document's entries if it is valid for this environment, else None."""
     from . import _environment, _fileio
+    from ._paths import get_openhcs_cache_dir
     from ._version import __version__
-    from .paths import get_openhcs_cache_dir
 
     path = get_openhcs_cache_dir() / ENTRY_POINT_INDEX_FILE
     try:

@@ -158,7 +158,7 @@ def module_source(spec: str, opt: str, variant: int, *, hook: bool) -> str:
         mode = 0
     lines = [f"from {spec} import Thing"]
     if hook:
-        lines.insert(0, "from openhcs_registry.markers import hookimpl")
+        lines.insert(0, "from openhcs_registry._markers import hookimpl")
     if mode == 4:
         lines.append(f"import {opt}")
     elif mode == 8:  # a helper in another top-level package (its classes: import time)
@@ -193,7 +193,7 @@ def module_source(spec: str, opt: str, variant: int, *, hook: bool) -> str:
 def package_init(impl: str = "impl") -> str:
     """``pkg/__init__.py`` whose hook imports its classes from ``pkg/impl.py`` (case 1)."""
     return textwrap.dedent(f"""\
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
 
         @hookimpl
         def provide_things():
@@ -212,10 +212,7 @@ def package_impl(spec: str, opt: str, variant: int) -> str:
 
 SPEC = '''\
 from typing import ClassVar
-from openhcs_registry.autoregister import AutoRegistered
-from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
-from openhcs_registry.lazy import LazyDiscoveryDict
-from openhcs_registry.markers import hookspec
+from openhcs_registry import AutoRegistered, LazyDiscoveryDict, RegistryConfig, SecondaryRegistryConfig, hookspec
 
 
 class Thing(AutoRegistered):
@@ -411,7 +408,7 @@ class ModelWorld:
     def _static(self, i: int, prefix: str) -> str:
         """Static plugin *i*: one class keyed ``<prefix><i>`` (same size for s and t)."""
         return (
-            "from openhcs_registry.markers import hookimpl\n"
+            "from openhcs_registry._markers import hookimpl\n"
             f"from {self.spec} import Thing\n\n"
             f"class S{i}(Thing):\n    kind = '{prefix}{i}'\n\n"
             f"@hookimpl\ndef provide_things():\n    return [S{i}]\n"

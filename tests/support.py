@@ -20,10 +20,7 @@ from typing import Any
 
 SPEC_TEMPLATE = '''
 from typing import ClassVar
-from openhcs_registry.autoregister import AutoRegistered
-from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
-from openhcs_registry.lazy import LazyDiscoveryDict
-from openhcs_registry.markers import hookspec
+from openhcs_registry import AutoRegistered, LazyDiscoveryDict, RegistryConfig, SecondaryRegistryConfig, hookspec
 from openhcs_hookspecs import skip_gpu  # a third-party contract reusing OpenHCS's rule
 
 
@@ -86,7 +83,7 @@ class World:
     def plugin_source(self, *classes: tuple[str, str], extra: str = "", hook: bool = True) -> str:
         """A plugin module defining Thing subclasses (name, key) and a hookimpl returning them."""
         lines = [
-            "from openhcs_registry.markers import hookimpl",
+            "from openhcs_registry._markers import hookimpl",
             f"from {self.spec} import Thing",
             "",
         ]

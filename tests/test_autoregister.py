@@ -1,4 +1,4 @@
-"""Import-time registration (:mod:`openhcs_registry.autoregister`): importing a module registers
+"""Import-time registration (:mod:`openhcs_registry._autoregister`): importing a module registers
 its classes, in a fresh process too.
 """
 

@@ -14,8 +14,8 @@ import pytest
 from support import World, run_many, run_python, two_plugin_world
 
 from openhcs_registry import clear_cache
+from openhcs_registry._cache import CACHE_VERSION
 from openhcs_registry._fileio import encode_document
-from openhcs_registry.cache import CACHE_VERSION
 
 
 def warm_state(world: World) -> dict[str, object]:
@@ -54,7 +54,7 @@ def test_replay_equals_fresh_for_every_builtin_registry(_isolated_cache: Path) -
     code = """
         import json
         import openhcs_hookspecs
-        from openhcs_registry.refs import reference_of
+        from openhcs_registry._refs import reference_of
         out = {}
         for name, reg in openhcs_hookspecs.load_all().items():
             out[name] = {"source": reg.source or "", "keys": sorted(reg)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openhcs_registry import PluginFailure, RegistryConfig, SecondaryRegistryConfig
-from openhcs_registry.config import FrozenInstanceError
+from openhcs_registry._config import FrozenInstanceError
 
 
 def provide_things() -> None:

@@ -225,7 +225,7 @@ def test_third_party_providers_and_broken_ones(world: World) -> None:
         "my-cmaps",
         "my_cmaps",
         """
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
 
         @hookimpl
         def provide_colormaps():
@@ -237,7 +237,7 @@ def test_third_party_providers_and_broken_ones(world: World) -> None:
         "raising-cmaps",
         "raising_cmaps",
         """
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
 
         @hookimpl
         def provide_colormaps():
@@ -252,7 +252,7 @@ def test_third_party_providers_and_broken_ones(world: World) -> None:
         "odd-cmaps",
         "odd_cmaps",
         """
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
 
         @hookimpl
         def provide_colormaps():

@@ -200,7 +200,7 @@ def test_resolving_one_function_imports_only_its_submodule(skimage_cache: Path) 
 
 PROVIDER = """
 from openhcs_hookspecs.functions import FunctionLibrary
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 
 
 class FakeFunctions(FunctionLibrary):
@@ -561,7 +561,7 @@ def test_a_broken_provider_or_module_breaks_only_itself() -> None:
         assert broken.reason == "provider failed: RuntimeError: cannot even start"
         assert fn.catalogue("openhcs").available  # the others are unaffected
     finally:
-        from openhcs_registry import autoregister
+        from openhcs_registry import _autoregister as autoregister
 
         autoregister.forget("function_library", HalfBroken)
         autoregister.forget("function_library", Broken)

@@ -1,4 +1,4 @@
-"""Failure records (:mod:`openhcs_registry.diagnostics`): kept on every registry, warned once."""
+"""Failure records (:mod:`openhcs_registry._diagnostics`): kept on every registry, warned once."""
 
 from __future__ import annotations
 

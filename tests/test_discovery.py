@@ -1,4 +1,4 @@
-"""Fresh discovery (:mod:`openhcs_registry._discovery`): each plugin source, conflicts, and every
+"""Fresh discovery (:mod:`openhcs_registry._cold._discovery`): each plugin source, conflicts, and every
 failure isolated and reported.
 
 Real plugin worlds on disk (tests/support.py): installed distributions, discovery packages,
@@ -240,7 +240,7 @@ def test_each_failure_kind_is_isolated_and_reported(
         "garbage-plugin",
         f"garbage_{t}",
         """
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
         @hookimpl
         def provide_things():
             return 42
@@ -250,7 +250,7 @@ def test_each_failure_kind_is_isolated_and_reported(
         "wrongtype-plugin",
         f"wrongtype_{t}",
         """
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
         class NotAThing:
             kind = "nat"
         @hookimpl
@@ -262,7 +262,7 @@ def test_each_failure_kind_is_isolated_and_reported(
         "keyless-plugin",
         f"keyless_{t}",
         f"""
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
         from {world.spec} import Thing
         class NoKey(Thing):
             pass
@@ -276,7 +276,7 @@ def test_each_failure_kind_is_isolated_and_reported(
         f"abstract_{t}",
         f"""
         import abc
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
         from {world.spec} import Thing
         class Abs(Thing, abc.ABC):
             kind = "abs"
@@ -291,7 +291,7 @@ def test_each_failure_kind_is_isolated_and_reported(
         "badsig-plugin",
         f"badsig_{t}",
         """
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
         @hookimpl
         def provide_things(unknown_argument):
             return []

@@ -1,4 +1,4 @@
-"""The entry-point scan (openhcs_registry/_entrypoints.py) agrees with importlib.metadata.
+"""The entry-point scan (openhcs_registry/_cold/_entrypoints.py) agrees with importlib.metadata.
 
 Discovery lists entry points from folder listings (name and version from the ``.dist-info``
 folder name, ``entry_points.txt`` re-read only when its stat changed) instead of parsing every
@@ -14,7 +14,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from openhcs_registry import _entrypoints
+from openhcs_registry._cold import _entrypoints
 
 
 def _dist(site: Path, folder: str, text: str, metadata: str = "") -> Path:

@@ -1,4 +1,4 @@
-"""Why a key is missing (:mod:`openhcs_registry._explain`): the evidence ``why`` and ``doctor`` show a
+"""Why a key is missing (:mod:`openhcs_registry._cold._explain`): the evidence ``why`` and ``doctor`` show a
 plugin author (issue 15), and a plugin written from the docs giving no unexpected warning.
 
 Each test breaks a real plugin (files and ``.dist-info`` on disk, see :class:`World`) one way
@@ -19,7 +19,7 @@ from support import World, doctor_json, doctor_kinds, why_json, world_cli
 
 
 def test_explain_blocked_in_process(world: World) -> None:
-    from openhcs_registry._explain import explain
+    from openhcs_registry._cold._explain import explain
 
     world.write_spec()
     world.install("good-plugin", f"good_{world.tag}", world.plugin_source(("Good", "good")))
@@ -66,7 +66,7 @@ def test_hooks_of_other_contracts_of_the_group_are_not_misspellings(world: World
     other = f"othercontract_{world.tag}"
     world.write(
         f"{other}.py",
-        "from openhcs_registry.markers import hookspec\n"
+        "from openhcs_registry._markers import hookspec\n"
         "@hookspec\ndef provide_gadgets():\n    'Another registry of the same group.'\n",
     )
     world.add_dist_info(
@@ -210,7 +210,7 @@ def test_why_entry_point_target_typo_is_not_a_missing_dependency(world: World) -
 
 def test_why_in_process_from_a_fresh_discovery(world: World) -> None:
     """The same evidence without a cache: ``explain`` on a registry discovered in-process."""
-    from openhcs_registry._explain import explain
+    from openhcs_registry._cold._explain import explain
 
     world.write_spec()
     pkg = f"eppkg_{world.tag}"
@@ -471,7 +471,7 @@ def test_a_plugin_from_the_docs_installed_from_a_wheel(tmp_path: Any) -> None:
 def test_names_name_a_key_word_by_word() -> None:
     """Which failures ``why`` relates to a key by name: no accidental substring hits (the
     key ``42`` once matched a module ``scan_a42b1c3d`` of a random test world)."""
-    from openhcs_registry._explain import _names_key
+    from openhcs_registry._cold._explain import _names_key
 
     assert _names_key("s3", "openhcs_s3") and _names_key("zarr", "zarrplugin")
     assert _names_key("fiji_stream", "openhcs_plugins.fiji_stream")

@@ -12,8 +12,8 @@ import sys
 import pytest
 from support import World, two_plugin_world
 
+from openhcs_registry._cache import CACHE_VERSION
 from openhcs_registry._fileio import encode_document
-from openhcs_registry.cache import CACHE_VERSION
 
 
 # -- safety ----------------------------------------------------------------------------------

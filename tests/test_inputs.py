@@ -1,4 +1,4 @@
-"""What a plugin read (:mod:`openhcs_registry._inputs`): the import recorder notes every module
+"""What a plugin read (:mod:`openhcs_registry._cold._inputs`): the import recorder notes every module
 file found, every name looked for and not found, and the files of code that failed.
 
 Real modules written to a temporary folder on ``sys.path`` and really imported.
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from openhcs_registry import _inputs
-from openhcs_registry._inputs import Inputs, import_module, sig
+from openhcs_registry._cold import _inputs
+from openhcs_registry._cold._inputs import Inputs, import_module, sig
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The registry facade (:mod:`openhcs_registry.lazy`): mapping semantics, run-time and import-time
+"""The registry facade (:mod:`openhcs_registry._lazy`): mapping semantics, run-time and import-time
 additions, secondaries, threads and processes.
 
 Real plugin worlds on disk (tests/support.py), real subprocesses; no mocks.
@@ -15,7 +15,8 @@ import pytest
 from support import World
 
 import openhcs_registry
-from openhcs_registry import FailureKind, autoregister, hookimpl
+from openhcs_registry import FailureKind, hookimpl
+from openhcs_registry import _autoregister as autoregister
 
 
 class Extra:

@@ -1,4 +1,4 @@
-"""The hook markers (:mod:`openhcs_registry.markers`): written without pluggy, understood by it."""
+"""The hook markers (:mod:`openhcs_registry._markers`): written without pluggy, understood by it."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def package_plugin(world: World, pkg: str, impl: str, keys_module: str | None = 
     world.write(
         f"{pkg}/__init__.py",
         """
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
 
         @hookimpl
         def provide_things():
@@ -172,7 +172,7 @@ def test_4_file_saved_while_discovery_runs(world: World) -> None:
         f"{pkg}/__init__.py",
         f"""
         import os
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
 
         @hookimpl
         def provide_things():
@@ -510,7 +510,7 @@ def test_19_a_temp_file_left_by_a_killed_writer_is_removed(world: World) -> None
 
 def test_21_import_time_registration_is_linear(world: World) -> None:
     """16,000 subclasses noted: each note is O(1) (it was a scan of all earlier notes)."""
-    from openhcs_registry import autoregister
+    from openhcs_registry import _autoregister as autoregister
 
     calls = 0
     bucket: list[Any] = []

@@ -1,4 +1,4 @@
-"""Where caches live (:mod:`openhcs_registry.paths`): XDG by default, platformdirs' answer, no
+"""Where caches live (:mod:`openhcs_registry._paths`): XDG by default, platformdirs' answer, no
 platformdirs import on an ordinary warm start.
 """
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import orjson  # noqa: F401  (imported before sys.path is narrowed: the index is written)
 import pytest
 
-from openhcs_registry import _contracts, _entrypoints, _environment, settings
+from openhcs_registry import _contracts, _environment, settings
+from openhcs_registry._cold import _entrypoints
 
 
 def _dist(site: Path, folder: str, raw: bytes | None, *, as_file: bool = False) -> None:

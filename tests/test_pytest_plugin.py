@@ -165,7 +165,7 @@ def test_plugin_import_is_light(pytester: pytest.Pytester) -> None:
             # loading the plugin defined no registry and imported no plugin module
             assert "openhcs_registry.pytest_plugin" in sys.modules
             assert "openhcs_hookspecs" not in sys.modules and "openhcs_plugins" not in sys.modules
-            assert "openhcs_registry.lazy" not in sys.modules
+            assert "openhcs_registry._lazy" not in sys.modules
     """,
     )
     result.assert_outcomes(passed=1)
@@ -334,11 +334,11 @@ def test_assert_lazy_holds_even_after_this_process_discovered(pytester: pytest.P
             default = openhcs_assert_lazy(registries=[STORAGE_BACKENDS, ZMQ_SERVERS])
             assert "openhcs_plugins.storage.memory" in default["checked"]
         def test_eager(openhcs_assert_lazy):
-            openhcs_assert_lazy("openhcs_registry.lazy")  # every listing imports the engine
+            openhcs_assert_lazy("openhcs_registry._lazy")  # every listing imports the engine
     """,
     )
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*a warm listing imported: openhcs_registry.lazy*"])
+    result.stdout.fnmatch_lines(["*a warm listing imported: openhcs_registry._lazy*"])
 
 
 # -- a decorator-style temporary plugin -----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``module:qualname`` references (:mod:`openhcs_registry.refs`): only objects a fresh process can
+"""``module:qualname`` references (:mod:`openhcs_registry._refs`): only objects a fresh process can
 find again get one, and resolving one imports its module.
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from support import World
 
-from openhcs_registry import refs
+from openhcs_registry import _refs as refs
 
 
 class Outer:
@@ -39,7 +39,7 @@ def test_resolve_imports_the_module_and_names_the_reference_in_errors(world: Wor
     out = world.run(
         f"""
         import json, sys
-        from openhcs_registry import refs
+        from openhcs_registry import _refs as refs
         before = {module!r} in sys.modules
         thing = refs.resolve("{module}:Thing")
         print(json.dumps([before, {module!r} in sys.modules, refs.reference_of(thing)]))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import World, run_many
 
-from openhcs_registry import refs
+from openhcs_registry import _refs as refs
 
 
 def two_plugins(world: World, **spec: object) -> World:
@@ -109,7 +109,7 @@ def test_32_threads_discover_once_and_resolve_each_value_once(
         time.sleep(0.01)
         return real(ref)
 
-    monkeypatch.setattr("openhcs_registry.refs.resolve", counting)
+    monkeypatch.setattr("openhcs_registry._refs.resolve", counting)
     barrier = threading.Barrier(32)
     seen: list[dict[str, str]] = []
     errors: list[BaseException] = []

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import World
 
+from openhcs_registry import RegistryCacheManager
 from openhcs_registry._fileio import MAX_CACHE_BYTES, encode_document
-from openhcs_registry.cache import RegistryCacheManager
 
 FUZZ = settings(
     deadline=None,

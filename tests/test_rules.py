@@ -67,7 +67,7 @@ def test_requires_modules_reports_unavailable_once_on_every_road(world: World) -
         "opt-plugin",
         f"optep_{world.tag}",
         f"""
-        from openhcs_registry.markers import hookimpl
+        from openhcs_registry import hookimpl
         @hookimpl
         def provide_things():
             from {pkg}.opt import Opt
@@ -121,8 +121,8 @@ def _provide() -> None:
 def test_admit_judges_each_value_on_its_own() -> None:
     import abc
 
+    from openhcs_registry import RegistryConfig
     from openhcs_registry._rules import admit
-    from openhcs_registry.config import RegistryConfig
 
     config = RegistryConfig(
         name="judged",

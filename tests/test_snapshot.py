@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from support import World
 
+from openhcs_registry import RegistryCacheManager
 from openhcs_registry._snapshot import UNRESOLVED, Entry, Snapshot
-from openhcs_registry.cache import RegistryCacheManager
 
 READ = """
 import json

@@ -41,10 +41,7 @@ IGNORE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*cach
 
 SPEC = '''
 from typing import ClassVar
-from openhcs_registry.autoregister import AutoRegistered
-from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
-from openhcs_registry.lazy import LazyDiscoveryDict
-from openhcs_registry.markers import hookspec
+from openhcs_registry import AutoRegistered, LazyDiscoveryDict, RegistryConfig, SecondaryRegistryConfig, hookspec
 
 
 class Thing(AutoRegistered):
@@ -77,7 +74,7 @@ CONFIG = RegistryConfig(
 REGISTRY = LazyDiscoveryDict(CONFIG)
 '''
 
-HEAD = "from openhcs_registry.markers import hookimpl\nfrom {spec} import Thing\n\n"
+HEAD = "from openhcs_registry._markers import hookimpl\nfrom {spec} import Thing\n\n"
 
 
 def plugin(spec: str, body: str) -> str:
@@ -215,7 +212,7 @@ SCENARIO = """
 import json, os, sys, logging
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s", stream=sys.stdout)
 import importlib
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 out = {}
 for name in NAMES:
     mod = importlib.import_module("spec_" + name)

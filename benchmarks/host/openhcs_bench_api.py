@@ -8,7 +8,7 @@ plain pluggy and stevedore.  The markers are openhcs-registry's, which pluggy ac
 
 from __future__ import annotations
 
-from openhcs_registry.markers import hookimpl, hookspec
+from openhcs_registry import hookimpl, hookspec
 
 __all__ = ["BenchPlugin", "hookimpl", "provide_bench_plugins"]
 

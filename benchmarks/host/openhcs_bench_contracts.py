@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from openhcs_bench_api import BenchPlugin, provide_bench_plugins
 
-from openhcs_registry.config import RegistryConfig
-from openhcs_registry.lazy import LazyDiscoveryDict
+from openhcs_registry import LazyDiscoveryDict, RegistryConfig
 
 ENTRY_POINT_GROUP = "openhcs_bench"
 

@@ -19,7 +19,7 @@ this module's ``__getattr__`` recreates them in a process that unpickles one.
 
 from __future__ import annotations
 
-from openhcs_registry.markers import hookspec
+from openhcs_registry import hookspec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from openhcs_registry.autoregister import AutoRegistered
-from openhcs_registry.config import RegistryConfig
-from openhcs_registry.lazy import LazyDiscoveryDict
-from openhcs_registry.markers import hookspec
+from openhcs_registry import AutoRegistered, LazyDiscoveryDict, RegistryConfig, hookspec
 
 from . import skip_gpu
 

@@ -25,10 +25,7 @@ from __future__ import annotations
 import threading
 from abc import ABC
 
-from openhcs_registry.autoregister import AutoRegistered
-from openhcs_registry.config import RegistryConfig
-from openhcs_registry.lazy import LazyDiscoveryDict
-from openhcs_registry.markers import hookspec
+from openhcs_registry import AutoRegistered, LazyDiscoveryDict, RegistryConfig, hookspec
 
 from ._function_catalogue import (
     DETAILS_KIND,

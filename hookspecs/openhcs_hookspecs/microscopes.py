@@ -10,10 +10,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from openhcs_registry.autoregister import AutoRegistered
-from openhcs_registry.config import RegistryConfig, SecondaryRegistryConfig
-from openhcs_registry.lazy import LazyDiscoveryDict, SecondaryRegistryDict
-from openhcs_registry.markers import hookspec
+from openhcs_registry import (
+    AutoRegistered,
+    LazyDiscoveryDict,
+    RegistryConfig,
+    SecondaryRegistryConfig,
+    SecondaryRegistryDict,
+    hookspec,
+)
 
 from . import skip_gpu
 

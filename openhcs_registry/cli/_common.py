@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from ..lazy import LazyDiscoveryDict
+    from .._lazy import LazyDiscoveryDict
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -55,7 +55,7 @@ def load_registries(modules: Sequence[str]) -> dict[str, LazyDiscoveryDict[Any]]
     import importlib
 
     from .._contracts import import_contracts
-    from ..lazy import registries
+    from .._lazy import registries
 
     import_contracts()
     extra = [m for m in os.environ.get(REGISTRY_MODULES_ENV, "").split(",") if m.strip()]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any
 
-    from ..lazy import LazyDiscoveryDict
+    from .._lazy import LazyDiscoveryDict
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -44,7 +44,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
             print(table(rows, ["registry", "status", "keys", "age (s)", "path", "reason"]))
         return EXIT_OK
     if action == "clear":
-        from ..cache import clear_cache
+        from .._cache import clear_cache
 
         removed = (
             [reg.cache.path for reg in targets if reg.clear_cache()]
@@ -113,7 +113,7 @@ def _compare(cached: dict[str, str | None], fresh: dict[str, str | None]) -> dic
 
 
 def _cache_verify(args: argparse.Namespace, targets: list[LazyDiscoveryDict[Any]]) -> int:
-    from .._discovery import run_discovery
+    from .._cold._discovery import run_discovery
 
     results: dict[str, Any] = {}
     for reg in targets:

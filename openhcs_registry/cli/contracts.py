@@ -44,7 +44,7 @@ def load_contracts(modules: Sequence[str]) -> tuple[dict[str, Any], dict[str, An
                 ep.load()
             except Exception as exc:
                 print(f"openhcs-registry: contracts {ep.value!r}: {exc}", file=sys.stderr)
-    from ..lazy import registries
+    from .._lazy import registries
 
     regs = registries()
     specs: dict[str, Any] = {}

@@ -40,8 +40,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _report(regs: dict[str, Any], verbose: bool) -> dict[str, Any]:
     """Every registry's keys, source, cache health and failures; settings; the problems."""
-    from ..diagnostics import FailureKind
-    from ..paths import get_openhcs_cache_dir
+    from .._diagnostics import FailureKind
+    from .._paths import get_openhcs_cache_dir
 
     report: dict[str, Any] = {"registries": {}}
     problems: list[str] = []

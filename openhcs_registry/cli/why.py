@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def cmd_why(args: argparse.Namespace) -> int:
-    from .._explain import explain
+    from .._cold._explain import explain
 
     regs = load_registries(args.module)
     reg, secondary = pick(regs, args.registry)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from openhcs_hookspecs.colormaps import BASE_COLORMAPS
 
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 
 
 def _findable(module: str) -> bool:

@@ -31,7 +31,7 @@ import re
 
 from openhcs_hookspecs.formats import MicroscopeFormatRegistry
 
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

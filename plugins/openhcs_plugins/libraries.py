@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from openhcs_hookspecs.libraries import LibraryRegistry
 
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ import time
 
 from openhcs_hookspecs.zmq_servers import ZMQServer
 
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ of the libraries.
 
 from __future__ import annotations
 
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 
 from .gpu import CupyFunctions, PyclesperantoFunctions
 from .openhcs import OpenHCSFunctions

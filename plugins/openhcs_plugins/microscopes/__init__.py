@@ -8,7 +8,7 @@ the methods that need them.
 
 from __future__ import annotations
 
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ imported inside the methods that use them, so the package scan stays cheap.
 
 from __future__ import annotations
 
-from openhcs_registry.markers import hookimpl
+from openhcs_registry import hookimpl
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -15,14 +15,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _entrypoints, _inputs, autoregister, settings
-from .._environment import search_path
+from ... import _autoregister as autoregister
+from ... import settings
+from ..._diagnostics import FailureKind, abstract_text
+from ..._environment import search_path
+from .. import _entrypoints, _inputs
 from .._inputs import Inputs
 from .._records import PluginRecord
-from ..diagnostics import (
-    FailureKind,
-    abstract_text,
-)
 from ._calling import check_hook_names
 from ._context import Context, Loaded, Packages, dist_of, logger
 
@@ -93,7 +92,7 @@ class _ListPlugin:
     """A pluggy plugin object whose single hookimpl returns a fixed list (package scans)."""
 
     def __init__(self, hook_name: str, values: list[Any]) -> None:
-        from ..markers import hookimpl
+        from ..._markers import hookimpl
 
         def provide() -> list[Any]:
             return list(values)

@@ -22,18 +22,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _inputs
-from .._environment import environment_fingerprint, file_stat, snapshot
-from .._log import get_logger
-from .._records import PluginRecord
-from ..config import RegistryConfig
-from ..diagnostics import (
+from ..._config import RegistryConfig
+from ..._diagnostics import (
     PluginFailure,
     bad_key_text,
     exception_location,
     missing_module_of,
     report,
 )
+from ..._environment import environment_fingerprint, file_stat, snapshot
+from ..._log import get_logger
+from .. import _inputs
+from .._records import PluginRecord
 
 logger = get_logger("openhcs_registry.discovery")
 

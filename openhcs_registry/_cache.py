@@ -17,13 +17,13 @@ import time
 from pathlib import Path
 
 from . import _fileio, settings
+from ._config import RegistryConfig
+from ._diagnostics import PluginFailure
 from ._environment import launch_folder, snapshot
 from ._log import get_logger
+from ._paths import get_openhcs_cache_dir, registry_cache_file
 from ._snapshot import Entry, Snapshot
 from ._version import __version__
-from .config import RegistryConfig
-from .diagnostics import PluginFailure
-from .paths import get_openhcs_cache_dir, registry_cache_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class Previous:
     def reusable(self) -> dict[str, Any]:
         """``{name: PluginRecord}`` of the records safe to reuse (cold path; never raises)."""
         try:
-            from ._reuse import reusable_records
+            from ._cold._reuse import reusable_records
 
             return reusable_records(self.doc)
         except Exception as exc:  # a document of the wrong shape: reuse nothing
@@ -430,7 +430,7 @@ class RegistryCacheManager:
 
         Written by the cold module :mod:`._document` (only a discovery writes).
         """
-        from ._document import build_document
+        from ._cold._document import build_document
 
         return build_document(self.config, self._settings(), result)
 

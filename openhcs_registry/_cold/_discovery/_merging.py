@@ -18,21 +18,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import _inputs, autoregister
+from ... import _autoregister as autoregister
+from ..._diagnostics import FailureKind, PluginFailure, report
+from ..._refs import reference_of
+from ..._rules import requires_message
+from ..._snapshot import UNRESOLVED as _UNRESOLVED
+from ..._snapshot import Entry
+from .. import _inputs
 from .._inputs import Inputs
 from .._records import Offer, PluginRecord
-from .._rules import requires_message
-from .._snapshot import UNRESOLVED as _UNRESOLVED
-from .._snapshot import Entry
-from ..diagnostics import (
-    FailureKind,
-    PluginFailure,
-    report,
-)
-from ..refs import reference_of
 
 if TYPE_CHECKING:
-    from .._snapshot import Info
+    from ..._snapshot import Info
 from ._calling import calling_order
 from ._context import Context, dist_of
 from ._judging import judge

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _entrypoints, _inputs, autoregister
+from ... import _autoregister as autoregister
+from ..._diagnostics import FailureKind
+from .. import _entrypoints, _inputs
 from .._records import PluginRecord
-from ..diagnostics import FailureKind
 from ._context import Context, Loaded, logger
 from ._judging import judge_answer
 
@@ -54,7 +55,7 @@ _contracts_loaded: set[str] = set()
 
 def hookimpl_attributes(obj: Any) -> dict[str, Any]:
     """The attributes of plugin *obj* that carry a hookimpl marker, by attribute name."""
-    from ..markers import PROJECT_NAME
+    from ..._markers import PROJECT_NAME
 
     marker = PROJECT_NAME + "_impl"
     out = {}
@@ -96,7 +97,7 @@ def unknown_hooks(
     """
     import difflib
 
-    from ..markers import PROJECT_NAME, declared_hookspecs
+    from ..._markers import PROJECT_NAME, declared_hookspecs
 
     marker = PROJECT_NAME + "_impl"
     names = [
@@ -162,7 +163,7 @@ def _call_hooks(ctx: Context, loaded: Mapping[str, Loaded], out: Calls) -> None:
     """Register *loaded* with a new pluggy manager and call each hookimpl once."""
     import pluggy
 
-    from ..markers import PROJECT_NAME
+    from ..._markers import PROJECT_NAME
 
     pm = pluggy.PluginManager(PROJECT_NAME)
     spec_namespace = type("Spec", (), {ctx.config.hook_name: staticmethod(ctx.config.hookspec)})

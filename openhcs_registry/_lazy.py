@@ -26,16 +26,17 @@ import threading
 from collections.abc import Mapping
 from types import GenericAlias
 
-from . import _environment, _flight, autoregister
+from . import _autoregister as autoregister
+from . import _environment, _flight
+from ._cache import RegistryCacheManager
+from ._config import RegistryConfig
+from ._diagnostics import PluginFailure
 from ._flight import DiscoveryInProgressError, Flights, RegistryDiscoveryError
 from ._loading import ensure, rediscover
 from ._log import get_logger
 from ._overlay import Overlay
 from ._resolve import resolve
 from ._snapshot import UNRESOLVED
-from .cache import RegistryCacheManager
-from .config import RegistryConfig
-from .diagnostics import PluginFailure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from typing import Any, Generic, TypeVar
 
+    from ._cold._plugin_manager import RegistryPluginManager
     from ._snapshot import Entry, Snapshot
-    from .plugin_manager import RegistryPluginManager
 
     V = TypeVar("V")
 
@@ -331,9 +332,9 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
         Its entry points, discovery-package modules and run-time plugins (blocked ones left
         out), for an application's own hooks: ``add_hookspecs`` then ``hook.<name>(...)``.
         Built on first use, kept until the blocked or run-time plugins change; see
-        :mod:`openhcs_registry.plugin_manager`.
+        :mod:`openhcs_registry._cold._plugin_manager`.
         """
-        from .plugin_manager import plugin_manager_for
+        from ._cold._plugin_manager import plugin_manager_for
 
         with self._flights.lock:
             extra = dict(self._overlay.extra_plugins)
@@ -359,7 +360,7 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
 
     def _key_error(self, key: object, view: _RegistryMapping[Any] | None = None) -> KeyError:
         """A ``KeyError`` saying why *key* is absent (unavailable, blocked, skipped, ...)."""
-        from .diagnostics import key_error
+        from ._diagnostics import key_error
 
         state = self._ensure()
         return key_error(

@@ -7,8 +7,8 @@ nothing can still tell why a plugin is missing.
 
 from __future__ import annotations
 
+from ._config import _Frozen
 from ._log import get_logger
-from .config import _Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -25,14 +25,14 @@ from __future__ import annotations
 import os
 import sys
 
-from .diagnostics import FailureKind, PluginFailure
+from .._diagnostics import FailureKind, PluginFailure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ._snapshot import Snapshot
-    from .lazy import LazyDiscoveryDict
+    from .._lazy import LazyDiscoveryDict
+    from .._snapshot import Snapshot
 
 #: Limits of the source search: it must stay quick even when a plugin lives in a big package.
 _MAX_FILES = 4000
@@ -517,8 +517,8 @@ def _gather(
     modules = set(_recorded_modules(registry))
     fresh: Snapshot | None = None
     if check_fresh and registry.source == "cache":
+        from .._diagnostics import quiet
         from ._discovery import run_discovery
-        from .diagnostics import quiet
 
         with quiet():  # what it finds is told below, not logged a second time
             fresh = run_discovery(registry.config, registry.blocked)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._environment import names_in
+from .._environment import names_in
 
 #: A stat signature: ``[st_mtime_ns, st_size, st_ctime_ns, st_ino]``, or None (missing).
 #: ``cp -p``, ``rsync -a`` and ``tar x`` can put mtime and size back, not ctime and inode.
@@ -62,7 +62,7 @@ def listing(path: str) -> int | None:
     plugins) is summed by its bytes instead: rewritten within the racy window, its stat
     alone cannot tell.  :func:`.cache._listing` computes the same value on the warm path.
     """
-    from ._fileio import checksum
+    from .._fileio import checksum
 
     try:
         entries = os.listdir(path)
@@ -79,7 +79,7 @@ def listing(path: str) -> int | None:
 
 def listing_of(entries: list[str]) -> int:
     """The :func:`listing` checksum of a folder whose entries are *entries*."""
-    from ._fileio import checksum
+    from .._fileio import checksum
 
     names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))
     return checksum("\0".join(names).encode("utf-8", "surrogateescape"))

@@ -23,7 +23,7 @@ must rediscover, but imports this module to do so): no ``typing``/``dataclasses`
 
 from __future__ import annotations
 
-from .diagnostics import PluginFailure
+from .._diagnostics import PluginFailure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -3,11 +3,11 @@
 This is the slow path (it imports pluggy and the plugin modules) and runs only when no valid
 cache exists, or when some plugins' inputs changed.  It is written so that no single plugin
 can spoil it: every load, import and hook call is isolated, and whatever goes wrong becomes a
-:class:`~openhcs_registry.diagnostics.PluginFailure` instead of an exception.
+:class:`~openhcs_registry.PluginFailure` instead of an exception.
 
 It works in two steps.  First, per plugin: load it, call its hook, judge every value it
 returned on its own, and keep all of that with what the plugin read in one
-:class:`~openhcs_registry._records.PluginRecord`.  A plugin whose recorded inputs are
+:class:`~openhcs_registry._cold._records.PluginRecord`.  A plugin whose recorded inputs are
 unchanged since the last discovery is not loaded again: its record is reused (incremental
 rediscovery).  Second, the merge, from all records alike: the same object offered by two
 roads is judged once, the conflict rule picks each key's winner, secondaries come from the
@@ -35,10 +35,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..._config import RegistryConfig
+from ..._diagnostics import reentry_count
+from ..._snapshot import Snapshot
 from .._records import PluginRecord
-from .._snapshot import Snapshot
-from ..config import RegistryConfig
-from ..diagnostics import reentry_count
 from ._calling import call_plugins
 from ._context import BUILTIN_DISTRIBUTION as BUILTIN_DISTRIBUTION
 from ._context import ENVIRONMENT as ENVIRONMENT

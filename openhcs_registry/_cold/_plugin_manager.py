@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from . import settings
-from .diagnostics import FailureKind, PluginFailure, exception_location, missing_module_of
-from .markers import PROJECT_NAME
+from .. import settings
+from .._diagnostics import FailureKind, PluginFailure, exception_location, missing_module_of
+from .._markers import PROJECT_NAME
 
 if TYPE_CHECKING:
-    from .lazy import LazyDiscoveryDict
+    from .._lazy import LazyDiscoveryDict
 
 __all__ = ["RegistryPluginManager", "build_plugin_manager"]
 
@@ -36,7 +36,7 @@ class RegistryPluginManager(pluggy.PluginManager):
     """A :class:`pluggy.PluginManager` holding one registry's plugins.
 
     ``registry`` is the registry's name; ``failures`` the plugins that could not be loaded or
-    registered (each a :class:`~openhcs_registry.diagnostics.PluginFailure`).  Everything
+    registered (each a :class:`~openhcs_registry.PluginFailure`).  Everything
     else is pluggy's own API: ``add_hookspecs``, ``hook.<name>(...)``, ``register``, ...
     """
 

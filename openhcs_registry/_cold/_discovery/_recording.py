@@ -19,15 +19,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..._environment import importable_names, launch_folder, search_path
+from ..._refs import reference_of
 from .. import _inputs
-from .._environment import (
-    importable_names,
-    launch_folder,
-    search_path,
-)
 from .._inputs import Inputs
 from .._records import PluginRecord
-from ..refs import reference_of
 from ._context import ENVIRONMENT, Context
 from ._merging import Candidate
 

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ._version import __version__
-from .cache import (
+from .._cache import (
     _NOSIG,
     _RACY_COARSE_NS,
     _RACY_NS,
@@ -26,13 +25,14 @@ from .cache import (
     _digest,
     _listing,
 )
+from .._version import __version__
 
 if TYPE_CHECKING:
+    from .._config import RegistryConfig
+    from .._diagnostics import PluginFailure
+    from .._snapshot import Snapshot
     from ._discovery import Candidate
     from ._records import PluginRecord
-    from ._snapshot import Snapshot
-    from .config import RegistryConfig
-    from .diagnostics import PluginFailure
 
 
 def _is_racy(mtime_ns: int | None, now_ns: int) -> bool:

@@ -12,15 +12,11 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from ..._diagnostics import FailureKind, PluginFailure, exception_location
+from ..._refs import parse, reference_of
+from ..._rules import Unavailable, admit, derive
 from .. import _inputs
 from .._records import Offer, PluginRecord
-from .._rules import Unavailable, admit, derive
-from ..diagnostics import (
-    FailureKind,
-    PluginFailure,
-    exception_location,
-)
-from ..refs import parse, reference_of
 from ._context import Context
 
 

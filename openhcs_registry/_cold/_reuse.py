@@ -14,9 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._environment import importable_names, launch_folder, search_path, snapshot
-from ._records import PluginRecord, stored_tops
-from .cache import (
+from .._cache import (
     _NOSIG,
     _RACY_COARSE_NS,
     _UNSEEN,
@@ -26,6 +24,8 @@ from .cache import (
     _importable,
     _recorded_entries,
 )
+from .._environment import importable_names, launch_folder, search_path, snapshot
+from ._records import PluginRecord, stored_tops
 
 
 def _changed_files(files: list[list[Any]]) -> set[int]:

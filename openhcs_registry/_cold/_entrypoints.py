@@ -27,7 +27,7 @@ import re
 import zipfile
 from typing import Any
 
-from ._environment import file_stat
+from .._environment import file_stat
 
 #: One scanned distribution: ``[folder, mtime, size, ctime, ino]`` of its declaration file,
 #: plus ``[[ep name, value], ...]`` of the group when it declares any.
@@ -70,7 +70,7 @@ class EntryPoint:
 
 def entry_points(group: str) -> list[EntryPoint]:
     """The entry points of *group* on ``sys.path`` now (cold path: no previous scan)."""
-    from ._environment import search_path
+    from .._environment import search_path
 
     return scan(search_path(), group)[0]
 
