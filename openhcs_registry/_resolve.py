@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import _refs as _refs  # small; every resolution needs it
+from . import _refs  # small; every resolution needs it
 from ._flight import wait_for
 from ._log import get_logger
 from ._rules import admit

@@ -128,3 +128,69 @@ def test_the_engine_holds_no_openhcs_domain_module() -> None:
     engine_text = "\n".join(p.read_text() for p in ENGINE.rglob("*.py"))
     for name in ("BASE_COLORMAPS", "create_colormap_enum", "GroupBy", "AllComponents"):
         assert name not in engine_text, name
+
+
+# -- the folder layout: public modules, the warm path, the cold package ------------------------
+#: The engine's public modules: the package root (the API, re-exported once) and the toolkits
+#: contracts packages build on.  Every other module is ``_``-private.
+PUBLIC_MODULES = {"__init__", "__main__", "catalogue", "enums", "settings", "pytest_plugin", "cli"}
+
+
+def test_every_engine_module_is_public_or_private_by_name() -> None:
+    top = {p.stem for p in ENGINE.glob("*.py")} | {
+        p.name for p in ENGINE.iterdir() if (p / "__init__.py").is_file()
+    }
+    assert PUBLIC_MODULES <= top
+    assert sorted(n for n in top - PUBLIC_MODULES if not n.startswith("_")) == []
+    # the cold package holds the cold modules only; nothing else is nested
+    assert sorted(p.name for p in ENGINE.iterdir() if (p / "__init__.py").is_file()) == [
+        "_cold",
+        "cli",
+    ]
+
+
+WARM_READS = """
+    import json, sys
+    from openhcs_hookspecs import MICROSCOPE_HANDLERS
+    from openhcs_hookspecs.colormaps import create_colormap_enum
+    from openhcs_registry.cli import main
+    keys = sorted(MICROSCOPE_HANDLERS)
+    value = MICROSCOPE_HANDLERS["imagexpress"]
+    create_colormap_enum()
+    main(["list", "--json"])
+    engine = sorted(m for m in sys.modules if m.startswith("openhcs_registry"))
+    sys.stderr.write(json.dumps({"source": MICROSCOPE_HANDLERS.source, "engine": engine}))
+"""
+
+
+def test_a_warm_read_imports_nothing_from_the_cold_package(_isolated_cache: Path) -> None:
+    """The layout is the warm/cold split: ``_cold/`` is exactly what a warm start leaves out.
+
+    A warm ``sorted(MICROSCOPE_HANDLERS)`` then ``MICROSCOPE_HANDLERS["imagexpress"]`` (data
+    path 1 of docs/design.md), a warm colormap enum and a warm ``openhcs-registry list`` import
+    engine modules from the top of the package only; the cold run imports the cold package.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OPENHCS_CACHE_DIR=str(_isolated_cache))
+    runs = []
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(WARM_READS)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads(proc.stderr.splitlines()[-1]))
+    cold, warm = runs
+    assert cold["source"] == "fresh" and warm["source"] == "cache"
+    assert "openhcs_registry._cold._discovery" in cold["engine"]  # the check can fail
+    assert [m for m in warm["engine"] if m.startswith("openhcs_registry._cold")] == []
+    # and the warm path is only what docs/design.md lists as warm
+    warm_top = {m.split(".")[1] for m in warm["engine"] if "." in m}
+    assert warm_top <= {p.stem for p in ENGINE.glob("*.py")} | {"cli"}

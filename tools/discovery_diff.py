@@ -41,7 +41,13 @@ IGNORE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*cach
 
 SPEC = '''
 from typing import ClassVar
-from openhcs_registry import AutoRegistered, LazyDiscoveryDict, RegistryConfig, SecondaryRegistryConfig, hookspec
+from openhcs_registry import (
+    AutoRegistered,
+    LazyDiscoveryDict,
+    RegistryConfig,
+    SecondaryRegistryConfig,
+    hookspec,
+)
 
 
 class Thing(AutoRegistered):
@@ -74,7 +80,7 @@ CONFIG = RegistryConfig(
 REGISTRY = LazyDiscoveryDict(CONFIG)
 '''
 
-HEAD = "from openhcs_registry._markers import hookimpl\nfrom {spec} import Thing\n\n"
+HEAD = "from openhcs_registry import hookimpl\nfrom {spec} import Thing\n\n"
 
 
 def plugin(spec: str, body: str) -> str:

@@ -28,7 +28,7 @@ plugins: a :class:`~._listing.Listing` of records and loaded plugins), :mod:`._c
 :mod:`._merging` (collect the offers, add the import-time classes, pick each key's winner,
 derive the secondaries), :mod:`._recording` (what the answer depends on).  What they all
 read and none changes is one immutable :class:`~._context.Context`; :func:`run_discovery`
-passes each step's result to the next and assembles the :class:`~.._snapshot.Snapshot`.
+passes each step's result to the next and assembles the :class:`~..._snapshot.Snapshot`.
 """
 
 from __future__ import annotations
