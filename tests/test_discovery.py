@@ -443,3 +443,22 @@ def test_disable_entry_points_switch(world: World, monkeypatch: pytest.MonkeyPat
     # what matters is that discovery loaded no entry point and the cache changed key
     assert reg.info("alpha")["origin"] == "import_time"
     assert reg.plugins == []
+
+
+# -- the same world, the same documents ----------------------------------------------------------
+def test_the_same_worlds_discovered_twice_write_the_same_documents() -> None:
+    """tools/discovery_diff.py, this tree against itself: every plugin source, outcome and
+    failure (cold, warm, strict, incremental, unblocked, the built-in registries), each
+    discovered in fresh interpreters from a fresh copy, gives the same reader's view and the
+    same cache documents (apart from ctime, inode and write time).  The tool compares two
+    trees the same way when a change must keep discovery's behaviour."""
+    from support import REPO
+
+    if not (REPO / "tools" / "discovery_diff.py").exists():
+        pytest.skip("needs the source tree")
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import discovery_diff
+    finally:
+        sys.path.remove(str(REPO / "tools"))
+    assert discovery_diff.main([str(REPO), str(REPO)]) == 0
