@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from .._diagnostics import FailureKind, PluginFailure
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
-    from .._lazy import LazyDiscoveryDict
-    from .._snapshot import Snapshot
+from .._lazy import LazyDiscoveryDict
+from .._snapshot import Snapshot
 
 #: Limits of the source search: it must stay quick even when a plugin lives in a big package.
 _MAX_FILES = 4000
