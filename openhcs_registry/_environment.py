@@ -175,8 +175,8 @@ def _realpath(path: str) -> str:
 
 
 def search_path() -> list[str]:
-    """``sys.path`` as the import system uses it: absolute, launch entry left out, each
-    entry once.
+    """``sys.path`` as the import system uses it: absolute (a relative entry that names
+    nothing in the current folder kept as it is), launch entry left out, each entry once.
 
     An entry listed twice is searched once, at its first place: a spawn worker whose main
     module does ``sys.path.insert(0, …)`` at top level has it twice (and its launch entry
@@ -189,7 +189,14 @@ def search_path() -> list[str]:
     for index, entry in enumerate(path):
         if index == launch or not isinstance(entry, str):
             continue
-        full = os.path.abspath(entry or os.curdir)
+        if not entry or os.path.isabs(entry) or os.path.exists(entry):
+            full = os.path.abspath(entry or os.curdir)
+        else:
+            # a relative entry naming nothing here - setuptools' editable finder puts
+            # "__editable__.<name>.finder.__path_hook__" on sys.path for its path hook - is
+            # kept as it is: it provides no file in any launch folder where it names nothing,
+            # and made absolute it would differ from one launch folder to the next
+            full = entry
         if full not in seen:
             seen.add(full)
             out.append(full)

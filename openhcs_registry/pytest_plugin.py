@@ -30,15 +30,11 @@ it (plugin modules first imported in the test included): results never depend on
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from pathlib import Path
-    from typing import Any
-
 
 #: Seconds ``openhcs_run_in_subprocess`` waits for the spawned child.
 SUBPROCESS_TIMEOUT = 300.0

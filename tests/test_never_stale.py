@@ -756,3 +756,66 @@ def test_12_an_added_sys_path_entry_that_provides_nothing_recorded_keeps_the_cac
     world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
     world.site = site
     assert warm_equals_fresh(world, PYTHONPATH=extra)["keys"] == ["alpha", "beta"]
+
+
+RELATIVE_ENTRY_LISTING = """
+import json, sys
+sys.path.append("__editable__.demo_0_1.finder.__path_hook__")  # setuptools' editable finder
+sys.path.append("relsite")  # a relative entry: the import system reads it in the cwd
+from {spec} import REGISTRY
+keys = sorted(REGISTRY)
+print(json.dumps({{"source": REGISTRY.source, "keys": keys}}))
+"""
+
+
+def test_12_a_relative_sys_path_entry_is_read_in_the_launch_folder(
+    world: World, tmp_path: Path
+) -> None:
+    """setuptools' editable installs put ``__editable__.<name>.finder.__path_hook__`` on
+    ``sys.path``: a relative entry naming no folder, claimed by the finder's path hook.
+
+    It provides nothing in any launch folder, so another launch folder keeps the cache; a
+    relative entry that names a folder in one launch folder is read there (it may provide
+    an optional dependency), and a warm start equals a fresh one in each folder.
+    """
+    world.write_spec()
+    dep = f"reldep_{world.tag}"
+    world.install(
+        "opt-plugin",
+        f"opt_{world.tag}",
+        world.plugin_source(hook=False)
+        + textwrap.dedent(f"""
+            class Opt(Thing):
+                kind = "opt"
+            @hookimpl
+            def provide_things():
+                try:
+                    import {dep}  # noqa: F401
+                except ImportError:
+                    return []
+                return [Opt]
+            """),
+    )
+    code = RELATIVE_ENTRY_LISTING.format(spec=world.spec)
+
+    def listing(cwd: Path, **env: str) -> dict[str, Any]:
+        got: dict[str, Any] = run_python(code, world.env(**env), cwd=cwd)
+        return got
+
+    def warm_equals_fresh_here(cwd: Path) -> dict[str, Any]:
+        warm = listing(cwd)
+        assert warm["keys"] == listing(cwd, OPENHCS_DISABLE_REGISTRY_CACHE="1")["keys"]
+        return warm
+
+    first, second, with_dep = (tmp_path / n for n in ("first", "second", "with_dep"))
+    for folder in (first, second, with_dep):
+        folder.mkdir()
+    listing(first)
+    assert warm_equals_fresh_here(first) == {"source": "cache", "keys": []}
+    # another launch folder: the two relative entries name nothing there either
+    assert warm_equals_fresh_here(second) == {"source": "cache", "keys": []}
+    # a launch folder whose relsite/ provides the optional dependency: the answer changes
+    (with_dep / "relsite").mkdir()
+    (with_dep / "relsite" / f"{dep}.py").write_text("")
+    assert warm_equals_fresh_here(with_dep)["keys"] == ["opt"]
+    assert warm_equals_fresh_here(first)["keys"] == []

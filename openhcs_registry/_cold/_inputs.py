@@ -60,7 +60,8 @@ def listing(path: str) -> int | None:
     listing says whether the set of modules changed, so that a moved mtime with the same
     modules is not a change.  A ``sys.path`` entry that is a file (a zip archive of
     plugins) is summed by its bytes instead: rewritten within the racy window, its stat
-    alone cannot tell.  :func:`.cache._listing` computes the same value on the warm path.
+    alone cannot tell.  :func:`openhcs_registry._cache._listing` computes the same value on
+    the warm path.
     """
     from .._fileio import checksum
 
