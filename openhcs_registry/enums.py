@@ -21,6 +21,7 @@ call one hook of every entry-point plugin, each isolated).
 from __future__ import annotations
 
 import os
+import sys
 
 from . import _enumcache, _fileio, settings
 from ._enumcache import ENUM_CACHE_VERSION, EnumCacheFile, make_enum, valid_members
@@ -28,7 +29,8 @@ from ._log import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from contextlib import AbstractContextManager
     from enum import Enum
     from types import ModuleType
     from typing import Any
@@ -41,6 +43,7 @@ __all__ = [
     "forget",
     "hook_answers",
     "installation_fingerprint",
+    "isolated",
     "library_state",
     "make_enum",
     "report_problem",
@@ -133,6 +136,60 @@ def forget(module: str, qualname: str) -> None:
     class replaces it.
     """
     _memo.forget((module, qualname))
+
+
+def isolated() -> AbstractContextManager[None]:
+    """``with enums.isolated():`` the enums this process made are unknown inside, and back after.
+
+    On entry the in-process memo is emptied and each enum's published module attribute
+    removed, so the next creation (or access through the owning module's ``__getattr__``)
+    reads the cache or builds, as in a fresh process.  On exit the enums made inside are
+    forgotten the same way (memo and attribute), and the earlier ones are remembered and
+    published as they were (whoever kept one keeps the same class).  A module attribute
+    that is not the memo's class on entry (left by :func:`forget`) is left alone.  For
+    tests and tools: the project's enum tests each run inside it.  Not for use while other
+    threads create enums (theirs would be forgotten too).
+    """
+    from contextlib import contextmanager
+
+    @contextmanager
+    def scope() -> Iterator[None]:
+        before = _unknow()
+        try:
+            yield
+        finally:
+            _unknow()
+            for key, (cls, attribute) in before.items():
+
+                def again(cls: type[Enum] = cls) -> type[Enum]:
+                    return cls
+
+                _memo.create(key, again)  # remembered and published again
+                target = sys.modules.get(key[0])
+                if target is not None and attribute is not cls:
+                    if attribute is _ABSENT:
+                        target.__dict__.pop(key[1], None)
+                    else:
+                        setattr(target, key[1], attribute)
+
+    return scope()
+
+
+_ABSENT = object()
+
+
+def _unknow() -> dict[tuple[str, str], tuple[type[Enum], Any]]:
+    """Forget every enum of the memo and remove the module attribute it was published as;
+    return what was there (each class with the attribute its module had)."""
+    out = {}
+    for key, cls in list(_memo.made.items()):
+        _memo.forget(key)
+        target = sys.modules.get(key[0])
+        attribute = target.__dict__.get(key[1], _ABSENT) if target is not None else _ABSENT
+        if attribute is cls:
+            delattr(target, key[1])
+        out[key] = (cls, attribute)
+    return out
 
 
 # -- what an enum built from installed things depends on ----------------------------------------

@@ -8,6 +8,8 @@ everyone who installs openhcs-registry, so it imports nothing at import time bey
   run-time registration, block, run-time plugin and import-time note made during it undone.
 - ``openhcs_register(registry, value, key=None)``: add a class/instance, or a plugin object
   with hookimpls, to a registry for this test only.
+- ``openhcs_fresh_enums``: no enum made before the test is known during it (the next
+  creation reads the test's cache folder or builds); restored after it.
 - ``openhcs_no_entry_points``: discovery loads no entry point during the test.
 - ``openhcs_block(registry, plugin_name)``: leave one entry-point plugin out for this test.
 - ``openhcs_assert_not_imported(*modules)``: fail if any of the modules (or submodules) is
@@ -28,24 +30,20 @@ it (plugin modules first imported in the test included): results never depend on
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-    from pathlib import Path
-    from typing import Any
-
 
 #: Seconds ``openhcs_run_in_subprocess`` waits for the spawned child.
 SUBPROCESS_TIMEOUT = 300.0
 
 
 def _all_registries() -> list[Any]:
-    from openhcs_registry import _lazy as lazy
+    from openhcs_registry import registries
 
-    return list(lazy._catalogue.values())
+    return list(registries().values())
 
 
 @pytest.fixture
@@ -138,6 +136,24 @@ def openhcs_fresh_registries(openhcs_cache_dir: Path) -> Iterator[dict[str, Any]
         yield regs
     finally:
         isolation.close()
+
+
+@pytest.fixture
+def openhcs_fresh_enums(openhcs_cache_dir: Path) -> Iterator[None]:
+    """Enums as a fresh process would make them, the process's own restored after the test.
+
+    Every enum made so far through :func:`openhcs_registry.enums.cached_enum` (a contract's
+    ``ColormapEnum`` included) is unknown during the test: the next access builds it from the
+    test's registries, or reads it from the test's cache folder.  After the test, the enums
+    made during it are forgotten and the earlier ones are back (see
+    :func:`openhcs_registry.enums.isolated`).  A test that kept an enum class from before
+    (``from openhcs_hookspecs.colormaps import ColormapEnum`` at module level) still holds
+    that earlier class.
+    """
+    from openhcs_registry import enums
+
+    with enums.isolated():
+        yield
 
 
 def _is_plugin_object(value: Any) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openhcs_hookspecs import colormaps, components
+from openhcs_hookspecs import components
 
 from openhcs_registry import enums
 from openhcs_registry._fileio import encode_document
@@ -24,24 +24,14 @@ DAY = 24 * 3600
 
 @pytest.fixture(autouse=True)
 def _fresh_enums() -> Any:
-    """Each test starts with no enum made in this process; the module state is restored."""
-    saved = dict(enums._memo.made)
-    saved_attrs = {n: colormaps.__dict__.get(n) for n in ("ColormapEnum", "LazyColormapEnum")}
+    """Each test starts with no enum made in this process (``enums.isolated()``) and the
+    component configuration it had; both are restored after it."""
     config = components.get_component_configuration()
-    enums._memo.made.clear()
-    for name in components.ENUM_NAMES:
-        components.__dict__.pop(name, None)
-    for name in saved_attrs:
-        colormaps.__dict__.pop(name, None)
-    yield
+    # setting the configuration drops the four component enums (they follow it)
     components.set_component_configuration(config["components"], config["multiprocessing_axis"])
-    enums._memo.made.clear()
-    enums._memo.made.update(saved)
-    for name, value in saved_attrs.items():
-        if value is not None:
-            setattr(colormaps, name, value)
-        else:
-            colormaps.__dict__.pop(name, None)
+    with enums.isolated():
+        yield
+    components.set_component_configuration(config["components"], config["multiprocessing_axis"])
 
 
 def run(code: str, cache_dir: Path, **env: str) -> Any:

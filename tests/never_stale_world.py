@@ -158,7 +158,7 @@ def module_source(spec: str, opt: str, variant: int, *, hook: bool) -> str:
         mode = 0
     lines = [f"from {spec} import Thing"]
     if hook:
-        lines.insert(0, "from openhcs_registry._markers import hookimpl")
+        lines.insert(0, "from openhcs_registry import hookimpl")
     if mode == 4:
         lines.append(f"import {opt}")
     elif mode == 8:  # a helper in another top-level package (its classes: import time)
@@ -408,7 +408,7 @@ class ModelWorld:
     def _static(self, i: int, prefix: str) -> str:
         """Static plugin *i*: one class keyed ``<prefix><i>`` (same size for s and t)."""
         return (
-            "from openhcs_registry._markers import hookimpl\n"
+            "from openhcs_registry import hookimpl\n"
             f"from {self.spec} import Thing\n\n"
             f"class S{i}(Thing):\n    kind = '{prefix}{i}'\n\n"
             f"@hookimpl\ndef provide_things():\n    return [S{i}]\n"

@@ -83,7 +83,7 @@ class World:
     def plugin_source(self, *classes: tuple[str, str], extra: str = "", hook: bool = True) -> str:
         """A plugin module defining Thing subclasses (name, key) and a hookimpl returning them."""
         lines = [
-            "from openhcs_registry._markers import hookimpl",
+            "from openhcs_registry import hookimpl",
             f"from {self.spec} import Thing",
             "",
         ]

@@ -492,7 +492,7 @@ def test_corrupt_or_foreign_documents_are_rebuilt(tmp_path: Path) -> None:
     good = path.read_bytes()
     for damage in (b"", b"{not json", good[:-10], good.replace(b"normalize", b"normalise")):
         path.write_bytes(damage)
-        fn._catalogues.clear()
+        fn.forget()
         assert fn.why_stale("openhcs") != "valid"
         again = fn.catalogue("openhcs")
         assert again.source == "fresh" and list(again) == list(cat)
@@ -502,14 +502,14 @@ def test_corrupt_or_foreign_documents_are_rebuilt(tmp_path: Path) -> None:
     doc = json.loads(path.read_bytes()[: path.read_bytes().rfind(b',"checksum"')] + b"}")
     doc["functions"] = {"openhcs_plugins.processing.intensity.normalize": {"module": "os"}}
     path.write_bytes(encode_document(doc))
-    fn._catalogues.clear()
+    fn.forget()
     again = fn.catalogue("openhcs")
     assert again.source == "fresh" and list(again) == list(cat)
     # a key in a module the scan did not read never gets that module imported
     doc = json.loads(path.read_bytes()[: path.read_bytes().rfind(b',"checksum"')] + b"}")
     doc["functions"]["antigravity.fly"] = "Fly."
     path.write_bytes(encode_document(doc))
-    fn._catalogues.clear()
+    fn.forget()
     hostile = fn.catalogue("openhcs")
     assert hostile.source == "cache" and "antigravity.fly" in hostile
     with pytest.raises(KeyError):
@@ -517,13 +517,13 @@ def test_corrupt_or_foreign_documents_are_rebuilt(tmp_path: Path) -> None:
     assert "antigravity" not in sys.modules
     # a details document of another build is never paired with the catalogue: rebuilt
     details = store.catalogue_file(fn.DETAILS_KIND, "openhcs")
-    fn._catalogues.clear()
+    fn.forget()
     fn.catalogue("openhcs", rebuild=True)
     good_details = details.read_bytes()
     doc = json.loads(good_details[: good_details.rfind(b',"checksum"')] + b"}")
     doc["checksum_of_details"] += 1
     details.write_bytes(encode_document(doc))
-    fn._catalogues.clear()
+    fn.forget()
     cached = fn.catalogue("openhcs")
     assert cached.source == "cache"
     key = "openhcs_plugins.processing.intensity.rescale"
@@ -582,7 +582,7 @@ def test_threads_asking_at_once_build_once(monkeypatch: pytest.MonkeyPatch) -> N
         return real_build(provider)
 
     monkeypatch.setattr(_function_scan, "build", counting_build)
-    fn._catalogues.clear()
+    fn.forget()
     start = threading.Barrier(8)
     got: list[Any] = []
 
@@ -609,7 +609,7 @@ def test_threads_reading_one_valid_document_share_one_catalogue() -> None:
     import threading
 
     first = fn.catalogue("openhcs")  # built, and its document written
-    fn._catalogues.clear()  # as in a process that has not read the document yet
+    fn.forget()  # as in a process that has not read the document yet
     start = threading.Barrier(8)
     got: list[Any] = []
 
@@ -626,6 +626,20 @@ def test_threads_reading_one_valid_document_share_one_catalogue() -> None:
     assert got[0].source == "cache" and got[0] is not first
 
 
+def test_forget_drops_this_process_catalogues_only_of_that_library() -> None:
+    """``fn.forget(library)``: the next ``catalogue()`` reads the document again, as a fresh
+    process would; another library's catalogue, and objects handed out, are kept."""
+    held = fn.catalogue("openhcs")
+    assert fn.catalogue("openhcs") is held  # kept while its inputs hold
+    fn.forget("skimage")
+    assert fn.catalogue("openhcs") is held
+    fn.forget("openhcs")
+    again = fn.catalogue("openhcs")
+    assert again is not held and again.source == "cache" and list(again) == list(held)
+    fn.forget()
+    assert fn.catalogue("openhcs") is not again
+
+
 def test_unknown_library_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="unknown function library 'nope'"):
         fn.catalogue("nope")
@@ -635,7 +649,7 @@ def test_cache_disabled_builds_without_writing(
     monkeypatch: pytest.MonkeyPatch, _isolated_cache: Path
 ) -> None:
     monkeypatch.setenv("OPENHCS_DISABLE_REGISTRY_CACHE", "1")
-    fn._catalogues.clear()
+    fn.forget()
     cat = fn.catalogue("openhcs")
     assert cat.source == "fresh" and len(cat) == 10
     assert not list(_isolated_cache.glob("function_catalogue_*"))

@@ -443,3 +443,60 @@ def test_disable_entry_points_switch(world: World, monkeypatch: pytest.MonkeyPat
     # what matters is that discovery loaded no entry point and the cache changed key
     assert reg.info("alpha")["origin"] == "import_time"
     assert reg.plugins == []
+
+
+# -- the same world, the same documents ----------------------------------------------------------
+def test_the_same_worlds_discovered_twice_write_the_same_documents() -> None:
+    """tools/discovery_diff.py, this tree against itself: every plugin source, outcome and
+    failure (cold, warm, strict, incremental, unblocked, the built-in registries), each
+    discovered in fresh interpreters from a fresh copy, gives the same reader's view and the
+    same cache documents (apart from ctime, inode and write time).  The tool compares two
+    trees the same way when a change must keep discovery's behaviour."""
+    from support import REPO
+
+    if not (REPO / "tools" / "discovery_diff.py").exists():
+        pytest.skip("needs the source tree")
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import discovery_diff
+    finally:
+        sys.path.remove(str(REPO / "tools"))
+    assert discovery_diff.main([str(REPO), str(REPO)]) == 0
+
+
+def test_a_plugin_records_no_engine_file_as_its_input(world: World) -> None:
+    """The engine's own files are not a plugin's inputs: the version in every document's
+    header covers them.  Two ways they used to slip in: a string secondary, whose module is
+    looked up by code the engine imports lazily while the plugin's inputs are recorded, and
+    a hook that raises, whose traceback runs through the engine's caller."""
+    world.write_spec()
+    tag = world.tag
+    world.install(
+        "alpha-plugin",
+        f"alpha_{tag}",
+        world.plugin_source(("Alpha", "alpha")) + 'Alpha.partner = "json.decoder:JSONDecoder"\n',
+    )
+    world.install(
+        "beta-plugin",
+        f"beta_{tag}",
+        world.plugin_source(hook=False)
+        + "@hookimpl\ndef provide_things():\n    raise ValueError('broken')\n",
+    )
+    out = world.run(
+        f"""
+        import json, sys
+        from {world.spec} import REGISTRY, PARTNERS
+        keys, partners = sorted(REGISTRY), sorted(PARTNERS)
+        print(json.dumps({{"keys": keys, "partners": partners, "path": str(REGISTRY.cache.path),
+                          "fails": sorted(f.kind for f in REGISTRY.failures),
+                          "engine": openhcs_registry_dir()}}))
+        """.replace(
+            "openhcs_registry_dir()",
+            "__import__('os').path.dirname(__import__('openhcs_registry').__file__)",
+        )
+    )
+    assert out["keys"] == ["alpha"] and out["partners"] == ["alpha"]
+    assert out["fails"] == ["hook_error"]
+    document = open(out["path"], encoding="utf-8").read()
+    assert f"beta_{tag}" in document and f"alpha_{tag}" in document  # the records are there
+    assert out["engine"] + "/" not in document

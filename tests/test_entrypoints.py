@@ -67,6 +67,32 @@ def test_scan_finds_what_importlib_metadata_finds(tmp_path: Path, monkeypatch: o
     assert sorted(ep.name for ep in again) == sorted(n for n in by_name if n != "a")
 
 
+def test_every_group_at_once_is_what_importlib_metadata_finds(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    """``scan(entries, None)`` (``why``'s evidence: entry points in other groups) reads every
+    section by the same rules: the first distribution of a name wins, each entry point
+    carries its own group."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    one, two = f"grp_{os.getpid()}", f"other_{os.getpid()}"
+    _dist(first, "alpha_dist-1.0.dist-info", f"[{one}]\na = alpha.mod:Cls\n[{two}]\nb = beta\n")
+    _dist(first, "beta-2.1.dist-info", f"[{two}]\nc = gamma:f\n\n[{one}]\n d = delta\n")
+    _dist(second, "beta-3.0.dist-info", f"[{two}]\nshadowed = beta.other\n")  # first wins
+    entries = [str(first), str(second)]
+    monkeypatch.setattr("sys.path", entries)  # type: ignore[attr-defined]
+    found, _ = _entrypoints.scan(entries, None)
+    ours = sorted((ep.group, ep.distribution, ep.name, ep.value) for ep in found)
+    theirs = sorted(
+        (group, dist, name, value)
+        for group in (one, two)
+        for dist, name, value in _importlib(entries, group)
+    )
+    assert ours == theirs and len(ours) == 4
+    assert sorted(
+        (ep.group, ep.name) for ep in _entrypoints.all_entry_points() if ep.group in (one, two)
+    ) == sorted((g, n) for g, _d, n, _v in ours)
+
+
 def test_an_unchanged_declaration_is_taken_from_the_previous_scan(tmp_path: Path) -> None:
     site = tmp_path / "site"
     info = _dist(site, "one-1.0.dist-info", "[g]\none = one\n")

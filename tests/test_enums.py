@@ -71,6 +71,31 @@ def test_cached_enum_restores_methods_and_keeps_identity(_isolated_cache: Path) 
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
+def test_isolated_hides_this_process_enums_and_brings_them_back(_isolated_cache: Path) -> None:
+    """``enums.isolated()``: inside, an enum made before is unknown (its module attribute
+    gone, the next creation reads the cache); after, the earlier class is back, published
+    again, and the one made inside is forgotten."""
+    before = make_color(Builds({"RED": "red"}), file_name=None)
+    with enums.isolated():
+        assert "Color" not in globals()  # unpublished: the owner's __getattr__ would run
+        build = Builds({"RED": "red", "GREEN": "green"})
+        inside = make_color(build, file_name=None)
+        assert inside is not before and build.calls == 1
+        assert describe(inside) == [["RED", "red"], ["GREEN", "green"]]
+        assert make_color(build, file_name=None) is inside  # memoised inside
+    assert globals()["Color"] is before
+    assert make_color(Builds({"X": 1}), file_name=None) is before
+    with enums.isolated():
+        pass
+    assert globals()["Color"] is before  # an empty scope changes nothing
+    enums.forget(__name__, "Color")  # the attribute stays (old pickles resolve)
+    with enums.isolated():
+        assert globals()["Color"] is before  # not the memo's: left alone
+        made = make_color(Builds({"BLUE": "blue"}), file_name=None)
+        assert globals()["Color"] is made
+    assert "Color" not in globals()  # made inside: forgotten, attribute and all
+
+
 def test_cached_enum_refuses_bad_members() -> None:
     for bad in ({"not valid": 1}, {"_private": 1}, {"X": object()}, {"X": [1]}, {}):
         with pytest.raises(ValueError, match="identifier"):

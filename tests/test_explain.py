@@ -66,7 +66,7 @@ def test_hooks_of_other_contracts_of_the_group_are_not_misspellings(world: World
     other = f"othercontract_{world.tag}"
     world.write(
         f"{other}.py",
-        "from openhcs_registry._markers import hookspec\n"
+        "from openhcs_registry import hookspec\n"
         "@hookspec\ndef provide_gadgets():\n    'Another registry of the same group.'\n",
     )
     world.add_dist_info(

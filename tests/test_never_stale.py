@@ -508,29 +508,57 @@ def test_19_a_temp_file_left_by_a_killed_writer_is_removed(world: World) -> None
     assert not stale.exists() and mine.exists()
 
 
-def test_21_import_time_registration_is_linear(world: World) -> None:
-    """16,000 subclasses noted: each note is O(1) (it was a scan of all earlier notes)."""
-    from openhcs_registry import _autoregister as autoregister
+def test_21_import_time_registration_is_linear(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16,000 subclasses noted: each note is O(1) (it was a scan of all earlier notes).
 
-    calls = 0
-    bucket: list[Any] = []
+    Seen through the public road alone: defining ``AutoRegistered`` subclasses.  The Python
+    lines the noting code runs for the 2,000th class are those it ran for the first (a rescan
+    of the earlier notes grows with them), and no noted class is ever compared (a
+    list-membership scan compares each); ``registry.isolated()`` undoes the notes.
+    """
+    import importlib
 
-    class Counting(list):  # type: ignore[type-arg]
-        def __iter__(self) -> Any:
-            nonlocal calls
-            calls += 1
-            return super().__iter__()
+    from openhcs_registry import AutoRegistered
 
-    bucket = Counting()
-    autoregister._noted["linear_test"] = bucket
-    try:
-        for i in range(2000):
-            autoregister.note("linear_test", type(f"C{i}", (), {}))
-        assert len(bucket) == 2000
-        assert calls <= 2  # indexed once, never rescanned per note
-    finally:
-        autoregister._noted.pop("linear_test", None)
-        autoregister._noted_ids.pop("linear_test", None)
+    world.write_spec()
+    world.activate(monkeypatch)
+    thing = importlib.import_module(world.spec).Thing
+    noting = AutoRegistered.__init_subclass__.__func__.__code__.co_filename  # type: ignore[attr-defined]
+    compared = 0
+
+    class Meta(type(thing)):  # type: ignore[misc]
+        def __eq__(cls, other: object) -> bool:
+            nonlocal compared
+            compared += 1
+            return cls is other
+
+        __hash__ = type.__hash__
+
+    lines: list[int] = []
+
+    def tracer(frame: Any, event: str, _arg: Any) -> Any:
+        if frame.f_code.co_filename != noting:
+            return None
+        if event == "line":
+            lines[-1] += 1
+        return tracer
+
+    registry = world.registry()
+    with registry.isolated():
+        previous = sys.gettrace()
+        sys.settrace(tracer)
+        try:
+            for i in range(2000):
+                lines.append(0)
+                Meta(f"C{i}", (thing,), {"kind": f"k{i}"})
+        finally:
+            sys.settrace(previous)
+        assert len(registry) == 2000  # every class noted (overlaid: defined here)
+    assert compared == 0
+    assert 0 < max(lines[-100:]) <= max(lines[:100]), (lines[:3], lines[-3:])
+    assert "k0" not in registry  # the notes were undone
 
 
 def test_20_registries_pickle_by_reference_into_spawn_workers(world: World) -> None:

@@ -20,6 +20,7 @@ def test_fixtures_are_registered(pytester: pytest.Pytester) -> None:
         "openhcs_cache_dir",
         "openhcs_fresh_registries",
         "openhcs_register",
+        "openhcs_fresh_enums",
         "openhcs_no_entry_points",
         "openhcs_block",
         "openhcs_assert_not_imported",
@@ -84,6 +85,30 @@ def test_register_does_not_leak_between_tests(pytester: pytest.Pytester) -> None
     """,
     )
     result.assert_outcomes(passed=3)
+
+
+def test_fresh_enums_hides_the_process_enums_for_one_test(pytester: pytest.Pytester) -> None:
+    result = run(
+        pytester,
+        """
+        from openhcs_registry import enums
+
+        def make(members):
+            return enums.cached_enum("Mood", lambda: members, module=__name__, file_name=None)
+
+        BEFORE = make({"CALM": "calm"})
+
+        def test_inside(openhcs_fresh_enums):
+            assert "Mood" not in globals()  # unknown: the next creation builds
+            inside = make({"CALM": "calm", "ANGRY": "angry"})
+            assert inside is not BEFORE and [m.name for m in inside] == ["CALM", "ANGRY"]
+            assert globals()["Mood"] is inside
+
+        def test_after():
+            assert make({"OTHER": "other"}) is BEFORE and globals()["Mood"] is BEFORE
+    """,
+    )
+    result.assert_outcomes(passed=2)
 
 
 def test_no_entry_points(pytester: pytest.Pytester) -> None:

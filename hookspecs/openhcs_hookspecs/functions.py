@@ -54,6 +54,7 @@ __all__ = [
     "catalogues",
     "check_arguments",
     "find",
+    "forget",
     "probe",
     "provide_function_libraries",
     "search",
@@ -252,6 +253,20 @@ def _build(library: str, path: Any, memo_key: tuple[str, str]) -> FunctionCatalo
         store.write_document(store.catalogue_file(DETAILS_KIND, library), details_doc)
     store.save(path, KIND, library, body, doc["inputs"])
     return cat
+
+
+def forget(library: str | None = None) -> None:
+    """Forget the catalogues this process holds (every library's, or *library*'s).
+
+    The next :func:`catalogue` call validates and reads the library's document again (or
+    builds), as a fresh process would; objects already handed out are not changed.  For
+    tests and tools that change a document on disk behind this process's back: a catalogue
+    it holds is otherwise kept while its inputs are unchanged, and a document is not one of
+    them.
+    """
+    with _build_lock:
+        for key in [k for k in _catalogues if library is None or k[0] == library]:
+            del _catalogues[key]
 
 
 def catalogues() -> dict[str, FunctionCatalogue]:

@@ -47,9 +47,17 @@ def canonical(name: str) -> str:
 class EntryPoint:
     """One declared entry point of the group (what discovery loads)."""
 
-    __slots__ = ("attr", "distribution", "module", "name", "value", "version")
+    __slots__ = ("attr", "distribution", "group", "module", "name", "value", "version")
 
-    def __init__(self, name: str, value: str, distribution: str, version: str | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        value: str,
+        distribution: str,
+        version: str | None,
+        group: str | None = None,
+    ) -> None:
+        self.group = group
         self.name = name
         self.value = value
         spec = value.split("[", 1)[0].strip()
@@ -75,6 +83,18 @@ def entry_points(group: str) -> list[EntryPoint]:
     return scan(search_path(), group)[0]
 
 
+def all_entry_points() -> list[EntryPoint]:
+    """Every group's entry points on ``sys.path`` now, each with its ``group``.
+
+    For ``explain()``'s evidence (an entry point declared in another group): the same
+    listing, first-of-a-name rule and parser as discovery's scan, so ``why`` sees exactly
+    the distributions discovery sees.
+    """
+    from .._environment import search_path
+
+    return scan(search_path(), None)[0]
+
+
 def parse_sections(text: str, wanted: Any) -> list[tuple[str, str, str]]:
     """``(group, name, value)`` of the sections of an ``entry_points.txt`` that *wanted*
     (``group -> bool``) accepts: the one parser of declarations (discovery, the index)."""
@@ -97,8 +117,11 @@ def parse_sections(text: str, wanted: Any) -> list[tuple[str, str, str]]:
     return out
 
 
-def parse_entry_points(text: str, group: str) -> list[list[str]]:
-    """``[[name, value], ...]`` declared under ``[group]`` in an ``entry_points.txt``."""
+def parse_entry_points(text: str, group: str | None) -> list[list[str]]:
+    """``[[name, value], ...]`` declared under ``[group]`` in an ``entry_points.txt``
+    (``[[name, value, group], ...]`` of every section if *group* is None)."""
+    if group is None:
+        return [[name, value, g] for g, name, value in parse_sections(text, bool)]
     return [[name, value] for _, name, value in parse_sections(text, group.__eq__)]
 
 
@@ -144,7 +167,7 @@ def _read(path: str) -> str | None:
 
 def scan(
     entries: list[str],
-    group: str,
+    group: str | None,
     previous: dict[str, list[Row]] | None = None,
     listed: dict[str, list[str] | None] | None = None,
     stat: Any = file_stat,
@@ -153,7 +176,8 @@ def scan(
 
     *previous* is an earlier scan's record (``{entry: rows}``); an unchanged declaration
     file's entry points are taken from it instead of being read again.  *listed* holds
-    folder listings already taken, *stat* the stat function to use.
+    folder listings already taken, *stat* the stat function to use.  *group* None scans
+    every group (each entry point then carries its own ``group``).
     """
     previous = previous or {}
     listed = listed or {}
@@ -199,8 +223,10 @@ def scan(
             if name in seen:
                 continue
             seen.add(name)
-            for ep_name, value in row[5] if len(row) > 5 else ():
-                found.append(EntryPoint(ep_name, value, name, version))
+            for ep in row[5] if len(row) > 5 else ():
+                found.append(
+                    EntryPoint(ep[0], ep[1], name, version, ep[2] if group is None else group)
+                )
     found.sort(key=lambda ep: (ep.distribution, ep.name))
     return found, record
 
@@ -213,7 +239,7 @@ def _metadata_version(base: str) -> str | None:
     return None
 
 
-def _scan_zip(archive: str, group: str) -> list[Row]:
+def _scan_zip(archive: str, group: str | None) -> list[Row]:
     """Distributions inside a zip archive on ``sys.path`` (its own content is checked)."""
     try:
         with zipfile.ZipFile(archive) as zf:

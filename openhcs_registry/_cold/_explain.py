@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from .._diagnostics import FailureKind, PluginFailure
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
-    from .._lazy import LazyDiscoveryDict
-    from .._snapshot import Snapshot
+from .._lazy import LazyDiscoveryDict
+from .._snapshot import Snapshot
 
 #: Limits of the source search: it must stay quick even when a plugin lives in a big package.
 _MAX_FILES = 4000
@@ -317,17 +313,17 @@ def _recorded_modules(registry: LazyDiscoveryDict[Any]) -> frozenset[str]:
 
 
 def _entry_points() -> list[tuple[str, str, str, str | None]]:
-    """(group, name, value, distribution) of every installed entry point."""
-    from importlib.metadata import distributions
+    """(group, name, value, distribution) of every installed entry point.
 
-    found: set[tuple[str, str, str, str | None]] = set()
-    try:  # per distribution: entry_points() without arguments differs across Pythons
-        for dist in distributions():
-            name = dist.metadata["Name"]
-            for ep in dist.entry_points:
-                found.add((ep.group, ep.name, ep.value, name))
-    except Exception:
-        pass
+    Read by the one entry-point reader discovery uses (:mod:`._entrypoints`), so the
+    evidence names the distributions discovery sees, by the same rules.
+    """
+    from ._entrypoints import all_entry_points
+
+    try:
+        found = {(ep.group or "", ep.name, ep.value, ep.distribution) for ep in all_entry_points()}
+    except Exception:  # an unreadable folder or archive on sys.path: no evidence from here
+        return []
     return sorted(found, key=lambda m: (m[0], m[1], m[2], m[3] or ""))
 
 

@@ -60,7 +60,8 @@ def listing(path: str) -> int | None:
     listing says whether the set of modules changed, so that a moved mtime with the same
     modules is not a change.  A ``sys.path`` entry that is a file (a zip archive of
     plugins) is summed by its bytes instead: rewritten within the racy window, its stat
-    alone cannot tell.  :func:`.cache._listing` computes the same value on the warm path.
+    alone cannot tell.  :func:`openhcs_registry._cache._listing` computes the same value on
+    the warm path.
     """
     from .._fileio import checksum
 
@@ -153,7 +154,12 @@ class Inputs:
         tb = exc.__traceback__
         while tb is not None:
             filename = tb.tb_frame.f_code.co_filename
-            if filename and not filename.startswith("<") and os.path.isabs(filename):
+            if (
+                filename
+                and not filename.startswith("<")
+                and os.path.isabs(filename)
+                and not filename.startswith(_ENGINE_DIR)  # the engine's caller of the hook
+            ):
                 self.add_file(filename)
             tb = tb.tb_next
         for chained in (exc.__cause__, exc.__context__):
@@ -213,6 +219,8 @@ class _Recorder:
         stack = self.stack()
         if not stack or getattr(self.local, "busy", False):
             return None
+        if fullname.partition(".")[0] == _ENGINE:
+            return None  # the engine's own code (lazy imports): its version is in the header
         self.local.busy = True
         try:
             spec = _find_after(self, fullname, path, target)
@@ -344,6 +352,9 @@ _loaded: dict[str, Inputs] = {}
 #: identity covers it) and this engine (its version is in every document's header).
 _unrecorded: set[str] = set(sys.builtin_module_names)
 _ENGINE = __name__.partition(".")[0]
+#: The engine's folder: its files are never a plugin's input (the version in every
+#: document's header covers them), not even as frames of a plugin's traceback.
+_ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 _real_import = __import__
 _real_import_module = importlib.import_module

@@ -17,15 +17,17 @@ A record holds
 * its inputs (:class:`._inputs.Inputs`: files with stat signatures, folders, names looked
   for and not found, top-level names).
 
-This module is on the warm path (the cache builds records from a document only when it
-must rediscover, but imports this module to do so): no ``typing``/``dataclasses`` at run time.
+Cold: the cache builds records from a document only when it must rediscover (incremental
+reuse, ``explain()``); a warm read keeps the document's records as parsed and never imports
+this module.  The typed shapes below exist for type checkers only.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._diagnostics import PluginFailure
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Literal, TypedDict
 

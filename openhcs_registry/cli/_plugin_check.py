@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 from ._plugin_source import Finding, Module, Project
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from typing import Any
 
 #: How deep re-exports and base classes are followed through the project's modules.
 _MAX_DEPTH = 8

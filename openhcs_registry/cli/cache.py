@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 from .. import settings
+from .._lazy import LazyDiscoveryDict
 from ._common import (
     EXIT_OK,
     EXIT_PROBLEM,
@@ -12,13 +16,6 @@ from ._common import (
     print_json,
     table,
 )
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
-    from typing import Any
-
-    from .._lazy import LazyDiscoveryDict
 
 
 def cmd_cache(args: argparse.Namespace) -> int:

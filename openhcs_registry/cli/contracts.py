@@ -12,16 +12,13 @@ registry is described without touching this command; no plugin module is importe
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 from ._common import EXIT_OK, UsageError, load_registries, pick, print_json
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Sequence
-    from typing import Any
 
 #: Attributes every registry base class carries that a plugin never sets.
 _PLUMBING = frozenset({"__registry_name__"})

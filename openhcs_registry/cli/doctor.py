@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from typing import Any
 
 from .. import settings
 from ._common import (
@@ -17,11 +19,6 @@ from ._common import (
     table,
     width,
 )
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
-    from typing import Any
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -16,18 +16,15 @@ written.  Layout (src layout, so tests run against the installed copy)::
 
 from __future__ import annotations
 
+import argparse
 import builtins
 import keyword
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from ._common import EXIT_OK, UsageError, load_registries, pick
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
-    from typing import Any
 
 DEFAULT_REGISTRY = "microscope_handler"
 

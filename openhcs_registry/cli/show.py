@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ._common import (
     EXIT_OK,
     UsageError,
@@ -10,10 +12,6 @@ from ._common import (
     print_json,
     view_of,
 )
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
 
 
 def cmd_show(args: argparse.Namespace) -> int:

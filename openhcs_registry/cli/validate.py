@@ -25,19 +25,16 @@ found; 2: bad usage (no such folder or distribution).  The static check is
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._common import EXIT_OK, EXIT_PROBLEM, REGISTRY_MODULES_ENV, print_json
 from ._plugin_check import Checker
 from ._plugin_source import BrokenProject, Finding, Project, load_project
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Sequence
-    from typing import Any
 
 # -- --import: the real discovery in a subprocess ---------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ._common import (
     EXIT_OK,
     EXIT_PROBLEM,
@@ -9,10 +11,6 @@ from ._common import (
     pick,
     print_json,
 )
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
 
 
 def cmd_why(args: argparse.Namespace) -> int:

@@ -28,15 +28,11 @@ duplicate key wins.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from openhcs_hookspecs.formats import MicroscopeFormatRegistry
 
 from openhcs_registry import hookimpl
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?")

@@ -5,14 +5,12 @@ Availability is checked with ``find_spec`` (no import); ``functions()`` imports 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from openhcs_hookspecs.libraries import LibraryRegistry
 
 from openhcs_registry import hookimpl
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
 
 
 def _require(module: str, distribution: str) -> Any:

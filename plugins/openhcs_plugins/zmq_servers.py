@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from openhcs_hookspecs.zmq_servers import ZMQServer
 
 from openhcs_registry import hookimpl
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 
 class _BaseServer(ZMQServer):

@@ -20,32 +20,34 @@ built-in plugin before third-party, entry point < discovery package < run-time p
 import-time class, plugin name, position in the plugin's result).  The loser
 is recorded as a ``duplicate_key`` failure; ``conflict_policy="strict"`` raises instead.
 
-The steps, one module each: :mod:`._listing` (list and load the plugins),
-:mod:`._calling` (call each hook, isolated), :mod:`._judging` (judge each value on its
-own), :mod:`._merging` (the merge), :mod:`._recording` (what the answer depends on);
-:mod:`._run` holds the state they share.
+The steps, one module each, are functions with explicit inputs and outputs, in the shape
+of pluggy's manager, hook caller and ``_multicall``: :mod:`._listing` (list and load the
+plugins: a :class:`~._listing.Listing` of records and loaded plugins), :mod:`._calling`
+(call each hook, isolated, and keep its judged answer in the plugin's record),
+:mod:`._judging` (judge each value on its own: an :class:`~._judging.Answer` of offers),
+:mod:`._merging` (collect the offers, add the import-time classes, pick each key's winner,
+derive the secondaries), :mod:`._recording` (what the answer depends on).  What they all
+read and none changes is one immutable :class:`~._context.Context`; :func:`run_discovery`
+passes each step's result to the next and assembles the :class:`~..._snapshot.Snapshot`.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ..._config import RegistryConfig
 from ..._diagnostics import reentry_count
-from ..._environment import environment_fingerprint, file_stat, snapshot
 from ..._snapshot import Snapshot
-from .. import _inputs
 from .._records import PluginRecord
-from ._calling import call_hooks
-from ._listing import add_extra_plugins, custom_function, load_entry_points, scan_packages
+from ._calling import call_plugins
+from ._context import BUILTIN_DISTRIBUTION as BUILTIN_DISTRIBUTION
+from ._context import ENVIRONMENT as ENVIRONMENT
+from ._context import Context, logger, look_at_environment
+from ._listing import list_plugins
 from ._merging import Candidate as Candidate
 from ._merging import DuplicateKeyError as DuplicateKeyError
 from ._merging import collect, derive_secondaries, import_time, merge
-from ._recording import finish
-from ._run import BUILTIN_DISTRIBUTION as BUILTIN_DISTRIBUTION
-from ._run import ENVIRONMENT as ENVIRONMENT
-from ._run import _Discovery, logger
+from ._recording import finish, record_environment
 
 
 def run_discovery(
@@ -62,64 +64,72 @@ def run_discovery(
     again, their records are merged as they are.  *scanned* is the earlier entry-point scan.
     """
     logger.debug("registry %s: %s discovery", config.name, "incremental" if reuse else "fresh")
-    if scanned is not None:
-        # a previous row's entry points are taken as they are only if each is the
-        # declaration of a record reused now (checked against its own inputs); any other
-        # distribution's entry_points.txt is read again (a document names no new module)
-        vouched = {r.declaration for r in (reuse or {}).values() if r.origin == "entry_point"}
-        scanned = {
-            entry: [r for r in rows if len(r) < 6 or all(ep[1] in vouched for ep in r[5])]
-            for entry, rows in scanned.items()
-        }
-    work = _Discovery(config, blocked, extra_plugins, reuse, scanned)
-    _look_at_environment(work, fresh=reuse is None)
+    environment, listed, stat = look_at_environment(fresh=reuse is None)
+    ctx = Context(config, blocked, reuse or {}, _vouched(scanned, reuse), listed, stat)
     reentries = reentry_count()
-    load_entry_points(work)
-    add_extra_plugins(work)
-    scan_packages(work)
-    call_hooks(work)
-    custom_function(work)
-    candidates = collect(work)
-    candidates.extend(import_time(work))
-    # classes noted at import time in these modules are never overlaid by the registry
-    # either: blocked plugins stay out, and an entry point's hook is the authority
-    work.result.blocked_modules = set(work.blocked_modules) | work.ep_modules | work.failed_modules
-    merge(work, candidates)
-    derive_secondaries(work)
-    finish(work)
+    listing = list_plugins(ctx, dict(extra_plugins or {}))
+    calls = call_plugins(ctx, listing.loaded, listing.custom)
+    modules = listing.modules | calls.modules  # every plugin module imported
+    collected = collect(listing.records)
+    late = import_time(ctx, listing, modules, collected)
+    records = {**listing.records, **late.records}
+    merged = merge(ctx, collected.candidates + late.candidates)
+    secondaries, derive_failures = derive_secondaries(ctx, merged.items)
+    noted = dict(listing.noted)  # classes noted while each plugin loaded, then ran
+    for name, classes in calls.noted.items():
+        noted[name] = noted.get(name, []) + classes
+    recorded = finish(
+        records, noted, listing.reused, [merged.items, *secondaries.values()], modules
+    )
+    own = [f for r in records.values() for f in r.failures]
+    skipped = [f for r in records.values() for f in r.skipped]
+    records[ENVIRONMENT], launch = record_environment(ctx, records, listing.ep_modules)
+    result = Snapshot(
+        items=merged.items,
+        secondaries=secondaries,
+        failures=own + collected.failures + late.failures + merged.failures + derive_failures,
+        modules=recorded.modules,
+        plugins=collected.plugins,
+        skipped=skipped + late.skipped,
+        # classes noted at import time in these modules are never overlaid by the registry
+        # either: blocked plugins stay out, and an entry point's hook is the authority
+        blocked_modules=listing.blocked_modules | listing.ep_modules | late.failed_modules,
+    )
+    result.records = records
+    result.reused = listing.reused
+    result.module_files = recorded.module_files
+    result.package_dirs = listing.package_dirs
+    result.launch = launch
+    result.environment = environment
+    result.distributions = listing.distributions
     if reentry_count() != reentries:
         # a plugin read a registry that was being discovered: what it saw depends on the
         # order of reads in this process, and another process may read in another order
-        work.result.cacheable = False
-        work.result.uncacheable_reason = "a plugin read a registry during its discovery"
+        result.cacheable = False
+        result.uncacheable_reason = "a plugin read a registry during its discovery"
     logger.debug(
         "registry %s: found %d keys, %d failures (%d plugins reused)",
         config.name,
-        len(work.result.items),
-        len(work.result.failures),
-        len(work.result.reused),
+        len(result.items),
+        len(result.failures),
+        len(result.reused),
     )
-    return work.result
+    return result
 
 
-def _look_at_environment(work: _Discovery, fresh: bool) -> None:
-    """The environment as discovery found it: fingerprint, ``sys.path`` listings, names."""
-    # looked at before anything is read: an install during discovery is a change afterwards
-    # (an incremental run keeps the look its cache check just took: older, never newer
-    # than what is read next, so a change meanwhile is still a change afterwards)
-    env = environment_fingerprint(fresh=fresh)
-    work.stat = file_stat if fresh else snapshot().stat
-    names = {}
-    listings = []
-    for entry, _sig in env["path"]:
-        try:
-            found = work.listed[entry] = os.listdir(entry)
-        except NotADirectoryError:
-            listings.append(_inputs.listing(entry))  # a zip archive: summed by content
-            continue
-        except (OSError, ValueError):
-            listings.append(None)
-            continue
-        listings.append(_inputs.listing_of(found))
-        names[entry] = sorted(_inputs.importable_names(found))  # what an install changes
-    work.result.environment = {**env, "listings": listings, "names": names}
+def _vouched(
+    scanned: dict[str, Any] | None, reuse: dict[str, PluginRecord] | None
+) -> dict[str, Any] | None:
+    """The previous entry-point scan, less what no reused record vouches for.
+
+    A previous row's entry points are taken as they are only if each is the declaration
+    of a record reused now (checked against its own inputs); any other distribution's
+    entry_points.txt is read again (a document names no new module).
+    """
+    if scanned is None:
+        return None
+    vouched = {r.declaration for r in (reuse or {}).values() if r.origin == "entry_point"}
+    return {
+        entry: [r for r in rows if len(r) < 6 or all(ep[1] in vouched for ep in r[5])]
+        for entry, rows in scanned.items()
+    }

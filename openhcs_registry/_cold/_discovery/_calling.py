@@ -1,5 +1,10 @@
 """Calling each loaded plugin's hook, isolated, through pluggy.
 
+:func:`call_plugins` is the step: it takes the plugins listing loaded (and the custom
+discovery function's record), calls each hook once in pluggy's order and has its answer
+judged at once (:func:`._judging.judge_answer`), keeping the priority, failures and offers
+in the plugin's record; it returns what else the calls showed (:class:`Calls`).
+
 Only the plugin's marked hook attributes are registered (not every attribute of its
 module), hook names no hookspec declares are reported, and a hook that raises (or returns
 something that is not a list or dict) becomes that plugin's failure.
@@ -7,15 +12,26 @@ something that is not a list or dict) becomes that plugin's failure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ... import _autoregister as autoregister
 from ..._diagnostics import FailureKind
 from .. import _entrypoints, _inputs
 from .._records import PluginRecord
-from ._judging import judge_all
-from ._run import _Discovery, logger
+from ._context import Context, Loaded, logger
+from ._judging import judge_answer
+
+
+@dataclass
+class Calls:
+    """What calling the hooks showed besides the records' answers."""
+
+    #: classes noted at import time while each plugin's hook ran
+    noted: dict[str, list[Any]] = field(default_factory=dict)
+    #: the modules of the hookimpls called (a plugin object's hook may live elsewhere)
+    modules: set[str] = field(default_factory=set)
 
 
 def calling_order(records: Iterable[PluginRecord]) -> list[PluginRecord]:
@@ -108,65 +124,85 @@ def _load_contracts(group: str) -> None:
             logger.debug("contracts %s could not be loaded: %s", ep.value, exc)
 
 
-def check_hook_names(run: _Discovery, record: PluginRecord, obj: Any) -> None:
-    """Report hookimpls whose name matches no hookspec of the group (a misspelling)."""
-    marked = run.marked[record.name] = hookimpl_attributes(obj)
-    for hook, suggestion in unknown_hooks(obj, run.config.entry_point_group, marked):
+def check_hook_names(ctx: Context, record: PluginRecord, obj: Any) -> dict[str, Any]:
+    """Report hookimpls whose name matches no hookspec of the group (a misspelling);
+    return the plugin's hookimpl attributes (what pluggy is given for it)."""
+    marked = hookimpl_attributes(obj)
+    for hook, suggestion in unknown_hooks(obj, ctx.config.entry_point_group, marked):
         hint = f"; did you mean {suggestion!r}?" if suggestion else ""
-        run.fail(
+        ctx.fail(
             record,
             FailureKind.UNKNOWN_HOOK,
             f"hookimpl {hook!r} matches no hookspec of entry-point group "
-            f"{run.config.entry_point_group!r}{hint}",
+            f"{ctx.config.entry_point_group!r}{hint}",
         )
+    return marked
 
 
 # -- hook -------------------------------------------------------------------------------
-def call_hooks(run: _Discovery) -> None:
-    """Call the hook of every plugin loaded now; reused records keep their offers."""
-    if not run.live:
-        return
+def call_plugins(
+    ctx: Context, loaded: Mapping[str, Loaded], custom: PluginRecord | None = None
+) -> Calls:
+    """Call the hook of every plugin loaded now, then the custom discovery function of
+    record *custom*; reused records keep their offers."""
+    out = Calls()
+    if loaded:
+        _call_hooks(ctx, loaded, out)
+    func = ctx.config.discovery_function
+    if custom is not None and func is not None:
+        custom.priority = 1
+        module = custom.module
+        assert custom.inputs is not None
+        if module:  # its own module, imported long before: watched like a plugin's
+            custom.inputs.update(_inputs.known_inputs(module))
+        _call(ctx, custom, func, out)
+    return out
+
+
+def _call_hooks(ctx: Context, loaded: Mapping[str, Loaded], out: Calls) -> None:
+    """Register *loaded* with a new pluggy manager and call each hookimpl once."""
     import pluggy
 
     from ..._markers import PROJECT_NAME
 
     pm = pluggy.PluginManager(PROJECT_NAME)
-    spec_namespace = type("Spec", (), {run.config.hook_name: staticmethod(run.config.hookspec)})
+    spec_namespace = type("Spec", (), {ctx.config.hook_name: staticmethod(ctx.config.hookspec)})
     pm.add_hookspecs(spec_namespace)
-    for name in sorted(run.live):
-        plugin = run.live[name]
+    for name in sorted(loaded):
+        plugin = loaded[name]
         try:
-            marked = run.marked.get(name)
+            marked = plugin.marked
             if marked is None:
                 marked = hookimpl_attributes(plugin.obj)
             pm.register(_Hookimpls(marked), name=name)
         except Exception as exc:
-            run.fail(
+            ctx.fail(
                 plugin.record, FailureKind.INVALID_PLUGIN, f"rejected by pluggy: {exc}", exc=exc
             )
-    hook = getattr(pm.hook, run.config.hook_name)
+    hook = getattr(pm.hook, ctx.config.hook_name)
     for impl in reversed(hook.get_hookimpls()):
         if impl.hookwrapper or impl.wrapper:
             continue
-        record = run.live[impl.plugin_name].record
+        record = loaded[impl.plugin_name].record
         impl_module = getattr(impl.function, "__module__", None)
         if isinstance(impl_module, str):
-            run.plugin_modules.add(impl_module)
+            out.modules.add(impl_module)
         record.priority = 0 if impl.tryfirst else 2 if impl.trylast else 1
-        call(run, record, impl.function)
+        _call(ctx, record, impl.function, out)
 
 
-def call(run: _Discovery, record: PluginRecord, function: Any) -> None:
+def _call(ctx: Context, record: PluginRecord, function: Any, out: Calls) -> None:
+    """Call one hook (isolated) and keep its judged answer in *record*."""
     assert record.inputs is not None
-    before = len(autoregister.noted(run.config.name))
+    before = len(autoregister.noted(ctx.config.name))
     try:
         with _inputs.calling(record.inputs):
             returned = function()
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        what = "discovery function" if record.origin == "custom" else f"{run.config.hook_name}()"
-        run.fail(
+        what = "discovery function" if record.origin == "custom" else f"{ctx.config.hook_name}()"
+        ctx.fail(
             record,
             FailureKind.HOOK_ERROR,
             f"{what} raised {type(exc).__name__}: {exc}",
@@ -174,5 +210,10 @@ def call(run: _Discovery, record: PluginRecord, function: Any) -> None:
         )
         return
     finally:
-        run.noted.setdefault(record.name, []).extend(autoregister.noted(run.config.name)[before:])
-    judge_all(run, record, returned)
+        out.noted.setdefault(record.name, []).extend(autoregister.noted(ctx.config.name)[before:])
+    answer = judge_answer(ctx, record, returned)
+    if answer.failure is not None:
+        record.failures.append(answer.failure)
+    record.offers.extend(answer.offers)
+    if answer.volatile is not None:
+        record.volatile = answer.volatile

@@ -1,22 +1,32 @@
 """Judging one plugin's values on their own: :func:`._rules.admit`, then derivation.
 
 No other plugin is looked at (conflicts are the merge's business): what a plugin returned
-is judged into :class:`~.._records.Offer` objects kept in its record, which is what lets an
-unchanged plugin's record be reused by incremental rediscovery.
+is judged into :class:`~.._records.Offer` objects (:func:`judge_answer` returns them, the
+calling step keeps them in the plugin's record), which is what lets an unchanged plugin's
+record be reused by incremental rediscovery.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..._diagnostics import FailureKind, PluginFailure, exception_location
 from ..._refs import parse, reference_of
 from ..._rules import Unavailable, admit, derive
 from .. import _inputs
 from .._records import Offer, PluginRecord
-from ._run import _Discovery
+from ._context import Context
+
+
+class Answer(NamedTuple):
+    """One hook's answer, judged: its offers, or its failure (not a list or dict)."""
+
+    offers: list[Offer]
+    failure: PluginFailure | None = None
+    #: why the plugin's part cannot be cached (an offer with no address), else None
+    volatile: str | None = None
 
 
 def _encodable(key: str | None) -> bool:
@@ -38,67 +48,72 @@ def _findable(module: str) -> bool:
 
 
 # -- judging one plugin's values (on their own: no other plugin is looked at) ------------
-def judge_all(run: _Discovery, record: PluginRecord, returned: Any) -> None:
-    cfg = run.config
+def judge_answer(ctx: Context, record: PluginRecord, returned: Any) -> Answer:
+    """What *record*'s hook *returned*, judged value by value."""
+    cfg = ctx.config
     if returned is None:
-        return
+        return Answer([])
     pairs: list[tuple[Any, Any]]
     if isinstance(returned, Mapping):
         pairs = list(returned.items())
     elif isinstance(returned, Iterable) and not isinstance(returned, (str, bytes)):
         pairs = [(None, v) for v in returned]
     else:
-        run.fail(
-            record,
+        failure = ctx.failure(
+            record.name,
             FailureKind.BAD_RETURN,
             f"{cfg.hook_name}() returned {type(returned).__name__}, expected a list or dict",
+            module=record.module,
+            distribution=record.distribution,
         )
-        return
+        return Answer([], failure)
     assert record.inputs is not None
     with _inputs.recording(record.inputs):  # requires_modules look-ups are inputs too
-        for given_key, value in pairs:
-            record.offers.append(judge(run, record, given_key, value))
-    _check_cacheable(run, record)
+        offers = [judge(ctx, record, given_key, value) for given_key, value in pairs]
+    return Answer(offers, None, _volatile(offers))
 
 
-def _check_cacheable(run: _Discovery, record: PluginRecord) -> None:
-    for offer in record.offers:
+def _volatile(offers: list[Offer]) -> str | None:
+    """Why these offers cannot be cached (the last such offer's reason), or None."""
+    reason = None
+    for offer in offers:
         if offer.failure is not None:
             continue
         if offer.ref is None:
-            record.volatile = f"{offer.key!r} has no module:qualname address"
+            reason = f"{offer.key!r} has no module:qualname address"
         elif not _encodable(offer.key):
-            record.volatile = f"key {offer.key!r} cannot be stored (not valid Unicode)"
+            reason = f"key {offer.key!r} cannot be stored (not valid Unicode)"
         elif any(
             not isinstance(d, (str, PluginFailure)) and d is not None
             for d in offer.secondaries.values()
         ):
-            record.volatile = f"a secondary value of {offer.key!r} has no address"
+            reason = f"a secondary value of {offer.key!r} has no address"
+    return reason
 
 
-def judge(run: _Discovery, record: PluginRecord, given_key: Any, value: Any) -> Offer:
+def judge(ctx: Context, record: PluginRecord, given_key: Any, value: Any) -> Offer:
     """Whether *value* may enter the registry, as an :class:`Offer` (no side effects)."""
     ref = reference_of(value) if not isinstance(value, Unavailable) else None
-    failure = _refusal(run, record, given_key, value)
+    failure = _refusal(ctx, record, given_key, value)
     if record.inputs is not None:  # requirements imported already are inputs too
         _inputs.note_found(record.inputs, getattr(value, "requires_modules", ()))
     if failure is not None:
         key = failure.key
         return Offer(key, ref, given_key is not None, failure, value, live=True)
-    key = given_key if given_key is not None else run.config.key_of(value)
+    key = given_key if given_key is not None else ctx.config.key_of(value)
     offer = Offer(key, ref, given_key is not None, None, value, live=True)
-    _derive(run, record, offer)
+    _derive(ctx, record, offer)
     return offer
 
 
 def _refusal(
-    run: _Discovery, record: PluginRecord, given_key: Any, value: Any
+    ctx: Context, record: PluginRecord, given_key: Any, value: Any
 ) -> PluginFailure | None:
     """:func:`._rules.admit`'s verdict as this plugin's failure (logged once, here)."""
-    refusal = admit(run.config, value, given_key)
+    refusal = admit(ctx.config, value, given_key)
     if refusal is None:
         return None
-    return run.failure(
+    return ctx.failure(
         record.name,
         refusal.kind,
         refusal.message,
@@ -109,15 +124,15 @@ def _refusal(
     )
 
 
-def _derive(run: _Discovery, record: PluginRecord, offer: Offer) -> None:
+def _derive(ctx: Context, record: PluginRecord, offer: Offer) -> None:
     """The secondary entries of an accepted value (used only if it wins its key)."""
     assert offer.key is not None
-    for sec in run.config.secondary_registries:
+    for sec in ctx.config.secondary_registries:
         try:
             value = derive(sec, offer.key, offer.value)  # the one rule
         except Exception as exc:
             offer.secondaries[sec.name] = PluginFailure(
-                run.config.name,
+                ctx.config.name,
                 record.name,
                 FailureKind.DERIVE_ERROR,
                 f"cannot derive {sec.name} entry: {exc!r}",
@@ -134,7 +149,7 @@ def _derive(run: _Discovery, record: PluginRecord, offer: Offer) -> None:
                 parse(value)
             except ValueError:
                 offer.secondaries[sec.name] = PluginFailure(
-                    run.config.name,
+                    ctx.config.name,
                     record.name,
                     FailureKind.DERIVE_ERROR,
                     f"{sec.name}: {value!r} is not a module:qualname reference",
@@ -145,7 +160,7 @@ def _derive(run: _Discovery, record: PluginRecord, offer: Offer) -> None:
             if not _findable(value.split(":")[0]):
                 # a typo here would make every warm start find its cache "corrupt"
                 offer.secondaries[sec.name] = PluginFailure(
-                    run.config.name,
+                    ctx.config.name,
                     record.name,
                     FailureKind.DERIVE_ERROR,
                     f"{sec.name}: {value!r} points into module "

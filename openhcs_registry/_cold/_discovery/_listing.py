@@ -1,8 +1,10 @@
-"""Listing and loading the plugins: entry points, discovery packages, run-time plugins.
+"""Listing and loading the plugins: entry points, run-time plugins, discovery packages.
 
-Each entry point's module and each discovery-package module is imported under the import
-recorder (:mod:`.._inputs`), isolated (``SystemExit`` included); a plugin whose record is
-reused is not loaded at all.
+:func:`list_plugins` is the step: from the :class:`~._context.Context` it returns a
+:class:`Listing`, every plugin's record (in listing order) and the plugins loaded now, with
+what the later steps need to know about them.  Each entry point's module and each
+discovery-package module is imported under the import recorder (:mod:`.._inputs`),
+isolated (``SystemExit`` included); a plugin whose record is reused is not loaded at all.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from ... import _autoregister as autoregister
@@ -19,8 +22,70 @@ from ..._environment import search_path
 from .. import _entrypoints, _inputs
 from .._inputs import Inputs
 from .._records import PluginRecord
-from ._calling import call, check_hook_names
-from ._run import _Discovery, _Plugin, logger
+from ._calling import check_hook_names
+from ._context import Context, Loaded, Packages, dist_of, logger
+
+
+@dataclass
+class Listing:
+    """What listing found: the records, the plugins loaded now, and facts about them."""
+
+    #: every plugin's record by name, in listing order (blocked, reused, loaded, failed)
+    records: dict[str, PluginRecord] = field(default_factory=dict)
+    #: the plugins loaded in this process, to be called
+    loaded: dict[str, Loaded] = field(default_factory=dict)
+    #: the names of the records taken from the previous discovery
+    reused: set[str] = field(default_factory=set)
+    #: plugin modules imported (or imported by the reused records' plugins)
+    modules: set[str] = field(default_factory=set)
+    #: classes noted at import time while each plugin loaded
+    noted: dict[str, list[Any]] = field(default_factory=dict)
+    #: the entry points' top-level packages and their distributions
+    packages: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    ep_modules: set[str] = field(default_factory=set)  # every entry point's module
+    blocked_modules: set[str] = field(default_factory=set)  # modules of blocked ones
+    package_dirs: set[str] = field(default_factory=set)  # discovery packages' folders
+    distributions: dict[str, Any] = field(default_factory=dict)  # the entry-point scan
+    #: the custom discovery function's record, when it is to be called (not reused)
+    custom: PluginRecord | None = None
+
+    def take(self, ctx: Context, record: PluginRecord) -> PluginRecord:
+        """Take *record* as found now, or the previous record if it is the same plugin."""
+        old = ctx.reuse.get(record.name)
+        if old is not None and old.same_identity(record):
+            self.records[record.name] = old
+            self.reused.add(record.name)
+            if old.module:
+                self.modules.add(old.module)
+            return old
+        if record.inputs is None:
+            record.inputs = Inputs()
+        self.records[record.name] = record
+        return record
+
+    def join(self, other: Listing) -> None:
+        """Add what a later source found (a name found again replaces the earlier record)."""
+        self.records.update(other.records)
+        self.loaded.update(other.loaded)
+        self.reused |= other.reused
+        self.modules |= other.modules
+        self.noted.update(other.noted)
+        self.package_dirs |= other.package_dirs
+        if other.custom is not None:
+            self.custom = other.custom
+
+
+def list_plugins(ctx: Context, extra: dict[str, Any]) -> Listing:
+    """Every plugin of *ctx*'s registry, listed and (unless reused) loaded, each isolated.
+
+    Sources in order: entry points, the run-time plugin objects *extra*, the discovery
+    packages, the custom discovery function (listed here, called by the calling step).
+    """
+    listing = load_entry_points(ctx)
+    listing.join(add_extra_plugins(ctx, extra))
+    listing.join(scan_packages(ctx, listing.packages))
+    listing.join(custom_function(ctx, listing.packages))
+    return listing
 
 
 class _ListPlugin:
@@ -57,100 +122,116 @@ def _watch_plain_folders(inputs: Inputs, folder: str) -> None:
             continue
 
 
-def _load_entry_point(ep: Any, inputs: Inputs) -> Any:
-    """``ep.load()``, recording what the import read (the entry point's module and helpers)."""
-    import functools
-
-    module = _inputs.import_module(ep.module, inputs)
-    attrs = [part for part in (ep.attr or "").split(".") if part]
-    return functools.reduce(getattr, attrs, module)
-
-
 # -- sources ----------------------------------------------------------------------------
-def load_entry_points(run: _Discovery) -> None:
+def load_entry_points(ctx: Context) -> Listing:
+    """The entry points of the registry's group, each loaded (or its record reused)."""
+    out = Listing()
     if settings.entry_points_disabled():
-        logger.debug("registry %s: entry points disabled", run.config.name)
-        return
+        logger.debug("registry %s: entry points disabled", ctx.config.name)
+        return out
     # stat before reading: a declaration edited while we list is a change afterwards
-    found, run.result.distributions = _entrypoints.scan(
-        search_path(), run.config.entry_point_group, run.scanned, run.listed, run.stat
+    found, out.distributions = _entrypoints.scan(
+        search_path(), ctx.config.entry_point_group, ctx.scanned, ctx.listed, ctx.stat
     )
     for ep in found:
         dist_name, dist_version = ep.distribution, ep.version
-        name = ep.name if ep.name not in run.records else f"{dist_name}:{ep.name}"
-        run.ep_packages.setdefault(ep.module.split(".")[0], (dist_name, dist_version))
-        run.ep_modules.add(ep.module)
+        name = ep.name if ep.name not in out.records else f"{dist_name}:{ep.name}"
+        out.packages.setdefault(ep.module.split(".")[0], (dist_name, dist_version))
+        out.ep_modules.add(ep.module)
         record = PluginRecord(
             name, "entry_point", ep.module, dist_name, dist_version, ep.value, Inputs()
         )
-        if ep.name in run.blocked or name in run.blocked:
-            run.records[name] = record
-            run.fail(record, FailureKind.BLOCKED, "blocked by name")
-            run.blocked_modules.add(ep.module)
+        if ep.name in ctx.blocked or name in ctx.blocked:
+            out.records[name] = record
+            ctx.fail(record, FailureKind.BLOCKED, "blocked by name")
+            out.blocked_modules.add(ep.module)
             continue
-        record = run._add(record)
-        if run.reused(record):
+        record = out.take(ctx, record)
+        if name in out.reused:
             continue
-        assert record.inputs is not None
-        before = len(autoregister.noted(run.config.name))
-        try:
-            obj = _load_entry_point(ep, record.inputs)
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            run.fail(
-                record,
-                FailureKind.IMPORT_ERROR,
-                f"cannot import entry point {ep.value!r}: {type(exc).__name__}: {exc}",
-                exc=exc,
-            )
+        obj = _load_entry_point(ctx, out, record, ep)
+        if obj is _FAILED:
             continue
-        finally:
-            run.noted[name] = autoregister.noted(run.config.name)[before:]
         logger.debug(
             "registry %s: loaded entry point %s = %s (%s)",
-            run.config.name,
+            ctx.config.name,
             name,
             ep.value,
             dist_name,
         )
-        run.plugin_modules.add(ep.module)
-        run.live[name] = _Plugin(record, obj)
-        check_hook_names(run, record, obj)
+        out.modules.add(ep.module)
+        out.loaded[name] = Loaded(record, obj, check_hook_names(ctx, record, obj))
+    return out
 
 
-def add_extra_plugins(run: _Discovery) -> None:
-    """Plugin objects added at run time (``registry.add_plugin``): never persisted."""
-    for name, obj in run.extra.items():
-        module = getattr(obj, "__name__", None) or getattr(obj, "__module__", None)
-        record = run.records[name] = PluginRecord(name, "runtime", module, inputs=Inputs())
-        record.volatile = "added at run time"
-        run.live[name] = _Plugin(record, obj)
-        check_hook_names(run, record, obj)
+#: What :func:`_load_entry_point` gives for an entry point that could not be loaded.
+_FAILED = object()
 
 
-def scan_packages(run: _Discovery) -> None:
-    for package_name in run.config.discovery_packages:
-        listing = run._add(
-            PluginRecord(f"listing:{package_name}", "listing", package_name, inputs=Inputs())
+def _load_entry_point(ctx: Context, out: Listing, record: PluginRecord, ep: Any) -> Any:
+    """``ep.load()`` recording what the import read, or :data:`_FAILED` (the failure is
+    the record's); the classes noted meanwhile go to ``out.noted``."""
+    import functools
+
+    assert record.inputs is not None
+    before = len(autoregister.noted(ctx.config.name))
+    try:
+        module = _inputs.import_module(ep.module, record.inputs)
+        attrs = [part for part in (ep.attr or "").split(".") if part]
+        return functools.reduce(getattr, attrs, module)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        ctx.fail(
+            record,
+            FailureKind.IMPORT_ERROR,
+            f"cannot import entry point {ep.value!r}: {type(exc).__name__}: {exc}",
+            exc=exc,
         )
-        if not run.reused(listing):
-            listing.listed = _list_package(run, listing, package_name)
-        logger.debug("registry %s: scanning %s: %s", run.config.name, package_name, listing.listed)
+        return _FAILED
+    finally:
+        out.noted[record.name] = autoregister.noted(ctx.config.name)[before:]
+
+
+def add_extra_plugins(ctx: Context, extra: dict[str, Any]) -> Listing:
+    """Plugin objects added at run time (``registry.add_plugin``): never persisted."""
+    out = Listing()
+    for name, obj in extra.items():
+        module = getattr(obj, "__name__", None) or getattr(obj, "__module__", None)
+        record = out.records[name] = PluginRecord(name, "runtime", module, inputs=Inputs())
+        record.volatile = "added at run time"
+        out.loaded[name] = Loaded(record, obj, check_hook_names(ctx, record, obj))
+    return out
+
+
+def scan_packages(ctx: Context, packages: Packages) -> Listing:
+    """Each discovery package listed (or its listing reused), each module in it scanned.
+
+    *packages* gives the distribution of a module inside an entry point's package.
+    """
+    out = Listing()
+    for package_name in ctx.config.discovery_packages:
+        listing = out.take(
+            ctx, PluginRecord(f"listing:{package_name}", "listing", package_name, inputs=Inputs())
+        )
+        if listing.name not in out.reused:
+            listing.listed = _list_package(ctx, out, listing, package_name)
+        logger.debug("registry %s: scanning %s: %s", ctx.config.name, package_name, listing.listed)
         # a reused listing names only the package and modules inside it
         inside = [
             m for m in listing.listed or () if m == package_name or m.startswith(package_name + ".")
         ]
         for module_name in inside:
-            dist, version = run._dist_of(module_name)
-            record = run._add(
-                PluginRecord(f"package:{module_name}", "package", module_name, dist, version)
+            dist, version = dist_of(packages, module_name)
+            record = out.take(
+                ctx, PluginRecord(f"package:{module_name}", "package", module_name, dist, version)
             )
-            if not run.reused(record):
-                _scan_module(run, record, module_name)
+            if record.name not in out.reused:
+                _scan_module(ctx, out, record, module_name)
+    return out
 
 
-def _import_or_fail(run: _Discovery, record: PluginRecord, name: str, what: str) -> Any:
+def _import_or_fail(ctx: Context, record: PluginRecord, name: str, what: str) -> Any:
     """Import *name* recording into *record*'s inputs; a failure (even ``SystemExit``) is
     *record*'s, reported as ``{what}: {error}``, and gives None."""
     assert record.inputs is not None
@@ -159,26 +240,29 @@ def _import_or_fail(run: _Discovery, record: PluginRecord, name: str, what: str)
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
-        run.fail(record, FailureKind.IMPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", exc=exc)
+        ctx.fail(record, FailureKind.IMPORT_ERROR, f"{what}: {type(exc).__name__}: {exc}", exc=exc)
         return None
 
 
-def _list_package(run: _Discovery, listing: PluginRecord, package_name: str) -> list[str] | None:
+def _list_package(
+    ctx: Context, out: Listing, listing: PluginRecord, package_name: str
+) -> list[str] | None:
+    """The package and the modules inside it (None: it cannot be imported)."""
     import pkgutil
 
     assert listing.inputs is not None
-    package = _import_or_fail(run, listing, package_name, "cannot import discovery package")
+    package = _import_or_fail(ctx, listing, package_name, "cannot import discovery package")
     if package is None:
         return None
     modules = [package_name]
     paths = list(getattr(package, "__path__", []) or [])
-    run.result.package_dirs.update(os.path.abspath(p) for p in paths)
+    out.package_dirs.update(os.path.abspath(p) for p in paths)
     if paths:
         for folder in paths:
             listing.inputs.add_dir(os.path.abspath(folder))  # a module added or removed
         walker = (
             pkgutil.walk_packages(paths, package_name + ".", onerror=lambda _n: None)
-            if run.config.recursive
+            if ctx.config.recursive
             else pkgutil.iter_modules(paths, package_name + ".")
         )
         with _inputs.recording(listing.inputs):  # walk_packages imports subpackages
@@ -190,20 +274,21 @@ def _list_package(run: _Discovery, listing: PluginRecord, package_name: str) -> 
     return modules
 
 
-def _scan_module(run: _Discovery, record: PluginRecord, module_name: str) -> None:
-    base = run.config.base_class
-    before = len(autoregister.noted(run.config.name))
+def _scan_module(ctx: Context, out: Listing, record: PluginRecord, module_name: str) -> None:
+    """Import one discovery-package module; its keyed classes become a loaded plugin."""
+    base = ctx.config.base_class
+    before = len(autoregister.noted(ctx.config.name))
     try:
-        module = _import_or_fail(run, record, module_name, "cannot import")
+        module = _import_or_fail(ctx, record, module_name, "cannot import")
     finally:
-        run.noted[record.name] = autoregister.noted(run.config.name)[before:]
+        out.noted[record.name] = autoregister.noted(ctx.config.name)[before:]
     if module is None:
         return
-    logger.debug("registry %s: imported %s", run.config.name, module_name)
-    run.plugin_modules.add(module_name)
+    logger.debug("registry %s: imported %s", ctx.config.name, module_name)
+    out.modules.add(module_name)
     sub_paths = getattr(module, "__path__", None)
     if sub_paths:
-        run.result.package_dirs.update(os.path.abspath(p) for p in sub_paths)
+        out.package_dirs.update(os.path.abspath(p) for p in sub_paths)
     found = []
     for attr, obj in list(vars(module).items()):
         if not isinstance(obj, type) or obj.__module__ != module_name:
@@ -212,26 +297,25 @@ def _scan_module(run: _Discovery, record: PluginRecord, module_name: str) -> Non
             continue
         label = f"{module_name}.{attr}"
         if inspect.isabstract(obj):
-            run.skip(record, label, FailureKind.ABSTRACT, abstract_text(obj))
+            ctx.skip(record, label, FailureKind.ABSTRACT, abstract_text(obj))
             continue
-        if not run._has_key(obj):
-            run.skip(record, label, FailureKind.MISSING_KEY, run._key_text(obj))
+        if not ctx.has_key(obj):
+            ctx.skip(record, label, FailureKind.MISSING_KEY, ctx.key_text(obj))
             continue
         found.append(obj)
     if found:
-        run.live[record.name] = _Plugin(record, _ListPlugin(run.config.hook_name, found))
+        out.loaded[record.name] = Loaded(record, _ListPlugin(ctx.config.hook_name, found))
 
 
-def custom_function(run: _Discovery) -> None:
-    func = run.config.discovery_function
+def custom_function(ctx: Context, packages: Packages) -> Listing:
+    """The record of the custom discovery function, if the registry has one."""
+    out = Listing()
+    func = ctx.config.discovery_function
     if func is None:
-        return
+        return out
     name = f"custom:{getattr(func, '__qualname__', 'discovery_function')}"
     module = getattr(func, "__module__", None)
-    record = run._add(PluginRecord(name, "custom", module, *run._dist_of(module)))
-    if not run.reused(record):
-        record.priority = 1
-        assert record.inputs is not None
-        if module:  # its own module, imported long before: watched like a plugin's
-            record.inputs.update(_inputs.known_inputs(module))
-        call(run, record, func)
+    record = out.take(ctx, PluginRecord(name, "custom", module, *dist_of(packages, module)))
+    if name not in out.reused:
+        out.custom = record
+    return out

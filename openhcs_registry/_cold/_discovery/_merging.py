@@ -3,6 +3,10 @@
 The same object offered by two roads is judged once, the conflict rule picks each key's
 winner (see the package docstring), secondaries come from the winners, and classes noted at
 import time join.  The winners are :class:`Candidate` entries, installed as they are.
+
+Four functions, each returning what it found: :func:`collect` (every record's offers in
+calling order), :func:`import_time` (the classes noted at import time that no hook
+offered), :func:`merge` (each key's winner) and :func:`derive_secondaries`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ... import _autoregister as autoregister
@@ -19,13 +25,17 @@ from ..._rules import requires_message
 from ..._snapshot import UNRESOLVED as _UNRESOLVED
 from ..._snapshot import Entry
 from .. import _inputs
+from .._inputs import Inputs
 from .._records import Offer, PluginRecord
 
 if TYPE_CHECKING:
     from ..._snapshot import Info
 from ._calling import calling_order
+from ._context import Context, dist_of
 from ._judging import judge
-from ._run import _Discovery
+
+if TYPE_CHECKING:
+    from ._listing import Listing
 
 #: Between otherwise equal candidates: an entry point's hook beats a package scan, which
 #: beats a run-time plugin object, which beats a class merely noted at import time.
@@ -123,19 +133,30 @@ def _label(cand: Candidate) -> str:
 
 
 # -- the merge: every record alike -------------------------------------------------------
-def collect(run: _Discovery) -> list[Candidate]:
+@dataclass
+class Collected:
+    """Every record's offers: the accepted ones as candidates, the refused ones' failures."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    failures: list[PluginFailure] = field(default_factory=list)
+    #: the plugins whose hook ran, in calling order (name, origin, module, ...)
+    plugins: list[dict[str, Any]] = field(default_factory=list)
+    #: the identities (references, else ``("id", id)``) and live objects' ids offered
+    offered: set[object] = field(default_factory=set)
+    offered_ids: set[int] = field(default_factory=set)
+
+
+def collect(records: Mapping[str, PluginRecord]) -> Collected:
     """Every record's offers in calling order; one object offered twice is judged once."""
-    run.offered = set()
-    run.offered_ids = set()
+    out = Collected()
     rejected: set[object] = set()
     unavailable: dict[tuple[str | None, str | None], tuple[int, bool]] = {}
-    failures = run.result.failures
-    custom = [r for r in run.records.values() if r.origin == "custom"]
-    ordered = calling_order(r for r in run.records.values() if r.origin != "custom")
-    candidates: list[Candidate] = []
+    failures = out.failures
+    custom = [r for r in records.values() if r.origin == "custom"]
+    ordered = calling_order(r for r in records.values() if r.origin != "custom")
     for record in ordered + custom:
         if record.origin != "custom":
-            run.result.plugins.append(
+            out.plugins.append(
                 {
                     "name": record.name,
                     "origin": record.origin,
@@ -148,9 +169,9 @@ def collect(run: _Discovery) -> list[Candidate]:
             ident = offer.identity()
             if ident in rejected:
                 continue  # offered again by another road (package scan + hook): judged once
-            run.offered.add(ident)
+            out.offered.add(ident)
             if offer.live:
-                run.offered_ids.add(id(offer.value))
+                out.offered_ids.add(id(offer.value))
             failure = offer.failure
             if failure is not None:
                 rejected.add(ident)
@@ -168,11 +189,11 @@ def collect(run: _Discovery) -> list[Candidate]:
                     unavailable[token] = (len(failures), explicit)
                 failures.append(failure)
                 continue
-            candidates.append(_candidate(run, record, offer, index))
-    return candidates
+            out.candidates.append(_candidate(record, offer, index))
+    return out
 
 
-def _candidate(run: _Discovery, record: PluginRecord, offer: Offer, index: int) -> Candidate:
+def _candidate(record: PluginRecord, offer: Offer, index: int) -> Candidate:
     assert offer.key is not None
     value_module = offer.ref.split(":")[0] if offer.ref else None
     if offer.live:
@@ -201,94 +222,145 @@ def _candidate(run: _Discovery, record: PluginRecord, offer: Offer, index: int) 
     )
 
 
-def import_time(run: _Discovery) -> list[Candidate]:
-    """Classes noted by ``AutoRegistered``; persisted only if discovery would import them."""
-    out = []
-    for index, obj in enumerate(autoregister.noted(run.config.name)):
+@dataclass
+class ImportTime:
+    """The classes noted at import time that no hook offered, judged."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    #: their records (``import-time:<module>``), new in this discovery
+    records: dict[str, PluginRecord] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+    skipped: list[PluginFailure] = field(default_factory=list)  # not returned by a hook
+    #: modules discovery imports that failed to import: classes they defined before
+    #: failing are orphans no warm start could resolve, so they stay out everywhere
+    failed_modules: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What decides whether a noted class's module is one discovery imports."""
+
+    records: Mapping[str, PluginRecord]
+    modules: set[str]  # plugin modules imported
+    packages: Mapping[str, tuple[str | None, str | None]]
+    discovery_packages: tuple[str, ...]
+
+    def imports(self, module: str | None) -> bool:
+        """Whether a fresh discovery imports *module* too."""
+        if not module:
+            return False
+        if module in self.modules:
+            return True
+        for record in self.records.values():
+            if record.origin != "import_time" and module in record.module_names():
+                return True  # imported while a plugin loaded: a fresh process imports it too
+        top = module.split(".")[0]
+        return (top in self.packages and any(m.split(".")[0] == top for m in self.modules)) or any(
+            module.startswith(p + ".") for p in self.discovery_packages
+        )
+
+
+def import_time(
+    ctx: Context, listing: Listing, modules: set[str], collected: Collected
+) -> ImportTime:
+    """Classes noted by ``AutoRegistered``; persisted only if discovery would import them.
+
+    *listing* is what listing found (records, entry-point and blocked modules), *modules*
+    every plugin module imported, *collected* what the hooks offered already.
+    """
+    out = ImportTime()
+    known = _Known(listing.records, modules, listing.packages, ctx.config.discovery_packages)
+    pinned: set[str] = set()
+    offered, offered_ids = set(collected.offered), set(collected.offered_ids)
+    for index, obj in enumerate(autoregister.noted(ctx.config.name)):
         module = getattr(obj, "__module__", None)
-        if _under(module, run.blocked_modules):
+        if _under(module, listing.blocked_modules):
             continue  # a blocked plugin's classes stay out even when already imported
-        if inspect.isabstract(obj) or not run._has_key(obj):
+        if inspect.isabstract(obj) or not ctx.has_key(obj):
             continue
         ref = reference_of(obj)
-        if id(obj) in run.offered_ids or (ref is not None and ref in run.offered):
+        if id(obj) in offered_ids or (ref is not None and ref in offered):
             continue  # offered by a hook already (judged there)
-        _pin_importers(run, module)
-        record = PluginRecord(f"import-time:{module}", "import_time", module, *run._dist_of(module))
-        record = run.records.setdefault(record.name, record)
-        if _under(module, run.ep_modules):
+        _pin_importers(listing.records, module, pinned)
+        name = f"import-time:{module}"
+        fresh = PluginRecord(name, "import_time", module, *dist_of(listing.packages, module))
+        record = listing.records.get(name)
+        if record is None:
+            record = out.records.setdefault(name, fresh)
+        if _under(module, listing.ep_modules):
             # the entry point's hook is the authority for the modules it loads: a class
             # it did not return (raised, misspelt, left out on purpose) stays out
-            run.result.skipped.append(
+            out.skipped.append(
                 PluginFailure(
-                    run.config.name,
+                    ctx.config.name,
                     f"{module}.{getattr(obj, '__qualname__', '?')}",
                     FailureKind.NOT_RETURNED,
                     "defined in a module loaded through an entry point, but not returned "
-                    f"by its {run.config.hook_name}() hook",
+                    f"by its {ctx.config.hook_name}() hook",
                     module=module,
                 )
             )
             continue
-        if (
-            isinstance(module, str)
-            and module not in sys.modules
-            and _discovered_module(run, module)
-        ):
+        if isinstance(module, str) and module not in sys.modules and known.imports(module):
             # defined by a module discovery imports whose import failed (reported as
             # such): only the half-run module noted it, no warm start could resolve it
-            run.failed_modules.add(module)
+            out.failed_modules.add(module)
             continue
-        inputs = run.inputs_of(record.name)
-        if isinstance(module, str):
-            inputs.update(_inputs.known_inputs(module))
-        with _inputs.recording(inputs):
-            offer = judge(run, record, None, obj)
-        run.offered.add(offer.identity())
-        run.offered_ids.add(id(obj))
+        offer = _judge_noted(ctx, record, obj, module)
+        offered.add(offer.identity())
+        offered_ids.add(id(obj))
         if offer.failure is not None:
-            run.result.failures.append(offer.failure)
+            out.failures.append(offer.failure)
             continue
-        cand = _candidate(run, record, offer, index)
+        cand = _candidate(record, offer, index)
         # persisted only if a fresh process would define it the same way: its module is
         # one discovery imports, and it is still what that module holds (not a class
         # left over from a module that has since been reloaded)
-        cand.persist = _discovered_module(run, module) and ref is not None
-        out.append(cand)
+        cand.persist = known.imports(module) and ref is not None
+        out.candidates.append(cand)
     return out
 
 
-def _pin_importers(run: _Discovery, module: str | None) -> None:
+def _judge_noted(ctx: Context, record: PluginRecord, obj: Any, module: str | None) -> Offer:
+    """Class *obj* of *module*, noted at import time, judged as *record*'s offer (its
+    module's known inputs and what judging looks up become the record's inputs)."""
+    if record.inputs is None:
+        record.inputs = Inputs()
+    if isinstance(module, str):
+        record.inputs.update(_inputs.known_inputs(module))
+    with _inputs.recording(record.inputs):
+        return judge(ctx, record, None, obj)
+
+
+def _pin_importers(
+    records: Mapping[str, PluginRecord], module: str | None, pinned: set[str]
+) -> None:
     """Mark the plugins whose loading imported *module* as not reusable.
 
     A class registered at import time is noted only when its module is imported in this
     process: a later discovery that reused the plugin which imported it (without
     importing it again) would lose the class.  So that plugin is loaded every time.
     """
-    if not module or module in run.pinned:
+    if not module or module in pinned:
         return
-    run.pinned.add(module)  # once per module: a module may note thousands of classes
-    for record in run.records.values():
+    pinned.add(module)  # once per module: a module may note thousands of classes
+    for record in records.values():
         if record.origin != "import_time" and module in record.module_names():
             record.reusable = False
 
 
-def _discovered_module(run: _Discovery, module: str | None) -> bool:
-    if not module:
-        return False
-    if module in run.plugin_modules:
-        return True
-    for record in run.records.values():
-        if record.origin != "import_time" and module in record.module_names():
-            return True  # imported while a plugin loaded: a fresh process imports it too
-    top = module.split(".")[0]
-    return (
-        top in run.ep_packages and any(m.split(".")[0] == top for m in run.plugin_modules)
-    ) or any(module.startswith(p + ".") for p in run.config.discovery_packages)
+@dataclass
+class Merged:
+    """Each key's winner, and the failures of the candidates that lost."""
+
+    items: dict[str, Candidate] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
 
 
-def merge(run: _Discovery, candidates: list[Candidate]) -> None:
-    items = run.result.items
+def merge(ctx: Context, candidates: list[Candidate]) -> Merged:
+    """Each key's winner by the conflict rule; a loser is a failure (or, strict, raises)."""
+    out = Merged()
+    items = out.items
     lost: set[tuple[str, object]] = set()
     for cand in sorted(candidates, key=lambda c: c.rank):
         current = items.get(cand.key)
@@ -303,8 +375,8 @@ def merge(run: _Discovery, candidates: list[Candidate]) -> None:
         lost.add((cand.key, cand.ident))
         if current.rank and current.rank[0] == 0 and cand.rank and cand.rank[0] != 0:
             # an intended override (a tryfirst hookimpl): an outcome, not a problem
-            run.result.failures.append(
-                run.failure(
+            out.failures.append(
+                ctx.failure(
                     cand.plugin,
                     FailureKind.OVERRIDDEN,
                     f"key {cand.key!r} is overridden by plugin {current.plugin!r} "
@@ -319,13 +391,13 @@ def merge(run: _Discovery, candidates: list[Candidate]) -> None:
             f"key {cand.key!r} is also provided by plugin {current.plugin!r} "
             f"({_label(current)}); {_label(cand)} is ignored"
         )
-        if run.config.conflict_policy == "strict":
+        if ctx.config.conflict_policy == "strict":
             raise DuplicateKeyError(
-                f"registry {run.config.name}: plugins {current.plugin!r} and "
+                f"registry {ctx.config.name}: plugins {current.plugin!r} and "
                 f"{cand.plugin!r} both provide key {cand.key!r}"
             )
-        run.result.failures.append(
-            run.failure(
+        out.failures.append(
+            ctx.failure(
                 cand.plugin,
                 FailureKind.DUPLICATE_KEY,
                 message,
@@ -334,18 +406,24 @@ def merge(run: _Discovery, candidates: list[Candidate]) -> None:
                 key=cand.key,
             )
         )
+    return out
 
 
-def derive_secondaries(run: _Discovery) -> None:
-    """Each secondary from the winners' derived entries (judged with their plugin)."""
-    for sec in run.config.secondary_registries:
+def derive_secondaries(
+    ctx: Context, items: Mapping[str, Candidate]
+) -> tuple[dict[str, dict[str, Candidate]], list[PluginFailure]]:
+    """Each secondary from the winners' derived entries (judged with their plugin), and
+    the derivation failures of the winners."""
+    secondaries: dict[str, dict[str, Candidate]] = {}
+    failures: list[PluginFailure] = []
+    for sec in ctx.config.secondary_registries:
         derived: dict[str, Candidate] = {}
-        for key, cand in sorted(run.result.items.items()):
+        for key, cand in sorted(items.items()):
             value = cand.secondaries.get(sec.name)
             if value is None:
                 continue
             if isinstance(value, PluginFailure):
-                run.result.failures.append(report(value))
+                failures.append(report(value))
                 continue
             ref = value if isinstance(value, str) else None
             derived[key] = Candidate(
@@ -359,4 +437,5 @@ def derive_secondaries(run: _Discovery) -> None:
                 ref=ref,
                 persist=cand.persist,
             )
-        run.result.secondaries[sec.name] = derived
+        secondaries[sec.name] = derived
+    return secondaries, failures

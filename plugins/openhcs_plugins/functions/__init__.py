@@ -8,15 +8,13 @@ of the libraries.
 
 from __future__ import annotations
 
+from typing import Any
+
 from openhcs_registry import hookimpl
 
 from .gpu import CupyFunctions, PyclesperantoFunctions
 from .openhcs import OpenHCSFunctions
 from .scikit_image import SkimageFunctions
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["CupyFunctions", "OpenHCSFunctions", "PyclesperantoFunctions", "SkimageFunctions"]
 

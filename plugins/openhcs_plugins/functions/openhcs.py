@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from openhcs_hookspecs.functions import FunctionLibrary
+from typing import Any
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from openhcs_hookspecs.functions import FunctionLibrary
 
 
 class OpenHCSFunctions(FunctionLibrary):

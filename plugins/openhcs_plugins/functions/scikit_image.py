@@ -3,11 +3,9 @@ image-processing submodules (~337 in scikit-image 0.26)."""
 
 from __future__ import annotations
 
-from openhcs_hookspecs.functions import FunctionLibrary
+from typing import Any
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from openhcs_hookspecs.functions import FunctionLibrary
 
 
 class SkimageFunctions(FunctionLibrary):

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 COMPONENTS = ("well", "site", "channel", "z_index", "timepoint")
 

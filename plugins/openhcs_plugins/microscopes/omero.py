@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
 from ._common import int_or, require
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 _PATTERN = re.compile(
     r"^omero_(?P<image_id>\d+)_(?P<well>[A-Z]+\d+)_s(?P<site>\d+)_w(?P<channel>\d+)"

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
 from ._common import components_from_match, int_or, require
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 _PATTERN = re.compile(
     r"^(?P<well>[A-Z]+\d+)_s(?P<site>\d{3,})_w(?P<channel>\d+)_z(?P<z_index>\d{3,})"

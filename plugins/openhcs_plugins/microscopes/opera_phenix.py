@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from openhcs_hookspecs.microscopes import MetadataHandler, MicroscopeHandler
 
 from ._common import components_from_match, int_or, require, well_name, well_position
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 _PATTERN = re.compile(
     r"^r(?P<row>\d{2})c(?P<col>\d{2})f(?P<site>\d+)p(?P<z_index>\d+)"

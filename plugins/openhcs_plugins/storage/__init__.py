@@ -6,11 +6,9 @@ imported inside the methods that use them, so the package scan stays cheap.
 
 from __future__ import annotations
 
-from openhcs_registry import hookimpl
+from typing import Any
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from openhcs_registry import hookimpl
 
 
 def module_available(name: str) -> bool:

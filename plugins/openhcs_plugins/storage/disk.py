@@ -13,14 +13,11 @@ import contextlib
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 from openhcs_hookspecs.storage import StorageBackend
 
 from ._paths import normalise
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 
 class DiskBackend(StorageBackend):

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import copy
 import threading
+from typing import Any
 
 from openhcs_hookspecs.storage import StorageBackend
 
 from ._paths import normalise
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 
 class MemoryBackend(StorageBackend):

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from openhcs_hookspecs.storage import StorageBackend
 
 from ._paths import normalise
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 
 class OMEROLocalBackend(StorageBackend):

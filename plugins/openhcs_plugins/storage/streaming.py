@@ -10,16 +10,12 @@ tuples.  Without one, saving raises a clear error.  Streams cannot be read back;
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Protocol
+
 from openhcs_hookspecs.storage import StorageBackend
 
 from ._paths import normalise
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any, Protocol
-else:
-    Protocol = object
 
 
 class _Queue(Protocol):

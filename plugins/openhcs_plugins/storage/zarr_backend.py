@@ -8,14 +8,11 @@ group ``plate/A01``).  Works with zarr 2 (``create_dataset``/``visititems``) and
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from openhcs_hookspecs.storage import StorageBackend
 
 from ._paths import normalise
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 
 class ZarrBackend(StorageBackend):

@@ -1,0 +1,167 @@
+"""What every step of one discovery reads and none changes, and the helpers they share.
+
+:class:`Context` is the immutable part of a run: the registry's configuration, the plugins
+blocked by name, the records an incremental run may reuse, the previous entry-point scan
+and the environment as discovery first looked at it (``sys.path`` folder listings and the
+stat function).  Like pluggy's ``HookCaller`` handing ``_multicall`` its impls and kwargs,
+every step gets it as an argument and hands back what it found as its return value; no
+step writes anything another step reads except through those values.
+
+The per-plugin :class:`~.._records.PluginRecord` is the one value completed by several
+steps in turn: listing creates it (identity, inputs, load failures), calling adds its
+hook's priority, failures and judged offers, the merge may mark it not reusable, the
+recording adds the inputs of the references that won.  Each step touches only the records
+it is given.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..._config import RegistryConfig
+from ..._diagnostics import (
+    PluginFailure,
+    bad_key_text,
+    exception_location,
+    missing_module_of,
+    report,
+)
+from ..._environment import environment_fingerprint, file_stat, snapshot
+from ..._log import get_logger
+from .. import _inputs
+from .._records import PluginRecord
+
+logger = get_logger("openhcs_registry.discovery")
+
+#: Distribution whose plugins count as built-in for the conflict rule.
+BUILTIN_DISTRIBUTION = "openhcs-registry"
+
+#: Name of the pseudo-record holding environment-wide inputs (shadowing folders).
+ENVIRONMENT = "<environment>"
+
+#: Distribution name and version by top-level package (of the entry points' modules).
+Packages = Mapping[str, tuple[str | None, str | None]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The read-only part of one discovery run, passed to every step."""
+
+    config: RegistryConfig
+    blocked: frozenset[str] = frozenset()
+    #: records of an earlier discovery whose inputs are unchanged, by plugin name
+    reuse: Mapping[str, PluginRecord] = field(default_factory=dict)
+    #: the previous entry-point scan (unchanged declaration files are not read again)
+    scanned: dict[str, Any] | None = None
+    #: ``sys.path`` folder listings, taken once (see :func:`look_at_environment`)
+    listed: dict[str, list[str] | None] = field(default_factory=dict)
+    stat: Callable[[str], Any] = file_stat
+
+    # -- failures ---------------------------------------------------------------------------
+    def failure(
+        self,
+        plugin: str,
+        kind: str,
+        message: str,
+        *,
+        module: str | None = None,
+        distribution: str | None = None,
+        key: str | None = None,
+        exc: BaseException | None = None,
+        missing_module: str | None = None,
+    ) -> PluginFailure:
+        """A failure found now (logged once, here)."""
+        failure = PluginFailure(
+            registry=self.config.name,
+            plugin=plugin,
+            kind=kind,
+            message=message,
+            module=module,
+            distribution=distribution,
+            key=key,
+            exception=type(exc).__name__ if exc is not None else None,
+            location=exception_location(exc) if exc is not None else None,
+            missing_module=missing_module or (missing_module_of(exc) if exc else None),
+        )
+        if exc is not None and logger.isEnabledFor(10):
+            logger.debug("".join(traceback.format_exception(exc)))
+        return report(failure)
+
+    def fail(self, record: PluginRecord, kind: str, message: str, **kw: Any) -> None:
+        """A failure of *record*'s plugin itself (load, hook, hook names), kept in it."""
+        kw.setdefault("module", record.module)
+        kw.setdefault("distribution", record.distribution)
+        record.failures.append(self.failure(record.name, kind, message, **kw))
+
+    def skip(self, record: PluginRecord, label: str, kind: str, message: str) -> None:
+        """A quietly skipped class (abstract/keyless in a package scan): debug log only."""
+        logger.debug(
+            "registry %s: skipped %s in %s: %s", self.config.name, label, record.module, message
+        )
+        record.skipped.append(
+            PluginFailure(self.config.name, label, kind, message, module=record.module)
+        )
+
+    # -- keys -------------------------------------------------------------------------------
+    def key_text(self, obj: Any) -> str:
+        """Why *obj* has no usable key (the message of a ``missing_key`` skip)."""
+        try:
+            key = self.config.key_of(obj)
+        except Exception as exc:
+            return f"{obj.__qualname__}: the key extractor raised {exc!r}"
+        return bad_key_text(obj.__qualname__, key, self.config.key_attribute)
+
+    def has_key(self, obj: Any) -> bool:
+        try:
+            key = self.config.key_of(obj)
+        except Exception:
+            return False
+        return isinstance(key, str) and bool(key)
+
+
+@dataclass
+class Loaded:
+    """A plugin loaded in this process, to be registered with pluggy and called."""
+
+    record: PluginRecord
+    obj: Any
+    #: its hookimpl attributes when known already (checked for misspelt hook names)
+    marked: dict[str, Any] | None = None
+
+
+def dist_of(packages: Packages, module_name: str | None) -> tuple[str | None, str | None]:
+    """The distribution (name, version) of *module_name*'s top-level package, if known."""
+    if not module_name:
+        return (None, None)
+    return packages.get(module_name.split(".")[0], (None, None))
+
+
+def look_at_environment(
+    fresh: bool,
+) -> tuple[dict[str, Any], dict[str, list[str] | None], Callable[[str], Any]]:
+    """The environment as discovery found it: fingerprint with ``sys.path`` listings and
+    names, the listings themselves (read again by no step), and the stat function to use."""
+    # looked at before anything is read: an install during discovery is a change afterwards
+    # (an incremental run keeps the look its cache check just took: older, never newer
+    # than what is read next, so a change meanwhile is still a change afterwards)
+    env = environment_fingerprint(fresh=fresh)
+    stat = file_stat if fresh else snapshot().stat
+    listed: dict[str, list[str] | None] = {}
+    names = {}
+    listings = []
+    for entry, _sig in env["path"]:
+        try:
+            found = listed[entry] = os.listdir(entry)
+        except NotADirectoryError:
+            listings.append(_inputs.listing(entry))  # a zip archive: summed by content
+            continue
+        except (OSError, ValueError):
+            listings.append(None)
+            continue
+        listings.append(_inputs.listing_of(found))
+        names[entry] = sorted(_inputs.importable_names(found))  # what an install changes
+    return {**env, "listings": listings, "names": names}, listed, stat
