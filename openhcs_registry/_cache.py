@@ -356,7 +356,7 @@ class RegistryCacheManager:
         Runs on every warm start, once per registry, so it is written for speed: cheap
         comparisons first, one pass over the recorded inputs, no per-field helper calls.
         The warm fields hold only paths and one stamp of their recorded stats (see
-        :func:`fold`); only when a stamp differs is the cold part read, to say what changed.
+        :func:`fold_rows`); only when a stamp differs is the cold part read, to say what changed.
         """
         get = doc.get
         snap = snapshot()
@@ -584,15 +584,13 @@ def _check_launch(launch: dict[str, Any]) -> None:
 # When a stamp differs, :func:`_what_changed` compares row by row to say what changed.
 
 
-def fold(signatures: Any) -> int:
-    """The stamp of a sequence of recorded signatures (``[mtime, size, ctime, ino]`` or
-    None/nulls for a missing file), as the warm check folds the current ones."""
+def fold_rows(rows: list[Any]) -> int:
+    """The stamp of recorded rows ``[path, mtime, size, ctime, ino, ...]`` (nulls for a
+    missing file), as the warm check folds the current signatures of their paths."""
     acc = 0
-    for sig in signatures:
-        if not sig or sig[0] is None:
-            acc = hash((acc, -1))
-        else:
-            acc = hash((acc, sig[0], sig[1], sig[2], sig[3]))
+    for row in rows:
+        mtime = row[1]
+        acc = hash((acc, -1) if mtime is None else (acc, mtime, row[2], row[3], row[4]))
     return acc
 
 
@@ -600,7 +598,7 @@ def fold_distributions(found: dict[str, list[Any]]) -> int:
     """The stamp of the recorded distribution rows ``{entry: [[folder, *sig, ...], ...]}``."""
     acc = 0
     for rows in found.values():
-        acc = hash((acc, fold(row[1:5] for row in rows)))
+        acc = hash((acc, fold_rows(rows)))
     return acc
 
 

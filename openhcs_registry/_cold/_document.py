@@ -24,8 +24,8 @@ from .._cache import (
     _config_fingerprint,
     _digest,
     _listing,
-    fold,
     fold_distributions,
+    fold_rows,
 )
 from .._version import __version__
 
@@ -240,7 +240,7 @@ def build_document(
     Its ``"cold"`` part holds what only an incremental start or provenance reads (the
     records, the file and distribution rows with their stats, the names table, the calling
     order); the rest is what a warm start reads: the paths to stat with one stamp of their
-    recorded stats each (:func:`.cache.fold`), the files whose content is compared (racy)
+    recorded stats each (:func:`.._cache.fold_rows`), the files whose content is compared (racy)
     or that were missing, and the answer.  :func:`._fileio.encode_document` writes the cold
     part last so a warm start can leave it unparsed.
     """
@@ -263,7 +263,7 @@ def build_document(
         **_environment(result),
         "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
         "files": [row[0] for row in file_rows],
-        "stamp": [fold_distributions(distributions), fold(row[1:5] for row in file_rows)],
+        "stamp": [fold_distributions(distributions), fold_rows(file_rows)],
         "missing": [i for i, row in enumerate(file_rows) if row[1] is None],
         "racy": [[i, row[5]] for i, row in enumerate(file_rows) if len(row) == 6],
         "dirs": tables.dir_rows,
