@@ -38,6 +38,7 @@ from typing import Any
 from ..._config import RegistryConfig
 from ..._diagnostics import reentry_count
 from ..._snapshot import Snapshot
+from .. import _inputs
 from .._records import PluginRecord
 from ._calling import RAISED, Calls, call_plugins, impls_in_call_order, invoke
 from ._context import BUILTIN_DISTRIBUTION as BUILTIN_DISTRIBUTION
@@ -67,8 +68,9 @@ def run_discovery(
     environment, listed, stat = look_at_environment(fresh=reuse is None)
     ctx = Context(config, blocked, reuse or {}, _vouched(scanned, reuse), listed, stat)
     reentries = reentry_count()
-    listing = list_plugins(ctx, dict(extra_plugins or {}))
-    calls = call_plugins(ctx, listing.loaded, listing.custom)
+    with _inputs.installed():  # once for the run, not once per plugin recorded
+        listing = list_plugins(ctx, dict(extra_plugins or {}))
+        calls = call_plugins(ctx, listing.loaded, listing.custom)
     modules = listing.modules | calls.modules  # every plugin module imported
     collected = collect(listing.records)
     late = import_time(ctx, listing, modules, collected)

@@ -95,8 +95,6 @@ def unknown_hooks(
     declared under the ``<group>.contracts`` entry-point group (loaded only when a name is
     not known yet, so a correct plugin costs nothing).
     """
-    import difflib
-
     from ..._markers import PROJECT_NAME, declared_hookspecs
 
     marker = PROJECT_NAME + "_impl"
@@ -109,6 +107,10 @@ def unknown_hooks(
         _contracts_loaded.add(group)
         _load_contracts(group)
         unknown = [n for n in unknown if n not in declared_hookspecs(PROJECT_NAME)]
+    if not unknown:  # the common case: nothing to suggest, nothing more to import
+        return []
+    import difflib
+
     known = sorted(declared_hookspecs(PROJECT_NAME))
     return [(n, next(iter(difflib.get_close_matches(n, known, 1, 0.6)), None)) for n in unknown]
 
