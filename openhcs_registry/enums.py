@@ -266,100 +266,18 @@ def hook_answers(
 ) -> list[tuple[str, str | None, Any]]:
     """``(hookimpl label, its module, returned value)`` of hook *hook_name* of every plugin.
 
-    For enums built from plugins' answers (cold path only: imports pluggy and
-    importlib.metadata).  *hookspecs* is the contract module declaring the hook.  Each entry
-    point load and each hookimpl call is isolated: a broken plugin is reported under *label*
-    (once per process, like a registry's plugin failure) and the others still answer.  Plugins
-    come in registry order: built-in first, then by distribution and entry-point name; the
-    answers in pluggy's call order.
+    For enums built from plugins' answers (cold path only: imports pluggy and the plugin
+    modules).  *hookspecs* is the contract module declaring the hook.  The plugins are listed,
+    loaded and called by the same code as a registry's discovery
+    (:func:`openhcs_registry._cold._discovery.plugin_answers`): each entry point load and each
+    hookimpl call is isolated, a broken plugin is reported under *label* (once per process,
+    like a registry's plugin failure) and the others still answer.  Plugins come in registry
+    order: built-in first, then by distribution and entry-point name; the answers in pluggy's
+    call order.
     """
-    import pluggy
+    from ._cold._discovery import plugin_answers
 
-    from ._markers import PROJECT_NAME
-
-    pm = pluggy.PluginManager(PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    for plugin_name, obj, module, dist in _entry_point_plugins(label):
-        try:
-            pm.register(obj, name=plugin_name)
-        except Exception as exc:
-            report_problem(
-                label,
-                plugin_name,
-                "invalid_plugin",
-                f"rejected by pluggy: {exc}",
-                module,
-                dist,
-                exc,
-            )
-    answers: list[tuple[str, str | None, Any]] = []
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
-        if impl.hookwrapper or impl.wrapper:
-            continue
-        impl_label = f"{impl.plugin_name}:{getattr(impl.function, '__name__', hook_name)}"
-        impl_module = getattr(impl.function, "__module__", None)
-        try:
-            returned = impl.function()
-        except BaseException as exc:  # SystemExit from a plugin included; not ^C
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            report_problem(
-                label,
-                impl_label,
-                "hook_error",
-                f"{hook_name}() raised {exc!r}",
-                impl_module,
-                None,
-                exc,
-            )
-            continue
-        answers.append((impl_label, impl_module, returned))
-    return answers
-
-
-def _entry_point_plugins(label: str) -> list[tuple[str, Any, str, str | None]]:
-    """``(name, object, module, distribution)`` of every loadable ``openhcs`` entry point.
-
-    Built-in plugins first, then by distribution and entry-point name, as registries do.
-    """
-    if settings.entry_points_disabled():
-        return []
-    from ._cold._discovery import BUILTIN_DISTRIBUTION
-    from ._cold._entrypoints import entry_points
-    from ._config import DEFAULT_ENTRY_POINT_GROUP
-
-    try:
-        eps = entry_points(DEFAULT_ENTRY_POINT_GROUP)
-    except Exception as exc:  # an unreadable folder or archive on sys.path
-        report_problem(
-            label, "<entry points>", "import_error", f"cannot list: {exc}", None, None, exc
-        )
-        return []
-
-    def dist_name(ep: Any) -> str:
-        return str(ep.distribution or "")
-
-    def order(ep: Any) -> tuple[bool, str, str]:
-        canonical = dist_name(ep)
-        return (canonical != BUILTIN_DISTRIBUTION, canonical, ep.name)
-
-    plugins: list[tuple[str, Any, str, str | None]] = []
-    used: set[str] = set()
-    for ep in sorted(eps, key=order):
-        dist = dist_name(ep) or None
-        name = ep.name if ep.name not in used else f"{dist}:{ep.name}"
-        used.add(name)
-        module = ep.value.split(":")[0].strip()
-        try:
-            obj = ep.load()
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            message = f"cannot import {ep.value!r}: {exc!r}"
-            report_problem(label, name, "import_error", message, module, dist, exc)
-            continue
-        plugins.append((name, obj, module, dist))
-    return plugins
+    return plugin_answers(getattr(hookspecs, hook_name), label=label)
 
 
 def report_problem(

@@ -262,3 +262,47 @@ def test_waiting_while_importing_does_not_deadlock(tmp_path: Path, monkeypatch: 
 
 
 SIGNALS: dict[str, threading.Event] = {}
+
+
+def test_hook_answers_list_load_and_call_plugins_as_discovery_does(world: Any) -> None:
+    """``hook_answers`` (an enum built from plugins' answers) goes through discovery's own
+    listing, loading and calling: built-in plugins first, each load and call isolated
+    (``SystemExit`` at import included), failures reported under the enum's label with
+    discovery's messages."""
+    import subprocess
+
+    world.write_spec()
+    tag = world.tag
+    good = world.plugin_source(("Alpha", "alpha"))
+    world.install("alpha-plugin", f"alpha_{tag}", good, group="openhcs")
+    world.install(
+        "beta-plugin",
+        f"beta_{tag}",
+        world.plugin_source(hook=False)
+        + "@hookimpl\ndef provide_things():\n    raise RuntimeError('no display')\n",
+        group="openhcs",
+    )
+    world.install("gamma-plugin", f"gamma_{tag}", "raise SystemExit(3)\n", group="openhcs")
+    code = f"""
+        import json, sys
+        import {world.spec} as spec
+        from openhcs_registry.enums import hook_answers
+        answers = hook_answers(spec, "provide_things", label="things_answers")
+        print(json.dumps([[label, module, [c.__name__ for c in value]]
+                          for label, module, value in answers]))
+        """
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=world.root,
+    )
+    assert proc.returncode == 0, proc.stderr
+    answers = json.loads(proc.stdout.splitlines()[-1])
+    assert answers == [[f"alpha_{tag}:provide_things", f"alpha_{tag}", ["Alpha"]]]
+    warnings = proc.stderr
+    assert "things_answers" in warnings
+    assert f"beta_{tag}" in warnings and "RuntimeError: no display" in warnings
+    assert f"gamma_{tag}" in warnings and "SystemExit" in warnings

@@ -193,6 +193,35 @@ def test_the_hooks_are_removed_after_recording_and_a_foreign_hook_is_kept() -> N
         builtins.__import__ = real_import
 
 
+def test_installed_for_a_whole_run_notes_only_inside_recordings(
+    folder: tuple[Path, str],
+) -> None:
+    """A discovery holds the hooks for its whole run (``installed()``); only what a
+    recording's span imports is noted, and the hooks go when the run ends."""
+    root, tag = folder
+    _write(root / f"outside_{tag}.py", "")
+    inside = _write(root / f"inside_{tag}.py", "")
+    pre = _write(root / f"pre_{tag}.py", "")
+    importlib.import_module(f"pre_{tag}")  # loaded before any recorder
+    _write(root / f"a_{tag}.py", f"import pre_{tag}\n")
+    _write(root / f"b_{tag}.py", f"import pre_{tag}\n")
+    real_import = builtins.__import__
+    first, second, third = _inputs.Inputs(), _inputs.Inputs(), _inputs.Inputs()
+    with _inputs.installed():
+        assert builtins.__import__ is not real_import
+        importlib.import_module(f"outside_{tag}")
+        with _inputs.recording(first):
+            importlib.import_module(f"inside_{tag}")
+        _inputs.import_module(f"a_{tag}", second)
+        _inputs.import_module(f"b_{tag}", third)
+        assert builtins.__import__ is not real_import  # still held between recordings
+    assert builtins.__import__ is real_import
+    assert str(inside) in first.files and not [f for f in first.files if "outside_" in f]
+    # a module loaded before any recorder is an input of each plugin importing it
+    assert str(pre) in second.files and str(pre) in third.files
+    assert second.files[str(pre)] == third.files[str(pre)] == sig(str(pre))
+
+
 def test_requirements_imported_already_are_recorded(folder: tuple[Path, str]) -> None:
     root, tag = folder
     opt = _write(root / f"opt_{tag}.py", "")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
 from typing import Any
 
 from .._environment import file_stat
@@ -241,6 +240,8 @@ def _metadata_version(base: str) -> str | None:
 
 def _scan_zip(archive: str, group: str | None) -> list[Row]:
     """Distributions inside a zip archive on ``sys.path`` (its own content is checked)."""
+    import zipfile  # only here: a zip on sys.path is rare, and zipfile costs ~5-10 ms
+
     try:
         with zipfile.ZipFile(archive) as zf:
             rows: list[Row] = []

@@ -348,6 +348,10 @@ def _loading_modules(frame: Any) -> list[str]:
 #: finder: it takes ``x``'s inputs from here (see :func:`_hooked_import`).
 _loaded: dict[str, Inputs] = {}
 
+#: Module name -> its own file, for modules loaded before any recorder ran that a recorded
+#: import found in ``sys.modules`` (the same for every plugin that imports them).
+_preloaded: dict[str, Inputs] = {}
+
 #: Modules a cached import does not record: the standard library (the interpreter's
 #: identity covers it) and this engine (its version is in every document's header).
 _unrecorded: set[str] = set(sys.builtin_module_names)
@@ -412,7 +416,7 @@ def _note_cached(stack: list[Inputs], name: str, globals: Any, fromlist: Any, le
         module = sys.modules.get(mod_name)
         if module is None:
             continue  # an attribute, not a submodule
-        source = _loaded.get(mod_name)
+        source = _loaded.get(mod_name) or _preloaded.get(mod_name)
         if source is None:
             file = getattr(module, "__file__", None)
             if mod_name.partition(".")[0] == _ENGINE or (
@@ -420,7 +424,9 @@ def _note_cached(stack: list[Inputs], name: str, globals: Any, fromlist: Any, le
             ):
                 _unrecorded.add(mod_name)
                 continue
-            source = Inputs()  # loaded before any recorder: its own file is what we know
+            # loaded before any recorder: its own file is what we know, stat'ed once (it was
+            # read before this process recorded anything: a later stat is no closer to that)
+            source = _preloaded[mod_name] = Inputs()
             source.tops.add(mod_name.partition(".")[0])
             if isinstance(file, str):
                 source.modules[mod_name] = source.add_file(os.path.abspath(file))
@@ -449,6 +455,23 @@ _import_log: dict[str, Inputs] = {}
 @contextmanager
 def recording(inputs: Inputs) -> Iterator[Inputs]:
     """Record into *inputs* what the current thread imports meanwhile (nests)."""
+    with installed():
+        stack = _recorder.stack()
+        stack.append(inputs)
+        try:
+            yield inputs
+        finally:
+            stack.pop()
+
+
+@contextmanager
+def installed() -> Iterator[None]:
+    """The recorder's finder and import hooks in place meanwhile (nests; counted).
+
+    :func:`recording` installs them for its own span; a discovery holds them for the whole
+    run, so that recording each of thousands of plugins does not put them in and take them
+    out again each time.  With no recording on a thread's stack they note nothing.
+    """
     global _installed
     import builtins
 
@@ -461,12 +484,9 @@ def recording(inputs: Inputs) -> Iterator[Inputs]:
             if importlib.import_module is _real_import_module:
                 importlib.import_module = _hooked_import_module
         _installed += 1
-    stack = _recorder.stack()
-    stack.append(inputs)
     try:
-        yield inputs
+        yield
     finally:
-        stack.pop()
         with _install_lock:
             _installed -= 1
             if _installed == 0:

@@ -38,12 +38,13 @@ from typing import Any
 from ..._config import RegistryConfig
 from ..._diagnostics import reentry_count
 from ..._snapshot import Snapshot
+from .. import _inputs
 from .._records import PluginRecord
-from ._calling import call_plugins
+from ._calling import RAISED, Calls, call_plugins, impls_in_call_order, invoke
 from ._context import BUILTIN_DISTRIBUTION as BUILTIN_DISTRIBUTION
 from ._context import ENVIRONMENT as ENVIRONMENT
 from ._context import Context, logger, look_at_environment
-from ._listing import list_plugins
+from ._listing import list_plugins, load_entry_points
 from ._merging import Candidate as Candidate
 from ._merging import DuplicateKeyError as DuplicateKeyError
 from ._merging import collect, derive_secondaries, import_time, merge
@@ -67,8 +68,9 @@ def run_discovery(
     environment, listed, stat = look_at_environment(fresh=reuse is None)
     ctx = Context(config, blocked, reuse or {}, _vouched(scanned, reuse), listed, stat)
     reentries = reentry_count()
-    listing = list_plugins(ctx, dict(extra_plugins or {}))
-    calls = call_plugins(ctx, listing.loaded, listing.custom)
+    with _inputs.installed():  # once for the run, not once per plugin recorded
+        listing = list_plugins(ctx, dict(extra_plugins or {}))
+        calls = call_plugins(ctx, listing.loaded, listing.custom)
     modules = listing.modules | calls.modules  # every plugin module imported
     collected = collect(listing.records)
     late = import_time(ctx, listing, modules, collected)
@@ -133,3 +135,48 @@ def _vouched(
         entry: [r for r in rows if len(r) < 6 or all(ep[1] in vouched for ep in r[5])]
         for entry, rows in scanned.items()
     }
+
+
+def _no_key(value: Any) -> None:
+    return None
+
+
+def plugin_answers(
+    hookspec: Any, *, label: str, group: str | None = None
+) -> list[tuple[str, str | None, Any]]:
+    """``(hookimpl label, its module, returned value)`` of hook *hookspec* of every plugin of
+    entry-point *group* (default ``openhcs``), for answers that are not a registry's (an enum
+    built from plugins' answers).
+
+    The same listing, loading, pluggy registration and isolated calls as a registry's
+    discovery (:mod:`._listing`, :mod:`._calling`); a broken plugin is reported under
+    *label* (once per process) and the others still answer.  Plugins are registered
+    built-in first, then by distribution and entry-point name; the answers come in pluggy's
+    call order.  Nothing is judged, merged or cached here: the caller does that.
+    """
+    from ..._config import DEFAULT_ENTRY_POINT_GROUP
+
+    config = RegistryConfig(
+        label,
+        hookspec,
+        key_extractor=_no_key,
+        entry_point_group=group or DEFAULT_ENTRY_POINT_GROUP,
+        enable_cache=False,
+    )
+    ctx = Context(config)
+    listing = load_entry_points(ctx, check_names=False)
+    records = {name: plugin.record for name, plugin in listing.loaded.items()}
+
+    def order(name: str) -> tuple[bool, str, str]:
+        dist = records[name].distribution or ""
+        return (dist != BUILTIN_DISTRIBUTION, dist, name)
+
+    out = Calls()
+    answers: list[tuple[str, str | None, Any]] = []
+    for plugin, impl in impls_in_call_order(ctx, listing.loaded, sorted(records, key=order)):
+        returned = invoke(ctx, plugin.record, impl.function, out)
+        if returned is not RAISED:
+            function_name = getattr(impl.function, "__name__", config.hook_name)
+            module = getattr(impl.function, "__module__", None)
+            answers.append((f"{impl.plugin_name}:{function_name}", module, returned))
+    return answers

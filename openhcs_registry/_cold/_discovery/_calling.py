@@ -95,8 +95,6 @@ def unknown_hooks(
     declared under the ``<group>.contracts`` entry-point group (loaded only when a name is
     not known yet, so a correct plugin costs nothing).
     """
-    import difflib
-
     from ..._markers import PROJECT_NAME, declared_hookspecs
 
     marker = PROJECT_NAME + "_impl"
@@ -109,6 +107,10 @@ def unknown_hooks(
         _contracts_loaded.add(group)
         _load_contracts(group)
         unknown = [n for n in unknown if n not in declared_hookspecs(PROJECT_NAME)]
+    if not unknown:  # the common case: nothing to suggest, nothing more to import
+        return []
+    import difflib
+
     known = sorted(declared_hookspecs(PROJECT_NAME))
     return [(n, next(iter(difflib.get_close_matches(n, known, 1, 0.6)), None)) for n in unknown]
 
@@ -161,6 +163,21 @@ def call_plugins(
 
 def _call_hooks(ctx: Context, loaded: Mapping[str, Loaded], out: Calls) -> None:
     """Register *loaded* with a new pluggy manager and call each hookimpl once."""
+    for plugin, impl in impls_in_call_order(ctx, loaded, sorted(loaded)):
+        record = plugin.record
+        impl_module = getattr(impl.function, "__module__", None)
+        if isinstance(impl_module, str):
+            out.modules.add(impl_module)
+        record.priority = 0 if impl.tryfirst else 2 if impl.trylast else 1
+        _call(ctx, record, impl.function, out)
+
+
+def impls_in_call_order(
+    ctx: Context, loaded: Mapping[str, Loaded], order: Iterable[str]
+) -> list[tuple[Loaded, Any]]:
+    """``(plugin, hookimpl)`` of the registry's hook, in pluggy's call order, the plugins
+    registered with a new manager in *order* (a plugin pluggy refuses is the record's
+    ``invalid_plugin`` failure)."""
     import pluggy
 
     from ..._markers import PROJECT_NAME
@@ -168,7 +185,7 @@ def _call_hooks(ctx: Context, loaded: Mapping[str, Loaded], out: Calls) -> None:
     pm = pluggy.PluginManager(PROJECT_NAME)
     spec_namespace = type("Spec", (), {ctx.config.hook_name: staticmethod(ctx.config.hookspec)})
     pm.add_hookspecs(spec_namespace)
-    for name in sorted(loaded):
+    for name in order:
         plugin = loaded[name]
         try:
             marked = plugin.marked
@@ -180,24 +197,25 @@ def _call_hooks(ctx: Context, loaded: Mapping[str, Loaded], out: Calls) -> None:
                 plugin.record, FailureKind.INVALID_PLUGIN, f"rejected by pluggy: {exc}", exc=exc
             )
     hook = getattr(pm.hook, ctx.config.hook_name)
-    for impl in reversed(hook.get_hookimpls()):
-        if impl.hookwrapper or impl.wrapper:
-            continue
-        record = loaded[impl.plugin_name].record
-        impl_module = getattr(impl.function, "__module__", None)
-        if isinstance(impl_module, str):
-            out.modules.add(impl_module)
-        record.priority = 0 if impl.tryfirst else 2 if impl.trylast else 1
-        _call(ctx, record, impl.function, out)
+    return [
+        (loaded[impl.plugin_name], impl)
+        for impl in reversed(hook.get_hookimpls())
+        if not (impl.hookwrapper or impl.wrapper)
+    ]
 
 
-def _call(ctx: Context, record: PluginRecord, function: Any, out: Calls) -> None:
-    """Call one hook (isolated) and keep its judged answer in *record*."""
+#: What :func:`invoke` gives for a hook that raised (the failure is the record's).
+RAISED = object()
+
+
+def invoke(ctx: Context, record: PluginRecord, function: Any, out: Calls) -> Any:
+    """``function()`` isolated (``SystemExit`` included, not ^C), recording what it imports;
+    :data:`RAISED` if it raised.  Classes noted meanwhile go to ``out.noted``."""
     assert record.inputs is not None
     before = len(autoregister.noted(ctx.config.name))
     try:
         with _inputs.calling(record.inputs):
-            returned = function()
+            return function()
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -208,9 +226,16 @@ def _call(ctx: Context, record: PluginRecord, function: Any, out: Calls) -> None
             f"{what} raised {type(exc).__name__}: {exc}",
             exc=exc,
         )
-        return
+        return RAISED
     finally:
         out.noted.setdefault(record.name, []).extend(autoregister.noted(ctx.config.name)[before:])
+
+
+def _call(ctx: Context, record: PluginRecord, function: Any, out: Calls) -> None:
+    """Call one hook (isolated) and keep its judged answer in *record*."""
+    returned = invoke(ctx, record, function, out)
+    if returned is RAISED:
+        return
     answer = judge_answer(ctx, record, returned)
     if answer.failure is not None:
         record.failures.append(answer.failure)

@@ -17,7 +17,6 @@ it is given.
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +87,8 @@ class Context:
             missing_module=missing_module or (missing_module_of(exc) if exc else None),
         )
         if exc is not None and logger.isEnabledFor(10):
+            import traceback
+
             logger.debug("".join(traceback.format_exception(exc)))
         return report(failure)
 

@@ -123,8 +123,12 @@ def _watch_plain_folders(inputs: Inputs, folder: str) -> None:
 
 
 # -- sources ----------------------------------------------------------------------------
-def load_entry_points(ctx: Context) -> Listing:
-    """The entry points of the registry's group, each loaded (or its record reused)."""
+def load_entry_points(ctx: Context, check_names: bool = True) -> Listing:
+    """The entry points of the registry's group, each loaded (or its record reused).
+
+    *check_names*: report hookimpls named like no hookspec (a registry's discovery does;
+    :func:`~openhcs_registry._cold._discovery.plugin_answers` leaves that to the registries).
+    """
     out = Listing()
     if settings.entry_points_disabled():
         logger.debug("registry %s: entry points disabled", ctx.config.name)
@@ -160,7 +164,8 @@ def load_entry_points(ctx: Context) -> Listing:
             dist_name,
         )
         out.modules.add(ep.module)
-        out.loaded[name] = Loaded(record, obj, check_hook_names(ctx, record, obj))
+        marked = check_hook_names(ctx, record, obj) if check_names else None
+        out.loaded[name] = Loaded(record, obj, marked)
     return out
 
 
