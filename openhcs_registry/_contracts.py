@@ -41,6 +41,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    #: ``{declaration path: (stat signature, [(group, name, value), ...])}``
+    Declarations = dict[str, tuple[list[Any], list[tuple[str, str, str]]]]
+
 #: The group contracts packages declare their contract modules in.
 CONTRACTS_GROUP = settings.INDEXED_GROUPS + ".contracts"
 
@@ -95,12 +98,13 @@ def build_index() -> dict[str, list[list[str]]]:
     # the fresh look begun above: its stats are the ones the registry caches' checks and
     # the discovery scan of this burst then reuse (taken before any file is read)
     stat = _environment.snapshot().stat
-    # declarations the previous index read and found no family entry in, by their stat
-    # signature then: an unchanged one is not read again (an install rebuilds the index
-    # over every distribution of the environment); with the caches off, everything is read
+    # declarations the previous index read, by their stat signature then: an unchanged one
+    # is not read again (an install rebuilds the index over every distribution of the
+    # environment) - its family entries are taken from that index, and one without any
+    # stays plain; with the caches off, everything is read
     cached = not settings.cache_disabled()
     index_path = get_openhcs_cache_dir() / settings.ENTRY_POINT_INDEX_FILE if cached else None
-    known_plain = _plain_declarations(index_path) if index_path is not None else {}
+    known_plain, known_files = _previous_index(index_path) if index_path is not None else ({}, {})
     plain: dict[str, list[str]] = {}
     for folder in _environment.search_path():
         try:
@@ -128,13 +132,17 @@ def build_index() -> dict[str, list[list[str]]]:
             if known_plain.get(folder, {}).get(item) == row:
                 plain_here.append(row)
                 continue  # read before with this signature: no family entry in it
-            data = _read_declaration(text_path, signature[1])
-            if data is None:
-                continue
-            if family not in data:
-                plain_here.append(row)
-                continue  # no section of the family can be declared in it
-            found = parse_entry_points(data.decode("utf-8", "replace"))
+            before = known_files.get(text_path)
+            if before is not None and before[0] == list(signature):
+                found = before[1]  # read before with this signature: these entries
+            else:
+                data = _read_declaration(text_path, signature[1])
+                if data is None:
+                    continue
+                if family not in data:
+                    plain_here.append(row)
+                    continue  # no section of the family can be declared in it
+                found = parse_entry_points(data.decode("utf-8", "replace"))
             if not found:
                 plain_here.append(row)
                 continue  # watched through its site folder only (see the module docstring)
@@ -181,10 +189,11 @@ def _write_index(
     _fileio.write_document(index_path, doc)
 
 
-def _plain_declarations(path: Any) -> dict[str, dict[str, str]]:
-    """``{sys.path entry: {metadata folder: row}}`` of the previous index's plain
-    declarations, or nothing if that document is missing, unreadable or of another format
-    or version (then every declaration is read)."""
+def _previous_index(path: Any) -> tuple[dict[str, dict[str, str]], Declarations]:
+    """What the previous index read: ``{sys.path entry: {metadata folder: row}}`` of its
+    plain declarations, and its family declarations with their entries; nothing if that
+    document is missing, unreadable, of another format or version, or of the wrong shape
+    (then every declaration is read)."""
     try:
         doc = _fileio.read_document(path)
         if (
@@ -192,17 +201,38 @@ def _plain_declarations(path: Any) -> dict[str, dict[str, str]]:
             or doc.get("index_format") != settings.ENTRY_POINT_INDEX_FORMAT
             or doc.get("version") != __version__
         ):
-            return {}
+            return {}, {}
         found = doc.get("plain")
         if not isinstance(found, dict):
-            return {}
-        return {
+            return {}, {}
+        plain = {
             folder: {row.partition("\t")[0]: row for row in text.split("\n")}
             for folder, text in found.items()
             if isinstance(folder, str) and isinstance(text, str)
         }
+        return plain, _family_declarations(doc.get("files"))
     except Exception:  # a document of the wrong shape: read everything
-        return {}
+        return {}, {}
+
+
+def _family_declarations(files: Any) -> Declarations:
+    """The previous index's ``files`` rows, each checked for shape (a bad one is left out:
+    its declaration is read again)."""
+    out: Declarations = {}
+    for row in files if isinstance(files, list) else ():
+        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)):
+            continue
+        path, signature, _dist, entries = row
+        if not (isinstance(signature, list) and len(signature) == 4 and isinstance(entries, list)):
+            continue
+        found = [
+            (e[0], e[1], e[2])
+            for e in entries
+            if isinstance(e, list) and len(e) == 3 and all(isinstance(x, str) for x in e)
+        ]
+        if len(found) == len(entries):
+            out[path] = (signature, found)
+    return out
 
 
 def parse_entry_points(text: str) -> list[tuple[str, str, str]]:

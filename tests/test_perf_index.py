@@ -180,16 +180,18 @@ def test_rebuild_reads_only_declarations_that_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rebuild (after any install) does not read again the declarations the previous index
-    found no family entry in, while their stat signature is unchanged; one edited in place
-    to gain a family entry, a new one, and every family declaration are read and indexed."""
+    read, while their stat signature is unchanged: a plain one stays plain, a family one
+    keeps its entries (from the previous index).  One edited in place to gain a family
+    entry, a family one edited in place, and a new one are read and indexed."""
     site = tmp_path / "site"
     site.mkdir()
     for i in range(5):
         _dist(site, f"plain{i}-1.0.dist-info", f"[console_scripts]\np{i} = m{i}:main\n".encode())
     _dist(site, "fam-1.0.dist-info", b"[openhcs]\nfam = fam_mod\n")
+    _dist(site, "famed-1.0.dist-info", b"[openhcs]\nfamed = famed_mod\n")
     monkeypatch.setattr("sys.path", [str(site)])
     _environment.forget()
-    assert [row[2] for row in _index_view(_contracts.build_index())] == ["fam"]
+    assert [row[2] for row in _index_view(_contracts.build_index())] == ["fam", "famed"]
 
     opened: list[str] = []
     real_open = os.open
@@ -203,14 +205,20 @@ def test_rebuild_reads_only_declarations_that_changed(
     edited = site / "plain2-1.0.dist-info" / "entry_points.txt"
     edited.write_bytes(edited.read_bytes() + b"[openhcs.settings]\nedited = ed_mod\n")
     _dist(site, "newdist-1.0.dist-info", b"[openhcs]\nnew = new_mod\n")
+    famed = site / "famed-1.0.dist-info" / "entry_points.txt"
+    famed.write_bytes(b"[openhcs]\nrenamed = famed_mod\n")  # a family declaration edited
     _environment.forget()
     monkeypatch.setattr(os, "open", spy)
     rebuilt = _index_view(_contracts.build_index())
     monkeypatch.setattr(os, "open", real_open)
-    assert sorted(opened) == ["fam-1.0.dist-info", "newdist-1.0.dist-info", "plain2-1.0.dist-info"]
+    assert sorted(opened) == [
+        "famed-1.0.dist-info",
+        "newdist-1.0.dist-info",
+        "plain2-1.0.dist-info",
+    ]
     _environment.forget()
     assert rebuilt == _reference_index()
-    assert {row[2] for row in rebuilt} == {"fam", "edited", "new"}
+    assert {row[2] for row in rebuilt} == {"fam", "renamed", "edited", "new"}
 
 
 def test_rebuild_with_the_caches_off_reads_everything(
@@ -238,3 +246,19 @@ def test_rebuild_with_the_caches_off_reads_everything(
     assert [p for p in opened if p.endswith("entry_points.txt")] == [
         str(site / "plain0-1.0.dist-info" / "entry_points.txt")
     ]
+
+
+def test_previous_index_rows_of_the_wrong_shape_are_read_again() -> None:
+    """A previous index's family rows are taken only when well-formed; any other row is left
+    out (its declaration is then read again), never trusted or crashed on."""
+    good = ["/site/a-1.0.dist-info/entry_points.txt", [1, 2, 3, 4], "a", [["openhcs", "a", "a"]]]
+    bad_rows: list[object] = [
+        "not a row",
+        ["/p", [1, 2, 3], "d", []],  # a signature of the wrong length
+        ["/p2", [1, 2, 3, 4], "d", [["openhcs", "x"]]],  # an entry of the wrong length
+        ["/p3", [1, 2, 3, 4], "d", [["openhcs", "x", 7]]],  # a value that is not a string
+        [42, [1, 2, 3, 4], "d", []],
+    ]
+    found = _contracts._family_declarations([good, *bad_rows])
+    assert found == {good[0]: ([1, 2, 3, 4], [("openhcs", "a", "a")])}  # type: ignore[index]
+    assert _contracts._family_declarations({"not": "a list"}) == {}
