@@ -98,6 +98,35 @@ class PluginFailure(_Frozen):
         self._set("location", location)
         self._set("missing_module", missing_module)
 
+    @classmethod
+    def of(
+        cls,
+        registry: str,
+        plugin: str,
+        kind: str,
+        message: str,
+        exc: BaseException | None = None,
+        *,
+        module: str | None = None,
+        distribution: str | None = None,
+        key: str | None = None,
+        missing_module: str | None = None,
+    ) -> PluginFailure:
+        """A failure caused by *exc* (if any): its type, where it was raised, and the module
+        it found missing (unless *missing_module* is given) - the one place they are read."""
+        return cls(
+            registry,
+            plugin,
+            kind,
+            message,
+            module=module,
+            distribution=distribution,
+            key=key,
+            exception=type(exc).__name__ if exc is not None else None,
+            location=exception_location(exc) if exc is not None else None,
+            missing_module=missing_module or (missing_module_of(exc) if exc is not None else None),
+        )
+
     def describe(self) -> str:
         where = ", ".join(
             part

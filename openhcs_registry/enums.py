@@ -290,18 +290,10 @@ def report_problem(
     exc: BaseException | None = None,
 ) -> None:
     """Report a plugin's problem with enum *label* (logged once, like a registry failure)."""
-    from ._diagnostics import PluginFailure, exception_location, missing_module_of, report
+    from ._diagnostics import PluginFailure, report
 
     report(
-        PluginFailure(
-            label,
-            plugin,
-            kind,
-            message,
-            module=module,
-            distribution=distribution,
-            exception=type(exc).__name__ if exc is not None else None,
-            location=exception_location(exc) if exc is not None else None,
-            missing_module=missing_module_of(exc) if exc is not None else None,
+        PluginFailure.of(
+            label, plugin, kind, message, exc, module=module, distribution=distribution
         )
     )

@@ -102,9 +102,10 @@ def test_2_entry_point_module_fixed_after_failing_to_import(world: World) -> Non
     assert warm_equals_fresh(world)["keys"] == ["alpha"]
 
 
-def test_3_optional_dependency_saved_in_the_launch_folder(world: World, tmp_path: Path) -> None:
+def install_optional_dependency_plugin(world: World, dep: str) -> str:
+    """*world*'s registry with one plugin whose hook offers ``opt`` only when module *dep*
+    imports (an optional dependency); returns *dep*."""
     world.write_spec()
-    dep = f"optdep_{world.tag}"
     world.install(
         "opt-plugin",
         f"opt_{world.tag}",
@@ -121,6 +122,11 @@ def test_3_optional_dependency_saved_in_the_launch_folder(world: World, tmp_path
                 return [Opt]
             """),
     )
+    return dep
+
+
+def test_3_optional_dependency_saved_in_the_launch_folder(world: World, tmp_path: Path) -> None:
+    dep = install_optional_dependency_plugin(world, f"optdep_{world.tag}")
     plain = tmp_path / "plain"
     plain.mkdir()
     prime(world, cwd=plain)
@@ -839,24 +845,7 @@ def test_12_a_relative_sys_path_entry_is_read_in_the_launch_folder(
     relative entry that names a folder in one launch folder is read there (it may provide
     an optional dependency), and a warm start equals a fresh one in each folder.
     """
-    world.write_spec()
-    dep = f"reldep_{world.tag}"
-    world.install(
-        "opt-plugin",
-        f"opt_{world.tag}",
-        world.plugin_source(hook=False)
-        + textwrap.dedent(f"""
-            class Opt(Thing):
-                kind = "opt"
-            @hookimpl
-            def provide_things():
-                try:
-                    import {dep}  # noqa: F401
-                except ImportError:
-                    return []
-                return [Opt]
-            """),
-    )
+    dep = install_optional_dependency_plugin(world, f"reldep_{world.tag}")
     code = RELATIVE_ENTRY_LISTING.format(spec=world.spec)
 
     def listing(cwd: Path, **env: str) -> dict[str, Any]:

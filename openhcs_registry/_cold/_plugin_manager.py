@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from .. import settings
-from .._diagnostics import FailureKind, PluginFailure, exception_location, missing_module_of
+from .._diagnostics import FailureKind, PluginFailure
 from .._markers import PROJECT_NAME
 
 if TYPE_CHECKING:
@@ -47,17 +47,15 @@ class RegistryPluginManager(pluggy.PluginManager):
 
     def _fail(self, plugin: str, message: str, module: str | None, exc: BaseException) -> None:
         self.failures.append(
-            PluginFailure(
+            PluginFailure.of(
                 self.registry,
                 plugin,
                 FailureKind.IMPORT_ERROR
                 if not isinstance(exc, (ValueError, pluggy.PluginValidationError))
                 else FailureKind.INVALID_PLUGIN,
                 f"{message}: {type(exc).__name__}: {exc}",
+                exc,
                 module=module,
-                exception=type(exc).__name__,
-                location=exception_location(exc),
-                missing_module=missing_module_of(exc),
             )
         )
 

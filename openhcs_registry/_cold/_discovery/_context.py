@@ -25,8 +25,6 @@ from ..._config import RegistryConfig
 from ..._diagnostics import (
     PluginFailure,
     bad_key_text,
-    exception_location,
-    missing_module_of,
     report,
 )
 from ..._environment import environment_fingerprint, file_stat, snapshot
@@ -74,17 +72,16 @@ class Context:
         missing_module: str | None = None,
     ) -> PluginFailure:
         """A failure found now (logged once, here)."""
-        failure = PluginFailure(
-            registry=self.config.name,
-            plugin=plugin,
-            kind=kind,
-            message=message,
+        failure = PluginFailure.of(
+            self.config.name,
+            plugin,
+            kind,
+            message,
+            exc,
             module=module,
             distribution=distribution,
             key=key,
-            exception=type(exc).__name__ if exc is not None else None,
-            location=exception_location(exc) if exc is not None else None,
-            missing_module=missing_module or (missing_module_of(exc) if exc else None),
+            missing_module=missing_module,
         )
         if exc is not None and logger.isEnabledFor(10):
             import traceback
