@@ -133,3 +133,20 @@ def test_built_on_demand_from_a_warm_start(world: World) -> None:
     assert source == "cache" and keys == ["a", "b", "c", "p"]
     assert light  # the warm listing did not build it
     assert said == ["ALPHA:W", "BETA:W", "GAMMA:W", "PKG:W"]
+
+
+def test_plugins_have_the_names_discovery_gives_them(world: World) -> None:
+    """The plugin manager lists entry points with discovery's reader: the same plugins, by
+    the same names (``dist:name`` with the normalised distribution name when two
+    distributions declare one name), never one only importlib.metadata would see."""
+    world.write_spec()
+    world.install(
+        "Alpha_Dist", f"alpha_{world.tag}", world.plugin_source(("A", "a")), ep_name="same"
+    )
+    world.install("beta.dist", f"beta_{world.tag}", world.plugin_source(("B", "b")), ep_name="same")
+    world.install("gamma-dist", f"gamma_{world.tag}", world.plugin_source(("C", "c")))
+    registry = world.registry()
+    discovered = sorted(p["name"] for p in registry.plugins if p["origin"] == "entry_point")
+    managed = sorted(name for name, _ in registry.plugin_manager.list_name_plugin())
+    assert managed == discovered
+    assert discovered == sorted(["same", "beta-dist:same", f"gamma_{world.tag}"])

@@ -85,20 +85,17 @@ def build_plugin_manager(
     pm.add_hookspecs(type("Spec", (), {cfg.hook_name: staticmethod(cfg.hookspec)}))
     blocked = registry.blocked
     if not settings.entry_points_disabled():
-        from importlib.metadata import entry_points
+        from ._entrypoints import entry_points
 
-        declared = sorted(
-            entry_points(group=cfg.entry_point_group),
-            key=lambda ep: (getattr(getattr(ep, "dist", None), "name", "") or "", ep.name),
-        )
+        # the one entry-point reader, in discovery's order and with its names: the first
+        # distribution of a name on sys.path, sorted by normalised distribution and name
         names: set[str] = set()
-        for ep in declared:
-            dist = getattr(getattr(ep, "dist", None), "name", None)
-            name = ep.name if ep.name not in names else f"{dist}:{ep.name}"
+        for ep in entry_points(cfg.entry_point_group):
+            name = ep.name if ep.name not in names else f"{ep.distribution}:{ep.name}"
             names.add(name)
             if ep.name in blocked or name in blocked:
                 continue
-            module = ep.value.split(":")[0].strip()
+            module = ep.module
             try:
                 obj = ep.load()
             except BaseException as exc:  # SystemExit at import included: one plugin's fault
