@@ -8,11 +8,12 @@ hookspecs and calls them on :attr:`LazyDiscoveryDict.plugin_manager`: a real
 discovers — its entry points, the modules of its discovery packages and its run-time plugins
 (``registry.add_plugin``); blocked plugins are left out, as discovery leaves them out.
 
-It is built on first use of the property (the cold path: it imports pluggy,
-``importlib.metadata`` and the plugin modules; a warm start that never asks for it pays
-nothing) and kept until the registry's blocked or run-time plugins change.  Loading is
-isolated the same way discovery isolates it: a plugin that cannot be imported or that pluggy
-rejects is left out and recorded in :attr:`RegistryPluginManager.failures`.
+It is built on first use of the property (the cold path: it imports pluggy and the plugin
+modules; entry points come from the one reader, :mod:`._entrypoints`, as discovery's do; a
+warm start that never asks for it pays nothing) and kept until the registry's blocked or
+run-time plugins change.  Loading is isolated the same way discovery isolates it: a plugin
+that cannot be imported or that pluggy rejects is left out and recorded in
+:attr:`RegistryPluginManager.failures`.
 """
 
 from __future__ import annotations

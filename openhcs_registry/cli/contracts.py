@@ -33,13 +33,15 @@ def load_contracts(modules: Sequence[str]) -> tuple[dict[str, Any], dict[str, An
     """
     regs = load_registries(modules)
     groups = {r.config.entry_point_group for r in regs.values()} | {"openhcs"}
-    from importlib.metadata import entry_points
+    from .._cold._entrypoints import entry_points
 
     for group in sorted(groups):
-        for ep in entry_points(group=f"{group}.contracts"):
+        for ep in entry_points(f"{group}.contracts"):
             try:
                 ep.load()
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit from a contract module included
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
                 print(f"openhcs-registry: contracts {ep.value!r}: {exc}", file=sys.stderr)
     from .._lazy import registries
 
