@@ -22,8 +22,6 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from .._environment import names_in
@@ -104,20 +102,27 @@ class Inputs:
         self.tops: set[str] = set()
 
     def update(self, other: Inputs) -> None:
+        files = self.files
         for path, value in other.files.items():
-            self.files.setdefault(path, value)
-        for path, value in other.dirs.items():
-            self.dirs.setdefault(path, value)
-        for path, (value, listed, names) in other.names.items():
-            found = self.names.get(path)
-            if found is None:
-                self.names[path] = (value, listed, set(names))
-            else:
-                found[2].update(names)
-        self.missing |= other.missing
+            if path not in files:
+                files[path] = value
+        if other.dirs:
+            for path, value in other.dirs.items():
+                self.dirs.setdefault(path, value)
+        if other.names:
+            for path, (value, listed, names) in other.names.items():
+                found = self.names.get(path)
+                if found is None:
+                    self.names[path] = (value, listed, set(names))
+                else:
+                    found[2].update(names)
+        if other.missing:
+            self.missing |= other.missing
         self.tops |= other.tops
+        modules = self.modules
         for name, file in other.modules.items():
-            self.modules.setdefault(name, file)
+            if name not in modules:
+                modules[name] = file
 
     def add_file(self, path: str) -> str:
         """Record *path* (a module file) as read now; inside a zip, the archive.
@@ -127,7 +132,7 @@ class Inputs:
         """
         if path in self.files or _in_stdlib(path):
             return path
-        value = sig(path)
+        value = _span_sig(path)
         if value is None:
             archive = _archive_of(path)
             if archive is not None:
@@ -216,26 +221,29 @@ class _Recorder:
         return stack
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        stack = self.stack()
-        if not stack or getattr(self.local, "busy", False):
+        local = self.local
+        stack = getattr(local, "stack", None)
+        if not stack or getattr(local, "busy", False):
             return None
         if fullname.partition(".")[0] == _ENGINE:
             return None  # the engine's own code (lazy imports): its version is in the header
-        self.local.busy = True
+        local.busy = True
         try:
             spec = _find_after(self, fullname, path, target)
         finally:
-            self.local.busy = False
+            local.busy = False
+        # what the answer says, worked out once and noted in every record concerned
+        file, folders = _found_where(spec, path)
         for inputs in stack:
-            _note(inputs, fullname, path, spec)
+            _note(inputs, fullname, path, spec, file, folders)
         # what loading each module reads: the module itself, then whatever its body finds
         if spec is not None:
             own = _loaded[fullname] = Inputs()
-            _note(own, fullname, path, spec)
-        for name in _loading_modules(sys._getframe(1)):
+            _note(own, fullname, path, spec, file, folders)
+        for name in _loading_modules(sys._getframe(1), getattr(local, "outermost", None)):
             found = _loaded.get(name)
             if found is not None:
-                _note(found, fullname, path, spec)
+                _note(found, fullname, path, spec, file, folders)
         return spec
 
     def invalidate_caches(self) -> None:
@@ -243,7 +251,7 @@ class _Recorder:
 
 
 def _find_after(me: Any, fullname: str, path: Any, target: Any) -> Any:
-    finders = list(sys.meta_path)
+    finders = sys.meta_path
     try:
         start = finders.index(me) + 1
     except ValueError:
@@ -258,46 +266,62 @@ def _find_after(me: Any, fullname: str, path: Any, target: Any) -> Any:
     return None
 
 
-def _note(inputs: Inputs, fullname: str, path: Any, spec: Any) -> None:
-    inputs.tops.add(fullname.partition(".")[0])
-    if spec is None:
-        inputs.missing.add(fullname)
-        if path is not None:  # a submodule not found: its parent's folders decide
-            leaf = {fullname.rpartition(".")[2]}
-            for folder in path:
-                if isinstance(folder, str):
-                    inputs.add_names(os.path.abspath(folder), leaf)
-        return
-    # A module found is watched through its file (and its package's ``__init__``); its
-    # folder is not: a file added beside it does not change what it read.  A top-level
-    # name appearing earlier on ``sys.path`` is seen through the entries' names.
-    origin = getattr(spec, "origin", None)
-    if getattr(spec, "has_location", False) and isinstance(origin, str):
-        file = os.path.abspath(origin)
-        inputs.modules.setdefault(fullname, inputs.add_file(file))
-        if path is not None:
-            _note_earlier_portions(inputs, fullname, path, file)
-    else:
-        inputs.modules.setdefault(fullname, None)
-    if path is not None:  # its parents were imported before it, maybe by someone else
-        _add_parents(inputs, fullname)
-
-
-def _note_earlier_portions(inputs: Inputs, fullname: str, path: Any, file: str) -> None:
-    """A submodule found in a later folder of its package's path: the earlier ones missed it.
-
-    A namespace package spans several folders (``p1/pkg``, ``p2/pkg``); ``pkg.mod`` found in
-    ``p2/pkg`` becomes ``p1/pkg/mod.py`` the moment such a file appears in the earlier folder,
-    so the name is recorded as looked for there (a regular package has one folder: nothing).
-    """
-    leaf = {fullname.rpartition(".")[2]}
+def _found_where(spec: Any, path: Any) -> tuple[str | None, list[str]]:
+    """The module file of *spec* (absolute; None: no file or not found) and the folders of
+    its package's *path* to record the leaf name as looked for in: every folder for a name
+    not found, the folders before the one holding the file for a name found (see
+    :func:`_note`).  Computed once per look-up, whatever number of records notes it."""
+    file = None
+    if spec is not None:
+        origin = getattr(spec, "origin", None)
+        if getattr(spec, "has_location", False) and isinstance(origin, str):
+            file = os.path.abspath(origin)
+        else:
+            return None, []  # no file: nothing looked for in the folders
+    if path is None:
+        return file, []
+    folders = []
     for folder in path:
         if not isinstance(folder, str):
             continue
         folder = os.path.abspath(folder)
-        if file.startswith(folder + os.sep):
-            return
-        inputs.add_names(folder, leaf)
+        if file is not None and file.startswith(folder + os.sep):
+            break
+        folders.append(folder)
+    return file, folders
+
+
+def _note(
+    inputs: Inputs, fullname: str, path: Any, spec: Any, file: str | None, folders: list[str]
+) -> None:
+    """Note in *inputs* that *fullname* was looked for (in package *path*) and found as
+    *spec* (None: not found); *file* and *folders* are :func:`_found_where`'s."""
+    inputs.tops.add(fullname.partition(".")[0])
+    if spec is None:
+        inputs.missing.add(fullname)
+        if folders:  # a submodule not found: its parent's folders decide
+            leaf = {fullname.rpartition(".")[2]}
+            for folder in folders:
+                inputs.add_names(folder, leaf)
+        return
+    # A module found is watched through its file (and its package's ``__init__``); its
+    # folder is not: a file added beside it does not change what it read.  A top-level
+    # name appearing earlier on ``sys.path`` is seen through the entries' names.
+    if file is not None:
+        inputs.modules.setdefault(fullname, inputs.add_file(file))
+        if folders:
+            # A submodule found in a later folder of its package's path: the earlier ones
+            # missed it.  A namespace package spans several folders (``p1/pkg``,
+            # ``p2/pkg``); ``pkg.mod`` found in ``p2/pkg`` becomes ``p1/pkg/mod.py`` the
+            # moment such a file appears in the earlier folder, so the name is recorded as
+            # looked for there (a regular package has one folder: nothing).
+            leaf = {fullname.rpartition(".")[2]}
+            for folder in folders:
+                inputs.add_names(folder, leaf)
+    else:
+        inputs.modules.setdefault(fullname, None)
+    if path is not None:  # its parents were imported before it, maybe by someone else
+        _add_parents(inputs, fullname)
 
 
 def note_found(inputs: Inputs, names: Any) -> None:
@@ -324,14 +348,16 @@ def note_found(inputs: Inputs, names: Any) -> None:
         _add_parents(inputs, name)
 
 
-def _loading_modules(frame: Any) -> list[str]:
+def _loading_modules(frame: Any, stop: Any = None) -> list[str]:
     """Modules whose body is running on this thread now (the import chain), innermost first.
 
     A module's top-level code runs in a ``<module>`` frame whose ``__spec__`` is marked
-    ``_initializing`` by the import system until the body ends.
+    ``_initializing`` by the import system until the body ends.  The walk ends at *stop*,
+    the frame that began this thread's outermost recording: a module found under a
+    recording is loaded inside it, so no body running above that frame is in :data:`_loaded`.
     """
     out = []
-    while frame is not None:
+    while frame is not None and frame is not stop:
         if frame.f_code.co_name == "<module>":
             spec = frame.f_globals.get("__spec__")
             if spec is not None and getattr(spec, "_initializing", False):
@@ -373,8 +399,11 @@ def _hooked_import(
 ) -> Any:
     """``__import__`` while a recorder is installed: also notes imports ``sys.modules`` answered."""
     module = _real_import(name, globals, locals, fromlist, level)
-    stack = _recorder.stack()
-    if stack and not getattr(_recorder.local, "busy", False):
+    local = _recorder.local
+    stack = getattr(local, "stack", None)
+    if stack and not getattr(local, "busy", False):
+        if not fromlist and not level and name in _unrecorded:
+            return module  # ``import io`` (every module load's ``io.open_code`` does it)
         try:
             _note_cached(stack, name, globals, fromlist, level)
         except Exception:  # never break the plugin's import over bookkeeping
@@ -385,8 +414,9 @@ def _hooked_import(
 def _hooked_import_module(name: str, package: str | None = None) -> Any:
     """``importlib.import_module`` while a recorder is installed (as :func:`_hooked_import`)."""
     module = _real_import_module(name, package)
-    stack = _recorder.stack()
-    if stack and not getattr(_recorder.local, "busy", False):
+    local = _recorder.local
+    stack = getattr(local, "stack", None)
+    if stack and not getattr(local, "busy", False):
         try:
             _note_cached(stack, module.__name__, None, (), 0)
         except Exception:  # never break the plugin's import over bookkeeping
@@ -435,7 +465,9 @@ def _note_cached(stack: list[Inputs], name: str, globals: Any, fromlist: Any, le
         for inputs in stack:
             inputs.update(source)
         if loading is None:
-            loading = _loading_modules(sys._getframe(2))
+            loading = _loading_modules(
+                sys._getframe(2), getattr(_recorder.local, "outermost", None)
+            )
         for loader_name in loading:
             found = _loaded.get(loader_name)
             if found is not None and found is not source:
@@ -452,31 +484,31 @@ _installed = 0
 _import_log: dict[str, Inputs] = {}
 
 
-@contextmanager
-def recording(inputs: Inputs) -> Iterator[Inputs]:
-    """Record into *inputs* what the current thread imports meanwhile (nests)."""
-    with installed():
-        stack = _recorder.stack()
-        stack.append(inputs)
-        try:
-            yield inputs
-        finally:
-            stack.pop()
+#: Stat signatures taken while the hooks are installed, by path: a file noted by several
+#: records (each plugin's, each loading module's, each of their parents') is stat'ed once
+#: per run.  The first stat of a path precedes every read of it noted after it, so a
+#: record holding it is never newer than what was read (a change after it is a change).
+_sigs: dict[str, Sig] = {}
 
 
-@contextmanager
-def installed() -> Iterator[None]:
-    """The recorder's finder and import hooks in place meanwhile (nests; counted).
+def _span_sig(path: str) -> Sig:
+    """:func:`sig` of *path*, the one taken first during this run of the hooks."""
+    if not _installed:
+        return sig(path)
+    try:
+        return _sigs[path]
+    except KeyError:
+        value = _sigs[path] = sig(path)
+        return value
 
-    :func:`recording` installs them for its own span; a discovery holds them for the whole
-    run, so that recording each of thousands of plugins does not put them in and take them
-    out again each time.  With no recording on a thread's stack they note nothing.
-    """
+
+def _install() -> None:
     global _installed
     import builtins
 
     with _install_lock:
         if _installed == 0:
+            _sigs.clear()
             if _recorder not in sys.meta_path:
                 sys.meta_path.insert(0, _recorder)
             if builtins.__import__ is _real_import:
@@ -484,20 +516,76 @@ def installed() -> Iterator[None]:
             if importlib.import_module is _real_import_module:
                 importlib.import_module = _hooked_import_module
         _installed += 1
-    try:
-        yield
-    finally:
-        with _install_lock:
-            _installed -= 1
-            if _installed == 0:
-                try:
-                    sys.meta_path.remove(_recorder)
-                except ValueError:
-                    pass
-                if builtins.__import__ is _hooked_import:  # never undo someone else's hook
-                    builtins.__import__ = _real_import
-                if importlib.import_module is _hooked_import_module:
-                    importlib.import_module = _real_import_module
+
+
+def _uninstall() -> None:
+    global _installed
+    import builtins
+
+    with _install_lock:
+        _installed -= 1
+        if _installed == 0:
+            _sigs.clear()
+            try:
+                sys.meta_path.remove(_recorder)
+            except ValueError:
+                pass
+            if builtins.__import__ is _hooked_import:  # never undo someone else's hook
+                builtins.__import__ = _real_import
+            if importlib.import_module is _hooked_import_module:
+                importlib.import_module = _real_import_module
+
+
+class _Installed:
+    """:func:`installed`'s context manager (a class: entered once per plugin recorded,
+    where a generator-based one costs several microseconds more)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        _install()
+
+    def __exit__(self, *exc: object) -> None:
+        _uninstall()
+
+
+def installed() -> _Installed:
+    """The recorder's finder and import hooks in place meanwhile (nests; counted).
+
+    :func:`recording` installs them for its own span; a discovery holds them for the whole
+    run, so that recording each of thousands of plugins does not put them in and take them
+    out again each time.  With no recording on a thread's stack they note nothing.
+    """
+    return _Installed()
+
+
+class _Recording:
+    """:func:`recording`'s context manager."""
+
+    __slots__ = ("inputs",)
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.inputs = inputs
+
+    def __enter__(self) -> Inputs:
+        _install()
+        stack = _recorder.stack()
+        if not stack:  # the frame the import chains of this recording start below
+            _recorder.local.outermost = sys._getframe(1)
+        stack.append(self.inputs)
+        return self.inputs
+
+    def __exit__(self, *exc: object) -> None:
+        stack = _recorder.stack()
+        stack.pop()
+        if not stack:
+            _recorder.local.outermost = None
+        _uninstall()
+
+
+def recording(inputs: Inputs) -> _Recording:
+    """Record into *inputs* what the current thread imports meanwhile (nests)."""
+    return _Recording(inputs)
 
 
 _by_top: dict[str, list[str]] = {}
@@ -595,15 +683,21 @@ def _add_parents(inputs: Inputs, name: str) -> None:
             inputs.modules[parent] = inputs.add_file(os.path.abspath(file))
 
 
-@contextmanager
-def calling(inputs: Inputs) -> Iterator[None]:
+class _Calling(_Recording):
+    """:func:`calling`'s context manager."""
+
+    __slots__ = ()
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__()
+        error = exc[1] if len(exc) > 1 else None
+        if isinstance(error, BaseException):
+            self.inputs.add_traceback(error)
+
+
+def calling(inputs: Inputs) -> _Calling:
     """Record what a hook call imports (and, if it raises, the files it ran through)."""
-    try:
-        with recording(inputs):
-            yield
-    except BaseException as exc:
-        inputs.add_traceback(exc)
-        raise
+    return _Calling(inputs)
 
 
 def shadow_dirs(
