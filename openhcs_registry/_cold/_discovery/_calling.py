@@ -177,7 +177,41 @@ def impls_in_call_order(
 ) -> list[tuple[Loaded, Any]]:
     """``(plugin, hookimpl)`` of the registry's hook, in pluggy's call order, the plugins
     registered with a new manager in *order* (a plugin pluggy refuses is the record's
-    ``invalid_plugin`` failure)."""
+    ``invalid_plugin`` failure).
+
+    Each plugin is registered alone (then unregistered): pluggy validates it and makes its
+    hookimpls exactly as it would among all the others, but its ``_add_hookimpl`` scans the
+    hook's whole list on every registration, which at thousands of plugins is a quadratic
+    share of a cold start.  The list pluggy would hold after registering them all in *order*
+    is put together from the plugins' own lists instead (:func:`_pluggy_order`).
+    """
+    order = list(order)
+    pm, hook = _new_manager(ctx)
+    own: list[tuple[Loaded, list[Any]]] = []
+    refused: list[tuple[Loaded, Exception]] = []
+    for name in order:
+        plugin = loaded[name]
+        try:
+            pm.register(_Hookimpls(_marked(plugin)), name=name)
+        except Exception as exc:
+            refused.append((plugin, exc))  # (older pluggy may have kept some of its impls)
+        own.append((plugin, hook.get_hookimpls()))
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
+        if hook.get_hookimpls():  # not left as pluggy left it: let pluggy order them all
+            return _all_in_one_manager(ctx, loaded, order)
+    ordered = _pluggy_order(own)
+    if ordered is None:
+        return _all_in_one_manager(ctx, loaded, order)
+    for plugin, error in refused:
+        ctx.fail(
+            plugin.record, FailureKind.INVALID_PLUGIN, f"rejected by pluggy: {error}", exc=error
+        )
+    return ordered
+
+
+def _new_manager(ctx: Context) -> tuple[Any, Any]:
+    """A pluggy manager knowing the registry's hookspec, and its hook caller."""
     import pluggy
 
     from ..._markers import PROJECT_NAME
@@ -185,18 +219,62 @@ def impls_in_call_order(
     pm = pluggy.PluginManager(PROJECT_NAME)
     spec_namespace = type("Spec", (), {ctx.config.hook_name: staticmethod(ctx.config.hookspec)})
     pm.add_hookspecs(spec_namespace)
+    return pm, getattr(pm.hook, ctx.config.hook_name)
+
+
+def _marked(plugin: Loaded) -> dict[str, Any]:
+    marked = plugin.marked
+    return hookimpl_attributes(plugin.obj) if marked is None else marked
+
+
+def _pluggy_order(own: list[tuple[Loaded, list[Any]]]) -> list[tuple[Loaded, Any]] | None:
+    """The call order pluggy gives the hookimpls of plugins registered in the order of
+    *own* (each with the list pluggy made for it alone); None if some impl is both
+    ``tryfirst`` and ``trylast`` (pluggy's placing of it depends on its neighbours).
+
+    ``HookCaller._add_hookimpl`` puts a ``trylast`` impl at the front, a ``tryfirst`` one
+    at the end and any other after the last impl that is not ``tryfirst``; the wrappers
+    apart, the list is therefore the ``trylast`` impls (last registered first), then the
+    others (in order), then the ``tryfirst`` ones (in order), each plugin's own list being
+    that same arrangement of its impls.  Calls go from the end of the list.
+    """
+    last: list[list[tuple[Loaded, Any]]] = []
+    normal: list[tuple[Loaded, Any]] = []
+    first: list[tuple[Loaded, Any]] = []
+    for plugin, impls in own:
+        chunk = []
+        for impl in impls:
+            if impl.hookwrapper or impl.wrapper:
+                continue
+            if impl.trylast:
+                if impl.tryfirst:
+                    return None
+                chunk.append((plugin, impl))
+            elif impl.tryfirst:
+                first.append((plugin, impl))
+            else:
+                normal.append((plugin, impl))
+        if chunk:
+            last.append(chunk)
+    listed = [pair for chunk in reversed(last) for pair in chunk] + normal + first
+    listed.reverse()
+    return listed
+
+
+def _all_in_one_manager(
+    ctx: Context, loaded: Mapping[str, Loaded], order: list[str]
+) -> list[tuple[Loaded, Any]]:
+    """:func:`impls_in_call_order` as pluggy itself orders them: every plugin registered
+    with one manager (for the impls :func:`_pluggy_order` cannot place)."""
+    pm, hook = _new_manager(ctx)
     for name in order:
         plugin = loaded[name]
         try:
-            marked = plugin.marked
-            if marked is None:
-                marked = hookimpl_attributes(plugin.obj)
-            pm.register(_Hookimpls(marked), name=name)
+            pm.register(_Hookimpls(_marked(plugin)), name=name)
         except Exception as exc:
             ctx.fail(
                 plugin.record, FailureKind.INVALID_PLUGIN, f"rejected by pluggy: {exc}", exc=exc
             )
-    hook = getattr(pm.hook, ctx.config.hook_name)
     return [
         (loaded[impl.plugin_name], impl)
         for impl in reversed(hook.get_hookimpls())
