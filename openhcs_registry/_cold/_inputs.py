@@ -431,6 +431,8 @@ def _note_cached(stack: list[Inputs], name: str, globals: Any, fromlist: Any, le
             return
         base = package.rsplit(".", level - 1)[0]
         name = f"{base}.{name}" if name else base
+    if name.partition(".")[0] == _ENGINE:
+        return  # the engine's lazy imports (never recorded: its version is in the header)
     touched = []
     parts = name.split(".")
     for depth in range(1, len(parts) + 1):

@@ -13,25 +13,28 @@ something that is not a list or dict) becomes that plugin's failure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from ... import _autoregister as autoregister
 from ..._diagnostics import FailureKind
+from ..._markers import PROJECT_NAME, declared_hookspecs
 from .. import _entrypoints, _inputs
 from .._records import PluginRecord
 from ._context import Context, Loaded, logger
 from ._judging import judge_answer
 
 
-@dataclass
 class Calls:
     """What calling the hooks showed besides the records' answers."""
 
-    #: classes noted at import time while each plugin's hook ran
-    noted: dict[str, list[Any]] = field(default_factory=dict)
-    #: the modules of the hookimpls called (a plugin object's hook may live elsewhere)
-    modules: set[str] = field(default_factory=set)
+    __slots__ = ("modules", "noted")
+
+    def __init__(self) -> None:
+        #: classes noted at import time while each plugin's hook ran
+        self.noted: dict[str, list[Any]] = {}
+        #: the modules of the hookimpls called (a plugin object's hook may live elsewhere)
+        self.modules: set[str] = set()
 
 
 def calling_order(records: Iterable[PluginRecord]) -> list[PluginRecord]:
@@ -55,10 +58,17 @@ _contracts_loaded: set[str] = set()
 
 def hookimpl_attributes(obj: Any) -> dict[str, Any]:
     """The attributes of plugin *obj* that carry a hookimpl marker, by attribute name."""
-    from ..._markers import PROJECT_NAME
-
     marker = PROJECT_NAME + "_impl"
     out = {}
+    namespace = getattr(obj, "__dict__", None)
+    if type(obj) is ModuleType and isinstance(namespace, dict) and "__dir__" not in namespace:
+        # a plain module (what an entry point names): ``dir()`` is its sorted namespace and
+        # ``getattr`` its values, but for dunder names the module type may answer itself
+        for attr in sorted(namespace):
+            value = namespace[attr] if attr[:2] != "__" else getattr(obj, attr, None)
+            if isinstance(getattr(value, marker, None), dict):
+                out[attr] = value
+        return out
     for attr in dir(obj):
         try:
             value = getattr(obj, attr, None)
@@ -95,8 +105,6 @@ def unknown_hooks(
     declared under the ``<group>.contracts`` entry-point group (loaded only when a name is
     not known yet, so a correct plugin costs nothing).
     """
-    from ..._markers import PROJECT_NAME, declared_hookspecs
-
     marker = PROJECT_NAME + "_impl"
     names = [
         str(getattr(value, marker).get("specname") or attr)
@@ -213,8 +221,6 @@ def impls_in_call_order(
 def _new_manager(ctx: Context) -> tuple[Any, Any]:
     """A pluggy manager knowing the registry's hookspec, and its hook caller."""
     import pluggy
-
-    from ..._markers import PROJECT_NAME
 
     pm = pluggy.PluginManager(PROJECT_NAME)
     spec_namespace = type("Spec", (), {ctx.config.hook_name: staticmethod(ctx.config.hookspec)})

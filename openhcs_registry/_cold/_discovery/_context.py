@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..._config import RegistryConfig
@@ -44,19 +43,33 @@ ENVIRONMENT = "<environment>"
 Packages = Mapping[str, tuple[str | None, str | None]]
 
 
-@dataclass(frozen=True)
 class Context:
-    """The read-only part of one discovery run, passed to every step."""
+    """The read-only part of one discovery run, passed to every step.
 
-    config: RegistryConfig
-    blocked: frozenset[str] = frozenset()
-    #: records of an earlier discovery whose inputs are unchanged, by plugin name
-    reuse: Mapping[str, PluginRecord] = field(default_factory=dict)
-    #: the previous entry-point scan (unchanged declaration files are not read again)
-    scanned: dict[str, Any] | None = None
-    #: ``sys.path`` folder listings, taken once (see :func:`look_at_environment`)
-    listed: dict[str, list[str] | None] = field(default_factory=dict)
-    stat: Callable[[str], Any] = file_stat
+    (A plain class with ``__slots__``, not a dataclass: creating a dataclass costs a good
+    part of a millisecond at import, paid by every cold or incremental start.)
+    """
+
+    __slots__ = ("blocked", "config", "listed", "reuse", "scanned", "stat")
+
+    def __init__(
+        self,
+        config: RegistryConfig,
+        blocked: frozenset[str] = frozenset(),
+        reuse: Mapping[str, PluginRecord] | None = None,
+        scanned: dict[str, Any] | None = None,
+        listed: dict[str, list[str] | None] | None = None,
+        stat: Callable[[str], Any] = file_stat,
+    ) -> None:
+        self.config = config
+        self.blocked = blocked
+        #: records of an earlier discovery whose inputs are unchanged, by plugin name
+        self.reuse: Mapping[str, PluginRecord] = {} if reuse is None else reuse
+        #: the previous entry-point scan (unchanged declaration files are not read again)
+        self.scanned = scanned
+        #: ``sys.path`` folder listings, taken once (see :func:`look_at_environment`)
+        self.listed: dict[str, list[str] | None] = {} if listed is None else listed
+        self.stat = stat
 
     # -- failures ---------------------------------------------------------------------------
     def failure(
@@ -121,14 +134,18 @@ class Context:
         return isinstance(key, str) and bool(key)
 
 
-@dataclass
 class Loaded:
     """A plugin loaded in this process, to be registered with pluggy and called."""
 
-    record: PluginRecord
-    obj: Any
-    #: its hookimpl attributes when known already (checked for misspelt hook names)
-    marked: dict[str, Any] | None = None
+    __slots__ = ("marked", "obj", "record")
+
+    def __init__(
+        self, record: PluginRecord, obj: Any, marked: dict[str, Any] | None = None
+    ) -> None:
+        self.record = record
+        self.obj = obj
+        #: its hookimpl attributes when known already (checked for misspelt hook names)
+        self.marked = marked
 
 
 def dist_of(packages: Packages, module_name: str | None) -> tuple[str | None, str | None]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from ... import _autoregister as autoregister
@@ -26,28 +25,42 @@ from ._calling import check_hook_names
 from ._context import Context, Loaded, Packages, dist_of, logger
 
 
-@dataclass
 class Listing:
     """What listing found: the records, the plugins loaded now, and facts about them."""
 
-    #: every plugin's record by name, in listing order (blocked, reused, loaded, failed)
-    records: dict[str, PluginRecord] = field(default_factory=dict)
-    #: the plugins loaded in this process, to be called
-    loaded: dict[str, Loaded] = field(default_factory=dict)
-    #: the names of the records taken from the previous discovery
-    reused: set[str] = field(default_factory=set)
-    #: plugin modules imported (or imported by the reused records' plugins)
-    modules: set[str] = field(default_factory=set)
-    #: classes noted at import time while each plugin loaded
-    noted: dict[str, list[Any]] = field(default_factory=dict)
-    #: the entry points' top-level packages and their distributions
-    packages: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-    ep_modules: set[str] = field(default_factory=set)  # every entry point's module
-    blocked_modules: set[str] = field(default_factory=set)  # modules of blocked ones
-    package_dirs: set[str] = field(default_factory=set)  # discovery packages' folders
-    distributions: dict[str, Any] = field(default_factory=dict)  # the entry-point scan
-    #: the custom discovery function's record, when it is to be called (not reused)
-    custom: PluginRecord | None = None
+    __slots__ = (
+        "blocked_modules",
+        "custom",
+        "distributions",
+        "ep_modules",
+        "loaded",
+        "modules",
+        "noted",
+        "package_dirs",
+        "packages",
+        "records",
+        "reused",
+    )
+
+    def __init__(self) -> None:
+        #: every plugin's record by name, in listing order (blocked, reused, loaded, failed)
+        self.records: dict[str, PluginRecord] = {}
+        #: the plugins loaded in this process, to be called
+        self.loaded: dict[str, Loaded] = {}
+        #: the names of the records taken from the previous discovery
+        self.reused: set[str] = set()
+        #: plugin modules imported (or imported by the reused records' plugins)
+        self.modules: set[str] = set()
+        #: classes noted at import time while each plugin loaded
+        self.noted: dict[str, list[Any]] = {}
+        #: the entry points' top-level packages and their distributions
+        self.packages: dict[str, tuple[str | None, str | None]] = {}
+        self.ep_modules: set[str] = set()  # every entry point's module
+        self.blocked_modules: set[str] = set()  # modules of blocked ones
+        self.package_dirs: set[str] = set()  # discovery packages' folders
+        self.distributions: dict[str, Any] = {}  # the entry-point scan
+        #: the custom discovery function's record, when it is to be called (not reused)
+        self.custom: PluginRecord | None = None
 
     def take(self, ctx: Context, record: PluginRecord) -> PluginRecord:
         """Take *record* as found now, or the previous record if it is the same plugin."""

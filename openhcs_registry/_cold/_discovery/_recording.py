@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..._environment import importable_names, launch_folder, search_path
@@ -28,14 +27,16 @@ from ._context import ENVIRONMENT, Context
 from ._merging import Candidate
 
 
-@dataclass
 class Recorded:
     """What the answer depends on, besides the records' own inputs."""
 
-    #: the modules references may point into (the winners' and the plugin modules)
-    modules: set[str] = field(default_factory=set)
-    #: the files reused records' documents recorded for those modules (not imported here)
-    module_files: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("module_files", "modules")
+
+    def __init__(self) -> None:
+        #: the modules references may point into (the winners' and the plugin modules)
+        self.modules: set[str] = set()
+        #: the files reused records' documents recorded for those modules (not imported here)
+        self.module_files: dict[str, str] = {}
 
 
 def _stored_file(record: PluginRecord, module: str) -> str | None:
