@@ -40,7 +40,12 @@ _NOSIG: list[Any] = [None, None, None, None]
 
 def canonical(name: str) -> str:
     """The normalised distribution name (PEP 503), as the conflict rule compares it."""
-    return _NORMALISE.sub("-", name).lower()
+    # without runs of separators, replacing each is the rule (and ~3x cheaper than the
+    # regular expression, once per distribution of the environment on every scan)
+    out = name.replace("_", "-").replace(".", "-")
+    if "--" in out:
+        return _NORMALISE.sub("-", name).lower()
+    return out.lower()
 
 
 class EntryPoint:
@@ -124,12 +129,14 @@ def parse_entry_points(text: str, group: str | None) -> list[list[str]]:
     return [[name, value] for _, name, value in parse_sections(text, group.__eq__)]
 
 
-def _name_version(folder: str, read_version: Any) -> tuple[str, str | None]:
+def _name_version(entry: str, folder: str) -> tuple[str, str | None]:
+    """The canonical name and the version of the distribution of metadata *folder* in
+    ``sys.path`` entry *entry*: from the folder name, else (no version there) its METADATA."""
     stem = folder.rsplit(".", 1)[0]
     name, _, rest = stem.partition("-")
     version = rest.split("-", 1)[0] if rest else None
     if not version:
-        version = read_version()
+        version = _metadata_version(os.path.join(entry, folder))
     return canonical(name), version
 
 
@@ -215,17 +222,15 @@ def scan(
     # the first distribution of a name on sys.path wins, as importlib.metadata decides
     for entry in entries:
         for row in record.get(entry, ()):
-            folder = row[0]
-            name, version = _name_version(
-                folder, lambda e=entry, f=folder: _metadata_version(os.path.join(e, f))
-            )
+            name, version = _name_version(entry, row[0])
             if name in seen:
                 continue
             seen.add(name)
-            for ep in row[5] if len(row) > 5 else ():
-                found.append(
-                    EntryPoint(ep[0], ep[1], name, version, ep[2] if group is None else group)
-                )
+            if len(row) > 5:
+                for ep in row[5]:
+                    found.append(
+                        EntryPoint(ep[0], ep[1], name, version, ep[2] if group is None else group)
+                    )
     found.sort(key=lambda ep: (ep.distribution, ep.name))
     return found, record
 

@@ -729,16 +729,19 @@ def shadow_dirs(
             except (OSError, ValueError):
                 continue
         files = set(found)
-        folders.append((entry, importable_names(found), files))
+        # ``os.path.join(entry, top)`` by hand (thousands of names at a large plugin set)
+        prefix = entry if not entry or entry.endswith(os.sep) else entry + os.sep
+        folders.append((prefix, importable_names(found), files))
     out: dict[str, Sig] = {}
+    init_leaf = os.sep + "__init__.py"
     for top in tops:
-        for entry, names, files in folders:
+        for prefix, names, files in folders:
             if top not in names:
                 continue
             if top not in files:
                 break  # only a module file of that name: it wins
-            candidate = os.path.join(entry, top)
-            init = os.path.join(candidate, "__init__.py")
+            candidate = prefix + top
+            init = candidate + init_leaf
             if init in known or os.path.exists(init):
                 break  # a regular package: it wins
             if not os.path.isdir(candidate):
