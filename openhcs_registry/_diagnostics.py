@@ -256,7 +256,7 @@ def missing_requirements(value: Any) -> str | None:
     required = getattr(value, "requires_modules", ())
     if isinstance(required, str):
         required = (required,)
-    if not isinstance(required, (tuple, list)):
+    if not required or not isinstance(required, (tuple, list)):
         return None
     from importlib.util import find_spec
 

@@ -18,6 +18,7 @@ This module is cold-path only (discovery); the warm checks live in :mod:`.cache`
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import os
 import sys
@@ -506,7 +507,6 @@ def _span_sig(path: str) -> Sig:
 
 def _install() -> None:
     global _installed
-    import builtins
 
     with _install_lock:
         if _installed == 0:
@@ -522,7 +522,6 @@ def _install() -> None:
 
 def _uninstall() -> None:
     global _installed
-    import builtins
 
     with _install_lock:
         _installed -= 1

@@ -9,6 +9,7 @@ isolated (``SystemExit`` included); a plugin whose record is reused is not loade
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -189,8 +190,6 @@ _FAILED = object()
 def _load_entry_point(ctx: Context, out: Listing, record: PluginRecord, ep: Any) -> Any:
     """``ep.load()`` recording what the import read, or :data:`_FAILED` (the failure is
     the record's); the classes noted meanwhile go to ``out.noted``."""
-    import functools
-
     assert record.inputs is not None
     before = len(autoregister.noted(ctx.config.name))
     try:
