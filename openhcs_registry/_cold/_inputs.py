@@ -131,15 +131,14 @@ class Inputs:
         Returns the path recorded.  Files of the standard library are not recorded: the
         interpreter's identity in the environment header covers them.
         """
-        if path in self.files or _in_stdlib(path):
+        if path in self.files:
             return path
-        value = _span_sig(path)
-        if value is None:
-            archive = _archive_of(path)
-            if archive is not None:
-                path, value = archive, sig(archive)
-        self.files.setdefault(path, value)
-        return path
+        found = _span_file(path)
+        if found is None:
+            return path
+        recorded, value = found
+        self.files.setdefault(recorded, value)
+        return recorded
 
     def add_dir(self, path: str) -> None:
         if path not in self.dirs:
@@ -487,22 +486,37 @@ _installed = 0
 _import_log: dict[str, Inputs] = {}
 
 
-#: Stat signatures taken while the hooks are installed, by path: a file noted by several
-#: records (each plugin's, each loading module's, each of their parents') is stat'ed once
-#: per run.  The first stat of a path precedes every read of it noted after it, so a
-#: record holding it is never newer than what was read (a change after it is a change).
-_sigs: dict[str, Sig] = {}
+#: What :meth:`Inputs.add_file` records for a path (see :func:`_file_record`), worked out
+#: while the hooks are installed: a file noted by several records (each plugin's, each
+#: loading module's, each of their parents') is stat'ed once per run.  The first stat of a
+#: path precedes every read of it noted after it, so a record holding it is never newer
+#: than what was read (a change after it is a change).
+_sigs: dict[str, tuple[str, Sig] | None] = {}
 
 
-def _span_sig(path: str) -> Sig:
-    """:func:`sig` of *path*, the one taken first during this run of the hooks."""
+def _file_record(path: str) -> tuple[str, Sig] | None:
+    """What :meth:`Inputs.add_file` records for *path*: the path (the archive's, for a file
+    inside a zip) and its stat signature; None for a file of the standard library."""
+    if _in_stdlib(path):
+        return None
+    value = sig(path)
+    if value is None:
+        archive = _archive_of(path)
+        if archive is not None:
+            return archive, sig(archive)
+    return path, value
+
+
+def _span_file(path: str) -> tuple[str, Sig] | None:
+    """:func:`_file_record` of *path*, the one worked out first during this run of the
+    hooks (see :data:`_sigs`)."""
     if not _installed:
-        return sig(path)
+        return _file_record(path)
     try:
         return _sigs[path]
     except KeyError:
-        value = _sigs[path] = sig(path)
-        return value
+        found = _sigs[path] = _file_record(path)
+        return found
 
 
 def _install() -> None:
@@ -671,6 +685,9 @@ def _add_parents(inputs: Inputs, name: str) -> None:
     own files, never their other submodules: a plugin depends on its package, not on its
     siblings.
     """
+    head, dot, _ = name.rpartition(".")
+    if not dot or ("." not in head and head in inputs.modules):
+        return  # a top-level name, or a package's module whose package is recorded
     parts = name.split(".")
     for depth in range(1, len(parts)):
         parent = ".".join(parts[:depth])
