@@ -52,6 +52,19 @@ def noted(registry_name: str) -> list[Any]:
         return list(_noted.get(registry_name, ()))
 
 
+def noted_count(registry_name: str) -> int:
+    """How many objects are noted for *registry_name* (no copy of them: discovery asks
+    before and after each plugin it loads or calls)."""
+    with _lock:
+        return len(_noted.get(registry_name, ()))
+
+
+def noted_since(registry_name: str, start: int) -> list[Any]:
+    """The objects noted for *registry_name* after the first *start* (see :func:`noted`)."""
+    with _lock:
+        return _noted.get(registry_name, [])[start:]
+
+
 def forget(registry_name: str, obj: Any) -> None:
     """Remove *obj* from the notes (tests and ``unregister``)."""
     with _lock:

@@ -296,7 +296,7 @@ def invoke(ctx: Context, record: PluginRecord, function: Any, out: Calls) -> Any
     """``function()`` isolated (``SystemExit`` included, not ^C), recording what it imports;
     :data:`RAISED` if it raised.  Classes noted meanwhile go to ``out.noted``."""
     assert record.inputs is not None
-    before = len(autoregister.noted(ctx.config.name))
+    before = autoregister.noted_count(ctx.config.name)
     try:
         with _inputs.calling(record.inputs):
             return function()
@@ -312,7 +312,9 @@ def invoke(ctx: Context, record: PluginRecord, function: Any, out: Calls) -> Any
         )
         return RAISED
     finally:
-        out.noted.setdefault(record.name, []).extend(autoregister.noted(ctx.config.name)[before:])
+        out.noted.setdefault(record.name, []).extend(
+            autoregister.noted_since(ctx.config.name, before)
+        )
 
 
 def _call(ctx: Context, record: PluginRecord, function: Any, out: Calls) -> None:

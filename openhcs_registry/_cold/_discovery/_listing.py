@@ -191,7 +191,7 @@ def _load_entry_point(ctx: Context, out: Listing, record: PluginRecord, ep: Any)
     """``ep.load()`` recording what the import read, or :data:`_FAILED` (the failure is
     the record's); the classes noted meanwhile go to ``out.noted``."""
     assert record.inputs is not None
-    before = len(autoregister.noted(ctx.config.name))
+    before = autoregister.noted_count(ctx.config.name)
     try:
         module = _inputs.import_module(ep.module, record.inputs)
         attrs = [part for part in (ep.attr or "").split(".") if part]
@@ -207,7 +207,7 @@ def _load_entry_point(ctx: Context, out: Listing, record: PluginRecord, ep: Any)
         )
         return _FAILED
     finally:
-        out.noted[record.name] = autoregister.noted(ctx.config.name)[before:]
+        out.noted[record.name] = autoregister.noted_since(ctx.config.name, before)
 
 
 def add_extra_plugins(ctx: Context, extra: dict[str, Any]) -> Listing:
@@ -294,11 +294,11 @@ def _list_package(
 def _scan_module(ctx: Context, out: Listing, record: PluginRecord, module_name: str) -> None:
     """Import one discovery-package module; its keyed classes become a loaded plugin."""
     base = ctx.config.base_class
-    before = len(autoregister.noted(ctx.config.name))
+    before = autoregister.noted_count(ctx.config.name)
     try:
         module = _import_or_fail(ctx, record, module_name, "cannot import")
     finally:
-        out.noted[record.name] = autoregister.noted(ctx.config.name)[before:]
+        out.noted[record.name] = autoregister.noted_since(ctx.config.name, before)
     if module is None:
         return
     logger.debug("registry %s: imported %s", ctx.config.name, module_name)

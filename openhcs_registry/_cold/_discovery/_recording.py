@@ -132,7 +132,8 @@ def record_environment(
     for record in records.values():
         imported, missing = record.looked_up()
         tops |= imported
-        tops.update(m.split(".")[0] for m in missing)
+        if missing:
+            tops.update(m.split(".")[0] for m in missing)
     launch_entry = launch_folder()
     entries = search_path()
     env = PluginRecord(ENVIRONMENT, "listing", None, inputs=Inputs())
