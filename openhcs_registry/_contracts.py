@@ -32,6 +32,7 @@ on every warm start.
 from __future__ import annotations
 
 import os
+import sys
 
 from . import _environment, _fileio, settings
 from ._paths import get_openhcs_cache_dir
@@ -106,6 +107,10 @@ def build_index() -> dict[str, list[list[str]]]:
     index_path = get_openhcs_cache_dir() / settings.ENTRY_POINT_INDEX_FILE if cached else None
     known_plain, known_files = _previous_index(index_path) if index_path is not None else ({}, {})
     plain: dict[str, list[str]] = {}
+    # the declarations this process's discovery scan read already, with the same stat
+    # signature (a cold start scans, then builds the index): not read a second time
+    scanned = sys.modules.get(f"{__package__}._cold._entrypoints")
+    read_before = getattr(scanned, "declaration_read", None)
     for folder in _environment.search_path():
         try:
             names = sorted(os.listdir(folder))
@@ -136,7 +141,9 @@ def build_index() -> dict[str, list[list[str]]]:
             if before is not None and before[0] == list(signature):
                 found = before[1]  # read before with this signature: these entries
             else:
-                data = _read_declaration(text_path, signature[1])
+                data = read_before(text_path, signature) if read_before is not None else None
+                if data is None:
+                    data = _read_declaration(text_path, signature[1])
                 if data is None:
                     continue
                 if family not in data:
@@ -149,6 +156,8 @@ def build_index() -> dict[str, list[list[str]]]:
             files.append([text_path, signature, dist, [list(row) for row in found]])
             for group, name, value in found:
                 entries.setdefault(group, []).append([dist, name, value])
+    if scanned is not None:
+        scanned.forget_reads()
     if index_path is not None:
         _write_index(index_path, fingerprint, files, plain)
     return entries

@@ -262,3 +262,40 @@ def test_previous_index_rows_of_the_wrong_shape_are_read_again() -> None:
     found = _contracts._family_declarations([good, *bad_rows])
     assert found == {good[0]: ([1, 2, 3, 4], [("openhcs", "a", "a")])}  # type: ignore[index]
     assert _contracts._family_declarations({"not": "a list"}) == {}
+
+
+def test_a_cold_start_reads_each_declaration_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The discovery scan reads every ``entry_points.txt``; the index built next in the same
+    process takes the bytes the scan read with the same stat signature instead of reading
+    them again, and reads a declaration whose signature moved since."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for i in range(4):
+        _dist(site, f"plain{i}-1.0.dist-info", f"[console_scripts]\np{i} = m{i}:main\n".encode())
+    _dist(site, "fam-1.0.dist-info", b"[openhcs]\nfam = fam_mod\n")
+    _dist(site, "moved-1.0.dist-info", b"[openhcs]\nmoved = moved_mod\n")
+    monkeypatch.setattr("sys.path", [str(site)])
+    monkeypatch.setenv("OPENHCS_DISABLE_REGISTRY_CACHE", "1")  # no previous index to reuse
+    _environment.forget()
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: str, *args: object, **kwargs: object) -> int:
+        if str(path).endswith("entry_points.txt"):
+            opened.append(os.path.basename(os.path.dirname(str(path))))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", spy)
+    found, _record = _entrypoints.scan([str(site)], "openhcs")
+    assert sorted(ep.name for ep in found) == ["fam", "moved"]
+    assert len(opened) == 6
+    moved = site / "moved-1.0.dist-info" / "entry_points.txt"
+    moved.write_bytes(b"[openhcs]\nrenamed = moved_mod\n")  # changed after the scan read it
+    _environment.forget()
+    index = _contracts.build_index()
+    monkeypatch.setattr(os, "open", real_open)
+    assert opened[6:] == ["moved-1.0.dist-info"]  # only the one whose signature moved
+    assert _index_view(index) == _reference_index()
+    assert {row[2] for row in _index_view(index)} == {"fam", "renamed"}

@@ -149,12 +149,11 @@ def _version_from(text: str) -> str | None:
     return None
 
 
-def _read(path: str) -> str | None:
-    """The text of *path* (UTF-8, bad bytes replaced), or None if it cannot be read.
+def _read_bytes(path: str) -> bytes | None:
+    """The bytes of *path*, or None if it cannot be read.
 
-    Read as bytes and decoded at once: a text-mode ``open`` builds three file objects and a
-    decoder per call, which was most of reading thousands of small declaration files.
-    (Lines are split with ``str.splitlines``, so newline translation changes nothing.)
+    Read as bytes and decoded by the caller: a text-mode ``open`` builds three file objects
+    and a decoder per call, which was most of reading thousands of small declaration files.
     """
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -168,7 +167,43 @@ def _read(path: str) -> str | None:
         return None
     finally:
         os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace")
+    return b"".join(chunks)
+
+
+def _read(path: str) -> str | None:
+    """The text of *path* (UTF-8, bad bytes replaced), or None if it cannot be read.
+
+    (Lines are split with ``str.splitlines``, so newline translation changes nothing.)
+    """
+    data = _read_bytes(path)
+    return None if data is None else data.decode("utf-8", "replace")
+
+
+#: ``entry_points.txt`` path -> (its stat signature, the bytes read after that stat), of the
+#: declarations the scans of this process read.  A cold start reads every distribution's
+#: declaration for the discovery scan and then once more to build the entry-point index
+#: (:func:`.._contracts.build_index`, whose stat of the file is the same): the index takes
+#: the bytes from here instead (:func:`declaration_read`).
+_read_now: dict[str, tuple[list[Any], bytes]] = {}
+
+
+def declaration_read(path: str, signature: Any) -> bytes | None:
+    """The bytes a scan of this process read from declaration *path* after a stat that
+    gave *signature* (None: not read with that signature).
+
+    A file whose signature was the same before that read and at the caller's stat is the
+    one read (a change moves the signature; a change that does not is the racy case every
+    stat-based check shares), so the caller may take these bytes as read after its stat.
+    """
+    found = _read_now.pop(path, None)
+    if found is None or found[0] != list(signature):
+        return None
+    return found[1]
+
+
+def forget_reads() -> None:
+    """Drop the bytes :func:`declaration_read` would give (the index is built)."""
+    _read_now.clear()
 
 
 def scan(
@@ -187,6 +222,7 @@ def scan(
     """
     previous = previous or {}
     listed = listed or {}
+    _read_now.clear()  # (held for the index build that may follow this scan, no longer)
     seen: set[str] = set()
     found: list[EntryPoint] = []
     record: dict[str, list[Row]] = {}
@@ -213,7 +249,10 @@ def scan(
             if before is not None and before[1:5] == (sig or _NOSIG):
                 eps = before[5] if len(before) > 5 else []
             else:
-                text = _read(declaration) if sig is not None else None
+                data = _read_bytes(declaration) if sig is not None else None
+                if data is not None and sig is not None:
+                    _read_now[declaration] = (list(sig), data)
+                text = data.decode("utf-8", "replace") if data is not None else None
                 eps = parse_entry_points(text, group) if text else []
             row: Row = [folder, *(sig or _NOSIG)]
             if eps:
