@@ -95,26 +95,31 @@ class Previous:
             if type(found) is not dict:
                 return None
             out: dict[str, Any] = {}
+            # (plain loops, no generators: thousands of rows at a large plugin set)
             for entry, rows in found.items():
-                out[entry] = [
-                    row
-                    for row in rows
-                    if type(row) is list
-                    and 5 <= len(row) <= 6
-                    and type(row[0]) is str
-                    and (
-                        len(row) == 5
-                        or (
-                            type(row[5]) is list
-                            and all(
+                kept = out[entry] = []
+                for row in rows:
+                    if type(row) is not list:
+                        continue
+                    size = len(row)
+                    if size < 5 or type(row[0]) is not str:
+                        continue
+                    if size == 6:
+                        eps = row[5]
+                        if type(eps) is not list:
+                            continue
+                        for ep in eps:
+                            if not (
                                 type(ep) is list
                                 and len(ep) == 2
-                                and all(type(x) is str for x in ep)
-                                for ep in row[5]
-                            )
-                        )
-                    )
-                ]
+                                and type(ep[0]) is str
+                                and type(ep[1]) is str
+                            ):
+                                break
+                        else:
+                            kept.append(row)
+                    elif size == 5:
+                        kept.append(row)
             return out
         except Exception:
             return None
