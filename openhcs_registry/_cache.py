@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 6  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 7  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
-#                    6: warm/cold split, the recorded stats folded into one stamp
+#                    6: warm/cold split, the recorded stats folded into one stamp;
+#                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -383,11 +384,11 @@ class RegistryCacheManager:
         _check_launch(_obj(get("launch"), "launch"))
         check = self.config.check_mtimes
         if _fold_distributions(snap, _obj(get("dists"), "dists")) != stamp[0]:
-            _what_changed(doc, snap, check)
+            _what_changed(doc, snap, check, True)
         folded = _fold_files(snap, files, check)
         if folded is not None:
             if folded != stamp[1]:
-                _what_changed(doc, snap, check)
+                _what_changed(doc, snap, check, False)
             _check_racy(files, _list(get("racy", []), "racy"))
         for rec in _list(get("dirs"), "dirs"):
             _sig_record(rec, 2, "folder")
@@ -679,15 +680,18 @@ def _check_racy(files: list[str], racy: list[Any]) -> None:
             raise CacheChanged(f"{files[at]} changed")
 
 
-def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool) -> None:
+def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool, dists: bool) -> None:
     """A stamp differs: compare the cold part's rows one by one to say what changed.
 
-    Always raises: :class:`CacheChanged` naming the first changed input (or, if no row
-    differs, that the stamps do), :class:`CacheCorrupt` if the cold part is unusable.
+    *dists*: the distributions' stamp differs (else only the files' does, and their rows
+    alone are compared).  Always raises: :class:`CacheChanged` naming the first changed
+    input (or, if no row differs, that the stamps do), :class:`CacheCorrupt` if the cold
+    part is unusable.
     """
     full = full_document(doc)
     try:
-        _check_distributions(snap, _obj(full.get("distributions"), "distributions"))
+        if dists:
+            _check_distributions(snap, _obj(full.get("distributions"), "distributions"))
         if check:
             _check_files(snap, _list(full.get("files"), "files"))
         raise CacheChanged("the recorded stats no longer match")
