@@ -192,7 +192,14 @@ def _folder_unchanged(path: str, rec: list[Any], now: list[int] | None, racy_ns:
         return rec[1] is None  # still missing, or gone
     if now == rec[1:5] and rec[1] < racy_ns:
         return True
-    return len(rec) > 5 and rec[5] is not None and _listing(path) == rec[5]
+    if len(rec) <= 5 or rec[5] is None:
+        return False
+    # listed once per look (the warm check, then incremental reuse, ask for the same folders)
+    checksums = snapshot().checksums
+    found = checksums.get(path, _UNSEEN)
+    if found is _UNSEEN:
+        found = checksums[path] = _listing(path)
+    return bool(found == rec[5])
 
 
 #: How a declaration file that does not exist is recorded (see :mod:`._entrypoints`).

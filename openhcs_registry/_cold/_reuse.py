@@ -24,7 +24,7 @@ from .._cache import (
     _importable,
     _recorded_entries,
 )
-from .._environment import importable_names, launch_folder, search_path, snapshot
+from .._environment import launch_folder, search_path, snapshot
 from ._records import PluginRecord
 
 
@@ -72,7 +72,7 @@ def _search_path_delta(doc: dict[str, Any], racy_ns: int) -> set[str] | None:
     for entry, rec in zip(entries, rows, strict=True):
         if _folder_unchanged(entry, rec, file_stat(entry), racy_ns):
             continue
-        before, now = names.get(entry), importable_names(entry)
+        before, now = names.get(entry), snapshot().names(entry)  # as the warm check saw it
         if before is None or now is None:
             return None  # a zip archive or an unreadable folder changed
         delta |= set(before) ^ now
@@ -86,7 +86,7 @@ def _launch_delta(launch: dict[str, Any]) -> set[str]:
     folder = launch_folder()
     present = set()
     if folder is not None:
-        present = (importable_names(os.path.abspath(folder or os.curdir)) or set()) & set(
+        present = (snapshot().names(os.path.abspath(folder or os.curdir)) or set()) & set(
             launch["tops"]
         )
     delta = present ^ set(launch["present"])
@@ -140,7 +140,7 @@ class _Changes:
         if at not in self.deltas:
             rec = self.dirs[at]
             before = rec[6] if len(rec) > 6 else None
-            now = importable_names(rec[0])
+            now = snapshot().names(rec[0])
             self.deltas[at] = None if before is None or now is None else set(before) ^ now
         delta = self.deltas[at]
         return delta is None or name in delta
