@@ -183,7 +183,8 @@ class Snapshot:
     from these) and ``blocked_modules`` (classes noted in them are never overlaid), and the
     plugins whose hook ran.  A fresh snapshot also carries what the cache writes and
     incremental rediscovery reuses: the per-plugin ``records``, the environment looked at,
-    the entry-point scan; a cached one where it was read from (``path``, ``timestamp``).
+    the entry-point scan (until it is installed: see :meth:`written`); a cached one where
+    it was read from (``path``, ``timestamp``).
     """
 
     __slots__ = (
