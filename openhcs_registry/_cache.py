@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 6  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 7  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
-#                    6: warm/cold split, the recorded stats folded into one stamp
+#                    6: warm/cold split, the recorded stats folded into one stamp;
+#                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -95,26 +96,31 @@ class Previous:
             if type(found) is not dict:
                 return None
             out: dict[str, Any] = {}
+            # (plain loops, no generators: thousands of rows at a large plugin set)
             for entry, rows in found.items():
-                out[entry] = [
-                    row
-                    for row in rows
-                    if type(row) is list
-                    and 5 <= len(row) <= 6
-                    and type(row[0]) is str
-                    and (
-                        len(row) == 5
-                        or (
-                            type(row[5]) is list
-                            and all(
+                kept = out[entry] = []
+                for row in rows:
+                    if type(row) is not list:
+                        continue
+                    size = len(row)
+                    if size < 5 or type(row[0]) is not str:
+                        continue
+                    if size == 6:
+                        eps = row[5]
+                        if type(eps) is not list:
+                            continue
+                        for ep in eps:
+                            if not (
                                 type(ep) is list
                                 and len(ep) == 2
-                                and all(type(x) is str for x in ep)
-                                for ep in row[5]
-                            )
-                        )
-                    )
-                ]
+                                and type(ep[0]) is str
+                                and type(ep[1]) is str
+                            ):
+                                break
+                        else:
+                            kept.append(row)
+                    elif size == 5:
+                        kept.append(row)
             return out
         except Exception:
             return None
@@ -186,7 +192,14 @@ def _folder_unchanged(path: str, rec: list[Any], now: list[int] | None, racy_ns:
         return rec[1] is None  # still missing, or gone
     if now == rec[1:5] and rec[1] < racy_ns:
         return True
-    return len(rec) > 5 and rec[5] is not None and _listing(path) == rec[5]
+    if len(rec) <= 5 or rec[5] is None:
+        return False
+    # listed once per look (the warm check, then incremental reuse, ask for the same folders)
+    checksums = snapshot().checksums
+    found = checksums.get(path, _UNSEEN)
+    if found is _UNSEEN:
+        found = checksums[path] = _listing(path)
+    return bool(found == rec[5])
 
 
 #: How a declaration file that does not exist is recorded (see :mod:`._entrypoints`).
@@ -378,11 +391,11 @@ class RegistryCacheManager:
         _check_launch(_obj(get("launch"), "launch"))
         check = self.config.check_mtimes
         if _fold_distributions(snap, _obj(get("dists"), "dists")) != stamp[0]:
-            _what_changed(doc, snap, check)
+            _what_changed(doc, snap, check, True)
         folded = _fold_files(snap, files, check)
         if folded is not None:
             if folded != stamp[1]:
-                _what_changed(doc, snap, check)
+                _what_changed(doc, snap, check, False)
             _check_racy(files, _list(get("racy", []), "racy"))
         for rec in _list(get("dirs"), "dirs"):
             _sig_record(rec, 2, "folder")
@@ -674,15 +687,18 @@ def _check_racy(files: list[str], racy: list[Any]) -> None:
             raise CacheChanged(f"{files[at]} changed")
 
 
-def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool) -> None:
+def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool, dists: bool) -> None:
     """A stamp differs: compare the cold part's rows one by one to say what changed.
 
-    Always raises: :class:`CacheChanged` naming the first changed input (or, if no row
-    differs, that the stamps do), :class:`CacheCorrupt` if the cold part is unusable.
+    *dists*: the distributions' stamp differs (else only the files' does, and their rows
+    alone are compared).  Always raises: :class:`CacheChanged` naming the first changed
+    input (or, if no row differs, that the stamps do), :class:`CacheCorrupt` if the cold
+    part is unusable.
     """
     full = full_document(doc)
     try:
-        _check_distributions(snap, _obj(full.get("distributions"), "distributions"))
+        if dists:
+            _check_distributions(snap, _obj(full.get("distributions"), "distributions"))
         if check:
             _check_files(snap, _list(full.get("files"), "files"))
         raise CacheChanged("the recorded stats no longer match")

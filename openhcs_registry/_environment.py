@@ -33,6 +33,7 @@ class _Snapshot:
     """What one look found; filled lazily (only what some check asked for is looked up)."""
 
     __slots__ = (
+        "checksums",
         "entries",
         "expires",
         "fingerprint",
@@ -50,6 +51,9 @@ class _Snapshot:
         self.fingerprint: dict[str, Any] | None = None
         self.stats: dict[str, list[int] | None] = {}
         self.listings: dict[str, set[str] | None] = {}
+        #: listing checksums of folders whose stat moved, as the cache checks took them
+        #: (``_cache._listing``): the warm check and incremental reuse list each once
+        self.checksums: dict[str, int | None] = {}
         #: per ``sys.path`` entry, ``(distribution folders, their stamp)`` as a cache check
         #: folded them in this snapshot: every registry records the same rows, stat'ed once
         self.verified: dict[str, tuple[list[Any], int]] = {}

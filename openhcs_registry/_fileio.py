@@ -68,6 +68,26 @@ def checksum(data: bytes) -> int:
     return hash(int.from_bytes(data, "little"))
 
 
+def cold_checksum(data: bytes | memoryview) -> int:
+    """The checksum of a registry document's cold part (its ``"coldsum"``): CRC-32 and
+    Adler-32 of the bytes side by side, 64 bits.
+
+    Only the cold path computes it (a discovery writing, an incremental start, ``info()``
+    or ``registry.plugins`` reading), where importing ``zlib`` (~0.4 ms) costs less than
+    :func:`checksum` would: at 2000 plugins the cold part is 1.5 MB, summed in ~0.9 ms
+    instead of ~2.8 ms, once when it is read and once when it is written.  CRC-32 detects
+    every change confined to 32 consecutive bits and every odd number of flipped bits;
+    any other accidental change passes both sums with probability about 2**-64.  A Python
+    built without ``zlib`` uses :func:`checksum` (the interpreter is part of the checked
+    header, so a document is read by the build that wrote it).
+    """
+    try:
+        import zlib
+    except ImportError:
+        return checksum(bytes(data))
+    return zlib.crc32(data) << 32 | zlib.adler32(data)
+
+
 #: A registry document's cold part (see :func:`encode_document`) and where it starts.
 _COLD_FIELD = b',"cold":'
 _SPLIT_FIELD = b',"split":'
@@ -87,9 +107,9 @@ def encode_document(doc: dict[str, Any]) -> bytes:
     parses only the bytes before it and keeps the cold part unparsed: a warm start pays for
     the objects it uses, not for every plugin's record.  Then the checksum covers the bytes
     before the cold part (and the split, which says where they end), and those bytes hold
-    ``"coldsum"``, the checksum of the cold part, verified when it is parsed
-    (:func:`parse_cold`): every byte is covered, but a warm start checksums only what it
-    reads.  A document re-encoded from a full parse (a test's deliberate edit) gets its
+    ``"coldsum"``, the checksum of the cold part (:func:`cold_checksum`), verified when it
+    is parsed (:func:`parse_cold`): every byte is covered, but a warm start checksums only
+    what it reads.  A document re-encoded from a full parse (a test's deliberate edit) gets its
     split and sums recomputed here.
     """
     import orjson
@@ -100,7 +120,7 @@ def encode_document(doc: dict[str, Any]) -> bytes:
         return b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body))
     cold = orjson.dumps(doc["cold"])
     warm = {k: v for k, v in doc.items() if k not in skip}
-    warm["coldsum"] = checksum(cold)
+    warm["coldsum"] = cold_checksum(cold)
     body = orjson.dumps(warm)
     at = len(body) - 1
     return b"%s%s%s%s%d%s%d}" % (
@@ -124,7 +144,7 @@ def parse_cold(doc: dict[str, Any]) -> Any:
     cold = doc.get("cold")
     if type(cold) is not memoryview:
         return cold  # parsed with the rest (its sum verified then)
-    if hash(int.from_bytes(cold, "little")) != doc.get("coldsum"):
+    if cold_checksum(cold) != doc.get("coldsum"):
         raise ValueError("cold part checksum mismatch (the file was changed or damaged)")
     try:
         return orjson.loads(cold)

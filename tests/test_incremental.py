@@ -186,6 +186,47 @@ def test_changes_one_after_another_each_reload_only_what_they_touched(world: Wor
     assert got["keys"] == ["k0", "k2", "s1", "s2", "s3"]
 
 
+def _written(world: World) -> dict[str, Any]:
+    """The registry's cache document, less what differs between two writes of one answer.
+
+    Left out: the write time and what is computed from the bytes or the stats (checksum,
+    stamps, cold sum and offset), and the content digests of files modified racily close
+    to a write (which files those are depends on when it happened).
+    """
+    doc = world.read_cache()
+    for field in ("timestamp", "checksum", "stamp", "coldsum", "split", "racy"):
+        doc.pop(field)
+    doc["cold"]["files"] = [row[:5] for row in doc["cold"]["files"]]
+    return doc
+
+
+@pytest.mark.parametrize("change", ["edit", "install", "remove", "conflict"])
+def test_the_document_an_incremental_start_writes_is_a_full_discoverys(
+    world: World, change: str
+) -> None:
+    """Reused records are written back as stored, their rows carried into the new tables:
+    the document is the one a full discovery writes, row for row (a warm start's stamps
+    and every later incremental start read it)."""
+    many(world, 6)
+    prime(world)
+    if change == "edit":
+        plugin(world, 2, "changed")
+    elif change == "install":
+        plugin(world, 8, "k8")
+    elif change == "remove":
+        world.uninstall("dist1")
+        (world.site / f"p{world.tag}_1.py").unlink()
+    else:
+        plugin(world, 3, "k0")
+    got = observe_imports(world)
+    assert got["source"] == "fresh"
+    assert len(got["imported"]) <= 1, got  # incremental: the others reused
+    incremental = _written(world)
+    world.cache_file.unlink()
+    assert observe_imports(world)["source"] == "fresh"  # a full discovery writes it again
+    assert incremental == _written(world)
+
+
 def test_an_edit_of_the_registry_contract_rediscovers_every_plugin(world: World) -> None:
     """The base class judges every plugin: editing its module reuses no record."""
     many(world, 3)

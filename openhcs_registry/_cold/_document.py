@@ -28,6 +28,7 @@ from .._cache import (
     fold_rows,
 )
 from .._version import __version__
+from ._records import _chain
 
 if TYPE_CHECKING:
     from .._config import RegistryConfig
@@ -87,31 +88,59 @@ class _Tables:
 
 
 def _reused(record: PluginRecord, tables: _Tables) -> dict[str, Any]:
-    """A reused record as it was stored, its rows carried over into the new tables."""
+    """A reused record as it was stored, its rows carried over into the new tables.
+
+    The stored form itself when its rows keep their indexes (the usual case: the tables
+    are built in record order, so they shift only after a record that read new files) and
+    it stays reusable; else a copy with the new indexes.  Thousands of records: the row
+    carrying and the record's module list are inlined.
+    """
     assert record.stored is not None
     raw, old_files, old_dirs, old_modules = record.stored
-    out: dict[str, Any] = dict(raw)
+    out: dict[str, Any] = raw
     if not record.reusable:  # pinned by this discovery (an import-time class)
+        out = dict(raw)
         out["reusable"] = False
-    if "files" in raw:  # (carry_dir inlined: thousands of rows)
+    get = raw.get
+    files = get("files")
+    if files is not None:
         file_index, file_rows = tables.file_index, tables.file_rows
         carried = []
-        for i in raw["files"]:
+        for i in files:
             row = old_files[i]
             at = file_index.get(row[0])
             if at is None:
                 at = file_index[row[0]] = len(file_rows)
                 file_rows.append(row)
             carried.append(at)
-        out["files"] = carried
-    if "dirs" in raw:
-        out["dirs"] = [tables.carry_dir(old_dirs[i]) for i in raw["dirs"]]
-    if "names" in raw:
-        out["names"] = [[tables.carry_dir(old_dirs[i]), leaf] for i, leaf in raw["names"]]
-    for mod_name in record.module_names():
+        if carried != files:
+            if out is raw:
+                out = dict(raw)
+            out["files"] = carried
+    dirs = get("dirs")
+    if dirs is not None:
+        carried = [tables.carry_dir(old_dirs[i]) for i in dirs]
+        if carried != dirs:
+            if out is raw:
+                out = dict(raw)
+            out["dirs"] = carried
+    names = get("names")
+    if names is not None:
+        moved = [[tables.carry_dir(old_dirs[i]), leaf] for i, leaf in names]
+        if moved != names:
+            if out is raw:
+                out = dict(raw)
+            out["names"] = moved
+    module_names = get("modules")
+    if module_names is None:
+        module = get("module")
+        module_names = _chain(module) if type(module) is str and module else ()
+    count = len(old_files)
+    setdefault = tables.modules.setdefault
+    for mod_name in module_names:
         at = old_modules.get(mod_name)
-        if type(at) is int and 0 <= at < len(old_files):
-            tables.modules.setdefault(mod_name, old_files[at][0])
+        if type(at) is int and 0 <= at < count:
+            setdefault(mod_name, old_files[at][0])
     return out
 
 
@@ -135,6 +164,9 @@ def _fresh(record: PluginRecord, tables: _Tables) -> tuple[Any, list[int], list[
     return record.to_json(sorted(set(files)), sorted(set(dirs)), names), files, dirs
 
 
+_NO_ROWS: tuple[list[int], list[int]] = ([], [])
+
+
 def _records(result: Snapshot, tables: _Tables) -> tuple[list[Any], dict[str, int]]:
     """Every plugin's record in document form, and each plugin's index among them."""
     records: list[Any] = []
@@ -142,10 +174,9 @@ def _records(result: Snapshot, tables: _Tables) -> tuple[list[Any], dict[str, in
     index_of: dict[str, int] = {}
     for name, record in result.records.items():
         index_of[name] = len(records)
-        if record.stored is not None:  # reused: copied, its rows carried over
-            doc_record = _reused(record, tables)
-            records.append(doc_record)
-            inputs.append((doc_record.get("files", []), doc_record.get("dirs", [])))
+        if record.stored is not None:  # reused: as stored, its rows carried over
+            records.append(_reused(record, tables))
+            inputs.append(_NO_ROWS)  # (read for fresh records only)
         else:
             doc_record, files, dirs = _fresh(record, tables)
             records.append(doc_record)

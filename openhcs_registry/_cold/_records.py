@@ -309,17 +309,23 @@ class PluginRecord:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> PluginRecord:
-        """A record read back (its inputs are checked by the caller, from the tables)."""
+        """A record read back (its inputs are checked by the caller, from the tables).
+
+        An incremental start reads thousands of records: one look per field, the slots
+        set directly (no ``__init__`` defaults built and thrown away), and the common
+        offer ``[key, ref, given]`` read here; every field is type-checked all the same.
+        """
+        get = doc.get
         name = doc["name"]
         origin = doc["origin"]
-        module = doc.get("module")
         if type(name) is not str or type(origin) is not str:
             raise ValueError("bad plugin record")
-        module = module if type(module) is str else None
-        declaration = doc.get("declaration")
-        distribution = doc.get("distribution")
-        version = doc.get("version")
-        # (one look per field: an incremental start reads thousands of records)
+        module = get("module")
+        if type(module) is not str:
+            module = None
+        declaration = get("declaration")
+        distribution = get("distribution")
+        version = get("version")
         if distribution is not None and type(distribution) is not str:
             raise ValueError("bad plugin record distribution")
         if version is not None and type(version) is not str:
@@ -328,33 +334,55 @@ class PluginRecord:
             raise ValueError("bad plugin record declaration")
         if declaration is None and origin == "entry_point":
             declaration = module
-        record = cls(
-            name,
-            origin,  # type: ignore[arg-type]  # one of the Origin names, as written
-            module,
-            distribution,
-            version,
-            declaration,
-        )
-        priority = doc.get("priority")
+        priority = get("priority")
         if priority not in (None, 0, 1, 2) or type(priority) is bool:
             raise ValueError("bad plugin record priority")
-        record.priority = priority
-        listed = doc.get("listed")
+        listed = get("listed")
         if listed is not None:
             if not (type(listed) is list and all(type(m) is str for m in listed)):
                 raise ValueError("bad plugin record listing")
-            record.listed = list(listed)
-        offers = doc.get("offers")
+            listed = list(listed)
+        record = cls.__new__(cls)
+        record.name = name
+        record.origin = origin  # type: ignore[assignment]  # one of the Origin names, as written
+        record.module = module
+        record.distribution = distribution
+        record.version = version
+        record.declaration = declaration
+        record.inputs = None
+        record.priority = priority
+        record.listed = listed
+        offers = get("offers")
+        found: list[Offer] = []
         if offers is not None:
-            record.offers = [Offer.from_json(row) for row in offers]
-        failures = doc.get("failures")
-        if failures is not None:
-            record.failures = [PluginFailure.from_json(f) for f in failures]
-        skipped = doc.get("skipped")
-        if skipped is not None:
-            record.skipped = [PluginFailure.from_json(f) for f in skipped]
-        record.reusable = doc.get("reusable", True) is True
-        volatile = doc.get("volatile")
+            new_offer = Offer.__new__
+            for row in offers:
+                if type(row) is list and len(row) == 3:  # accepted, nothing derived
+                    key, ref, given = row
+                    if (
+                        (key is not None and type(key) is not str)
+                        or (ref is not None and type(ref) is not str)
+                        or type(given) is not bool
+                    ):
+                        raise ValueError("bad offer")
+                    offer = new_offer(Offer)
+                    offer.key = key
+                    offer.ref = ref
+                    offer.given = given
+                    offer.failure = None
+                    offer.value = None
+                    offer.live = False
+                    offer.secondaries = {}
+                    found.append(offer)
+                else:
+                    found.append(Offer.from_json(row))
+        record.offers = found
+        failures = get("failures")
+        record.failures = [] if failures is None else [PluginFailure.from_json(f) for f in failures]
+        skipped = get("skipped")
+        record.skipped = [] if skipped is None else [PluginFailure.from_json(f) for f in skipped]
+        record.reusable = get("reusable", True) is True
+        volatile = get("volatile")
         record.volatile = volatile if type(volatile) is str else None
+        record.stored = None
         return record

@@ -24,8 +24,8 @@ from .._cache import (
     _importable,
     _recorded_entries,
 )
-from .._environment import importable_names, launch_folder, search_path, snapshot
-from ._records import PluginRecord, stored_tops
+from .._environment import launch_folder, search_path, snapshot
+from ._records import PluginRecord
 
 
 def _changed_files(files: list[list[Any]]) -> set[int]:
@@ -33,16 +33,29 @@ def _changed_files(files: list[list[Any]]) -> set[int]:
     snap = snapshot()
     file_stat = snap.stat
     # the stats the warm check just took (taken before anything is read again, so a change
-    # after them is recorded as a change for the next start); the snapshot's stat inlined:
-    # thousands of rows
+    # after them is recorded as a change for the next start); the snapshot's stat inlined
+    # and the fields compared one by one: thousands of rows
     seen = snap.stats
     changed = set()
-    for i, rec in enumerate(files):
-        sig = seen.get(rec[0], _UNSEEN)
+    at = -1
+    for rec in files:
+        at += 1
+        where = rec[0]
+        sig = seen.get(where, _UNSEEN)
         if sig is _UNSEEN:
-            sig = file_stat(rec[0])
-        if (sig or _NOSIG) != rec[1:5] or (len(rec) == 6 and _digest(rec[0]) != rec[5]):
-            changed.add(i)
+            sig = file_stat(where)
+        size = len(rec)
+        if sig is None:
+            if size < 5 or rec[1:5] != _NOSIG:
+                changed.add(at)
+                continue
+        elif (
+            size < 5 or sig[0] != rec[1] or sig[1] != rec[2] or sig[2] != rec[3] or sig[3] != rec[4]
+        ):
+            changed.add(at)
+            continue
+        if size == 6 and _digest(where) != rec[5]:
+            changed.add(at)
     return changed
 
 
@@ -59,7 +72,7 @@ def _search_path_delta(doc: dict[str, Any], racy_ns: int) -> set[str] | None:
     for entry, rec in zip(entries, rows, strict=True):
         if _folder_unchanged(entry, rec, file_stat(entry), racy_ns):
             continue
-        before, now = names.get(entry), importable_names(entry)
+        before, now = names.get(entry), snapshot().names(entry)  # as the warm check saw it
         if before is None or now is None:
             return None  # a zip archive or an unreadable folder changed
         delta |= set(before) ^ now
@@ -73,7 +86,7 @@ def _launch_delta(launch: dict[str, Any]) -> set[str]:
     folder = launch_folder()
     present = set()
     if folder is not None:
-        present = (importable_names(os.path.abspath(folder or os.curdir)) or set()) & set(
+        present = (snapshot().names(os.path.abspath(folder or os.curdir)) or set()) & set(
             launch["tops"]
         )
     delta = present ^ set(launch["present"])
@@ -117,12 +130,8 @@ class _Changes:
             if f.get("missing_module") and _importable(f["missing_module"])
         }
         self.modules: dict[Any, Any] = doc["modules"]
-        files = self.files
-        self.allowed = {
-            name
-            for name, at in self.modules.items()
-            if type(at) is int and 0 <= at < len(files) and files[at][1] is not None
-        }
+        #: modules a reference was found to point into (see :meth:`refers_outside`)
+        self.allowed: set[str] = set()
 
     def name_changed(self, at: int, name: str) -> bool:
         """Whether *name* appeared in or vanished from recorded folder ``dirs[at]``."""
@@ -131,7 +140,7 @@ class _Changes:
         if at not in self.deltas:
             rec = self.dirs[at]
             before = rec[6] if len(rec) > 6 else None
-            now = importable_names(rec[0])
+            now = snapshot().names(rec[0])
             self.deltas[at] = None if before is None or now is None else set(before) ^ now
         delta = self.deltas[at]
         return delta is None or name in delta
@@ -144,37 +153,66 @@ class _Changes:
 
     def inputs_changed(self, raw: dict[str, Any]) -> bool:
         """Whether a file, folder or name the stored record *raw* read changed."""
-        if self.files_changed and any(i in self.files_changed for i in raw.get("files", ())):
+        # (set operations in C, no generators: thousands of records)
+        files_changed = self.files_changed
+        if files_changed and not files_changed.isdisjoint(raw.get("files", ())):
             return True
         if self.dirs_changed and (
-            any(i in self.dirs_changed for i in raw.get("dirs", ()))
+            not self.dirs_changed.isdisjoint(raw.get("dirs", ()))
             or any(self.name_changed(at, leaf) for at, leaf in raw.get("names", ()))
         ):
             return True
         delta = self.delta
-        return bool(delta) and (
-            any(t in delta for t in stored_tops(raw))
-            or any(m.partition(".")[0] in delta for m in raw.get("missing", ()))
+        if not delta:
+            return False
+        tops = raw.get("tops")
+        if tops is None:
+            module = raw.get("module")
+            tops = [module.partition(".")[0]] if type(module) is str and module else []
+        return not delta.isdisjoint(tops) or any(
+            m.partition(".")[0] in delta for m in raw.get("missing", ())
         )
 
     def reusable(self, raw: dict[str, Any]) -> bool:
         """Whether the stored record *raw* may be taken as it is (before its references)."""
-        if raw.get("volatile") or raw.get("reusable", True) is not True:
+        get = raw.get
+        if get("volatile") or get("reusable", True) is not True:
             return False
-        if raw.get("origin") in ("import_time", "runtime") or raw["name"] in self.now_importable:
+        origin = get("origin")
+        if origin == "import_time" or origin == "runtime" or raw["name"] in self.now_importable:
             return False
         if self.inputs_changed(raw):
             return False
         # its own module's file must be among its checked inputs, else load it again
-        return raw.get("origin") not in ("entry_point", "package") or self.modules.get(
-            raw.get("module")
-        ) in raw.get("files", ())
+        return (origin != "entry_point" and origin != "package") or self.modules.get(
+            get("module")
+        ) in get("files", ())
+
+    def _watched(self, ref: str) -> bool:
+        """Whether *ref*'s module has a recorded file that exists (so it was checked)."""
+        module = ref.partition(":")[0]
+        allowed = self.allowed
+        if module in allowed:
+            return True
+        at = self.modules.get(module)
+        files = self.files
+        if type(at) is int and 0 <= at < len(files) and files[at][1] is not None:
+            allowed.add(module)
+            return True
+        return False
 
     def refers_outside(self, record: PluginRecord) -> bool:
         """Whether *record* names a module whose file is not among the checked inputs."""
-        refs = [o.ref for o in record.offers]
-        refs += [d for o in record.offers for d in o.secondaries.values() if type(d) is str]
-        return any(r is not None and r.partition(":")[0] not in self.allowed for r in refs)
+        watched = self._watched
+        for offer in record.offers:
+            ref = offer.ref
+            if ref is not None and not watched(ref):
+                return True
+            if offer.secondaries:
+                for derived in offer.secondaries.values():
+                    if type(derived) is str and not watched(derived):
+                        return True
+        return False
 
 
 def reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
@@ -186,17 +224,20 @@ def reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
         return {}
     changes.delta = delta | _launch_delta(doc["launch"])
     out: dict[str, Any] = {}
+    files, dirs, modules = changes.files, changes.dirs, changes.modules
+    reusable, refers_outside = changes.reusable, changes.refers_outside
+    from_json = PluginRecord.from_json
     for raw in doc["plugins"]:
         name = raw["name"]
         if name == "<environment>":
             if changes.environment_changed(raw):
                 return {}  # the registry's own code or a shadowing folder changed
             continue
-        if not changes.reusable(raw):
+        if not reusable(raw):
             continue
-        record = PluginRecord.from_json(raw)
-        if changes.refers_outside(record):
+        record = from_json(raw)
+        if refers_outside(record):
             continue
-        record.stored = (raw, changes.files, changes.dirs, changes.modules)  # carried as is
+        record.stored = (raw, files, dirs, modules)  # carried as is
         out[name] = record
     return out

@@ -131,10 +131,19 @@ def _vouched(
     if scanned is None:
         return None
     vouched = {r.declaration for r in (reuse or {}).values() if r.origin == "entry_point"}
-    return {
-        entry: [r for r in rows if len(r) < 6 or all(ep[1] in vouched for ep in r[5])]
-        for entry, rows in scanned.items()
-    }
+    out: dict[str, Any] = {}
+    for entry, rows in scanned.items():  # (plain loops: thousands of rows)
+        kept = out[entry] = []
+        for row in rows:
+            if len(row) >= 6:
+                for ep in row[5]:
+                    if ep[1] not in vouched:
+                        break
+                else:
+                    kept.append(row)
+            else:
+                kept.append(row)
+    return out
 
 
 def _no_key(value: Any) -> None:

@@ -31,7 +31,7 @@ from .._records import Offer, PluginRecord
 if TYPE_CHECKING:
     from ..._snapshot import Info
 from ._calling import calling_order
-from ._context import Context, dist_of
+from ._context import BUILTIN_DISTRIBUTION, Context, dist_of
 from ._judging import judge
 
 if TYPE_CHECKING:
@@ -83,7 +83,14 @@ class Candidate(Entry):
         secondaries: dict[str, Any] | None = None,
         file: str | None = None,
     ) -> None:
-        super().__init__(key, ref, None, keyed)
+        # Entry's fields set here, not by its __init__: one candidate per value offered,
+        # thousands at a large plugin set (an incremental start builds them all again)
+        self.key = key
+        self.ref = ref
+        self._plugin = None
+        self.keyed = keyed
+        self._table = None
+        self._info = None
         self.source = "fresh"
         self.value = value
         self.plugin = plugin
@@ -195,30 +202,37 @@ def collect(records: Mapping[str, PluginRecord]) -> Collected:
 
 def _candidate(record: PluginRecord, offer: Offer, index: int) -> Candidate:
     assert offer.key is not None
-    value_module = offer.ref.split(":")[0] if offer.ref else None
-    if offer.live:
+    ref = offer.ref
+    live = offer.live
+    module = record.module
+    value_module = ref.partition(":")[0] if ref else None
+    if live:
         found = getattr(offer.value, "__module__", None)
-        value_module = found if isinstance(found, str) else record.module
+        value_module = found if isinstance(found, str) else module
+    priority = record.priority
+    origin = record.origin
+    distribution = record.distribution
+    # (positional: one call per value offered, thousands at a large plugin set)
     return Candidate(
-        key=offer.key,
-        value=offer.value if offer.live else _UNRESOLVED,
-        plugin=record.name,
-        origin=record.origin,
-        module=value_module or record.module,
-        distribution=record.distribution,
-        dist_version=record.version,
-        rank=(
-            record.priority if record.priority is not None else 1,
-            0 if record.builtin else 1,
-            _ORIGIN_RANK.get(record.origin, 3),
+        offer.key,
+        offer.value if live else _UNRESOLVED,
+        record.name,
+        origin,
+        value_module or module,
+        distribution,
+        record.version,
+        (
+            priority if priority is not None else 1,
+            0 if distribution == BUILTIN_DISTRIBUTION else 1,
+            _ORIGIN_RANK.get(origin, 3),
             record.name,
             index,
         ),
-        ref=offer.ref,
-        persist=record.volatile is None,
-        keyed=offer.given,
-        ident=offer.identity(),
-        secondaries=offer.secondaries,
+        ref,
+        record.volatile is None,
+        offer.given,
+        ref if ref is not None else ("id", id(offer.value)),
+        offer.secondaries,
     )
 
 
