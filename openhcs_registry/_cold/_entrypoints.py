@@ -34,6 +34,9 @@ Row = list[Any]
 
 _NORMALISE = re.compile(r"[-_.]+")
 
+#: The folder name endings of distribution metadata.
+_METADATA_FOLDERS = (".dist-info", ".egg-info")
+
 #: The recorded signature of a declaration file that does not exist.
 _NOSIG: list[Any] = [None, None, None, None]
 
@@ -78,6 +81,12 @@ class EntryPoint:
 
         module = importlib.import_module(self.module)
         return functools.reduce(getattr, [a for a in (self.attr or "").split(".") if a], module)
+
+
+def module_of(value: str) -> str:
+    """The module an entry point declared as *value* (``module[:attr] [extras]``) imports:
+    :attr:`EntryPoint.module`, without building the entry point."""
+    return value.split("[", 1)[0].partition(":")[0].strip()
 
 
 def entry_points(group: str) -> list[EntryPoint]:
@@ -206,6 +215,11 @@ def forget_reads() -> None:
     _read_now.clear()
 
 
+#: One declared entry point as :func:`declared` gives it:
+#: ``(distribution, name, value, version, group)``.
+Declared = tuple[str, str, str, "str | None", "str | None"]
+
+
 def scan(
     entries: list[str],
     group: str | None,
@@ -220,11 +234,34 @@ def scan(
     folder listings already taken, *stat* the stat function to use.  *group* None scans
     every group (each entry point then carries its own ``group``).
     """
+    found, record = declared(entries, group, previous, listed, stat)
+    return [
+        EntryPoint(name, value, dist, version, g) for dist, name, value, version, g in found
+    ], record
+
+
+def _first(row: Declared) -> tuple[str, str]:
+    return (row[0], row[1])
+
+
+def declared(
+    entries: list[str],
+    group: str | None,
+    previous: dict[str, list[Row]] | None = None,
+    listed: dict[str, list[str] | None] | None = None,
+    stat: Any = file_stat,
+) -> tuple[list[Declared], dict[str, list[Row]]]:
+    """:func:`scan`'s entry points as plain tuples (:data:`Declared`), in the same order.
+
+    Discovery reuses most records of an incremental start without loading their entry
+    points: it compares a declaration with the record and needs no :class:`EntryPoint`
+    (building thousands of them, module and attribute parsed, was a good part of the scan).
+    """
     previous = previous or {}
     listed = listed or {}
     _read_now.clear()  # (held for the index build that may follow this scan, no longer)
     seen: set[str] = set()
-    found: list[EntryPoint] = []
+    found: list[Declared] = []
     record: dict[str, list[Row]] = {}
     for entry in entries:
         old = {row[0]: row for row in previous.get(entry, ())}
@@ -238,11 +275,8 @@ def scan(
                 names = []
             except (OSError, ValueError):
                 continue
-        names = sorted(names)
         prefix = entry if entry.endswith("/") else entry + "/"  # (joined by hand: thousands)
-        for folder in names:
-            if not folder.endswith((".dist-info", ".egg-info")):
-                continue
+        for folder in sorted([n for n in names if n.endswith(_METADATA_FOLDERS)]):
             declaration = prefix + folder + "/entry_points.txt"
             sig = stat(declaration)  # None: none declared (or a PKG-INFO-style file)
             before = old.get(folder)
@@ -259,18 +293,23 @@ def scan(
                 row.append(eps)
             rows.append(row)
     # the first distribution of a name on sys.path wins, as importlib.metadata decides
+    # (:func:`_name_version` and :func:`canonical` written out: once per distribution)
     for entry in entries:
         for row in record.get(entry, ()):
-            name, version = _name_version(entry, row[0])
+            folder = row[0]
+            raw, _, rest = folder.rsplit(".", 1)[0].partition("-")
+            name = raw.replace("_", "-").replace(".", "-")
+            name = (_NORMALISE.sub("-", raw) if "--" in name else name).lower()
             if name in seen:
                 continue
             seen.add(name)
             if len(row) > 5:
+                version = rest.split("-", 1)[0] if rest else None
+                if not version:
+                    version = _metadata_version(os.path.join(entry, folder))
                 for ep in row[5]:
-                    found.append(
-                        EntryPoint(ep[0], ep[1], name, version, ep[2] if group is None else group)
-                    )
-    found.sort(key=lambda ep: (ep.distribution, ep.name))
+                    found.append((name, ep[0], ep[1], version, ep[2] if group is None else group))
+    found.sort(key=_first)  # (stable: one name declared twice keeps the file's order)
     return found, record
 
 

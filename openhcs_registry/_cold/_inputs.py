@@ -723,6 +723,7 @@ def shadow_dirs(
     entries: list[str],
     listed: dict[str, list[str] | None] | None = None,
     known: set[str] | frozenset[str] = frozenset(),
+    names: dict[str, set[str]] | None = None,
 ) -> dict[str, Sig]:
     """Namespace portions named after a recorded top-level name, up to the one that wins.
 
@@ -732,11 +733,15 @@ def shadow_dirs(
     name, so each portion met before the winner is recorded (its ``__init__`` is then
     watched by name).  Whether a folder of that name exists at all is covered by the
     entries' recorded names.  One listing per entry, then set look-ups: a few ``stat``
-    calls per recorded name at most.  *listed* holds listings already taken; *known* the
-    files already recorded (an ``__init__.py`` among them settles a name without a stat).
+    calls per recorded name at most.  *listed* holds listings already taken, *names* their
+    :func:`importable_names` when known; *known* the files already recorded (an
+    ``__init__.py`` among them settles a name without a stat).
     """
     listed = listed or {}
-    folders = []
+    names = names or {}
+    # the entries providing each recorded name, in sys.path order: one set intersection
+    # per entry instead of one look-up per recorded name and entry (thousands of names)
+    providers: dict[str, list[tuple[str, set[str]]]] = {}
     for entry in entries:
         found = listed.get(entry)
         if found is None:
@@ -744,16 +749,25 @@ def shadow_dirs(
                 found = os.listdir(entry)
             except (OSError, ValueError):
                 continue
+        provided = names.get(entry)
+        if provided is None:
+            provided = importable_names(found)
+        here = provided & tops
+        if not here:
+            continue
         files = set(found)
         # ``os.path.join(entry, top)`` by hand (thousands of names at a large plugin set)
         prefix = entry if not entry or entry.endswith(os.sep) else entry + os.sep
-        folders.append((prefix, importable_names(found), files))
+        for top in here:
+            at = providers.get(top)
+            if at is None:
+                providers[top] = [(prefix, files)]
+            else:
+                at.append((prefix, files))
     out: dict[str, Sig] = {}
     init_leaf = os.sep + "__init__.py"
     for top in tops:
-        for prefix, names, files in folders:
-            if top not in names:
-                continue
+        for prefix, files in providers.get(top, ()):
             if top not in files:
                 break  # only a module file of that name: it wins
             candidate = prefix + top

@@ -65,8 +65,8 @@ def run_discovery(
     again, their records are merged as they are.  *scanned* is the earlier entry-point scan.
     """
     logger.debug("registry %s: %s discovery", config.name, "incremental" if reuse else "fresh")
-    environment, listed, stat = look_at_environment(fresh=reuse is None)
-    ctx = Context(config, blocked, reuse or {}, _vouched(scanned, reuse), listed, stat)
+    environment, listed, names, stat = look_at_environment(fresh=reuse is None)
+    ctx = Context(config, blocked, reuse or {}, _vouched(scanned, reuse), listed, stat, names)
     reentries = reentry_count()
     with _inputs.installed():  # once for the run, not once per plugin recorded
         listing = list_plugins(ctx, dict(extra_plugins or {}))

@@ -50,7 +50,7 @@ class Context:
     part of a millisecond at import, paid by every cold or incremental start.)
     """
 
-    __slots__ = ("blocked", "config", "listed", "reuse", "scanned", "stat")
+    __slots__ = ("blocked", "config", "listed", "names", "reuse", "scanned", "stat")
 
     def __init__(
         self,
@@ -60,6 +60,7 @@ class Context:
         scanned: dict[str, Any] | None = None,
         listed: dict[str, list[str] | None] | None = None,
         stat: Callable[[str], Any] = file_stat,
+        names: dict[str, set[str]] | None = None,
     ) -> None:
         self.config = config
         self.blocked = blocked
@@ -69,6 +70,8 @@ class Context:
         self.scanned = scanned
         #: ``sys.path`` folder listings, taken once (see :func:`look_at_environment`)
         self.listed: dict[str, list[str] | None] = {} if listed is None else listed
+        #: the importable names of those listings (computed once, for the fingerprint)
+        self.names: dict[str, set[str]] = {} if names is None else names
         self.stat = stat
 
     # -- failures ---------------------------------------------------------------------------
@@ -157,15 +160,22 @@ def dist_of(packages: Packages, module_name: str | None) -> tuple[str | None, st
 
 def look_at_environment(
     fresh: bool,
-) -> tuple[dict[str, Any], dict[str, list[str] | None], Callable[[str], Any]]:
+) -> tuple[
+    dict[str, Any],
+    dict[str, list[str] | None],
+    dict[str, set[str]],
+    Callable[[str], Any],
+]:
     """The environment as discovery found it: fingerprint with ``sys.path`` listings and
-    names, the listings themselves (read again by no step), and the stat function to use."""
+    names, the listings themselves and their importable names (read again by no step), and
+    the stat function to use."""
     # looked at before anything is read: an install during discovery is a change afterwards
     # (an incremental run keeps the look its cache check just took: older, never newer
     # than what is read next, so a change meanwhile is still a change afterwards)
     env = environment_fingerprint(fresh=fresh)
     stat = file_stat if fresh else snapshot().stat
     listed: dict[str, list[str] | None] = {}
+    found_names: dict[str, set[str]] = {}
     names = {}
     listings = []
     for entry, _sig in env["path"]:
@@ -178,5 +188,6 @@ def look_at_environment(
             listings.append(None)
             continue
         listings.append(_inputs.listing_of(found))
-        names[entry] = sorted(_inputs.importable_names(found))  # what an install changes
-    return {**env, "listings": listings, "names": names}, listed, stat
+        provided = found_names[entry] = _inputs.importable_names(found)
+        names[entry] = sorted(provided)  # what an install changes
+    return {**env, "listings": listings, "names": names}, listed, found_names, stat

@@ -148,21 +148,43 @@ def load_entry_points(ctx: Context, check_names: bool = True) -> Listing:
         logger.debug("registry %s: entry points disabled", ctx.config.name)
         return out
     # stat before reading: a declaration edited while we list is a change afterwards
-    found, out.distributions = _entrypoints.scan(
+    found, out.distributions = _entrypoints.declared(
         search_path(), ctx.config.entry_point_group, ctx.scanned, ctx.listed, ctx.stat
     )
-    for ep in found:
-        dist_name, dist_version = ep.distribution, ep.version
-        name = ep.name if ep.name not in out.records else f"{dist_name}:{ep.name}"
-        out.packages.setdefault(ep.module.split(".")[0], (dist_name, dist_version))
-        out.ep_modules.add(ep.module)
-        record = PluginRecord(
-            name, "entry_point", ep.module, dist_name, dist_version, ep.value, Inputs()
-        )
-        if ep.name in ctx.blocked or name in ctx.blocked:
-            out.records[name] = record
+    records, reuse, blocked = out.records, ctx.reuse, ctx.blocked
+    packages, ep_modules = out.packages, out.ep_modules
+    for dist_name, ep_name, value, dist_version, group in found:
+        name = ep_name if ep_name not in records else f"{dist_name}:{ep_name}"
+        module = _entrypoints.module_of(value)
+        top = module.split(".")[0]
+        if top not in packages:
+            packages[top] = (dist_name, dist_version)
+        ep_modules.add(module)
+        old = reuse.get(name)
+        if (
+            old is not None
+            and old.name == name
+            and old.origin == "entry_point"
+            and old.module == module
+            and old.distribution == dist_name
+            and old.version == dist_version
+            and old.declaration == value
+            and ep_name not in blocked
+            and name not in blocked
+        ):
+            # the same plugin declared the same way (:meth:`Listing.take` without the
+            # record it would build and throw away: thousands at an incremental start)
+            records[name] = old
+            out.reused.add(name)
+            if module:
+                out.modules.add(module)
+            continue
+        ep = _entrypoints.EntryPoint(ep_name, value, dist_name, dist_version, group)
+        record = PluginRecord(name, "entry_point", module, dist_name, dist_version, value, Inputs())
+        if ep_name in blocked or name in blocked:
+            records[name] = record
             ctx.fail(record, FailureKind.BLOCKED, "blocked by name")
-            out.blocked_modules.add(ep.module)
+            out.blocked_modules.add(module)
             continue
         record = out.take(ctx, record)
         if name in out.reused:
@@ -174,10 +196,10 @@ def load_entry_points(ctx: Context, check_names: bool = True) -> Listing:
             "registry %s: loaded entry point %s = %s (%s)",
             ctx.config.name,
             name,
-            ep.value,
+            value,
             dist_name,
         )
-        out.modules.add(ep.module)
+        out.modules.add(module)
         marked = check_hook_names(ctx, record, obj) if check_names else None
         out.loaded[name] = Loaded(record, obj, marked)
     return out

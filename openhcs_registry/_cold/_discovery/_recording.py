@@ -129,11 +129,32 @@ def record_environment(
     """
     tops: set[str] = {m.split(".")[0] for m in ep_modules}
     tops.update(p.split(".")[0] for p in ctx.config.discovery_packages)
+    known: set[str] = set()
     for record in records.values():
+        stored = record.stored
+        if stored is not None:
+            # a reused record's stored form read in place (:meth:`PluginRecord.looked_up`
+            # and :meth:`~PluginRecord.file_paths` build lists and sets: thousands of them)
+            raw = stored[0]
+            found = raw.get("tops")
+            if found is not None:
+                tops.update(found)
+            else:
+                module = raw.get("module")
+                if type(module) is str and module:
+                    tops.add(module.partition(".")[0])
+            missing = raw.get("missing")
+            if missing:
+                tops.update(m.split(".")[0] for m in missing)
+            rows = stored[1]
+            for at in raw.get("files", ()):
+                known.add(rows[at][0])
+            continue
         imported, missing = record.looked_up()
         tops |= imported
         if missing:
             tops.update(m.split(".")[0] for m in missing)
+        known.update(record.file_paths())
     launch_entry = launch_folder()
     entries = search_path()
     env = PluginRecord(ENVIRONMENT, "listing", None, inputs=Inputs())
@@ -150,7 +171,6 @@ def record_environment(
     if launch_entry is not None and tops & present:
         # those names came from this folder: the same names in another one are a change
         launch["folder"] = [folder]
-    known = {f for r in records.values() for f in r.file_paths()}
     # the registry's own code (hookspec, base class, key extractor, discovery and derive
     # functions) judges every plugin: an edit there concerns them all
     cfg = ctx.config
@@ -161,7 +181,7 @@ def record_environment(
         file = getattr(module, "__file__", None)
         if isinstance(file, str):
             env.inputs.add_file(os.path.abspath(file))
-    for path in _inputs.shadow_dirs(tops, entries, ctx.listed, known):
+    for path in _inputs.shadow_dirs(tops, entries, ctx.listed, known, ctx.names):
         # gaining or losing __init__.py changes which portion wins: that name only
         env.inputs.add_names(path, {"__init__"})
     return env, launch
