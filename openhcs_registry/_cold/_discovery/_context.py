@@ -180,14 +180,14 @@ def look_at_environment(
     listings = []
     for entry, _sig in env["path"]:
         try:
-            found = listed[entry] = os.listdir(entry)
+            found = listed[entry] = sorted(os.listdir(entry))  # (sorted once, here)
         except NotADirectoryError:
             listings.append(_inputs.listing(entry))  # a zip archive: summed by content
             continue
         except (OSError, ValueError):
             listings.append(None)
             continue
-        listings.append(_inputs.listing_of(found))
+        listings.append(_inputs.listing_of_sorted(found))
         provided = found_names[entry] = _inputs.importable_names(found)
         names[entry] = sorted(provided)  # what an install changes
     return {**env, "listings": listings, "names": names}, listed, found_names, stat

@@ -82,10 +82,26 @@ def finish(
             # time, so reusing the record without importing the plugin would lose it
             record.reusable = False
     out = Recorded()
+    modules, module_files = out.modules, out.module_files
     for group in groups:
         for cand in group.values():
-            if cand.persist:
-                _record_winner(records, reused, cand, out)
+            if not cand.persist:
+                continue
+            ref = cand.ref
+            record = records.get(cand.plugin)
+            stored = None if record is None or record.name not in reused else record.stored
+            if ref is not None and stored is not None:
+                # a reused record's winner: :func:`_record_winner` written out (thousands)
+                module = ref.split(":")[0]
+                modules.add(module)
+                files = stored[1]
+                at = stored[3].get(module)
+                if type(at) is int and 0 <= at < len(files):
+                    file = module_files[module] = files[at][0]
+                    if cand.module == module:
+                        cand.file = file  # provenance as a fresh discovery gives it
+                continue
+            _record_winner(records, reused, cand, out)
     out.modules.update(plugin_modules)
     return out
 
