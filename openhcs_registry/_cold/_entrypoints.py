@@ -83,12 +83,6 @@ class EntryPoint:
         return functools.reduce(getattr, [a for a in (self.attr or "").split(".") if a], module)
 
 
-def module_of(value: str) -> str:
-    """The module an entry point declared as *value* (``module[:attr] [extras]``) imports:
-    :attr:`EntryPoint.module`, without building the entry point."""
-    return value.split("[", 1)[0].partition(":")[0].strip()
-
-
 def entry_points(group: str) -> list[EntryPoint]:
     """The entry points of *group* on ``sys.path`` now (cold path: no previous scan)."""
     from .._environment import search_path
@@ -250,8 +244,12 @@ def declared(
     previous: dict[str, list[Row]] | None = None,
     listed: dict[str, list[str] | None] | None = None,
     stat: Any = file_stat,
+    vouched: set[str | None] | None = None,
 ) -> tuple[list[Declared], dict[str, list[Row]]]:
     """:func:`scan`'s entry points as plain tuples (:data:`Declared`), in the same order.
+
+    *vouched*, if given, holds the only entry-point values a row of *previous* may be
+    taken with: a row declaring another one is read again.
 
     Discovery reuses most records of an incremental start without loading their entry
     points: it compares a declaration with the record and needs no :class:`EntryPoint`
@@ -282,7 +280,14 @@ def declared(
             before = old.get(folder)
             if before is not None and before[1:5] == (sig or _NOSIG):
                 eps = before[5] if len(before) > 5 else []
+                if eps and vouched is not None:
+                    for ep in eps:
+                        if ep[1] not in vouched:
+                            before = None
+                            break
             else:
+                before = None
+            if before is None:
                 data = _read_bytes(declaration) if sig is not None else None
                 if data is not None and sig is not None:
                     _read_now[declaration] = (list(sig), data)

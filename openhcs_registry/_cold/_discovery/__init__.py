@@ -66,7 +66,12 @@ def run_discovery(
     """
     logger.debug("registry %s: %s discovery", config.name, "incremental" if reuse else "fresh")
     environment, listed, names, stat = look_at_environment(fresh=reuse is None)
-    ctx = Context(config, blocked, reuse or {}, _vouched(scanned, reuse), listed, stat, names)
+    ctx = Context(config, blocked, reuse or {}, scanned, listed, stat, names)
+    if scanned is not None:
+        # a previous row's entry points are taken as they are only if each is the
+        # declaration of a record reused now (checked against its own inputs); any other
+        # distribution's entry_points.txt is read again (a document names no new module)
+        ctx.vouched = {r.declaration for r in (reuse or {}).values() if r.origin == "entry_point"}
     reentries = reentry_count()
     with _inputs.installed():  # once for the run, not once per plugin recorded
         listing = list_plugins(ctx, dict(extra_plugins or {}))
@@ -117,33 +122,6 @@ def run_discovery(
         len(result.reused),
     )
     return result
-
-
-def _vouched(
-    scanned: dict[str, Any] | None, reuse: dict[str, PluginRecord] | None
-) -> dict[str, Any] | None:
-    """The previous entry-point scan, less what no reused record vouches for.
-
-    A previous row's entry points are taken as they are only if each is the declaration
-    of a record reused now (checked against its own inputs); any other distribution's
-    entry_points.txt is read again (a document names no new module).
-    """
-    if scanned is None:
-        return None
-    vouched = {r.declaration for r in (reuse or {}).values() if r.origin == "entry_point"}
-    out: dict[str, Any] = {}
-    for entry, rows in scanned.items():  # (plain loops: thousands of rows)
-        kept = out[entry] = []
-        for row in rows:
-            if len(row) >= 6:
-                for ep in row[5]:
-                    if ep[1] not in vouched:
-                        break
-                else:
-                    kept.append(row)
-            else:
-                kept.append(row)
-    return out
 
 
 def _no_key(value: Any) -> None:

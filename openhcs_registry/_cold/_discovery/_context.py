@@ -50,7 +50,7 @@ class Context:
     part of a millisecond at import, paid by every cold or incremental start.)
     """
 
-    __slots__ = ("blocked", "config", "listed", "names", "reuse", "scanned", "stat")
+    __slots__ = ("blocked", "config", "listed", "names", "reuse", "scanned", "stat", "vouched")
 
     def __init__(
         self,
@@ -68,6 +68,9 @@ class Context:
         self.reuse: Mapping[str, PluginRecord] = {} if reuse is None else reuse
         #: the previous entry-point scan (unchanged declaration files are not read again)
         self.scanned = scanned
+        #: the declarations whose entry points may be taken from :attr:`scanned` (those of
+        #: the records reused now); None: any
+        self.vouched: set[str | None] | None = None
         #: ``sys.path`` folder listings, taken once (see :func:`look_at_environment`)
         self.listed: dict[str, list[str] | None] = {} if listed is None else listed
         #: the importable names of those listings (computed once, for the fingerprint)

@@ -149,13 +149,19 @@ def load_entry_points(ctx: Context, check_names: bool = True) -> Listing:
         return out
     # stat before reading: a declaration edited while we list is a change afterwards
     found, out.distributions = _entrypoints.declared(
-        search_path(), ctx.config.entry_point_group, ctx.scanned, ctx.listed, ctx.stat
+        search_path(),
+        ctx.config.entry_point_group,
+        ctx.scanned,
+        ctx.listed,
+        ctx.stat,
+        ctx.vouched,
     )
     records, reuse, blocked = out.records, ctx.reuse, ctx.blocked
     packages, ep_modules = out.packages, out.ep_modules
     for dist_name, ep_name, value, dist_version, group in found:
         name = ep_name if ep_name not in records else f"{dist_name}:{ep_name}"
-        module = _entrypoints.module_of(value)
+        # (:attr:`_entrypoints.EntryPoint.module`, without building the entry point)
+        module = value.split("[", 1)[0].partition(":")[0].strip()
         top = module.split(".")[0]
         if top not in packages:
             packages[top] = (dist_name, dist_version)
