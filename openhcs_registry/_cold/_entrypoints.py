@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+from operator import itemgetter
 from typing import Any
 
 from .._environment import file_stat
@@ -234,8 +235,8 @@ def scan(
     ], record
 
 
-def _first(row: Declared) -> tuple[str, str]:
-    return (row[0], row[1])
+#: The sort key of :func:`declared` (distribution, entry-point name), called in C.
+_first = itemgetter(0, 1)
 
 
 def declared(
