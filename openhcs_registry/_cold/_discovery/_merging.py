@@ -15,7 +15,6 @@ import inspect
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ... import _autoregister as autoregister
@@ -140,17 +139,24 @@ def _label(cand: Candidate) -> str:
 
 
 # -- the merge: every record alike -------------------------------------------------------
-@dataclass
 class Collected:
-    """Every record's offers: the accepted ones as candidates, the refused ones' failures."""
+    """Every record's offers: the accepted ones as candidates, the refused ones' failures.
 
-    candidates: list[Candidate] = field(default_factory=list)
-    failures: list[PluginFailure] = field(default_factory=list)
-    #: the plugins whose hook ran, in calling order (name, origin, module, ...)
-    plugins: list[dict[str, Any]] = field(default_factory=list)
-    #: the identities (references, else ``("id", id)``) and live objects' ids offered
-    offered: set[object] = field(default_factory=set)
-    offered_ids: set[int] = field(default_factory=set)
+    (The step results here are plain ``__slots__`` classes, not dataclasses: making a
+    dataclass runs generated code at import, ~0.5 ms each, paid by every cold and
+    incremental start.)
+    """
+
+    __slots__ = ("candidates", "failures", "offered", "offered_ids", "plugins")
+
+    def __init__(self) -> None:
+        self.candidates: list[Candidate] = []
+        self.failures: list[PluginFailure] = []
+        #: the plugins whose hook ran, in calling order (name, origin, module, ...)
+        self.plugins: list[dict[str, Any]] = []
+        #: the identities (references, else ``("id", id)``) and live objects' ids offered
+        self.offered: set[object] = set()
+        self.offered_ids: set[int] = set()
 
 
 def collect(records: Mapping[str, PluginRecord]) -> Collected:
@@ -236,28 +242,38 @@ def _candidate(record: PluginRecord, offer: Offer, index: int) -> Candidate:
     )
 
 
-@dataclass
 class ImportTime:
     """The classes noted at import time that no hook offered, judged."""
 
-    candidates: list[Candidate] = field(default_factory=list)
-    #: their records (``import-time:<module>``), new in this discovery
-    records: dict[str, PluginRecord] = field(default_factory=dict)
-    failures: list[PluginFailure] = field(default_factory=list)
-    skipped: list[PluginFailure] = field(default_factory=list)  # not returned by a hook
-    #: modules discovery imports that failed to import: classes they defined before
-    #: failing are orphans no warm start could resolve, so they stay out everywhere
-    failed_modules: set[str] = field(default_factory=set)
+    __slots__ = ("candidates", "failed_modules", "failures", "records", "skipped")
+
+    def __init__(self) -> None:
+        self.candidates: list[Candidate] = []
+        #: their records (``import-time:<module>``), new in this discovery
+        self.records: dict[str, PluginRecord] = {}
+        self.failures: list[PluginFailure] = []
+        self.skipped: list[PluginFailure] = []  # not returned by a hook
+        #: modules discovery imports that failed to import: classes they defined before
+        #: failing are orphans no warm start could resolve, so they stay out everywhere
+        self.failed_modules: set[str] = set()
 
 
-@dataclass(frozen=True)
 class _Known:
     """What decides whether a noted class's module is one discovery imports."""
 
-    records: Mapping[str, PluginRecord]
-    modules: set[str]  # plugin modules imported
-    packages: Mapping[str, tuple[str | None, str | None]]
-    discovery_packages: tuple[str, ...]
+    __slots__ = ("discovery_packages", "modules", "packages", "records")
+
+    def __init__(
+        self,
+        records: Mapping[str, PluginRecord],
+        modules: set[str],  # plugin modules imported
+        packages: Mapping[str, tuple[str | None, str | None]],
+        discovery_packages: tuple[str, ...],
+    ) -> None:
+        self.records = records
+        self.modules = modules
+        self.packages = packages
+        self.discovery_packages = discovery_packages
 
     def imports(self, module: str | None) -> bool:
         """Whether a fresh discovery imports *module* too."""
@@ -363,12 +379,14 @@ def _pin_importers(
             record.reusable = False
 
 
-@dataclass
 class Merged:
     """Each key's winner, and the failures of the candidates that lost."""
 
-    items: dict[str, Candidate] = field(default_factory=dict)
-    failures: list[PluginFailure] = field(default_factory=list)
+    __slots__ = ("failures", "items")
+
+    def __init__(self) -> None:
+        self.items: dict[str, Candidate] = {}
+        self.failures: list[PluginFailure] = []
 
 
 def merge(ctx: Context, candidates: list[Candidate]) -> Merged:
