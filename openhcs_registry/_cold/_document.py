@@ -286,12 +286,10 @@ def _preloaded_modules(result: Snapshot, tables: _Tables) -> None:
     """Plugin and value modules imported before discovery: their recorded files, if any."""
     modules = tables.modules
     for mod_name in result.modules:
+        if mod_name in modules:  # (most are: thousands of modules, few of them preloaded)
+            continue
         loaded = getattr(sys.modules.get(mod_name), "__file__", None)
-        if (
-            mod_name not in modules
-            and isinstance(loaded, str)
-            and os.path.abspath(loaded) in tables.file_index
-        ):
+        if isinstance(loaded, str) and os.path.abspath(loaded) in tables.file_index:
             modules[mod_name] = os.path.abspath(loaded)
 
 
