@@ -167,20 +167,92 @@ def _fresh(record: PluginRecord, tables: _Tables) -> tuple[Any, list[int], list[
 _NO_ROWS: tuple[list[int], list[int]] = ([], [])
 
 
+def _first_stored_rows(result: Snapshot) -> list[Any] | None:
+    """The previous document's file rows (those of the first reused record), if any."""
+    for record in result.records.values():
+        if record.stored is not None:
+            return record.stored[1]
+    return None
+
+
+def _same_paths(tables: _Tables, prefix: list[Any] | None, start: int) -> list[Any] | None:
+    """*prefix* if the rows added to the new file table from *start* on name the paths of
+    *prefix*'s rows at the same places (so the table still lists them in order), else None."""
+    if prefix is None:
+        return None
+    file_rows = tables.file_rows
+    if len(file_rows) > len(prefix):
+        return None
+    for at in range(start, len(file_rows)):
+        if file_rows[at][0] != prefix[at][0]:
+            return None
+    return prefix
+
+
 def _records(result: Snapshot, tables: _Tables) -> tuple[list[Any], dict[str, int]]:
     """Every plugin's record in document form, and each plugin's index among them."""
     records: list[Any] = []
     inputs: list[tuple[list[int], list[int]]] = []
     index_of: dict[str, int] = {}
+    # While the new file table lists the previous document's paths in their order (row i
+    # of each names the same file: the usual case, records keep their order and only those
+    # after a record that read other files move), a reused record's rows keep their indexes:
+    # those below the table's length are there at the same place, one at its end is appended
+    # there.  Then its stored form is carried with no lookup per row (thousands of records);
+    # the first row that would move ends this, and _reused carries the rest one lookup each.
+    prefix = _first_stored_rows(result)
+    file_rows, file_index = tables.file_rows, tables.file_index
+    setdefault = file_index.setdefault
+    modules = tables.modules
     for name, record in result.records.items():
         index_of[name] = len(records)
-        if record.stored is not None:  # reused: as stored, its rows carried over
+        stored = record.stored
+        if stored is not None:  # reused: as stored, its rows carried over
+            raw, old_files = stored[0], stored[1]
+            if old_files is prefix and record.reusable and "dirs" not in raw and "names" not in raw:
+                end = len(file_rows)
+                if end > len(prefix):
+                    prefix = None  # (a fresh record's rows after the previous table)
+                for i in raw.get("files", ()):
+                    if type(i) is not int or i < 0:
+                        prefix = None
+                    elif i >= end:
+                        if prefix is None or i != end or i >= len(prefix):
+                            prefix = None
+                        else:
+                            row = prefix[i]
+                            if setdefault(row[0], i) == i:  # (not a path listed twice)
+                                file_rows.append(row)
+                                end += 1
+                                continue
+                            prefix = None
+                    else:
+                        continue
+                    break
+                if prefix is not None:
+                    module_names = raw.get("modules")
+                    if module_names is None:
+                        module = raw.get("module")
+                        module_names = _chain(module) if type(module) is str and module else ()
+                    old_modules = stored[3]
+                    count = len(old_files)
+                    for mod_name in module_names:
+                        at = old_modules.get(mod_name)
+                        if type(at) is int and 0 <= at < count:
+                            modules.setdefault(mod_name, old_files[at][0])
+                    records.append(raw)
+                    inputs.append(_NO_ROWS)
+                    continue
+            start = len(file_rows)
             records.append(_reused(record, tables))
             inputs.append(_NO_ROWS)  # (read for fresh records only)
+            prefix = _same_paths(tables, prefix, start)
         else:
+            start = len(file_rows)
             doc_record, files, dirs = _fresh(record, tables)
             records.append(doc_record)
             inputs.append((files, dirs))
+            prefix = _same_paths(tables, prefix, start)
     _make_storable(result, records, inputs)
     return records, index_of
 
@@ -214,12 +286,10 @@ def _preloaded_modules(result: Snapshot, tables: _Tables) -> None:
     """Plugin and value modules imported before discovery: their recorded files, if any."""
     modules = tables.modules
     for mod_name in result.modules:
+        if mod_name in modules:  # (most are: thousands of modules, few of them preloaded)
+            continue
         loaded = getattr(sys.modules.get(mod_name), "__file__", None)
-        if (
-            mod_name not in modules
-            and isinstance(loaded, str)
-            and os.path.abspath(loaded) in tables.file_index
-        ):
+        if isinstance(loaded, str) and os.path.abspath(loaded) in tables.file_index:
             modules[mod_name] = os.path.abspath(loaded)
 
 
