@@ -28,7 +28,7 @@ from .._cache import (
     fold_rows,
 )
 from .._version import __version__
-from ._records import _chain
+from ._records import stored_modules
 
 if TYPE_CHECKING:
     from .._config import RegistryConfig
@@ -92,15 +92,14 @@ def _reused(record: PluginRecord, tables: _Tables) -> dict[str, Any]:
 
     The stored form itself when its rows keep their indexes (the usual case: the tables
     are built in record order, so they shift only after a record that read new files) and
-    it stays reusable; else a copy with the new indexes.  Thousands of records: the row
-    carrying and the record's module list are inlined.
+    it stays reusable; else a copy with the new indexes.  (Thousands of records: the file
+    rows, most of them, are carried inline.)
     """
     assert record.stored is not None
     raw, old_files, old_dirs, old_modules = record.stored
-    out: dict[str, Any] = raw
+    changed: dict[str, Any] = {}
     if not record.reusable:  # pinned by this discovery (an import-time class)
-        out = dict(raw)
-        out["reusable"] = False
+        changed["reusable"] = False
     get = raw.get
     files = get("files")
     if files is not None:
@@ -114,34 +113,24 @@ def _reused(record: PluginRecord, tables: _Tables) -> dict[str, Any]:
                 file_rows.append(row)
             carried.append(at)
         if carried != files:
-            if out is raw:
-                out = dict(raw)
-            out["files"] = carried
+            changed["files"] = carried
     dirs = get("dirs")
     if dirs is not None:
         carried = [tables.carry_dir(old_dirs[i]) for i in dirs]
         if carried != dirs:
-            if out is raw:
-                out = dict(raw)
-            out["dirs"] = carried
+            changed["dirs"] = carried
     names = get("names")
     if names is not None:
         moved = [[tables.carry_dir(old_dirs[i]), leaf] for i, leaf in names]
         if moved != names:
-            if out is raw:
-                out = dict(raw)
-            out["names"] = moved
-    module_names = get("modules")
-    if module_names is None:
-        module = get("module")
-        module_names = _chain(module) if type(module) is str and module else ()
+            changed["names"] = moved
     count = len(old_files)
     setdefault = tables.modules.setdefault
-    for mod_name in module_names:
+    for mod_name in stored_modules(raw):
         at = old_modules.get(mod_name)
         if type(at) is int and 0 <= at < count:
             setdefault(mod_name, old_files[at][0])
-    return out
+    return {**raw, **changed} if changed else raw
 
 
 def _fresh(record: PluginRecord, tables: _Tables) -> tuple[Any, list[int], list[int]]:
@@ -167,92 +156,20 @@ def _fresh(record: PluginRecord, tables: _Tables) -> tuple[Any, list[int], list[
 _NO_ROWS: tuple[list[int], list[int]] = ([], [])
 
 
-def _first_stored_rows(result: Snapshot) -> list[Any] | None:
-    """The previous document's file rows (those of the first reused record), if any."""
-    for record in result.records.values():
-        if record.stored is not None:
-            return record.stored[1]
-    return None
-
-
-def _same_paths(tables: _Tables, prefix: list[Any] | None, start: int) -> list[Any] | None:
-    """*prefix* if the rows added to the new file table from *start* on name the paths of
-    *prefix*'s rows at the same places (so the table still lists them in order), else None."""
-    if prefix is None:
-        return None
-    file_rows = tables.file_rows
-    if len(file_rows) > len(prefix):
-        return None
-    for at in range(start, len(file_rows)):
-        if file_rows[at][0] != prefix[at][0]:
-            return None
-    return prefix
-
-
 def _records(result: Snapshot, tables: _Tables) -> tuple[list[Any], dict[str, int]]:
     """Every plugin's record in document form, and each plugin's index among them."""
     records: list[Any] = []
     inputs: list[tuple[list[int], list[int]]] = []
     index_of: dict[str, int] = {}
-    # While the new file table lists the previous document's paths in their order (row i
-    # of each names the same file: the usual case, records keep their order and only those
-    # after a record that read other files move), a reused record's rows keep their indexes:
-    # those below the table's length are there at the same place, one at its end is appended
-    # there.  Then its stored form is carried with no lookup per row (thousands of records);
-    # the first row that would move ends this, and _reused carries the rest one lookup each.
-    prefix = _first_stored_rows(result)
-    file_rows, file_index = tables.file_rows, tables.file_index
-    setdefault = file_index.setdefault
-    modules = tables.modules
     for name, record in result.records.items():
         index_of[name] = len(records)
-        stored = record.stored
-        if stored is not None:  # reused: as stored, its rows carried over
-            raw, old_files = stored[0], stored[1]
-            if old_files is prefix and record.reusable and "dirs" not in raw and "names" not in raw:
-                end = len(file_rows)
-                if end > len(prefix):
-                    prefix = None  # (a fresh record's rows after the previous table)
-                for i in raw.get("files", ()):
-                    if type(i) is not int or i < 0:
-                        prefix = None
-                    elif i >= end:
-                        if prefix is None or i != end or i >= len(prefix):
-                            prefix = None
-                        else:
-                            row = prefix[i]
-                            if setdefault(row[0], i) == i:  # (not a path listed twice)
-                                file_rows.append(row)
-                                end += 1
-                                continue
-                            prefix = None
-                    else:
-                        continue
-                    break
-                if prefix is not None:
-                    module_names = raw.get("modules")
-                    if module_names is None:
-                        module = raw.get("module")
-                        module_names = _chain(module) if type(module) is str and module else ()
-                    old_modules = stored[3]
-                    count = len(old_files)
-                    for mod_name in module_names:
-                        at = old_modules.get(mod_name)
-                        if type(at) is int and 0 <= at < count:
-                            modules.setdefault(mod_name, old_files[at][0])
-                    records.append(raw)
-                    inputs.append(_NO_ROWS)
-                    continue
-            start = len(file_rows)
+        if record.stored is not None:  # reused: as stored, its rows carried over
             records.append(_reused(record, tables))
             inputs.append(_NO_ROWS)  # (read for fresh records only)
-            prefix = _same_paths(tables, prefix, start)
         else:
-            start = len(file_rows)
             doc_record, files, dirs = _fresh(record, tables)
             records.append(doc_record)
             inputs.append((files, dirs))
-            prefix = _same_paths(tables, prefix, start)
     _make_storable(result, records, inputs)
     return records, index_of
 
