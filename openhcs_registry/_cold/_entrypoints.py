@@ -52,6 +52,13 @@ def canonical(name: str) -> str:
     return out.lower()
 
 
+def split_value(value: str) -> tuple[str, str | None]:
+    """The module and the attribute path (None: the module itself) of entry-point *value*
+    (``module:attr [extras]``)."""
+    module, _, attr = value.split("[", 1)[0].strip().partition(":")
+    return module.strip(), attr.strip() or None
+
+
 class EntryPoint:
     """One declared entry point of the group (what discovery loads)."""
 
@@ -68,10 +75,7 @@ class EntryPoint:
         self.group = group
         self.name = name
         self.value = value
-        spec = value.split("[", 1)[0].strip()
-        module, _, attr = spec.partition(":")
-        self.module = module.strip()
-        self.attr = attr.strip() or None
+        self.module, self.attr = split_value(value)
         self.distribution = distribution
         self.version = version
 
@@ -133,15 +137,11 @@ def parse_entry_points(text: str, group: str | None) -> list[list[str]]:
     return [[name, value] for _, name, value in parse_sections(text, group.__eq__)]
 
 
-def _name_version(entry: str, folder: str) -> tuple[str, str | None]:
-    """The canonical name and the version of the distribution of metadata *folder* in
-    ``sys.path`` entry *entry*: from the folder name, else (no version there) its METADATA."""
-    stem = folder.rsplit(".", 1)[0]
-    name, _, rest = stem.partition("-")
+def _version(entry: str, folder: str, rest: str) -> str | None:
+    """The version of the distribution of metadata *folder* in ``sys.path`` entry *entry*:
+    from the folder name (*rest*: what follows the name in it), else its METADATA."""
     version = rest.split("-", 1)[0] if rest else None
-    if not version:
-        version = _metadata_version(os.path.join(entry, folder))
-    return canonical(name), version
+    return version or _metadata_version(os.path.join(entry, folder))
 
 
 def _version_from(text: str) -> str | None:
@@ -299,20 +299,17 @@ def declared(
                 row.append(eps)
             rows.append(row)
     # the first distribution of a name on sys.path wins, as importlib.metadata decides
-    # (:func:`_name_version` and :func:`canonical` written out: once per distribution)
+    # (the version is worked out only for a distribution that declares something)
     for entry in entries:
         for row in record.get(entry, ()):
             folder = row[0]
             raw, _, rest = folder.rsplit(".", 1)[0].partition("-")
-            name = raw.replace("_", "-").replace(".", "-")
-            name = (_NORMALISE.sub("-", raw) if "--" in name else name).lower()
+            name = canonical(raw)
             if name in seen:
                 continue
             seen.add(name)
             if len(row) > 5:
-                version = rest.split("-", 1)[0] if rest else None
-                if not version:
-                    version = _metadata_version(os.path.join(entry, folder))
+                version = _version(entry, folder, rest)
                 for ep in row[5]:
                     found.append((name, ep[0], ep[1], version, ep[2] if group is None else group))
     found.sort(key=_first)  # (stable: one name declared twice keeps the file's order)

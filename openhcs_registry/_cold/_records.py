@@ -219,22 +219,6 @@ class PluginRecord:
         self.stored: tuple[dict[str, Any], list[Any], list[Any], dict[str, Any]] | None = None
 
     # -- what it read, live or stored ----------------------------------------------------------
-    def looked_up(self) -> tuple[set[str], set[str]]:
-        """The top-level names it imported and the names it looked for and did not find."""
-        if self.stored is not None:
-            raw = self.stored[0]
-            return set(stored_tops(raw)), set(raw.get("missing", ()))
-        if self.inputs is None:
-            return set(), set()
-        return self.inputs.tops, self.inputs.missing
-
-    def file_paths(self) -> list[str]:
-        """The files it read."""
-        if self.stored is not None:
-            raw, rows = self.stored[0], self.stored[1]
-            return [rows[i][0] for i in raw.get("files", ())]
-        return list(self.inputs.files) if self.inputs is not None else []
-
     def module_names(self) -> list[str]:
         """The modules it imported."""
         if self.stored is not None:
@@ -257,14 +241,54 @@ class PluginRecord:
 
     def same_identity(self, other: PluginRecord) -> bool:
         """Whether *other* (found now) is this plugin, declared the same way."""
-        return (
-            self.name == other.name
-            and self.origin == other.origin
-            and self.module == other.module
-            and self.distribution == other.distribution
-            and self.version == other.version
-            and self.declaration == other.declaration
+        return self.declared_as(
+            other.name,
+            other.origin,
+            other.module,
+            other.distribution,
+            other.version,
+            other.declaration,
         )
+
+    def declared_as(
+        self,
+        name: str,
+        origin: str,
+        module: str | None,
+        distribution: str | None,
+        version: str | None,
+        declaration: str | None,
+    ) -> bool:
+        """Whether the plugin found now with this identity is this one, declared the same
+        way (:meth:`same_identity` without building the other record)."""
+        return (
+            self.name == name
+            and self.origin == origin
+            and self.module == module
+            and self.distribution == distribution
+            and self.version == version
+            and self.declaration == declaration
+        )
+
+    def add_looked_up(self, tops: set[str], files: set[str]) -> None:
+        """Add to *tops* the top-level names it imported or looked for and did not find,
+        and to *files* the files it read (into the caller's sets, building none: thousands
+        of records at an incremental start)."""
+        stored = self.stored
+        if stored is not None:
+            raw, rows = stored[0], stored[1]
+            tops.update(stored_tops(raw))
+            missing = raw.get("missing")
+            for at in raw.get("files", ()):
+                files.add(rows[at][0])
+        elif self.inputs is not None:
+            tops |= self.inputs.tops
+            missing = self.inputs.missing
+            files.update(self.inputs.files)
+        else:
+            return
+        if missing:
+            tops.update(m.split(".")[0] for m in missing)
 
     def to_json(
         self, files: list[int], dirs: list[int], names: list[list[Any]] | None = None

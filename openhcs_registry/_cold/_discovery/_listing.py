@@ -160,8 +160,7 @@ def load_entry_points(ctx: Context, check_names: bool = True) -> Listing:
     packages, ep_modules = out.packages, out.ep_modules
     for dist_name, ep_name, value, dist_version, group in found:
         name = ep_name if ep_name not in records else f"{dist_name}:{ep_name}"
-        # (:attr:`_entrypoints.EntryPoint.module`, without building the entry point)
-        module = value.split("[", 1)[0].partition(":")[0].strip()
+        module = _entrypoints.split_value(value)[0]  # (no EntryPoint built for a reused one)
         top = module.split(".")[0]
         if top not in packages:
             packages[top] = (dist_name, dist_version)
@@ -169,12 +168,7 @@ def load_entry_points(ctx: Context, check_names: bool = True) -> Listing:
         old = reuse.get(name)
         if (
             old is not None
-            and old.name == name
-            and old.origin == "entry_point"
-            and old.module == module
-            and old.distribution == dist_name
-            and old.version == dist_version
-            and old.declaration == value
+            and old.declared_as(name, "entry_point", module, dist_name, dist_version, value)
             and ep_name not in blocked
             and name not in blocked
         ):

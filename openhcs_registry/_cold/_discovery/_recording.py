@@ -82,26 +82,10 @@ def finish(
             # time, so reusing the record without importing the plugin would lose it
             record.reusable = False
     out = Recorded()
-    modules, module_files = out.modules, out.module_files
     for group in groups:
         for cand in group.values():
-            if not cand.persist:
-                continue
-            ref = cand.ref
-            record = records.get(cand.plugin)
-            stored = None if record is None or record.name not in reused else record.stored
-            if ref is not None and stored is not None:
-                # a reused record's winner: :func:`_record_winner` written out (thousands)
-                module = ref.split(":")[0]
-                modules.add(module)
-                files = stored[1]
-                at = stored[3].get(module)
-                if type(at) is int and 0 <= at < len(files):
-                    file = module_files[module] = files[at][0]
-                    if cand.module == module:
-                        cand.file = file  # provenance as a fresh discovery gives it
-                continue
-            _record_winner(records, reused, cand, out)
+            if cand.persist:
+                _record_winner(records, reused, cand, out)
     out.modules.update(plugin_modules)
     return out
 
@@ -147,30 +131,7 @@ def record_environment(
     tops.update(p.split(".")[0] for p in ctx.config.discovery_packages)
     known: set[str] = set()
     for record in records.values():
-        stored = record.stored
-        if stored is not None:
-            # a reused record's stored form read in place (:meth:`PluginRecord.looked_up`
-            # and :meth:`~PluginRecord.file_paths` build lists and sets: thousands of them)
-            raw = stored[0]
-            found = raw.get("tops")
-            if found is not None:
-                tops.update(found)
-            else:
-                module = raw.get("module")
-                if type(module) is str and module:
-                    tops.add(module.partition(".")[0])
-            missing = raw.get("missing")
-            if missing:
-                tops.update(m.split(".")[0] for m in missing)
-            rows = stored[1]
-            for at in raw.get("files", ()):
-                known.add(rows[at][0])
-            continue
-        imported, missing = record.looked_up()
-        tops |= imported
-        if missing:
-            tops.update(m.split(".")[0] for m in missing)
-        known.update(record.file_paths())
+        record.add_looked_up(tops, known)
     launch_entry = launch_folder()
     entries = search_path()
     env = PluginRecord(ENVIRONMENT, "listing", None, inputs=Inputs())
