@@ -30,7 +30,7 @@ from .._records import Offer, PluginRecord
 if TYPE_CHECKING:
     from ..._snapshot import Info
 from ._calling import calling_order
-from ._context import BUILTIN_DISTRIBUTION, Context, dist_of
+from ._context import Context, dist_of
 from ._judging import judge
 
 if TYPE_CHECKING:
@@ -82,14 +82,7 @@ class Candidate(Entry):
         secondaries: dict[str, Any] | None = None,
         file: str | None = None,
     ) -> None:
-        # Entry's fields set here, not by its __init__: one candidate per value offered,
-        # thousands at a large plugin set (an incremental start builds them all again)
-        self.key = key
-        self.ref = ref
-        self._plugin = None
-        self.keyed = keyed
-        self._table = None
-        self._info = None
+        super().__init__(key, ref, None, keyed)
         self.source = "fresh"
         self.value = value
         self.plugin = plugin
@@ -217,7 +210,6 @@ def _candidate(record: PluginRecord, offer: Offer, index: int) -> Candidate:
         value_module = found if isinstance(found, str) else module
     priority = record.priority
     origin = record.origin
-    distribution = record.distribution
     # (positional: one call per value offered, thousands at a large plugin set)
     return Candidate(
         offer.key,
@@ -225,11 +217,11 @@ def _candidate(record: PluginRecord, offer: Offer, index: int) -> Candidate:
         record.name,
         origin,
         value_module or module,
-        distribution,
+        record.distribution,
         record.version,
         (
             priority if priority is not None else 1,
-            0 if distribution == BUILTIN_DISTRIBUTION else 1,
+            0 if record.builtin else 1,
             _ORIGIN_RANK.get(origin, 3),
             record.name,
             index,
@@ -237,7 +229,7 @@ def _candidate(record: PluginRecord, offer: Offer, index: int) -> Candidate:
         ref,
         record.volatile is None,
         offer.given,
-        ref if ref is not None else ("id", id(offer.value)),
+        offer.identity(),
         offer.secondaries,
     )
 
