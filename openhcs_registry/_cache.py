@@ -194,12 +194,8 @@ def _folder_unchanged(path: str, rec: list[Any], now: list[int] | None, racy_ns:
         return True
     if len(rec) <= 5 or rec[5] is None:
         return False
-    # listed once per look (the warm check, then incremental reuse, ask for the same folders)
-    checksums = snapshot().checksums
-    found = checksums.get(path, _UNSEEN)
-    if found is _UNSEEN:
-        found = checksums[path] = _listing(path)
-    return bool(found == rec[5])
+    # listed once per look (the warm check, the entry-point index, reuse and discovery)
+    return bool(snapshot().checksum(path) == rec[5])
 
 
 #: How a declaration file that does not exist is recorded (see :mod:`._entrypoints`).

@@ -112,9 +112,10 @@ def build_index() -> dict[str, list[list[str]]]:
     scanned = sys.modules.get(f"{__package__}._cold._entrypoints")
     read_before = getattr(scanned, "declaration_read", None)
     for folder in _environment.search_path():
-        try:
-            names = sorted(os.listdir(folder))
-        except (OSError, ValueError):
+        # listed (and sorted) once per look: the cache check's listing checksum, reuse and
+        # discovery's scan take the same listing after an install
+        names = _environment.snapshot().listing(folder)
+        if names is None:
             continue
         prefix = folder if folder.endswith("/") else folder + "/"
         plain_here = plain[folder] = []

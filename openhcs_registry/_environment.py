@@ -40,6 +40,7 @@ class _Snapshot:
         "header",
         "key",
         "listings",
+        "sorted",
         "stats",
         "verified",
     )
@@ -51,8 +52,10 @@ class _Snapshot:
         self.fingerprint: dict[str, Any] | None = None
         self.stats: dict[str, list[int] | None] = {}
         self.listings: dict[str, set[str] | None] = {}
+        #: sorted folder listings (see :meth:`listing`)
+        self.sorted: dict[str, list[str] | None] = {}
         #: listing checksums of folders whose stat moved, as the cache checks took them
-        #: (``_cache._listing``): the warm check and incremental reuse list each once
+        #: (:meth:`checksum`): the warm check and incremental reuse list each once
         self.checksums: dict[str, int | None] = {}
         #: per ``sys.path`` entry, ``(distribution folders, their stamp)`` as a cache check
         #: folded them in this snapshot: every registry records the same rows, stat'ed once
@@ -74,8 +77,51 @@ class _Snapshot:
         try:
             return names[folder]
         except KeyError:
-            result = names[folder] = importable_names(folder)
+            entries = self.listing(folder)
+            result = names[folder] = None if entries is None else names_in(entries)
             return result
+
+    def listing(self, folder: str) -> list[str] | None:
+        """The sorted entries of *folder* as of this snapshot (None: not a readable folder,
+        such as a zip archive on ``sys.path``; callers that sum an archive look at it
+        themselves).  Treat the list as read-only: it is shared.
+
+        After an install, the site folder (thousands of entries at a large plugin set) is
+        wanted by the entry-point index, the cache check's listing checksum, incremental
+        reuse's names and discovery's scan, all in the same look: listed and sorted once.
+        """
+        listed = self.sorted
+        try:
+            return listed[folder]
+        except KeyError:
+            try:
+                result: list[str] | None = sorted(os.listdir(folder or os.curdir))
+            except (OSError, ValueError):
+                result = None
+            listed[folder] = result
+            return result
+
+    def checksum(self, folder: str) -> int | None:
+        """The listing checksum of *folder* as of this snapshot (``_inputs.listing``'s value:
+        the sorted entries but ``__pycache__`` and dot-files, or a file's bytes)."""
+        sums = self.checksums
+        try:
+            return sums[folder]
+        except KeyError:
+            pass
+        entries = self.listing(folder)
+        if entries is not None:
+            result = listing_of_sorted(entries)
+        else:  # a zip archive on sys.path is summed by its bytes (None: unreadable, missing)
+            from ._fileio import checksum
+
+            try:
+                with open(folder, "rb") as fh:
+                    result = checksum(b"file\0" + fh.read())
+            except (OSError, ValueError):
+                result = None
+        sums[folder] = result
+        return result
 
 
 def file_stat(path: str) -> list[int] | None:
@@ -120,6 +166,27 @@ def names_in(entries: list[str]) -> set[str]:
         elif entry.endswith(_IMPORTABLE_SUFFIXES):
             out.add(entry.split(".", 1)[0])
     return out
+
+
+def listing_of_sorted(entries: list[str]) -> int:
+    """The listing checksum of a folder whose sorted entries are *entries*: those left out
+    (``__pycache__``, names starting with ``.``) found by bisection, not by a pass.
+
+    (Sorting thousands of names sharing a long prefix was most of this checksum: a sorted
+    listing, taken once per look, serves it and the entry-point scans.)
+    """
+    from bisect import bisect_left
+
+    from ._fileio import checksum
+
+    # the names starting with "." are those in [".", "/") in code point order
+    lo = bisect_left(entries, ".")
+    hi = bisect_left(entries, "/", lo)
+    names = entries[:lo] + entries[hi:] if hi > lo else entries
+    at = bisect_left(names, "__pycache__")
+    if at < len(names) and names[at] == "__pycache__":
+        names = names[:at] + names[at + 1 :]
+    return checksum("\0".join(names).encode("utf-8", "surrogateescape"))
 
 
 def mtime(path: str) -> int | None:

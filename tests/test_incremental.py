@@ -76,6 +76,33 @@ def test_a_distribution_installed_loads_only_the_new_one(world: World) -> None:
     assert got["imported"] == [f"p{world.tag}_7"]
 
 
+def test_an_install_start_lists_the_site_folder_once(world: World) -> None:
+    """After an install, the entry-point index, the cache check's listing checksum, reuse's
+    names and discovery's scan all want the site folder: one look lists it once (sorted
+    once), and the start still finds the new distribution and writes a valid document."""
+    many(world)
+    prime(world)
+    plugin(world, 7, "k7")
+    got = world.run(
+        f"""
+        import json, os
+        site = {str(world.site)!r}
+        real = os.listdir
+        calls = []
+        def counting(path="."):
+            if os.fspath(path) == site:
+                calls.append(path)
+            return real(path)
+        os.listdir = counting
+        from {world.spec} import REGISTRY
+        keys = sorted(REGISTRY)
+        print(json.dumps({{"keys": keys, "source": REGISTRY.source, "lists": len(calls)}}))
+        """
+    )
+    assert got == {"keys": ["k0", "k1", "k2", "k3", "k7"], "source": "fresh", "lists": 1}
+    assert incremental_equals_full(world)["keys"] == ["k0", "k1", "k2", "k3", "k7"]
+
+
 def test_a_distribution_removed_loads_nothing(world: World) -> None:
     many(world)
     prime(world)

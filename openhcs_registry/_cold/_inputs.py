@@ -85,26 +85,6 @@ def listing_of(entries: list[str]) -> int:
     return checksum("\0".join(names).encode("utf-8", "surrogateescape"))
 
 
-def listing_of_sorted(entries: list[str]) -> int:
-    """:func:`listing_of` of *entries* given sorted: the names left out found by bisection.
-
-    (Discovery sorts a ``sys.path`` listing once, for this and for the entry-point scan:
-    sorting thousands of names that share a long prefix was most of this checksum.)
-    """
-    from bisect import bisect_left
-
-    from .._fileio import checksum
-
-    # the names starting with "." are those in [".", "/") in code point order
-    lo = bisect_left(entries, ".")
-    hi = bisect_left(entries, "/", lo)
-    names = entries[:lo] + entries[hi:] if hi > lo else entries
-    at = bisect_left(names, "__pycache__")
-    if at < len(names) and names[at] == "__pycache__":
-        names = names[:at] + names[at + 1 :]
-    return checksum("\0".join(names).encode("utf-8", "surrogateescape"))
-
-
 class Inputs:
     """Everything one plugin (or one load of a module) read."""
 

@@ -16,7 +16,6 @@ it is given.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,7 +27,6 @@ from ..._diagnostics import (
 )
 from ..._environment import environment_fingerprint, file_stat, snapshot
 from ..._log import get_logger
-from .. import _inputs
 from .._records import PluginRecord
 
 logger = get_logger("openhcs_registry.discovery")
@@ -176,21 +174,22 @@ def look_at_environment(
     # (an incremental run keeps the look its cache check just took: older, never newer
     # than what is read next, so a change meanwhile is still a change afterwards)
     env = environment_fingerprint(fresh=fresh)
-    stat = file_stat if fresh else snapshot().stat
+    # the listings of that look (taken after its stats of the folders), each sorted once and
+    # shared with whatever else asked for it in the same look: after an install, the
+    # entry-point index, the cache check's listing checksum and reuse's names
+    snap = snapshot()
+    stat = file_stat if fresh else snap.stat
     listed: dict[str, list[str] | None] = {}
     found_names: dict[str, set[str]] = {}
     names = {}
     listings = []
     for entry, _sig in env["path"]:
-        try:
-            found = listed[entry] = sorted(os.listdir(entry))  # (sorted once, here)
-        except NotADirectoryError:
-            listings.append(_inputs.listing(entry))  # a zip archive: summed by content
+        found = snap.listing(entry)
+        listings.append(snap.checksum(entry))  # (a zip archive: summed by content)
+        provided = snap.names(entry)
+        if found is None or provided is None:
             continue
-        except (OSError, ValueError):
-            listings.append(None)
-            continue
-        listings.append(_inputs.listing_of_sorted(found))
-        provided = found_names[entry] = _inputs.importable_names(found)
+        listed[entry] = found
+        found_names[entry] = provided
         names[entry] = sorted(provided)  # what an install changes
     return {**env, "listings": listings, "names": names}, listed, found_names, stat
