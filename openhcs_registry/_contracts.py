@@ -96,9 +96,12 @@ def build_index() -> dict[str, list[list[str]]]:
     # the declaration is missing, bytes read without a text layer, and only a file that
     # mentions the group family at all decoded and parsed
     family = settings.INDEXED_GROUPS.encode()
-    # the fresh look begun above: its stats are the ones the registry caches' checks and
-    # the discovery scan of this burst then reuse (taken before any file is read)
-    stat = _environment.snapshot().stat
+    # the fresh look begun above: its listings and stats are the ones the registry caches'
+    # checks, incremental reuse and the discovery scan of this burst then reuse (taken
+    # before any file is read); the snapshot's stat is inlined below (thousands of calls)
+    snap = _environment.snapshot()
+    stats = snap.stats
+    os_stat = os.stat
     # declarations the previous index read, by their stat signature then: an unchanged one
     # is not read again (an install rebuilds the index over every distribution of the
     # environment) - its family entries are taken from that index, and one without any
@@ -112,34 +115,41 @@ def build_index() -> dict[str, list[list[str]]]:
     scanned = sys.modules.get(f"{__package__}._cold._entrypoints")
     read_before = getattr(scanned, "declaration_read", None)
     for folder in _environment.search_path():
-        # listed (and sorted) once per look: the cache check's listing checksum, reuse and
-        # discovery's scan take the same listing after an install
-        names = _environment.snapshot().listing(folder)
+        names = snap.listing(folder)
         if names is None:
             continue
         prefix = folder if folder.endswith("/") else folder + "/"
         plain_here = plain[folder] = []
-        for item in names:
-            if not item.endswith(_METADATA_SUFFIXES):
-                continue
+        # a plain declaration of the previous index is unchanged iff its row (folder name
+        # and stat signature) is one of that folder's rows: one set test, no parse
+        known_here = known_plain.get(folder, _NO_ROWS)
+        for item in [n for n in names if n.endswith(_METADATA_SUFFIXES)]:
             dist = item.rsplit(".", 1)[0].split("-", 1)[0]
             canonical = dist.lower().replace("_", "-").replace(".", "-")
             if not dist or canonical in seen:
                 continue
             meta = prefix + item
             text_path = meta + "/entry_points.txt"
-            signature = stat(text_path)
+            signature = stats.get(text_path, _UNSEEN)
+            if signature is _UNSEEN:
+                try:
+                    st = os_stat(text_path)
+                except (OSError, ValueError):
+                    signature = None
+                else:
+                    signature = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+                stats[text_path] = signature
             if signature is None:
                 if os.path.isdir(meta):
                     seen.add(canonical)  # the first of a name on sys.path wins
                 continue
             seen.add(canonical)  # (a folder: it holds a file)
-            row = "\t".join([item, *map(str, signature)])
-            if known_plain.get(folder, {}).get(item) == row:
+            row = f"{item}\t{signature[0]}\t{signature[1]}\t{signature[2]}\t{signature[3]}"
+            if row in known_here:
                 plain_here.append(row)
                 continue  # read before with this signature: no family entry in it
             before = known_files.get(text_path)
-            if before is not None and before[0] == list(signature):
+            if before is not None and before[0] == signature:
                 found = before[1]  # read before with this signature: these entries
             else:
                 data = read_before(text_path, signature) if read_before is not None else None
@@ -162,6 +172,13 @@ def build_index() -> dict[str, list[list[str]]]:
     if index_path is not None:
         _write_index(index_path, fingerprint, files, plain)
     return entries
+
+
+#: (no rows known for a folder)
+_NO_ROWS: frozenset[str] = frozenset()
+
+#: Not yet in the snapshot's stats (None there means "looked, missing").
+_UNSEEN: Any = object()
 
 
 def _read_declaration(text_path: str, size: int) -> bytes | None:
@@ -199,11 +216,12 @@ def _write_index(
     _fileio.write_document(index_path, doc)
 
 
-def _previous_index(path: Any) -> tuple[dict[str, dict[str, str]], Declarations]:
-    """What the previous index read: ``{sys.path entry: {metadata folder: row}}`` of its
-    plain declarations, and its family declarations with their entries; nothing if that
-    document is missing, unreadable, of another format or version, or of the wrong shape
-    (then every declaration is read)."""
+def _previous_index(path: Any) -> tuple[dict[str, set[str]], Declarations]:
+    """What the previous index read: ``{sys.path entry: {row, ...}}`` of its plain
+    declarations (a row is ``metadata folder, mtime, size, ctime, inode`` joined by tabs),
+    and its family declarations with their entries; nothing if that document is missing,
+    unreadable, of another format or version, or of the wrong shape (then every
+    declaration is read)."""
     try:
         doc = _fileio.read_document(path)
         if (
@@ -216,7 +234,7 @@ def _previous_index(path: Any) -> tuple[dict[str, dict[str, str]], Declarations]
         if not isinstance(found, dict):
             return {}, {}
         plain = {
-            folder: {row.partition("\t")[0]: row for row in text.split("\n")}
+            folder: set(text.split("\n"))
             for folder, text in found.items()
             if isinstance(folder, str) and isinstance(text, str)
         }

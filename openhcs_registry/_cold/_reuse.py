@@ -165,13 +165,20 @@ class _Changes:
         delta = self.delta
         if not delta:
             return False
+        # (after an install, the site folder's delta is not empty: this runs per record,
+        # so no generator is made for the usual record that missed nothing)
         tops = raw.get("tops")
         if tops is None:
             module = raw.get("module")
             tops = [module.partition(".")[0]] if type(module) is str and module else []
-        return not delta.isdisjoint(tops) or any(
-            m.partition(".")[0] in delta for m in raw.get("missing", ())
-        )
+        if not delta.isdisjoint(tops):
+            return True
+        missing = raw.get("missing")
+        if missing:
+            for name in missing:
+                if name.partition(".")[0] in delta:
+                    return True
+        return False
 
     def reusable(self, raw: dict[str, Any]) -> bool:
         """Whether the stored record *raw* may be taken as it is (before its references)."""
