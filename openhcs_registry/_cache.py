@@ -155,22 +155,6 @@ def _digest(path: str) -> int | None:
         return None
 
 
-def _listing(path: str) -> int | None:
-    """Checksum of a folder's sorted entries (of a file's bytes), as :func:`._inputs.listing`."""
-    try:
-        entries = os.listdir(path)
-    except NotADirectoryError:  # a zip archive on sys.path
-        try:
-            with open(path, "rb") as fh:
-                return _fileio.checksum(b"file\0" + fh.read())
-        except (OSError, ValueError):
-            return None
-    except (OSError, ValueError):
-        return None
-    names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))
-    return _fileio.checksum("\0".join(names).encode("utf-8", "surrogateescape"))
-
-
 def _sig_record(rec: object, extra: int, what: str) -> list[Any]:
     """A recorded ``[path, mtime, size, ctime, ino, checksum, (names)]`` row, shape-checked."""
     if not (type(rec) is list and 5 <= len(rec) <= 5 + extra and type(rec[0]) is str):

@@ -102,25 +102,16 @@ class _Snapshot:
             return result
 
     def checksum(self, folder: str) -> int | None:
-        """The listing checksum of *folder* as of this snapshot (``_inputs.listing``'s value:
-        the sorted entries but ``__pycache__`` and dot-files, or a file's bytes)."""
+        """The :func:`listing_checksum` of *folder* as of this snapshot (from :meth:`listing`)."""
         sums = self.checksums
         try:
             return sums[folder]
         except KeyError:
             pass
         entries = self.listing(folder)
-        if entries is not None:
-            result = listing_of_sorted(entries)
-        else:  # a zip archive on sys.path is summed by its bytes (None: unreadable, missing)
-            from ._fileio import checksum
-
-            try:
-                with open(folder, "rb") as fh:
-                    result = checksum(b"file\0" + fh.read())
-            except (OSError, ValueError):
-                result = None
-        sums[folder] = result
+        result = sums[folder] = (
+            listing_of_sorted(entries) if entries is not None else _archive_checksum(folder)
+        )
         return result
 
 
@@ -166,6 +157,36 @@ def names_in(entries: list[str]) -> set[str]:
         elif entry.endswith(_IMPORTABLE_SUFFIXES):
             out.add(entry.split(".", 1)[0])
     return out
+
+
+def listing_checksum(folder: str) -> int | None:
+    """A checksum of the importable entries of *folder* now (None if unreadable): the sorted
+    entries but ``__pycache__`` and names starting with ``.``.
+
+    Folder mtimes also move when ``__pycache__`` is created or an editor saves a backup; the
+    listing says whether the set of modules changed, so that a moved mtime with the same
+    modules is not a change.  A ``sys.path`` entry that is a file (a zip archive of
+    plugins) is summed by its bytes instead: rewritten within the racy window, its stat
+    alone cannot tell.  One rule for the recorder, the document writer and the warm check
+    (:meth:`_Snapshot.checksum` is this value within one look).
+    """
+    try:
+        entries = sorted(os.listdir(folder or os.curdir))
+    except (OSError, ValueError):
+        return _archive_checksum(folder)
+    return listing_of_sorted(entries)
+
+
+def _archive_checksum(path: str) -> int | None:
+    """:func:`listing_checksum` of a path that cannot be listed: a file (a zip archive on
+    ``sys.path``) by its bytes; None if it cannot be read either (missing, unreadable)."""
+    from ._fileio import checksum
+
+    try:
+        with open(path, "rb") as fh:
+            return checksum(b"file\0" + fh.read())
+    except (OSError, ValueError):
+        return None
 
 
 def listing_of_sorted(entries: list[str]) -> int:

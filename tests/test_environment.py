@@ -65,3 +65,46 @@ def test_writers_look_afresh_and_reset_ends_the_snapshot(
     reg.reset()
     assert sorted(reg) == ["alpha", "beta", "g"]
     assert reg.source == "cache"
+
+
+# -- the listing checksum: one rule, fresh and within a look ---------------------------------
+def test_listing_checksum_sees_module_changes_only_and_the_look_keeps_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a folder's listing checksum watches (modules added or removed, not caches or
+    dot-files), a zip archive summed by its bytes, and the snapshot's value equal to the
+    fresh one within its look and unchanged by later edits until the look ends."""
+    import zipfile
+
+    from openhcs_registry import _environment
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "a.py").write_text("")
+    base = _environment.listing_checksum(str(folder))
+    assert base is not None
+    (folder / "__pycache__").mkdir()
+    (folder / ".editor-backup").write_text("")
+    assert _environment.listing_checksum(str(folder)) == base  # not modules: no change
+    _environment.forget()
+    snap = _environment.snapshot()
+    assert snap.checksum(str(folder)) == base
+    (folder / "b.py").write_text("")
+    added = _environment.listing_checksum(str(folder))
+    assert added not in (None, base)
+    assert snap.checksum(str(folder)) == base  # the look keeps what it saw
+    _environment.forget()
+    assert _environment.snapshot().checksum(str(folder)) == added
+
+    archive = tmp_path / "plugins.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("p.py", "x = 1\n")
+    first = _environment.listing_checksum(str(archive))
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("p.py", "x = 2\n")
+    second = _environment.listing_checksum(str(archive))
+    assert None not in (first, second) and first != second  # summed by its bytes
+    assert _environment.snapshot().checksum(str(archive)) == second
+    assert _environment.listing_checksum(str(tmp_path / "missing")) is None
+    assert _environment.snapshot().checksum(str(tmp_path / "missing")) is None

@@ -23,10 +23,10 @@ from .._cache import (
     CACHE_VERSION,
     _config_fingerprint,
     _digest,
-    _listing,
     fold_distributions,
     fold_rows,
 )
+from .._environment import listing_checksum
 from .._version import __version__
 from ._records import stored_modules
 
@@ -72,7 +72,7 @@ class _Tables:
         at = self.dir_index.get(folder)
         if at is None:
             at = self.dir_index[folder] = len(self.dir_rows)
-            self.dir_rows.append([folder, *(value or _NOSIG), _listing(folder)])
+            self.dir_rows.append([folder, *(value or _NOSIG), listing_checksum(folder)])
         return at
 
     def file_row(self, file: str, value: Any) -> int:

@@ -52,39 +52,6 @@ def _names_in(path: str) -> list[str] | None:
         return None
 
 
-def listing(path: str) -> int | None:
-    """A checksum of the importable entries of folder *path* (None if unreadable).
-
-    Folder mtimes also move when ``__pycache__`` is created or an editor saves a backup; the
-    listing says whether the set of modules changed, so that a moved mtime with the same
-    modules is not a change.  A ``sys.path`` entry that is a file (a zip archive of
-    plugins) is summed by its bytes instead: rewritten within the racy window, its stat
-    alone cannot tell.  :func:`openhcs_registry._cache._listing` computes the same value on
-    the warm path.
-    """
-    from .._fileio import checksum
-
-    try:
-        entries = os.listdir(path)
-    except NotADirectoryError:
-        try:
-            with open(path, "rb") as fh:
-                return checksum(b"file\0" + fh.read())
-        except (OSError, ValueError):
-            return None
-    except (OSError, ValueError):
-        return None
-    return listing_of(entries)
-
-
-def listing_of(entries: list[str]) -> int:
-    """The :func:`listing` checksum of a folder whose entries are *entries*."""
-    from .._fileio import checksum
-
-    names = sorted(e for e in entries if e != "__pycache__" and not e.startswith("."))
-    return checksum("\0".join(names).encode("utf-8", "surrogateescape"))
-
-
 class Inputs:
     """Everything one plugin (or one load of a module) read."""
 
