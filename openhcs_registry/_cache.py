@@ -519,7 +519,10 @@ def _answer(
     plugins = get("plugins")
     if type(plugins) is not int or plugins < 0:
         raise CacheCorrupt("bad plugin count")
-    table = Stored(modules, files, lambda: cold_part(doc))
+    # the cold part's loader keeps only what parsing it needs, not the parsed warm fields
+    # (items, failures, configuration...): those are garbage once this answer is built
+    cold = {"cold": get("cold"), "coldsum": get("coldsum")}
+    table = Stored(modules, files, lambda: cold_part(cold))
     items = _items(get("items"), allowed, plugins, table, "items")
     raw_secondaries = _obj(get("secondaries"), "secondaries")
     secondaries: dict[str, dict[str, Entry]] = {}
