@@ -34,10 +34,11 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 7  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 8  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
+#                    8: the environment section first, as bytes a burst checks once
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -270,11 +271,6 @@ class RegistryCacheManager:
     def enabled(self) -> bool:
         return self.config.enable_cache and not settings.cache_disabled()
 
-    def _settings(self) -> dict[str, Any]:
-        recorded: dict[str, Any] = dict(settings.discovery_settings())
-        recorded["blocked"] = sorted(self.blocked)
-        return recorded
-
     # -- reading ----------------------------------------------------------------------------
     def load(self) -> Snapshot | None:
         """The valid cached state, or None (missing, stale or corrupt: then rebuild)."""
@@ -350,53 +346,44 @@ class RegistryCacheManager:
         comparisons first, one pass over the recorded inputs, no per-field helper calls.
         The warm fields hold only paths and one stamp of their recorded stats (see
         :func:`fold_rows`); only when a stamp differs is the cold part read, to say what changed.
+        The environment section (interpreter, settings, ``sys.path``, distributions) is
+        the same bytes in every document of one environment: checked once per look, and
+        for the other registries of the burst compared as bytes (:func:`_checked_env`).
         """
         get = doc.get
-        ts = self._check_header(get, snapshot().header)
-        # taken after the header: its settings may rebuild the entry-point index (after an
-        # install), which looks at the environment afresh; the check goes on in that look,
-        # so the declarations' stats it took are shared, and incremental reuse, which asks
-        # snapshot() next, sees the stats this check takes
+        ts = self._check_header(get)
         snap = snapshot()
-        rows = _list(get("path"), "path")
-        entries = snap.entries
-        if len(rows) != len(entries) or any(
-            type(r) is not list or not r or r[0] != e for r, e in zip(rows, entries, strict=False)
-        ):
-            entries = _recorded_entries(rows, entries, _obj(get("launch"), "launch"))
-        files = _list(get("files"), "files")
-        stamp = _list(get("stamp"), "stamp")
-        _expect(len(stamp) == 2 and all(type(v) is int for v in stamp), "bad stamp")
-        # from here on a difference is a change of some plugin's inputs: incremental
-        # rediscovery can reuse the rest of the document
         # anything modified this close to the write is compared by content, not by stat
         racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
+        files = _list(get("files"), "files")
+        stamp = get("stamp")
+        _expect(type(stamp) is int, "bad stamp")
+        launch = _obj(get("launch"), "launch")
         check = self.config.check_mtimes
-        try:
-            _check_search_path(rows, entries, racy_ns)
-        except CacheChanged:
-            _take_stats(snap, get("dists"), files, check)
-            raise
-        _check_launch(_obj(get("launch"), "launch"))
-        if _fold_distributions(snap, _obj(get("dists"), "dists")) != stamp[0]:
-            _what_changed(doc, snap, check, True)
+        snap = _checked_env(doc, snap, racy_ns, launch, files, check)
+        # from here on a difference is a change of some plugin's inputs: incremental
+        # rediscovery can reuse the rest of the document
         folded = _fold_files(snap, files, check)
         if folded is not None:
-            if folded != stamp[1]:
+            if folded != stamp:
                 _what_changed(doc, snap, check, False)
-            _check_racy(files, _list(get("racy", []), "racy"))
-        for rec in _list(get("dirs"), "dirs"):
+            racy = get("racy")
+            if racy:
+                _check_racy(files, _list(racy, "racy"))
+        dirs = _list(get("dirs"), "dirs")
+        for rec in dirs:
             _sig_record(rec, 2, "folder")
             if check and not _folder_unchanged(rec[0], rec, snap.stat(rec[0]), racy_ns):
                 raise CacheChanged(f"folder {rec[0]} changed")
-        failures = self._check_failures(get("failures"))
-        volatile = _list(get("volatile", []), "volatile")
+        failures = self._check_failures(get("failures"), snap)
+        volatile = get("volatile")
         if volatile:
+            _list(volatile, "volatile")
             raise CacheChanged(f"{len(volatile)} plugin(s) are called on every start")
         return _answer(self.config, doc, files, failures, ts, path or self.path)
 
-    def _check_header(self, get: Any, interpreter: dict[str, Any]) -> float:
-        """Format, library version, registry, age, settings, interpreter; the write time."""
+    def _check_header(self, get: Any) -> float:
+        """Format, library version, registry, age, configuration, blocks; the write time."""
         version = get("cache_version")
         if version != CACHE_VERSION or type(version) is not int:
             raise CacheInvalid(f"cache format {version!r}, expected {CACHE_VERSION}")
@@ -415,18 +402,17 @@ class RegistryCacheManager:
             raise CacheInvalid("timestamp lies in the future")
         if get("config") != _config_fingerprint(self.config):
             raise CacheInvalid("registry configuration changed")
-        if get("settings") != self._settings():
-            raise CacheInvalid("discovery settings changed")
-        if get("interpreter") != interpreter:
-            raise CacheInvalid("another interpreter or virtual environment")
+        blocked = get("blocked")
+        if type(blocked) is not list or blocked != sorted(self.blocked):
+            raise CacheInvalid("discovery settings changed (blocked plugins)")
         return float(ts)
 
-    def _check_failures(self, raw: object) -> list[PluginFailure]:
+    def _check_failures(self, raw: object, snap: _EnvSnapshot) -> list[PluginFailure]:
         """The recorded failures; one whose missing module is now importable is a change."""
         failures = _failures(raw, "failures")
         for failure in failures:
             _expect(failure.registry == self.config.name, "failure of another registry")
-            if failure.missing_module and _importable(failure.missing_module):
+            if failure.missing_module and _importable(failure.missing_module, snap):
                 raise CacheChanged(
                     f"{failure.missing_module!r}, missing for plugin {failure.plugin!r}, "
                     "is now installed"
@@ -454,7 +440,9 @@ class RegistryCacheManager:
         """
         from ._cold._document import build_document
 
-        return build_document(self.config, self._settings(), result)
+        return build_document(
+            self.config, settings.discovery_settings(), sorted(self.blocked), result
+        )
 
     def clear(self) -> bool:
         """Delete this registry's cache file (only if it is ours); True if one was removed."""
@@ -511,7 +499,10 @@ def _answer(
     plugins = get("plugins")
     if type(plugins) is not int or plugins < 0:
         raise CacheCorrupt("bad plugin count")
-    table = Stored(modules, files, lambda: cold_part(doc))
+    # the cold part's loader keeps only what parsing it needs, not the parsed warm fields
+    # (items, failures, configuration...): those are garbage once this answer is built
+    cold = {"cold": get("cold"), "coldsum": get("coldsum")}
+    table = Stored(modules, files, lambda: cold_part(cold))
     items = _items(get("items"), allowed, plugins, table, "items")
     raw_secondaries = _obj(get("secondaries"), "secondaries")
     secondaries: dict[str, dict[str, Entry]] = {}
@@ -538,6 +529,119 @@ def _answer(
     )
 
 
+#: The environment section last found valid: ``(look, its raw bytes, the racy bound it was
+#: checked with, the parsed section)``; see :func:`_checked_env`.
+_env_checked: tuple[_EnvSnapshot, bytes, int, dict[str, Any]] | None = None
+
+
+def env_section(doc: dict[str, Any]) -> dict[str, Any]:
+    """*doc*'s environment section, parsed (once: it replaces the raw bytes in *doc*)."""
+    env = doc.get("env")
+    if type(env) is bytes:
+        memo = _env_checked
+        if memo is not None and memo[1] == env:
+            env = memo[3]  # the same bytes, parsed already (treated as read-only)
+        else:
+            try:
+                env = _fileio.parse_env(doc)
+            except ValueError as exc:
+                raise CacheCorrupt(str(exc)) from exc
+        doc["env"] = env
+    return _obj(env, "env")
+
+
+def _checked_env(
+    doc: dict[str, Any],
+    snap: _EnvSnapshot,
+    racy_ns: int,
+    launch: dict[str, Any],
+    files: list[Any],
+    check: bool,
+) -> _EnvSnapshot:
+    """The environment section holds: interpreter, settings, ``sys.path``, distributions
+    (and, between the last two, the registry's own launch record, in the order of cost).
+
+    Every registry document written in one environment holds the same section bytes, so
+    the first registry of a burst checks them and the others compare bytes: a section
+    equal to the one last checked *in the same look* (``snap``: the same stats, listings
+    and ``sys.path``) with a racy bound no earlier than it was checked with needs no new
+    check (a row that was not racy then is not racy for a later bound, and a row compared
+    by listing holds whatever the bound).  Only the switches' values are read again
+    (``os.environ`` may change at any moment).  A section checked through an enlarged
+    ``sys.path`` (:func:`_recorded_entries`, which depends on the registry's recorded
+    names) is not remembered.
+
+    The declared switches are not read from the entry-point index here: their names come
+    from the ``entry_points.txt`` files of the distributions on ``sys.path``, every one of
+    which this section records (its folder listing through the ``sys.path`` rows, its stat
+    through the distributions' stamp), so while the section holds, the recorded names are
+    the declared ones, and only their values need comparing.  When the section does not
+    hold, the recorded settings are compared with :func:`.settings.discovery_settings`
+    before the change is reported: a changed set of switches is a full rediscovery, as
+    any settings change is.  With entry points disabled the distributions are not
+    recorded: then the settings are always compared in full (which may rebuild the index
+    and so begin a new look: the look the check went on in is returned).
+    """
+    global _env_checked
+    raw = doc.get("env")
+    memo = _env_checked
+    if memo is not None and memo[0] is snap and memo[1] == raw and racy_ns >= memo[2]:
+        _check_switches(memo[3]["settings"])
+        _check_launch(launch, snap)
+        return snap
+    env = env_section(doc)
+    if env.get("interpreter") != snap.header:
+        raise CacheInvalid("another interpreter or virtual environment")
+    recorded = _obj(env.get("settings"), "settings")
+    _check_switches(recorded)
+    snap = snapshot()  # (a full settings check may have begun a new look)
+    rows = _list(env.get("path"), "path")
+    entries = snap.entries
+    exact = len(rows) == len(entries) and all(
+        type(r) is list and r and r[0] == e for r, e in zip(rows, entries, strict=False)
+    )
+    if not exact:
+        entries = _recorded_entries(rows, entries, launch)
+    dists = env.get("dists")
+    try:
+        _check_search_path(rows, entries, racy_ns)
+    except CacheChanged:
+        _settings_hold(recorded)
+        _take_stats(snapshot(), dists, files, check)
+        raise
+    _check_launch(launch, snap)
+    stamp = env.get("dstamp")
+    _expect(type(stamp) is int, "bad stamp")
+    if _fold_distributions(snap, _obj(dists, "dists")) != stamp:
+        _settings_hold(recorded)
+        _what_changed(doc, snap, check, True)
+    if exact and type(raw) is bytes:
+        _env_checked = (snap, raw, racy_ns, env)
+    return snap
+
+
+def _check_switches(recorded: dict[str, Any]) -> None:
+    """The recorded discovery settings have their values now (their names: see
+    :func:`_checked_env`); with entry points disabled, compared in full."""
+    environ = os.environ
+    no_eps = settings.NO_ENTRY_POINTS_ENV
+    disabled = settings.entry_points_disabled()
+    for name, value in recorded.items():
+        if name == no_eps:
+            if value != ("1" if disabled else "0"):
+                raise CacheInvalid("discovery settings changed")
+        elif environ.get(name, "") != value:
+            raise CacheInvalid("discovery settings changed")
+    if disabled or no_eps not in recorded:
+        _settings_hold(recorded)
+
+
+def _settings_hold(recorded: dict[str, Any]) -> None:
+    """The recorded settings are the settings now, declared switches read afresh."""
+    if recorded != settings.discovery_settings():
+        raise CacheInvalid("discovery settings changed")
+
+
 def _check_search_path(rows: list[Any], entries: list[str], racy_ns: int) -> None:
     """No ``sys.path`` entry gained or lost a module (the list itself is checked first)."""
     stat = snapshot().stat
@@ -547,7 +651,7 @@ def _check_search_path(rows: list[Any], entries: list[str], racy_ns: int) -> Non
             raise CacheChanged(f"{entry} changed (a distribution installed or removed?)")
 
 
-def _check_launch(launch: dict[str, Any]) -> None:
+def _check_launch(launch: dict[str, Any], snap: _EnvSnapshot) -> None:
     """The recorded names that the launch folder (cwd, script folder) provides, per name.
 
     The launch folder is not fingerprinted (it differs between programs and changes
@@ -557,17 +661,36 @@ def _check_launch(launch: dict[str, Any]) -> None:
     if not tops:
         return
     _expect(type(tops) is list and type(launch.get("present")) is list, "bad launch")
-    folder = launch_folder()
-    if folder is None:
-        present: set[str] = set()
-    else:
-        names = snapshot().names(os.path.abspath(folder or os.curdir))
-        present = set() if names is None else names.intersection(tops)
+    folder, names = _launch(snap)
+    present = names.intersection(tops) if names else set()
     if present != set(launch["present"]):
         raise CacheChanged("the launch folder shadows another set of recorded names")
-    if present and launch.get("folder") != [os.path.abspath(folder or os.curdir)]:
+    if present and launch.get("folder") != [folder]:
         # the same names, from another launch folder: other modules under those names
         raise CacheInvalid("recorded names come from another launch folder")
+
+
+#: ``(look, launch folder made absolute or None, the names it provides or None)``
+_launch_seen: tuple[_EnvSnapshot, str | None, set[str] | None] | None = None
+
+
+def _launch(snap: _EnvSnapshot) -> tuple[str | None, set[str] | None]:
+    """The launch folder (absolute) and its importable names, once per look.
+
+    Which entry of ``sys.path`` is the launch entry depends on ``sys.path``, the working
+    directory and ``sys.argv[0]``, which are the look's key: every registry of a burst
+    asks, and gets the answer of the first (``_environment._launch_index`` walks
+    ``sys.path`` with a ``getcwd`` and an ``abspath`` per entry).
+    """
+    global _launch_seen
+    seen = _launch_seen
+    if seen is not None and seen[0] is snap:
+        return seen[1], seen[2]
+    folder = launch_folder()
+    full = None if folder is None else os.path.abspath(folder or os.curdir)
+    names = None if full is None else snap.names(full)
+    _launch_seen = (snap, full, names)
+    return full, names
 
 
 # The two folds below are the hot loop of a warm start: they run once per distribution and
@@ -731,7 +854,8 @@ def full_document(doc: dict[str, Any]) -> dict[str, Any]:
     fields list (which the warm check stat'ed): else the document is corrupt.
     """
     cold = cold_part(doc)
-    full = {**doc, **cold}
+    env = env_section(doc)
+    full = {**doc, **env, **cold}
     rows = _list(cold.get("files"), "files")
     paths = _list(doc.get("files"), "files")
     _expect(
@@ -740,7 +864,7 @@ def full_document(doc: dict[str, Any]) -> dict[str, Any]:
         "cold file rows differ from the warm ones",
     )
     found = _obj(cold.get("distributions"), "distributions")
-    listed = _obj(doc.get("dists"), "dists")
+    listed = _obj(env.get("dists"), "dists")
     _expect(list(found) == list(listed), "cold distributions differ from the warm ones")
     for entry, dists in found.items():
         names = listed[entry]
@@ -830,19 +954,23 @@ def _config_fingerprint(config: RegistryConfig) -> dict[str, Any]:
     return memo[1]
 
 
-def _importable(missing: str) -> bool:
+def _importable(missing: str, snap: _EnvSnapshot | None = None) -> bool:
     """Whether a module recorded as missing may be importable now (nothing is imported).
 
     Installing it anywhere on ``sys.path`` changes that folder's mtime, which the environment
     fingerprint has already checked; what is left is the launch folder, which the
     fingerprint leaves out (a ``zarr.py`` saved next to the script), and a module put into
-    ``sys.modules`` by hand.  Searching only there keeps this check cheap on every start.
+    ``sys.modules`` by hand.  Searching only there keeps this check cheap on every start;
+    a name the look's listing of the launch folder does not provide (an over-approximation
+    of what the import system finds there) is not searched for at all.
     """
     top = missing.split(".")[0]
     if top in sys.modules or top in sys.builtin_module_names:
         return True
-    folder = launch_folder()
+    folder, names = _launch(snapshot() if snap is None else snap)
     if folder is None:
+        return False
+    if names is not None and top not in names:
         return False
     from importlib.machinery import PathFinder
 

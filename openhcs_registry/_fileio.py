@@ -114,14 +114,16 @@ def encode_document(doc: dict[str, Any]) -> bytes:
     """
     import orjson
 
-    skip = ("checksum", "cold", "split", "coldsum")
+    skip: tuple[str, ...] = ("checksum", "cold", "split", "coldsum", "env", "envlen")
+    if "env" in doc:
+        skip += ("cache_version",)  # written first, by _with_env
     if "cold" not in doc:
-        body = orjson.dumps({k: v for k, v in doc.items() if k not in skip})
+        body = _with_env(doc, orjson.dumps({k: v for k, v in doc.items() if k not in skip}))
         return b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body))
     cold = orjson.dumps(doc["cold"])
     warm = {k: v for k, v in doc.items() if k not in skip}
     warm["coldsum"] = cold_checksum(cold)
-    body = orjson.dumps(warm)
+    body = _with_env(doc, orjson.dumps(warm))
     at = len(body) - 1
     return b"%s%s%s%s%d%s%d}" % (
         body[:-1],
@@ -132,6 +134,61 @@ def encode_document(doc: dict[str, Any]) -> bytes:
         _CHECKSUM_FIELD,
         checksum(body),
     )
+
+
+#: How a document with an environment section begins: ``{"cache_version":N,"envlen":L,"env":``
+#: then the L bytes of that section (see :func:`encode_document`).
+_VERSION_FIELD = b'{"cache_version":'
+_ENVLEN_FIELD = b',"envlen":'
+_ENV_FIELD = b',"env":'
+
+
+def _with_env(doc: dict[str, Any], body: bytes) -> bytes:
+    """*body* (the JSON of the other warm fields, ``cache_version`` left out) with *doc*'s
+    ``cache_version`` and ``"env"`` section first.
+
+    A registry document's environment section (interpreter, settings, ``sys.path`` rows,
+    distributions: the same bytes in every registry document written in one environment)
+    is written right after ``cache_version`` with its length, so that a reader can compare
+    its raw bytes with a section it has already checked in this look at the environment
+    (:func:`._cache._checked_env`) instead of parsing and checking it again.
+    """
+    import orjson
+
+    env = doc.get("env")
+    if env is None:
+        return body
+    data = env if isinstance(env, (bytes, memoryview)) else orjson.dumps(env)
+    rest = body[1:-1]  # the other warm fields (cache_version left out by the caller)
+    head = b"%s%s%s%d%s%s" % (
+        _VERSION_FIELD,
+        orjson.dumps(doc.get("cache_version")),
+        _ENVLEN_FIELD,
+        len(data),
+        _ENV_FIELD,
+        bytes(data),
+    )
+    return head + (b"," + rest if rest else b"") + b"}"
+
+
+def _env_at(data: bytes, end: int) -> tuple[int, int, int] | None:
+    """``(end of cache_version, start of the env section, its end)``, or None if *data*
+    (up to *end*) does not begin with an env section."""
+    if not data.startswith(_VERSION_FIELD):
+        return None
+    head = len(_VERSION_FIELD)
+    mark = data.find(_ENVLEN_FIELD, head, head + 24)
+    if mark < 0 or not data[head:mark].isdigit():
+        return None
+    digits_at = mark + len(_ENVLEN_FIELD)
+    field = data.find(_ENV_FIELD, digits_at, digits_at + 16)
+    if field < 0 or not data[digits_at:field].isdigit():
+        return None
+    start = field + len(_ENV_FIELD)
+    stop = start + int(data[digits_at:field])
+    if stop >= end or data[stop] not in b",}":
+        return None
+    return mark, start, stop
 
 
 def parse_cold(doc: dict[str, Any]) -> Any:
@@ -296,13 +353,36 @@ def read_document(path: Path, lazy: bool = False) -> dict[str, Any] | None:
         if version is not None:  # just older: say so quietly
             raise StaleFormat(f"written in format {version}") from exc
         raise
+    end = len(data) if at is None else at
+    env = _env_at(data, end)
+    if env is None:
+        warm = _parse(data[:end] + b"}") if at is not None else _parse(data)
+    else:
+        # the environment section is cut out and kept as bytes: a reader that checked the
+        # same bytes in this look skips parsing it (see :func:`_with_env`)
+        mark, start, stop = env
+        warm = _parse(data[:mark] + data[stop:end] + (b"}" if at is not None else b""))
+        warm["env"] = data[start:stop]
+        if not lazy:
+            warm["env"] = parse_env(warm)
     if at is None:
-        return _parse(data)
-    warm = _parse(data[:at] + b"}")
+        return warm
     warm["cold"] = memoryview(data)[at + len(_COLD_FIELD) : data.rfind(_SPLIT_FIELD)]
     if not lazy:
         warm["cold"] = parse_cold(warm)
     return warm
+
+
+def parse_env(doc: dict[str, Any]) -> Any:
+    """The parsed environment section of a document read with ``lazy=True`` (covered by
+    the document's checksum, which :func:`read_document` verified)."""
+    env = doc.get("env")
+    if type(env) is not bytes:
+        return env
+    try:
+        return _parse(env)
+    except ValueError as exc:
+        raise ValueError(f"env section: {exc}") from exc
 
 
 def _parse(data: bytes) -> dict[str, Any]:

@@ -637,3 +637,134 @@ def test_warm_start_imports_no_compression_or_hash_module(_isolated_cache: Path)
     """
     run_python(code, env)
     assert run_python(code, env) == [[], ["cache"]]
+
+
+# -- the environment section: one check per look, each registry its own invalidation ------------
+def _two_registries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[World, World]:
+    """Two registries in one environment and one cache folder, one plugin each."""
+    first = World(tmp_path / "first", cache_dir=tmp_path / "cache")
+    second = World(tmp_path / "second", cache_dir=tmp_path / "cache")
+    for w, key in ((first, "one"), (second, "two")):
+        w.write_spec()
+        w.install(f"{key}-plugin", f"{key}_{w.tag}", w.plugin_source((key.title(), key)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(first.site), str(second.site)]))
+    return first, second
+
+
+def _both(first: World, second: World, order: str = "12") -> dict[str, object]:
+    """In one fresh process (one look), list the two registries in *order*; their sources."""
+    worlds = {"1": first, "2": second}
+    reads = "".join(
+        f"from {worlds[i].spec} import REGISTRY as R{i}\n"
+        f"keys = sorted(R{i})\nout['{i}'] = [R{i}.source, keys]\n"
+        for i in order
+    )
+    return first.run("import json\nout = {}\n" + reads + "print(json.dumps(out))")
+
+
+def _env_bytes(path: Path) -> bytes:
+    data = path.read_bytes()
+    assert data.startswith(b'{"cache_version":%d,"envlen":' % CACHE_VERSION)
+    head, _, rest = data.partition(b',"env":')
+    return rest[: int(head.rpartition(b":")[2])]
+
+
+def test_registries_of_one_environment_share_the_env_section_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What lets a burst check the environment once: every registry document written in
+    one environment holds byte-identical interpreter, settings, sys.path and distribution
+    rows (and the second registry of a burst then reads from the cache like the first)."""
+    first, second = _two_registries(tmp_path, monkeypatch)
+    assert _both(first, second) == {"1": ["fresh", ["one"]], "2": ["fresh", ["two"]]}
+    assert _env_bytes(first.cache_file) == _env_bytes(second.cache_file)
+    env = json.loads(_env_bytes(first.cache_file))
+    assert set(env) == {"interpreter", "settings", "path", "dists", "dstamp"}
+    assert _both(first, second) == {"1": ["cache", ["one"]], "2": ["cache", ["two"]]}
+
+
+@pytest.mark.parametrize("order", ["12", "21"])
+def test_an_edit_to_one_registrys_plugin_rediscovers_that_registry_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: str
+) -> None:
+    """The shared section is checked once, but each registry keeps its own recorded files:
+    an edit to the plugin of one registry rediscovers that one, in either reading order
+    (whether its section was the one checked, or the one compared as bytes)."""
+    first, second = _two_registries(tmp_path, monkeypatch)
+    _both(first, second)
+    plugin = second.site / f"two_{second.tag}.py"
+    plugin.write_text(second.plugin_source(("Two", "two"), ("Three", "three")))
+    assert _both(first, second, order) == {
+        "1": ["cache", ["one"]],
+        "2": ["fresh", ["three", "two"]],
+    }
+    assert _both(first, second, order) == {
+        "1": ["cache", ["one"]],
+        "2": ["cache", ["three", "two"]],
+    }
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["interpreter", "path row", "distribution", "not json"],
+)
+def test_a_foreign_env_section_rebuilds_its_registry_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    """A document whose environment section differs from the one the burst checked (written
+    elsewhere, edited, or damaged) is checked on its own: its registry rebuilds, the other
+    one read before it in the same look stays cached, and nothing raises."""
+    first, second = _two_registries(tmp_path, monkeypatch)
+    _both(first, second)
+    doc = second.read_cache()
+    env = doc["env"]
+    if damage == "interpreter":
+        env["interpreter"]["prefix"] = "/elsewhere"
+    elif damage == "path row":
+        env["path"][0][1] += 1  # a sys.path folder changed since, racy bound or not
+        env["path"][0][-1] = 12345
+    elif damage == "distribution":
+        env["dstamp"] += 1
+    second.write_cache(doc)
+    if damage == "not json":  # covered by a valid checksum, yet not JSON: corrupt
+        data = second.cache_file.read_bytes()
+        env_bytes = _env_bytes(second.cache_file)
+        data = data.replace(env_bytes, b"[" + env_bytes[1:-1] + b"]", 1)
+        second.cache_file.write_bytes(_resigned(data))
+    assert _both(first, second) == {"1": ["cache", ["one"]], "2": ["fresh", ["two"]]}
+    assert _both(first, second, "21") == {"1": ["cache", ["one"]], "2": ["cache", ["two"]]}
+
+
+def _resigned(data: bytes) -> bytes:
+    """*data* with its trailing checksum recomputed (over the bytes before the cold part)."""
+    from openhcs_registry._fileio import _CHECKSUM_FIELD, _cold_at, checksum
+
+    end = data.rfind(_CHECKSUM_FIELD)
+    at = _cold_at(data, end)
+    body = data[: end if at is None else at] + b"}"
+    return data[:end] + b"%s%d}" % (_CHECKSUM_FIELD, checksum(body))
+
+
+def test_installing_a_contract_that_declares_a_set_switch_rebuilds_in_full(
+    world: World,
+) -> None:
+    """The declared switches are not read from the entry-point index on a warm start: the
+    section's distributions stand for them.  When they change (a contracts package
+    declaring a switch that is already set gets installed), the settings are compared in
+    full before reuse is considered, so the rule's new input is applied to every plugin."""
+    from test_settings import _switch_world
+
+    probe = _switch_world(world, declare=False)
+    assert world.run(probe)[:2] == ["fresh", ["a", "b"]]
+    assert world.run(probe, MY_SWITCH="1")[:2] == ["cache", ["a", "b"]]  # not declared yet
+    world.add_dist_info(
+        "switch-contracts", "1.0", {"MY_SWITCH": world.spec}, group="openhcs.settings"
+    )
+    assert world.run(probe, MY_SWITCH="1") == [
+        "fresh",
+        ["a"],
+        ["b is off while MY_SWITCH is set"],
+        True,
+    ]
+    assert world.run(probe, MY_SWITCH="1")[:2] == ["cache", ["a"]]
+    assert world.run(probe)[:2] == ["fresh", ["a", "b"]]  # the value, read at every start

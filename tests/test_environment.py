@@ -61,7 +61,8 @@ def test_writers_look_afresh_and_reset_ends_the_snapshot(
     assert sorted(reg) == ["alpha", "beta", "g"]
     assert reg.source == "fresh"
     doc = world.read_cache()  # the writer recorded what is there now, not the old look
-    assert {r[0]: r[1] for r in doc["path"]}[str(world.site)] == world.site.stat().st_mtime_ns
+    recorded = {r[0]: r[1] for r in doc["env"]["path"]}
+    assert recorded[str(world.site)] == world.site.stat().st_mtime_ns
     reg.reset()
     assert sorted(reg) == ["alpha", "beta", "g"]
     assert reg.source == "cache"

@@ -291,7 +291,8 @@ def _documents(cache: Path, changed: list[str]) -> dict[str, str]:
     """Each document's bytes, with what differs between two copies of one file renamed.
 
     The write time, the checksum over it and what is computed from the rows (a registry
-    document's stamps of the recorded stats, its cold part's sum and offset) are left out;
+    document's stamps of the recorded stats, its cold part's sum and offset, the length of
+    its environment section) are left out;
     every ``st_ctime_ns`` and ``st_ino`` of a file or folder under :data:`ROOT` (which no copy
     can keep) is replaced
     by ``ctime`` and the file's name (ctimes of files stamped together collide), so a
@@ -312,6 +313,10 @@ def _documents(cache: Path, changed: list[str]) -> dict[str, str]:
         data = re.sub(rb',"checksum":[0-9]+}$', b"}", data)
         # derived from the rows compared here (stats, cold bytes, warm length): left out
         data = re.sub(rb'"stamp":\[-?[0-9]+,-?[0-9]+\]', b'"stamp":[0,0]', data)
+        # (format 8: the files' stamp alone; the distributions' in the env section, whose
+        # length the stamp's digits change)
+        data = re.sub(rb'"(d?stamp)":-?[0-9]+', rb'"\1":0', data)
+        data = re.sub(rb',"envlen":[0-9]+', b',"envlen":0', data)
         data = re.sub(rb'"coldsum":[0-9]+', b'"coldsum":0', data)
         data = re.sub(rb',"split":[0-9]+', b',"split":0', data)
         for rel in changed:

@@ -235,23 +235,34 @@ def _items(
     return out
 
 
-def _environment(result: Snapshot) -> dict[str, Any]:
-    """The header's environment part: interpreter, ``sys.path`` rows, launch folder."""
+def _environment(result: Snapshot, recorded_settings: dict[str, Any]) -> dict[str, Any]:
+    """The environment section: interpreter, settings, ``sys.path`` rows, distributions.
+
+    Nothing registry-specific: every registry written in one environment writes the same
+    bytes here, which is what lets a reader check them once per look (see
+    :func:`.._cache._checked_env`).
+    """
     env = result.environment or {}
+    distributions = result.distributions
     return {
         "interpreter": {k: v for k, v in env.items() if k not in ("path", "listings", "names")},
+        "settings": recorded_settings,
         "path": [
             [entry, *(value or _NOSIG), listing]
             for (entry, value), listing in zip(
                 env.get("path", ()), env.get("listings", ()), strict=True
             )
         ],
-        "launch": result.launch or {"tops": [], "present": []},
+        "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
+        "dstamp": fold_distributions(distributions),
     }
 
 
 def build_document(
-    config: RegistryConfig, recorded_settings: dict[str, Any], result: Snapshot
+    config: RegistryConfig,
+    recorded_settings: dict[str, Any],
+    blocked: list[str],
+    result: Snapshot,
 ) -> dict[str, Any]:
     """The document for *result*: header, input tables, records, the merged answer.
 
@@ -273,15 +284,15 @@ def build_document(
     distributions = result.distributions
     return {
         "cache_version": CACHE_VERSION,
+        "env": _environment(result, recorded_settings),
         "version": __version__,
         "registry": config.name,
         "timestamp": time.time(),
         "config": _config_fingerprint(config),
-        "settings": recorded_settings,
-        **_environment(result),
-        "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
+        "blocked": blocked,
+        "launch": result.launch or {"tops": [], "present": []},
         "files": [row[0] for row in file_rows],
-        "stamp": [fold_distributions(distributions), fold_rows(file_rows)],
+        "stamp": fold_rows(file_rows),
         "missing": [i for i, row in enumerate(file_rows) if row[1] is None],
         "racy": [[i, row[5]] for i, row in enumerate(file_rows) if len(row) == 6],
         "dirs": tables.dir_rows,
