@@ -536,18 +536,10 @@ _env_checked: tuple[_EnvSnapshot, bytes, int, dict[str, Any]] | None = None
 
 def env_section(doc: dict[str, Any]) -> dict[str, Any]:
     """*doc*'s environment section, parsed (once: it replaces the raw bytes in *doc*)."""
-    env = doc.get("env")
-    if type(env) is bytes:
-        memo = _env_checked
-        if memo is not None and memo[1] == env:
-            env = memo[3]  # the same bytes, parsed already (treated as read-only)
-        else:
-            try:
-                env = _fileio.parse_env(doc)
-            except ValueError as exc:
-                raise CacheCorrupt(str(exc)) from exc
-        doc["env"] = env
-    return _obj(env, "env")
+    memo = _env_checked
+    if memo is not None and doc.get("env") == memo[1]:
+        doc["env"] = memo[3]  # the same bytes, parsed already (treated as read-only)
+    return _part(doc, "env", bytes, _fileio.parse_env)
 
 
 def _checked_env(
@@ -603,6 +595,13 @@ def _checked_env(
     if not exact:
         entries = _recorded_entries(rows, entries, launch)
     dists = env.get("dists")
+    if _moved(rows, entries, snap):
+        # most likely an install or a removal: the settings are compared first, which
+        # rebuilds the entry-point index in a fresh look, and the check goes on in that
+        # look, so the site folder (thousands of entries) is listed once for the index,
+        # this check's listing checksum and incremental reuse
+        _settings_hold(recorded)
+        snap = snapshot()
     try:
         _check_search_path(rows, entries, racy_ns)
     except CacheChanged:
@@ -640,6 +639,18 @@ def _settings_hold(recorded: dict[str, Any]) -> None:
     """The recorded settings are the settings now, declared switches read afresh."""
     if recorded != settings.discovery_settings():
         raise CacheInvalid("discovery settings changed")
+
+
+def _moved(rows: list[Any], entries: list[str], snap: _EnvSnapshot) -> bool:
+    """Whether the stat of some ``sys.path`` entry differs from its recorded row (rows of
+    a bad shape are left to :func:`_check_search_path`)."""
+    stat = snap.stat
+    for entry, rec in zip(entries, rows, strict=False):
+        if type(rec) is list and len(rec) >= 5:
+            now = stat(entry)
+            if (rec[1] is not None) if now is None else now != rec[1:5]:
+                return True
+    return False
 
 
 def _check_search_path(rows: list[Any], entries: list[str], racy_ns: int) -> None:
@@ -837,14 +848,19 @@ def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool, dists: b
 
 def cold_part(doc: dict[str, Any]) -> dict[str, Any]:
     """The cold part of a document read with ``lazy=True`` (parsed here, once)."""
-    cold = doc.get("cold")
-    if type(cold) is memoryview:
+    return _part(doc, "cold", memoryview, _fileio.parse_cold)
+
+
+def _part(doc: dict[str, Any], key: str, raw: type, parse: Any) -> dict[str, Any]:
+    """*doc*'s part *key*, parsed by *parse* while still of the *raw* type it was read as
+    (then kept parsed in *doc*); a part that does not parse is a corrupt document."""
+    value = doc.get(key)
+    if type(value) is raw:
         try:
-            cold = _fileio.parse_cold(doc)
+            value = doc[key] = parse(doc)
         except ValueError as exc:
             raise CacheCorrupt(str(exc)) from exc
-        doc["cold"] = cold
-    return _obj(cold, "cold")
+    return _obj(value, key)
 
 
 def full_document(doc: dict[str, Any]) -> dict[str, Any]:

@@ -98,10 +98,9 @@ def build_index() -> dict[str, list[list[str]]]:
     family = settings.INDEXED_GROUPS.encode()
     # the fresh look begun above: its listings and stats are the ones the registry caches'
     # checks, incremental reuse and the discovery scan of this burst then reuse (taken
-    # before any file is read); the snapshot's stat is inlined below (thousands of calls)
+    # before any file is read)
     snap = _environment.snapshot()
-    stats = snap.stats
-    os_stat = os.stat
+    stat = snap.stat
     # declarations the previous index read, by their stat signature then: an unchanged one
     # is not read again (an install rebuilds the index over every distribution of the
     # environment) - its family entries are taken from that index, and one without any
@@ -130,15 +129,7 @@ def build_index() -> dict[str, list[list[str]]]:
                 continue
             meta = prefix + item
             text_path = meta + "/entry_points.txt"
-            signature = stats.get(text_path, _UNSEEN)
-            if signature is _UNSEEN:
-                try:
-                    st = os_stat(text_path)
-                except (OSError, ValueError):
-                    signature = None
-                else:
-                    signature = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
-                stats[text_path] = signature
+            signature = stat(text_path)
             if signature is None:
                 if os.path.isdir(meta):
                     seen.add(canonical)  # the first of a name on sys.path wins
@@ -176,9 +167,6 @@ def build_index() -> dict[str, list[list[str]]]:
 
 #: (no rows known for a folder)
 _NO_ROWS: frozenset[str] = frozenset()
-
-#: Not yet in the snapshot's stats (None there means "looked, missing").
-_UNSEEN: Any = object()
 
 
 def _read_declaration(text_path: str, size: int) -> bytes | None:

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 #: How long one look at the environment is reused by later cache checks.
 SNAPSHOT_SECONDS = 1.0
 
+#: Not yet in a snapshot's stats (None there means "looked: missing").
+_UNSEEN: Any = object()
+
 
 class _Snapshot:
     """What one look found; filled lazily (only what some check asked for is looked up)."""
@@ -64,12 +67,10 @@ class _Snapshot:
 
     def stat(self, path: str) -> list[int] | None:
         """The stat signature (see :func:`file_stat`) of *path* as of this snapshot."""
-        stats = self.stats
-        try:
-            return stats[path]
-        except KeyError:
-            result = stats[path] = file_stat(path)
-            return result
+        found = self.stats.get(path, _UNSEEN)  # (no exception on a miss: thousands after
+        if found is _UNSEEN:  # an install, through the entry-point index)
+            found = self.stats[path] = file_stat(path)
+        return found  # type: ignore[no-any-return]
 
     def names(self, folder: str) -> set[str] | None:
         """Top-level names importable from *folder* as of this snapshot (None: unreadable)."""
