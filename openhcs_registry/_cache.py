@@ -52,9 +52,13 @@ class CacheChanged(CacheInvalid):
     """Stale because some plugin's recorded inputs changed; the rest may be reused.
 
     ``full`` is the whole document (:func:`full_document`) if the check already read it.
+    ``files_only``: raised by the file table's check (its stamp or a racy digest), after
+    the header, the environment section and the launch record held; what else may have
+    changed (folders, missing modules) was not looked at.
     """
 
     full: dict[str, Any] | None = None
+    files_only = False
 
 
 class CacheCorrupt(Exception):
@@ -68,15 +72,22 @@ class Previous:
     unchanged (see :meth:`reusable`) and the entry-point scan.
     """
 
-    __slots__ = ("doc", "reason")
+    __slots__ = ("doc", "files_only", "reason")
 
     def __init__(
-        self, doc: dict[str, Any], reason: str, full: dict[str, Any] | None = None
+        self,
+        doc: dict[str, Any],
+        reason: str,
+        full: dict[str, Any] | None = None,
+        files_only: bool = False,
     ) -> None:
         #: the whole document: its warm fields with the cold part's over them (see
         #: :func:`full_document`), or None if the cold part is unusable (reuse nothing)
         self.doc: dict[str, Any] | None = full
         self.reason = reason
+        #: the check found a recorded file changed and nothing before it (see
+        #: :class:`CacheChanged`): the answer may be unchanged (:mod:`._cold._unchanged`)
+        self.files_only = files_only
         if full is None:
             try:
                 self.doc = full_document(doc)
@@ -307,7 +318,7 @@ class RegistryCacheManager:
                     self.config.name,
                     exc,
                 )
-                self.previous = Previous(doc, str(exc), exc.full)
+                self.previous = Previous(doc, str(exc), exc.full, exc.files_only)
                 return None
             except CacheInvalid as exc:
                 logger.info(
@@ -365,11 +376,15 @@ class RegistryCacheManager:
         # rediscovery can reuse the rest of the document
         folded = _fold_files(snap, files, check)
         if folded is not None:
-            if folded != stamp:
-                _what_changed(doc, snap, check, False)
-            racy = get("racy")
-            if racy:
-                _check_racy(files, _list(racy, "racy"))
+            try:
+                if folded != stamp:
+                    _what_changed(doc, snap, check, False)
+                racy = get("racy")
+                if racy:
+                    _check_racy(files, _list(racy, "racy"))
+            except CacheChanged as exc:
+                exc.files_only = True
+                raise
         dirs = _list(get("dirs"), "dirs")
         for rec in dirs:
             _sig_record(rec, 2, "folder")

@@ -129,14 +129,32 @@ def _incremental(
 ) -> Snapshot | None:
     """Rediscover the changed plugins, reuse the other records, write the document.
 
-    None if the previous document is of a shape not foreseen (then discover afresh).
+    When only recorded files changed, the plugins reading them are called again first
+    (:func:`._cold._unchanged.answer_unchanged`): if they offer and read what they did, the
+    previous answer is rewritten with the new stats and installed, no record built for the
+    others; else what ran is handed to the discovery here.  None if the previous document
+    is of a shape not foreseen (then discover afresh).
     """
     from ._cold._discovery import run_discovery
 
     config = manager.config
+    rerun = None
+    if previous.files_only and not extra:
+        # only recorded files changed: if the plugins reading them offer what they did,
+        # the answer is the previous one (its stats rewritten), with no record built
+        from ._cold._unchanged import answer_unchanged
+
+        rerun = answer_unchanged(manager, previous)
+        if rerun is not None and rerun.snapshot is not None:
+            return rerun.snapshot
     try:
         result = run_discovery(
-            config, manager.blocked, extra, reuse=previous.reusable(), scanned=previous.scanned
+            config,
+            manager.blocked,
+            extra,
+            reuse=previous.reusable(),
+            scanned=previous.scanned,
+            rerun=rerun,
         )
     except Exception as exc:  # a document of a shape we did not foresee: start over
         logger.info(

@@ -33,7 +33,7 @@ passes each step's result to the next and assembles the :class:`~..._snapshot.Sn
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._config import RegistryConfig
 from ..._diagnostics import reentry_count
@@ -50,6 +50,9 @@ from ._merging import DuplicateKeyError as DuplicateKeyError
 from ._merging import collect, derive_secondaries, import_time, merge
 from ._recording import finish, record_environment
 
+if TYPE_CHECKING:
+    from .._unchanged import Rerun
+
 
 def run_discovery(
     config: RegistryConfig,
@@ -57,15 +60,21 @@ def run_discovery(
     extra_plugins: dict[str, Any] | None = None,
     reuse: dict[str, PluginRecord] | None = None,
     scanned: dict[str, Any] | None = None,
+    rerun: Rerun | None = None,
 ) -> Snapshot:
     """Discover *config*'s registry; never raises for a plugin's fault.
 
     *reuse* holds records of an earlier discovery whose inputs are known to be unchanged
     (see :func:`.cache.RegistryCacheManager.load`): those plugins are not loaded or called
     again, their records are merged as they are.  *scanned* is the earlier entry-point scan.
+    *rerun* holds plugins loaded and called already in this process (by
+    :func:`.._unchanged.answer_unchanged`): their records are taken as this run's own, not
+    loaded a second time (which would find their modules imported and note nothing).
     """
     logger.debug("registry %s: %s discovery", config.name, "incremental" if reuse else "fresh")
     environment, listed, names, stat = look_at_environment(fresh=reuse is None)
+    if rerun is not None:
+        reuse = {**(reuse or {}), **rerun.records}
     ctx = Context(config, blocked, reuse or {}, scanned, listed, stat, names)
     if scanned is not None:
         # a previous row's entry points are taken as they are only if each is the
@@ -76,6 +85,12 @@ def run_discovery(
     with _inputs.installed():  # once for the run, not once per plugin recorded
         listing = list_plugins(ctx, dict(extra_plugins or {}))
         calls = call_plugins(ctx, listing.loaded, listing.custom)
+    if rerun is not None:  # loaded and called already: as if listed and called now
+        again = listing.reused & rerun.records.keys()
+        listing.reused -= again
+        for name in again:
+            listing.noted[name] = rerun.noted.get(name, [])
+        listing.modules |= rerun.modules
     modules = listing.modules | calls.modules  # every plugin module imported
     collected = collect(listing.records)
     late = import_time(ctx, listing, modules, collected)
@@ -109,7 +124,7 @@ def run_discovery(
     result.launch = launch
     result.environment = environment
     result.distributions = listing.distributions
-    if reentry_count() != reentries:
+    if reentry_count() != reentries or (rerun is not None and rerun.reentered):
         # a plugin read a registry that was being discovered: what it saw depends on the
         # order of reads in this process, and another process may read in another order
         result.cacheable = False

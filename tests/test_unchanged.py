@@ -1,0 +1,185 @@
+"""The answer unchanged: an edit that changed no offer rewrites only the stats.
+
+A plugin edited without changing what it offers or reads (a comment, a method body, a
+helper module's body) is loaded and called again; its new record is the one it stored, so
+the start writes the previous document with the new stats and installs its answer without
+building the other plugins' records (:mod:`openhcs_registry._cold._unchanged`, which logs
+"answer unchanged" at debug level when it does).  Each test compares, in new processes,
+that start with a full discovery: the listing, and the document, row for row.  Edits that
+change an offer, make the plugin fail, or make it read another module must take the
+ordinary incremental path and give the same answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _probes import LISTING_IMPORTS, observe_imports
+from support import World, run_python
+from test_incremental import FIELDS, _written, many, plugin, prime
+
+#: The LISTING probe with the engine's debug records collected: did the start take the path?
+_CAPTURE = """
+import logging
+SEEN = []
+class _Seen(logging.Handler):
+    def emit(self, record):
+        SEEN.append(record.getMessage())
+_log = logging.getLogger("openhcs_registry")
+_log.addHandler(_Seen())
+_log.setLevel(logging.DEBUG)
+"""
+
+
+def start(world: World) -> dict[str, Any]:
+    """The next start's listing, with ``unchanged``: whether it took the path."""
+    code = _CAPTURE + LISTING_IMPORTS.format(spec=world.spec, prefix=f"p{world.tag}_").replace(
+        "print(json.dumps({",
+        'print(json.dumps({"unchanged": any("answer unchanged" in m for m in SEEN),',
+    )
+    result: dict[str, Any] = run_python(code, world.env(), cwd=world.root)
+    return result
+
+
+def next_start_equals_full(world: World, *, unchanged: bool) -> dict[str, Any]:
+    """The next start (taking the path or not, as *unchanged* says) equals a full discovery:
+    its listing, the document it writes (row for row) and the start after it."""
+    got = start(world)
+    assert got["source"] == "fresh", got
+    assert got["unchanged"] is unchanged, got
+    written = _written(world)
+    full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    for field in FIELDS:
+        assert got[field] == full[field], (field, got, full)
+    after = observe_imports(world)
+    assert after["source"] == "cache" and after["imported"] == [], after
+    for field in FIELDS:
+        assert after[field] == full[field], (field, after, full)
+    world.cache_file.unlink()
+    assert observe_imports(world)["source"] == "fresh"  # a full discovery writes it again
+    assert written == _written(world)
+    return got
+
+
+def test_a_comment_edit_keeps_the_answer(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 2, "k2", extra="# a comment\n")
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert got["imported"] == [f"p{world.tag}_2"]
+
+
+def test_a_body_edit_keeps_the_answer(world: World) -> None:
+    many(world)
+    plugin(world, 1, "k1", extra="def helper():\n    return 1\n")
+    prime(world)
+    plugin(world, 1, "k1", extra="def helper():\n    return 2 + 2\n")
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["imported"] == [f"p{world.tag}_1"]
+    # and again, from the document the path wrote
+    plugin(world, 1, "k1", extra="def helper():\n    return 3 * 3\n")
+    next_start_equals_full(world, unchanged=True)
+
+
+def test_a_helper_module_read_by_two_plugins_edited(world: World) -> None:
+    """The shared file row gets its new stats once, for both plugins called again."""
+    helper = f"h{world.tag}_shared"
+    world.write(f"{helper}.py", "VALUE = 1\n")
+    many(world)
+    for i in (0, 2):
+        plugin(world, i, f"k{i}", extra=f"import {helper}\n")
+    prime(world)
+    world.write(f"{helper}.py", "VALUE = 2  # edited\n")
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["imported"] == [f"p{world.tag}_0", f"p{world.tag}_2"]
+
+
+def test_a_discovery_module_edited_keeps_the_answer(world: World) -> None:
+    pkg = f"p{world.tag}_pkg"
+    many(world, 2, packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(f"{pkg}/a.py", f"from {world.spec} import Thing\nclass A(Thing):\n    kind = 'a'\n")
+    world.write(f"{pkg}/b.py", f"from {world.spec} import Thing\nclass B(Thing):\n    kind = 'b'\n")
+    prime(world)
+    world.write(
+        f"{pkg}/b.py",
+        f"from {world.spec} import Thing\nclass B(Thing):\n    kind = 'b'  # same key\n",
+    )
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["keys"] == ["a", "b", "k0", "k1"]
+
+
+def test_an_edit_that_changes_a_key_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 2, "changed")
+    got = next_start_equals_full(world, unchanged=False)
+    assert got["keys"] == ["changed", "k0", "k1", "k3"]
+    assert got["imported"] == [f"p{world.tag}_2"]
+
+
+def test_an_edit_that_makes_the_plugin_fail_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 1, "k1", extra="raise RuntimeError('broken now')\n")
+    got = next_start_equals_full(world, unchanged=False)
+    assert got["keys"] == ["k0", "k2", "k3"]
+    assert any(kind == "import_error" for _p, kind, _k in got["fails"])
+
+
+def test_an_edit_that_imports_another_module_takes_the_general_path(world: World) -> None:
+    extra = f"h{world.tag}_more"
+    world.write(f"{extra}.py", "VALUE = 1\n")
+    many(world)
+    prime(world)
+    plugin(world, 3, "k3", extra=f"import {extra}\n")
+    got = next_start_equals_full(world, unchanged=False)
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+
+
+def test_an_edit_racing_the_start_is_seen_by_the_next(world: World) -> None:
+    """A file changed after the start read it (here by the plugin's own import) is
+    recorded with the stats taken before reading: the next start sees the change, and
+    its answer (a new key: not the path) is a full discovery's."""
+    many(world)
+    prime(world)
+    marker = world.root / "race-once"
+    marker.write_text("")
+    name = f"p{world.tag}_2"
+    raced = world.plugin_source(("C2", "raced")).replace(
+        "    kind = 'raced'", f"    kind = 'raced'\n    partner = '{name}:C2'"
+    )
+    plugin(
+        world,
+        2,
+        "k2",
+        extra=(
+            "import os as _os, pathlib as _pathlib\n"
+            f"if _os.path.exists({str(marker)!r}):\n"
+            f"    _os.unlink({str(marker)!r})\n"
+            f"    _pathlib.Path(__file__).write_text({raced!r})\n"
+        ),
+    )
+    got = start(world)
+    assert got["unchanged"] is True and got["keys"] == ["k0", "k1", "k2", "k3"], got
+    assert not marker.exists()
+    got = next_start_equals_full(world, unchanged=False)
+    assert got["keys"] == ["k0", "k1", "k3", "raced"]
+
+
+def test_an_edit_that_defines_a_class_it_does_not_return_takes_the_general_path(
+    world: World,
+) -> None:
+    """A class noted at import time that the hook does not return is the merge's to judge
+    (a not-returned skip, the plugin pinned as not reusable): the plugin, loaded once, is
+    handed to the incremental discovery with what it noted."""
+    many(world)
+    prime(world)
+    plugin(world, 1, "k1", extra="class Extra(Thing):\n    kind = 'extra'\n")
+    got = next_start_equals_full(world, unchanged=False)
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    # not reused blind afterwards: the next edit of another plugin reloads it too
+    plugin(world, 3, "k3", extra="# a comment\n")
+    got = next_start_equals_full(world, unchanged=False)
+    assert f"p{world.tag}_1" in got["imported"]
