@@ -32,10 +32,12 @@ _log.setLevel(logging.DEBUG)
 
 
 def start(world: World) -> dict[str, Any]:
-    """The next start's listing, with ``unchanged``: whether it took the path."""
+    """The next start's listing, with ``unchanged``: whether it took the path, and
+    ``declined``: why not, as its debug line says (None if it did not say)."""
     code = _CAPTURE + LISTING_IMPORTS.format(spec=world.spec, prefix=f"p{world.tag}_").replace(
         "print(json.dumps({",
-        'print(json.dumps({"unchanged": any("answer unchanged" in m for m in SEEN),',
+        'print(json.dumps({"unchanged": any("answer unchanged after" in m for m in SEEN), '
+        '"declined": next((m for m in SEEN if "answer unchanged not" in m), None),',
     )
     result: dict[str, Any] = run_python(code, world.env(), cwd=world.root)
     return result
@@ -117,6 +119,7 @@ def test_an_edit_that_changes_a_key_takes_the_general_path(world: World) -> None
     got = next_start_equals_full(world, unchanged=False)
     assert got["keys"] == ["changed", "k0", "k1", "k3"]
     assert got["imported"] == [f"p{world.tag}_2"]
+    assert "not proven" in got["declined"] and "stores another record" in got["declined"]
 
 
 def test_an_edit_that_makes_the_plugin_fail_takes_the_general_path(world: World) -> None:
@@ -183,3 +186,4 @@ def test_an_edit_that_defines_a_class_it_does_not_return_takes_the_general_path(
     plugin(world, 3, "k3", extra="# a comment\n")
     got = next_start_equals_full(world, unchanged=False)
     assert f"p{world.tag}_1" in got["imported"]
+    assert "not tried" in got["declined"] and "pinned not reusable" in got["declined"]

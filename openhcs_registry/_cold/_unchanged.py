@@ -85,6 +85,11 @@ _WARM = (
 _COLD = ("files", "distributions", "names", "plugins", "hooks")
 
 
+class _Declined(Exception):
+    """The answer-unchanged path does not apply; the message says why (logged at debug
+    level, so that ``-vv`` tells a plugin author why an edit took the general path)."""
+
+
 class Rerun:
     """What :func:`answer_unchanged` loaded and called, for the incremental discovery to go
     on from when the answer may have changed (see :func:`._discovery.run_discovery`).
@@ -118,35 +123,32 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
         return None
     try:
         rerun = _changed_plugins(doc, manager.blocked)
-        if rerun is None:
-            return None
         raws = [doc["plugins"][at] for at in rerun]
-    except Exception as exc:  # a document of a shape not foreseen: the general path
+    except Exception as exc:  # declined (the reason logged), or a shape not foreseen
         logger.debug("registry %s: answer unchanged not tried: %s", manager.config.name, exc)
         return None
     out = _call_again(manager, previous, raws)
     try:
         rows = _same_records(manager.config, doc, rerun, out)
-        if rows is not None:
-            out.snapshot = _rewrite(manager, doc, rows)
+        out.snapshot = _rewrite(manager, doc, rows)
     except Exception as exc:  # (as above; what ran is handed over all the same)
         logger.debug("registry %s: answer unchanged not proven: %s", manager.config.name, exc)
         return out
-    if out.snapshot is not None:
-        logger.debug(
-            "registry %s: answer unchanged after %d plugin(s) called again; stats rewritten",
-            manager.config.name,
-            len(rerun),
-        )
+    logger.debug(
+        "registry %s: answer unchanged after %d plugin(s) called again; stats rewritten",
+        manager.config.name,
+        len(rerun),
+    )
     return out
 
 
-def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int] | None:
-    """The positions of the records whose inputs changed, if nothing else changed."""
+def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int]:
+    """The positions of the records whose inputs changed, if nothing else changed (else
+    :class:`_Declined`, saying what)."""
     racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
     changes = _Changes(doc, racy_ns)  # first: the stats the warm check just took
     if changes.dirs_changed or changes.now_importable:
-        return None
+        raise _Declined("a folder changed or a missing module is importable now")
     stat = snapshot().stat
     # a folder row a discovery writes afresh must be the recorded one: the check found each
     # unchanged (by stat, or by listing when its stat moved or is racy), and its stat must
@@ -154,9 +156,9 @@ def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int] 
     for rows in (changes.dirs, doc["path"]):
         for rec in rows:
             if (stat(rec[0]) or _NOSIG) != rec[1:5]:
-                return None
+                raise _Declined("a folder or sys.path row has another stat")
     if _search_path_delta(doc, racy_ns) != set() or _launch_delta(doc["launch"]):
-        return None
+        raise _Declined("a sys.path entry or the launch folder provides other names")
     rerun: list[int] = []
     covered: set[int] = set()
     at = -1
@@ -165,26 +167,28 @@ def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int] 
         name = raw["name"]
         if name == ENVIRONMENT:
             if changes.environment_changed(raw):
-                return None
+                raise _Declined("the environment record changed")
             continue
         get = raw.get
         if get("volatile") or get("reusable", True) is not True:
-            return None
+            raise _Declined(f"record {name!r} is volatile or pinned not reusable")
         if changes.inputs_changed(raw):
             if get("origin") not in ("entry_point", "package") or name in blocked:
-                return None  # (a listing, the custom function: the general path)
+                raise _Declined(
+                    f"changed record {name!r} is not an entry point or package, or is blocked"
+                )
             # (the shapes :func:`_call_again` reads, checked before anything runs)
             if type(get("module")) is not str or not get("module"):
-                return None
+                raise _Declined(f"changed record {name!r} has no module")
             for field in ("distribution", "version", "declaration"):
                 if get(field) is not None and type(get(field)) is not str:
-                    return None
+                    raise _Declined(f"changed record {name!r} is of an unforeseen shape")
             rerun.append(at)
             covered.update(get("files", ()))
         elif not changes.reusable(raw) or _refers_outside(changes, raw):
-            return None  # the general path would call it again too
+            raise _Declined(f"record {name!r} would be called again too")
     if not rerun or not changes.files_changed <= covered:
-        return None
+        raise _Declined("a changed file is not held by the records called again")
     return rerun
 
 
@@ -243,30 +247,33 @@ def _call_again(manager: RegistryCacheManager, previous: Previous, raws: list[An
 
 def _same_records(
     config: RegistryConfig, doc: dict[str, Any], rerun: list[int], out: Rerun
-) -> dict[int, list[Any]] | None:
+) -> dict[int, list[Any]]:
     """The new file rows by index if each plugin called again stores the record it stored
-    before, apart from its files' stats (None otherwise: the answer may have changed)."""
+    before, apart from its files' stats (else :class:`_Declined`: the answer may have
+    changed)."""
     if out.reentered:
-        return None
+        raise _Declined("a registry was read during the calls")
     plugins, files, dirs, modules = doc["plugins"], doc["files"], doc["dirs"], doc["modules"]
     offered: set[str | None] = set()
     for record in out.records.values():
         if record.volatile is not None:
-            return None
+            raise _Declined(f"{record.name!r} is volatile now")
         refs: set[str | None] = set()
         for offer in record.offers:
             if offer.failure is None:
                 if offer.ref is None:
-                    return None  # not storable: the general path makes it volatile
+                    raise _Declined(f"an offer of {record.name!r} cannot be stored")
                 # a winner defined in a module its plugin did not import gets that module's
                 # inputs added by the recording step: the general path
                 assert record.inputs is not None
                 if offer.ref.partition(":")[0] not in record.inputs.modules:
-                    return None
+                    raise _Declined(
+                        f"an offer of {record.name!r} is from a module it did not import"
+                    )
             refs.add(offer.ref)
         # the recording step marks a record whose loading noted a class it did not offer
         if any(reference_of(obj) not in refs for obj in out.noted.get(record.name, ())):
-            return None
+            raise _Declined(f"{record.name!r} noted a class at import time it does not offer")
         offered |= refs
     # classes noted at import time that no hook offered become import-time records (or
     # skips) in the merge: the previous answer had none (abstract and keyless ones are
@@ -274,7 +281,7 @@ def _same_records(
     for obj in autoregister.noted(config.name):
         if reference_of(obj) in offered or inspect.isabstract(obj) or not _keyed(config, obj):
             continue
-        return None
+        raise _Declined("a class noted at import time was offered by no hook")
     file_at = {row[0]: i for i, row in enumerate(files)}
     dir_at = {row[0]: i for i, row in enumerate(dirs)}
     new_rows: dict[int, list[Any]] = {}
@@ -289,7 +296,7 @@ def _same_records(
             record = out.records[raw["name"]]
             got = _stored(record, raw, files, dirs, modules, file_at, dir_at, last_file, last_dir)
             if got is None:
-                return None
+                raise _Declined(f"{raw['name']!r} stores another record or other rows now")
             for i, row in got.items():
                 if _is_racy(row[1], now_ns):
                     row.append(_digest(row[0]))
