@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson  # noqa: F401  (imported before sys.path is narrowed: the index is written)
@@ -34,6 +36,44 @@ def _dist(site: Path, folder: str, raw: bytes | None, *, as_file: bool = False) 
     (info / ("PKG-INFO" if folder.endswith(".egg-info") else "METADATA")).write_text(meta)
     if raw is not None:
         (info / "entry_points.txt").write_bytes(raw)
+
+
+def _site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain: int, family: tuple[str, ...]
+) -> Path:
+    """A site folder alone on ``sys.path``: *plain* distributions declaring only console
+    scripts, and one declaring ``[openhcs] name = name_mod`` per name of *family*."""
+    site = tmp_path / "site"
+    site.mkdir()
+    for i in range(plain):
+        _dist(site, f"plain{i}-1.0.dist-info", f"[console_scripts]\np{i} = m{i}:main\n".encode())
+    for name in family:
+        _dist(site, f"{name}-1.0.dist-info", f"[openhcs]\n{name} = {name}_mod\n".encode())
+    monkeypatch.setattr("sys.path", [str(site)])
+    return site
+
+
+@contextmanager
+def _opened_declarations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The paths of the ``entry_points.txt`` files ``os.open`` opens inside the block."""
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: str, *args: object, **kwargs: object) -> int:
+        if str(path).endswith("entry_points.txt"):
+            opened.append(str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", spy)
+    try:
+        yield opened
+    finally:
+        monkeypatch.setattr(os, "open", real_open)
+
+
+def _folders(paths: list[str]) -> list[str]:
+    """The metadata folder of each declaration path."""
+    return [os.path.basename(os.path.dirname(path)) for path in paths]
 
 
 def _family(group: str) -> bool:
@@ -183,23 +223,9 @@ def test_rebuild_reads_only_declarations_that_changed(
     read, while their stat signature is unchanged: a plain one stays plain, a family one
     keeps its entries (from the previous index).  One edited in place to gain a family
     entry, a family one edited in place, and a new one are read and indexed."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for i in range(5):
-        _dist(site, f"plain{i}-1.0.dist-info", f"[console_scripts]\np{i} = m{i}:main\n".encode())
-    _dist(site, "fam-1.0.dist-info", b"[openhcs]\nfam = fam_mod\n")
-    _dist(site, "famed-1.0.dist-info", b"[openhcs]\nfamed = famed_mod\n")
-    monkeypatch.setattr("sys.path", [str(site)])
+    site = _site(tmp_path, monkeypatch, 5, ("fam", "famed"))
     _environment.forget()
     assert [row[2] for row in _index_view(_contracts.build_index())] == ["fam", "famed"]
-
-    opened: list[str] = []
-    real_open = os.open
-
-    def spy(path: str, *args: object, **kwargs: object) -> int:
-        if str(path).endswith("entry_points.txt"):
-            opened.append(os.path.basename(os.path.dirname(str(path))))
-        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
 
     # an in-place edit giving a plain declaration its first family entry, and an install
     edited = site / "plain2-1.0.dist-info" / "entry_points.txt"
@@ -208,10 +234,9 @@ def test_rebuild_reads_only_declarations_that_changed(
     famed = site / "famed-1.0.dist-info" / "entry_points.txt"
     famed.write_bytes(b"[openhcs]\nrenamed = famed_mod\n")  # a family declaration edited
     _environment.forget()
-    monkeypatch.setattr(os, "open", spy)
-    rebuilt = _index_view(_contracts.build_index())
-    monkeypatch.setattr(os, "open", real_open)
-    assert sorted(opened) == [
+    with _opened_declarations(monkeypatch) as opened:
+        rebuilt = _index_view(_contracts.build_index())
+    assert sorted(_folders(opened)) == [
         "famed-1.0.dist-info",
         "newdist-1.0.dist-info",
         "plain2-1.0.dist-info",
@@ -232,20 +257,10 @@ def test_rebuild_with_the_caches_off_reads_everything(
     _environment.forget()
     _contracts.build_index()
     monkeypatch.setenv("OPENHCS_DISABLE_REGISTRY_CACHE", "1")
-    opened: list[str] = []
-    real_open = os.open
-
-    def spy(path: str, *args: object, **kwargs: object) -> int:
-        opened.append(str(path))
-        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
-
     _environment.forget()
-    monkeypatch.setattr(os, "open", spy)
-    _contracts.build_index()
-    monkeypatch.setattr(os, "open", real_open)
-    assert [p for p in opened if p.endswith("entry_points.txt")] == [
-        str(site / "plain0-1.0.dist-info" / "entry_points.txt")
-    ]
+    with _opened_declarations(monkeypatch) as opened:
+        _contracts.build_index()
+    assert opened == [str(site / "plain0-1.0.dist-info" / "entry_points.txt")]
 
 
 def test_previous_index_rows_of_the_wrong_shape_are_read_again() -> None:
@@ -270,32 +285,17 @@ def test_a_cold_start_reads_each_declaration_once(
     """The discovery scan reads every ``entry_points.txt``; the index built next in the same
     process takes the bytes the scan read with the same stat signature instead of reading
     them again, and reads a declaration whose signature moved since."""
-    site = tmp_path / "site"
-    site.mkdir()
-    for i in range(4):
-        _dist(site, f"plain{i}-1.0.dist-info", f"[console_scripts]\np{i} = m{i}:main\n".encode())
-    _dist(site, "fam-1.0.dist-info", b"[openhcs]\nfam = fam_mod\n")
-    _dist(site, "moved-1.0.dist-info", b"[openhcs]\nmoved = moved_mod\n")
-    monkeypatch.setattr("sys.path", [str(site)])
+    site = _site(tmp_path, monkeypatch, 4, ("fam", "moved"))
     monkeypatch.setenv("OPENHCS_DISABLE_REGISTRY_CACHE", "1")  # no previous index to reuse
     _environment.forget()
-    opened: list[str] = []
-    real_open = os.open
-
-    def spy(path: str, *args: object, **kwargs: object) -> int:
-        if str(path).endswith("entry_points.txt"):
-            opened.append(os.path.basename(os.path.dirname(str(path))))
-        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "open", spy)
-    found, _record = _entrypoints.scan([str(site)], "openhcs")
-    assert sorted(ep.name for ep in found) == ["fam", "moved"]
-    assert len(opened) == 6
-    moved = site / "moved-1.0.dist-info" / "entry_points.txt"
-    moved.write_bytes(b"[openhcs]\nrenamed = moved_mod\n")  # changed after the scan read it
-    _environment.forget()
-    index = _contracts.build_index()
-    monkeypatch.setattr(os, "open", real_open)
-    assert opened[6:] == ["moved-1.0.dist-info"]  # only the one whose signature moved
+    with _opened_declarations(monkeypatch) as opened:
+        found, _record = _entrypoints.scan([str(site)], "openhcs")
+        assert sorted(ep.name for ep in found) == ["fam", "moved"]
+        assert len(opened) == 6
+        moved = site / "moved-1.0.dist-info" / "entry_points.txt"
+        moved.write_bytes(b"[openhcs]\nrenamed = moved_mod\n")  # changed after the scan read it
+        _environment.forget()
+        index = _contracts.build_index()
+    assert _folders(opened[6:]) == ["moved-1.0.dist-info"]  # only the one whose signature moved
     assert _index_view(index) == _reference_index()
     assert {row[2] for row in _index_view(index)} == {"fam", "renamed"}

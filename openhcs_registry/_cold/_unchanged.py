@@ -355,7 +355,6 @@ def _stored(
             expect += 1
             rows[i] = [path, *(value or _NOSIG)]
         file_list.append(i)
-    dir_list: list[int] = []
     names: list[list[Any]] = []
     expect = last_dir + 1
     folders: list[tuple[str, Any, Any]] = [(f, v, None) for f, v in inputs.dirs.items()]
