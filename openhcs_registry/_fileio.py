@@ -94,6 +94,11 @@ _SPLIT_FIELD = b',"split":'
 
 
 def encode_document(doc: dict[str, Any]) -> bytes:
+    """JSON bytes of *doc*, checksummed (see :func:`encode_parts`)."""
+    return encode_parts(doc)[0]
+
+
+def encode_parts(doc: dict[str, Any]) -> tuple[bytes, memoryview | None, int | None]:
     """JSON bytes of *doc* with a trailing ``"checksum"`` field over the bytes before it.
 
     The checksum turns any accidental change — a bit flip, a truncation, another tool
@@ -111,6 +116,11 @@ def encode_document(doc: dict[str, Any]) -> bytes:
     is parsed (:func:`parse_cold`): every byte is covered, but a warm start checksums only
     what it reads.  A document re-encoded from a full parse (a test's deliberate edit) gets its
     split and sums recomputed here.
+
+    Returns the bytes, and the cold part's bytes and sum as a lazy read gives them (None
+    without a cold part): a writer that installs what it wrote keeps those, not the parsed
+    records, as a warm start does (whatever is alive at exit is traversed by the collector
+    that tears the modules down).
     """
     import orjson
 
@@ -119,13 +129,13 @@ def encode_document(doc: dict[str, Any]) -> bytes:
         skip += ("cache_version",)  # written first, by _with_env
     if "cold" not in doc:
         body = _with_env(doc, orjson.dumps({k: v for k, v in doc.items() if k not in skip}))
-        return b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body))
+        return b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body)), None, None
     cold = orjson.dumps(doc["cold"])
     warm = {k: v for k, v in doc.items() if k not in skip}
-    warm["coldsum"] = cold_checksum(cold)
+    coldsum = warm["coldsum"] = cold_checksum(cold)
     body = _with_env(doc, orjson.dumps(warm))
     at = len(body) - 1
-    return b"%s%s%s%s%d%s%d}" % (
+    payload = b"%s%s%s%s%d%s%d}" % (
         body[:-1],
         _COLD_FIELD,
         cold,
@@ -134,6 +144,7 @@ def encode_document(doc: dict[str, Any]) -> bytes:
         _CHECKSUM_FIELD,
         checksum(body),
     )
+    return payload, memoryview(cold), coldsum
 
 
 #: How a document with an environment section begins: ``{"cache_version":N,"envlen":L,"env":``
@@ -520,12 +531,17 @@ def write_document(path: Path, doc: dict[str, Any]) -> bool:
     per folder and reported as ``False``: a cache that cannot be written is a slower start,
     never an error.
     """
-    folder = path.parent
     try:
         payload = encode_document(doc)
     except TypeError as exc:  # a value orjson cannot encode: a bug on our side, not fatal
         warn_once(str(path), "cache %s not written: cannot encode (%s)", path, exc)
         return False
+    return write_encoded(path, payload)
+
+
+def write_encoded(path: Path, payload: bytes) -> bool:
+    """Atomically write the encoded document *payload* to *path* (see :func:`write_document`)."""
+    folder = path.parent
     tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
     try:
         ensure_private_dir(folder)

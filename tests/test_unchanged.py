@@ -187,3 +187,47 @@ def test_an_edit_that_defines_a_class_it_does_not_return_takes_the_general_path(
     got = next_start_equals_full(world, unchanged=False)
     assert f"p{world.tag}_1" in got["imported"]
     assert "not tried" in got["declined"] and "pinned not reusable" in got["declined"]
+
+
+#: After a start: how many parsed file rows of a cache document (``[path, mtime, size,
+#: ctime, inode]`` lists, in its cold part) are alive, then each key's provenance.
+_AFTERMATH = """
+import gc, json
+from {spec} import REGISTRY
+keys = sorted(REGISTRY)
+gc.collect()
+rows = sum(
+    1 for o in gc.get_objects()
+    if type(o) is list and len(o) >= 5 and type(o[0]) is str and o[0].endswith(".py")
+    and type(o[1]) is int
+)
+infos = {{key: REGISTRY.info(key) for key in keys}}  # (parses the cold part: after the count)
+print(json.dumps({{"source": REGISTRY.source, "infos": infos, "rows": rows}}))
+"""
+
+
+def test_the_path_keeps_no_parsed_document_and_provenance_reads_as_fresh(world: World) -> None:
+    """The answer the path installs keeps the cold part as bytes, as a warm start's does:
+    the previous document's parsed rows and records are freed, not carried to exit (where
+    the collector tearing the modules down traverses all that is alive), and provenance,
+    read from those bytes, is a full discovery's."""
+    many(world)
+    prime(world)
+    plugin(world, 0, "k0", extra="# edited\n")
+    code = _CAPTURE + _AFTERMATH.format(spec=world.spec).replace(
+        '"rows": rows',
+        '"rows": rows, "unchanged": any("answer unchanged after" in m for m in SEEN)',
+    )
+    got = run_python(code, world.env(), cwd=world.root)
+    assert got["source"] == "fresh" and got["unchanged"] is True, got
+    assert got["rows"] == 0, got
+    full = run_python(
+        _AFTERMATH.format(spec=world.spec), world.env(OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    )
+    assert full["source"] == "fresh"
+    # (the source aside: "cache" for an answer read from a document, "fresh" for a discovery)
+    for infos in (got["infos"], full["infos"]):
+        for info in infos.values():
+            info.pop("source")
+    assert got["infos"] == full["infos"]
+    assert got["infos"]["k0"]["module"] == f"p{world.tag}_0", got["infos"]["k0"]

@@ -407,10 +407,13 @@ def _rewrite(
     cold = {key: doc[key] for key in _COLD}
     cold["files"] = file_rows
     new["cold"] = cold
-    _fileio.write_document(manager.path, new)  # (a failed write: a slower next start)
+    payload, cold_bytes, coldsum = _fileio.encode_parts(new)
+    _fileio.write_encoded(manager.path, payload)  # (a failed write: a slower next start)
+    # the answer keeps the cold part as bytes, as a warm start's does: the parsed previous
+    # document (thousands of records and rows) is freed now, not traversed at exit
     answer = _answer(
         manager.config,
-        {**new, "coldsum": None},
+        {**new, "cold": cold_bytes, "coldsum": coldsum},
         paths,
         _failures(new["failures"], "failures"),
         ts,
