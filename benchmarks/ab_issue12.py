@@ -31,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import synthetic  # noqa: E402
+from harness import check_install  # noqa: E402
 
 REPO = HERE.parent
 
@@ -261,6 +262,7 @@ def main() -> None:
     parser.add_argument("--cases", default="plugins,incremental,builtin")
     parser.add_argument("--workdir", default=str(HERE / ".work" / "ab"))
     args = parser.parse_args()
+    check_install(REPO, strict=False)  # (A and B are copies on PYTHONPATH: only the finder)
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     r = Runner(work, prepare(work, args.base))

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 #: The interpreter every child runs on: the one running the benchmarks (the venv's).
 PYTHON = sys.executable
@@ -228,6 +229,55 @@ _DROP = frozenset(
         "XDG_DATA_HOME",
     }
 )
+
+
+def check_install(repo: Path, *, strict: bool = True) -> str:
+    """How the interpreter running the benchmarks has the project: ``"editable"`` or
+    ``"regular"``; raises SystemExit if a regular install is not the checkout's code.
+
+    An editable install puts an import finder in every process (``site`` imports it at
+    start-up: ~12 ms on the benchmark machine, with ``pathlib`` and ``importlib.util``),
+    which no user's installed environment pays and which is added alike to every
+    whole-process figure, the floor included: differences stay true, but ratios move
+    toward 1.  So the figures of record come from a regular install (``pip install
+    ".[bench]"``, not ``-e``); then the installed packages must be the checkout's files,
+    or the report would name a commit it did not measure (*strict*; reinstall with
+    ``pip install --force-reinstall --no-deps .``).
+    """
+    import site
+
+    folders = [Path(p) for p in site.getsitepackages()]
+    if any(f.name.startswith("__editable__") for d in folders for f in d.glob("*.pth")):
+        print(
+            "[bench] warning: the project is installed editable; every child process imports "
+            "its finder (~12 ms here): use a regular install for figures of record",
+            file=sys.stderr,
+        )
+        return "editable"
+    import importlib.util
+
+    stale = []
+    for package, source in (
+        ("openhcs_registry", repo / "openhcs_registry"),
+        ("openhcs_hookspecs", repo / "hookspecs" / "openhcs_hookspecs"),
+        ("openhcs_plugins", repo / "plugins" / "openhcs_plugins"),
+    ):
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            stale.append(f"{package} (not installed)")
+            continue
+        installed = Path(spec.origin).parent
+        for path in source.rglob("*.py"):
+            copy = installed / path.relative_to(source)
+            if not copy.is_file() or copy.read_bytes() != path.read_bytes():
+                stale.append(str(path.relative_to(repo)))
+    if stale and strict:
+        raise SystemExit(
+            f"[bench] the installed project differs from the checkout ({', '.join(stale[:5])}"
+            f"{', ...' if len(stale) > 5 else ''}): reinstall with "
+            f"`{sys.executable} -m pip install --force-reinstall --no-deps {repo}`"
+        )
+    return "regular"
 
 
 def ratio(numerator: float, denominator: float) -> float:
