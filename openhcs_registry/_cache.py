@@ -14,19 +14,19 @@ import gc
 import os
 import sys
 import time
-from pathlib import Path
 
 from . import _fileio, settings
 from ._config import RegistryConfig
 from ._diagnostics import PluginFailure
 from ._environment import launch_folder, snapshot
 from ._log import get_logger
-from ._paths import get_openhcs_cache_dir, registry_cache_file
+from ._paths import registry_cache_file
 from ._snapshot import Entry, Snapshot, Stored
 from ._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from ._environment import _Snapshot as _EnvSnapshot
@@ -276,6 +276,14 @@ class RegistryCacheManager:
     # -- location ---------------------------------------------------------------------------
     @property
     def path(self) -> Path:
+        """This registry's cache file (``pathlib`` imported on first use: see :attr:`file`)."""
+        from pathlib import Path
+
+        return Path(self.file)
+
+    @property
+    def file(self) -> str:
+        """This registry's cache file as a string: what the engine itself uses."""
         return registry_cache_file(self.config.name)
 
     @property
@@ -287,7 +295,7 @@ class RegistryCacheManager:
         """The valid cached state, or None (missing, stale or corrupt: then rebuild)."""
         if not self.enabled:
             return None
-        path = self.path
+        path = self.file
         # parsing builds tens of thousands of containers at a large plugin set; none can be
         # garbage, so the cyclic collector is held off meanwhile (it ran ~40 times per
         # load at 2000 plugins), then left as it was
@@ -347,7 +355,7 @@ class RegistryCacheManager:
         )
         return state
 
-    def validate(self, doc: dict[str, Any], path: Path | None = None) -> Snapshot:
+    def validate(self, doc: dict[str, Any], path: str | None = None) -> Snapshot:
         """Check *doc* against this process; raise CacheInvalid/CacheCorrupt or return it.
 
         :class:`CacheChanged` (a CacheInvalid) means the header still holds but some
@@ -395,7 +403,7 @@ class RegistryCacheManager:
         if volatile:
             _list(volatile, "volatile")
             raise CacheChanged(f"{len(volatile)} plugin(s) are called on every start")
-        return _answer(self.config, doc, files, failures, ts, path or self.path)
+        return _answer(self.config, doc, files, failures, ts, path or self.file)
 
     def _check_header(self, get: Any) -> float:
         """Format, library version, registry, age, configuration, blocks; the write time."""
@@ -443,9 +451,9 @@ class RegistryCacheManager:
             logger.info("registry %s: not cached: %s", self.config.name, result.uncacheable_reason)
             return False
         doc = self.build_document(result)
-        ok = _fileio.write_document(self.path, doc)
+        ok = _fileio.write_document(self.file, doc)
         if ok:
-            logger.debug("registry %s: cache written to %s", self.config.name, self.path)
+            logger.debug("registry %s: cache written to %s", self.config.name, self.file)
         return ok
 
     def build_document(self, result: Snapshot) -> dict[str, Any]:
@@ -466,7 +474,7 @@ class RegistryCacheManager:
 
     def info(self) -> dict[str, Any]:
         """Health summary for ``openhcs-registry cache info`` (never raises)."""
-        path = self.path
+        path = self.file
         out: dict[str, Any] = {"registry": self.config.name, "path": str(path)}
         try:
             doc = _fileio.read_document(path, lazy=True)
@@ -495,7 +503,7 @@ def _answer(
     files: list[str],
     failures: list[PluginFailure],
     ts: float,
-    path: Path,
+    path: str,
 ) -> Snapshot:
     """The checked document as a Snapshot: its items, secondaries, hooks and blocks."""
     get = doc.get
@@ -1013,10 +1021,12 @@ def _importable(missing: str, snap: _EnvSnapshot | None = None) -> bool:
 
 def clear_cache(name: str | None = None) -> list[Path]:
     """Delete the cache file of registry *name*, or every openhcs cache file; return them."""
+    from ._paths import get_openhcs_cache_dir
+
     folder = get_openhcs_cache_dir()
     removed: list[Path] = []
     if name is not None:
-        path = registry_cache_file(name)
+        path = folder / f"{name}_registry.json"
         if _fileio.is_our_document(path) and _fileio.remove_document(path):
             removed.append(path)
         return removed

@@ -35,7 +35,7 @@ import os
 import sys
 
 from . import _environment, _fileio, settings
-from ._paths import get_openhcs_cache_dir
+from ._paths import cache_file
 from ._version import __version__
 
 TYPE_CHECKING = False
@@ -106,7 +106,7 @@ def build_index() -> dict[str, list[list[str]]]:
     # environment) - its family entries are taken from that index, and one without any
     # stays plain; with the caches off, everything is read
     cached = not settings.cache_disabled()
-    index_path = get_openhcs_cache_dir() / settings.ENTRY_POINT_INDEX_FILE if cached else None
+    index_path = cache_file(settings.ENTRY_POINT_INDEX_FILE) if cached else None
     known_plain, known_files = _previous_index(index_path) if index_path is not None else ({}, {})
     plain: dict[str, list[str]] = {}
     # the declarations this process's discovery scan read already, with the same stat

@@ -15,7 +15,7 @@ from itertools import repeat
 from . import _fileio, settings
 from ._flight import Flights, WouldDeadlock
 from ._log import get_logger
-from ._paths import get_openhcs_cache_dir
+from ._paths import cache_file
 from ._version import __version__
 
 TYPE_CHECKING = False
@@ -55,13 +55,21 @@ class EnumCacheFile:
 
     @property
     def path(self) -> Path:
-        return get_openhcs_cache_dir() / self.file_name
+        """The document's path (``pathlib`` imported on first use: see :attr:`file`)."""
+        from pathlib import Path
+
+        return Path(self.file)
+
+    @property
+    def file(self) -> str:
+        """The document's path as a string: what loading and saving use."""
+        return cache_file(self.file_name)
 
     def load(self) -> dict[str, Any] | None:
         """The document's ``items`` if it is valid for this fingerprint, else None."""
         if settings.cache_disabled():
             return None
-        path = self.path
+        path = self.file
         try:
             doc = _fileio.read_document(path)
         except _fileio.StaleFormat as exc:
@@ -105,7 +113,7 @@ class EnumCacheFile:
             "fingerprint": self.fingerprint,
             "items": items,
         }
-        return _fileio.write_document(self.path, doc)
+        return _fileio.write_document(self.file, doc)
 
 
 def valid_members(members: object) -> dict[str, Any] | None:

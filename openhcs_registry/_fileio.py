@@ -12,13 +12,16 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from pathlib import Path
 
 from ._log import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    #: a path as the engine passes it: a string on the warm path (no ``pathlib`` import),
+    #: a ``Path`` from the public API
+    StrPath = str | os.PathLike[str]
 
 logger = get_logger("openhcs_registry.cache")
 
@@ -275,19 +278,16 @@ class UnsafeCacheFile(Exception):
     """The file exists but must not be trusted (wrong owner, mode, type or place)."""
 
 
-def _within(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-    except ValueError:
-        return False
-    return True
+def _within(path: str, folder: str) -> bool:
+    """Whether the real path *path* is inside the real folder *folder* (or is it)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
-def _open_nofollow(path: Path) -> int | None:
+def _open_nofollow(path: StrPath) -> int | None:
     """A descriptor of the cache file, or None if there is none.
 
     One ``open`` with ``O_NOFOLLOW`` instead of ``lstat`` + ``open``: a warm start reads one
@@ -302,9 +302,9 @@ def _open_nofollow(path: Path) -> int | None:
     except OSError as exc:
         if not os.path.islink(path):
             raise UnsafeCacheFile(f"cannot open: {exc}") from exc
-    folder = os.path.realpath(path.parent)
+    folder = os.path.realpath(os.path.dirname(os.fspath(path)))
     target = os.path.realpath(path)
-    if not _within(Path(target), Path(folder)):
+    if not _within(target, folder):
         raise UnsafeCacheFile(f"symlink pointing outside the cache folder ({target})")
     try:
         return os.open(target, flags)
@@ -342,7 +342,7 @@ def _read_checked(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_document(path: Path, lazy: bool = False) -> dict[str, Any] | None:
+def read_document(path: StrPath, lazy: bool = False) -> dict[str, Any] | None:
     """Return the JSON object stored at *path*, or ``None`` when there is none.
 
     Raises :class:`UnsafeCacheFile` or ``ValueError`` (undecodable, not an object) so the
@@ -416,15 +416,18 @@ def _uid() -> int | None:
     return os.getuid() if hasattr(os, "getuid") else None
 
 
-def _reached_through_foreign_link(folder: Path) -> str | None:
+def _reached_through_foreign_link(folder: StrPath) -> str | None:
     """A symlink on the way to *folder* owned by another user (not root), if any.
 
     Such a link, planted in a shared folder, could point our cache anywhere another user
     likes: a careful user refuses it.
     """
+    from pathlib import Path
+
     uid = _uid()
     if uid is None:
         return None
+    folder = Path(folder)
     current = Path(folder.anchor)
     for part in folder.parts[1:]:
         current = current / part
@@ -437,7 +440,7 @@ def _reached_through_foreign_link(folder: Path) -> str | None:
     return None
 
 
-def ensure_private_dir(folder: Path) -> None:
+def ensure_private_dir(folder: StrPath) -> None:
     """Make sure *folder* is a private cache folder of this user; create it (0700) if missing.
 
     An existing folder is never changed: it is used if it is a directory owned by this user
@@ -450,7 +453,7 @@ def ensure_private_dir(folder: Path) -> None:
     try:
         st = os.stat(folder)
     except FileNotFoundError:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
         st = os.stat(folder)
     if not stat.S_ISDIR(st.st_mode):
         raise NotADirectoryError(str(folder))
@@ -468,7 +471,7 @@ def ensure_private_dir(folder: Path) -> None:
 STALE_TEMP_SECONDS = 60.0
 
 
-def _sweep_temp_files(folder: Path, name: str) -> None:
+def _sweep_temp_files(folder: StrPath, name: str) -> None:
     """Remove ``.<name>.<pid>.<rand>.tmp`` files of dead writers (ours, old, regular)."""
     import time
 
@@ -483,7 +486,7 @@ def _sweep_temp_files(folder: Path, name: str) -> None:
         parts = entry[len(prefix) : -len(".tmp")].split(".")
         if len(parts) != 2 or not parts[0].isdigit():
             continue
-        path = folder / entry
+        path = os.path.join(folder, entry)
         try:
             st = os.lstat(path)
         except OSError:
@@ -510,7 +513,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def is_our_document(path: Path) -> bool:
+def is_our_document(path: StrPath) -> bool:
     """Whether *path* is a cache document this library wrote (any format), owned by us.
 
     ``cache clear`` deletes only such files: an ``OPENHCS_CACHE_DIR`` pointing at a
@@ -524,7 +527,7 @@ def is_our_document(path: Path) -> bool:
         return False
 
 
-def write_document(path: Path, doc: dict[str, Any]) -> bool:
+def write_document(path: StrPath, doc: dict[str, Any]) -> bool:
     """Atomically write *doc* as JSON to *path* (0600, folder 0700). Return success.
 
     Failure (read-only or vanished folder, disk full, a directory in the way) is logged once
@@ -539,8 +542,11 @@ def write_document(path: Path, doc: dict[str, Any]) -> bool:
     return write_encoded(path, payload)
 
 
-def write_encoded(path: Path, payload: bytes) -> bool:
+def write_encoded(path: StrPath, payload: bytes) -> bool:
     """Atomically write the encoded document *payload* to *path* (see :func:`write_document`)."""
+    from pathlib import Path  # (writing is cold: pluggy or the plugins imported it already)
+
+    path = Path(path)
     folder = path.parent
     tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
     try:
@@ -579,7 +585,7 @@ def write_encoded(path: Path, payload: bytes) -> bool:
     return True
 
 
-def remove_document(path: Path) -> bool:
+def remove_document(path: StrPath) -> bool:
     """Delete a cache file if present; True if something was removed."""
     try:
         os.unlink(path)

@@ -4,18 +4,22 @@ The folder is ``platformdirs.user_data_dir("openhcs")/cache`` (``~/.local/share/
 on Linux, as the OpenHCS documentation tells users), unless ``OPENHCS_CACHE_DIR`` names another.
 platformdirs is imported only when its answer is not the plain XDG rule, so an ordinary Linux
 process does not pay its import on every start.
+
+The warm path works with the folder and file names as strings (:func:`cache_folder`,
+:func:`registry_cache_file`): ``pathlib`` (~6 ms to import here, with ``fnmatch``) is
+imported only by what hands out a ``Path`` (:func:`get_openhcs_cache_dir`) or writes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from . import settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 APP_NAME = "openhcs"
@@ -39,48 +43,58 @@ def _plain_linux_data_dir() -> str | None:
     return os.path.join(home, ".local", "share", APP_NAME)
 
 
-_folders: dict[str, Path] = {}
+_folders: dict[str, str] = {}
 
 
 def get_openhcs_cache_dir() -> Path:
     """Return the cache folder in force now (it is not created here).
 
     The variables it depends on are read on every call (tests and applications change
-    them at run time); only the ``Path`` built from them is remembered.
+    them at run time).
     """
+    from pathlib import Path
+
+    return Path(cache_folder())
+
+
+def cache_folder() -> str:
+    """:func:`get_openhcs_cache_dir` as a string (what the warm path uses); only the folder
+    worked out from the variables is remembered, not the variables."""
     override = os.environ.get(settings.CACHE_DIR_ENV)
     if override:
         if override.startswith("~"):  # depends on $HOME too: not remembered
-            return Path(override).expanduser()
-        folder = _folders.get(override)
-        if folder is None:
-            folder = _remember(_folders, override, Path(override))
-        return folder
+            return os.path.expanduser(override)
+        return override
     data_dir = _plain_linux_data_dir()
     if data_dir is None:
         import platformdirs
 
         data_dir = platformdirs.user_data_dir(APP_NAME, appauthor=False)
-    folder = _folders.get("\0" + data_dir)  # "\0": no clash with an override string
+    folder = _folders.get(data_dir)
     if folder is None:
-        folder = _remember(_folders, "\0" + data_dir, Path(data_dir) / "cache")
+        folder = _remember(_folders, data_dir, os.path.join(data_dir, "cache"))
     return folder
 
 
-def _remember(memo: dict[Any, Path], key: Any, path: Path) -> Path:
+def _remember(memo: dict[Any, str], key: Any, path: str) -> str:
     if len(memo) > 64:  # a test suite sets a new folder per test: stay small
         memo.clear()
     memo[key] = path
     return path
 
 
-_files: dict[tuple[Path, str], Path] = {}
+_files: dict[tuple[str, str], str] = {}
 
 
-def registry_cache_file(name: str) -> Path:
-    """Cache file of the registry called *name* (``microscope_handler_registry.json``)."""
-    folder = get_openhcs_cache_dir()
-    path = _files.get((folder, name))
+def cache_file(file_name: str) -> str:
+    """The path of *file_name* in the cache folder in force now."""
+    folder = cache_folder()
+    path = _files.get((folder, file_name))
     if path is None:
-        path = _remember(_files, (folder, name), folder / f"{name}_registry.json")
+        path = _remember(_files, (folder, file_name), os.path.join(folder, file_name))
     return path
+
+
+def registry_cache_file(name: str) -> str:
+    """Cache file of the registry called *name* (``microscope_handler_registry.json``)."""
+    return cache_file(f"{name}_registry.json")

@@ -17,7 +17,6 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
     from typing import Any, Literal, TypedDict
 
     from ._cold._inputs import Inputs
@@ -219,7 +218,7 @@ class Snapshot:
         modules: set[str] | frozenset[str] | None = None,
         plugins: list[dict[str, Any]] | None = None,
         timestamp: float = 0.0,
-        path: Path | None = None,
+        path: str | None = None,
         skipped: list[PluginFailure] | None = None,
         blocked_modules: set[str] | frozenset[str] | None = None,
         table: Stored | None = None,

@@ -115,10 +115,10 @@ def declared(group: str) -> list[tuple[str, str, str]]:
 def _load_index(fingerprint: dict[str, Any]) -> dict[str, list[list[str]]] | None:
     """The index document's entries if it is valid for this environment, else None."""
     from . import _environment, _fileio
-    from ._paths import get_openhcs_cache_dir
+    from ._paths import cache_file
     from ._version import __version__
 
-    path = get_openhcs_cache_dir() / ENTRY_POINT_INDEX_FILE
+    path = cache_file(ENTRY_POINT_INDEX_FILE)
     try:
         doc = _fileio.read_document(path)
     except (_fileio.UnsafeCacheFile, ValueError) as exc:

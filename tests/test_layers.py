@@ -151,6 +151,10 @@ def test_every_engine_module_is_public_or_private_by_name() -> None:
 
 WARM_READS = """
     import json, sys
+    # an editable install's import finder imports pathlib at start-up, which would hide an
+    # import of ours: forgotten here (a throwaway process), so that a warm read importing it
+    # imports it again and is seen
+    sys.modules.pop("pathlib", None)
     from openhcs_hookspecs import MICROSCOPE_HANDLERS
     from openhcs_hookspecs.colormaps import create_colormap_enum
     from openhcs_registry.cli import main
@@ -165,7 +169,7 @@ WARM_READS = """
 """
 #: What the warm-path import rule keeps out of a warm read (docs/design.md, "Layers").
 #: (``dataclasses`` and ``inspect`` are not listed: orjson, a dependency, imports them.)
-HEAVY = ("typing", "logging", "importlib.metadata")
+HEAVY = ("typing", "logging", "importlib.metadata", "pathlib")
 
 
 def test_a_warm_read_imports_nothing_from_the_cold_package(_isolated_cache: Path) -> None:

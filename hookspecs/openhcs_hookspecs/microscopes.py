@@ -8,7 +8,6 @@ Key attribute ``_microscope_type``. Each handler names its metadata handler in
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 
 from openhcs_registry import (
     AutoRegistered,
@@ -23,6 +22,7 @@ from . import skip_gpu
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path  # (annotations only: a warm read imports this module)
     from typing import Any, ClassVar
 
 

@@ -408,7 +408,7 @@ def _rewrite(
     cold["files"] = file_rows
     new["cold"] = cold
     payload, cold_bytes, coldsum = _fileio.encode_parts(new)
-    _fileio.write_encoded(manager.path, payload)  # (a failed write: a slower next start)
+    _fileio.write_encoded(manager.file, payload)  # (a failed write: a slower next start)
     # the answer keeps the cold part as bytes, as a warm start's does: the parsed previous
     # document (thousands of records and rows) is freed now, not traversed at exit
     answer = _answer(
@@ -417,7 +417,7 @@ def _rewrite(
         paths,
         _failures(new["failures"], "failures"),
         ts,
-        manager.path,
+        manager.file,
     )
     answer.source = "fresh"
     return answer
