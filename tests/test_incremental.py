@@ -41,7 +41,11 @@ def many(world: World, count: int = 4, packages: tuple[str, ...] = ()) -> None:
         plugin(world, i, f"k{i}")
 
 
-def plugin(world: World, i: int, key: str, version: str = "1.0", extra: str = "") -> None:
+def plugin(
+    world: World, i: int, key: str, version: str = "1.0", extra: str = "", dist: str = ""
+) -> None:
+    """Plugin module ``p<tag>_<i>`` offering key *key*: edited if it exists, else installed
+    as distribution *dist* (default ``dist<i>``)."""
     name = f"p{world.tag}_{i}"
     source = world.plugin_source((f"C{i}", key), extra=extra).replace(
         f"    kind = {key!r}", f"    kind = {key!r}\n    partner = '{name}:C{i}'"
@@ -49,7 +53,7 @@ def plugin(world: World, i: int, key: str, version: str = "1.0", extra: str = ""
     if (world.site / f"{name}.py").exists():
         world.write(f"{name}.py", source)
     else:
-        world.install(f"dist{i}", name, source, version=version)
+        world.install(dist or f"dist{i}", name, source, version=version)
 
 
 def prime(world: World) -> None:
@@ -227,7 +231,7 @@ def _written(world: World) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("change", ["edit", "install", "remove", "conflict"])
+@pytest.mark.parametrize("change", ["edit", "install", "remove", "conflict", "conflict_first"])
 def test_the_document_an_incremental_start_writes_is_a_full_discoverys(
     world: World, change: str
 ) -> None:
@@ -243,8 +247,10 @@ def test_the_document_an_incremental_start_writes_is_a_full_discoverys(
     elif change == "remove":
         world.uninstall("dist1")
         (world.site / f"p{world.tag}_1.py").unlink()
-    else:
+    elif change == "conflict":
         plugin(world, 3, "k0")
+    else:  # listed first, it reads the contract module's row first: that row comes forward
+        plugin(world, 8, "k0", dist="aaa")
     got = observe_imports(world)
     assert got["source"] == "fresh"
     assert len(got["imported"]) <= 1, got  # incremental: the others reused

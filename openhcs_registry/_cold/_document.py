@@ -113,11 +113,12 @@ def _reused(record: PluginRecord, tables: _Tables) -> dict[str, Any]:
                 at = file_index[row[0]] = len(file_rows)
                 file_rows.append(row)
             carried.append(at)
+        carried.sort()  # (stored sorted, as a fresh record's: a row may have come forward)
         if carried != files:
             changed["files"] = carried
     dirs = get("dirs")
     if dirs is not None:
-        carried = [tables.carry_dir(old_dirs[i]) for i in dirs]
+        carried = sorted([tables.carry_dir(old_dirs[i]) for i in dirs])
         if carried != dirs:
             changed["dirs"] = carried
     names = get("names")
