@@ -1,0 +1,185 @@
+"""The answer extended: an install that only added plugins writes the old answer plus theirs.
+
+A distribution installed with new plugins whose offers meet no recorded key changes
+nothing the other plugins read: the start loads and calls only the new plugins and writes
+the previous document with their records inserted where a full discovery lists them
+(:mod:`openhcs_registry._cold._extended`, which logs "answer extended" at debug level when
+it does).  Each test compares, in new processes, that start with a full discovery: the
+listing, and the document, row for row (as tests/test_unchanged.py does).  Changes that
+are more than an install (a removal, an edit with it), and installs whose plugins meet
+another key, fail or read what a later plugin introduced, take the ordinary incremental
+path, and give the same answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from support import World
+from test_incremental import many, plugin, prime
+from test_unchanged import next_start_equals_full
+
+#: The world's keys after ``many(world)``.
+KEYS = ["k0", "k1", "k2", "k3"]
+
+
+def extended(world: World, taken: bool = True, document: bool = True) -> dict[str, Any]:
+    """The next start, taking the answer-extended path or not (*taken*), equals a full
+    discovery: listing, the document (row for row, unless *document* is false) and the
+    start after."""
+    return next_start_equals_full(world, unchanged=taken, path="extended", document=document)
+
+
+def test_a_distribution_sorting_last(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 7, "k7")
+    got = extended(world)
+    assert got["keys"] == [*KEYS, "k7"]
+    assert got["imported"] == [f"p{world.tag}_7"]
+
+
+def test_a_distribution_sorting_first_moves_every_index(world: World) -> None:
+    """Listed first, its record and rows come before all others': every other record's
+    rows, the items' records and the calling order move (the document says so, row for
+    row)."""
+    many(world)
+    prime(world)
+    plugin(world, 7, "k7", dist="aaa")
+    got = extended(world)
+    assert got["keys"] == [*KEYS, "k7"]
+    assert got["imported"] == [f"p{world.tag}_7"]
+
+
+def test_distributions_in_the_middle_one_after_another(world: World) -> None:
+    """Each start extends the document the one before wrote."""
+    many(world)
+    prime(world)
+    plugin(world, 7, "k7", dist="dist1b")
+    assert extended(world)["keys"] == [*KEYS, "k7"]
+    plugin(world, 8, "k8", dist="dist0b")
+    got = extended(world)
+    assert got["keys"] == [*KEYS, "k7", "k8"]
+    assert got["imported"] == [f"p{world.tag}_8"]
+
+
+def test_two_distributions_installed_at_once(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 7, "k7", dist="aaa")
+    plugin(world, 8, "k8", dist="dist2b")
+    got = extended(world)
+    assert got["keys"] == [*KEYS, "k7", "k8"]
+    assert got["imported"] == [f"p{world.tag}_7", f"p{world.tag}_8"]
+
+
+def test_a_distribution_without_plugins_keeps_the_answer(world: World) -> None:
+    """An install of a distribution that declares no plugin of the registry (a library, or
+    another group's plugin): nothing loaded, the document written for the new environment."""
+    many(world)
+    prime(world)
+    world.write(f"lib{world.tag}.py", "VALUE = 1\n")
+    world.add_dist_info("somelib", "1.0", {"other": f"lib{world.tag}"}, group="another_group")
+    got = extended(world)
+    assert got["keys"] == KEYS and got["imported"] == []
+
+
+def test_a_new_key_meeting_an_old_one_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 7, "k1", dist="aaa")  # wins k1 by name: the old winner loses
+    got = extended(world, taken=False)
+    assert "not proven" in got["declined"] and "meets another" in got["declined"]
+    assert got["keys"] == KEYS
+    assert any(kind == "duplicate_key" for _p, kind, _k in got["fails"])
+    assert got["imported"] == [f"p{world.tag}_7"]  # loaded once, handed over
+
+
+def test_a_new_plugin_that_fails_to_import_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 7, "k7", extra="raise RuntimeError('broken at install')\n")
+    got = extended(world, taken=False)
+    assert "not proven" in got["declined"]
+    assert got["keys"] == KEYS
+    assert any(kind == "import_error" for _p, kind, _k in got["fails"])
+
+
+def test_a_new_plugin_reading_a_helper_an_earlier_plugin_introduced(world: World) -> None:
+    """The helper's row is there before the new plugin's place: it reads it where it is."""
+    helper = f"h{world.tag}_shared"
+    world.write(f"{helper}.py", "VALUE = 1\n")
+    many(world)
+    plugin(world, 1, "k1", extra=f"import {helper}\n")
+    prime(world)
+    plugin(world, 7, "k7", dist="dist2b", extra=f"import {helper}\n")
+    got = extended(world)
+    assert got["keys"] == [*KEYS, "k7"]
+
+
+def test_a_new_plugin_reading_a_helper_a_later_plugin_introduced(world: World) -> None:
+    """Listed before the plugin that introduced the helper's file row, the new plugin
+    brings that row forward (as a full discovery's tables have it) and the rows between
+    move back."""
+    helper = f"h{world.tag}_shared"
+    world.write(f"{helper}.py", "VALUE = 1\n")
+    many(world)
+    plugin(world, 2, "k2", extra=f"import {helper}\n")
+    prime(world)
+    plugin(world, 7, "k7", dist="aaa", extra=f"import {helper}\n")
+    got = extended(world)
+    assert got["keys"] == [*KEYS, "k7"]
+    assert got["imported"] == [f"p{world.tag}_7"]
+
+
+def test_a_new_plugin_searching_a_folder_a_later_plugin_introduced(world: World) -> None:
+    """A package folder searched by a later plugin first: whose folder row records the
+    names searched there depends on who comes first, so the general path writes the
+    tables (the new plugin handed over, loaded once).
+
+    (The listing is compared, not the document: a submodule missing from a package that
+    an earlier plugin imported in the same process is recorded without the package's
+    file, so the records a full discovery writes depend on the loading order, which an
+    incremental start, loading only the new plugin, does not have.)"""
+    helper = f"h{world.tag}_pkg"
+    world.write(f"{helper}/__init__.py", "")
+    tried = f"try:\n    import {helper}.absent\nexcept ImportError:\n    pass\n"
+    many(world)
+    plugin(world, 2, "k2", extra=tried)
+    prime(world)
+    plugin(world, 7, "k7", dist="aaa", extra=tried)
+    got = extended(world, taken=False, document=False)
+    assert "folder a later plugin introduced" in got["declined"]
+    assert got["keys"] == [*KEYS, "k7"]
+    assert got["imported"] == [f"p{world.tag}_7"]
+
+
+def test_a_removal_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    world.uninstall("dist1")
+    (world.site / f"p{world.tag}_1.py").unlink()
+    got = extended(world, taken=False)
+    assert got["keys"] == ["k0", "k2", "k3"] and got["imported"] == []
+
+
+def test_an_install_with_an_edit_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    plugin(world, 7, "k7")
+    plugin(world, 2, "k2", extra="# edited too\n")
+    got = extended(world, taken=False)
+    assert "not tried" in got["declined"]
+    assert got["keys"] == [*KEYS, "k7"]
+    assert got["imported"] == [f"p{world.tag}_2", f"p{world.tag}_7"]
+
+
+def test_an_install_next_to_a_discovery_package(world: World) -> None:
+    pkg = f"p{world.tag}_pkg"
+    many(world, 2, packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(f"{pkg}/a.py", f"from {world.spec} import Thing\nclass A(Thing):\n    kind = 'a'\n")
+    prime(world)
+    plugin(world, 7, "k7", dist="aaa")
+    got = extended(world)
+    assert got["keys"] == ["a", "k0", "k1", "k7"]
