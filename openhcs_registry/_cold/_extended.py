@@ -169,31 +169,42 @@ def _stored_records(
     tops: set[str] = set()
     keys, refs = plan.keys, plan.refs
     file_cut, dir_cut = plan.file_cut, plan.dir_cut
+    reusable = changes.reusable
     last_file = last_dir = -1
+    # (one pass, no generator or set for the usual record: thousands of records)
     for raw in plugins:
+        get = raw.get
         name = raw["name"]
         file_cut.append(last_file + 1)
         dir_cut.append(last_dir + 1)
-        origin = raw.get("origin")
+        origin = get("origin")
         if origin == "entry_point" and _blocked_record(raw):
             if name not in blocked and name.rpartition(":")[2] not in blocked:
                 raise Declined(f"record {name!r} was blocked")
-        elif not changes.reusable(raw) or refers_outside(changes, raw):
+        elif not reusable(raw) or refers_outside(changes, raw):
             raise Declined(f"record {name!r} would be loaded again")
         if origin == "entry_point":
             if len(eps) != len(file_cut) - 1:
                 raise Declined("the entry points are not listed first")
             eps[name] = raw
-        module = raw.get("module")
+        module = get("module")
         if type(module) is str:
             tops.add(module.partition(".")[0])
-        for row in raw.get("offers", ()):
-            keys.add(row[0])
-            refs.add(row[1])
-        last_file = _introduced(raw.get("files", ()), last_file)
-        folders = set(raw.get("dirs", ()))
-        folders.update(at for at, _leaf in raw.get("names", ()))
-        last_dir = _introduced(sorted(folders), last_dir)
+        offers = get("offers")
+        if offers:
+            for row in offers:
+                keys.add(row[0])
+                refs.add(row[1])
+        files = get("files")
+        if files and files[-1] > last_file:
+            last_file = _introduced(files, last_file)
+        dirs, names = get("dirs"), get("names")
+        if names:
+            folders = set(dirs or ())
+            folders.update([at for at, _leaf in names])
+            dirs = sorted(folders)
+        if dirs and dirs[-1] > last_dir:
+            last_dir = _introduced(dirs, last_dir)
     file_cut.append(last_file + 1)
     dir_cut.append(last_dir + 1)
     return eps, tops
@@ -201,8 +212,10 @@ def _stored_records(
 
 def _blocked_record(raw: dict[str, Any]) -> bool:
     """Whether stored entry-point record *raw* is a plugin blocked by name (never loaded)."""
-    failures = raw.get("failures") or ()
-    return bool(failures) and all(f.get("kind") == "blocked" for f in failures)
+    failures = raw.get("failures")
+    if not failures:
+        return False
+    return all(f.get("kind") == "blocked" for f in failures)
 
 
 def _introduced(rows: Any, last: int) -> int:
