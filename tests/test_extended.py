@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support import World
-from test_incremental import many, plugin, prime
+from test_incremental import discovery_package, many, plugin, prime
 from test_unchanged import next_start_equals_full
 
 #: The world's keys after ``many(world)``.
@@ -105,28 +106,19 @@ def test_a_new_plugin_that_fails_to_import_takes_the_general_path(world: World) 
     assert any(kind == "import_error" for _p, kind, _k in got["fails"])
 
 
-def test_a_new_plugin_reading_a_helper_an_earlier_plugin_introduced(world: World) -> None:
-    """The helper's row is there before the new plugin's place: it reads it where it is."""
+@pytest.mark.parametrize(("reader", "dist"), [(1, "dist2b"), (2, "aaa")])
+def test_a_new_plugin_reading_a_helper_another_plugin_introduced(
+    world: World, reader: int, dist: str
+) -> None:
+    """Listed after the plugin that introduced the helper's file row (1, dist2b), the new
+    plugin reads it where it is; listed before it (2, aaa), it brings that row forward (as
+    a full discovery's tables have it) and the rows between move back."""
     helper = f"h{world.tag}_shared"
     world.write(f"{helper}.py", "VALUE = 1\n")
     many(world)
-    plugin(world, 1, "k1", extra=f"import {helper}\n")
+    plugin(world, reader, f"k{reader}", extra=f"import {helper}\n")
     prime(world)
-    plugin(world, 7, "k7", dist="dist2b", extra=f"import {helper}\n")
-    got = extended(world)
-    assert got["keys"] == [*KEYS, "k7"]
-
-
-def test_a_new_plugin_reading_a_helper_a_later_plugin_introduced(world: World) -> None:
-    """Listed before the plugin that introduced the helper's file row, the new plugin
-    brings that row forward (as a full discovery's tables have it) and the rows between
-    move back."""
-    helper = f"h{world.tag}_shared"
-    world.write(f"{helper}.py", "VALUE = 1\n")
-    many(world)
-    plugin(world, 2, "k2", extra=f"import {helper}\n")
-    prime(world)
-    plugin(world, 7, "k7", dist="aaa", extra=f"import {helper}\n")
+    plugin(world, 7, "k7", dist=dist, extra=f"import {helper}\n")
     got = extended(world)
     assert got["keys"] == [*KEYS, "k7"]
     assert got["imported"] == [f"p{world.tag}_7"]
@@ -175,10 +167,7 @@ def test_an_install_with_an_edit_takes_the_general_path(world: World) -> None:
 
 
 def test_an_install_next_to_a_discovery_package(world: World) -> None:
-    pkg = f"p{world.tag}_pkg"
-    many(world, 2, packages=(pkg,))
-    world.write(f"{pkg}/__init__.py", "")
-    world.write(f"{pkg}/a.py", f"from {world.spec} import Thing\nclass A(Thing):\n    kind = 'a'\n")
+    discovery_package(world, "a")
     prime(world)
     plugin(world, 7, "k7", dist="aaa")
     got = extended(world)

@@ -41,6 +41,18 @@ def many(world: World, count: int = 4, packages: tuple[str, ...] = ()) -> None:
         plugin(world, i, f"k{i}")
 
 
+def discovery_package(world: World, *modules: str) -> str:
+    """``many(world, 2)`` with discovery package ``p<tag>_pkg`` holding one ``Thing``
+    subclass per module name in *modules* (``a`` -> class ``A``, key ``a``); its name."""
+    pkg = f"p{world.tag}_pkg"
+    many(world, 2, packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    for name in modules:
+        source = f"from {world.spec} import Thing\nclass {name.upper()}(Thing):\n"
+        world.write(f"{pkg}/{name}.py", source + f"    kind = {name!r}\n")
+    return pkg
+
+
 def plugin(
     world: World, i: int, key: str, version: str = "1.0", extra: str = "", dist: str = ""
 ) -> None:
@@ -141,10 +153,7 @@ def test_an_edit_that_makes_a_conflict_is_merged_as_fresh_discovery_merges_it(
 
 
 def test_a_new_discovery_module_is_the_only_one_imported(world: World) -> None:
-    pkg = f"p{world.tag}_pkg"
-    many(world, 2, packages=(pkg,))
-    world.write(f"{pkg}/__init__.py", "")
-    world.write(f"{pkg}/a.py", f"from {world.spec} import Thing\nclass A(Thing):\n    kind = 'a'\n")
+    pkg = discovery_package(world, "a")
     prime(world)
     world.write(f"{pkg}/b.py", f"from {world.spec} import Thing\nclass B(Thing):\n    kind = 'b'\n")
     got = incremental_equals_full(world)

@@ -16,7 +16,7 @@ from typing import Any
 
 from _probes import LISTING_IMPORTS, observe_imports
 from support import World, run_python
-from test_incremental import FIELDS, _written, many, plugin, prime
+from test_incremental import FIELDS, _written, discovery_package, many, plugin, prime
 
 #: The LISTING probe with the engine's debug records collected: did the start take the path?
 _CAPTURE = """
@@ -103,11 +103,7 @@ def test_a_helper_module_read_by_two_plugins_edited(world: World) -> None:
 
 
 def test_a_discovery_module_edited_keeps_the_answer(world: World) -> None:
-    pkg = f"p{world.tag}_pkg"
-    many(world, 2, packages=(pkg,))
-    world.write(f"{pkg}/__init__.py", "")
-    world.write(f"{pkg}/a.py", f"from {world.spec} import Thing\nclass A(Thing):\n    kind = 'a'\n")
-    world.write(f"{pkg}/b.py", f"from {world.spec} import Thing\nclass B(Thing):\n    kind = 'b'\n")
+    pkg = discovery_package(world, "a", "b")
     prime(world)
     world.write(
         f"{pkg}/b.py",
