@@ -6,10 +6,11 @@ points; every recorded input of the plugins already there is unchanged.  A full 
 then finds the old records as they were and the new plugins' records inserted at their
 listing position; with no key of theirs meeting a key of the others, the merge keeps every
 old winner and failure and adds the new offers.  :func:`answer_extended` proves that and
-writes that document from the previous one (the new records' rows inserted into the
-tables, the others' row, record and plugin indexes moved by offsets), without building a
-record, offer or candidate for the thousands of plugins that did not change (what an
-install start otherwise pays: ~45 ms at 2000 plugins).
+writes that document from the previous one (the new records and their rows inserted where
+the writer puts them, the stored records carried with their row indexes taken from the
+new tables and their plugin indexes moved by an offset), without building a record, offer
+or candidate for the thousands of plugins that did not change (what an install start
+otherwise pays: ~20 ms more at 2000 plugins, benchmarks/ANALYSIS.md).
 
 It is tried when the cache check found more than recorded files changed (an install moves
 a ``sys.path`` folder: :attr:`.._cache.Previous.files_only` is false).  Before anything is
@@ -22,8 +23,10 @@ packages only (a package scan's distribution comes from the entry points' packag
 the new plugins ran (:func:`._unchanged.call_again`): none failed, nothing volatile or
 noted at import time but what they offered, no registry read meanwhile, every offer
 accepted, its key and object met nowhere in the previous document, its references in
-modules its plugin imported; and their rows go in without reordering the tables (a row a
-later record introduced, read by a new plugin, would move: declined).  Every check that
+modules its plugin imported; and their folder rows are new or introduced before them (a
+file row a later record introduced comes forward, as in a full discovery's tables; a
+folder row would change which record completes it with the names searched there:
+declined).  Every check that
 fails sends the start to the general incremental path, with what ran handed over
 (:class:`._unchanged.Rerun`), so no plugin is imported twice.
 """
