@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support import World
-from test_incremental import discovery_package, many, plugin, prime
-from test_unchanged import next_start_equals_full
+from support import World, run_python
+from test_incremental import _written, discovery_package, many, plugin, prime
+from test_unchanged import _CAPTURE, next_start_equals_full
 
 #: The world's keys after ``many(world)``.
 KEYS = ["k0", "k1", "k2", "k3"]
@@ -172,3 +172,51 @@ def test_an_install_next_to_a_discovery_package(world: World) -> None:
     plugin(world, 7, "k7", dist="aaa")
     got = extended(world)
     assert got["keys"] == ["a", "k0", "k1", "k7"]
+
+
+def test_an_install_next_to_a_blocked_plugin(world: World) -> None:
+    """A plugin blocked by name has a record that was never loaded: carried as it is while
+    it stays blocked, the new plugin added around it."""
+    many(world)
+    code = (
+        _CAPTURE
+        + f"from {world.spec} import REGISTRY\n"
+        + f"REGISTRY.block('p{world.tag}_1')\n"
+        + "import json\n"
+        + "keys = sorted(REGISTRY)\n"
+        + 'print(json.dumps({"keys": keys, "source": REGISTRY.source, '
+        + '"extended": any("answer extended after" in m for m in SEEN)}))\n'
+    )
+
+    def blocked_start(**env: str) -> dict[str, Any]:
+        got: dict[str, Any] = run_python(code, world.env(**env), cwd=world.root)
+        return got
+
+    blocked_start()
+    assert blocked_start()["source"] == "cache"
+    plugin(world, 7, "k7", dist="aaa")
+    got = blocked_start()
+    assert got == {"keys": ["k0", "k2", "k3", "k7"], "source": "fresh", "extended": True}
+    written = _written(world)
+    assert blocked_start(OPENHCS_DISABLE_REGISTRY_CACHE="1")["keys"] == got["keys"]
+    assert blocked_start() == {**got, "source": "cache", "extended": False}
+    world.cache_file.unlink()
+    assert blocked_start()["source"] == "fresh"  # a full discovery writes it again
+    assert written == _written(world)
+
+
+@pytest.mark.parametrize("marker", ["tryfirst", "trylast"])
+def test_a_new_plugin_called_first_or_last(world: World, marker: str) -> None:
+    """The calling order the document records (pluggy's: tryfirst, normal, trylast) puts
+    the new record where a full discovery calls it."""
+    many(world)
+    prime(world)
+    name = f"p{world.tag}_7"
+    source = world.plugin_source(("C7", "k7")).replace("@hookimpl\n", f"@hookimpl({marker}=True)\n")
+    world.install(
+        "dist1b",
+        name,
+        source.replace("    kind = 'k7'", f"    kind = 'k7'\n    partner = '{name}:C7'"),
+    )
+    got = extended(world)
+    assert got["keys"] == [*KEYS, "k7"]
