@@ -13,6 +13,7 @@ path, and give the same answer.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -220,3 +221,50 @@ def test_a_new_plugin_called_first_or_last(world: World, marker: str) -> None:
     )
     got = extended(world)
     assert got["keys"] == [*KEYS, "k7"]
+
+
+#: Every built-in registry's keys, failures and secondaries, and the path's debug lines.
+_BUILTINS = (
+    _CAPTURE
+    + """
+import json
+from openhcs_hookspecs import load_all
+out = {}
+for name, reg in sorted(load_all().items()):
+    out[name] = {
+        "keys": sorted(reg),
+        "fails": sorted([f.plugin, f.kind, f.key or ""] for f in reg.failures),
+        "secondaries": {s.name: sorted(reg.secondary(s.name)) for s in reg.config.secondary_registries},
+    }
+print(json.dumps({"registries": out, "extended": [m for m in SEEN if "answer extended" in m]}))
+"""
+)
+
+
+def test_a_plugin_installed_for_the_built_in_registries(world: World) -> None:
+    """The built-in registries share the entry-point group: a format plugin installed there
+    is a new plugin of each (offering nothing to the others).  Each registry whose stored
+    records all hold extends its document; each answer and document is a full
+    discovery's, and the environment section is the same in all."""
+    from test_contracts_formats import SOURCE
+
+    world.run(_BUILTINS)
+    module = f"acme_format_{world.tag}"
+    world.install(module.replace("_", "-"), module, SOURCE, group="openhcs")
+    got = world.run(_BUILTINS)
+    assert any("microscope_format_registry: answer extended after 1" in m for m in got["extended"])
+    assert "acme" in got["registries"]["microscope_format_registry"]["keys"]
+    written = _all_written(world)
+    full = world.run(_BUILTINS, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    assert got["registries"] == full["registries"]
+    assert world.run(_BUILTINS)["registries"] == full["registries"]  # warm, from the cache
+    for path in world.cache_dir.glob("*_registry.json"):
+        path.unlink()
+    world.run(_BUILTINS)  # a full discovery writes them again
+    assert written == _all_written(world)
+    assert len({json.dumps(doc["env"], sort_keys=True) for doc in written.values()}) == 1
+
+
+def _all_written(world: World) -> dict[str, Any]:
+    """Every registry document in the world's cache folder, as :func:`_written` reads one."""
+    return {path.name: _written(world, path) for path in world.cache_dir.glob("*_registry.json")}

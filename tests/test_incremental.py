@@ -10,7 +10,9 @@ start after that is served from the cache the incremental start wrote.
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,14 +228,15 @@ def test_changes_one_after_another_each_reload_only_what_they_touched(world: Wor
     assert got["keys"] == ["k0", "k2", "s1", "s2", "s3"]
 
 
-def _written(world: World) -> dict[str, Any]:
-    """The registry's cache document, less what differs between two writes of one answer.
+def _written(world: World, path: Path | None = None) -> dict[str, Any]:
+    """The registry's cache document (or the one at *path*), less what differs between two
+    writes of one answer.
 
     Left out: the write time and what is computed from the bytes or the stats (checksum,
     stamps, cold sum and offset), and the content digests of files modified racily close
     to a write (which files those are depends on when it happened).
     """
-    doc = world.read_cache()
+    doc = world.read_cache() if path is None else json.loads(path.read_text())
     for field in ("timestamp", "checksum", "stamp", "coldsum", "split", "racy"):
         doc.pop(field)
     doc["cold"]["files"] = [row[:5] for row in doc["cold"]["files"]]
