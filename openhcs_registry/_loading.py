@@ -132,7 +132,10 @@ def _incremental(
     When only recorded files changed, the plugins reading them are called again first
     (:func:`._cold._unchanged.answer_unchanged`): if they offer and read what they did, the
     previous answer is rewritten with the new stats and installed, no record built for the
-    others; else what ran is handed to the discovery here.  None if the previous document
+    others; else what ran is handed to the discovery here.  When more changed, new entry
+    points are loaded and called first (:func:`._cold._extended.answer_extended`): if
+    nothing else changed and their offers meet no recorded key, the previous answer
+    extended by theirs is written and installed, likewise.  None if the previous document
     is of a shape not foreseen (then discover afresh).
     """
     from ._cold._discovery import run_discovery
@@ -145,8 +148,14 @@ def _incremental(
         from ._cold._unchanged import answer_unchanged
 
         rerun = answer_unchanged(manager, previous)
-        if rerun is not None and rerun.snapshot is not None:
-            return rerun.snapshot
+    elif not extra:
+        # more changed (an install moves a sys.path folder): if it only added plugins
+        # whose offers meet nothing recorded, the answer is the previous one extended
+        from ._cold._extended import answer_extended
+
+        rerun = answer_extended(manager, previous)
+    if rerun is not None and rerun.snapshot is not None:
+        return rerun.snapshot
     try:
         result = run_discovery(
             config,

@@ -10,7 +10,9 @@ start after that is served from the cache the incremental start wrote.
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,7 +43,23 @@ def many(world: World, count: int = 4, packages: tuple[str, ...] = ()) -> None:
         plugin(world, i, f"k{i}")
 
 
-def plugin(world: World, i: int, key: str, version: str = "1.0", extra: str = "") -> None:
+def discovery_package(world: World, *modules: str) -> str:
+    """``many(world, 2)`` with discovery package ``p<tag>_pkg`` holding one ``Thing``
+    subclass per module name in *modules* (``a`` -> class ``A``, key ``a``); its name."""
+    pkg = f"p{world.tag}_pkg"
+    many(world, 2, packages=(pkg,))
+    world.write(f"{pkg}/__init__.py", "")
+    for name in modules:
+        source = f"from {world.spec} import Thing\nclass {name.upper()}(Thing):\n"
+        world.write(f"{pkg}/{name}.py", source + f"    kind = {name!r}\n")
+    return pkg
+
+
+def plugin(
+    world: World, i: int, key: str, version: str = "1.0", extra: str = "", dist: str = ""
+) -> None:
+    """Plugin module ``p<tag>_<i>`` offering key *key*: edited if it exists, else installed
+    as distribution *dist* (default ``dist<i>``)."""
     name = f"p{world.tag}_{i}"
     source = world.plugin_source((f"C{i}", key), extra=extra).replace(
         f"    kind = {key!r}", f"    kind = {key!r}\n    partner = '{name}:C{i}'"
@@ -49,7 +67,7 @@ def plugin(world: World, i: int, key: str, version: str = "1.0", extra: str = ""
     if (world.site / f"{name}.py").exists():
         world.write(f"{name}.py", source)
     else:
-        world.install(f"dist{i}", name, source, version=version)
+        world.install(dist or f"dist{i}", name, source, version=version)
 
 
 def prime(world: World) -> None:
@@ -137,10 +155,7 @@ def test_an_edit_that_makes_a_conflict_is_merged_as_fresh_discovery_merges_it(
 
 
 def test_a_new_discovery_module_is_the_only_one_imported(world: World) -> None:
-    pkg = f"p{world.tag}_pkg"
-    many(world, 2, packages=(pkg,))
-    world.write(f"{pkg}/__init__.py", "")
-    world.write(f"{pkg}/a.py", f"from {world.spec} import Thing\nclass A(Thing):\n    kind = 'a'\n")
+    pkg = discovery_package(world, "a")
     prime(world)
     world.write(f"{pkg}/b.py", f"from {world.spec} import Thing\nclass B(Thing):\n    kind = 'b'\n")
     got = incremental_equals_full(world)
@@ -213,21 +228,22 @@ def test_changes_one_after_another_each_reload_only_what_they_touched(world: Wor
     assert got["keys"] == ["k0", "k2", "s1", "s2", "s3"]
 
 
-def _written(world: World) -> dict[str, Any]:
-    """The registry's cache document, less what differs between two writes of one answer.
+def _written(world: World, path: Path | None = None) -> dict[str, Any]:
+    """The registry's cache document (or the one at *path*), less what differs between two
+    writes of one answer.
 
     Left out: the write time and what is computed from the bytes or the stats (checksum,
     stamps, cold sum and offset), and the content digests of files modified racily close
     to a write (which files those are depends on when it happened).
     """
-    doc = world.read_cache()
+    doc = world.read_cache() if path is None else json.loads(path.read_text())
     for field in ("timestamp", "checksum", "stamp", "coldsum", "split", "racy"):
         doc.pop(field)
     doc["cold"]["files"] = [row[:5] for row in doc["cold"]["files"]]
     return doc
 
 
-@pytest.mark.parametrize("change", ["edit", "install", "remove", "conflict"])
+@pytest.mark.parametrize("change", ["edit", "install", "remove", "conflict", "conflict_first"])
 def test_the_document_an_incremental_start_writes_is_a_full_discoverys(
     world: World, change: str
 ) -> None:
@@ -243,8 +259,10 @@ def test_the_document_an_incremental_start_writes_is_a_full_discoverys(
     elif change == "remove":
         world.uninstall("dist1")
         (world.site / f"p{world.tag}_1.py").unlink()
-    else:
+    elif change == "conflict":
         plugin(world, 3, "k0")
+    else:  # listed first, it reads the contract module's row first: that row comes forward
+        plugin(world, 8, "k0", dist="aaa")
     got = observe_imports(world)
     assert got["source"] == "fresh"
     assert len(got["imported"]) <= 1, got  # incremental: the others reused

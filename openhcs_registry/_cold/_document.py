@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -112,11 +113,12 @@ def _reused(record: PluginRecord, tables: _Tables) -> dict[str, Any]:
                 at = file_index[row[0]] = len(file_rows)
                 file_rows.append(row)
             carried.append(at)
+        carried.sort()  # (stored sorted, as a fresh record's: a row may have come forward)
         if carried != files:
             changed["files"] = carried
     dirs = get("dirs")
     if dirs is not None:
-        carried = [tables.carry_dir(old_dirs[i]) for i in dirs]
+        carried = sorted([tables.carry_dir(old_dirs[i]) for i in dirs])
         if carried != dirs:
             changed["dirs"] = carried
     names = get("names")
@@ -199,10 +201,11 @@ def _make_storable(
                 records[at]["dirs"] = sorted(set(inputs[at][1]))
 
 
-def _preloaded_modules(result: Snapshot, tables: _Tables) -> None:
-    """Plugin and value modules imported before discovery: their recorded files, if any."""
+def preloaded_modules(names: Iterable[str], tables: _Tables) -> None:
+    """Plugin and value modules imported before discovery (of *names*, the modules
+    references may point into): their recorded files, if any."""
     modules = tables.modules
-    for mod_name in result.modules:
+    for mod_name in names:
         if mod_name in modules:  # (most are: thousands of modules, few of them preloaded)
             continue
         loaded = getattr(sys.modules.get(mod_name), "__file__", None)
@@ -235,15 +238,17 @@ def _items(
     return out
 
 
-def _environment(result: Snapshot, recorded_settings: dict[str, Any]) -> dict[str, Any]:
-    """The environment section: interpreter, settings, ``sys.path`` rows, distributions.
+def environment_section(
+    env: dict[str, Any], distributions: dict[str, Any], recorded_settings: dict[str, Any]
+) -> dict[str, Any]:
+    """The environment section: interpreter, settings, ``sys.path`` rows, distributions,
+    from the look at the environment *env* (:func:`._discovery._context.look_at_environment`)
+    and the entry-point scan *distributions*.
 
     Nothing registry-specific: every registry written in one environment writes the same
     bytes here, which is what lets a reader check them once per look (see
     :func:`.._cache._checked_env`).
     """
-    env = result.environment or {}
-    distributions = result.distributions
     return {
         "interpreter": {k: v for k, v in env.items() if k not in ("path", "listings", "names")},
         "settings": recorded_settings,
@@ -255,6 +260,18 @@ def _environment(result: Snapshot, recorded_settings: dict[str, Any]) -> dict[st
         ],
         "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
         "dstamp": fold_distributions(distributions),
+    }
+
+
+def file_fields(file_rows: list[list[Any]]) -> dict[str, Any]:
+    """The warm fields of the file table *file_rows*, in the document's order: the paths a
+    warm start stats, the stamp of their recorded stats, the rows of missing files and the
+    racy rows' content digests."""
+    return {
+        "files": [row[0] for row in file_rows],
+        "stamp": fold_rows(file_rows),
+        "missing": [i for i, row in enumerate(file_rows) if row[1] is None],
+        "racy": [[i, row[5]] for i, row in enumerate(file_rows) if len(row) == 6],
     }
 
 
@@ -275,7 +292,7 @@ def build_document(
     """
     tables = _Tables()
     records, index_of = _records(result, tables)
-    _preloaded_modules(result, tables)
+    preloaded_modules(result.modules, tables)
     file_index = tables.file_index
     file_rows = tables.file_rows
     volatile = {n for n, r in result.records.items() if r.volatile is not None}
@@ -284,17 +301,14 @@ def build_document(
     distributions = result.distributions
     return {
         "cache_version": CACHE_VERSION,
-        "env": _environment(result, recorded_settings),
+        "env": environment_section(env, distributions, recorded_settings),
         "version": __version__,
         "registry": config.name,
         "timestamp": time.time(),
         "config": _config_fingerprint(config),
         "blocked": blocked,
         "launch": result.launch or {"tops": [], "present": []},
-        "files": [row[0] for row in file_rows],
-        "stamp": fold_rows(file_rows),
-        "missing": [i for i, row in enumerate(file_rows) if row[1] is None],
-        "racy": [[i, row[5]] for i, row in enumerate(file_rows) if len(row) == 6],
+        **file_fields(file_rows),
         "dirs": tables.dir_rows,
         "modules": {
             name: file_index[file]

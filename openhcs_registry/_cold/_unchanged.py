@@ -36,7 +36,6 @@ from .._cache import (
     _answer,
     _digest,
     _failures,
-    fold_rows,
 )
 from .._diagnostics import reentry_count
 from .._environment import listing_checksum, snapshot
@@ -46,7 +45,7 @@ from . import _entrypoints, _inputs
 from ._discovery._calling import call_plugins, check_hook_names
 from ._discovery._context import ENVIRONMENT, Context, Loaded, look_at_environment
 from ._discovery._listing import _FAILED, Listing, _load_entry_point, _scan_module
-from ._document import _is_racy
+from ._document import _is_racy, file_fields
 from ._inputs import Inputs
 from ._records import PluginRecord
 from ._reuse import _Changes, _launch_delta, _search_path_delta
@@ -85,14 +84,16 @@ _WARM = (
 _COLD = ("files", "distributions", "names", "plugins", "hooks")
 
 
-class _Declined(Exception):
-    """The answer-unchanged path does not apply; the message says why (logged at debug
-    level, so that ``-vv`` tells a plugin author why an edit took the general path)."""
+class Declined(Exception):
+    """The answer-unchanged (or answer-extended) path does not apply; the message says why
+    (logged at debug level, so that ``-vv`` tells a plugin author why an edit or an install
+    took the general path)."""
 
 
 class Rerun:
-    """What :func:`answer_unchanged` loaded and called, for the incremental discovery to go
-    on from when the answer may have changed (see :func:`._discovery.run_discovery`).
+    """What :func:`answer_unchanged` (or :func:`._extended.answer_extended`) loaded and
+    called, for the incremental discovery to go on from when the answer may have changed
+    (see :func:`._discovery.run_discovery`).
 
     ``snapshot`` is set instead when the answer was unchanged and the document written.
     """
@@ -127,7 +128,8 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     except Exception as exc:  # declined (the reason logged), or a shape not foreseen
         logger.debug("registry %s: answer unchanged not tried: %s", manager.config.name, exc)
         return None
-    out = _call_again(manager, previous, raws)
+    ctx = discovery_context(manager, previous.scanned)[0]
+    out = call_again(ctx, raws)
     try:
         rows = _same_records(manager.config, doc, rerun, out)
         out.snapshot = _rewrite(manager, doc, rows)
@@ -144,21 +146,14 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
 
 def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int]:
     """The positions of the records whose inputs changed, if nothing else changed (else
-    :class:`_Declined`, saying what)."""
+    :class:`Declined`, saying what)."""
     racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
     changes = _Changes(doc, racy_ns)  # first: the stats the warm check just took
     if changes.dirs_changed or changes.now_importable:
-        raise _Declined("a folder changed or a missing module is importable now")
-    stat = snapshot().stat
-    # a folder row a discovery writes afresh must be the recorded one: the check found each
-    # unchanged (by stat, or by listing when its stat moved or is racy), and its stat must
-    # be the recorded one too (a moved stat with the same listing holds, with other bytes)
-    for rows in (changes.dirs, doc["path"]):
-        for rec in rows:
-            if (stat(rec[0]) or _NOSIG) != rec[1:5]:
-                raise _Declined("a folder or sys.path row has another stat")
+        raise Declined("a folder changed or a missing module is importable now")
+    folders_as_recorded(changes.dirs, doc["path"])
     if _search_path_delta(doc, racy_ns) != set() or _launch_delta(doc["launch"]):
-        raise _Declined("a sys.path entry or the launch folder provides other names")
+        raise Declined("a sys.path entry or the launch folder provides other names")
     rerun: list[int] = []
     covered: set[int] = set()
     at = -1
@@ -167,32 +162,46 @@ def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int]:
         name = raw["name"]
         if name == ENVIRONMENT:
             if changes.environment_changed(raw):
-                raise _Declined("the environment record changed")
+                raise Declined("the environment record changed")
             continue
         get = raw.get
         if get("volatile") or get("reusable", True) is not True:
-            raise _Declined(f"record {name!r} is volatile or pinned not reusable")
+            raise Declined(f"record {name!r} is volatile or pinned not reusable")
         if changes.inputs_changed(raw):
             if get("origin") not in ("entry_point", "package") or name in blocked:
-                raise _Declined(
+                raise Declined(
                     f"changed record {name!r} is not an entry point or package, or is blocked"
                 )
             # (the shapes :func:`_call_again` reads, checked before anything runs)
             if type(get("module")) is not str or not get("module"):
-                raise _Declined(f"changed record {name!r} has no module")
+                raise Declined(f"changed record {name!r} has no module")
             for field in ("distribution", "version", "declaration"):
                 if get(field) is not None and type(get(field)) is not str:
-                    raise _Declined(f"changed record {name!r} is of an unforeseen shape")
+                    raise Declined(f"changed record {name!r} is of an unforeseen shape")
             rerun.append(at)
             covered.update(get("files", ()))
-        elif not changes.reusable(raw) or _refers_outside(changes, raw):
-            raise _Declined(f"record {name!r} would be called again too")
+        elif not changes.reusable(raw) or refers_outside(changes, raw):
+            raise Declined(f"record {name!r} would be called again too")
     if not rerun or not changes.files_changed <= covered:
-        raise _Declined("a changed file is not held by the records called again")
+        raise Declined("a changed file is not held by the records called again")
     return rerun
 
 
-def _refers_outside(changes: _Changes, raw: dict[str, Any]) -> bool:
+def folders_as_recorded(*tables: list[list[Any]]) -> None:
+    """Each folder row of *tables* has its recorded stat (else :class:`Declined`).
+
+    A folder row a discovery writes afresh must be the recorded one: the check found each
+    unchanged (by stat, or by listing when its stat moved or is racy), and its stat must
+    be the recorded one too (a moved stat with the same listing holds, with other bytes).
+    """
+    stat = snapshot().stat
+    for rows in tables:
+        for rec in rows:
+            if (stat(rec[0]) or _NOSIG) != rec[1:5]:
+                raise Declined("a folder or sys.path row has another stat")
+
+
+def refers_outside(changes: _Changes, raw: dict[str, Any]) -> bool:
     """:meth:`._reuse._Changes.refers_outside` on a stored record (no record built)."""
     watched = changes._watched
     for row in raw.get("offers", ()):
@@ -206,11 +215,21 @@ def _refers_outside(changes: _Changes, raw: dict[str, Any]) -> bool:
     return False
 
 
-def _call_again(manager: RegistryCacheManager, previous: Previous, raws: list[Any]) -> Rerun:
-    """Load and call the plugins of the stored records *raws* as a discovery would."""
-    config = manager.config
-    _environment, listed, names, stat = look_at_environment(fresh=False)
-    ctx = Context(config, manager.blocked, {}, previous.scanned, listed, stat, names)
+def discovery_context(
+    manager: RegistryCacheManager, scanned: dict[str, Any] | None
+) -> tuple[Context, dict[str, Any]]:
+    """The context an incremental discovery of *manager*'s registry would run in (the look
+    the cache check just took), and that look's environment record."""
+    environment, listed, names, stat = look_at_environment(fresh=False)
+    ctx = Context(manager.config, manager.blocked, {}, scanned, listed, stat, names)
+    return ctx, environment
+
+
+def call_again(ctx: Context, raws: list[Any]) -> Rerun:
+    """Load and call the plugins of the stored records *raws* as a discovery would (each
+    isolated, under the import recorder, in pluggy's order); an entry point's *raw* needs
+    only its identity: name, origin, module, distribution, version, declaration."""
+    config = ctx.config
     listing = Listing()
     reentries = reentry_count()
     with _inputs.installed():
@@ -249,39 +268,10 @@ def _same_records(
     config: RegistryConfig, doc: dict[str, Any], rerun: list[int], out: Rerun
 ) -> dict[int, list[Any]]:
     """The new file rows by index if each plugin called again stores the record it stored
-    before, apart from its files' stats (else :class:`_Declined`: the answer may have
+    before, apart from its files' stats (else :class:`Declined`: the answer may have
     changed)."""
-    if out.reentered:
-        raise _Declined("a registry was read during the calls")
+    offers_stored(config, out)
     plugins, files, dirs, modules = doc["plugins"], doc["files"], doc["dirs"], doc["modules"]
-    offered: set[str | None] = set()
-    for record in out.records.values():
-        if record.volatile is not None:
-            raise _Declined(f"{record.name!r} is volatile now")
-        refs: set[str | None] = set()
-        for offer in record.offers:
-            if offer.failure is None:
-                if offer.ref is None:
-                    raise _Declined(f"an offer of {record.name!r} cannot be stored")
-                # a winner defined in a module its plugin did not import gets that module's
-                # inputs added by the recording step: the general path
-                assert record.inputs is not None
-                if offer.ref.partition(":")[0] not in record.inputs.modules:
-                    raise _Declined(
-                        f"an offer of {record.name!r} is from a module it did not import"
-                    )
-            refs.add(offer.ref)
-        # the recording step marks a record whose loading noted a class it did not offer
-        if any(reference_of(obj) not in refs for obj in out.noted.get(record.name, ())):
-            raise _Declined(f"{record.name!r} noted a class at import time it does not offer")
-        offered |= refs
-    # classes noted at import time that no hook offered become import-time records (or
-    # skips) in the merge: the previous answer had none (abstract and keyless ones are
-    # left out there as here)
-    for obj in autoregister.noted(config.name):
-        if reference_of(obj) in offered or inspect.isabstract(obj) or not _keyed(config, obj):
-            continue
-        raise _Declined("a class noted at import time was offered by no hook")
     file_at = {row[0]: i for i, row in enumerate(files)}
     dir_at = {row[0]: i for i, row in enumerate(dirs)}
     new_rows: dict[int, list[Any]] = {}
@@ -296,7 +286,7 @@ def _same_records(
             record = out.records[raw["name"]]
             got = _stored(record, raw, files, dirs, modules, file_at, dir_at, last_file, last_dir)
             if got is None:
-                raise _Declined(f"{raw['name']!r} stores another record or other rows now")
+                raise Declined(f"{raw['name']!r} stores another record or other rows now")
             for i, row in got.items():
                 if _is_racy(row[1], now_ns):
                     row.append(_digest(row[0]))
@@ -309,6 +299,44 @@ def _same_records(
         for i, _leaf in raw.get("names", ()):
             last_dir = max(last_dir, i)
     return new_rows
+
+
+def offers_stored(config: RegistryConfig, out: Rerun) -> None:
+    """The plugins *out* called store what a discovery would merge as their offers alone
+    (else :class:`Declined`): no registry read meanwhile, nothing volatile, every accepted
+    offer with a reference into a module its plugin imported, and nothing noted at import
+    time but what they offered (what the merge and the recording step would otherwise
+    turn into import-time records, pinned records or a winner's added inputs)."""
+    if out.reentered:
+        raise Declined("a registry was read during the calls")
+    offered: set[str | None] = set()
+    for record in out.records.values():
+        if record.volatile is not None:
+            raise Declined(f"{record.name!r} is volatile now")
+        refs: set[str | None] = set()
+        for offer in record.offers:
+            if offer.failure is None:
+                if offer.ref is None:
+                    raise Declined(f"an offer of {record.name!r} cannot be stored")
+                # a winner defined in a module its plugin did not import gets that module's
+                # inputs added by the recording step: the general path
+                assert record.inputs is not None
+                if offer.ref.partition(":")[0] not in record.inputs.modules:
+                    raise Declined(
+                        f"an offer of {record.name!r} is from a module it did not import"
+                    )
+            refs.add(offer.ref)
+        # the recording step marks a record whose loading noted a class it did not offer
+        if any(reference_of(obj) not in refs for obj in out.noted.get(record.name, ())):
+            raise Declined(f"{record.name!r} noted a class at import time it does not offer")
+        offered |= refs
+    # classes noted at import time that no hook offered become import-time records (or
+    # skips) in the merge: the previous answer had none (abstract and keyless ones are
+    # left out there as here)
+    for obj in autoregister.noted(config.name):
+        if reference_of(obj) in offered or inspect.isabstract(obj) or not _keyed(config, obj):
+            continue
+        raise Declined("a class noted at import time was offered by no hook")
 
 
 def _keyed(config: RegistryConfig, obj: Any) -> bool:
@@ -394,30 +422,32 @@ def _rewrite(
     file_rows: list[list[Any]] = list(doc["files"])
     for i, row in rows.items():
         file_rows[i] = row
-    paths = [row[0] for row in file_rows]
     new: dict[str, Any] = {}
     for key in _WARM:
         new[key] = doc[key]
-    new["timestamp"] = ts = time.time()
-    new["files"] = paths
-    new["stamp"] = fold_rows(file_rows)
-    new["missing"] = [i for i, row in enumerate(file_rows) if row[1] is None]
-    new["racy"] = [[i, row[5]] for i, row in enumerate(file_rows) if len(row) == 6]
+    new["timestamp"] = time.time()
+    new.update(file_fields(file_rows))  # (in their places: the keys are there)
     new["plugins"] = len(doc["plugins"])
     cold = {key: doc[key] for key in _COLD}
     cold["files"] = file_rows
     new["cold"] = cold
+    return install(manager, new)
+
+
+def install(manager: RegistryCacheManager, new: dict[str, Any]) -> Snapshot:
+    """Write the document *new* (what a full discovery would write, proven so) and give
+    its answer as the snapshot to install, as a fresh discovery's."""
     payload, cold_bytes, coldsum = _fileio.encode_parts(new)
-    _fileio.write_encoded(manager.file, payload)  # (a failed write: a slower next start)
     # the answer keeps the cold part as bytes, as a warm start's does: the parsed previous
     # document (thousands of records and rows) is freed now, not traversed at exit
-    answer = _answer(
+    answer = _answer(  # (first: a document its own reader refuses is not written)
         manager.config,
         {**new, "cold": cold_bytes, "coldsum": coldsum},
-        paths,
+        new["files"],
         _failures(new["failures"], "failures"),
-        ts,
+        new["timestamp"],
         manager.file,
     )
     answer.source = "fresh"
+    _fileio.write_encoded(manager.file, payload)  # (a failed write: a slower next start)
     return answer

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from operator import attrgetter
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ... import _autoregister as autoregister
 from ..._diagnostics import FailureKind
@@ -38,19 +38,33 @@ class Calls:
         self.modules: set[str] = set()
 
 
-def calling_order(records: Iterable[PluginRecord]) -> list[PluginRecord]:
+class Called(Protocol):
+    """What :func:`calling_order` reads of a record: its name and hook priority."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def priority(self) -> int | None: ...
+
+
+_R = TypeVar("_R", bound=Called)
+
+
+def calling_order(records: Iterable[_R]) -> list[_R]:
     """Records whose hook ran, in the order pluggy calls them.
 
     pluggy registers in name order and calls ``tryfirst`` impls (last registered first),
     then normal ones (last registered first), then ``trylast`` ones (first registered
     first).  Written out here so that reused records, which are not registered with pluggy,
-    take the same place as in a fresh discovery.
+    take the same place as in a fresh discovery (and the stored records of the
+    answer-extended path, which builds no record for them: :mod:`.._extended`).
     """
     called = sorted([r for r in records if r.priority is not None], key=_by_name)
     # (one pass, no per-record key function call: thousands of records)
-    first: list[PluginRecord] = []
-    normal: list[PluginRecord] = []
-    last: list[PluginRecord] = []
+    first: list[_R] = []
+    normal: list[_R] = []
+    last: list[_R] = []
     for r in reversed(called):
         priority = r.priority
         if priority == 1:

@@ -132,6 +132,17 @@ def record_environment(
     known: set[str] = set()
     for record in records.values():
         record.add_looked_up(tops, known)
+    return environment_record(ctx, tops, known)
+
+
+def environment_record(
+    ctx: Context, tops: set[str], known: set[str]
+) -> tuple[PluginRecord, dict[str, list[str]]]:
+    """:func:`record_environment` from the recorded top-level names *tops* (the entry
+    points', the discovery packages' and every record's looked-up ones) and the files
+    *known* to the records: the answer-extended path (:mod:`.._extended`) has them from
+    the previous document and the few plugins it added, with no record built for the
+    others."""
     launch_entry = launch_folder()
     entries = search_path()
     env = PluginRecord(ENVIRONMENT, "listing", None, inputs=Inputs())
