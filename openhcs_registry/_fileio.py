@@ -422,15 +422,16 @@ def _reached_through_foreign_link(folder: StrPath) -> str | None:
     Such a link, planted in a shared folder, could point our cache anywhere another user
     likes: a careful user refuses it.
     """
-    from pathlib import Path
-
     uid = _uid()
     if uid is None:
-        return None
-    folder = Path(folder)
-    current = Path(folder.anchor)
-    for part in folder.parts[1:]:
-        current = current / part
+        return None  # (not a POSIX system: no owners to compare)
+    current = ""
+    for part in os.fspath(folder).split(os.sep):
+        if not part:
+            if not current:
+                current = os.sep  # (an absolute path's root)
+            continue
+        current = os.path.join(current, part) if current else part
         try:
             st = os.lstat(current)
         except OSError:
@@ -544,14 +545,13 @@ def write_document(path: StrPath, doc: dict[str, Any]) -> bool:
 
 def write_encoded(path: StrPath, payload: bytes) -> bool:
     """Atomically write the encoded document *payload* to *path* (see :func:`write_document`)."""
-    from pathlib import Path  # (writing is cold: pluggy or the plugins imported it already)
-
-    path = Path(path)
-    folder = path.parent
-    tmp = folder / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp"
+    path = os.fspath(path)  # (strings and os.path: no pathlib import to write either)
+    folder, name = os.path.split(path)
+    folder = folder or os.curdir
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
     try:
         ensure_private_dir(folder)
-        _sweep_temp_files(folder, path.name)
+        _sweep_temp_files(folder, name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             view = memoryview(payload)
@@ -560,7 +560,7 @@ def write_encoded(path: StrPath, payload: bytes) -> bool:
                 view = view[written:]
         finally:
             os.close(fd)
-        if path.is_dir() and not path.is_symlink():
+        if os.path.isdir(path) and not os.path.islink(path):
             raise IsADirectoryError(f"{path} is a directory")
         os.replace(tmp, path)
     except UnsafeCacheFolder as exc:
