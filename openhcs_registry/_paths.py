@@ -5,9 +5,10 @@ on Linux, as the OpenHCS documentation tells users), unless ``OPENHCS_CACHE_DIR`
 platformdirs is imported only when its answer is not the plain XDG rule, so an ordinary Linux
 process does not pay its import on every start.
 
-The warm path works with the folder and file names as strings (:func:`cache_folder`,
-:func:`registry_cache_file`): ``pathlib`` (~6 ms to import here, with ``fnmatch``) is
-imported only by what hands out a ``Path`` (:func:`get_openhcs_cache_dir`) or writes.
+The engine works with the folder and file names as strings (:func:`cache_folder`,
+:func:`cache_file`), reading and writing alike: ``pathlib`` (~6 ms to import here, with
+``fnmatch``) is imported only by what hands out a ``Path`` (:func:`get_openhcs_cache_dir`,
+the managers' ``.path``, ``clear_cache``).
 """
 
 from __future__ import annotations
