@@ -235,3 +235,30 @@ def test_the_path_keeps_no_parsed_document_and_provenance_reads_as_fresh(world: 
             info.pop("source")
     assert got["infos"] == full["infos"]
     assert got["infos"]["k0"]["module"] == f"p{world.tag}_0", got["infos"]["k0"]
+
+
+def test_a_keyless_or_abstract_class_not_returned_pins_nothing(world: World) -> None:
+    """A private base class without a key, or an abstract one, noted while a plugin loads
+    and not returned by its hook, is left out by the merge (nothing at import time to
+    lose): the plugin's record stays reusable, so an edit of another plugin takes the path
+    without loading it, and an edit of the plugin itself takes the path too.  (A keyed
+    class not returned pins the record: the test above.)"""
+    bases = (
+        "import abc\n"
+        "class _Base(Thing):\n"
+        "    pass\n"
+        "class _Abstract(Thing, abc.ABC):\n"
+        "    kind = 'abstract'\n"
+        "    @abc.abstractmethod\n"
+        "    def run(self): ...\n"
+    )
+    many(world)
+    plugin(world, 1, "k1", extra=bases)
+    prime(world)
+    plugin(world, 3, "k3", extra="# a comment\n")
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["imported"] == [f"p{world.tag}_3"], got
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    plugin(world, 1, "k1", extra=bases + "# edited\n")
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["imported"] == [f"p{world.tag}_1"], got

@@ -23,7 +23,6 @@ any start.
 
 from __future__ import annotations
 
-import inspect
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +42,15 @@ from .._log import get_logger
 from .._refs import reference_of
 from . import _entrypoints, _inputs
 from ._discovery._calling import call_plugins, check_hook_names
-from ._discovery._context import ENVIRONMENT, Context, Loaded, look_at_environment
+from ._discovery._context import (
+    ENVIRONMENT,
+    Context,
+    Loaded,
+    judged_when_noted,
+    look_at_environment,
+)
 from ._discovery._listing import _FAILED, Listing, _load_entry_point, _scan_module
+from ._discovery._recording import pins
 from ._document import _is_racy, file_fields
 from ._inputs import Inputs
 from ._records import PluginRecord
@@ -326,26 +332,17 @@ def offers_stored(config: RegistryConfig, out: Rerun) -> None:
                         f"an offer of {record.name!r} is from a module it did not import"
                     )
             refs.add(offer.ref)
-        # the recording step marks a record whose loading noted a class it did not offer
-        if any(reference_of(obj) not in refs for obj in out.noted.get(record.name, ())):
+        # the recording step pins a record whose loading noted a class it did not offer
+        if pins(config, record, out.noted.get(record.name, ())):
             raise Declined(f"{record.name!r} noted a class at import time it does not offer")
         offered |= refs
     # classes noted at import time that no hook offered become import-time records (or
     # skips) in the merge: the previous answer had none (abstract and keyless ones are
     # left out there as here)
     for obj in autoregister.noted(config.name):
-        if reference_of(obj) in offered or inspect.isabstract(obj) or not _keyed(config, obj):
+        if reference_of(obj) in offered or not judged_when_noted(config, obj):
             continue
         raise Declined("a class noted at import time was offered by no hook")
-
-
-def _keyed(config: RegistryConfig, obj: Any) -> bool:
-    """Whether *obj* has a usable key (:meth:`._discovery._context.Context.has_key`)."""
-    try:
-        key = config.key_of(obj)
-    except Exception:
-        return False
-    return isinstance(key, str) and bool(key)
 
 
 def _stored(

@@ -101,7 +101,7 @@ def run_discovery(
     for name, classes in calls.noted.items():
         noted[name] = noted.get(name, []) + classes
     recorded = finish(
-        records, noted, listing.reused, [merged.items, *secondaries.values()], modules
+        config, records, noted, listing.reused, [merged.items, *secondaries.values()], modules
     )
     own = [f for r in records.values() for f in r.failures]
     skipped = [f for r in records.values() for f in r.skipped]

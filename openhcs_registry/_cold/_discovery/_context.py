@@ -16,6 +16,7 @@ it is given.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -131,11 +132,29 @@ class Context:
         return bad_key_text(obj.__qualname__, key, self.config.key_attribute)
 
     def has_key(self, obj: Any) -> bool:
-        try:
-            key = self.config.key_of(obj)
-        except Exception:
-            return False
-        return isinstance(key, str) and bool(key)
+        return has_key(self.config, obj)
+
+
+def has_key(config: RegistryConfig, obj: Any) -> bool:
+    """Whether *obj* has a usable key in *config*'s registry."""
+    try:
+        key = config.key_of(obj)
+    except Exception:
+        return False
+    return isinstance(key, str) and bool(key)
+
+
+def judged_when_noted(config: RegistryConfig, obj: Any) -> bool:
+    """Whether a class noted at import time is one the merge judges
+    (:func:`._merging.import_time`): neither abstract nor keyless.
+
+    Only such a class, noted while a plugin loaded and not offered by its hook, gives an
+    import-time record or skip, which reusing the plugin's record without importing it
+    would lose: so only such a class pins the record (:func:`._recording.finish`).  A
+    private base class without a key (the built-in streaming backends' ``_StreamBackend``)
+    leaves nothing to lose.
+    """
+    return not inspect.isabstract(obj) and has_key(config, obj)
 
 
 class Loaded:

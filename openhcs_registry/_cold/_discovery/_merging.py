@@ -11,7 +11,6 @@ offered), :func:`merge` (each key's winner) and :func:`derive_secondaries`.
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 from collections.abc import Mapping
@@ -30,7 +29,7 @@ from .._records import Offer, PluginRecord
 if TYPE_CHECKING:
     from ..._snapshot import Info
 from ._calling import calling_order
-from ._context import Context, dist_of
+from ._context import Context, dist_of, judged_when_noted
 from ._judging import judge
 
 if TYPE_CHECKING:
@@ -298,7 +297,7 @@ def import_time(
         module = getattr(obj, "__module__", None)
         if _under(module, listing.blocked_modules):
             continue  # a blocked plugin's classes stay out even when already imported
-        if inspect.isabstract(obj) or not ctx.has_key(obj):
+        if not judged_when_noted(ctx.config, obj):
             continue
         ref = reference_of(obj)
         if id(obj) in offered_ids or (ref is not None and ref in offered):

@@ -18,12 +18,13 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..._config import RegistryConfig
 from ..._environment import importable_names, launch_folder, search_path
 from ..._refs import reference_of
 from .. import _inputs
 from .._inputs import Inputs
 from .._records import PluginRecord
-from ._context import ENVIRONMENT, Context
+from ._context import ENVIRONMENT, Context, judged_when_noted
 from ._merging import Candidate
 
 
@@ -62,6 +63,7 @@ def _record_unimported(inputs: Inputs, module: str) -> None:
 
 
 def finish(
+    config: RegistryConfig,
     records: Mapping[str, PluginRecord],
     noted: Mapping[str, list[Any]],
     reused: set[str],
@@ -69,17 +71,11 @@ def finish(
     plugin_modules: set[str],
 ) -> Recorded:
     """The modules to fingerprint, from the winners of *groups* (the items and each
-    secondary); marks the records whose loading *noted* classes they did not offer as
-    not reusable."""
+    secondary); marks the records whose loading *noted* classes they did not offer (of
+    those the merge judges: :func:`._context.judged_when_noted`) as not reusable."""
     for name, classes in noted.items():
         record = records.get(name)
-        if record is None or not classes:
-            continue
-        refs = {o.ref for o in record.offers}
-        if any(reference_of(obj) not in refs for obj in classes):
-            # loading it noted a class it did not return (whatever its hook did: raised,
-            # returned None, left it out): what that import registers is judged at import
-            # time, so reusing the record without importing the plugin would lose it
+        if record is not None and classes and pins(config, record, classes):
             record.reusable = False
     out = Recorded()
     for group in groups:
@@ -88,6 +84,19 @@ def finish(
                 _record_winner(records, reused, cand, out)
     out.modules.update(plugin_modules)
     return out
+
+
+def pins(config: RegistryConfig, record: PluginRecord, noted: Iterable[Any]) -> bool:
+    """Whether classes *noted* while *record*'s plugin loaded or ran pin the record (not
+    reusable): one of them, of those the merge judges, is not an offer of the record.
+
+    Loading it noted a class it did not return (whatever its hook did: raised, returned
+    None, left it out): what that import registers is judged at import time, so reusing
+    the record without importing the plugin would lose it.  A class the merge leaves out
+    (abstract or keyless: :func:`._context.judged_when_noted`) loses nothing.
+    """
+    refs = {o.ref for o in record.offers}
+    return any(reference_of(obj) not in refs and judged_when_noted(config, obj) for obj in noted)
 
 
 def _record_winner(
