@@ -21,7 +21,6 @@ from . import settings
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Any
 
 APP_NAME = "openhcs"
 
@@ -44,9 +43,6 @@ def _plain_linux_data_dir() -> str | None:
     return os.path.join(home, ".local", "share", APP_NAME)
 
 
-_folders: dict[str, str] = {}
-
-
 def get_openhcs_cache_dir() -> Path:
     """Return the cache folder in force now (it is not created here).
 
@@ -59,41 +55,22 @@ def get_openhcs_cache_dir() -> Path:
 
 
 def cache_folder() -> str:
-    """:func:`get_openhcs_cache_dir` as a string (what the warm path uses); only the folder
-    worked out from the variables is remembered, not the variables."""
+    """:func:`get_openhcs_cache_dir` as a string (what the engine itself uses), worked out
+    from the variables on every call: a string join is as cheap as a memo's lookup."""
     override = os.environ.get(settings.CACHE_DIR_ENV)
     if override:
-        if override.startswith("~"):  # depends on $HOME too: not remembered
-            return os.path.expanduser(override)
-        return override
+        return os.path.expanduser(override) if override.startswith("~") else override
     data_dir = _plain_linux_data_dir()
     if data_dir is None:
         import platformdirs
 
         data_dir = platformdirs.user_data_dir(APP_NAME, appauthor=False)
-    folder = _folders.get(data_dir)
-    if folder is None:
-        folder = _remember(_folders, data_dir, os.path.join(data_dir, "cache"))
-    return folder
-
-
-def _remember(memo: dict[Any, str], key: Any, path: str) -> str:
-    if len(memo) > 64:  # a test suite sets a new folder per test: stay small
-        memo.clear()
-    memo[key] = path
-    return path
-
-
-_files: dict[tuple[str, str], str] = {}
+    return os.path.join(data_dir, "cache")
 
 
 def cache_file(file_name: str) -> str:
     """The path of *file_name* in the cache folder in force now."""
-    folder = cache_folder()
-    path = _files.get((folder, file_name))
-    if path is None:
-        path = _remember(_files, (folder, file_name), os.path.join(folder, file_name))
-    return path
+    return os.path.join(cache_folder(), file_name)
 
 
 def registry_cache_file(name: str) -> str:
