@@ -54,11 +54,15 @@ class CacheChanged(CacheInvalid):
     ``full`` is the whole document (:func:`full_document`) if the check already read it.
     ``files_only``: raised by the file table's check (its stamp or a racy digest), after
     the header, the environment section and the launch record held; what else may have
-    changed (folders, missing modules) was not looked at.
+    changed (folders, missing modules) was not looked at.  ``dists_hold``: raised because
+    a ``sys.path`` entry changed (an install, a removal), and every recorded
+    distribution's declaration has its recorded stat (their stamp holds): only metadata
+    folders that appeared since can declare anything new.
     """
 
     full: dict[str, Any] | None = None
     files_only = False
+    dists_hold = False
 
 
 class CacheCorrupt(Exception):
@@ -72,7 +76,7 @@ class Previous:
     unchanged (see :meth:`reusable`) and the entry-point scan.
     """
 
-    __slots__ = ("doc", "files_only", "reason")
+    __slots__ = ("dists_hold", "doc", "files_only", "reason")
 
     def __init__(
         self,
@@ -80,6 +84,7 @@ class Previous:
         reason: str,
         full: dict[str, Any] | None = None,
         files_only: bool = False,
+        dists_hold: bool = False,
     ) -> None:
         #: the whole document: its warm fields with the cold part's over them (see
         #: :func:`full_document`), or None if the cold part is unusable (reuse nothing)
@@ -88,6 +93,8 @@ class Previous:
         #: the check found a recorded file changed and nothing before it (see
         #: :class:`CacheChanged`): the answer may be unchanged (:mod:`._cold._unchanged`)
         self.files_only = files_only
+        #: every recorded distribution's declaration is unchanged (see :class:`CacheChanged`)
+        self.dists_hold = dists_hold
         if full is None:
             try:
                 self.doc = full_document(doc)
@@ -326,7 +333,7 @@ class RegistryCacheManager:
                     self.config.name,
                     exc,
                 )
-                self.previous = Previous(doc, str(exc), exc.full, exc.files_only)
+                self.previous = Previous(doc, str(exc), exc.full, exc.files_only, exc.dists_hold)
                 return None
             except CacheInvalid as exc:
                 logger.info(
@@ -627,9 +634,10 @@ def _checked_env(
         snap = snapshot()
     try:
         _check_search_path(rows, entries, racy_ns)
-    except CacheChanged:
+    except CacheChanged as exc:
         _settings_hold(recorded)
-        _take_stats(snapshot(), dists, files, check)
+        folded = _take_stats(snapshot(), dists, files, check)
+        exc.dists_hold = folded is not None and folded == env.get("dstamp")
         raise
     _check_launch(launch, snap)
     stamp = env.get("dstamp")
@@ -760,21 +768,24 @@ def fold_distributions(found: dict[str, list[Any]]) -> int:
     return acc
 
 
-def _take_stats(snap: _EnvSnapshot, dists: Any, files: list[Any], check: bool) -> None:
+def _take_stats(snap: _EnvSnapshot, dists: Any, files: list[Any], check: bool) -> int | None:
     """Stat the recorded declarations and files into *snap* with the hot loops, for a check
-    that stopped early (an entry of ``sys.path`` changed: an install, a removal).
+    that stopped early (an entry of ``sys.path`` changed: an install, a removal); return
+    the distributions' stamp now (None: not taken).
 
     Incremental reuse compares every record's rows with the snapshot's stats next; taken
     here they cost what a warm start pays, instead of a call through the snapshot per
     row (at 2000 plugins ~6000 paths).  The document's own faults are left for reuse to
     meet: whatever this raises is ignored, the caller's change stands.
     """
+    folded = None
     try:
         if type(dists) is dict:
-            _fold_distributions(snap, dists)
+            folded = _fold_distributions(snap, dists)
         _fold_files(snap, files, check)
     except Exception:  # a malformed row: reuse meets it, as before
-        pass
+        return None
+    return folded
 
 
 def _fold_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> int:

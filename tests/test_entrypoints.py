@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from openhcs_registry._cold import _entrypoints
 
@@ -104,3 +105,83 @@ def test_an_unchanged_declaration_is_taken_from_the_previous_scan(tmp_path: Path
     (info / "entry_points.txt").write_text("[g]\ntwo = one\n")  # changed: read again
     changed, _ = _entrypoints.scan([str(site)], "g", record)
     assert [ep.name for ep in changed] == ["two"]
+
+
+# -- appeared(): the scan after folders were only added, against the full scan ---------------
+def _world(tmp_path: Path, group: str) -> tuple[list[str], Path, Path]:
+    first, second = tmp_path / "first", tmp_path / "second"
+    _dist(first, "alpha-1.0.dist-info", f"[{group}]\na = alpha.mod\n")
+    _dist(first, "mid_dist-2.0.dist-info", f"[{group}]\nm = mid\nm2 = mid.two:Cls\n")
+    _dist(first, "plain-1.0.dist-info", "[console_scripts]\nx = y\n")
+    _dist(second, "omega-3.0.dist-info", f"[{group}]\no = omega\n")
+    (second / "not_metadata").mkdir()
+    return [str(first), str(second), str(tmp_path / "missing")], first, second
+
+
+def _appeared_agrees(
+    entries: list[str], group: str, previous: dict[str, Any], old: list[Any]
+) -> list[Any]:
+    """appeared() gives the full scan's record and, of its entry points, those the scan
+    that recorded *previous* (finding *old*) did not find."""
+    got = _entrypoints.appeared(entries, group, previous, {})
+    full, record = _entrypoints.declared(entries, group)
+    assert got is not None
+    new, got_record = got
+    assert got_record == record
+    assert new == [f for f in full if f not in old]
+    assert [f for f in full if f in old] == old  # the old ones are all still found
+    return new
+
+
+def test_appeared_gives_the_new_entry_points_of_the_full_scan(tmp_path: Path) -> None:
+    group = f"grp_{os.getpid()}"
+    entries, first, second = _world(tmp_path, group)
+    old, previous = _entrypoints.declared(entries, group)
+    assert _entrypoints.appeared(entries, group, previous, {}) == ([], previous)
+    # a distribution sorting first, one in the middle, one last, one declaring nothing of
+    # the group, and one in the second folder: all at once
+    _dist(first, "aardvark-0.1.dist-info", f"[{group}]\naa = aardvark\n")
+    _dist(first, "lion-1.0.dist-info", f"[{group}]\nl = lion\n")
+    _dist(first, "zebra-9.dist-info", f"[{group}]\nz = zebra.z:make\n")
+    _dist(first, "quiet-1.0.dist-info", "[other]\nq = quiet\n")
+    _dist(second, "beta-1.0.dist-info", f"[{group}]\nb = beta\n")
+    new = _appeared_agrees(entries, group, previous, old)
+    assert [(d, n) for d, n, *_ in new] == [
+        ("aardvark", "aa"),
+        ("beta", "b"),
+        ("lion", "l"),
+        ("zebra", "z"),
+    ]
+    assert {v for _d, _n, _x, v, _g in new} == {"0.1", "1.0", "9"}
+
+
+def test_appeared_declines_what_only_the_full_scan_can_tell(tmp_path: Path) -> None:
+    group = f"grp_{os.getpid()}"
+    entries, first, second = _world(tmp_path, group)
+    previous = _entrypoints.declared(entries, group)[1]
+
+    def declines() -> None:
+        assert _entrypoints.appeared(entries, group, previous, {}) is None
+
+    # a new folder of a distribution already scanned (it shadows or is shadowed)
+    shadow = _dist(second, "Alpha-2.0.dist-info", f"[{group}]\na = alpha.other\n")
+    declines()
+    for f in shadow.iterdir():
+        f.unlink()
+    shadow.rmdir()
+    # a scanned folder gone (an uninstall next to the install)
+    gone = first / "plain-1.0.dist-info"
+    _dist(first, "new-1.0.dist-info", f"[{group}]\nn = new\n")
+    for f in gone.iterdir():
+        f.unlink()
+    gone.rmdir()
+    declines()
+    _dist(first, "plain-1.0.dist-info", "[console_scripts]\nx = y\n")
+    assert _entrypoints.appeared(entries, group, previous, {}) is not None
+    # another sys.path than scanned
+    assert _entrypoints.appeared(entries[:2], group, previous, {}) is None
+    # a declaring folder whose version is read from its metadata on every full scan
+    _dist(second, "eggy.egg-info", f"[{group}]\ne = eggy\n", "Name: eggy\nVersion: 7\n")
+    with_egg = _entrypoints.declared(entries, group)[1]
+    _dist(first, "newer-1.0.dist-info", f"[{group}]\nnn = newer\n")
+    assert _entrypoints.appeared(entries, group, with_egg, {}) is None

@@ -39,6 +39,8 @@ def test_a_distribution_sorting_last(world: World) -> None:
     got = extended(world)
     assert got["keys"] == [*KEYS, "k7"]
     assert got["imported"] == [f"p{world.tag}_7"]
+    # no recorded declaration changed: only the new metadata folder was scanned
+    assert "new metadata folders scanned" in got["said"], got
 
 
 def test_a_distribution_sorting_first_moves_every_index(world: World) -> None:
@@ -165,6 +167,23 @@ def test_an_install_with_an_edit_takes_the_general_path(world: World) -> None:
     assert "not tried" in got["declined"]
     assert got["keys"] == [*KEYS, "k7"]
     assert got["imported"] == [f"p{world.tag}_2", f"p{world.tag}_7"]
+
+
+def test_an_install_next_to_a_declaration_rewritten_compares_every_declaration(
+    world: World,
+) -> None:
+    """A recorded ``entry_points.txt`` rewritten in place with what it declared (a comment
+    added): the recorded distributions' stamp moves, so the new folders alone cannot say
+    what is declared; every declaration is compared, and the answer is still extended."""
+    many(world)
+    prime(world)
+    declaration = world.site / "dist1-1.0.dist-info" / "entry_points.txt"
+    declaration.write_text(declaration.read_text() + "# rewritten\n")
+    plugin(world, 7, "k7")
+    got = extended(world)
+    assert "every declaration compared" in got["said"], got
+    assert got["keys"] == [*KEYS, "k7"]
+    assert got["imported"] == [f"p{world.tag}_7"]
 
 
 def test_an_install_next_to_a_discovery_package(world: World) -> None:

@@ -38,7 +38,8 @@ def start(world: World, path: str = "unchanged") -> dict[str, Any]:
     code = _CAPTURE + LISTING_IMPORTS.format(spec=world.spec, prefix=f"p{world.tag}_").replace(
         "print(json.dumps({",
         f'print(json.dumps({{"{path}": any("answer {path} after" in m for m in SEEN), '
-        f'"declined": next((m for m in SEEN if "answer {path} not" in m), None),',
+        f'"declined": next((m for m in SEEN if "answer {path} not" in m), None), '
+        f'"said": next((m for m in SEEN if "answer {path} after" in m), None),',
     )
     result: dict[str, Any] = run_python(code, world.env(), cwd=world.root)
     return result

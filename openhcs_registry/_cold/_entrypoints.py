@@ -289,11 +289,8 @@ def declared(
             else:
                 before = None
             if before is None:
-                data = _read_bytes(declaration) if sig is not None else None
-                if data is not None and sig is not None:
-                    _read_now[declaration] = (list(sig), data)
-                text = data.decode("utf-8", "replace") if data is not None else None
-                eps = parse_entry_points(text, group) if text else []
+                rows.append(_read_row(declaration, folder, sig, group))
+                continue
             row: Row = [folder, *(sig or _NOSIG)]
             if eps:
                 row.append(eps)
@@ -314,6 +311,120 @@ def declared(
                     found.append((name, ep[0], ep[1], version, ep[2] if group is None else group))
     found.sort(key=_first)  # (stable: one name declared twice keeps the file's order)
     return found, record
+
+
+def _read_row(declaration: str, folder: str, sig: Any, group: str | None) -> Row:
+    """The scan's row of metadata *folder*, its declaration read (after the stat that gave
+    *sig*, None: there is none) and kept for the index build that may follow."""
+    data = _read_bytes(declaration) if sig is not None else None
+    if data is not None and sig is not None:
+        _read_now[declaration] = (list(sig), data)
+    text = data.decode("utf-8", "replace") if data is not None else None
+    eps = parse_entry_points(text, group) if text else []
+    row: Row = [folder, *(sig or _NOSIG)]
+    if eps:
+        row.append(eps)
+    return row
+
+
+def appeared(
+    entries: list[str],
+    group: str,
+    previous: dict[str, Any],
+    listed: dict[str, list[str] | None],
+    stat: Any = file_stat,
+) -> tuple[list[Declared], dict[str, list[Row]]] | None:
+    """What :func:`declared` finds that *previous* did not, and the scan to record, when
+    every metadata folder *previous* scanned still declares what it did (the caller's
+    check: the recorded distributions' stamp holds) and folders were only added.
+
+    After ``pip install`` of one distribution the full scan compares thousands of
+    unchanged rows one by one to find one new folder; here the previous rows are kept as
+    they are (a table at a time), only the new folders are stat'ed and read, and only
+    their entry points are returned (sorted as :func:`declared` sorts).  The previous
+    ones are then exactly what they were: none vanished (no folder is gone, no declaration
+    changed) and none is shadowed, as a new folder must have a name no scanned folder has
+    (the first of a name wins).  None when that cannot be told this way (a folder gone or
+    renamed, ``sys.path`` other than scanned, a listing not taken, a new name that may be
+    an old one's, a declaring folder without a version in its name, whose METADATA the
+    full scan reads again): then :func:`declared` scans in full.
+    """
+    _read_now.clear()
+    if list(previous) != entries:
+        return None
+    record: dict[str, list[Row]] = {}
+    new: list[tuple[str, Row]] = []
+    before: list[str] = []  # every scanned folder
+    declaring: list[str] = []  # those that declared entry points of the group
+    for entry in entries:
+        rows = previous[entry]
+        names = listed.get(entry)
+        if names is None:  # (not listed in this look: listed here, as declared() lists)
+            try:
+                names = os.listdir(entry)
+            except NotADirectoryError:
+                return None  # a zip archive: its content is scanned in full
+            except (OSError, ValueError):
+                if rows:
+                    return None
+                record[entry] = rows
+                continue
+        metas = sorted([n for n in names if n.endswith(_METADATA_FOLDERS)])
+        olds = [row[0] for row in rows]
+        before.extend(olds)
+        declaring.extend([row[0] for row in rows if len(row) > 5])
+        if metas == olds:
+            record[entry] = rows
+            continue
+        known = set(olds)
+        fresh = [n for n in metas if n not in known]
+        if len(metas) - len(fresh) != len(olds):
+            return None  # a scanned folder is gone
+        prefix = entry if entry.endswith("/") else entry + "/"
+        added: list[Row] = []
+        for folder in fresh:
+            declaration = prefix + folder + "/entry_points.txt"
+            added.append(_read_row(declaration, folder, stat(declaration), group))
+        new.extend((entry, row) for row in added)
+        record[entry] = sorted(rows + added, key=_folder)
+    if not new:
+        return [], record
+    # every scanned folder's name, normalised as canonical() normalises a distribution
+    # name and one a line: a scanned folder of the distribution named c begins its line
+    # with "c-" (what follows the name begins with a separator)
+    joined = "\n" + "\n".join(before).lower()
+    normal = joined.replace("_", "-").replace(".", "-")
+    if "--" in normal:
+        normal = _NORMALISE.sub("-", joined)
+    if _VERSIONLESS.search("\n".join(declaring)):
+        return None  # a declaring folder's version is read from its METADATA each scan
+    seen: set[str] = set()
+    found: list[Declared] = []
+    for entry, row in new:
+        folder = row[0]
+        raw, _, rest = folder.rsplit(".", 1)[0].partition("-")
+        name = canonical(raw)
+        if not name or name[0] == "-" or name[-1] == "-" or name in seen:
+            return None
+        if f"\n{name}-" in normal:
+            return None  # (or a longer name that begins like it: scanned in full)
+        seen.add(name)
+        if len(row) > 5:
+            version = _version(entry, folder, rest)
+            for ep in row[5]:
+                found.append((name, ep[0], ep[1], version, group))
+    found.sort(key=_first)
+    return found, record
+
+
+#: The sort key of a scan's rows (the metadata folder's name).
+_folder = itemgetter(0)
+
+#: A metadata folder name whose version :func:`_version` reads from METADATA (one name a
+#: line): no dash before the suffix, or the first dash followed by another or the suffix.
+_VERSIONLESS = re.compile(
+    r"^[^-\n]*(?:-(?:-|\.(?:dist|egg)-info$)|\.(?:dist|egg)-info$)", re.MULTILINE
+)
 
 
 def _metadata_version(base: str) -> str | None:

@@ -34,6 +34,7 @@ fails sends the start to the general incremental path, with what ran handed over
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
@@ -78,6 +79,7 @@ class _Plan:
 
     __slots__ = (
         "added",
+        "appeared",
         "ctx",
         "dir_cut",
         "distributions",
@@ -97,6 +99,8 @@ class _Plan:
         self.places: list[int] = []
         #: the entry-point scan to record
         self.distributions: dict[str, Any] = {}
+        #: whether it was taken from the previous one plus the new metadata folders
+        self.appeared = False
         #: per old position p: the rows the records before p introduced (file, folder)
         self.file_cut: list[int] = []
         self.dir_cut: list[int] = []
@@ -117,7 +121,7 @@ def answer_extended(manager: RegistryCacheManager, previous: Previous) -> Rerun 
         return None
     name = manager.config.name
     try:
-        plan = _plan(manager, doc, previous.scanned)
+        plan = _plan(manager, doc, previous)
     except Exception as exc:  # declined (the reason logged), or a shape not foreseen
         logger.debug("registry %s: answer extended not tried: %s", name, exc)
         return None
@@ -127,14 +131,17 @@ def answer_extended(manager: RegistryCacheManager, previous: Previous) -> Rerun 
     except Exception as exc:  # (as above; what ran is handed over all the same)
         logger.debug("registry %s: answer extended not proven: %s", name, exc)
         return out
-    logger.debug("registry %s: answer extended after %d plugin(s) added", name, len(plan.added))
+    logger.debug(
+        "registry %s: answer extended after %d plugin(s) added (%s)",
+        name,
+        len(plan.added),
+        "new metadata folders scanned" if plan.appeared else "every declaration compared",
+    )
     return out
 
 
 # -- before anything is loaded ----------------------------------------------------------
-def _plan(
-    manager: RegistryCacheManager, doc: dict[str, Any], scanned: dict[str, Any] | None
-) -> _Plan:
+def _plan(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous) -> _Plan:
     """The new entry points, if nothing but their arrival changed (else :class:`Declined`)."""
     if settings.entry_points_disabled():
         raise Declined("entry points are disabled")
@@ -152,10 +159,10 @@ def _plan(
     changes.delta = delta
     if changes.environment_changed(plugins[-1]):
         raise Declined("the environment record changed")
-    ctx, environment = discovery_context(manager, scanned)
+    ctx, environment = discovery_context(manager, previous.scanned)
     plan = _Plan(ctx, environment)
     eps, tops = _stored_records(plugins[:-1], changes, manager.blocked, plan)
-    _scan(ctx, eps, tops, plan)
+    _scan(ctx, eps, tops, plan, previous.dists_hold)
     plan.keys.update(doc["items"])
     plan.keys.update(f.get("key") for f in doc["failures"])
     return plan
@@ -233,9 +240,22 @@ def _introduced(rows: Any, last: int) -> int:
     return int(top)
 
 
-def _scan(ctx: Context, eps: dict[str, dict[str, Any]], tops: set[str], plan: _Plan) -> None:
+def _scan(
+    ctx: Context, eps: dict[str, dict[str, Any]], tops: set[str], plan: _Plan, dists_hold: bool
+) -> None:
     """Scan the entry points as listing does: every stored one declared as before, in the
-    same order; the others new, in top-level packages no record's module is in."""
+    same order; the others new, in top-level packages no record's module is in.
+
+    *dists_hold*: every recorded declaration is unchanged (the check's stamp), so only
+    metadata folders that appeared can declare anything new (:func:`_entrypoints.
+    appeared`): the stored entry points are then taken as declared without a row-by-row
+    comparison, and the new ones placed among them by their sort key.
+    """
+    if dists_hold and ctx.scanned is not None:
+        group = ctx.config.entry_point_group
+        new = _entrypoints.appeared(search_path(), group, ctx.scanned, ctx.listed, ctx.stat)
+        if new is not None and _placed(ctx, eps, tops, plan, *new):
+            return
     vouched: set[str | None] = {raw.get("declaration") or raw["module"] for raw in eps.values()}
     found, plan.distributions = _entrypoints.declared(
         search_path(),
@@ -269,25 +289,68 @@ def _scan(ctx: Context, eps: dict[str, dict[str, Any]], tops: set[str], plan: _P
             ):
                 raise Declined(f"entry point {name!r} is declared otherwise now")
             continue
-        if ep_name in blocked or name in blocked:
-            raise Declined(f"new entry point {name!r} is blocked")
-        if module.partition(".")[0] in tops or not module:
-            raise Declined(f"new entry point {name!r} is in the package of another plugin")
-        if (name.partition(":")[2] if name.startswith(f"{dist}:") else name) != ep_name:
-            raise Declined(f"new entry point {name!r} has an ambiguous name")
-        plan.added.append(
-            {
-                "name": name,
-                "origin": "entry_point",
-                "module": module,
-                "distribution": dist,
-                "version": version,
-                "declaration": value,
-            }
-        )
+        plan.added.append(_new_entry(ctx, tops, dist, name, ep_name, value, version))
         plan.places.append(at)
     if at != len(old):
         raise Declined("an entry point was removed")
+
+
+def _placed(
+    ctx: Context,
+    eps: dict[str, dict[str, Any]],
+    tops: set[str],
+    plan: _Plan,
+    found: list[_entrypoints.Declared],
+    distributions: dict[str, Any],
+) -> bool:
+    """The new entry points *found* (every stored one declared as before: see
+    :func:`_scan`) placed where the listing puts them; False if that cannot be told
+    without the full comparison (a stored name with a colon, records not in the listing's
+    order)."""
+    names = "\n".join(eps)
+    if ":" in names:
+        return False  # (a name made unique by its distribution's: compared in full)
+    keys = [(raw["distribution"], name) for name, raw in eps.items()]
+    if keys != sorted(keys):
+        return False
+    added: list[dict[str, Any]] = []
+    places: list[int] = []
+    for dist, ep_name, value, version, _group in found:
+        if ep_name in eps or any(raw["name"] == ep_name for raw in added):
+            raise Declined(f"entry point {ep_name!r} is declared twice")
+        added.append(_new_entry(ctx, tops, dist, ep_name, ep_name, value, version))
+        places.append(bisect_left(keys, (dist, ep_name)))
+    plan.added, plan.places, plan.distributions = added, places, distributions
+    plan.appeared = True
+    return True
+
+
+def _new_entry(
+    ctx: Context,
+    tops: set[str],
+    dist: str,
+    name: str,
+    ep_name: str,
+    value: str,
+    version: str | None,
+) -> dict[str, Any]:
+    """The identity of new entry point *name* (declared as *ep_name*), as a stored record
+    gives it, if it may be added (else :class:`Declined`)."""
+    module = _entrypoints.split_value(value)[0]
+    if ep_name in ctx.blocked or name in ctx.blocked:
+        raise Declined(f"new entry point {name!r} is blocked")
+    if module.partition(".")[0] in tops or not module:
+        raise Declined(f"new entry point {name!r} is in the package of another plugin")
+    if (name.partition(":")[2] if name.startswith(f"{dist}:") else name) != ep_name:
+        raise Declined(f"new entry point {name!r} has an ambiguous name")
+    return {
+        "name": name,
+        "origin": "entry_point",
+        "module": module,
+        "distribution": dist,
+        "version": version,
+        "declaration": value,
+    }
 
 
 # -- after the new plugins ran ----------------------------------------------------------
