@@ -98,10 +98,14 @@ _SPLIT_FIELD = b',"split":'
 
 def encode_document(doc: dict[str, Any]) -> bytes:
     """JSON bytes of *doc*, checksummed (see :func:`encode_parts`)."""
-    return encode_parts(doc)[0]
+    return b"".join(encode_parts(doc)[0])
 
 
-def encode_parts(doc: dict[str, Any]) -> tuple[bytes, memoryview | None, int | None]:
+#: A document as :func:`encode_parts` gives it: buffers whose concatenation is its bytes.
+Chunks = list["bytes | memoryview"]
+
+
+def encode_parts(doc: dict[str, Any]) -> tuple[Chunks, memoryview | None, int | None]:
     """JSON bytes of *doc* with a trailing ``"checksum"`` field over the bytes before it.
 
     The checksum turns any accidental change — a bit flip, a truncation, another tool
@@ -120,10 +124,11 @@ def encode_parts(doc: dict[str, Any]) -> tuple[bytes, memoryview | None, int | N
     what it reads.  A document re-encoded from a full parse (a test's deliberate edit) gets its
     split and sums recomputed here.
 
-    Returns the bytes, and the cold part's bytes and sum as a lazy read gives them (None
-    without a cold part): a writer that installs what it wrote keeps those, not the parsed
-    records, as a warm start does (whatever is alive at exit is traversed by the collector
-    that tears the modules down).
+    Returns the bytes, as buffers to write one after the other (a registry document's
+    megabytes are not copied once more into one), and the cold part's bytes and sum as a
+    lazy read gives them (None without a cold part): a writer that installs what it wrote
+    keeps those, not the parsed records, as a warm start does (whatever is alive at exit
+    is traversed by the collector that tears the modules down).
     """
     import orjson
 
@@ -132,22 +137,14 @@ def encode_parts(doc: dict[str, Any]) -> tuple[bytes, memoryview | None, int | N
         skip += ("cache_version",)  # written first, by _with_env
     if "cold" not in doc:
         body = _with_env(doc, orjson.dumps({k: v for k, v in doc.items() if k not in skip}))
-        return b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body)), None, None
+        return [b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body))], None, None
     cold = orjson.dumps(doc["cold"])
     warm = {k: v for k, v in doc.items() if k not in skip}
     coldsum = warm["coldsum"] = cold_checksum(cold)
     body = _with_env(doc, orjson.dumps(warm))
     at = len(body) - 1
-    payload = b"%s%s%s%s%d%s%d}" % (
-        body[:-1],
-        _COLD_FIELD,
-        cold,
-        _SPLIT_FIELD,
-        at,
-        _CHECKSUM_FIELD,
-        checksum(body),
-    )
-    return payload, memoryview(cold), coldsum
+    tail = b"%s%d%s%d}" % (_SPLIT_FIELD, at, _CHECKSUM_FIELD, checksum(body))
+    return [memoryview(body)[:at], _COLD_FIELD, cold, tail], memoryview(cold), coldsum
 
 
 #: How a document with an environment section begins: ``{"cache_version":N,"envlen":L,"env":``
@@ -536,15 +533,16 @@ def write_document(path: StrPath, doc: dict[str, Any]) -> bool:
     never an error.
     """
     try:
-        payload = encode_document(doc)
+        payload = encode_parts(doc)[0]
     except TypeError as exc:  # a value orjson cannot encode: a bug on our side, not fatal
         warn_once(str(path), "cache %s not written: cannot encode (%s)", path, exc)
         return False
     return write_encoded(path, payload)
 
 
-def write_encoded(path: StrPath, payload: bytes) -> bool:
-    """Atomically write the encoded document *payload* to *path* (see :func:`write_document`)."""
+def write_encoded(path: StrPath, payload: Chunks | bytes) -> bool:
+    """Atomically write the encoded document *payload* (its bytes, or the buffers
+    :func:`encode_parts` gives) to *path* (see :func:`write_document`)."""
     path = os.fspath(path)  # (strings and os.path: no pathlib import to write either)
     folder, name = os.path.split(path)
     folder = folder or os.curdir
@@ -554,10 +552,11 @@ def write_encoded(path: StrPath, payload: bytes) -> bool:
         _sweep_temp_files(folder, name)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            for chunk in [payload] if isinstance(payload, bytes) else payload:
+                view = memoryview(chunk)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
         finally:
             os.close(fd)
         if os.path.isdir(path) and not os.path.islink(path):
