@@ -57,12 +57,14 @@ class CacheChanged(CacheInvalid):
     changed (folders, missing modules) was not looked at.  ``dists_hold``: raised because
     a ``sys.path`` entry changed (an install, a removal), and every recorded
     distribution's declaration has its recorded stat (their stamp holds): only metadata
-    folders that appeared since can declare anything new.
+    folders that appeared since can declare anything new.  ``settings_hold``: the
+    recorded discovery settings were found to be the settings now (names and values).
     """
 
     full: dict[str, Any] | None = None
     files_only = False
     dists_hold = False
+    settings_hold = False
 
 
 class CacheCorrupt(Exception):
@@ -76,7 +78,7 @@ class Previous:
     unchanged (see :meth:`reusable`) and the entry-point scan.
     """
 
-    __slots__ = ("dists_hold", "doc", "files_only", "reason")
+    __slots__ = ("dists_hold", "doc", "files_only", "reason", "settings_hold")
 
     def __init__(
         self,
@@ -85,6 +87,7 @@ class Previous:
         full: dict[str, Any] | None = None,
         files_only: bool = False,
         dists_hold: bool = False,
+        settings_hold: bool = False,
     ) -> None:
         #: the whole document: its warm fields with the cold part's over them (see
         #: :func:`full_document`), or None if the cold part is unusable (reuse nothing)
@@ -95,6 +98,8 @@ class Previous:
         self.files_only = files_only
         #: every recorded distribution's declaration is unchanged (see :class:`CacheChanged`)
         self.dists_hold = dists_hold
+        #: the recorded discovery settings are the settings now (see :class:`CacheChanged`)
+        self.settings_hold = settings_hold
         if full is None:
             try:
                 self.doc = full_document(doc)
@@ -333,7 +338,9 @@ class RegistryCacheManager:
                     self.config.name,
                     exc,
                 )
-                self.previous = Previous(doc, str(exc), exc.full, exc.files_only, exc.dists_hold)
+                self.previous = Previous(
+                    doc, str(exc), exc.full, exc.files_only, exc.dists_hold, exc.settings_hold
+                )
                 return None
             except CacheInvalid as exc:
                 logger.info(
@@ -625,29 +632,50 @@ def _checked_env(
     if not exact:
         entries = _recorded_entries(rows, entries, launch)
     dists = env.get("dists")
+    kept = False  # the switches declared now are the recorded ones (see below)
     if _moved(rows, entries, snap):
-        # most likely an install or a removal: the settings are compared first, which
-        # rebuilds the entry-point index in a fresh look, and the check goes on in that
-        # look, so the site folder (thousands of entries) is listed once for the index,
-        # this check's listing checksum and incremental reuse
-        _settings_hold(recorded)
-        snap = snapshot()
+        # most likely an install or a removal.  If every recorded declaration has its
+        # recorded stat and the folders that appeared declare no switch (one small file
+        # read after an install), the recorded switches are the declared ones; else the
+        # settings are compared in full, which rebuilds the entry-point index in a fresh
+        # look, and the check goes on in that look (the site folder, thousands of entries,
+        # listed once for the index, this check's listing checksum and incremental reuse)
+        kept = (
+            exact
+            and type(dists) is dict
+            and _fold_distributions(snap, dists) == env.get("dstamp")
+            and _switches_kept(dists, snap)
+        )
+        if not kept:
+            _settings_hold(recorded)
+            snap = snapshot()
     try:
         _check_search_path(rows, entries, racy_ns)
     except CacheChanged as exc:
-        _settings_hold(recorded)
+        if not kept:
+            _settings_hold(recorded)
         folded = _take_stats(snapshot(), dists, files, check)
         exc.dists_hold = folded is not None and folded == env.get("dstamp")
+        exc.settings_hold = True
         raise
     _check_launch(launch, snap)
     stamp = env.get("dstamp")
     _expect(type(stamp) is int, "bad stamp")
     if _fold_distributions(snap, _obj(dists, "dists")) != stamp:
-        _settings_hold(recorded)
+        if not kept:
+            _settings_hold(recorded)
         _what_changed(doc, snap, check, True)
     if exact and type(raw) is bytes:
         _env_checked = (snap, raw, racy_ns, env)
     return snap
+
+
+def _switches_kept(dists: dict[str, Any], snap: _EnvSnapshot) -> bool:
+    """:func:`._cold._entrypoints.switches_kept` in the look *snap* (cold: an environment
+    that moved)."""
+    from ._cold._entrypoints import switches_kept
+
+    return switches_kept(dists, snap.listing)
 
 
 def _check_switches(recorded: dict[str, Any]) -> None:

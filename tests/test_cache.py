@@ -768,3 +768,54 @@ def test_installing_a_contract_that_declares_a_set_switch_rebuilds_in_full(
     ]
     assert world.run(probe, MY_SWITCH="1")[:2] == ["cache", ["a"]]
     assert world.run(probe)[:2] == ["fresh", ["a", "b"]]  # the value, read at every start
+
+
+def test_installing_a_distribution_that_shadows_a_switch_declaration_rebuilds_in_full(
+    world: World,
+) -> None:
+    """After an install the switches are taken as recorded when every recorded declaration
+    is unchanged and the new folders declare none (no index rebuild).  A new folder of the
+    same distribution as the one declaring the switch, listed first, shadows it (the first
+    of a name wins): the switch is no longer declared, and the document written says so,
+    as a full discovery's does."""
+    from test_settings import _switch_world
+
+    probe = _switch_world(world, declare=True)
+    assert world.run(probe, MY_SWITCH="1")[:2] == ["fresh", ["a"]]
+    assert world.run(probe, MY_SWITCH="1")[:2] == ["cache", ["a"]]
+    assert "MY_SWITCH" in _recorded_settings(world)
+    world.add_dist_info("Switch-Contracts", "2.0", {"tool": "os"}, group="console_scripts")
+    got = world.run(probe, MY_SWITCH="1")
+    written = _recorded_settings(world)
+    world.cache_file.unlink()
+    assert world.run(probe, MY_SWITCH="1") == got
+    assert written == _recorded_settings(world)
+    assert "MY_SWITCH" not in written
+
+
+def _recorded_settings(world: World) -> dict[str, str]:
+    settings: dict[str, str] = json.loads(world.cache_file.read_bytes())["env"]["settings"]
+    return settings
+
+
+def test_an_install_declaring_no_switch_keeps_the_index_as_it_was(world: World) -> None:
+    """The install start does not rebuild the entry-point index (the recorded switches
+    stand); the first process that asks the index for a group rebuilds it then, with the
+    new distribution's entries."""
+    from test_settings import _switch_world
+
+    probe = _switch_world(world, declare=True)
+    assert world.run(probe)[:2] == ["fresh", ["a", "b"]]
+    index = world.cache_dir / "entry_points_index.json"
+    before = index.read_bytes()
+    world.add_dist_info("later-contracts", "1.0", {"later": world.spec}, group="openhcs")
+    world.add_dist_info("c-plugin", "1.0", {"c_mod": "os"})
+    listing = probe.replace('"MY_SWITCH" in settings.declared_switches()', "None")
+    assert world.run(listing)[:2] == ["fresh", ["a", "b"]]
+    assert index.read_bytes() == before  # not rebuilt by the registry's start
+    declared = world.run(
+        "import json\nfrom openhcs_registry import settings\n"
+        "print(json.dumps([list(r) for r in settings.declared('openhcs')]))"
+    )
+    assert ["later", world.spec] in [row[1:] for row in declared], declared
+    assert index.read_bytes() != before

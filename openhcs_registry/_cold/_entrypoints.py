@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
@@ -343,78 +344,147 @@ def appeared(
     they are (a table at a time), only the new folders are stat'ed and read, and only
     their entry points are returned (sorted as :func:`declared` sorts).  The previous
     ones are then exactly what they were: none vanished (no folder is gone, no declaration
-    changed) and none is shadowed, as a new folder must have a name no scanned folder has
-    (the first of a name wins).  None when that cannot be told this way (a folder gone or
-    renamed, ``sys.path`` other than scanned, a listing not taken, a new name that may be
-    an old one's, a declaring folder without a version in its name, whose METADATA the
-    full scan reads again): then :func:`declared` scans in full.
+    changed) and none is shadowed (:func:`_clash`).  None when that cannot be told this
+    way (a folder gone, ``sys.path`` other than scanned, an archive, a new name that may
+    be an old one's, a declaring folder without a version in its name, whose METADATA
+    the full scan reads again): then :func:`declared` scans in full.
     """
     _read_now.clear()
     if list(previous) != entries:
         return None
+    try:
+        scanned = {entry: [row[0] for row in rows] for entry, rows in previous.items()}
+    except (TypeError, IndexError, KeyError):
+        return None
+    new = added_folders(scanned, lambda entry: _listing(entry, listed))
+    if new is None:
+        return None
     record: dict[str, list[Row]] = {}
-    new: list[tuple[str, Row]] = []
-    before: list[str] = []  # every scanned folder
-    declaring: list[str] = []  # those that declared entry points of the group
-    for entry in entries:
-        rows = previous[entry]
-        names = listed.get(entry)
-        if names is None:  # (not listed in this look: listed here, as declared() lists)
-            try:
-                names = os.listdir(entry)
-            except NotADirectoryError:
-                return None  # a zip archive: its content is scanned in full
-            except (OSError, ValueError):
-                if rows:
-                    return None
-                record[entry] = rows
-                continue
-        metas = sorted([n for n in names if n.endswith(_METADATA_FOLDERS)])
-        olds = [row[0] for row in rows]
-        before.extend(olds)
-        declaring.extend([row[0] for row in rows if len(row) > 5])
-        if metas == olds:
+    added: list[tuple[str, Row]] = []
+    for entry, rows in previous.items():
+        fresh = new[entry]
+        if not fresh:
             record[entry] = rows
             continue
-        known = set(olds)
-        fresh = [n for n in metas if n not in known]
-        if len(metas) - len(fresh) != len(olds):
-            return None  # a scanned folder is gone
         prefix = entry if entry.endswith("/") else entry + "/"
-        added: list[Row] = []
+        rows_now = list(rows)
         for folder in fresh:
             declaration = prefix + folder + "/entry_points.txt"
-            added.append(_read_row(declaration, folder, stat(declaration), group))
-        new.extend((entry, row) for row in added)
-        record[entry] = sorted(rows + added, key=_folder)
-    if not new:
+            row = _read_row(declaration, folder, stat(declaration), group)
+            rows_now.append(row)
+            added.append((entry, row))
+        rows_now.sort(key=_folder)
+        record[entry] = rows_now
+    if not added:
         return [], record
-    # every scanned folder's name, normalised as canonical() normalises a distribution
-    # name and one a line: a scanned folder of the distribution named c begins its line
-    # with "c-" (what follows the name begins with a separator)
-    joined = "\n" + "\n".join(before).lower()
-    normal = joined.replace("_", "-").replace(".", "-")
-    if "--" in normal:
-        normal = _NORMALISE.sub("-", joined)
+    declaring = [row[0] for rows in previous.values() for row in rows if len(row) > 5]
     if _VERSIONLESS.search("\n".join(declaring)):
         return None  # a declaring folder's version is read from its METADATA each scan
-    seen: set[str] = set()
+    if _clash([n for names in scanned.values() for n in names], [r[0] for _e, r in added]):
+        return None
     found: list[Declared] = []
-    for entry, row in new:
-        folder = row[0]
-        raw, _, rest = folder.rsplit(".", 1)[0].partition("-")
-        name = canonical(raw)
-        if not name or name[0] == "-" or name[-1] == "-" or name in seen:
-            return None
-        if f"\n{name}-" in normal:
-            return None  # (or a longer name that begins like it: scanned in full)
-        seen.add(name)
+    for entry, row in added:
         if len(row) > 5:
-            version = _version(entry, folder, rest)
+            folder = row[0]
+            raw, _, rest = folder.rsplit(".", 1)[0].partition("-")
+            name, version = canonical(raw), _version(entry, folder, rest)
             for ep in row[5]:
                 found.append((name, ep[0], ep[1], version, group))
     found.sort(key=_first)
     return found, record
+
+
+def added_folders(
+    recorded: dict[str, list[str]], listing: Callable[[str], list[str] | None]
+) -> dict[str, list[str]] | None:
+    """Per ``sys.path`` entry of *recorded* (its metadata folders, sorted, as a scan
+    recorded them), the metadata folders *listing* gives now that it does not name;
+    None if one it names is gone, or an entry it recorded folders in (or an archive, whose
+    content is not listed) cannot be listed now."""
+    out: dict[str, list[str]] = {}
+    for entry, olds in recorded.items():
+        names = listing(entry)
+        if names is None:
+            if olds or os.path.isfile(entry):
+                return None
+            out[entry] = []
+            continue
+        metas = sorted([n for n in names if n.endswith(_METADATA_FOLDERS)])
+        if metas == olds:
+            out[entry] = []
+            continue
+        known = set(olds)
+        fresh = [n for n in metas if n not in known]
+        if len(metas) - len(fresh) != len(olds):
+            return None  # a recorded folder is gone
+        out[entry] = fresh
+    return out
+
+
+def _listing(entry: str, listed: dict[str, list[str] | None]) -> list[str] | None:
+    """The names in *entry*: from *listed* (the look's listings), else listed now (None:
+    not a readable folder)."""
+    names = listed.get(entry)
+    if names is None:
+        try:
+            names = os.listdir(entry)
+        except (OSError, ValueError):
+            return None
+    return names
+
+
+def _clash(before: list[str], fresh: list[str]) -> bool:
+    """Whether a metadata folder of *fresh* may be of the same distribution as one of
+    *before* or another of *fresh* (the first of a name on ``sys.path`` wins, so one of
+    them is shadowed), or has a name the rule cannot place (a leading or trailing
+    separator): a longer name that begins like one of *before* counts too.
+
+    *before* is searched as one string: every name normalised as :func:`canonical`
+    normalises a distribution name, one a line, so a folder of the distribution named
+    ``c`` begins its line with ``c-`` (what follows the name begins with a separator).
+    """
+    joined = "\n" + "\n".join(before).lower()
+    normal = joined.replace("_", "-").replace(".", "-")
+    if "--" in normal:
+        normal = _NORMALISE.sub("-", joined)
+    seen: set[str] = set()
+    for folder in fresh:
+        name = canonical(folder.rsplit(".", 1)[0].partition("-")[0])
+        if not name or name[0] == "-" or name[-1] == "-" or name in seen:
+            return True
+        if f"\n{name}-" in normal:
+            return True
+        seen.add(name)
+    return False
+
+
+def switches_kept(dists: dict[str, list[str]], listing: Callable[[str], list[str] | None]) -> bool:
+    """Whether the discovery switches declared now are those declared when *dists* was
+    recorded (an environment section's metadata folders per ``sys.path`` entry, whose
+    declarations the caller found unchanged: their stamp holds), told from the folders
+    added since: none names the switches' group in its declaration, and none may shadow a
+    recorded one.  False when that cannot be told so (a recorded folder gone, an archive):
+    then the entry-point index is rebuilt and the switches compared in full.
+
+    After ``pip install`` of a plugin distribution this reads one small file instead of
+    rebuilding the index over every distribution of the environment (≈ 15 ms at 2000);
+    the index on disk stays as it was, and the first process that reads it rebuilds it.
+    """
+    from .. import settings
+
+    new = added_folders(dists, listing)
+    if new is None:
+        return False
+    group = settings.SWITCHES_GROUP.encode()
+    fresh: list[str] = []
+    for entry, folders in new.items():
+        prefix = entry if entry.endswith("/") else entry + "/"
+        for folder in folders:
+            data = _read_bytes(prefix + folder + "/entry_points.txt")
+            if data is not None and group in data:
+                return False
+        fresh.extend(folders)
+    return not fresh or not _clash([n for names in dists.values() for n in names], fresh)
 
 
 #: The sort key of a scan's rows (the metadata folder's name).

@@ -88,6 +88,7 @@ class _Plan:
         "keys",
         "places",
         "refs",
+        "settings",
     )
 
     def __init__(self, ctx: Context, environment: dict[str, Any]) -> None:
@@ -101,6 +102,8 @@ class _Plan:
         self.distributions: dict[str, Any] = {}
         #: whether it was taken from the previous one plus the new metadata folders
         self.appeared = False
+        #: the discovery settings to record
+        self.settings: dict[str, str] = {}
         #: per old position p: the rows the records before p introduced (file, folder)
         self.file_cut: list[int] = []
         self.dir_cut: list[int] = []
@@ -161,6 +164,9 @@ def _plan(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous
         raise Declined("the environment record changed")
     ctx, environment = discovery_context(manager, previous.scanned)
     plan = _Plan(ctx, environment)
+    # the settings the check found to be the recorded ones (after an install the index
+    # is not rebuilt to say so again: see .._cache._checked_env)
+    plan.settings = doc["settings"] if previous.settings_hold else settings.discovery_settings()
     eps, tops = _stored_records(plugins[:-1], changes, manager.blocked, plan)
     _scan(ctx, eps, tops, plan, previous.dists_hold)
     plan.keys.update(doc["items"])
@@ -399,9 +405,7 @@ def _extended(
         raise Declined("a new record cannot be stored") from None
     return {
         "cache_version": doc["cache_version"],
-        "env": environment_section(
-            plan.environment, plan.distributions, settings.discovery_settings()
-        ),
+        "env": environment_section(plan.environment, plan.distributions, plan.settings),
         "version": doc["version"],
         "registry": doc["registry"],
         "timestamp": time.time(),
