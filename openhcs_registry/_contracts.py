@@ -19,7 +19,10 @@ The index (``entry_points_index.json`` in the cache folder, written and read by
   signature (an editable project whose metadata is rewritten in place).
 
 So a warm look costs one document read and a few ``stat`` calls; the environment's are shared
-with the registry caches' checks.  Like importlib.metadata, the first distribution of a name
+with the registry caches' checks.  A registry's start does not need the index while its
+document's environment section holds, nor after an install whose new folders declare no
+switch (:func:`._cold._entrypoints.switches_kept`): the index is then rebuilt by the next
+process that reads it.  Like importlib.metadata, the first distribution of a name
 on ``sys.path`` wins; unlike it, the launch folder (``sys.path[0]`` of a script, ``''``) is not
 searched, as it is not part of the environment fingerprint either - a project checkout's own
 ``*.egg-info`` next to the script is not an installation.  A metadata file that gains its
