@@ -54,16 +54,17 @@ class CacheChanged(CacheInvalid):
     ``full`` is the whole document (:func:`full_document`) if the check already read it.
     ``files_only``: raised by the file table's check (its stamp or a racy digest), after
     the header, the environment section and the launch record held; what else may have
-    changed (folders, missing modules) was not looked at.  ``dists_hold``: raised because
-    a ``sys.path`` entry changed (an install, a removal), and every recorded
-    distribution's declaration has its recorded stat (their stamp holds): only metadata
-    folders that appeared since can declare anything new.  ``settings_hold``: the
+    changed (folders, missing modules) was not looked at.  ``appeared``: raised because
+    a ``sys.path`` entry changed (an install, a removal), every recorded distribution's
+    declaration has its recorded stat (their stamp holds) and metadata folders were only
+    added, none of a distribution already there: these folders per ``sys.path`` entry,
+    whose declarations are all that can be new.  ``settings_hold``: the
     recorded discovery settings were found to be the settings now (names and values).
     """
 
     full: dict[str, Any] | None = None
     files_only = False
-    dists_hold = False
+    appeared: dict[str, list[str]] | None = None
     settings_hold = False
 
 
@@ -78,7 +79,7 @@ class Previous:
     unchanged (see :meth:`reusable`) and the entry-point scan.
     """
 
-    __slots__ = ("dists_hold", "doc", "files_only", "reason", "settings_hold")
+    __slots__ = ("appeared", "doc", "files_only", "reason", "settings_hold")
 
     def __init__(
         self,
@@ -86,7 +87,7 @@ class Previous:
         reason: str,
         full: dict[str, Any] | None = None,
         files_only: bool = False,
-        dists_hold: bool = False,
+        appeared: dict[str, list[str]] | None = None,
         settings_hold: bool = False,
     ) -> None:
         #: the whole document: its warm fields with the cold part's over them (see
@@ -96,8 +97,9 @@ class Previous:
         #: the check found a recorded file changed and nothing before it (see
         #: :class:`CacheChanged`): the answer may be unchanged (:mod:`._cold._unchanged`)
         self.files_only = files_only
-        #: every recorded distribution's declaration is unchanged (see :class:`CacheChanged`)
-        self.dists_hold = dists_hold
+        #: the metadata folders that appeared, if they are all that changed in the
+        #: distributions (see :class:`CacheChanged`)
+        self.appeared = appeared
         #: the recorded discovery settings are the settings now (see :class:`CacheChanged`)
         self.settings_hold = settings_hold
         if full is None:
@@ -339,7 +341,7 @@ class RegistryCacheManager:
                     exc,
                 )
                 self.previous = Previous(
-                    doc, str(exc), exc.full, exc.files_only, exc.dists_hold, exc.settings_hold
+                    doc, str(exc), exc.full, exc.files_only, exc.appeared, exc.settings_hold
                 )
                 return None
             except CacheInvalid as exc:
@@ -633,19 +635,19 @@ def _checked_env(
         entries = _recorded_entries(rows, entries, launch)
     dists = env.get("dists")
     kept = False  # the switches declared now are the recorded ones (see below)
+    new = None  # the metadata folders that appeared, if they are all that changed
     if _moved(rows, entries, snap):
         # most likely an install or a removal.  If every recorded declaration has its
-        # recorded stat and the folders that appeared declare no switch (one small file
-        # read after an install), the recorded switches are the declared ones; else the
-        # settings are compared in full, which rebuilds the entry-point index in a fresh
-        # look, and the check goes on in that look (the site folder, thousands of entries,
-        # listed once for the index, this check's listing checksum and incremental reuse)
-        kept = (
-            exact
-            and type(dists) is dict
-            and _fold_distributions(snap, dists) == env.get("dstamp")
-            and _switches_kept(dists, snap)
-        )
+        # recorded stat and folders were only added, none of a distribution already
+        # there, what they declare is all that can be new: if none declares a switch
+        # (one small file read after an install), the recorded switches are the declared
+        # ones.  Else the settings are compared in full, which rebuilds the entry-point
+        # index in a fresh look, and the check goes on in that look (the site folder,
+        # thousands of entries, listed once for the index, this check's listing checksum
+        # and incremental reuse)
+        if exact and type(dists) is dict and _fold_distributions(snap, dists) == env.get("dstamp"):
+            new = _new_distributions(dists, snap)
+        kept = new is not None and not _declares_switches(new)
         if not kept:
             _settings_hold(recorded)
             snap = snapshot()
@@ -654,8 +656,8 @@ def _checked_env(
     except CacheChanged as exc:
         if not kept:
             _settings_hold(recorded)
-        folded = _take_stats(snapshot(), dists, files, check)
-        exc.dists_hold = folded is not None and folded == env.get("dstamp")
+        _take_stats(snapshot(), dists, files, check)
+        exc.appeared = new
         exc.settings_hold = True
         raise
     _check_launch(launch, snap)
@@ -670,12 +672,19 @@ def _checked_env(
     return snap
 
 
-def _switches_kept(dists: dict[str, Any], snap: _EnvSnapshot) -> bool:
-    """:func:`._cold._entrypoints.switches_kept` in the look *snap* (cold: an environment
-    that moved)."""
-    from ._cold._entrypoints import switches_kept
+def _new_distributions(dists: dict[str, Any], snap: _EnvSnapshot) -> dict[str, list[str]] | None:
+    """:func:`._cold._entrypoints.new_distributions` in the look *snap* (cold: an
+    environment that moved)."""
+    from ._cold._entrypoints import new_distributions
 
-    return switches_kept(dists, snap.listing)
+    return new_distributions(dists, snap.listing)
+
+
+def _declares_switches(new: dict[str, list[str]]) -> bool:
+    """:func:`._cold._entrypoints.declares_switches` (cold, as above)."""
+    from ._cold._entrypoints import declares_switches
+
+    return declares_switches(new)
 
 
 def _check_switches(recorded: dict[str, Any]) -> None:

@@ -108,6 +108,21 @@ def test_an_unchanged_declaration_is_taken_from_the_previous_scan(tmp_path: Path
 
 
 # -- appeared(): the scan after folders were only added, against the full scan ---------------
+def _listdir(entry: str) -> list[str] | None:
+    try:
+        return os.listdir(entry)
+    except OSError:
+        return None
+
+
+def _appeared(entries: list[str], group: str, previous: dict[str, Any]) -> Any:
+    """appeared() after new_distributions() on the previous scan's folders (None if either
+    declines), as an install start calls them."""
+    recorded = {entry: [row[0] for row in rows] for entry, rows in previous.items()}
+    new = _entrypoints.new_distributions(recorded, _listdir)
+    return None if new is None else _entrypoints.appeared(entries, group, previous, new)
+
+
 def _world(tmp_path: Path, group: str) -> tuple[list[str], Path, Path]:
     first, second = tmp_path / "first", tmp_path / "second"
     _dist(first, "alpha-1.0.dist-info", f"[{group}]\na = alpha.mod\n")
@@ -123,7 +138,7 @@ def _appeared_agrees(
 ) -> list[Any]:
     """appeared() gives the full scan's record and, of its entry points, those the scan
     that recorded *previous* (finding *old*) did not find."""
-    got = _entrypoints.appeared(entries, group, previous, {})
+    got = _appeared(entries, group, previous)
     full, record = _entrypoints.declared(entries, group)
     assert got is not None
     new, got_record = got
@@ -137,7 +152,7 @@ def test_appeared_gives_the_new_entry_points_of_the_full_scan(tmp_path: Path) ->
     group = f"grp_{os.getpid()}"
     entries, first, second = _world(tmp_path, group)
     old, previous = _entrypoints.declared(entries, group)
-    assert _entrypoints.appeared(entries, group, previous, {}) == ([], previous)
+    assert _appeared(entries, group, previous) == ([], previous)
     # a distribution sorting first, one in the middle, one last, one declaring nothing of
     # the group, and one in the second folder: all at once
     _dist(first, "aardvark-0.1.dist-info", f"[{group}]\naa = aardvark\n")
@@ -161,7 +176,7 @@ def test_appeared_declines_what_only_the_full_scan_can_tell(tmp_path: Path) -> N
     previous = _entrypoints.declared(entries, group)[1]
 
     def declines() -> None:
-        assert _entrypoints.appeared(entries, group, previous, {}) is None
+        assert _appeared(entries, group, previous) is None
 
     # a new folder of a distribution already scanned (it shadows or is shadowed)
     shadow = _dist(second, "Alpha-2.0.dist-info", f"[{group}]\na = alpha.other\n")
@@ -177,11 +192,11 @@ def test_appeared_declines_what_only_the_full_scan_can_tell(tmp_path: Path) -> N
     gone.rmdir()
     declines()
     _dist(first, "plain-1.0.dist-info", "[console_scripts]\nx = y\n")
-    assert _entrypoints.appeared(entries, group, previous, {}) is not None
+    assert _appeared(entries, group, previous) is not None
     # another sys.path than scanned
-    assert _entrypoints.appeared(entries[:2], group, previous, {}) is None
+    assert _entrypoints.appeared(entries[:2], group, previous, {e: [] for e in entries[:2]}) is None
     # a declaring folder whose version is read from its metadata on every full scan
     _dist(second, "eggy.egg-info", f"[{group}]\ne = eggy\n", "Name: eggy\nVersion: 7\n")
     with_egg = _entrypoints.declared(entries, group)[1]
     _dist(first, "newer-1.0.dist-info", f"[{group}]\nnn = newer\n")
-    assert _entrypoints.appeared(entries, group, with_egg, {}) is None
+    assert _appeared(entries, group, with_egg) is None

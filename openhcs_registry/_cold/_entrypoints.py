@@ -332,32 +332,26 @@ def appeared(
     entries: list[str],
     group: str,
     previous: dict[str, Any],
-    listed: dict[str, list[str] | None],
+    new: dict[str, list[str]],
     stat: Any = file_stat,
 ) -> tuple[list[Declared], dict[str, list[Row]]] | None:
     """What :func:`declared` finds that *previous* did not, and the scan to record, when
-    every metadata folder *previous* scanned still declares what it did (the caller's
-    check: the recorded distributions' stamp holds) and folders were only added.
+    every metadata folder *previous* scanned still declares what it did and *new* are the
+    folders that appeared since (:func:`new_distributions`, in the check that found the
+    recorded declarations unchanged by their stamp).
 
     After ``pip install`` of one distribution the full scan compares thousands of
     unchanged rows one by one to find one new folder; here the previous rows are kept as
     they are (a table at a time), only the new folders are stat'ed and read, and only
     their entry points are returned (sorted as :func:`declared` sorts).  The previous
     ones are then exactly what they were: none vanished (no folder is gone, no declaration
-    changed) and none is shadowed (:func:`_clash`).  None when that cannot be told this
-    way (a folder gone, ``sys.path`` other than scanned, an archive, a new name that may
-    be an old one's, a declaring folder without a version in its name, whose METADATA
-    the full scan reads again): then :func:`declared` scans in full.
+    changed) and none is shadowed (none of *new* may be of a scanned distribution).  None
+    when that cannot be told this way (``sys.path`` other than scanned, folders other than
+    *new* says, a declaring folder without a version in its name, whose METADATA the full
+    scan reads again): then :func:`declared` scans in full.
     """
     _read_now.clear()
-    if list(previous) != entries:
-        return None
-    try:
-        scanned = {entry: [row[0] for row in rows] for entry, rows in previous.items()}
-    except (TypeError, IndexError, KeyError):
-        return None
-    new = added_folders(scanned, lambda entry: _listing(entry, listed))
-    if new is None:
+    if list(previous) != entries or list(new) != entries:
         return None
     record: dict[str, list[Row]] = {}
     added: list[tuple[str, Row]] = []
@@ -380,8 +374,6 @@ def appeared(
     declaring = [row[0] for rows in previous.values() for row in rows if len(row) > 5]
     if _VERSIONLESS.search("\n".join(declaring)):
         return None  # a declaring folder's version is read from its METADATA each scan
-    if _clash([n for names in scanned.values() for n in names], [r[0] for _e, r in added]):
-        return None
     found: list[Declared] = []
     for entry, row in added:
         if len(row) > 5:
@@ -394,19 +386,25 @@ def appeared(
     return found, record
 
 
-def added_folders(
+def new_distributions(
     recorded: dict[str, list[str]], listing: Callable[[str], list[str] | None]
 ) -> dict[str, list[str]] | None:
     """Per ``sys.path`` entry of *recorded* (its metadata folders, sorted, as a scan
-    recorded them), the metadata folders *listing* gives now that it does not name;
-    None if one it names is gone, or an entry it recorded folders in (or an archive, whose
-    content is not listed) cannot be listed now."""
+    recorded them), the metadata folders *listing* gives now that it does not name, if
+    folders were only added and none may be of a distribution already there or of
+    another new one (the first of a name wins: one would shadow the other); else None.
+
+    The caller knows every recorded declaration is unchanged (their stamp): then what
+    these folders declare is all that can be new (:func:`appeared`,
+    :func:`declares_switches`).
+    """
     out: dict[str, list[str]] = {}
+    fresh: list[str] = []
     for entry, olds in recorded.items():
         names = listing(entry)
         if names is None:
             if olds or os.path.isfile(entry):
-                return None
+                return None  # gone, or an archive (its content is not listed)
             out[entry] = []
             continue
         metas = sorted([n for n in names if n.endswith(_METADATA_FOLDERS)])
@@ -414,23 +412,29 @@ def added_folders(
             out[entry] = []
             continue
         known = set(olds)
-        fresh = [n for n in metas if n not in known]
-        if len(metas) - len(fresh) != len(olds):
+        added = [n for n in metas if n not in known]
+        if len(metas) - len(added) != len(olds):
             return None  # a recorded folder is gone
-        out[entry] = fresh
+        out[entry] = added
+        fresh.extend(added)
+    if fresh and _clash([n for names in recorded.values() for n in names], fresh):
+        return None
     return out
 
 
-def _listing(entry: str, listed: dict[str, list[str] | None]) -> list[str] | None:
-    """The names in *entry*: from *listed* (the look's listings), else listed now (None:
-    not a readable folder)."""
-    names = listed.get(entry)
-    if names is None:
-        try:
-            names = os.listdir(entry)
-        except (OSError, ValueError):
-            return None
-    return names
+def declares_switches(new: dict[str, list[str]]) -> bool:
+    """Whether a metadata folder of *new* (per ``sys.path`` entry) may declare a
+    discovery switch: its ``entry_points.txt`` names the switches' group."""
+    from .. import settings
+
+    group = settings.SWITCHES_GROUP.encode()
+    for entry, folders in new.items():
+        prefix = entry if entry.endswith("/") else entry + "/"
+        for folder in folders:
+            data = _read_bytes(prefix + folder + "/entry_points.txt")
+            if data is not None and group in data:
+                return True
+    return False
 
 
 def _clash(before: list[str], fresh: list[str]) -> bool:
@@ -456,35 +460,6 @@ def _clash(before: list[str], fresh: list[str]) -> bool:
             return True
         seen.add(name)
     return False
-
-
-def switches_kept(dists: dict[str, list[str]], listing: Callable[[str], list[str] | None]) -> bool:
-    """Whether the discovery switches declared now are those declared when *dists* was
-    recorded (an environment section's metadata folders per ``sys.path`` entry, whose
-    declarations the caller found unchanged: their stamp holds), told from the folders
-    added since: none names the switches' group in its declaration, and none may shadow a
-    recorded one.  False when that cannot be told so (a recorded folder gone, an archive):
-    then the entry-point index is rebuilt and the switches compared in full.
-
-    After ``pip install`` of a plugin distribution this reads one small file instead of
-    rebuilding the index over every distribution of the environment (≈ 15 ms at 2000);
-    the index on disk stays as it was, and the first process that reads it rebuilds it.
-    """
-    from .. import settings
-
-    new = added_folders(dists, listing)
-    if new is None:
-        return False
-    group = settings.SWITCHES_GROUP.encode()
-    fresh: list[str] = []
-    for entry, folders in new.items():
-        prefix = entry if entry.endswith("/") else entry + "/"
-        for folder in folders:
-            data = _read_bytes(prefix + folder + "/entry_points.txt")
-            if data is not None and group in data:
-                return False
-        fresh.extend(folders)
-    return not fresh or not _clash([n for names in dists.values() for n in names], fresh)
 
 
 #: The sort key of a scan's rows (the metadata folder's name).

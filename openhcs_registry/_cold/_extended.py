@@ -168,7 +168,7 @@ def _plan(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous
     # is not rebuilt to say so again: see .._cache._checked_env)
     plan.settings = doc["settings"] if previous.settings_hold else settings.discovery_settings()
     eps, tops = _stored_records(plugins[:-1], changes, manager.blocked, plan)
-    _scan(ctx, eps, tops, plan, previous.dists_hold)
+    _scan(ctx, eps, tops, plan, previous.appeared)
     plan.keys.update(doc["items"])
     plan.keys.update(f.get("key") for f in doc["failures"])
     return plan
@@ -247,19 +247,23 @@ def _introduced(rows: Any, last: int) -> int:
 
 
 def _scan(
-    ctx: Context, eps: dict[str, dict[str, Any]], tops: set[str], plan: _Plan, dists_hold: bool
+    ctx: Context,
+    eps: dict[str, dict[str, Any]],
+    tops: set[str],
+    plan: _Plan,
+    appeared: dict[str, list[str]] | None,
 ) -> None:
     """Scan the entry points as listing does: every stored one declared as before, in the
     same order; the others new, in top-level packages no record's module is in.
 
-    *dists_hold*: every recorded declaration is unchanged (the check's stamp), so only
-    metadata folders that appeared can declare anything new (:func:`_entrypoints.
-    appeared`): the stored entry points are then taken as declared without a row-by-row
-    comparison, and the new ones placed among them by their sort key.
+    *appeared*: the metadata folders that appeared, if every recorded declaration is
+    unchanged and they are all that changed (the cache check found so): only they are
+    read (:func:`_entrypoints.appeared`), the stored entry points are taken as declared
+    without a row-by-row comparison, and the new ones placed among them by their sort key.
     """
-    if dists_hold and ctx.scanned is not None:
+    if appeared is not None and ctx.scanned is not None:
         group = ctx.config.entry_point_group
-        new = _entrypoints.appeared(search_path(), group, ctx.scanned, ctx.listed, ctx.stat)
+        new = _entrypoints.appeared(search_path(), group, ctx.scanned, appeared, ctx.stat)
         if new is not None and _placed(ctx, eps, tops, plan, *new):
             return
     vouched: set[str | None] = {raw.get("declaration") or raw["module"] for raw in eps.values()}
