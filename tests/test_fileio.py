@@ -56,3 +56,31 @@ def test_checksum_is_the_documented_int_hash_and_catches_every_short_burst() -> 
         assert checksum(bytes(flipped)) != checksum(data)
     for cut in range(1, len(data)):  # so does every truncation
         assert checksum(data[:cut]) != checksum(data)
+
+
+def test_a_document_written_in_parts_is_the_encoded_document(tmp_path: object) -> None:
+    """write_document writes the buffers encode_parts gives one after the other: the file
+    is byte for byte encode_document's result, reads back whole and lazily (the cold part
+    then as the bytes encode_parts handed out, its sum verified on parse)."""
+    from pathlib import Path
+
+    from openhcs_registry._fileio import encode_parts, parse_cold, read_document, write_document
+
+    doc = {
+        "cache_version": CACHE_VERSION,
+        "env": {"settings": {"X": ""}, "dists": {"/site": ["a-1.dist-info"]}},
+        "items": {"k": {"ref": "m:C", "p": 0}},
+        "cold": {"plugins": [{"name": "p", "files": [0]}], "files": [["/m.py", 1, 2, 3, 4]]},
+    }
+    path = Path(str(tmp_path)) / "doc.json"
+    assert write_document(path, doc)
+    data = path.read_bytes()
+    assert data == encode_document(doc)
+    chunks, cold, coldsum = encode_parts(doc)
+    assert len(chunks) > 1 and b"".join(chunks) == data
+    assert cold is not None and bytes(cold) in data
+    whole = read_document(path)
+    assert whole is not None and whole["cold"] == doc["cold"] and whole["items"] == doc["items"]
+    lazy = read_document(path, lazy=True)
+    assert lazy is not None and bytes(lazy["cold"]) == bytes(cold)
+    assert lazy["coldsum"] == coldsum and parse_cold(lazy) == doc["cold"]
