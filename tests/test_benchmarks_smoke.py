@@ -103,3 +103,17 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert report.read_text() == text
+
+
+def test_the_builtin_bound_runs_and_both_sides_give_the_same_keys() -> None:
+    """benchmarks/builtin_bound.py: one round of the real first listing against the flat
+    file-work script (it exits non-zero if they count different keys)."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "builtin_bound.py"), "--runs", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["ours", "bound"], proc.stdout
