@@ -200,3 +200,56 @@ def test_appeared_declines_what_only_the_full_scan_can_tell(tmp_path: Path) -> N
     with_egg = _entrypoints.declared(entries, group)[1]
     _dist(first, "newer-1.0.dist-info", f"[{group}]\nnn = newer\n")
     assert _appeared(entries, group, with_egg) is None
+
+
+def test_new_distributions_only_when_folders_were_only_added(tmp_path: Path) -> None:
+    """new_distributions(): the metadata folders added per entry; None when a recorded one
+    is gone, a new one may be of a recorded distribution (or of another new one), or an
+    entry is an archive (its content is not listed)."""
+    group = f"grp_{os.getpid()}"
+    entries, first, second = _world(tmp_path, group)
+    recorded = {
+        e: [r[0] for r in rows] for e, rows in _entrypoints.declared(entries, group)[1].items()
+    }
+    assert _entrypoints.new_distributions(recorded, _listdir) == {e: [] for e in entries}
+    _dist(first, "newcomer-1.0.dist-info", f"[{group}]\nn = new\n")
+    (first / "newcomer.py").write_text("")  # (not metadata: not counted)
+    assert _entrypoints.new_distributions(recorded, _listdir) == {
+        entries[0]: ["newcomer-1.0.dist-info"],
+        entries[1]: [],
+        entries[2]: [],
+    }
+    # a second folder of the same new distribution elsewhere on sys.path: one shadows the other
+    twin = _dist(second, "Newcomer-2.0.dist-info", f"[{group}]\nn = other\n")
+    assert _entrypoints.new_distributions(recorded, _listdir) is None
+    for f in twin.iterdir():
+        f.unlink()
+    twin.rmdir()
+    # a name that normalises to a recorded one's (first of a name wins)
+    odd = _dist(second, "Mid.Dist-3.0.dist-info", "[x]\ny = z\n")
+    assert _entrypoints.new_distributions(recorded, _listdir) is None
+    for f in odd.iterdir():
+        f.unlink()
+    odd.rmdir()
+    assert _entrypoints.new_distributions(recorded, _listdir) is not None
+    # a recorded folder gone
+    gone = first / "plain-1.0.dist-info"
+    for f in gone.iterdir():
+        f.unlink()
+    gone.rmdir()
+    assert _entrypoints.new_distributions(recorded, _listdir) is None
+    # an archive on sys.path
+    archive = tmp_path / "zipped.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("zeta-4.0.dist-info/entry_points.txt", f"[{group}]\nz = zeta\n")
+    assert _entrypoints.new_distributions({str(archive): []}, _listdir) is None
+
+
+def test_declares_switches_reads_only_the_new_folders(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    _dist(site, "quiet-1.0.dist-info", "[openhcs]\nc = contracts\n")
+    _dist(site, "loud-1.0.dist-info", "[openhcs.settings]\nMY_SWITCH = contracts\n")
+    entry = str(site)
+    assert not _entrypoints.declares_switches({entry: ["quiet-1.0.dist-info"]})
+    assert _entrypoints.declares_switches({entry: ["quiet-1.0.dist-info", "loud-1.0.dist-info"]})
+    assert not _entrypoints.declares_switches({entry: []})
