@@ -287,3 +287,16 @@ def test_a_plugin_installed_for_the_built_in_registries(world: World) -> None:
 def _all_written(world: World) -> dict[str, Any]:
     """Every registry document in the world's cache folder, as :func:`_written` reads one."""
     return {path.name: _written(world, path) for path in world.cache_dir.glob("*_registry.json")}
+
+
+def test_the_place_of_a_new_entry_point_is_bisect_left() -> None:
+    import bisect
+    import random
+
+    from openhcs_registry._cold._extended import _position
+
+    rng = random.Random(12)
+    for size in (0, 1, 2, 7, 100):
+        keys = sorted((f"d{rng.randrange(40)}", f"e{rng.randrange(5)}") for _ in range(size))
+        for probe in [*keys, ("a", "a"), ("z", "z"), *((f"d{i}", "e2") for i in range(40))]:
+            assert _position(keys, probe) == bisect.bisect_left(keys, probe)
