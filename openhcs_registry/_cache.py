@@ -805,24 +805,21 @@ def fold_distributions(found: dict[str, list[Any]]) -> int:
     return acc
 
 
-def _take_stats(snap: _EnvSnapshot, dists: Any, files: list[Any], check: bool) -> int | None:
+def _take_stats(snap: _EnvSnapshot, dists: Any, files: list[Any], check: bool) -> None:
     """Stat the recorded declarations and files into *snap* with the hot loops, for a check
-    that stopped early (an entry of ``sys.path`` changed: an install, a removal); return
-    the distributions' stamp now (None: not taken).
+    that stopped early (an entry of ``sys.path`` changed: an install, a removal).
 
     Incremental reuse compares every record's rows with the snapshot's stats next; taken
     here they cost what a warm start pays, instead of a call through the snapshot per
     row (at 2000 plugins ~6000 paths).  The document's own faults are left for reuse to
     meet: whatever this raises is ignored, the caller's change stands.
     """
-    folded = None
     try:
         if type(dists) is dict:
-            folded = _fold_distributions(snap, dists)
+            _fold_distributions(snap, dists)
         _fold_files(snap, files, check)
     except Exception:  # a malformed row: reuse meets it, as before
-        return None
-    return folded
+        pass
 
 
 def _fold_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> int:

@@ -186,6 +186,22 @@ def test_an_install_next_to_a_declaration_rewritten_compares_every_declaration(
     assert got["imported"] == [f"p{world.tag}_7"]
 
 
+def test_a_new_entry_point_named_like_an_old_one_compares_every_declaration(
+    world: World,
+) -> None:
+    """A new distribution declaring an entry point of an old one's name: the listing names
+    the later one by its distribution's name, which the placement by sort key does not
+    work out; every declaration is compared, and the answer is still extended."""
+    many(world)
+    prime(world)
+    source = world.plugin_source(("C9", "k9"))
+    world.install("dist9", f"p{world.tag}_9", source, ep_name=f"p{world.tag}_1")
+    got = extended(world)
+    assert "every declaration compared" in got["said"], got
+    assert got["keys"] == [*KEYS, "k9"]
+    assert got["imported"] == [f"p{world.tag}_9"]
+
+
 def test_an_install_next_to_a_discovery_package(world: World) -> None:
     discovery_package(world, "a")
     prime(world)

@@ -314,19 +314,19 @@ def _placed(
 ) -> bool:
     """The new entry points *found* (every stored one declared as before: see
     :func:`_scan`) placed where the listing puts them; False if that cannot be told
-    without the full comparison (a stored name with a colon, records not in the listing's
-    order)."""
+    without the full comparison (a name declared twice, so that one is made unique by its
+    distribution's, records not in the listing's order)."""
     names = "\n".join(eps)
     if ":" in names:
-        return False  # (a name made unique by its distribution's: compared in full)
+        return False  # (a stored name made unique by its distribution's)
     keys = [(raw["distribution"], name) for name, raw in eps.items()]
-    if keys != sorted(keys):
+    if not all(type(dist) is str for dist, _name in keys) or keys != sorted(keys):
         return False
     added: list[dict[str, Any]] = []
     places: list[int] = []
     for dist, ep_name, value, version, _group in found:
         if ep_name in eps or any(raw["name"] == ep_name for raw in added):
-            raise Declined(f"entry point {ep_name!r} is declared twice")
+            return False  # (a new name declared twice: which one is renamed depends on order)
         added.append(_new_entry(ctx, tops, dist, ep_name, ep_name, value, version))
         places.append(_position(keys, (dist, ep_name)))
     plan.added, plan.places, plan.distributions = added, places, distributions
