@@ -21,15 +21,15 @@ The index (``entry_points_index.json`` in the cache folder, written and read by
 So a warm look costs one document read and a few ``stat`` calls; the environment's are shared
 with the registry caches' checks.  A registry's start does not need the index while its
 document's environment section holds, nor after an install whose new folders declare no
-switch (:func:`._cold._entrypoints.switches_kept`): the index is then rebuilt by the next
-process that reads it.  Like importlib.metadata, the first distribution of a name
-on ``sys.path`` wins; unlike it, the launch folder (``sys.path[0]`` of a script, ``''``) is not
-searched, as it is not part of the environment fingerprint either - a project checkout's own
-``*.egg-info`` next to the script is not an installation.  A metadata file that gains its
-first ``openhcs*`` entry point in place (installers write a new metadata folder instead, which
-moves the site folder's mtime; only a hand edit does that) is seen once its site folder
-changes: watching every distribution's file would cost a ``stat`` per installed distribution
-on every warm start.
+switch (:func:`._cold._entrypoints.declares_switches`, see :func:`._cache._checked_env`):
+the index is then rebuilt by the next process that reads it.  Like importlib.metadata, the
+first distribution of a name on ``sys.path`` wins; unlike it, the launch folder (``sys.path[0]``
+of a script, ``''``) is not searched, as it is not part of the environment fingerprint either -
+a project checkout's own ``*.egg-info`` next to the script is not an installation.  A metadata
+file that gains its first ``openhcs*`` entry point in place (installers write a new metadata
+folder instead, which moves the site folder's mtime; only a hand edit does that) is seen once
+its site folder changes: watching every distribution's file would cost a ``stat`` per
+installed distribution on every warm start.
 """
 
 from __future__ import annotations
