@@ -636,6 +636,7 @@ def _checked_env(
     dists = env.get("dists")
     kept = False  # the switches declared now are the recorded ones (see below)
     new = None  # the metadata folders that appeared, if they are all that changed
+    folded = None  # the distributions' stamp, once taken in the look the check goes on in
     if _moved(rows, entries, snap):
         # most likely an install or a removal.  If every recorded declaration has its
         # recorded stat and folders were only added, none of a distribution already
@@ -645,25 +646,31 @@ def _checked_env(
         # index in a fresh look, and the check goes on in that look (the site folder,
         # thousands of entries, listed once for the index, this check's listing checksum
         # and incremental reuse)
-        if exact and type(dists) is dict and _fold_distributions(snap, dists) == env.get("dstamp"):
-            new = _new_distributions(dists, snap)
+        if exact and type(dists) is dict:
+            folded = _fold_distributions(snap, dists)
+            if folded == env.get("dstamp"):
+                new = _new_distributions(dists, snap)
         kept = new is not None and not _declares_switches(new)
         if not kept:
             _settings_hold(recorded)
             snap = snapshot()
+            folded = None  # (a new look: its stats are taken afresh)
     try:
         _check_search_path(rows, entries, racy_ns)
     except CacheChanged as exc:
         if not kept:
             _settings_hold(recorded)
-        _take_stats(snapshot(), dists, files, check)
+        # (the declarations' stats are in this look already when their stamp was taken)
+        _take_stats(snapshot(), dists if folded is None else None, files, check)
         exc.appeared = new
         exc.settings_hold = True
         raise
     _check_launch(launch, snap)
     stamp = env.get("dstamp")
     _expect(type(stamp) is int, "bad stamp")
-    if _fold_distributions(snap, _obj(dists, "dists")) != stamp:
+    if folded is None:
+        folded = _fold_distributions(snap, _obj(dists, "dists"))
+    if folded != stamp:
         if not kept:
             _settings_hold(recorded)
         _what_changed(doc, snap, check, True)
@@ -806,8 +813,9 @@ def fold_distributions(found: dict[str, list[Any]]) -> int:
 
 
 def _take_stats(snap: _EnvSnapshot, dists: Any, files: list[Any], check: bool) -> None:
-    """Stat the recorded declarations and files into *snap* with the hot loops, for a check
-    that stopped early (an entry of ``sys.path`` changed: an install, a removal).
+    """Stat the recorded declarations (*dists*; None: taken already) and files into *snap*
+    with the hot loops, for a check that stopped early (an entry of ``sys.path`` changed:
+    an install, a removal).
 
     Incremental reuse compares every record's rows with the snapshot's stats next; taken
     here they cost what a warm start pays, instead of a call through the snapshot per
