@@ -260,8 +260,6 @@ def declared(
     previous = previous or {}
     listed = listed or {}
     _read_now.clear()  # (held for the index build that may follow this scan, no longer)
-    seen: set[str] = set()
-    found: list[Declared] = []
     record: dict[str, list[Row]] = {}
     for entry in entries:
         old = {row[0]: row for row in previous.get(entry, ())}
@@ -296,8 +294,17 @@ def declared(
             if eps:
                 row.append(eps)
             rows.append(row)
-    # the first distribution of a name on sys.path wins, as importlib.metadata decides
-    # (the version is worked out only for a distribution that declares something)
+    return _declared_by(entries, record, group), record
+
+
+def _declared_by(
+    entries: list[str], record: dict[str, list[Row]], group: str | None
+) -> list[Declared]:
+    """The entry points scan rows *record* declare, sorted as :func:`declared` gives them:
+    the first distribution of a name on ``sys.path`` wins, as importlib.metadata decides
+    (the version is worked out only for a distribution that declares something)."""
+    seen: set[str] = set()
+    found: list[Declared] = []
     for entry in entries:
         for row in record.get(entry, ()):
             folder = row[0]
@@ -311,7 +318,7 @@ def declared(
                 for ep in row[5]:
                     found.append((name, ep[0], ep[1], version, ep[2] if group is None else group))
     found.sort(key=_first)  # (stable: one name declared twice keeps the file's order)
-    return found, record
+    return found
 
 
 def _read_row(declaration: str, folder: str, sig: Any, group: str | None) -> Row:
@@ -354,36 +361,26 @@ def appeared(
     if list(previous) != entries or list(new) != entries:
         return None
     record: dict[str, list[Row]] = {}
-    added: list[tuple[str, Row]] = []
+    added: dict[str, list[Row]] = {}  # the new folders' rows, per entry
     for entry, rows in previous.items():
         fresh = new[entry]
         if not fresh:
             record[entry] = rows
             continue
         prefix = entry if entry.endswith("/") else entry + "/"
-        rows_now = list(rows)
+        rows_new: list[Row] = []
         for folder in fresh:
             declaration = prefix + folder + "/entry_points.txt"
-            row = _read_row(declaration, folder, stat(declaration), group)
-            rows_now.append(row)
-            added.append((entry, row))
-        rows_now.sort(key=_folder)
-        record[entry] = rows_now
+            rows_new.append(_read_row(declaration, folder, stat(declaration), group))
+        added[entry] = rows_new
+        record[entry] = sorted(rows + rows_new, key=_folder)
     if not added:
         return [], record
     declaring = [row[0] for rows in previous.values() for row in rows if len(row) > 5]
     if _VERSIONLESS.search("\n".join(declaring)):
         return None  # a declaring folder's version is read from its METADATA each scan
-    found: list[Declared] = []
-    for entry, row in added:
-        if len(row) > 5:
-            folder = row[0]
-            raw, _, rest = folder.rsplit(".", 1)[0].partition("-")
-            name, version = canonical(raw), _version(entry, folder, rest)
-            for ep in row[5]:
-                found.append((name, ep[0], ep[1], version, group))
-    found.sort(key=_first)
-    return found, record
+    # (no new folder is of a distribution listed before it: new_distributions() checked)
+    return _declared_by(entries, added, group), record
 
 
 def new_distributions(
