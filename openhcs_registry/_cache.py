@@ -1074,12 +1074,14 @@ def _importable(missing: str, snap: _EnvSnapshot | None = None) -> bool:
 
 def clear_cache(name: str | None = None) -> list[Path]:
     """Delete the cache file of registry *name*, or every openhcs cache file; return them."""
+    from pathlib import Path
+
     from ._paths import get_openhcs_cache_dir
 
     folder = get_openhcs_cache_dir()
     removed: list[Path] = []
     if name is not None:
-        path = folder / f"{name}_registry.json"
+        path = Path(registry_cache_file(name))
         if _fileio.is_our_document(path) and _fileio.remove_document(path):
             removed.append(path)
         return removed
