@@ -67,10 +67,10 @@ for path in paths:
                 os.stat(where)
             except OSError:
                 pass
-    items = {{key: row["ref"] for key, row in doc["items"].items()}}
+    items = dict(zip(doc["items"][0], doc["items"][1]))
     n += len(items)
     for group in doc.get("secondaries", {{}}).values():
-        n += len({{key: row["ref"] for key, row in group.items()}})
+        n += len(dict(zip(group[0], group[1])))
 t2 = time.perf_counter()
 print(f"list={{(t2 - t1) * 1e3:.3f}} src=cache n={{n}}")
 """

@@ -14,6 +14,8 @@ import gc
 import os
 import sys
 import time
+from itertools import repeat
+from operator import attrgetter, length_hint
 
 from . import _fileio, settings
 from ._config import RegistryConfig
@@ -34,11 +36,12 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 8  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 9  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
-#                    8: the environment section first, as bytes a burst checks once
+#                    8: the environment section first, as bytes a burst checks once;
+#                    9: stamps fold the signatures as one tuple (_signatures, in C)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -238,31 +241,43 @@ def _list(value: object, what: str) -> list[Any]:
     return value
 
 
-def _items(
-    raw: object, allowed: frozenset[str], count: int, table: Stored, where: str
-) -> dict[str, Entry]:
-    """The items of one group; every reference must point into a module discovery recorded.
+def _items(raw: object, count: int, table: Stored, where: str) -> dict[str, Entry]:
+    """The items of one group, from their columns (see :func:`pack`).
 
-    That check is what keeps a hostile document from importing anything discovery did not
-    find: a reference outside the recorded modules makes the whole document corrupt.  The
-    reference's full syntax is checked when it is resolved (:func:`.refs.parse`), not here:
-    a warm start pays for the items it reads, not for all of them.
+    Shapes are checked here, by whole columns; where a reference points is checked when it
+    is resolved: only into a module discovery recorded (:func:`._resolve.import_entry`,
+    which rediscovers instead), and its full syntax then too (:func:`.refs.parse`).  A warm
+    start pays for the items it reads, not for their modules.
     """
-    if type(raw) is not dict:
-        raise CacheCorrupt(f"{where} is not an object")
-    out: dict[str, Entry] = {}
-    for key, info in raw.items():
-        if type(info) is not dict:
-            raise CacheCorrupt(f"{where}[{key!r}] is not an object")
-        ref = info.get("ref")
-        if type(ref) is not str or not key:
-            raise CacheCorrupt(f"{where}[{key!r}] has no reference")
-        if ref.partition(":")[0] not in allowed:
-            raise CacheCorrupt(f"{where}[{key!r}] points into a module discovery did not record")
-        index = info.get("p")
-        if type(index) is not int or not 0 <= index < count:
-            raise CacheCorrupt(f"{where}[{key!r}] names no recorded plugin")
-        out[key] = Entry(key, ref, index, info.get("keyed") is True, table)
+    if not (type(raw) is list and len(raw) == 4):
+        raise CacheCorrupt(f"{where} is not a list of four columns")
+    keys, refs, plugins, keyed = raw
+    if not (
+        type(keys) is list
+        and type(refs) is list
+        and type(plugins) is list
+        and type(keyed) is list
+        and len(keys) == len(refs) == len(plugins)
+    ):
+        raise CacheCorrupt(f"{where}: columns of different lengths")
+    if keys and (
+        {*map(type, keys)} != {str}
+        or {*map(type, refs)} != {str}
+        or {*map(type, plugins)} != {int}
+        or "" in keys
+    ):
+        raise CacheCorrupt(f"{where}: a key, reference or plugin of the wrong type")
+    if plugins and not (min(plugins) >= 0 and max(plugins) < count):
+        raise CacheCorrupt(f"{where}: an item names no recorded plugin")
+    out = dict(
+        zip(keys, map(Entry, keys, refs, plugins, repeat(False), repeat(table)), strict=True)
+    )
+    if len(out) != len(keys):
+        raise CacheCorrupt(f"{where}: a key given twice")
+    for at in keyed:
+        if type(at) is not int or not 0 <= at < len(keys):
+            raise CacheCorrupt(f"{where}: bad keyed row")
+        out[keys[at]].keyed = True
     return out
 
 
@@ -467,7 +482,7 @@ class RegistryCacheManager:
             logger.info("registry %s: not cached: %s", self.config.name, result.uncacheable_reason)
             return False
         doc = self.build_document(result)
-        ok = _fileio.write_document(self.file, doc)
+        ok = _fileio.write_document(self.file, pack(doc))
         if ok:
             logger.debug("registry %s: cache written to %s", self.config.name, self.file)
         return ok
@@ -523,47 +538,35 @@ def _answer(
 ) -> Snapshot:
     """The checked document as a Snapshot: its items, secondaries, hooks and blocks."""
     get = doc.get
-    # references may point only into modules whose file is recorded (and was just checked)
-    modules = _obj(get("modules"), "modules")  # name -> row of its file
-    count = len(files)
+    modules = get("modules")  # JSON text: {module: row of its file}
+    blocked = get("blocked_modules")  # JSON text: [module]
+    if type(modules) is not str or type(blocked) is not str:
+        raise CacheCorrupt("bad module tables")
     missing = _list(get("missing", []), "missing")  # rows of files recorded as missing
     _expect(all(type(at) is int for at in missing), "bad missing rows")
-    if missing:
-        missing = set(missing)  # type: ignore[assignment]
-    allowed = frozenset(
-        name
-        for name, at in modules.items()
-        if type(at) is int and 0 <= at < count and at not in missing
-    )
     plugins = get("plugins")
     if type(plugins) is not int or plugins < 0:
         raise CacheCorrupt("bad plugin count")
     # the cold part's loader keeps only what parsing it needs, not the parsed warm fields
     # (items, failures, configuration...): those are garbage once this answer is built
     cold = {"cold": get("cold"), "coldsum": get("coldsum")}
-    table = Stored(modules, files, lambda: cold_part(cold))
-    items = _items(get("items"), allowed, plugins, table, "items")
+    table = Stored(modules, files, lambda: cold_part(cold), frozenset(missing), blocked)
+    items = _items(get("items"), plugins, table, "items")
     raw_secondaries = _obj(get("secondaries"), "secondaries")
     secondaries: dict[str, dict[str, Entry]] = {}
     for sec in config.secondary_registries:
-        group = _items(
-            raw_secondaries.get(sec.name), allowed, plugins, table, f"secondaries.{sec.name}"
-        )
+        group = _items(raw_secondaries.get(sec.name), plugins, table, f"secondaries.{sec.name}")
         _expect(group.keys() <= items.keys(), f"{sec.name} keys not in primary")
         secondaries[sec.name] = group
     _expect(len(raw_secondaries) == len(secondaries), "secondary registries differ")
-    blocked_modules = _list(get("blocked_modules"), "blocked_modules")
-    _expect(all(type(m) is str for m in blocked_modules), "bad blocked_modules")
     return Snapshot(
         "cache",
         items=items,
         secondaries=secondaries,
         failures=failures,
-        modules=allowed,
         timestamp=ts,
         path=path,
         skipped=_failures(get("skipped"), "skipped"),
-        blocked_modules=frozenset(blocked_modules),
         table=table,
     )
 
@@ -780,16 +783,18 @@ def _launch(snap: _EnvSnapshot) -> tuple[str | None, set[str] | None]:
 
 
 # The two folds below are the hot loop of a warm start: they run once per distribution and
-# per recorded file (thousands at a large plugin set), so they are exempt from the size
-# budget and written inline: the snapshot's stat is inlined (same answers, shared with later
-# checks of this burst and with an incremental start's reuse test), no per-row helper call.
+# per recorded file (thousands at a large plugin set).  Each path's signature is taken by
+# ``map`` in C (:func:`_signatures`): the loop itself runs no bytecode per path, so a warm
+# start pays the ``stat`` calls and little else.  The signatures taken are kept in the
+# look (:meth:`._environment._Snapshot.keep`): a later check of this burst, or an
+# incremental start's reuse test, compares rows with the same stats.
 #
 # A fold stands for the per-row comparison ``current stat == recorded stat``: the writer
 # folds the recorded signatures, the reader the current ones, in the same order, and one
 # comparison of the two stamps replaces one per row.  ``hash`` of a tuple of ints is not
 # salted (PYTHONHASHSEED covers str and bytes only) and the interpreter is part of the
 # checked header, so equal inputs give equal stamps in every process; two different
-# signature sequences give equal stamps with probability ~2**-64 (the order of the
+# signature sequences give equal stamps with probability ~2**-61 (the order of the
 # document's checksum).  A missing file folds as ``-1`` (no stat tuple looks like that).
 # When a stamp differs, :func:`_what_changed` compares row by row to say what changed.
 
@@ -797,19 +802,47 @@ def _launch(snap: _EnvSnapshot) -> tuple[str | None, set[str] | None]:
 def fold_rows(rows: list[Any]) -> int:
     """The stamp of recorded rows ``[path, mtime, size, ctime, ino, ...]`` (nulls for a
     missing file), as the warm check folds the current signatures of their paths."""
-    acc = 0
-    for row in rows:
-        mtime = row[1]
-        acc = hash((acc, -1) if mtime is None else (acc, mtime, row[2], row[3], row[4]))
-    return acc
+    return hash(tuple([-1 if r[1] is None else (r[1], r[2], r[3], r[4]) for r in rows]))
 
 
 def fold_distributions(found: dict[str, list[Any]]) -> int:
     """The stamp of the recorded distribution rows ``{entry: [[folder, *sig, ...], ...]}``."""
-    acc = 0
-    for rows in found.values():
-        acc = hash((acc, fold_rows(rows)))
-    return acc
+    return hash(tuple([fold_rows(rows) for rows in found.values()]))
+
+
+#: The fields of a stat signature (see :func:`._environment.file_stat`), read in C.
+_SIGNATURE = attrgetter("st_mtime_ns", "st_size", "st_ctime_ns", "st_ino")
+
+
+def _signatures(paths: list[str]) -> list[Any]:
+    """The stat signature of each of *paths* now, as a tuple, or ``-1`` if it is missing.
+
+    ``map`` over ``os.stat`` runs in C.  A missing file (a distribution without entry
+    points, a recorded absence) raises out of it: the signatures taken so far are kept
+    (``list.extend`` keeps what it appended), the missing one is noted and the same
+    iterator goes on after it.  Where it failed is read from what is left of the
+    iterator; should the two disagree, the paths are taken again one by one.
+    """
+    out: list[Any] = []
+    rest = iter(paths)
+    total = len(paths)
+    while True:
+        try:
+            out.extend(map(_SIGNATURE, map(os.stat, rest)))
+            return out
+        except (OSError, ValueError):  # ValueError: a NUL byte in a path from a document
+            pass
+        if len(out) != total - length_hint(rest) - 1:
+            return [_signature(path) for path in paths]
+        out.append(-1)
+
+
+def _signature(path: str) -> Any:
+    """:func:`_signatures` of one path."""
+    try:
+        return _SIGNATURE(os.stat(path))
+    except (OSError, ValueError):
+        return -1
 
 
 def _take_stats(snap: _EnvSnapshot, dists: Any, files: list[Any], check: bool) -> None:
@@ -832,61 +865,39 @@ def _take_stats(snap: _EnvSnapshot, dists: Any, files: list[Any], check: bool) -
 
 def _fold_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> int:
     """The stamp of each recorded distribution's ``entry_points.txt`` now (hot loop)."""
-    seen = snap.stats
-    os_stat = os.stat
     verified = snap.verified
-    acc = 0
+    parts = []
     for entry, listed in found.items():
         if type(listed) is not list or type(entry) is not str:
             raise CacheCorrupt("bad distributions")
         memo = verified.get(entry)
         if memo is not None and memo[0] == listed:
-            acc = hash((acc, memo[1]))  # another registry's document listed the same
+            parts.append(memo[1])  # another registry's document listed the same
             continue
-        part = 0
-        for name in listed:
-            if type(name) is not str:
-                raise CacheCorrupt("bad distribution record")
-            where = f"{entry}/{name}/entry_points.txt"
-            sig = seen.get(where, _UNSEEN)
-            if sig is _UNSEEN:
-                try:
-                    st = os_stat(where)
-                except (OSError, ValueError):
-                    sig = None
-                else:
-                    sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
-                seen[where] = sig
-            part = hash((part, -1) if sig is None else (part, sig[0], sig[1], sig[2], sig[3]))
+        if {*map(type, listed)} - {str}:
+            raise CacheCorrupt("bad distribution record")
+        head = entry + "/"
+        paths = [head + name + "/entry_points.txt" for name in listed]
+        sigs = _signatures(paths)
+        snap.keep(paths, sigs)
+        part = hash(tuple(sigs))
         if len(listed) <= _VERIFIED_ROWS:
             verified[entry] = (listed, part)
-        acc = hash((acc, part))
-    return acc
+        parts.append(part)
+    return hash(tuple(parts))
 
 
 def _fold_files(snap: _EnvSnapshot, files: list[Any], check: bool) -> int | None:
     """The stamp of every recorded file now, if *check* (else the paths are only
     shape-checked and the stamp is not compared: None) (hot loop)."""
-    seen = snap.stats
-    os_stat = os.stat
-    acc = 0
-    for where in files:
-        # a path that is not a string would make stat() or open() take a file descriptor
-        if type(where) is not str:
-            raise CacheCorrupt("bad file record")
-        if not check:
-            continue
-        sig = seen.get(where, _UNSEEN)
-        if sig is _UNSEEN:
-            try:
-                st = os_stat(where)
-            except (OSError, ValueError):
-                sig = None
-            else:
-                sig = [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
-            seen[where] = sig
-        acc = hash((acc, -1) if sig is None else (acc, sig[0], sig[1], sig[2], sig[3]))
-    return acc if check else None
+    # a path that is not a string would make stat() or open() take a file descriptor
+    if {*map(type, files)} - {str}:
+        raise CacheCorrupt("bad file record")
+    if not check:
+        return None
+    sigs = _signatures(files)
+    snap.keep(files, sigs)
+    return hash(tuple(sigs))
 
 
 def _check_racy(files: list[str], racy: list[Any]) -> None:
@@ -939,6 +950,81 @@ def _part(doc: dict[str, Any], key: str, raw: type, parse: Any) -> dict[str, Any
     return _obj(value, key)
 
 
+# The answer's warm fields are written for a warm listing (format 9): the items of each
+# group as four columns ``[keys, references, plugin indexes, rows given a key]`` (lists,
+# which a parser builds far faster than one object per item), the module table and the
+# blocked modules as JSON text (parsed only when a value is resolved or a noted class is
+# judged: see :class:`.Stored`).  Discovery and incremental starts build, and the cold
+# path reads, the plain form (``{key: {"ref", "p", "keyed"}}``, ``{module: row}``, a
+# list of names): :func:`pack` and :func:`unpack` are the one conversion each way.
+
+
+def pack(doc: dict[str, Any]) -> dict[str, Any]:
+    """*doc* with its answer's warm fields in the written form (see above)."""
+    import orjson
+
+    out = dict(doc)
+    out["modules"] = orjson.dumps(doc["modules"]).decode()
+    out["blocked_modules"] = orjson.dumps(doc["blocked_modules"]).decode()
+    out["items"] = _columns(doc["items"])
+    out["secondaries"] = {name: _columns(group) for name, group in doc["secondaries"].items()}
+    return out
+
+
+def _columns(items: dict[str, dict[str, Any]]) -> list[list[Any]]:
+    rows = list(items.values())
+    return [
+        list(items),
+        [row["ref"] for row in rows],
+        [row["p"] for row in rows],
+        [at for at, row in enumerate(rows) if row.get("keyed") is True],
+    ]
+
+
+def unpack(doc: dict[str, Any]) -> dict[str, Any]:
+    """The answer's fields of a read document in the plain form (:class:`CacheCorrupt` if
+    they do not parse or have the wrong shape)."""
+    import orjson
+
+    try:
+        modules = orjson.loads(doc.get("modules"))  # type: ignore[arg-type]
+        blocked = orjson.loads(doc.get("blocked_modules"))  # type: ignore[arg-type]
+    except (orjson.JSONDecodeError, TypeError) as exc:
+        raise CacheCorrupt(f"module tables: {exc}") from exc
+    _obj(modules, "modules")
+    _expect(type(blocked) is list and all(type(m) is str for m in blocked), "bad blocked_modules")
+    return {
+        "modules": modules,
+        "blocked_modules": blocked,
+        "items": _rows(doc.get("items"), "items"),
+        "secondaries": {
+            name: _rows(group, f"secondaries.{name}")
+            for name, group in _obj(doc.get("secondaries"), "secondaries").items()
+        },
+    }
+
+
+def _rows(raw: object, where: str) -> dict[str, dict[str, Any]]:
+    """The plain rows of one group's columns."""
+    columns = _list(raw, where)
+    _expect(len(columns) == 4, f"{where} is not a list of four columns")
+    keys, refs, plugins, keyed = columns
+    _expect(
+        all(type(c) is list for c in columns)
+        and len(keys) == len(refs) == len(plugins)
+        and all(type(k) is str for k in keys),
+        f"{where}: bad columns",
+    )
+    out: dict[str, dict[str, Any]] = {
+        key: {"ref": ref, "p": plugin} for key, ref, plugin in zip(keys, refs, plugins, strict=True)
+    }
+    _expect(len(out) == len(keys), f"{where}: a key given twice")
+    for at in keyed:
+        _expect(type(at) is int and 0 <= at < len(keys), f"{where}: bad keyed row")
+        out[keys[at]]["keyed"] = True
+    return out
+
+
 def full_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The whole document: warm fields, then the cold part's fields over them.
 
@@ -947,7 +1033,7 @@ def full_document(doc: dict[str, Any]) -> dict[str, Any]:
     """
     cold = cold_part(doc)
     env = env_section(doc)
-    full = {**doc, **env, **cold}
+    full = {**doc, **env, **cold, **unpack(doc)}
     rows = _list(cold.get("files"), "files")
     paths = _list(doc.get("files"), "files")
     _expect(

@@ -43,6 +43,7 @@ class _Snapshot:
         "header",
         "key",
         "listings",
+        "pending",
         "sorted",
         "stats",
         "verified",
@@ -54,6 +55,8 @@ class _Snapshot:
         self.header = header
         self.fingerprint: dict[str, Any] | None = None
         self.stats: dict[str, list[int] | None] = {}
+        #: signatures the cache's hot loops took, not yet in :attr:`stats` (see :meth:`keep`)
+        self.pending: list[tuple[list[str], list[Any]]] = []
         self.listings: dict[str, set[str] | None] = {}
         #: sorted folder listings (see :meth:`listing`)
         self.sorted: dict[str, list[str] | None] = {}
@@ -67,10 +70,33 @@ class _Snapshot:
 
     def stat(self, path: str) -> list[int] | None:
         """The stat signature (see :func:`file_stat`) of *path* as of this snapshot."""
-        found = self.stats.get(path, _UNSEEN)  # (no exception on a miss: thousands after
+        stats = self.signatures() if self.pending else self.stats
+        found = stats.get(path, _UNSEEN)  # (no exception on a miss: thousands after
         if found is _UNSEEN:  # an install, through the entry-point index)
-            found = self.stats[path] = file_stat(path)
+            found = stats[path] = file_stat(path)
         return found  # type: ignore[no-any-return]
+
+    def keep(self, paths: list[str], sigs: list[Any]) -> None:
+        """Remember the signatures *sigs* of *paths* (tuples, ``-1`` for a missing file)
+        that a cache check took in C.
+
+        A warm start whose stamps hold never looks at them again, so they are turned into
+        :attr:`stats` entries only when asked for (:meth:`signatures`): a check that found
+        a change, or incremental reuse, then compares rows with the same stats.  A path
+        stat'ed before in this look keeps its first signature.
+        """
+        self.pending.append((paths, sigs))
+
+    def signatures(self) -> dict[str, list[int] | None]:
+        """:attr:`stats`, with the signatures kept by :meth:`keep` in it."""
+        stats = self.stats
+        pending = self.pending
+        while pending:
+            paths, sigs = pending.pop(0)
+            for path, sig in zip(paths, sigs, strict=True):
+                if path not in stats:
+                    stats[path] = None if sig == -1 else list(sig)
+        return stats
 
     def names(self, folder: str) -> set[str] | None:
         """Top-level names importable from *folder* as of this snapshot (None: unreadable)."""

@@ -155,7 +155,20 @@ class _RegistryMapping(_GenericMapping[V]):
         entry = self._view().get(key)
         if entry is None:
             raise KeyError(key)
+        if entry.source == "cache" and not self._recorded(entry):
+            # a document whose reference leaves the recorded modules (its checksum holds:
+            # a deliberate edit) is refused here as on resolution: discovered afresh
+            self._refuse(f"{entry.ref} points into a module discovery did not record")
+            return self.info(key)
         return {"key": key, "source": entry.source, **entry.info}
+
+    def _recorded(self, entry: Entry) -> bool:
+        """Whether *entry*'s reference points into a module discovery recorded."""
+        raise NotImplementedError
+
+    def _refuse(self, reason: str) -> None:
+        """Drop the cache read, saying *reason*, and discover afresh."""
+        raise NotImplementedError
 
     def _shown(self) -> str:
         return ", ".join(f"{k!r}: {_short(e)}" for k, e in self._view().items())
@@ -358,6 +371,17 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
     def _value(self, entry: Entry) -> Any:
         return resolve(self, entry, None)
 
+    def _recorded(self, entry: Entry) -> bool:
+        return (entry.ref or "").partition(":")[0] in self._ensure().modules
+
+    def _refuse(self, reason: str) -> None:
+        from ._fileio import warn_once
+
+        name = self.name
+        warn_once(f"stale:{name}", "registry %s: cache dropped: %s; rediscovering", name, reason)
+        self.cache.clear()
+        self.discover(force=True)
+
     def _key_error(self, key: object, view: _RegistryMapping[Any] | None = None) -> KeyError:
         """A ``KeyError`` saying why *key* is absent (unavailable, blocked, skipped, ...)."""
         from ._diagnostics import key_error
@@ -427,6 +451,12 @@ class SecondaryRegistryDict(_RegistryMapping[V]):
 
     def _value(self, entry: Entry) -> Any:
         return resolve(self.primary, entry, self.name)
+
+    def _recorded(self, entry: Entry) -> bool:
+        return self.primary._recorded(entry)
+
+    def _refuse(self, reason: str) -> None:
+        self.primary._refuse(reason)
 
     def _key_error(self, key: object) -> KeyError:
         return self.primary._key_error(key, self)

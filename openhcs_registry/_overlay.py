@@ -109,24 +109,18 @@ class Overlay:
     def view(self, state: Snapshot) -> dict[str, Entry]:
         """The snapshot's items, then classes noted at import time, then run-time values."""
         merged = dict(state.items)
-        blocked = state.blocked_modules
         for obj in autoregister.noted(self.config.name):
-            module = getattr(obj, "__module__", None)
-            if (
-                blocked
-                and isinstance(module, str)
-                and any(module == b or module.startswith(b + ".") for b in blocked)
-            ):
-                continue  # a blocked plugin stays out even when its module is imported
-            self._overlay_noted(merged, obj)
+            self._overlay_noted(merged, obj, state)
         merged.update(self.explicit)
         return merged
 
-    def _overlay_noted(self, merged: dict[str, Entry], obj: Any) -> None:
+    def _overlay_noted(self, merged: dict[str, Entry], obj: Any, state: Snapshot) -> None:
         """Add a class noted at import time that discovery did not persist (run-time only).
 
         Ordered for the common case: most noted classes *are* the discovered or cached entry
-        for their key, which two cheap checks settle before any judging.
+        for their key, or carry no key (a base class), which cheap checks settle before the
+        blocked modules are read (a cached snapshot parses them on first use) or anything
+        is judged.
         """
         cfg = self.config
         try:
@@ -144,6 +138,14 @@ class Overlay:
 
                 if existing.ref == reference_of(obj):
                     return  # the cached entry for this very class, not yet resolved
+        module = getattr(obj, "__module__", None)
+        blocked = state.blocked_modules
+        if (
+            blocked
+            and isinstance(module, str)
+            and any(module == b or module.startswith(b + ".") for b in blocked)
+        ):
+            return  # a blocked plugin stays out even when its module is imported
         if not isinstance(obj, type) or admit(cfg, obj, key) is not None:
             return  # the rules discovery applies: a class it would refuse is not overlaid
         if existing is not None:

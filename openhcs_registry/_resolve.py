@@ -118,14 +118,8 @@ def rediscover_for(
     registry: LazyDiscoveryDict[Any], key: str, secondary: str | None, reason: str
 ) -> Any:
     """Drop the cache, discover afresh, and read *key* again (KeyError if it is gone)."""
-    from . import _fileio
-
     name = registry.name
-    _fileio.warn_once(
-        f"stale:{name}", "registry %s: cache dropped: %s; rediscovering", name, reason
-    )
-    registry.cache.clear()
-    registry.discover(force=True)
+    registry._refuse(reason)
     if secondary is None:
         entry = registry._view().get(key)
         if entry is None:

@@ -50,26 +50,72 @@ class _Unresolved:
 UNRESOLVED: Any = _Unresolved()
 
 
+def _parsed(text: str, kind: type) -> Any:
+    """*text* parsed as JSON if it is a *kind*, else an empty *kind* (a damaged part)."""
+    import orjson
+
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return kind()
+    return value if type(value) is kind else kind()
+
+
 class Stored:
     """What a cached snapshot keeps of its document besides the items.
 
-    The module and file tables (``{module: row}``, the file paths) are read on a warm
-    start (a reference may point only into a recorded module's file); the plugin records
-    and their calling order are in the document's cold part, parsed only when provenance
-    or the plugin list is first asked for (``registry.info``, ``registry.plugins``).  A
-    cold part that cannot be parsed gives no records: provenance degrades, nothing breaks.
+    The file paths are read on a warm start (their stats are the check).  The module table
+    (``{module: row of its file}``) and the blocked modules stay JSON text until a value
+    is resolved (a reference may point only into a recorded module's file: checked then,
+    :func:`._resolve.import_entry`) or a class noted at import time is judged: a warm
+    listing pays for neither.  The plugin records and their calling order are in the
+    document's cold part, parsed only when provenance or the plugin list is first asked
+    for (``registry.info``, ``registry.plugins``).  A part that cannot be parsed gives
+    nothing (no recorded module, no record): a reference then goes stale and the registry
+    is rediscovered; provenance degrades; nothing breaks.
     """
 
-    __slots__ = ("_cold", "_load", "_records", "files", "modules")
+    __slots__ = ("_blocked", "_cold", "_load", "_missing", "_modules", "_records", "files")
 
     def __init__(
-        self, modules: dict[str, Any], files: list[str], load: Callable[[], dict[str, Any]]
+        self,
+        modules: str | dict[str, Any],
+        files: list[str],
+        load: Callable[[], dict[str, Any]],
+        missing: frozenset[int] = frozenset(),
+        blocked: str | list[str] = "[]",
     ) -> None:
-        self.modules = modules
+        self._modules = modules  # JSON text until first needed
         self.files = files
+        self._missing = missing  # rows of files recorded as missing
+        self._blocked = blocked
         self._load = load  # parses (and checksums) the cold part; raises if it is unusable
         self._cold: dict[str, Any] | None = None
         self._records: list[dict[str, Any]] | None = None
+
+    @property
+    def modules(self) -> dict[str, Any]:
+        """``{module: row}``, parsed on first use (JSON text of another shape: empty)."""
+        found = self._modules
+        if type(found) is str:
+            found = self._modules = _parsed(found, dict)
+        return found  # type: ignore[return-value]
+
+    def allowed(self) -> frozenset[str]:
+        """The modules a reference may point into: recorded with a file that exists."""
+        count = len(self.files)
+        missing = self._missing
+        return frozenset(
+            name
+            for name, at in self.modules.items()
+            if type(at) is int and 0 <= at < count and at not in missing
+        )
+
+    def blocked(self) -> frozenset[str]:
+        """The modules whose classes are never overlaid (see :class:`Snapshot`)."""
+        found = self._blocked
+        names = _parsed(found, list) if type(found) is str else found
+        return frozenset(n for n in names if type(n) is str)
 
     def file_of(self, module: str) -> str | None:
         """The recorded file of *module*, if any."""
@@ -187,9 +233,10 @@ class Snapshot:
     """
 
     __slots__ = (
+        "_blocked_modules",
+        "_modules",
         "_plugins",
         "_table",
-        "blocked_modules",
         "cacheable",
         "distributions",
         "environment",
@@ -197,7 +244,6 @@ class Snapshot:
         "items",
         "launch",
         "module_files",
-        "modules",
         "package_dirs",
         "path",
         "records",
@@ -228,9 +274,10 @@ class Snapshot:
         self.secondaries: dict[str, dict[str, Any]] = {} if secondaries is None else secondaries
         self.failures: list[PluginFailure] = [] if failures is None else failures
         self.skipped: list[PluginFailure] = [] if skipped is None else skipped
-        self.modules: set[str] | frozenset[str] = set() if modules is None else modules
-        self.blocked_modules: set[str] | frozenset[str] = (
-            set() if blocked_modules is None else blocked_modules
+        # None in a cached snapshot: taken from its table when first needed (see below)
+        self._modules = modules if modules is not None or table is not None else set()
+        self._blocked_modules = (
+            blocked_modules if blocked_modules is not None or table is not None else set()
         )
         #: a fresh snapshot: the plugins in calling order
         self._plugins: list[dict[str, Any]] = [] if plugins is None else plugins
@@ -247,6 +294,34 @@ class Snapshot:
         self.distributions: dict[str, Any] = {}
         self.cacheable = True
         self.uncacheable_reason: str | None = None
+
+    @property
+    def modules(self) -> set[str] | frozenset[str]:
+        """The recorded modules: a reference is imported only from one of these (a cached
+        snapshot reads them from its table on first use: a warm listing never does)."""
+        found = self._modules
+        if found is None:
+            table = self._table
+            found = self._modules = table.allowed() if table is not None else frozenset()
+        return found
+
+    @modules.setter
+    def modules(self, value: set[str] | frozenset[str]) -> None:
+        self._modules = value
+
+    @property
+    def blocked_modules(self) -> set[str] | frozenset[str]:
+        """Modules whose classes noted at import time are never overlaid (a cached
+        snapshot reads them from its table on first use)."""
+        found = self._blocked_modules
+        if found is None:
+            table = self._table
+            found = self._blocked_modules = table.blocked() if table is not None else frozenset()
+        return found
+
+    @blocked_modules.setter
+    def blocked_modules(self, value: set[str] | frozenset[str]) -> None:
+        self._blocked_modules = value
 
     @property
     def plugins(self) -> list[dict[str, Any]]:

@@ -145,13 +145,20 @@ class World:
         return self.cache_dir / f"{self.name}_registry.json"
 
     def read_cache(self) -> dict[str, Any]:
-        return json.loads(self.cache_file.read_text())
+        """The cache document, its answer's fields in their plain form (``items`` as
+        ``{key: {"ref", "p"}}``, ``modules`` as ``{module: row}``: see ``_cache.pack``)."""
+        from openhcs_registry._cache import unpack
+
+        doc = json.loads(self.cache_file.read_text())
+        return {**doc, **unpack(doc)}
 
     def write_cache(self, doc: dict[str, Any]) -> None:
-        """Write *doc* as the engine would (with a valid checksum): a deliberate edit."""
+        """Write *doc* (as :meth:`read_cache` gives it) as the engine would, with a valid
+        checksum: a deliberate edit."""
+        from openhcs_registry._cache import pack
         from openhcs_registry._fileio import encode_document
 
-        self.cache_file.write_bytes(encode_document(doc))
+        self.cache_file.write_bytes(encode_document(pack(doc)))
         os.chmod(self.cache_file, 0o600)
 
     def env(self, **extra: str) -> dict[str, str]:

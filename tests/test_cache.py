@@ -357,7 +357,6 @@ def test_missing_dependency_saved_in_the_launch_folder_invalidates(world: World)
         None,  # wrong-typed fields in an otherwise valid file
         "truncate",
         "items-wrong-type",
-        "ref-garbage",
     ],
     ids=[
         "empty",
@@ -370,7 +369,6 @@ def test_missing_dependency_saved_in_the_launch_folder_invalidates(world: World)
         "wrong-typed",
         "truncated-real",
         "items-wrong-type",
-        "ref-garbage",
     ],
 )
 def test_corrupt_files_rebuild_with_one_warning(
@@ -391,10 +389,6 @@ def test_corrupt_files_rebuild_with_one_warning(
     elif content == "items-wrong-type":
         doc = json.loads(raw)
         doc["items"] = ["alpha", "beta"]
-        data = encode_document(doc)
-    elif content == "ref-garbage":
-        doc = json.loads(raw)
-        doc["items"]["alpha"]["ref"] = "os:system"
         data = encode_document(doc)
     else:
         assert isinstance(content, bytes)
@@ -440,6 +434,29 @@ def test_reference_that_no_longer_resolves_drops_cache(world: World) -> None:
     assert out[0] == ["alpha", "beta"]
     assert out[1].startswith("KeyError") and "no longer provided" in out[1]
     assert out[2:] == ["fresh", ["alpha"]]
+
+
+def test_reference_into_an_unrecorded_module_is_refused_when_read(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A checksummed document whose reference points outside the recorded modules still
+    lists (keys are not references), but reading the value refuses it before any import:
+    the cache is dropped, with one warning, and the value is the fresh discovery's."""
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    doc = world.read_cache()
+    doc["items"]["alpha"]["ref"] = "os:system"
+    world.write_cache(doc)
+    reg.reset()
+    assert sorted(reg) == ["alpha", "beta"]
+    assert reg.source == "cache"
+    with caplog.at_level(logging.WARNING, logger="openhcs_registry"):
+        value = reg["alpha"]
+    assert value.__name__ == "Alpha"
+    assert reg.source == "fresh"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "discovery did not record" in warnings[0]
 
 
 def test_reference_outside_recorded_modules_is_never_imported(world: World) -> None:
@@ -580,7 +597,7 @@ def test_plausible_edits_are_caught_by_the_checksum(world: World, edit: str) -> 
     list(reg)
     raw = world.cache_file.read_bytes()
     if edit == "rename-key":
-        data = raw.replace(b'"alpha":{', b'"zzzzz":{', 1)
+        data = raw.replace(b'"items":[["alpha"', b'"items":[["zzzzz"', 1)
     elif edit == "swap-refs":
         data = (
             raw.replace(b":Alpha", b":TEMP")
@@ -819,3 +836,98 @@ def test_an_install_declaring_no_switch_keeps_the_index_as_it_was(world: World) 
     )
     assert ["later", world.spec] in [row[1:] for row in declared], declared
     assert index.read_bytes() != before
+
+
+def test_signatures_taken_in_c_equal_one_by_one_and_the_writers_stamp(tmp_path: Path) -> None:
+    """The warm check's signatures (``map`` over ``os.stat``, going on after a missing file)
+    are the ones a file-by-file stat gives, and their fold is the writer's stamp of rows
+    recorded with those stats: a missing file first, in the middle, last, twice in a row,
+    a path with a NUL byte, no path at all."""
+    from openhcs_registry._cache import _signature, _signatures, fold_rows
+    from openhcs_registry._environment import file_stat
+
+    present = []
+    for i in range(6):
+        path = tmp_path / f"f{i}.py"
+        path.write_text("x" * i)
+        present.append(str(path))
+    gone = [str(tmp_path / "gone1"), str(tmp_path / "gone2")]
+    cases = [
+        present,
+        [gone[0], *present],
+        [*present, gone[0]],
+        [*present[:3], *gone, *present[3:]],
+        [str(tmp_path / "nul\0byte"), *present],
+        gone,
+        [],
+    ]
+    for paths in cases:
+        sigs = _signatures(paths)
+        assert sigs == [_signature(p) for p in paths]
+        rows = [[p, *(file_stat(p) or [None, None, None, None])] for p in paths]
+        assert [-1 if r[1] is None else tuple(r[1:5]) for r in rows] == sigs
+        assert hash(tuple(sigs)) == fold_rows(rows)
+
+
+def test_written_answer_fields_unpack_to_what_discovery_built(world: World) -> None:
+    """``pack`` and ``unpack`` are inverse: the plain form read back from the file packs to
+    the very fields written, and holds what the registry answers."""
+    from openhcs_registry._cache import pack, unpack
+
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    raw = json.loads(world.cache_file.read_text())
+    plain = {**raw, **unpack(raw)}
+    assert sorted(plain["items"]) == ["alpha", "beta"]
+    assert plain["items"]["alpha"]["ref"] == reg.reference("alpha")
+    assert plain["modules"][f"alpha_{world.tag}"] == raw["files"].index(reg.info("alpha")["file"])
+    again = pack(plain)
+    for field in ("modules", "blocked_modules", "items", "secondaries"):
+        assert again[field] == raw[field]
+
+
+def test_a_warm_listing_leaves_the_module_tables_unparsed(world: World) -> None:
+    """Listing keys reads neither the module table nor the blocked modules (JSON text until a
+    value or its provenance is asked for); then they are the recorded ones."""
+    two_plugin_world(world)
+    _warm(world)
+    out = world.run(
+        f"""
+        import json
+        from {world.spec} import REGISTRY
+        keys = sorted(REGISTRY)
+        table = REGISTRY._state._table
+        before = [type(table._modules).__name__, type(REGISTRY._state._blocked_modules).__name__]
+        ref = REGISTRY.reference("alpha")
+        modules = sorted(REGISTRY.recorded_modules)
+        print(json.dumps([REGISTRY.source, keys, before, ref, modules]))
+        """
+    )
+    assert out[:3] == ["cache", ["alpha", "beta"], ["str", "NoneType"]]
+    assert out[3] == f"alpha_{world.tag}:Alpha"
+    assert f"alpha_{world.tag}" in out[4] and f"beta_{world.tag}" in out[4]
+
+
+def test_provenance_of_a_reference_outside_the_recorded_modules_is_refused(
+    world: World,
+) -> None:
+    """``info()`` on a re-signed document whose reference leaves the recorded modules
+    reports the fresh discovery's provenance, having dropped the cache (as reading the value
+    does), and imports nothing."""
+    two_plugin_world(world)
+    _warm(world)  # (a document of the subprocesses' environment)
+    doc = world.read_cache()
+    doc["items"]["alpha"]["ref"] = "os:system"
+    world.write_cache(doc)
+    out = world.run(
+        f"""
+        import json, sys
+        from {world.spec} import REGISTRY
+        keys = sorted(REGISTRY)
+        source = REGISTRY.source
+        ref = REGISTRY.info("alpha")["ref"]
+        print(json.dumps([keys, source, ref, REGISTRY.source]))
+        """
+    )
+    assert out == [["alpha", "beta"], "cache", f"alpha_{world.tag}:Alpha", "fresh"]

@@ -53,7 +53,7 @@ class Fuzzed:
         self.world = world
         self.registry = world.registry()
         self.fresh = {k: self.registry.reference(k) for k in sorted(self.registry)}
-        self.valid = world.read_cache()
+        self.valid = orjson.loads(world.cache_file.read_bytes())  # as written: packed fields
         self.manager = RegistryCacheManager(self.registry.config)
         assert self.manager.load() is not None  # the unmodified document is accepted
 
@@ -64,7 +64,12 @@ class Fuzzed:
         state = self.manager.load()  # must not raise
         assert set(sys.modules) == before, "the reader imported a module"
         if state is not None:
-            assert {k: i.ref for k, i in state.items.items()} == self.fresh
+            # the keys are the fresh ones; a reference that is not is one that reading the
+            # value or its provenance refuses (it leaves the recorded modules)
+            assert sorted(state.items) == sorted(self.fresh)
+            for key, entry in state.items.items():
+                ref = entry.ref or ""
+                assert ref == self.fresh[key] or ref.partition(":")[0] not in state.modules
 
     def check_registry(self, data: bytes) -> None:
         self.world.cache_file.write_bytes(data)
@@ -83,6 +88,15 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
 
 
 def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in *doc* a value can be set, but the registry keys themselves.
+
+    A key renamed in a document re-signed with a valid checksum is, to any reader, a key
+    discovery wrote (its value is still refused when read: the contract checks the key);
+    the object form of the items kept keys out of reach of this mutation, the column form
+    (``_cache.pack``) keeps them out here.
+    """
+    if prefix[:2] == ("items", 0) or (prefix[:1] == ("secondaries",) and prefix[2:3] == (0,)):
+        return []
     out = [prefix] if prefix else []
     if isinstance(doc, dict):
         for k, v in doc.items():
@@ -145,7 +159,8 @@ def test_truncated_and_bit_flipped(fuzzed: Fuzzed, cut: int, flip: int) -> None:
 
 def test_renamed_key_with_valid_shape_is_refused(fuzzed: Fuzzed) -> None:
     doc = copy.deepcopy(fuzzed.valid)
-    doc["items"]["zzz"] = doc["items"].pop("alpha")
+    keys = doc["items"][0]  # the keys column (see _cache.pack)
+    keys[keys.index("alpha")] = "zzz"
     fuzzed.check_reader(orjson.dumps(doc))  # without the engine's checksum: refused
     fuzzed.check_registry(orjson.dumps(doc))
 

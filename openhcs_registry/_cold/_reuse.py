@@ -35,7 +35,7 @@ def _changed_files(files: list[list[Any]]) -> set[int]:
     # the stats the warm check just took (taken before anything is read again, so a change
     # after them is recorded as a change for the next start); the snapshot's stat inlined
     # and the fields compared one by one: thousands of rows
-    seen = snap.stats
+    seen = snap.signatures()
     changed = set()
     at = -1
     for rec in files:

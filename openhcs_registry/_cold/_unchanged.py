@@ -35,6 +35,7 @@ from .._cache import (
     _answer,
     _digest,
     _failures,
+    pack,
 )
 from .._diagnostics import reentry_count
 from .._environment import listing_checksum, snapshot
@@ -434,6 +435,7 @@ def _rewrite(
 def install(manager: RegistryCacheManager, new: dict[str, Any]) -> Snapshot:
     """Write the document *new* (what a full discovery would write, proven so) and give
     its answer as the snapshot to install, as a fresh discovery's."""
+    new = pack(new)
     payload, cold_bytes, coldsum = _fileio.encode_parts(new)
     # the answer keeps the cold part as bytes, as a warm start's does: the parsed previous
     # document (thousands of records and rows) is freed now, not traversed at exit
