@@ -384,7 +384,21 @@ class RegistryCacheManager:
         logger.debug(
             "registry %s: loaded %d keys from %s", self.config.name, len(state.items), path
         )
+        if _settles(doc, state.timestamp):
+            self._settle(doc)
         return state
+
+    def _settle(self, doc: dict[str, Any]) -> None:
+        """Write *doc* again with its racy rows settled (:func:`._cold._unchanged.settle`);
+        a failure only leaves them compared by content at the next start."""
+        from ._cold._unchanged import settle
+
+        try:
+            settle(self, doc)
+        except Exception as exc:  # the answer stands; the document stays as it was
+            logger.debug("registry %s: cache not settled: %s", self.config.name, exc)
+        else:
+            logger.debug("registry %s: cache rewritten, its racy rows settled", self.config.name)
 
     def validate(self, doc: dict[str, Any], path: str | None = None) -> Snapshot:
         """Check *doc* against this process; raise CacheInvalid/CacheCorrupt or return it.
@@ -574,6 +588,31 @@ def _answer(
 #: The environment section last found valid: ``(look, its raw bytes, the racy bound it was
 #: checked with, the parsed section)``; see :func:`_checked_env`.
 _env_checked: tuple[_EnvSnapshot, bytes, int, dict[str, Any]] | None = None
+
+
+#: Racy files whose digests a start compares rather than write the document again: one
+#: edited plugin's few files cost less to read at each start than a rewrite at a large
+#: plugin set; a racy folder (its listing) or a fresh install's files do not.
+_SETTLE_FILES = 8
+
+
+def _settles(doc: dict[str, Any], ts: float) -> bool:
+    """Whether a valid *doc* has rows compared by content only because they were modified
+    close to its write (*ts*), more than a few, or a folder, and the racy window has passed
+    since (see :func:`._cold._unchanged.settle`).  Reads few rows: the racy files' count,
+    the folders, the ``sys.path`` entries."""
+    now = time.time()
+    if now - ts <= _RACY_COARSE_NS / 1e9 or ts > now:
+        return False
+    racy = doc.get("racy")
+    if type(racy) is list and len(racy) > _SETTLE_FILES:
+        return True
+    racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
+    for rows in (doc.get("dirs"), env_section(doc).get("path")):
+        for row in rows or ():
+            if type(row) is list and len(row) > 1 and type(row[1]) is int and row[1] >= racy_ns:
+                return True
+    return False
 
 
 def env_section(doc: dict[str, Any]) -> dict[str, Any]:

@@ -931,3 +931,31 @@ def test_provenance_of_a_reference_outside_the_recorded_modules_is_refused(
         """
     )
     assert out == [["alpha", "beta"], "cache", f"alpha_{world.tag}:Alpha", "fresh"]
+
+
+def test_racy_rows_settle_once_their_window_has_passed(world: World) -> None:
+    """A document written right after its plugins were installed has the site folder's
+    listing and the plugin files' digests compared at every start; once the racy window has
+    passed, the first warm start that finds them unchanged writes the document again
+    without them, same answer and stamps, and a later edit is still seen by its stat."""
+    two_plugin_world(world)
+    _warm(world)
+    before = world.read_cache()
+    assert before["racy"], "the plugin files were written just before: their rows are racy"
+    site = [row for row in before["env"]["path"] if row[0] == str(world.site)]
+    assert site and site[0][1] >= int(before["timestamp"] * 1e9) - 2_500_000_000
+    time.sleep(2.6)  # the coarse racy window (2.5 s)
+    assert warm_state(world)["source"] == "cache"
+    after = world.read_cache()
+    assert after["racy"] == [] and after["timestamp"] > before["timestamp"]
+    for field in ("items", "modules", "files", "stamp", "secondaries", "dirs"):
+        assert after[field] == before[field]
+    assert [row[:5] for row in after["cold"]["files"]] == [
+        row[:5] for row in before["cold"]["files"]
+    ]
+    assert warm_state(world)["source"] == "cache"
+    assert world.read_cache()["timestamp"] == after["timestamp"]  # settled once
+    world.write(
+        f"alpha_{world.tag}.py", world.plugin_source(("Alpha", "alpha"), ("Gamma", "gamma"))
+    )
+    assert warm_state(world)["keys"] == ["alpha", "beta", "gamma"]

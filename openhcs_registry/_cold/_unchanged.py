@@ -35,6 +35,7 @@ from .._cache import (
     _answer,
     _digest,
     _failures,
+    full_document,
     pack,
 )
 from .._diagnostics import reentry_count
@@ -417,6 +418,35 @@ def _rewrite(
 ) -> Snapshot:
     """The previous document with the new file rows, stamp, racy rows and write time,
     written; its answer as the snapshot to install."""
+    return install(manager, _rewritten(doc, rows))
+
+
+def settle(manager: RegistryCacheManager, doc: dict[str, Any]) -> None:
+    """Write a document that a warm start just found valid again, its racy rows settled.
+
+    Rows modified close to a write are compared by content at every start (a folder by its
+    listing, a file by its digest: see :func:`.._cache._folder_unchanged`), since a change
+    within the same timestamp tick would not move their stat.  Once that window has passed,
+    and the warm check has just found them unchanged, any later change moves their stat: the
+    document is written again with a new write time, and without the digests of files
+    modified before the window, so that later starts compare stats only (as ``git`` refreshes
+    racily clean index entries).  The answer, the recorded stats and the stamps are the
+    ones checked; a document that cannot be read whole is left as it is.
+    """
+    full = full_document(doc)
+    limit = time.time_ns() - _RACY_COARSE_NS
+    rows = {
+        at: row[:5]
+        for at, row in enumerate(full["files"])
+        if len(row) == 6 and type(row[1]) is int and row[1] < limit
+    }
+    payload, _, _ = _fileio.encode_parts(pack(_rewritten(full, rows)))
+    _fileio.write_encoded(manager.file, payload)
+
+
+def _rewritten(doc: dict[str, Any], rows: dict[int, list[Any]]) -> dict[str, Any]:
+    """The previous (whole) document with the new file *rows* (by index), stamp, racy rows
+    and write time."""
     file_rows: list[list[Any]] = list(doc["files"])
     for i, row in rows.items():
         file_rows[i] = row
@@ -429,7 +459,7 @@ def _rewrite(
     cold = {key: doc[key] for key in _COLD}
     cold["files"] = file_rows
     new["cold"] = cold
-    return install(manager, new)
+    return new
 
 
 def install(manager: RegistryCacheManager, new: dict[str, Any]) -> Snapshot:
