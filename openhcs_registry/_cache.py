@@ -36,12 +36,14 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 9  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 10  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
 #                    8: the environment section first, as bytes a burst checks once;
-#                    9: stamps fold the signatures as one tuple (_signatures, in C)
+#                    9: stamps fold the signatures as one tuple (_signatures, in C), the
+#                       answer's items as columns, the module tables as text (pack);
+#                   10: a head saying where the warm part ends, and its sum (_fileio._with_head)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -564,7 +566,7 @@ def _answer(
     # the cold part's loader keeps only what parsing it needs, not the parsed warm fields
     # (items, failures, configuration...): those are garbage once this answer is built
     cold = {"cold": get("cold"), "coldsum": get("coldsum")}
-    table = Stored(modules, files, lambda: cold_part(cold), frozenset(missing), blocked)
+    table = Stored(modules, files, lambda: _cold_of(cold, path), frozenset(missing), blocked)
     items = _items(get("items"), plugins, table, "items")
     raw_secondaries = _obj(get("secondaries"), "secondaries")
     secondaries: dict[str, dict[str, Entry]] = {}
@@ -620,7 +622,7 @@ def env_section(doc: dict[str, Any]) -> dict[str, Any]:
     memo = _env_checked
     if memo is not None and doc.get("env") == memo[1]:
         doc["env"] = memo[3]  # the same bytes, parsed already (treated as read-only)
-    return _part(doc, "env", bytes, _fileio.parse_env)
+    return _part(doc, "env", (bytes,), _fileio.parse_env)
 
 
 def _checked_env(
@@ -974,22 +976,41 @@ def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool, dists: b
 
 def cold_part(doc: dict[str, Any]) -> dict[str, Any]:
     """The cold part of a document read with ``lazy=True`` (parsed here, once)."""
-    return _part(doc, "cold", memoryview, _fileio.parse_cold)
+    return _part(doc, "cold", (memoryview, _fileio.ColdPart), _fileio.parse_cold)
 
 
-def _part(doc: dict[str, Any], key: str, raw: type, parse: Any) -> dict[str, Any]:
-    """*doc*'s part *key*, parsed by *parse* while still of the *raw* type it was read as
-    (then kept parsed in *doc*); a part that does not parse is a corrupt document."""
+def _cold_of(doc: dict[str, Any], path: str) -> dict[str, Any]:
+    """:func:`cold_part` for provenance.  A warm start reads the cold part only when asked
+    (its own sum checks it then), so a damaged one is found late: its document is removed,
+    with a warning, and the next start rebuilds it whole, instead of serving it on without
+    provenance."""
+    try:
+        return cold_part(doc)
+    except CacheCorrupt as exc:
+        ref = doc.get("cold")
+        if type(ref) is _fileio.ColdPart and ref.remove():
+            _fileio.warn_once(
+                path, "registry cache %s: cold part damaged (%s); removed, to be rebuilt", path, exc
+            )
+        raise
+
+
+def _part(doc: dict[str, Any], key: str, raw: tuple[type, ...], parse: Any) -> dict[str, Any]:
+    """*doc*'s part *key*, parsed by *parse* while still of a *raw* type it was read as
+    (then kept parsed in *doc*); a part that does not parse is a corrupt document, one
+    whose file was replaced since its warm part was read is a stale one."""
     value = doc.get(key)
-    if type(value) is raw:
+    if type(value) in raw:
         try:
             value = doc[key] = parse(doc)
+        except _fileio.DocumentReplaced as exc:
+            raise CacheInvalid(str(exc)) from exc
         except ValueError as exc:
             raise CacheCorrupt(str(exc)) from exc
     return _obj(value, key)
 
 
-# The answer's warm fields are written for a warm listing (format 9): the items of each
+# The answer's warm fields are written for a warm listing (format 9 on): the items of each
 # group as four columns ``[keys, references, plugin indexes, rows given a key]`` (lists,
 # which a parser builds far faster than one object per item), the module table and the
 # blocked modules as JSON text (parsed only when a value is resolved or a noted class is

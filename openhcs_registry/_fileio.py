@@ -132,7 +132,7 @@ def encode_parts(doc: dict[str, Any]) -> tuple[Chunks, memoryview | None, int | 
     """
     import orjson
 
-    skip: tuple[str, ...] = ("checksum", "cold", "split", "coldsum", "env", "envlen")
+    skip: tuple[str, ...] = ("checksum", "cold", "split", "coldsum", "env", "envlen", "warm")
     if "env" in doc:
         skip += ("cache_version",)  # written first, by _with_env
     if "cold" not in doc:
@@ -141,10 +141,74 @@ def encode_parts(doc: dict[str, Any]) -> tuple[Chunks, memoryview | None, int | 
     cold = orjson.dumps(doc["cold"])
     warm = {k: v for k, v in doc.items() if k not in skip}
     coldsum = warm["coldsum"] = cold_checksum(cold)
-    body = _with_env(doc, orjson.dumps(warm))
+    body = _with_head(_with_env(doc, orjson.dumps(warm)))
     at = len(body) - 1
     tail = b"%s%d%s%d}" % (_SPLIT_FIELD, at, _CHECKSUM_FIELD, checksum(body))
     return [memoryview(body)[:at], _COLD_FIELD, cold, tail], memoryview(cold), coldsum
+
+
+#: A registry document's head, right after its ``cache_version``: ``,"warm":[W,S]``, the
+#: length ``W`` of the bytes before the cold part and the :func:`warm_checksum` ``S`` of
+#: those after the head (see :func:`_with_head`).
+_WARM_FIELD = b',"warm":['
+
+
+def _with_head(body: bytes) -> bytes:
+    """*body* (a registry document's warm fields, ``cache_version`` first, closed by ``}``)
+    with the head that lets a warm start read the warm part alone.
+
+    The warm part is what a warm start reads: the head says how many bytes that is, so that
+    the cold part (most of the file at a large plugin set) is not read at all, and carries
+    the checksum of what follows it, since the trailing ``"checksum"`` lies beyond.
+    """
+    start = len(_VERSION_FIELD)
+    end = start
+    while body[end : end + 1].isdigit():
+        end += 1
+    rest = memoryview(body)[end:-1]  # the fields after the version, without the closing brace
+    total = warm_checksum(rest)
+    length = 0
+    for _ in range(3):  # the head's own digits count in the length it gives
+        field = b"%s%d,%d]" % (_WARM_FIELD, length, total)
+        length = end + len(field) + len(rest)
+    return b"%s%s%s}" % (body[:end], field, rest)
+
+
+def _warm_head(head: bytes) -> tuple[int, int, int] | None:
+    """``(where the head ends, the warm part's length, its checksum)`` from the first bytes
+    of a registry document, or None if it has no head."""
+    if not head.startswith(_VERSION_FIELD):
+        return None
+    mark = head.find(_WARM_FIELD, len(_VERSION_FIELD), len(_VERSION_FIELD) + 12)
+    if mark < 0 or not head[len(_VERSION_FIELD) : mark].isdigit():
+        return None
+    digits_at = mark + len(_WARM_FIELD)
+    close = head.find(b"]", digits_at)
+    length, comma, total = head[digits_at:close].partition(b",")
+    if close < 0 or not comma or not length.isdigit() or not total.lstrip(b"-").isdigit():
+        return None
+    return close + 1, int(length), int(total)
+
+
+#: Bytes of a registry document read first, to find its head.
+_HEAD_BYTES = 96
+
+#: :func:`warm_checksum` sums this many bytes at a time.
+_CHUNK = 1 << 14
+
+
+def warm_checksum(data: bytes | memoryview) -> int:
+    """A 61-bit checksum of a registry document's warm part, as :func:`checksum` but over
+    16 KiB at a time: one integer of the whole part (half a megabyte at 2000 plugins) takes
+    fresh memory, and on a fresh process every page of it is a fault.  The length is folded
+    in first, each chunk's value after it, so a change confined to 60 consecutive bits of a
+    chunk, or of the length, is always detected, and any other with probability 1 - 2**-61.
+    """
+    view = memoryview(data)
+    acc = hash(len(view))
+    for at in range(0, len(view), _CHUNK):
+        acc = hash((acc, hash(int.from_bytes(view[at : at + _CHUNK], "little"))))
+    return acc
 
 
 #: How a document with an environment section begins: ``{"cache_version":N,"envlen":L,"env":``
@@ -188,8 +252,11 @@ def _env_at(data: bytes, end: int) -> tuple[int, int, int] | None:
     if not data.startswith(_VERSION_FIELD):
         return None
     head = len(_VERSION_FIELD)
-    mark = data.find(_ENVLEN_FIELD, head, head + 24)
-    if mark < 0 or not data[head:mark].isdigit():
+    mark = data.find(_ENVLEN_FIELD, head, head + _HEAD_BYTES)
+    if mark < 0:
+        return None
+    found = _warm_head(data[:mark])
+    if not (data[head:mark].isdigit() or (found is not None and found[0] == mark)):
         return None
     digits_at = mark + len(_ENVLEN_FIELD)
     field = data.find(_ENV_FIELD, digits_at, digits_at + 16)
@@ -210,6 +277,8 @@ def parse_cold(doc: dict[str, Any]) -> Any:
     import orjson
 
     cold = doc.get("cold")
+    if type(cold) is ColdPart:
+        cold = cold.read()
     if type(cold) is not memoryview:
         return cold  # parsed with the rest (its sum verified then)
     if cold_checksum(cold) != doc.get("coldsum"):
@@ -311,8 +380,8 @@ def _open_nofollow(path: StrPath) -> int | None:
         raise UnsafeCacheFile(f"cannot open: {exc}") from exc
 
 
-def _read_checked(fd: int) -> bytes:
-    """The bytes behind *fd* if it is a private regular file of sane size."""
+def _checked_stat(fd: int) -> os.stat_result:
+    """The stat of *fd* if it is a private regular file of sane size."""
     fst = os.fstat(fd)
     if not stat.S_ISREG(fst.st_mode):
         raise UnsafeCacheFile("not a regular file")
@@ -320,9 +389,13 @@ def _read_checked(fd: int) -> bytes:
         raise UnsafeCacheFile(f"owned by uid {fst.st_uid}, not by this user")
     if fst.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise UnsafeCacheFile(f"writable by others (mode {stat.S_IMODE(fst.st_mode):o})")
-    size = fst.st_size
-    if size > MAX_CACHE_BYTES:
-        raise UnsafeCacheFile(f"too large ({size} bytes)")
+    if fst.st_size > MAX_CACHE_BYTES:
+        raise UnsafeCacheFile(f"too large ({fst.st_size} bytes)")
+    return fst
+
+
+def _read_checked(fd: int, size: int) -> bytes:
+    """The bytes behind *fd* (a file of *size* bytes by its stat), from its start."""
     data = os.read(fd, size + 1)  # documents are replaced, never rewritten: one read
     if len(data) <= size:
         return data
@@ -339,21 +412,88 @@ def _read_checked(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+def _identity(fst: os.stat_result) -> tuple[int, ...]:
+    return (fst.st_dev, fst.st_ino, fst.st_size, fst.st_mtime_ns, fst.st_ctime_ns)
+
+
+class DocumentReplaced(ValueError):
+    """The document was replaced since its warm part was read: its cold part is gone."""
+
+
+class ColdPart:
+    """Where the cold part of a document read with ``lazy=True`` lies in its file, read when
+    it is first parsed (:func:`parse_cold`): a warm start reads only the warm part.
+
+    Documents are replaced, never rewritten, so the same file (device, inode, size, times)
+    holds the same bytes; if it was replaced meanwhile, :class:`DocumentReplaced`.
+    """
+
+    __slots__ = ("identity", "path", "start")
+
+    def __init__(self, path: str, identity: tuple[int, ...], start: int) -> None:
+        self.path = path
+        self.identity = identity
+        self.start = start  # where ``,"cold":`` begins
+
+    def read(self) -> memoryview:
+        """The cold part's JSON bytes (``ValueError`` if the file no longer holds them)."""
+        fd = _open_nofollow(self.path)
+        if fd is None:
+            raise DocumentReplaced("the document was removed")
+        try:
+            fst = os.fstat(fd)
+            if _identity(fst) != self.identity:
+                raise DocumentReplaced("the document was replaced")
+            os.lseek(fd, self.start, os.SEEK_SET)
+            data = _read_checked(fd, fst.st_size - self.start)
+        finally:
+            os.close(fd)
+        end = data.rfind(_SPLIT_FIELD)
+        if not data.startswith(_COLD_FIELD) or end < 0:
+            raise ValueError("no cold part where the head says")
+        return memoryview(data)[len(_COLD_FIELD) : end]
+
+    def remove(self) -> bool:
+        """Delete the document if it is still the file read (a damaged cold part: see
+        :func:`._cache._cold_of`); one another process wrote since is left alone."""
+        try:
+            fd = _open_nofollow(self.path)
+        except UnsafeCacheFile:
+            return False
+        if fd is None:
+            return False
+        try:
+            same = _identity(os.fstat(fd)) == self.identity
+        finally:
+            os.close(fd)
+        return same and remove_document(self.path)
+
+
 def read_document(path: StrPath, lazy: bool = False) -> dict[str, Any] | None:
     """Return the JSON object stored at *path*, or ``None`` when there is none.
 
     Raises :class:`UnsafeCacheFile` or ``ValueError`` (undecodable, not an object) so the
     caller can say why it rebuilds; never anything else for bad *content*.  With *lazy*, a
-    registry document's ``"cold"`` part is left unparsed (a ``memoryview`` of its JSON
-    bytes, see :func:`encode_document`).
+    registry document's ``"cold"`` part is left unparsed: unread (a :class:`ColdPart`)
+    when the document has a head (see :func:`_with_head`), else a ``memoryview`` of its
+    JSON bytes (see :func:`encode_document`).
     """
     fd = _open_nofollow(path)
     if fd is None:
         return None
+    found = None
     try:
-        data = _read_checked(fd)
+        fst = _checked_stat(fd)
+        if lazy:
+            found = _warm_head(os.read(fd, _HEAD_BYTES))
+            os.lseek(fd, 0, os.SEEK_SET)
+            if found is not None and not found[1] < fst.st_size:
+                found = None
+        data = os.read(fd, found[1]) if found is not None else _read_checked(fd, fst.st_size)
     finally:
         os.close(fd)
+    if found is not None:
+        return _warm_part(data, found, ColdPart(os.fspath(path), _identity(fst), found[1]))
     try:
         at = _verify_checksum(data)
     except ValueError as exc:
@@ -362,22 +502,41 @@ def read_document(path: StrPath, lazy: bool = False) -> dict[str, Any] | None:
             raise StaleFormat(f"written in format {version}") from exc
         raise
     end = len(data) if at is None else at
-    env = _env_at(data, end)
-    if env is None:
-        warm = _parse(data[:end] + b"}") if at is not None else _parse(data)
-    else:
-        # the environment section is cut out and kept as bytes: a reader that checked the
-        # same bytes in this look skips parsing it (see :func:`_with_env`)
-        mark, start, stop = env
-        warm = _parse(data[:mark] + data[stop:end] + (b"}" if at is not None else b""))
-        warm["env"] = data[start:stop]
-        if not lazy:
-            warm["env"] = parse_env(warm)
+    warm = _parse_warm(data, end, at is not None)
+    if not lazy and "env" in warm:
+        warm["env"] = parse_env(warm)
     if at is None:
         return warm
     warm["cold"] = memoryview(data)[at + len(_COLD_FIELD) : data.rfind(_SPLIT_FIELD)]
     if not lazy:
         warm["cold"] = parse_cold(warm)
+    return warm
+
+
+def _warm_part(data: bytes, found: tuple[int, int, int], cold: ColdPart) -> dict[str, Any]:
+    """A registry document's warm part read alone (*data*, as its head *found* says),
+    checked by the head's sum, the environment section kept as bytes."""
+    head_end, length, total = found
+    if len(data) != length:
+        raise ValueError("the document is shorter than its head says (truncated)")
+    if warm_checksum(memoryview(data)[head_end:]) != total:
+        raise ValueError("checksum mismatch (the file was changed or damaged)")
+    warm = _parse_warm(data, length, True)
+    warm["cold"] = cold
+    return warm
+
+
+def _parse_warm(data: bytes, end: int, closed: bool) -> dict[str, Any]:
+    """The fields of *data* before *end*, the environment section cut out and kept as
+    bytes: a reader that checked the same bytes in this look skips parsing it (see
+    :func:`_with_env`).  *closed*: the bytes before *end* lack their closing brace."""
+    brace = b"}" if closed else b""
+    env = _env_at(data, end)
+    if env is None:
+        return _parse(data[:end] + brace)
+    mark, start, stop = env
+    warm = _parse(data[:mark] + data[stop:end] + brace)
+    warm["env"] = data[start:stop]
     return warm
 
 

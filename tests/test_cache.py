@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -385,7 +386,7 @@ def test_corrupt_files_rebuild_with_one_warning(
             doc
         )  # correctly checksummed: the reader's shape checks must catch it
     elif content == "truncate":
-        data = raw[: len(raw) // 2]
+        data = raw[: raw.index(b',"cold":') // 2]  # within the warm part
     elif content == "items-wrong-type":
         doc = json.loads(raw)
         doc["items"] = ["alpha", "beta"]
@@ -606,8 +607,8 @@ def test_plausible_edits_are_caught_by_the_checksum(world: World, edit: str) -> 
         )
     elif edit == "flip-byte":
         data = raw.replace(b'"version":"', b'"version":"9', 1)
-    else:
-        data = raw[: raw.rindex(b',"checksum":')] + b"}"
+    else:  # neither the head's sum nor the trailing one
+        data = re.sub(rb',"warm":\[\d+,-?\d+\]', b"", raw[: raw.rindex(b',"checksum":')] + b"}")
     assert data != raw
     world.cache_file.write_bytes(data)
     reg.reset()
@@ -626,6 +627,7 @@ def test_file_of_an_older_format_is_rebuilt_quietly(
     list(reg)
     doc = world.read_cache()
     doc.pop("checksum")
+    doc.pop("warm")  # (the head of format 10)
     if older == "format-1-no-checksum":  # as openhcs-registry wrote it before checksums
         doc["cache_version"] = 1
         world.cache_file.write_text(json.dumps(doc))
@@ -681,7 +683,7 @@ def _both(first: World, second: World, order: str = "12") -> dict[str, object]:
 
 def _env_bytes(path: Path) -> bytes:
     data = path.read_bytes()
-    assert data.startswith(b'{"cache_version":%d,"envlen":' % CACHE_VERSION)
+    assert re.match(rb'\{"cache_version":%d,"warm":\[\d+,-?\d+\],"envlen":' % CACHE_VERSION, data)
     head, _, rest = data.partition(b',"env":')
     return rest[: int(head.rpartition(b":")[2])]
 
@@ -753,13 +755,33 @@ def test_a_foreign_env_section_rebuilds_its_registry_only(
 
 
 def _resigned(data: bytes) -> bytes:
-    """*data* with its trailing checksum recomputed (over the bytes before the cold part)."""
-    from openhcs_registry._fileio import _CHECKSUM_FIELD, _cold_at, checksum
+    """*data* with its head and trailing checksum recomputed (see ``_fileio._with_head``)."""
+    from openhcs_registry._fileio import (
+        _CHECKSUM_FIELD,
+        _SPLIT_FIELD,
+        _WARM_FIELD,
+        _cold_at,
+        _warm_head,
+        _with_head,
+        checksum,
+    )
 
     end = data.rfind(_CHECKSUM_FIELD)
     at = _cold_at(data, end)
-    body = data[: end if at is None else at] + b"}"
-    return data[:end] + b"%s%d}" % (_CHECKSUM_FIELD, checksum(body))
+    assert at is not None
+    found = _warm_head(data[:96])
+    assert found is not None
+    body = _with_head(data[: data.index(_WARM_FIELD)] + data[found[0] : at] + b"}")
+    cold = data[at : data.rfind(_SPLIT_FIELD, 0, end)]
+    split = len(body) - 1
+    return b"%s%s%s%d%s%d}" % (
+        body[:-1],
+        cold,
+        _SPLIT_FIELD,
+        split,
+        _CHECKSUM_FIELD,
+        checksum(body),
+    )
 
 
 def test_installing_a_contract_that_declares_a_set_switch_rebuilds_in_full(
@@ -959,3 +981,30 @@ def test_racy_rows_settle_once_their_window_has_passed(world: World) -> None:
         f"alpha_{world.tag}.py", world.plugin_source(("Alpha", "alpha"), ("Gamma", "gamma"))
     )
     assert warm_state(world)["keys"] == ["alpha", "beta", "gamma"]
+
+
+def test_a_damaged_cold_part_is_found_when_read_and_its_document_rebuilt(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A warm start reads the warm part alone (its head's sum checks it), so a document cut
+    short in its cold part still answers; provenance, which reads the cold part, finds the
+    damage: one warning, the document removed, and the next start rebuilds it whole."""
+    two_plugin_world(world)
+    reg = world.registry()
+    list(reg)
+    raw = world.cache_file.read_bytes()
+    world.cache_file.write_bytes(raw[: raw.index(b',"cold":') + 30])
+    os.chmod(world.cache_file, 0o600)
+    reg.reset()
+    assert sorted(reg) == ["alpha", "beta"] and reg.source == "cache"
+    with caplog.at_level(logging.WARNING, logger="openhcs_registry"):
+        info = reg.info("alpha")
+    assert info["ref"] == f"alpha_{world.tag}:Alpha" and info["plugin"] is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "cold part damaged" in warnings[0]
+    assert not world.cache_file.exists()
+    reg.reset()
+    assert sorted(reg) == ["alpha", "beta"] and reg.source == "fresh"
+    reg.reset()
+    list(reg)
+    assert reg.source == "cache" and reg.info("alpha")["distribution"] == "alpha-plugin"

@@ -8,6 +8,8 @@ import logging
 import os
 import stat
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from support import World, two_plugin_world
@@ -61,7 +63,7 @@ def test_checksum_is_the_documented_int_hash_and_catches_every_short_burst() -> 
 def test_a_document_written_in_parts_is_the_encoded_document(tmp_path: object) -> None:
     """write_document writes the buffers encode_parts gives one after the other: the file
     is byte for byte encode_document's result, reads back whole and lazily (the cold part
-    then as the bytes encode_parts handed out, its sum verified on parse)."""
+    then unread, read on parse as the bytes encode_parts handed out, its sum verified)."""
     from pathlib import Path
 
     from openhcs_registry._fileio import encode_parts, parse_cold, read_document, write_document
@@ -82,5 +84,87 @@ def test_a_document_written_in_parts_is_the_encoded_document(tmp_path: object) -
     whole = read_document(path)
     assert whole is not None and whole["cold"] == doc["cold"] and whole["items"] == doc["items"]
     lazy = read_document(path, lazy=True)
-    assert lazy is not None and bytes(lazy["cold"]) == bytes(cold)
+    assert lazy is not None and bytes(lazy["cold"].read()) == bytes(cold)
     assert lazy["coldsum"] == coldsum and parse_cold(lazy) == doc["cold"]
+
+
+def _registry_doc(size: int = 3) -> dict[str, Any]:
+    return {
+        "cache_version": CACHE_VERSION,
+        "env": {"settings": {"X": ""}, "dists": {"/site": ["a-1.dist-info"]}},
+        "items": {f"k{i}": {"ref": f"m{i}:C", "p": i} for i in range(size)},
+        "cold": {"plugins": [{"name": f"p{i}", "files": [i]} for i in range(size)]},
+    }
+
+
+def test_a_lazy_read_reads_the_warm_part_alone(tmp_path: Path) -> None:
+    """The head says where the warm part ends: a lazy read checks and parses those bytes
+    only, whatever the cold part holds; the cold part is read, and its own sum checked,
+    when it is parsed, and a document replaced meanwhile is refused as replaced."""
+    from openhcs_registry._fileio import (
+        ColdPart,
+        DocumentReplaced,
+        parse_cold,
+        read_document,
+        write_document,
+    )
+
+    doc = _registry_doc(200)  # a warm part larger than the first read
+    path = tmp_path / "doc.json"
+    assert write_document(path, doc)
+    data = path.read_bytes()
+    at = data.index(b',"cold":')
+    damaged = data[: at + 40] + b"#" + data[at + 41 :]  # one byte of the cold part
+    path.write_bytes(damaged)
+    os.chmod(path, 0o600)
+    lazy = read_document(path, lazy=True)
+    assert lazy is not None and lazy["items"] == doc["items"]
+    assert type(lazy["cold"]) is ColdPart and lazy["cold"].start == at
+    with pytest.raises(ValueError, match="checksum"):
+        parse_cold(lazy)
+    with pytest.raises(ValueError):
+        read_document(path)  # a whole read parses the cold part too
+    assert write_document(path, doc)
+    lazy = read_document(path, lazy=True)
+    assert lazy is not None
+    assert write_document(path, _registry_doc(5))  # replaced before its cold part is read
+    with pytest.raises(DocumentReplaced):
+        parse_cold(lazy)
+
+
+@pytest.mark.parametrize("where", ["length", "sum", "body"])
+def test_a_damaged_head_or_warm_part_is_refused(tmp_path: Path, where: str) -> None:
+    """A changed digit of the head's length or sum, or a changed byte of the warm part, is
+    a refused document (ValueError), never another answer."""
+    from openhcs_registry._fileio import read_document, write_document
+
+    path = tmp_path / "doc.json"
+    assert write_document(path, _registry_doc(50))
+    data = bytearray(path.read_bytes())
+    head = data.index(b',"warm":[') + len(b',"warm":[')
+    if where == "length":
+        at = head
+    elif where == "sum":
+        at = data.index(b",", head) + 2
+    else:
+        at = data.index(b'"k7"') + 2
+    data[at] = ord("9") if data[at] != ord("9") else ord("1")
+    path.write_bytes(bytes(data))
+    os.chmod(path, 0o600)
+    with pytest.raises(ValueError):
+        read_document(path, lazy=True)
+    with pytest.raises(ValueError):
+        read_document(path)
+
+
+def test_warm_checksum_counts_the_length() -> None:
+    """Trailing zero bytes (which an integer of the bytes would not see) change the sum,
+    as does a byte moved across a chunk boundary."""
+    from openhcs_registry._fileio import warm_checksum
+
+    base = b"x" * 40000
+    assert warm_checksum(base) != warm_checksum(base + b"\0")
+    assert warm_checksum(base + b"\0") != warm_checksum(base + b"\0\0")
+    moved = base[:16383] + b"y" + base[16384:]
+    assert warm_checksum(moved) != warm_checksum(base[:16384] + b"y" + base[16385:])
+    assert warm_checksum(base) == warm_checksum(memoryview(base))

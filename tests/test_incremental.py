@@ -233,11 +233,15 @@ def _written(world: World, path: Path | None = None) -> dict[str, Any]:
     writes of one answer.
 
     Left out: the write time and what is computed from the bytes or the stats (checksum,
-    stamps, cold sum and offset), and the content digests of files modified racily close
-    to a write (which files those are depends on when it happened).
+    the head's length and sum, stamps, cold sum and offset), and the content digests of
+    files modified racily close to a write (which files those are depends on when it
+    happened).  The answer's fields in their plain form (``_cache.unpack``).
     """
+    from openhcs_registry._cache import unpack
+
     doc = world.read_cache() if path is None else json.loads(path.read_text())
-    for field in ("timestamp", "checksum", "stamp", "coldsum", "split", "racy"):
+    doc.update(unpack(doc) if path is not None else {})
+    for field in ("timestamp", "checksum", "warm", "stamp", "coldsum", "split", "racy"):
         doc.pop(field)
     doc["cold"]["files"] = [row[:5] for row in doc["cold"]["files"]]
     return doc

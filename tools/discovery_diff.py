@@ -317,6 +317,7 @@ def _documents(cache: Path, changed: list[str]) -> dict[str, str]:
         # length the stamp's digits change)
         data = re.sub(rb'"(d?stamp)":-?[0-9]+', rb'"\1":0', data)
         data = re.sub(rb',"envlen":[0-9]+', b',"envlen":0', data)
+        data = re.sub(rb',"warm":\[[0-9]+,-?[0-9]+\]', b',"warm":[0,0]', data)
         data = re.sub(rb'"coldsum":[0-9]+', b'"coldsum":0', data)
         data = re.sub(rb',"split":[0-9]+', b',"split":0', data)
         for rel in changed:
