@@ -193,6 +193,10 @@ def _warm_head(head: bytes) -> tuple[int, int, int] | None:
 #: Bytes of a registry document read first, to find its head.
 _HEAD_BYTES = 96
 
+#: A registry document up to this size is read whole in one call (its cold part is small);
+#: a larger one has its head read, then its warm part alone.
+_SMALL_DOCUMENT = 1 << 16
+
 #: :func:`warm_checksum` sums this many bytes at a time.
 _CHUNK = 1 << 14
 
@@ -428,15 +432,20 @@ class ColdPart:
     holds the same bytes; if it was replaced meanwhile, :class:`DocumentReplaced`.
     """
 
-    __slots__ = ("identity", "path", "start")
+    __slots__ = ("data", "identity", "path", "start")
 
-    def __init__(self, path: str, identity: tuple[int, ...], start: int) -> None:
+    def __init__(
+        self, path: str, identity: tuple[int, ...], start: int, data: bytes | None = None
+    ) -> None:
         self.path = path
         self.identity = identity
         self.start = start  # where ``,"cold":`` begins
+        self.data = data  # the whole file, when it was read whole (a small document)
 
     def read(self) -> memoryview:
         """The cold part's JSON bytes (``ValueError`` if the file no longer holds them)."""
+        if self.data is not None:
+            return _cold_bytes(memoryview(self.data)[self.start :])
         fd = _open_nofollow(self.path)
         if fd is None:
             raise DocumentReplaced("the document was removed")
@@ -448,10 +457,7 @@ class ColdPart:
             data = _read_checked(fd, fst.st_size - self.start)
         finally:
             os.close(fd)
-        end = data.rfind(_SPLIT_FIELD)
-        if not data.startswith(_COLD_FIELD) or end < 0:
-            raise ValueError("no cold part where the head says")
-        return memoryview(data)[len(_COLD_FIELD) : end]
+        return _cold_bytes(memoryview(data))
 
     def remove(self) -> bool:
         """Delete the document if it is still the file read (a damaged cold part: see
@@ -469,6 +475,15 @@ class ColdPart:
         return same and remove_document(self.path)
 
 
+def _cold_bytes(tail: memoryview) -> memoryview:
+    """The cold part's JSON in *tail*, the bytes of a document from its ``,"cold":`` on."""
+    base = max(len(tail) - 64, 0)  # the split and the checksum close the file
+    end = bytes(tail[base:]).rfind(_SPLIT_FIELD)
+    if tail[: len(_COLD_FIELD)] != _COLD_FIELD or end < 0:
+        raise ValueError("no cold part where the head says")
+    return tail[len(_COLD_FIELD) : base + end]
+
+
 def read_document(path: StrPath, lazy: bool = False) -> dict[str, Any] | None:
     """Return the JSON object stored at *path*, or ``None`` when there is none.
 
@@ -484,7 +499,7 @@ def read_document(path: StrPath, lazy: bool = False) -> dict[str, Any] | None:
     found = None
     try:
         fst = _checked_stat(fd)
-        if lazy:
+        if lazy and fst.st_size > _SMALL_DOCUMENT:
             found = _warm_head(os.read(fd, _HEAD_BYTES))
             os.lseek(fd, 0, os.SEEK_SET)
             if found is not None and not found[1] < fst.st_size:
@@ -494,6 +509,11 @@ def read_document(path: StrPath, lazy: bool = False) -> dict[str, Any] | None:
         os.close(fd)
     if found is not None:
         return _warm_part(data, found, ColdPart(os.fspath(path), _identity(fst), found[1]))
+    if lazy:  # a small document, read whole in one call: its cold part is at hand
+        found = _warm_head(data[:_HEAD_BYTES])
+        if found is not None and 0 < found[1] < len(data):
+            cold = ColdPart(os.fspath(path), _identity(fst), found[1], data)
+            return _warm_part(data, found, cold)
     try:
         at = _verify_checksum(data)
     except ValueError as exc:
@@ -514,12 +534,12 @@ def read_document(path: StrPath, lazy: bool = False) -> dict[str, Any] | None:
 
 
 def _warm_part(data: bytes, found: tuple[int, int, int], cold: ColdPart) -> dict[str, Any]:
-    """A registry document's warm part read alone (*data*, as its head *found* says),
-    checked by the head's sum, the environment section kept as bytes."""
+    """A registry document's warm part (the first bytes of *data*, as its head *found*
+    says), checked by the head's sum, the environment section kept as bytes."""
     head_end, length, total = found
-    if len(data) != length:
+    if len(data) < length:
         raise ValueError("the document is shorter than its head says (truncated)")
-    if warm_checksum(memoryview(data)[head_end:]) != total:
+    if warm_checksum(memoryview(data)[head_end:length]) != total:
         raise ValueError("checksum mismatch (the file was changed or damaged)")
     warm = _parse_warm(data, length, True)
     warm["cold"] = cold
