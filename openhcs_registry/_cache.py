@@ -386,7 +386,7 @@ class RegistryCacheManager:
         logger.debug(
             "registry %s: loaded %d keys from %s", self.config.name, len(state.items), path
         )
-        if _settles(doc, state.timestamp):
+        if _settles(doc, state.timestamp, self.config.check_mtimes):
             self._settle(doc)
         return state
 
@@ -598,21 +598,32 @@ _env_checked: tuple[_EnvSnapshot, bytes, int, dict[str, Any]] | None = None
 _SETTLE_FILES = 8
 
 
-def _settles(doc: dict[str, Any], ts: float) -> bool:
-    """Whether a valid *doc* has rows compared by content only because they were modified
-    close to its write (*ts*), more than a few, or a folder, and the racy window has passed
-    since (see :func:`._cold._unchanged.settle`).  Reads few rows: the racy files' count,
-    the folders, the ``sys.path`` entries."""
+def _settles(doc: dict[str, Any], ts: float, check: bool) -> bool:
+    """Whether a valid *doc* has rows compared by content at every start, and the racy
+    window has passed since its write (*ts*): see :func:`._cold._unchanged.settle`.
+
+    Such rows are racy files (more than a few), and folders (``sys.path`` entries; with
+    *check*, the folders plugins read) either modified close to the write, or whose stat
+    has moved since without their listing changing (a file made and removed there) and
+    has stayed put for the window.  Reads few rows, whose stats the check took already.
+    """
     now = time.time()
     if now - ts <= _RACY_COARSE_NS / 1e9 or ts > now:
         return False
     racy = doc.get("racy")
-    if type(racy) is list and len(racy) > _SETTLE_FILES:
+    if check and type(racy) is list and len(racy) > _SETTLE_FILES:
         return True
     racy_ns = int(ts * 1e9) - _RACY_COARSE_NS
-    for rows in (doc.get("dirs"), env_section(doc).get("path")):
+    quiet_ns = time.time_ns() - _RACY_COARSE_NS
+    stat = snapshot().stat
+    for rows in (doc.get("dirs") if check else None, env_section(doc).get("path")):
         for row in rows or ():
-            if type(row) is list and len(row) > 1 and type(row[1]) is int and row[1] >= racy_ns:
+            if not (type(row) is list and len(row) > 5 and type(row[0]) is str):
+                continue
+            if type(row[1]) is int and row[1] >= racy_ns:
+                return True
+            sig = stat(row[0])
+            if sig is not None and sig != row[1:5] and sig[0] < quiet_ns:
                 return True
     return False
 

@@ -430,8 +430,11 @@ def settle(manager: RegistryCacheManager, doc: dict[str, Any]) -> None:
     and the warm check has just found them unchanged, any later change moves their stat: the
     document is written again with a new write time, and without the digests of files
     modified before the window, so that later starts compare stats only (as ``git`` refreshes
-    racily clean index entries).  The answer, the recorded stats and the stamps are the
-    ones checked; a document that cannot be read whole is left as it is.
+    racily clean index entries).  A folder whose stat moved while its listing held (a file
+    made and removed there), which the check therefore listed, gets the stat it has now,
+    quiet for the window: the check just compared its listing with the recorded one.  The
+    answer, the files' stats and the stamps are the ones checked; a document that cannot be
+    read whole is left as it is.
     """
     full = full_document(doc)
     limit = time.time_ns() - _RACY_COARSE_NS
@@ -440,8 +443,25 @@ def settle(manager: RegistryCacheManager, doc: dict[str, Any]) -> None:
         for at, row in enumerate(full["files"])
         if len(row) == 6 and type(row[1]) is int and row[1] < limit
     }
+    env = full["env"]
+    full["env"] = {**env, "path": _restated(env["path"], limit)}
+    if manager.config.check_mtimes:
+        full["dirs"] = _restated(full["dirs"], limit)
     payload, _, _ = _fileio.encode_parts(pack(_rewritten(full, rows)))
     _fileio.write_encoded(manager.file, payload)
+
+
+def _restated(rows: list[list[Any]], limit: int) -> list[list[Any]]:
+    """Folder rows ``[path, *stat, listing, ...]`` a check just found unchanged, each with
+    the stat it has in this look if that moved and has been quiet since *limit*."""
+    stat = snapshot().stat
+    out = []
+    for row in rows:
+        sig = stat(row[0])
+        if sig is not None and sig != row[1:5] and sig[0] < limit:
+            row = [row[0], *sig, *row[5:]]
+        out.append(row)
+    return out
 
 
 def _rewritten(doc: dict[str, Any], rows: dict[int, list[Any]]) -> dict[str, Any]:
