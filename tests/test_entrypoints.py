@@ -253,3 +253,17 @@ def test_declares_switches_reads_only_the_new_folders(tmp_path: Path) -> None:
     assert not _entrypoints.declares_switches({entry: ["quiet-1.0.dist-info"]})
     assert _entrypoints.declares_switches({entry: ["quiet-1.0.dist-info", "loud-1.0.dist-info"]})
     assert not _entrypoints.declares_switches({entry: []})
+
+
+def test_named_gives_a_later_entry_point_of_a_taken_name_its_distributions() -> None:
+    """The record names of declared entry points: the first of a name keeps it, a later one
+    is ``dist:name``, in order; what discovery and the install start both name records by."""
+    from openhcs_registry._cold._entrypoints import named
+
+    found = [
+        ("a-dist", "scope", "a.mod", "1.0", "grp"),
+        ("b-dist", "other", "b.mod", None, "grp"),
+        ("c-dist", "scope", "c.mod", "2.0", "grp"),
+    ]
+    assert [row[0] for row in named(found)] == ["scope", "other", "c-dist:scope"]
+    assert [row[1:] for row in named(found)] == found

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
@@ -51,6 +51,20 @@ def canonical(name: str) -> str:
     if "--" in out:
         return _NORMALISE.sub("-", name).lower()
     return out.lower()
+
+
+def named(
+    found: Iterable[tuple[str, str, str, str | None, str | None]],
+) -> Iterator[tuple[str, str, str, str, str | None, str | None]]:
+    """Each declared entry point ``(distribution, name, value, version, group)`` of
+    *found*, in order, with the name of its plugin record first: its own name, or
+    ``"<distribution>:<name>"`` when an earlier one took it.  The one rule by which
+    discovery names records and the install start compares the stored ones."""
+    seen: set[str] = set()
+    for dist, ep_name, value, version, group in found:
+        name = ep_name if ep_name not in seen else f"{dist}:{ep_name}"
+        seen.add(name)
+        yield name, dist, ep_name, value, version, group
 
 
 def split_value(value: str) -> tuple[str, str | None]:

@@ -278,8 +278,7 @@ def _scan(
     blocked = ctx.blocked
     seen: set[str] = set()
     at = 0
-    for dist, ep_name, value, version, _group in found:
-        name = ep_name if ep_name not in seen else f"{dist}:{ep_name}"
+    for name, dist, ep_name, value, version, _group in _entrypoints.named(found):
         if name in seen:
             raise Declined(f"entry point {name!r} is declared twice")
         seen.add(name)
@@ -510,16 +509,14 @@ def _tables(
 
 def _carry(tables: _Tables, files: list[list[Any]], dirs: list[list[Any]]) -> None:
     """Append old file and folder rows to *tables* as they are (indexed by path), but
-    those a new record brought forward."""
+    those a new record brought forward (a folder cannot be one: see :func:`_tables`)."""
     file_index, file_rows = tables.file_index, tables.file_rows
-    for row in files:
+    for row in files:  # (inline: thousands of rows at a large plugin set)
         if row[0] not in file_index:
             file_index[row[0]] = len(file_rows)
             file_rows.append(row)
-    dir_index, dir_rows = tables.dir_index, tables.dir_rows
     for row in dirs:
-        dir_index[row[0]] = len(dir_rows)
-        dir_rows.append(row)
+        tables.carry_dir(row)
 
 
 def _own_rows(tables: _Tables, record: PluginRecord) -> None:

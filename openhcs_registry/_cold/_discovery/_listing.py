@@ -158,8 +158,7 @@ def load_entry_points(ctx: Context, check_names: bool = True) -> Listing:
     )
     records, reuse, blocked = out.records, ctx.reuse, ctx.blocked
     packages, ep_modules = out.packages, out.ep_modules
-    for dist_name, ep_name, value, dist_version, group in found:
-        name = ep_name if ep_name not in records else f"{dist_name}:{ep_name}"
+    for name, dist_name, ep_name, value, dist_version, group in _entrypoints.named(found):
         module = _entrypoints.split_value(value)[0]  # (no EntryPoint built for a reused one)
         top = module.split(".")[0]
         if top not in packages:
