@@ -29,7 +29,7 @@ from ._version import __version__
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Any
+    from typing import Any, TypeGuard
 
     from ._environment import _Snapshot as _EnvSnapshot
 
@@ -220,9 +220,6 @@ _NOSIG = [None, None, None, None]
 #: other registries of a burst record the same rows) only up to this many: a large list
 #: kept alive costs more at exit, and in the collector, than comparing it again saves.
 _VERIFIED_ROWS = 512
-
-#: Not yet in the snapshot (None there means "looked, missing").
-_UNSEEN: Any = object()
 
 
 def _expect(cond: bool, what: str) -> None:
@@ -622,10 +619,16 @@ def _settles(doc: dict[str, Any], ts: float, check: bool) -> bool:
                 continue
             if type(row[1]) is int and row[1] >= racy_ns:
                 return True
-            sig = stat(row[0])
-            if sig is not None and sig != row[1:5] and sig[0] < quiet_ns:
+            if restatable(stat(row[0]), row, quiet_ns):
                 return True
     return False
+
+
+def restatable(sig: list[int] | None, row: list[Any], quiet_ns: int) -> TypeGuard[list[int]]:
+    """Whether folder *row*, which the check found unchanged by its listing, may take its
+    stat now, *sig*: it moved from the recorded one and has been quiet since *quiet_ns*
+    (one rule for :func:`_settles` and :func:`._cold._unchanged.settle`)."""
+    return sig is not None and sig != row[1:5] and sig[0] < quiet_ns
 
 
 def env_section(doc: dict[str, Any]) -> dict[str, Any]:

@@ -79,13 +79,13 @@ class Stored:
 
     def __init__(
         self,
-        modules: str | dict[str, Any],
+        modules: str,
         files: list[str],
         load: Callable[[], dict[str, Any]],
-        missing: frozenset[int] = frozenset(),
-        blocked: str | list[str] = "[]",
+        missing: frozenset[int],
+        blocked: str,
     ) -> None:
-        self._modules = modules  # JSON text until first needed
+        self._modules: str | dict[str, Any] = modules  # JSON text until first needed
         self.files = files
         self._missing = missing  # rows of files recorded as missing
         self._blocked = blocked
@@ -113,9 +113,7 @@ class Stored:
 
     def blocked(self) -> frozenset[str]:
         """The modules whose classes are never overlaid (see :class:`Snapshot`)."""
-        found = self._blocked
-        names = _parsed(found, list) if type(found) is str else found
-        return frozenset(n for n in names if type(n) is str)
+        return frozenset(n for n in _parsed(self._blocked, list) if type(n) is str)
 
     def file_of(self, module: str) -> str | None:
         """The recorded file of *module*, if any."""
@@ -305,10 +303,6 @@ class Snapshot:
             found = self._modules = table.allowed() if table is not None else frozenset()
         return found
 
-    @modules.setter
-    def modules(self, value: set[str] | frozenset[str]) -> None:
-        self._modules = value
-
     @property
     def blocked_modules(self) -> set[str] | frozenset[str]:
         """Modules whose classes noted at import time are never overlaid (a cached
@@ -318,10 +312,6 @@ class Snapshot:
             table = self._table
             found = self._blocked_modules = table.blocked() if table is not None else frozenset()
         return found
-
-    @blocked_modules.setter
-    def blocked_modules(self, value: set[str] | frozenset[str]) -> None:
-        self._blocked_modules = value
 
     @property
     def plugins(self) -> list[dict[str, Any]]:

@@ -17,14 +17,13 @@ from typing import Any
 from .._cache import (
     _NOSIG,
     _RACY_COARSE_NS,
-    _UNSEEN,
     CacheInvalid,
     _digest,
     _folder_unchanged,
     _importable,
     _recorded_entries,
 )
-from .._environment import launch_folder, search_path, snapshot
+from .._environment import _UNSEEN, launch_folder, search_path, snapshot
 from ._records import PluginRecord
 
 

@@ -37,6 +37,7 @@ from .._cache import (
     _failures,
     full_document,
     pack,
+    restatable,
 )
 from .._diagnostics import reentry_count
 from .._environment import listing_checksum, snapshot
@@ -458,7 +459,7 @@ def _restated(rows: list[list[Any]], limit: int) -> list[list[Any]]:
     out = []
     for row in rows:
         sig = stat(row[0])
-        if sig is not None and sig != row[1:5] and sig[0] < limit:
+        if restatable(sig, row, limit):
             row = [row[0], *sig, *row[5:]]
         out.append(row)
     return out
