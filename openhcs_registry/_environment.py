@@ -69,11 +69,22 @@ class _Snapshot:
         self.expires = time.monotonic() + SNAPSHOT_SECONDS
 
     def stat(self, path: str) -> list[int] | None:
-        """The stat signature (see :func:`file_stat`) of *path* as of this snapshot."""
-        stats = self.signatures() if self.pending else self.stats
+        """The stat signature (see :func:`file_stat`) of *path* as of this snapshot.
+
+        Looked up in :attr:`stats` first: a path found there keeps its signature whatever
+        :meth:`keep` holds (see :meth:`signatures`), so the kept signatures are turned into
+        entries only on a miss.  A warm start asks again for the ``sys.path`` rows it
+        stat'ed before the hot loops (:func:`._cache._settles`): at 2000 plugins, turning
+        6,000 kept signatures into lists there cost ~1 ms, and as much again at exit.
+        """
+        stats = self.stats
         found = stats.get(path, _UNSEEN)  # (no exception on a miss: thousands after
         if found is _UNSEEN:  # an install, through the entry-point index)
-            found = stats[path] = file_stat(path)
+            if self.pending:
+                stats = self.signatures()
+                found = stats.get(path, _UNSEEN)
+            if found is _UNSEEN:
+                found = stats[path] = file_stat(path)
         return found  # type: ignore[no-any-return]
 
     def keep(self, paths: list[str], sigs: list[Any]) -> None:

@@ -109,3 +109,30 @@ def test_listing_checksum_sees_module_changes_only_and_the_look_keeps_its_value(
     assert _environment.snapshot().checksum(str(archive)) == second
     assert _environment.listing_checksum(str(tmp_path / "missing")) is None
     assert _environment.snapshot().checksum(str(tmp_path / "missing")) is None
+
+
+def test_a_path_the_look_holds_is_answered_without_turning_kept_signatures_into_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``stat()`` answers a path the look stat'ed already from its rows, leaving what the hot
+    loops kept (:meth:`keep`) as it is; a path only they took is answered from them (its
+    first signature, not a new stat), and one nobody took is stat'ed then."""
+    from openhcs_registry import _environment
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)
+    folder, kept, other = tmp_path / "site", tmp_path / "kept.py", tmp_path / "other.py"
+    folder.mkdir()
+    kept.write_text("x = 1\n")
+    other.write_text("y = 1\n")
+    _environment.forget()
+    snap = _environment.snapshot()
+    row = snap.stat(str(folder))
+    st = kept.stat()
+    signature = (st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino)
+    snap.keep([str(kept), str(folder)], [signature, (1, 2, 3, 4)])
+    assert snap.stat(str(folder)) == row  # from the rows: the kept signatures left alone
+    assert snap.pending and str(kept) not in snap.stats
+    kept.write_text("x = 'a longer body'\n")
+    assert snap.stat(str(kept)) == list(signature)  # the kept one, not a new stat
+    assert not snap.pending and snap.stats[str(folder)] == row  # the first one stands
+    assert snap.stat(str(other)) == _environment.file_stat(str(other))
