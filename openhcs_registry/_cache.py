@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from itertools import repeat
-from operator import attrgetter, length_hint
 
 from . import _fileio, settings
 from ._config import RegistryConfig
@@ -41,7 +40,7 @@ CACHE_VERSION = 10  # 2: checksummed; 3: import-free checksum; 4: per-plugin inp
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
 #                    8: the environment section first, as bytes a burst checks once;
-#                    9: stamps fold the signatures as one tuple (_signatures, in C), the
+#                    9: stamps fold the signatures as one tuple (signatures, in C), the
 #                       answer's items as columns, the module tables as text (pack);
 #                   10: a head saying where the warm part ends, and its sum (_fileio._with_head)
 
@@ -839,10 +838,11 @@ def _launch(snap: _EnvSnapshot) -> tuple[str | None, set[str] | None]:
 
 # The two folds below are the hot loop of a warm start: they run once per distribution and
 # per recorded file (thousands at a large plugin set).  Each path's signature is taken by
-# ``map`` in C (:func:`_signatures`): the loop itself runs no bytecode per path, so a warm
-# start pays the ``stat`` calls and little else.  The signatures taken are kept in the
-# look (:meth:`._environment._Snapshot.keep`): a later check of this burst, or an
-# incremental start's reuse test, compares rows with the same stats.
+# ``map`` in C (:func:`._environment.signatures`): the loop itself runs no bytecode per
+# path, so a warm start pays the ``stat`` calls and little else.  The look takes them and
+# keeps them (:meth:`._environment._Snapshot.take`): a later check of this burst stats only
+# what no earlier one did, and a check that goes on row by row, or an incremental start's
+# reuse test, compares rows with the same stats.
 #
 # A fold stands for the per-row comparison ``current stat == recorded stat``: the writer
 # folds the recorded signatures, the reader the current ones, in the same order, and one
@@ -863,41 +863,6 @@ def fold_rows(rows: list[Any]) -> int:
 def fold_distributions(found: dict[str, list[Any]]) -> int:
     """The stamp of the recorded distribution rows ``{entry: [[folder, *sig, ...], ...]}``."""
     return hash(tuple([fold_rows(rows) for rows in found.values()]))
-
-
-#: The fields of a stat signature (see :func:`._environment.file_stat`), read in C.
-_SIGNATURE = attrgetter("st_mtime_ns", "st_size", "st_ctime_ns", "st_ino")
-
-
-def _signatures(paths: list[str]) -> list[Any]:
-    """The stat signature of each of *paths* now, as a tuple, or ``-1`` if it is missing.
-
-    ``map`` over ``os.stat`` runs in C.  A missing file (a distribution without entry
-    points, a recorded absence) raises out of it: the signatures taken so far are kept
-    (``list.extend`` keeps what it appended), the missing one is noted and the same
-    iterator goes on after it.  Where it failed is read from what is left of the
-    iterator; should the two disagree, the paths are taken again one by one.
-    """
-    out: list[Any] = []
-    rest = iter(paths)
-    total = len(paths)
-    while True:
-        try:
-            out.extend(map(_SIGNATURE, map(os.stat, rest)))
-            return out
-        except (OSError, ValueError):  # ValueError: a NUL byte in a path from a document
-            pass
-        if len(out) != total - length_hint(rest) - 1:
-            return [_signature(path) for path in paths]
-        out.append(-1)
-
-
-def _signature(path: str) -> Any:
-    """:func:`_signatures` of one path."""
-    try:
-        return _SIGNATURE(os.stat(path))
-    except (OSError, ValueError):
-        return -1
 
 
 def _take_stats(snap: _EnvSnapshot, dists: Any, files: list[Any], check: bool) -> None:
@@ -933,9 +898,7 @@ def _fold_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> int:
             raise CacheCorrupt("bad distribution record")
         head = entry + "/"
         paths = [head + name + "/entry_points.txt" for name in listed]
-        sigs = _signatures(paths)
-        snap.keep(paths, sigs)
-        part = hash(tuple(sigs))
+        part = hash(tuple(snap.take(paths)))
         if len(listed) <= _VERIFIED_ROWS:
             verified[entry] = (listed, part)
         parts.append(part)
@@ -950,9 +913,7 @@ def _fold_files(snap: _EnvSnapshot, files: list[Any], check: bool) -> int | None
         raise CacheCorrupt("bad file record")
     if not check:
         return None
-    sigs = _signatures(files)
-    snap.keep(files, sigs)
-    return hash(tuple(sigs))
+    return hash(tuple(snap.take(files)))
 
 
 def _check_racy(files: list[str], racy: list[Any]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from operator import attrgetter, length_hint
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,12 +41,15 @@ class _Snapshot:
         "entries",
         "expires",
         "fingerprint",
+        "flushed",
         "header",
+        "indexed",
+        "kept",
         "key",
         "listings",
-        "pending",
         "sorted",
         "stats",
+        "taken",
         "verified",
     )
 
@@ -55,8 +59,13 @@ class _Snapshot:
         self.header = header
         self.fingerprint: dict[str, Any] | None = None
         self.stats: dict[str, list[int] | None] = {}
-        #: signatures the cache's hot loops took, not yet in :attr:`stats` (see :meth:`keep`)
-        self.pending: list[tuple[list[str], list[Any]]] = []
+        #: the signatures the cache's hot loops took (:meth:`take`), as ``(paths, sigs)``
+        self.kept: list[tuple[list[str], list[Any]]] = []
+        #: how many of :attr:`kept` are in :attr:`stats` (:meth:`signatures`) and in
+        #: :attr:`taken`, the index a later :meth:`take` of the look answers from
+        self.flushed = 0
+        self.indexed = 0
+        self.taken: dict[str, Any] = {}
         self.listings: dict[str, set[str] | None] = {}
         #: sorted folder listings (see :meth:`listing`)
         self.sorted: dict[str, list[str] | None] = {}
@@ -72,7 +81,7 @@ class _Snapshot:
         """The stat signature (see :func:`file_stat`) of *path* as of this snapshot.
 
         Looked up in :attr:`stats` first: a path found there keeps its signature whatever
-        :meth:`keep` holds (see :meth:`signatures`), so the kept signatures are turned into
+        :attr:`kept` holds (see :meth:`signatures`), so the kept signatures are turned into
         entries only on a miss.  A warm start asks again for the ``sys.path`` rows it
         stat'ed before the hot loops (:func:`._cache._settles`): at 2000 plugins, turning
         6,000 kept signatures into lists there cost ~1 ms, and as much again at exit.
@@ -80,30 +89,51 @@ class _Snapshot:
         stats = self.stats
         found = stats.get(path, _UNSEEN)  # (no exception on a miss: thousands after
         if found is _UNSEEN:  # an install, through the entry-point index)
-            if self.pending:
+            if self.flushed < len(self.kept):
                 stats = self.signatures()
                 found = stats.get(path, _UNSEEN)
             if found is _UNSEEN:
                 found = stats[path] = file_stat(path)
         return found  # type: ignore[no-any-return]
 
-    def keep(self, paths: list[str], sigs: list[Any]) -> None:
-        """Remember the signatures *sigs* of *paths* (tuples, ``-1`` for a missing file)
-        that a cache check took in C.
+    def take(self, paths: list[str]) -> list[Any]:
+        """The signatures of *paths* as of this look: tuples ``(mtime, size, ctime, inode)``,
+        ``-1`` for a missing file (the cache's hot loops fold them, see :func:`signatures`).
 
-        A warm start whose stamps hold never looks at them again, so they are turned into
-        :attr:`stats` entries only when asked for (:meth:`signatures`): a check that found
-        a change, or incremental reuse, then compares rows with the same stats.  A path
-        stat'ed before in this look keeps its first signature.
+        The look's first call stats every path in C and keeps the result as it is: a warm
+        start at 2000 plugins takes 6,000 paths once.  A later call (the next registry of
+        a burst: the five built-in registries record mostly the same plugin files)
+        answers the paths taken before from them, as if read at the same instant, and
+        stats only the others.  A check that goes on row by row, or incremental reuse,
+        then compares rows with these same signatures (:meth:`stat`).
         """
-        self.pending.append((paths, sigs))
+        kept = self.kept
+        if not kept:
+            sigs = signatures(paths)
+            kept.append((paths, sigs))
+            return sigs
+        taken = self.taken
+        while self.indexed < len(kept):
+            taken.update(zip(*kept[self.indexed], strict=True))
+            self.indexed += 1
+        sigs = list(map(taken.get, paths))
+        if None in sigs:
+            missing = [path for path, sig in zip(paths, sigs, strict=True) if sig is None]
+            fresh = signatures(missing)
+            kept.append((missing, fresh))
+            taken.update(zip(missing, fresh, strict=True))
+            self.indexed += 1
+            sigs = list(map(taken.__getitem__, paths))
+        return sigs
 
     def signatures(self) -> dict[str, list[int] | None]:
-        """:attr:`stats`, with the signatures kept by :meth:`keep` in it."""
+        """:attr:`stats`, with the signatures :meth:`take` kept in it (a path stat'ed before
+        in this look keeps its first signature)."""
         stats = self.stats
-        pending = self.pending
-        while pending:
-            paths, sigs = pending.pop(0)
+        kept = self.kept
+        while self.flushed < len(kept):
+            paths, sigs = kept[self.flushed]
+            self.flushed += 1
             for path, sig in zip(paths, sigs, strict=True):
                 if path not in stats:
                     stats[path] = None if sig == -1 else list(sig)
@@ -164,6 +194,41 @@ def file_stat(path: str) -> list[int] | None:
     except (OSError, ValueError):  # ValueError: a NUL byte in a path read from a document
         return None
     return [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+
+
+#: The fields of a stat signature (see :func:`file_stat`), read in C.
+_SIGNATURE = attrgetter("st_mtime_ns", "st_size", "st_ctime_ns", "st_ino")
+
+
+def signatures(paths: list[str]) -> list[Any]:
+    """The stat signature of each of *paths* now, as a tuple, or ``-1`` if it is missing.
+
+    ``map`` over ``os.stat`` runs in C.  A missing file (a distribution without entry
+    points, a recorded absence) raises out of it: the signatures taken so far are kept
+    (``list.extend`` keeps what it appended), the missing one is noted and the same
+    iterator goes on after it.  Where it failed is read from what is left of the
+    iterator; should the two disagree, the paths are taken again one by one.
+    """
+    out: list[Any] = []
+    rest = iter(paths)
+    total = len(paths)
+    while True:
+        try:
+            out.extend(map(_SIGNATURE, map(os.stat, rest)))
+            return out
+        except (OSError, ValueError):  # ValueError: a NUL byte in a path from a document
+            pass
+        if len(out) != total - length_hint(rest) - 1:
+            return [signature(path) for path in paths]
+        out.append(-1)
+
+
+def signature(path: str) -> Any:
+    """:func:`signatures` of one path."""
+    try:
+        return _SIGNATURE(os.stat(path))
+    except (OSError, ValueError):
+        return -1
 
 
 #: File name endings that make a folder entry importable under the part before the first dot.

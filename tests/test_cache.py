@@ -865,8 +865,8 @@ def test_signatures_taken_in_c_equal_one_by_one_and_the_writers_stamp(tmp_path: 
     are the ones a file-by-file stat gives, and their fold is the writer's stamp of rows
     recorded with those stats: a missing file first, in the middle, last, twice in a row,
     a path with a NUL byte, no path at all."""
-    from openhcs_registry._cache import _signature, _signatures, fold_rows
-    from openhcs_registry._environment import file_stat
+    from openhcs_registry._cache import fold_rows
+    from openhcs_registry._environment import file_stat, signature, signatures
 
     present = []
     for i in range(6):
@@ -884,8 +884,8 @@ def test_signatures_taken_in_c_equal_one_by_one_and_the_writers_stamp(tmp_path: 
         [],
     ]
     for paths in cases:
-        sigs = _signatures(paths)
-        assert sigs == [_signature(p) for p in paths]
+        sigs = signatures(paths)
+        assert sigs == [signature(p) for p in paths]
         rows = [[p, *(file_stat(p) or [None, None, None, None])] for p in paths]
         assert [-1 if r[1] is None else tuple(r[1:5]) for r in rows] == sigs
         assert hash(tuple(sigs)) == fold_rows(rows)

@@ -111,28 +111,35 @@ def test_listing_checksum_sees_module_changes_only_and_the_look_keeps_its_value(
     assert _environment.snapshot().checksum(str(tmp_path / "missing")) is None
 
 
-def test_a_path_the_look_holds_is_answered_without_turning_kept_signatures_into_rows(
+def test_the_look_takes_each_path_once_and_answers_rows_without_turning_takes_into_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``stat()`` answers a path the look stat'ed already from its rows, leaving what the hot
-    loops kept (:meth:`keep`) as it is; a path only they took is answered from them (its
-    first signature, not a new stat), and one nobody took is stat'ed then."""
+    """The hot loops' ``take()`` stats a path once per look: a later take (the next registry
+    of a burst) answers it from the first, as if read at the same instant, and stats only
+    the paths no take saw.  ``stat()`` answers a path the look holds as a row without
+    turning what was taken into rows; a path only a take saw is answered from it."""
     from openhcs_registry import _environment
+    from openhcs_registry._environment import signature
 
     monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)
     folder, kept, other = tmp_path / "site", tmp_path / "kept.py", tmp_path / "other.py"
+    gone = str(tmp_path / "gone.py")
     folder.mkdir()
     kept.write_text("x = 1\n")
     other.write_text("y = 1\n")
     _environment.forget()
     snap = _environment.snapshot()
     row = snap.stat(str(folder))
-    st = kept.stat()
-    signature = (st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino)
-    snap.keep([str(kept), str(folder)], [signature, (1, 2, 3, 4)])
-    assert snap.stat(str(folder)) == row  # from the rows: the kept signatures left alone
-    assert snap.pending and str(kept) not in snap.stats
+    first = snap.take([str(kept), str(folder), gone])
+    assert first == [signature(str(kept)), signature(str(folder)), -1]
+    assert snap.stat(str(folder)) == row  # from the rows: what was taken left alone
+    assert str(kept) not in snap.stats
     kept.write_text("x = 'a longer body'\n")
-    assert snap.stat(str(kept)) == list(signature)  # the kept one, not a new stat
-    assert not snap.pending and snap.stats[str(folder)] == row  # the first one stands
-    assert snap.stat(str(other)) == _environment.file_stat(str(other))
+    now = signature(str(other))
+    assert snap.take([str(other), gone, str(kept)]) == [now, -1, first[0]]  # kept: not again
+    assert snap.stat(str(kept)) == list(first[0]) != list(signature(str(kept)))
+    other.write_text("y = 'a longer body'\n")
+    assert snap.stat(str(other)) == list(now) and snap.stat(gone) is None
+    assert snap.stats[str(folder)] == row  # a row taken before stands
+    _environment.forget()
+    assert _environment.snapshot().take([str(kept)]) == [signature(str(kept))]  # a new look
