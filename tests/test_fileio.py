@@ -138,6 +138,39 @@ def test_a_lazy_read_reads_the_warm_part_alone(tmp_path: Path, size: int) -> Non
         assert parse_cold(lazy) == doc["cold"]
 
 
+def test_a_large_warm_part_parsed_in_place_is_the_one_a_copy_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large document's warm part is parsed where it was read (the fields after the
+    environment section made one JSON object by two braces, no copy): the fields a copy
+    gives where ``os.readv`` is missing, and a whole read's; the buffer is left as read."""
+    from openhcs_registry._fileio import (
+        _parse_in_place,
+        _warm_head,
+        parse_env,
+        read_document,
+        write_document,
+    )
+
+    path = tmp_path / "doc.json"
+    assert write_document(path, _registry_doc(5000))
+    data = path.read_bytes()
+    found = _warm_head(data[:96])
+    assert found is not None
+    buffer = bytearray(data[: found[1] + 1])
+    direct = _parse_in_place(buffer, found[1])
+    assert direct is not None and buffer == data[: found[1] + 1]  # (the in-place path ran)
+    in_place = read_document(path, lazy=True)
+    whole = read_document(path)
+    monkeypatch.delattr(os, "readv", raising=False)
+    copied = read_document(path, lazy=True)
+    assert in_place is not None and copied is not None and whole is not None
+    del in_place["cold"], copied["cold"]  # (where each would read its cold part)
+    assert in_place == copied == direct
+    assert in_place["cache_version"] == CACHE_VERSION and in_place["items"] == whole["items"]
+    assert parse_env(in_place) == whole["env"]
+
+
 @pytest.mark.parametrize("where", ["length", "sum", "body"])
 def test_a_damaged_head_or_warm_part_is_refused(tmp_path: Path, where: str) -> None:
     """A changed digit of the head's length or sum, or a changed byte of the warm part, is
