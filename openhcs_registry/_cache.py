@@ -19,7 +19,7 @@ from itertools import repeat
 from . import _fileio, settings
 from ._config import RegistryConfig
 from ._diagnostics import PluginFailure
-from ._environment import launch_folder, snapshot
+from ._environment import launch_folder, signatures, snapshot
 from ._log import get_logger
 from ._paths import registry_cache_file
 from ._snapshot import Entry, Snapshot, Stored
@@ -839,10 +839,11 @@ def _launch(snap: _EnvSnapshot) -> tuple[str | None, set[str] | None]:
 # The two folds below are the hot loop of a warm start: they run once per distribution and
 # per recorded file (thousands at a large plugin set).  Each path's signature is taken by
 # ``map`` in C (:func:`._environment.signatures`): the loop itself runs no bytecode per
-# path, so a warm start pays the ``stat`` calls and little else.  The look takes them and
-# keeps them (:meth:`._environment._Snapshot.take`): a later check of this burst stats only
-# what no earlier one did, and a check that goes on row by row, or an incremental start's
-# reuse test, compares rows with the same stats.
+# path, so a warm start pays the ``stat`` calls and little else.  The look keeps them
+# (:meth:`._environment._Snapshot.keep`, :meth:`~._environment._Snapshot.take`): a later
+# registry of the burst folds the same declarations from its memo and stats only the files
+# no earlier one took, and a check that goes on row by row, or an incremental start's reuse
+# test, compares rows with the same stats.
 #
 # A fold stands for the per-row comparison ``current stat == recorded stat``: the writer
 # folds the recorded signatures, the reader the current ones, in the same order, and one
@@ -898,7 +899,9 @@ def _fold_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> int:
             raise CacheCorrupt("bad distribution record")
         head = entry + "/"
         paths = [head + name + "/entry_points.txt" for name in listed]
-        part = hash(tuple(snap.take(paths)))
+        sigs = signatures(paths)
+        snap.keep(paths, sigs)
+        part = hash(tuple(sigs))
         if len(listed) <= _VERIFIED_ROWS:
             verified[entry] = (listed, part)
         parts.append(part)

@@ -65,7 +65,7 @@ class _Snapshot:
         #: :attr:`taken`, the index a later :meth:`take` of the look answers from
         self.flushed = 0
         self.indexed = 0
-        self.taken: dict[str, Any] = {}
+        self.taken: dict[str, Any] | None = None  # (None: no :meth:`take` yet)
         self.listings: dict[str, set[str] | None] = {}
         #: sorted folder listings (see :meth:`listing`)
         self.sorted: dict[str, list[str] | None] = {}
@@ -100,19 +100,20 @@ class _Snapshot:
         """The signatures of *paths* as of this look: tuples ``(mtime, size, ctime, inode)``,
         ``-1`` for a missing file (the cache's hot loops fold them, see :func:`signatures`).
 
-        The look's first call stats every path in C and keeps the result as it is: a warm
-        start at 2000 plugins takes 6,000 paths once.  A later call (the next registry of
-        a burst: the five built-in registries record mostly the same plugin files)
-        answers the paths taken before from them, as if read at the same instant, and
-        stats only the others.  A check that goes on row by row, or incremental reuse,
-        then compares rows with these same signatures (:meth:`stat`).
+        For the recorded files.  The look's first call stats every path in C and keeps the
+        result as it is: a warm start at 2000 plugins takes 4,000 files once.  A later
+        call (the next registry of a burst: the five built-in registries record mostly the
+        same plugin files) answers the paths taken or kept before from them, as if read at
+        the same instant, and stats only the others.  A check that goes on row by row, or
+        incremental reuse, then compares rows with these same signatures (:meth:`stat`).
         """
         kept = self.kept
-        if not kept:
+        taken = self.taken
+        if taken is None:  # (the distributions kept before are other paths: no index yet)
             sigs = signatures(paths)
             kept.append((paths, sigs))
+            self.taken = {}
             return sigs
-        taken = self.taken
         while self.indexed < len(kept):
             taken.update(zip(*kept[self.indexed], strict=True))
             self.indexed += 1
@@ -126,9 +127,16 @@ class _Snapshot:
             sigs = list(map(taken.__getitem__, paths))
         return sigs
 
+    def keep(self, paths: list[str], sigs: list[Any]) -> None:
+        """Keep the signatures *sigs* of *paths* that a hot loop took itself (the
+        distributions' declarations, which other registries of a burst compare by their
+        own memo, :attr:`verified`): rows for :meth:`stat` on demand, and for a later
+        :meth:`take`."""
+        self.kept.append((paths, sigs))
+
     def signatures(self) -> dict[str, list[int] | None]:
-        """:attr:`stats`, with the signatures :meth:`take` kept in it (a path stat'ed before
-        in this look keeps its first signature)."""
+        """:attr:`stats`, with the signatures :meth:`take` and :meth:`keep` hold in it (a
+        path stat'ed before in this look keeps its first signature)."""
         stats = self.stats
         kept = self.kept
         while self.flushed < len(kept):

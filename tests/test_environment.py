@@ -123,13 +123,14 @@ def test_the_look_takes_each_path_once_and_answers_rows_without_turning_takes_in
 
     monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)
     folder, kept, other = tmp_path / "site", tmp_path / "kept.py", tmp_path / "other.py"
-    gone = str(tmp_path / "gone.py")
+    gone, declared = str(tmp_path / "gone.py"), str(tmp_path / "entry_points.txt")
     folder.mkdir()
     kept.write_text("x = 1\n")
     other.write_text("y = 1\n")
     _environment.forget()
     snap = _environment.snapshot()
     row = snap.stat(str(folder))
+    snap.keep([declared], [(1, 2, 3, 4)])  # (a declaration a fold took itself)
     first = snap.take([str(kept), str(folder), gone])
     assert first == [signature(str(kept)), signature(str(folder)), -1]
     assert snap.stat(str(folder)) == row  # from the rows: what was taken left alone
@@ -137,6 +138,7 @@ def test_the_look_takes_each_path_once_and_answers_rows_without_turning_takes_in
     kept.write_text("x = 'a longer body'\n")
     now = signature(str(other))
     assert snap.take([str(other), gone, str(kept)]) == [now, -1, first[0]]  # kept: not again
+    assert snap.take([declared]) == [(1, 2, 3, 4)] and snap.stat(declared) == [1, 2, 3, 4]
     assert snap.stat(str(kept)) == list(first[0]) != list(signature(str(kept)))
     other.write_text("y = 'a longer body'\n")
     assert snap.stat(str(other)) == list(now) and snap.stat(gone) is None
