@@ -578,8 +578,8 @@ def _parse_in_place(data: bytearray, length: int) -> dict[str, Any] | None:
     if env is None or len(data) != length + 1:
         return None
     mark, start, stop = env
-    if data[stop] != _COMMA or data[length] != _COMMA:
-        return None
+    if data[stop] != _COMMA or data[length] != _COMMA or stop + 1 >= length:
+        return None  # (no field after the section: a copy refuses the dangling comma)
     head = _parse(bytes(data[:mark]) + b"}")
     data[stop] = _OPEN
     data[length] = _CLOSE
@@ -592,6 +592,7 @@ def _parse_in_place(data: bytearray, length: int) -> dict[str, Any] | None:
     return head
 
 
+#: The byte values :func:`_parse_in_place` reads and writes.
 _COMMA, _OPEN, _CLOSE = b",{}"
 
 

@@ -169,6 +169,8 @@ def test_a_large_warm_part_parsed_in_place_is_the_one_a_copy_gives(
     assert in_place == copied == direct
     assert in_place["cache_version"] == CACHE_VERSION and in_place["items"] == whole["items"]
     assert parse_env(in_place) == whole["env"]
+    dangling = bytearray(b'{"cache_version":10,"envlen":2,"env":{},,')  # no field after it
+    assert _parse_in_place(dangling, len(dangling) - 1) is None  # (a copy refuses it too)
 
 
 @pytest.mark.parametrize("where", ["length", "sum", "body"])

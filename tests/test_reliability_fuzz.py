@@ -192,3 +192,79 @@ def test_non_utf8_bytes_and_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     world.cache_file.write_bytes(b'{"cache_version": 1, "items": "\xff\xfe"}')
     reg.reset()
     assert list(reg) == ["alpha"] and reg.source == "fresh"
+
+
+def _large_document() -> tuple[bytes, int, int, int]:
+    """A registry document over the size read whole, as bytes: ``(data, where the head
+    begins, where the environment section ends, where the cold part begins)``."""
+    from openhcs_registry._cache import CACHE_VERSION
+    from openhcs_registry._fileio import _env_at, _warm_head
+
+    doc = {
+        "cache_version": CACHE_VERSION,
+        "env": {"settings": {"X": ""}, "dists": {"/site": ["a-1.dist-info"]}},
+        "items": {f"k{i}": {"ref": f"m{i}:C", "p": i} for i in range(3000)},
+        "cold": {"plugins": [{"name": f"p{i}"} for i in range(10)]},
+    }
+    data = encode_document(doc)
+    found = _warm_head(data[:96])
+    assert found is not None and len(data) > 1 << 16
+    env = _env_at(data, found[1])
+    assert env is not None
+    return data, data.index(b',"warm":['), env[2], found[1]
+
+
+_LARGE = _large_document()
+
+
+@settings(FUZZ, max_examples=300)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(min_value=0), st.sampled_from(b'{}[],:"0a\\ -')),
+        min_size=1,
+        max_size=4,
+    ),
+    near=st.booleans(),
+    cold_byte=st.sampled_from(b',{}" '),
+)
+def test_a_warm_part_parsed_in_place_answers_as_a_copy_does(
+    tmp_path_factory: pytest.TempPathFactory,
+    edits: list[tuple[int, int]],
+    near: bool,
+    cold_byte: int,
+) -> None:
+    """A large document whose warm fields were edited anywhere after the environment section
+    and signed again (the head's sum made to match), and whose first cold byte may be any:
+    the in-place parse gives the very fields, or the same refusal, as the copy made where
+    ``os.readv`` is missing."""
+    from openhcs_registry import _fileio
+
+    data, head_at, stop, cold_at = _LARGE
+    head_end = data.index(b"]", head_at) + 1
+    body = bytearray(data[:head_at] + data[head_end:cold_at] + b"}")
+    low = stop - (head_end - head_at)  # the comma that ends the environment section
+    span = len(body) - 1 - low  # up to the brace that closes the warm fields
+    for at, byte in edits:
+        where = low + (at % 4 if near else at % span)
+        body[where] = byte
+    signed = _fileio._with_head(bytes(body))
+    tail = bytearray(data[cold_at:])
+    tail[0] = cold_byte
+    path = tmp_path_factory.mktemp("large") / "doc.json"
+    path.write_bytes(signed[:-1] + bytes(tail))
+    os.chmod(path, 0o600)
+
+    def read() -> object:
+        try:
+            doc = _fileio.read_document(path, lazy=True)
+        except ValueError:
+            return "refused"
+        assert doc is not None
+        doc.pop("cold")
+        return doc
+
+    in_place = read()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delattr(os, "readv", raising=False)
+        copied = read()
+    assert in_place == copied
