@@ -145,3 +145,38 @@ def test_the_look_takes_each_path_once_and_answers_rows_without_turning_takes_in
     assert snap.stats[str(folder)] == row  # a row taken before stands
     _environment.forget()
     assert _environment.snapshot().take([str(kept)]) == [signature(str(kept))]  # a new look
+
+
+def test_a_burst_of_the_built_in_registries_stats_each_recorded_file_once(tmp_path: Path) -> None:
+    """The five built-in registries record mostly the same plugin files; a warm start of all
+    of them in one burst stats each recorded file once (a later registry's fold answers
+    the files an earlier one took from its signatures), and answers from the cache."""
+    import os
+
+    from support import run_python
+
+    env = dict(os.environ, OPENHCS_CACHE_DIR=str(tmp_path / "cache"))
+    code = """
+        import collections, json, os
+        from openhcs_hookspecs import load_all
+        from openhcs_registry import _environment
+        _environment.SNAPSHOT_SECONDS = 3600.0  # (one look, however slow the machine)
+        registries = list(load_all().values())
+        seen = []
+        real = os.stat
+        def counted(path, *args, **kwargs):
+            seen.append(path)
+            return real(path, *args, **kwargs)
+        os.stat = counted
+        keys = {r.config.name: sorted(r) for r in registries}
+        os.stat = real
+        files = collections.Counter(p for p in seen if str(p).endswith(".py"))
+        print(json.dumps([sorted({r.source for r in registries}), len(files),
+                          max(files.values()), keys]))
+        """
+    first = run_python(code, env)  # (discovers and writes the documents)
+    second = run_python(code, env)
+    third = run_python(code, env)
+    assert first[3] == second[3] == third[3]
+    assert third[0] == ["cache"]
+    assert third[1] > 10 and third[2] == 1  # every recorded file, once
