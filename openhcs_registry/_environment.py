@@ -114,9 +114,9 @@ class _Snapshot:
             kept.append((paths, sigs))
             self.taken = {}
             return sigs
-        while self.indexed < len(kept):
-            taken.update(zip(*kept[self.indexed], strict=True))
-            self.indexed += 1
+        while (at := self.indexed) < len(kept):  # (see signatures(): threads may share it)
+            self.indexed = at + 1
+            taken.update(zip(*kept[at], strict=True))
         sigs = list(map(taken.get, paths))
         if None in sigs:
             missing = [path for path, sig in zip(paths, sigs, strict=True) if sig is None]
@@ -139,9 +139,13 @@ class _Snapshot:
         path stat'ed before in this look keeps its first signature)."""
         stats = self.stats
         kept = self.kept
-        while self.flushed < len(kept):
-            paths, sigs = kept[self.flushed]
-            self.flushed += 1
+        # registries of one burst may be loaded by several threads: a chunk is claimed by
+        # moving the count past it before it is read (:attr:`kept` only grows), so a race
+        # at worst goes over a chunk twice (its first signatures stand) or answers a path
+        # with a new stat, never reads past the end
+        while (at := self.flushed) < len(kept):
+            self.flushed = at + 1
+            paths, sigs = kept[at]
             for path, sig in zip(paths, sigs, strict=True):
                 if path not in stats:
                     stats[path] = None if sig == -1 else list(sig)

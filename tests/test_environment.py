@@ -180,3 +180,54 @@ def test_a_burst_of_the_built_in_registries_stats_each_recorded_file_once(tmp_pa
     assert first[3] == second[3] == third[3]
     assert third[0] == ["cache"]
     assert third[1] > 10 and third[2] == 1  # every recorded file, once
+
+
+def test_threads_sharing_a_look_get_the_signatures_of_one_instant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registries of one burst loaded by several threads share the look: a thread switch
+    between a check of how much of it was read and the read itself (forced here: the list
+    of kept signatures pauses when its length is asked) never makes a thread read past the
+    end, and every thread gets each file's one signature, from takes and row checks."""
+    import threading
+    import time
+
+    from openhcs_registry import _environment
+    from openhcs_registry._environment import signature
+
+    class Pausing(list[tuple[list[str], list[object]]]):
+        def __len__(self) -> int:
+            size = super().__len__()
+            time.sleep(0.005)  # (another thread runs meanwhile)
+            return size
+
+    monkeypatch.setattr(_environment, "SNAPSHOT_SECONDS", 3600.0)
+    files = []
+    for i in range(40):
+        path = tmp_path / f"m{i}.py"
+        path.write_text("x" * i)
+        files.append(str(path))
+    truth = {path: signature(path) for path in files}
+    _environment.forget()
+    snap = _environment.snapshot()
+    snap.kept = Pausing()
+    snap.keep(files[:20], [truth[p] for p in files[:20]])
+    assert snap.take(files[10:30]) == [truth[p] for p in files[10:30]]  # (indexes a chunk)
+    snap.keep(files[30:], [truth[p] for p in files[30:]])
+    got: list[object] = []
+
+    def work() -> None:
+        try:
+            got.append(
+                [snap.stat(p) for p in files] == [list(truth[p]) for p in files]
+                and snap.take(files) == [truth[p] for p in files]
+            )
+        except Exception as exc:  # (what the race raised, to be reported)
+            got.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert got == [True] * 4
