@@ -212,7 +212,7 @@ def test_threads_sharing_a_look_get_the_signatures_of_one_instant(
     snap = _environment.snapshot()
     snap.kept = Pausing()
     snap.keep(files[:20], [truth[p] for p in files[:20]])
-    assert snap.take(files[10:30]) == [truth[p] for p in files[10:30]]  # (indexes a chunk)
+    assert snap.take(files[10:30]) == [truth[p] for p in files[10:30]]  # (the first take)
     snap.keep(files[30:], [truth[p] for p in files[30:]])
     got: list[object] = []
 
