@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import World, two_plugin_world
+from support import World, race, two_plugin_world
 
 
 # -- the environment snapshot: one look per burst of reads ---------------------------------
@@ -189,7 +189,6 @@ def test_threads_sharing_a_look_get_the_signatures_of_one_instant(
     between a check of how much of it was read and the read itself (forced here: the list
     of kept signatures pauses when its length is asked) never makes a thread read past the
     end, and every thread gets each file's one signature, from takes and row checks."""
-    import threading
     import time
 
     from openhcs_registry import _environment
@@ -214,20 +213,13 @@ def test_threads_sharing_a_look_get_the_signatures_of_one_instant(
     snap.keep(files[:20], [truth[p] for p in files[:20]])
     assert snap.take(files[10:30]) == [truth[p] for p in files[10:30]]  # (the first take)
     snap.keep(files[30:], [truth[p] for p in files[30:]])
-    got: list[object] = []
 
-    def work() -> None:
+    def work() -> object:
         try:
-            got.append(
-                [snap.stat(p) for p in files] == [list(truth[p]) for p in files]
-                and snap.take(files) == [truth[p] for p in files]
+            return [snap.stat(p) for p in files] == [list(truth[p]) for p in files] and (
+                snap.take(files) == [truth[p] for p in files]
             )
         except Exception as exc:  # (what the race raised, to be reported)
-            got.append(exc)
+            return exc
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert got == [True] * 4
+    assert race(work) == [True] * 32
