@@ -247,17 +247,7 @@ def _items(raw: object, count: int, table: Stored, where: str) -> dict[str, Entr
     which rediscovers instead), and its full syntax then too (:func:`.refs.parse`).  A warm
     start pays for the items it reads, not for their modules.
     """
-    if not (type(raw) is list and len(raw) == 4):
-        raise CacheCorrupt(f"{where} is not a list of four columns")
-    keys, refs, plugins, keyed = raw
-    if not (
-        type(keys) is list
-        and type(refs) is list
-        and type(plugins) is list
-        and type(keyed) is list
-        and len(keys) == len(refs) == len(plugins)
-    ):
-        raise CacheCorrupt(f"{where}: columns of different lengths")
+    keys, refs, plugins, keyed = _column_lists(raw, where)
     if keys and (
         {*map(type, keys)} != {str}
         or {*map(type, refs)} != {str}
@@ -273,10 +263,23 @@ def _items(raw: object, count: int, table: Stored, where: str) -> dict[str, Entr
     if len(out) != len(keys):
         raise CacheCorrupt(f"{where}: a key given twice")
     for at in keyed:
-        if type(at) is not int or not 0 <= at < len(keys):
-            raise CacheCorrupt(f"{where}: bad keyed row")
         out[keys[at]].keyed = True
     return out
+
+
+def _column_lists(raw: object, where: str) -> tuple[list[Any], list[Any], list[Any], list[int]]:
+    """One group's four columns (see :func:`pack`): lists, the keys, references and plugin
+    indexes of one length, the keyed rows indexes of keys (one shape check for the warm
+    answer, :func:`_items`, and the plain form, :func:`_rows`)."""
+    if not (type(raw) is list and len(raw) == 4 and all(type(c) is list for c in raw)):
+        raise CacheCorrupt(f"{where} is not a list of four columns")
+    keys, refs, plugins, keyed = raw
+    if not len(keys) == len(refs) == len(plugins):
+        raise CacheCorrupt(f"{where}: columns of different lengths")
+    for at in keyed:
+        if type(at) is not int or not 0 <= at < len(keys):
+            raise CacheCorrupt(f"{where}: bad keyed row")
+    return keys, refs, plugins, keyed
 
 
 def _failures(raw: object, what: str) -> list[PluginFailure]:
@@ -1044,21 +1047,13 @@ def unpack(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _rows(raw: object, where: str) -> dict[str, dict[str, Any]]:
     """The plain rows of one group's columns."""
-    columns = _list(raw, where)
-    _expect(len(columns) == 4, f"{where} is not a list of four columns")
-    keys, refs, plugins, keyed = columns
-    _expect(
-        all(type(c) is list for c in columns)
-        and len(keys) == len(refs) == len(plugins)
-        and all(type(k) is str for k in keys),
-        f"{where}: bad columns",
-    )
+    keys, refs, plugins, keyed = _column_lists(raw, where)
+    _expect(all(type(k) is str for k in keys), f"{where}: a key of the wrong type")
     out: dict[str, dict[str, Any]] = {
         key: {"ref": ref, "p": plugin} for key, ref, plugin in zip(keys, refs, plugins, strict=True)
     }
     _expect(len(out) == len(keys), f"{where}: a key given twice")
     for at in keyed:
-        _expect(type(at) is int and 0 <= at < len(keys), f"{where}: bad keyed row")
         out[keys[at]]["keyed"] = True
     return out
 
