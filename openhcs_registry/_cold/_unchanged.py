@@ -448,8 +448,7 @@ def settle(manager: RegistryCacheManager, doc: dict[str, Any]) -> None:
     full["env"] = {**env, "path": _restated(env["path"], limit)}
     if manager.config.check_mtimes:
         full["dirs"] = _restated(full["dirs"], limit)
-    payload, _, _ = _fileio.encode_parts(pack(_rewritten(full, rows)))
-    _fileio.write_encoded(manager.file, payload)
+    _fileio.write_document(manager.file, pack(_rewritten(full, rows)))
 
 
 def _restated(rows: list[list[Any]], limit: int) -> list[list[Any]]:
