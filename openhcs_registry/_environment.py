@@ -111,7 +111,7 @@ class _Snapshot:
         taken = self.taken
         if taken is None:  # (the distributions kept before are other paths: no index yet)
             sigs = signatures(paths)
-            kept.append((paths, sigs))
+            self.keep(paths, sigs)
             self.taken = {}
             return sigs
         while (at := self.indexed) < len(kept):  # (see signatures(): threads may share it)
@@ -121,17 +121,17 @@ class _Snapshot:
         if None in sigs:
             missing = [path for path, sig in zip(paths, sigs, strict=True) if sig is None]
             fresh = signatures(missing)
-            kept.append((missing, fresh))
+            self.keep(missing, fresh)
             taken.update(zip(missing, fresh, strict=True))
             self.indexed += 1
             sigs = list(map(taken.__getitem__, paths))
         return sigs
 
     def keep(self, paths: list[str], sigs: list[Any]) -> None:
-        """Keep the signatures *sigs* of *paths* that a hot loop took itself (the
-        distributions' declarations, which other registries of a burst compare by their
-        own memo, :attr:`verified`): rows for :meth:`stat` on demand, and for a later
-        :meth:`take`."""
+        """Keep the signatures *sigs* of *paths* (tuples, ``-1`` for a missing file) as rows
+        for :meth:`stat` on demand and for a later :meth:`take`: what :meth:`take` stats,
+        and the distributions' declarations, which a fold stats itself (other registries
+        of a burst compare those by their own memo, :attr:`verified`)."""
         self.kept.append((paths, sigs))
 
     def signatures(self) -> dict[str, list[int] | None]:
