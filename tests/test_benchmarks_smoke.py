@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support import REPO
 
 RUN = REPO / "benchmarks" / "run.py"
@@ -105,15 +106,27 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     assert report.read_text() == text
 
 
-def test_the_builtin_bound_runs_and_both_sides_give_the_same_keys() -> None:
+@pytest.mark.parametrize("case", [[], ["--plugins", "20"]], ids=["builtin", "plugins"])
+def test_the_bound_runs_and_both_sides_give_the_same_keys(case: list[str], tmp_path: Path) -> None:
     """benchmarks/builtin_bound.py: one round of the real first listing against the flat
-    file-work script (it exits non-zero if they count different keys)."""
+    file-work script, for the built-ins and for a small synthetic registry (it exits non-zero
+    if the two count different keys, or if either did not list from the cache)."""
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "builtin_bound.py"), "--runs", "1"],
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "builtin_bound.py"),
+            "--runs",
+            "1",
+            "--workdir",
+            str(tmp_path),
+            *case,
+        ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     lines = proc.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["ours", "bound"], proc.stdout
+    assert [line.split(":")[0] for line in lines] == ["ours", "bound", "floor"], proc.stdout
+    # the whole-process figures are given where the floor means something: the plugins case
+    assert ("whole process - floor" in lines[0]) == bool(case), proc.stdout
