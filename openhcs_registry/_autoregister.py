@@ -9,13 +9,13 @@ are overlaid on the registry in this process only, never persisted).
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, ClassVar
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _noted: dict[str, list[Any]] = {}
 #: The ids in each bucket, so that noting is O(1), not O(n) (16,000 subclasses: 3 s).  Kept
 #: with the list they index: a bucket replaced from outside (a test restoring notes) is
@@ -82,7 +82,7 @@ def add_listener(registry_name: str, callback: Any) -> None:
 def _reinit_after_fork() -> None:
     """A fork may happen while another thread holds the lock: give the child a fresh one."""
     global _lock
-    _lock = threading.Lock()
+    _lock = _thread.allocate_lock()
 
 
 class AutoRegistered:

@@ -20,14 +20,16 @@ One fork hook: in a forked child the threads that were computing do not exist, s
 flight table gets a fresh lock and no flights, and the callbacks registered with
 :func:`at_fork` run.
 
-On the warm path: imports ``threading`` and nothing else of note.
+On the warm path: imports ``_thread`` and nothing else of note.  Its locks are what
+``threading`` hands out (``threading.Lock`` is ``_thread.allocate_lock``, ``RLock`` the C
+``_thread.RLock``), without importing ``threading``: ~0.7 ms in a fresh process.
 """
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
-import threading
 from _weakrefset import WeakSet  # what threading itself uses: no weakref import
 
 TYPE_CHECKING = False
@@ -60,14 +62,14 @@ class Flight:
     __slots__ = ("error", "running", "thread")
 
     def __init__(self) -> None:
-        self.thread = threading.get_ident()
-        self.running = threading.Lock()
+        self.thread = _thread.get_ident()
+        self.running = _thread.allocate_lock()
         self.running.acquire()
         self.error: BaseException | None = None
 
     def wait(self) -> None:
         """Return once the flight ended; raise :class:`WouldDeadlock` if it never could."""
-        if self.thread == threading.get_ident():
+        if self.thread == _thread.get_ident():
             raise WouldDeadlock("same thread")
         running = self.running
         while not running.acquire(timeout=_POLL):
@@ -89,7 +91,7 @@ class Flights:
     __slots__ = ("__weakref__", "flights", "lock")
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        self.lock = _thread.RLock()
         self.flights: dict[Any, Flight] = {}
         _tables.add(self)
 
@@ -113,7 +115,7 @@ class Flights:
         return self.flights.get(key)
 
     def _after_fork(self) -> None:
-        self.lock = threading.RLock()
+        self.lock = _thread.RLock()
         self.flights = {}
 
 
@@ -200,7 +202,7 @@ def _blocked_on_my_import(thread_id: int) -> bool:
     Uses the import system's own record of who waits on which lock (a lock per thread up to
     3.11, a list from 3.12); if that private record changes shape, this says False.
     """
-    me = threading.get_ident()
+    me = _thread.get_ident()
     try:
         from importlib import _bootstrap
 

@@ -21,8 +21,8 @@ at once instead of a deadlock or a half-built mapping.
 
 from __future__ import annotations
 
+import _thread
 import sys
-import threading
 from collections.abc import Mapping
 from types import GenericAlias
 
@@ -72,7 +72,7 @@ __all__ = [
 logger = get_logger("openhcs_registry")
 
 _catalogue: dict[str, LazyDiscoveryDict[Any]] = {}
-_catalogue_lock = threading.Lock()
+_catalogue_lock = _thread.allocate_lock()
 
 
 class _RegistryMapping(_GenericMapping[V]):
@@ -509,7 +509,7 @@ def _after_fork_in_child() -> None:
     Registries' flights are reset by the one fork hook itself (:mod:`._flight`).
     """
     global _catalogue_lock
-    _catalogue_lock = threading.Lock()
+    _catalogue_lock = _thread.allocate_lock()
     autoregister._reinit_after_fork()
 
 

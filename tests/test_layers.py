@@ -168,8 +168,9 @@ WARM_READS = """
                                  "heavy": heavy}))
 """
 #: What the warm-path import rule keeps out of a warm read (docs/design.md, "Layers").
-#: (``dataclasses`` and ``inspect`` are not listed: orjson, a dependency, imports them.)
-HEAVY = ("typing", "logging", "importlib.metadata", "pathlib")
+#: (``dataclasses`` and ``inspect`` are not listed: orjson, a dependency, imports them.
+#: ``threading`` is: the engine's locks come from ``_thread``, which it is built on.)
+HEAVY = ("typing", "logging", "importlib.metadata", "pathlib", "threading")
 
 
 def test_a_warm_read_imports_nothing_from_the_cold_package(_isolated_cache: Path) -> None:

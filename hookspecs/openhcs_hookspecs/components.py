@@ -23,7 +23,7 @@ Behaviour is OpenHCS's and is restored on every creation, cached or fresh:
 
 from __future__ import annotations
 
-import threading
+import _thread
 
 from openhcs_registry import enums as _enums
 
@@ -48,7 +48,7 @@ CACHE_KEYS = {
 DEFAULT_COMPONENTS: tuple[str, ...] = ("site", "channel", "z_index", "timepoint", "well")
 DEFAULT_MULTIPROCESSING_AXIS = "well"
 
-_lock = threading.RLock()
+_lock = _thread.RLock()
 _config: dict[str, Any] = {
     "components": list(DEFAULT_COMPONENTS),
     "multiprocessing_axis": DEFAULT_MULTIPROCESSING_AXIS,

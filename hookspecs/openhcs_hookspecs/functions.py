@@ -22,7 +22,7 @@ This module is on the warm path: no ``typing``, ``inspect`` or ``logging`` at ru
 
 from __future__ import annotations
 
-import threading
+import _thread
 from abc import ABC
 
 from openhcs_registry import AutoRegistered, LazyDiscoveryDict, RegistryConfig, hookspec
@@ -167,7 +167,7 @@ FUNCTION_LIBRARIES: LazyDiscoveryDict[type[FunctionLibrary]] = LazyDiscoveryDict
 _catalogues: dict[tuple[str, str], FunctionCatalogue] = {}
 #: One build at a time in a process: threads asking for the same library while it is being
 #: built wait and take the result instead of importing and scanning it again.
-_build_lock = threading.RLock()
+_build_lock = _thread.RLock()
 
 
 def catalogue(library: str, *, rebuild: bool = False) -> FunctionCatalogue:
