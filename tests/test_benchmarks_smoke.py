@@ -62,6 +62,7 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     (size,) = results["plugins"]["sizes"]
     assert size["size"] == 3
     assert set(size["whole_ms"]) == {
+        "bound: the file work alone",
         "floor: import platformdirs, orjson",
         "ours cold",
         "ours warm",
@@ -71,6 +72,7 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     }
     assert all(_stats_ok(s) for s in size["whole_ms"].values())
     assert _number(size["ratio_in_process"])
+    assert _number(size["ratios_whole"]["bound - floor (ms)"])
 
     for row in results["enums"]["rows"]:
         assert "skipped" in row or (_stats_ok(row["cold_ms"]) and _stats_ok(row["warm_ms"]))
