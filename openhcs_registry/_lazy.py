@@ -150,7 +150,10 @@ class _RegistryMapping(_GenericMapping[V]):
     def info(self, key: str) -> dict[str, Any]:
         """Where *key* came from (plugin, distribution, version, module, file, reference).
 
-        Does not import the value's module.
+        ``distribution`` is the normalised name (PEP 503: lower case, each run of ``-_.``
+        one ``-``), as pip compares names and as the installed metadata folder spells it:
+        ``"openhcs-acme"`` for a project named ``OpenHCS_Acme`` (compare with
+        ``packaging.utils.canonicalize_name``).  Does not import the value's module.
         """
         entry = self._view().get(key)
         if entry is None:

@@ -187,7 +187,9 @@ def test_a_generated_project_passes_its_tests_in_a_fresh_venv(tmp_path: Path) ->
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     (wheel,) = (tmp_path / "dist").glob("*.whl")
 
-    folder = generate(tmp_path, "openhcs-acme", "microscope_handler", "storage_backend")
+    # a name as people write them (capitals, an underscore): the registries report the
+    # normalised "openhcs-acme", and the generated tests must expect that
+    folder = generate(tmp_path, "OpenHCS_Acme", "microscope_handler", "storage_backend")
     venv = tmp_path / "venv"
     made = run(sys.executable, "-m", "venv", str(venv))
     assert made.returncode == 0, made.stderr
@@ -202,7 +204,7 @@ def test_a_generated_project_passes_its_tests_in_a_fresh_venv(tmp_path: Path) ->
     assert "7 passed" in tests.stdout, tests.stdout
     assert not (tmp_path / "user-cache").exists() or not any((tmp_path / "user-cache").iterdir())
 
-    for target in (str(folder), "openhcs-acme"):
+    for target in (str(folder), "OpenHCS_Acme", "openhcs-acme"):
         checked = run(
             python,
             "-m",

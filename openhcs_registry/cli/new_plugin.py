@@ -127,7 +127,8 @@ import sys
 
 {imports}
 
-DIST = "{dist}"
+#: registries name a distribution by its normalised name (PEP 503), as pip compares names
+DIST = "{normalised}"
 KEY = "{key}"
 
 {tests}
@@ -359,6 +360,7 @@ def render(dist: str, regs: list[Any]) -> dict[str, str]:
     )
     files[f"tests/test_{package}.py"] = _TESTS.format(
         dist=dist,
+        normalised=re.sub(r"[-_.]+", "-", dist).lower(),
         key=key,
         package=package,
         package_dot=package + ".",
