@@ -46,7 +46,7 @@ from ab_issue12 import _OURS as _PLUGINS  # noqa: E402
 #: registry definitions (imported by ``ours`` before its clock too).  It imports ``orjson``
 #: and nothing else of the floor: an implementation need not import ``platformdirs`` on a
 #: warm start (ours does not), so the bound without it is the lower one.
-_SETUP = {"builtin": "from openhcs_hookspecs import load_all\nload_all()\n", "plugins": ""}
+SETUP = {"builtin": "from openhcs_hookspecs import load_all\nload_all()\n", "plugins": ""}
 
 _BOUND = """import gc, os, sys, time
 import orjson
@@ -153,7 +153,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-c", ours], env=env, cwd=work, capture_output=True)
         _run(ours, env, work)  # the caches written, then read once
         paths = sorted(str(p) for p in Path(env["OPENHCS_CACHE_DIR"]).glob("*_registry.json"))
-        bound = bound_program(paths, _SETUP[case])
+        bound = bound_program(paths, SETUP[case])
         commands = {"ours": ours, "bound": bound, "floor": _FLOOR}
         wall: dict[str, list[float]] = {label: [] for label in commands}
         inner: dict[str, list[float]] = {label: [] for label in commands}

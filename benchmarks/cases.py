@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import synthetic
+from builtin_bound import SETUP as _BOUND_SETUP
 from builtin_bound import bound_program
 from harness import (
     Command,
@@ -155,8 +156,30 @@ def case_builtin(cfg: Settings) -> dict[str, object]:
             check=_expect("hit", 1),
             reprime=reprime,
         )
-        samples = interleave([cold, warm], cfg.runs, cfg.warmup)
+        commands = [cold, warm]
+        if len(row) > 1:
+            # the file work of this listing alone (benchmarks/builtin_bound.py), interleaved
+            paths = sorted(str(p) for p in cache_dir.glob("*_registry.json"))
+            commands.append(
+                Command(
+                    f"{label} bound",
+                    probe_prelude()
+                    + bound_program(
+                        paths,
+                        _BOUND_SETUP["builtin"] + '_mark("defined")\n',
+                        '_mark("listed")\n_report(count=n)',
+                    ),
+                    warm_env,
+                    str(cfg.workdir),
+                )
+            )
+        samples = interleave(commands, cfg.runs, cfg.warmup)
         sc, sw = samples[cold.label], samples[warm.label]
+        bound = samples.get(f"{label} bound")
+        if bound is not None and bound.values("count") != sw.values("count"):
+            raise RuntimeError(
+                f"the bound counted {bound.values('count')} keys, ours {sw.values('count')}"
+            )
         c_list = sc.between("defined", "listed")
         w_list = sw.between("defined", "listed")
         orjson_ms = sw.between(None, "floor")
@@ -177,6 +200,11 @@ def case_builtin(cfg: Settings) -> dict[str, object]:
                 "cold_whole_ms": _stats(sc.wall_ms),
                 "warm_whole_ms": _stats(sw.wall_ms),
                 "discarded": sw.discarded,
+                **(
+                    {}
+                    if bound is None
+                    else {"bound_ms": _stats(bound.between("defined", "listed"))}
+                ),
             }
         )
     return results

@@ -217,7 +217,12 @@ def evaluate_targets(results: dict[str, object]) -> list[dict[str, object]]:
                 w <= 1.0,
                 f"{w:.2f} ms median, orjson already imported; "
                 f"{all_row['warm_incl_orjson_ms']['median']:.1f} ms counting the orjson import; "
-                f"{all_row['warm_repeat_ms']['median']:.2f} ms re-read in a warm process",
+                f"{all_row['warm_repeat_ms']['median']:.2f} ms re-read in a warm process"
+                + (
+                    f"; the file work alone (flat bound) {all_row['bound_ms']['median']:.2f} ms"
+                    if "bound_ms" in all_row
+                    else ""
+                ),
             )
         per = [r for r in rows if r["label"] != "all registries"]
         if per:
@@ -299,6 +304,11 @@ def evaluate_targets(results: dict[str, object]) -> list[dict[str, object]]:
         add(
             "whole-process warm start within 5 ms of the dependency floor",
             d <= 5.0,
+            f"{d:+.1f} ms vs `import platformdirs, orjson` (`OPENHCS_CACHE_DIR` set)",
+        )
+        add(
+            "built-in registries: warm whole process <= floor + 1 ms (issue 12)",
+            d <= 1.0,
             f"{d:+.1f} ms vs `import platformdirs, orjson` (`OPENHCS_CACHE_DIR` set)",
         )
         dd = process["ours_default_minus_floor_ms"]

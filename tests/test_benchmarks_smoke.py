@@ -53,6 +53,8 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     assert builtin and builtin[0]["keys"] > 0
     for row in builtin:
         assert _stats_ok(row["cold_ms"]) and _stats_ok(row["warm_ms"])
+    # the flat file-work bound is timed beside the listing of all registries
+    assert [_stats_ok(r["bound_ms"]) for r in builtin if len(r["registries"]) > 1] == [True]
 
     process = results["process"]
     assert len(process["commands"]) == 5
