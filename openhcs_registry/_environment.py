@@ -205,10 +205,13 @@ def file_stat(path: str) -> list[int] | None:
         st = os.stat(path)
     except (OSError, ValueError):  # ValueError: a NUL byte in a path read from a document
         return None
-    return [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
+    return list(_SIGNATURE(st))
 
 
-#: The fields of a stat signature (see :func:`file_stat`), read in C.
+#: The fields of a stat signature, read in C: the one place their order is written.  The
+#: rows of :func:`file_stat` and the tuples of :func:`signatures` must agree (the look
+#: turns the tuples into rows, :meth:`_Snapshot.signatures`, and a fold of either stands
+#: for comparing the rows).
 _SIGNATURE = attrgetter("st_mtime_ns", "st_size", "st_ctime_ns", "st_ino")
 
 
