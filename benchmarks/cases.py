@@ -458,15 +458,29 @@ def _add_distribution(site: Path, index: int) -> Path:
 
 
 def case_incremental(cfg: Settings) -> dict[str, object]:
-    """The next start after one plugin edited / one distribution installed, vs warm.
+    """The next start after one change, vs warm: one plugin edited, one distribution
+    installed, that distribution removed, another one upgraded.
 
     Each size gets its own copy of the synthetic site (these runs change it).  Per round:
-    a warm start (its untimed ``before`` undoes the previous round's install and re-primes
-    the cache), then one plugin file edited (a line appended) and the registry listed, then
-    one more distribution installed and the registry listed.  Every run is checked: the
-    edited and installed runs must not be served from the cache, and must find every key.
+    a warm start (its untimed ``before`` re-primes the cache: the upgrade's document may
+    settle), one plugin file edited (a line appended) then the registry listed, one more
+    distribution installed then listed, that distribution removed (as ``pip uninstall``:
+    its package and metadata folder) then listed, distribution ``p0001`` upgraded from 1.0
+    to 2.0 (or back: its metadata folder renamed by version, its module replaced) then
+    listed.  Every run is checked: the changed runs must not be served from the cache, and
+    must find every key, with no failure.  The issue's targets are the edit and the install;
+    removal and upgrade are the other changes it names, reported beside them.
     """
     return {"sizes": [_incremental_size(cfg, size) for size in cfg.sizes]}
+
+
+#: The changed starts of the incremental case, in the order of a round (label, ratio name).
+_CHANGES = (
+    ("after one plugin edited", "edited / warm"),
+    ("after one distribution installed", "installed / warm"),
+    ("after that distribution removed", "removed / warm"),
+    ("after one distribution upgraded", "upgraded / warm"),
+)
 
 
 def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
@@ -479,8 +493,9 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
     cwd = str(cfg.workdir)
     code = probe_prelude() + _OURS_SYNTH
     edited = site / "openhcs_bench_p0000" / "plugin.py"
+    upgraded = min(synthetic.UPGRADED, size - 1)
     extra: list[Path] = []
-    state = {"edits": 0, "next": 90000}
+    state = {"edits": 0, "next": 90000, "version": "1.0"}
 
     def undo_install() -> None:
         while extra:
@@ -489,7 +504,7 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
             _rm(package.parent / f"{package.name}-1.0.dist-info")
 
     def warm_before() -> None:
-        undo_install()
+        undo_install()  # (after a failed round: the site as built)
         _prime(code, env, Path(cwd))
 
     def edit() -> None:
@@ -501,6 +516,23 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
         state["next"] += 1
         extra.append(_add_distribution(site, state["next"]))
 
+    def upgrade() -> None:
+        old = state["version"]
+        state["version"] = new = "2.0" if old == "1.0" else "1.0"
+        synthetic.set_version(site, upgraded, old, new)
+
+    checks = {
+        "after one plugin edited": size,
+        "after one distribution installed": size + 1,
+        "after that distribution removed": size,
+        "after one distribution upgraded": size,
+    }
+    befores = {
+        "after one plugin edited": edit,
+        "after one distribution installed": install,
+        "after that distribution removed": undo_install,
+        "after one distribution upgraded": upgrade,
+    }
     commands = [
         Command(
             "ours warm",
@@ -510,21 +542,18 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
             before=warm_before,
             check=_both(_expect("count", size), _expect("hit", 1)),
         ),
-        Command(
-            "after one plugin edited",
-            code,
-            env,
-            cwd,
-            before=edit,
-            check=_both(_expect("count", size), _expect("hit", 0), _expect("failures", 0)),
-        ),
-        Command(
-            "after one distribution installed",
-            code,
-            env,
-            cwd,
-            before=install,
-            check=_both(_expect("count", size + 1), _expect("hit", 0), _expect("failures", 0)),
+        *(
+            Command(
+                label,
+                code,
+                env,
+                cwd,
+                before=befores[label],
+                check=_both(
+                    _expect("count", checks[label]), _expect("hit", 0), _expect("failures", 0)
+                ),
+            )
+            for label, _ in _CHANGES
         ),
     ]
     try:
@@ -532,6 +561,8 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
         samples = interleave(commands, cfg.runs_for(size), cfg.warmup)
     finally:
         undo_install()
+        if state["version"] != "1.0":
+            synthetic.set_version(site, upgraded, state["version"], "1.0")
         _rm(cache_file)
     whole = {label: Stats.of(s.wall_ms).median for label, s in samples.items()}
     return {
@@ -542,12 +573,7 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
         "in_process_ms": {
             label: _stats(s.between("defined", "listed")) for label, s in samples.items()
         },
-        "ratios_whole": {
-            "edited / warm": ratio(whole["after one plugin edited"], whole["ours warm"]),
-            "installed / warm": ratio(
-                whole["after one distribution installed"], whole["ours warm"]
-            ),
-        },
+        "ratios_whole": {name: ratio(whole[label], whole["ours warm"]) for label, name in _CHANGES},
     }
 
 

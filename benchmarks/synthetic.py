@@ -88,6 +88,28 @@ def build_site(root: Path, count: int, compile_bytecode: bool = True) -> Path:
     return site
 
 
+#: The plugin whose distribution the incremental cases upgrade (and downgrade) in turn.
+UPGRADED = 1
+
+
+def set_version(site: Path, index: int, old: str, new: str) -> None:
+    """Upgrade (or downgrade) synthetic distribution *index* from *old* to *new* as pip
+    does: the new metadata folder written, the old one removed, the package's module
+    replaced by a new file (new code: a line that says the version)."""
+    old_info = site / f"openhcs_bench_p{index:04d}-{old}.dist-info"
+    new_info = site / f"openhcs_bench_p{index:04d}-{new}.dist-info"
+    new_info.mkdir()
+    (new_info / "METADATA").write_text(
+        _METADATA.format(i=index).replace("Version: 1.0", f"Version: {new}")
+    )
+    (new_info / "entry_points.txt").write_text(_ENTRY_POINTS.format(group=GROUP, i=index))
+    shutil.rmtree(old_info)
+    module = site / f"openhcs_bench_p{index:04d}" / "plugin.py"
+    fresh = module.with_name("plugin.py.new")
+    fresh.write_text(_PLUGIN.format(i=index) + f"# version {new}\n")
+    os.replace(fresh, module)
+
+
 def compile_tree(path: Path) -> None:
     """Write bytecode for every module under *path* (quietly, in place)."""
     compileall.compile_dir(str(path), quiet=1, workers=1)

@@ -76,6 +76,25 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     assert _number(size["ratio_in_process"])
     assert _number(size["ratios_whole"]["bound - floor (ms)"])
 
+    # the incremental case times every change the issue names, each checked to be a
+    # changed start (not the cache) that finds every key
+    (change,) = results["incremental"]["sizes"]
+    assert list(change["whole_ms"]) == [
+        "ours warm",
+        "after one plugin edited",
+        "after one distribution installed",
+        "after that distribution removed",
+        "after one distribution upgraded",
+    ]
+    assert all(_stats_ok(s) for s in change["whole_ms"].values())
+    assert set(change["ratios_whole"]) == {
+        "edited / warm",
+        "installed / warm",
+        "removed / warm",
+        "upgraded / warm",
+    }
+    assert all(_number(r) for r in change["ratios_whole"].values())
+
     for row in results["enums"]["rows"]:
         assert "skipped" in row or (_stats_ok(row["cold_ms"]) and _stats_ok(row["warm_ms"]))
 
