@@ -135,8 +135,10 @@ def _incremental(
     others; else what ran is handed to the discovery here.  When more changed, new entry
     points are loaded and called first (:func:`._cold._extended.answer_extended`): if
     nothing else changed and their offers meet no recorded key, the previous answer
-    extended by theirs is written and installed, likewise.  None if the previous document
-    is of a shape not foreseen (then discover afresh).
+    extended by theirs is written and installed, likewise.  If that declines before
+    loading anything, an upgrade (every entry point declared as before but for versions)
+    calls the upgraded plugins and those whose files changed again, as after an edit.
+    None if the previous document is of a shape not foreseen (then discover afresh).
     """
     from ._cold._discovery import run_discovery
 
@@ -150,10 +152,16 @@ def _incremental(
         rerun = answer_unchanged(manager, previous)
     elif not extra:
         # more changed (an install moves a sys.path folder): if it only added plugins
-        # whose offers meet nothing recorded, the answer is the previous one extended
+        # whose offers meet nothing recorded, the answer is the previous one extended;
+        # if it declined before loading anything and the entry points are declared as
+        # before but for versions (an upgrade), the answer may be the previous one
         from ._cold._extended import answer_extended
 
         rerun = answer_extended(manager, previous)
+        if rerun is None:
+            from ._cold._unchanged import answer_unchanged
+
+            rerun = answer_unchanged(manager, previous)
     if rerun is not None and rerun.snapshot is not None:
         return rerun.snapshot
     try:

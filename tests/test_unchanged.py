@@ -263,3 +263,77 @@ def test_a_keyless_or_abstract_class_not_returned_pins_nothing(world: World) -> 
     plugin(world, 1, "k1", extra=bases + "# edited\n")
     got = next_start_equals_full(world, unchanged=True)
     assert got["imported"] == [f"p{world.tag}_1"], got
+
+
+# -- an upgrade: the entry points declared as before but for versions ---------------------
+
+
+def upgrade(world: World, i: int, key: str, old: str, new: str, extra: str = "") -> None:
+    """Distribution ``dist<i>`` upgraded from *old* to *new* as pip does: the new metadata
+    folder written, the old one removed, the module written again (offering *key*)."""
+    world.uninstall(f"dist{i}", old)
+    (world.site / f"p{world.tag}_{i}.py").unlink()
+    plugin(world, i, key, version=new, extra=extra)
+
+
+def test_an_upgrade_that_keeps_the_offers_keeps_the_answer(world: World) -> None:
+    """The upgraded plugin alone is loaded again; the document (its record's version, the
+    distributions and sys.path rows) is a full discovery's, row for row."""
+    many(world)
+    prime(world)
+    upgrade(world, 1, "k1", "1.0", "2.0", extra="# new code\n")
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert got["imported"] == [f"p{world.tag}_1"]
+    assert "1 upgraded" in got["said"], got
+    (record,) = [r for r in world.read_cache()["cold"]["plugins"] if r["name"] == f"p{world.tag}_1"]
+    assert record["version"] == "2.0"
+    # and a downgrade, from the document the path wrote
+    upgrade(world, 1, "k1", "2.0", "1.5")
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["imported"] == [f"p{world.tag}_1"]
+
+
+def test_a_new_version_with_the_same_files_calls_the_plugin_again(world: World) -> None:
+    """Only the metadata folder changed (the module is the same file): the record must
+    carry the new version, so its plugin is called again all the same."""
+    many(world)
+    prime(world)
+    info = world.site / "dist2-1.0.dist-info"
+    info.rename(world.site / "dist2-3.0.dist-info")
+    metadata = world.site / "dist2-3.0.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text().replace("Version: 1.0", "Version: 3.0"))
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["imported"] == [f"p{world.tag}_2"]
+
+
+def test_an_upgrade_that_changes_a_key_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    upgrade(world, 2, "renamed", "1.0", "2.0")
+    got = next_start_equals_full(world, unchanged=False)
+    assert got["keys"] == ["k0", "k1", "k3", "renamed"]
+    assert got["imported"] == [f"p{world.tag}_2"]
+    assert "not proven" in got["declined"], got
+
+
+def test_an_upgrade_with_a_removal_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    upgrade(world, 1, "k1", "1.0", "2.0")
+    world.uninstall("dist3")
+    (world.site / f"p{world.tag}_3.py").unlink()
+    got = next_start_equals_full(world, unchanged=False)
+    assert got["keys"] == ["k0", "k1", "k2"]
+    assert "entry points were added or removed" in got["declined"], got
+
+
+def test_an_upgrade_that_declares_another_module_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    world.uninstall("dist0")
+    world.write(f"p{world.tag}_0b.py", world.plugin_source(("C0", "k0")))
+    world.add_dist_info("dist0", "2.0", {f"p{world.tag}_0": f"p{world.tag}_0b"})
+    got = next_start_equals_full(world, unchanged=False, document=False)
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert "declared otherwise" in got["declined"], got

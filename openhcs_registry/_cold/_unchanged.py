@@ -24,10 +24,10 @@ any start.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import _autoregister as autoregister
-from .. import _fileio
+from .. import _fileio, settings
 from .._cache import (
     _NOSIG,
     _RACY_COARSE_NS,
@@ -40,7 +40,7 @@ from .._cache import (
     restatable,
 )
 from .._diagnostics import reentry_count
-from .._environment import listing_checksum, snapshot
+from .._environment import listing_checksum, search_path, snapshot
 from .._log import get_logger
 from .._refs import reference_of
 from . import _entrypoints, _inputs
@@ -54,7 +54,7 @@ from ._discovery._context import (
 )
 from ._discovery._listing import _FAILED, Listing, _load_entry_point, _scan_module
 from ._discovery._recording import pins
-from ._document import _is_racy, file_fields
+from ._document import _is_racy, environment_section, file_fields
 from ._inputs import Inputs
 from ._records import PluginRecord
 from ._reuse import _Changes, _launch_delta, _search_path_delta
@@ -125,42 +125,124 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     """The plugins whose inputs changed, loaded and called again; with the previous answer
     rewritten and installed (``.snapshot``) if their records are unchanged.
 
+    Tried when only recorded files changed, and after an upgrade (see :func:`_upgrade`):
+    then the plugins of the distributions whose version changed are called again too.
     None if a check fails before anything is loaded: then the ordinary incremental path
     runs as it always did.
     """
     doc = previous.doc
-    if doc is None or not previous.files_only or doc.get("volatile"):
+    if doc is None or doc.get("volatile"):
         return None
+    name = manager.config.name
+    upgrade = None
     try:
-        rerun = _changed_plugins(doc, manager.blocked)
-        raws = [doc["plugins"][at] for at in rerun]
+        if not previous.files_only:
+            upgrade = _upgrade(manager, doc, previous)
+        rerun = _changed_plugins(doc, manager.blocked, upgrade)
+        raws = [_declared_as(doc["plugins"][at], upgrade) for at in rerun]
     except Exception as exc:  # declined (the reason logged), or a shape not foreseen
-        logger.debug("registry %s: answer unchanged not tried: %s", manager.config.name, exc)
+        logger.debug("registry %s: answer unchanged not tried: %s", name, exc)
         return None
-    ctx = discovery_context(manager, previous.scanned)[0]
-    out = call_again(ctx, raws)
+    ctx = upgrade.ctx if upgrade is not None else discovery_context(manager, previous.scanned)[0]
+    out = call_again(ctx, raws) if raws else Rerun()
     try:
-        rows = _same_records(manager.config, doc, rerun, out)
-        out.snapshot = _rewrite(manager, doc, rows)
+        rows = _same_records(manager.config, doc, rerun, out, raws)
+        out.snapshot = _rewrite(manager, doc, rows, upgrade, dict(zip(rerun, raws, strict=True)))
     except Exception as exc:  # (as above; what ran is handed over all the same)
-        logger.debug("registry %s: answer unchanged not proven: %s", manager.config.name, exc)
+        logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
         return out
     logger.debug(
-        "registry %s: answer unchanged after %d plugin(s) called again; stats rewritten",
-        manager.config.name,
+        "registry %s: answer unchanged after %d plugin(s) called again; %s",
+        name,
         len(rerun),
+        "stats rewritten"
+        if upgrade is None
+        else f"stats and distributions rewritten ({len(upgrade.versions)} upgraded)",
     )
     return out
 
 
-def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int]:
-    """The positions of the records whose inputs changed, if nothing else changed (else
-    :class:`Declined`, saying what)."""
+class _Upgrade(NamedTuple):
+    """What :func:`_upgrade` found: the entry points whose version changed, and what the
+    document records of the environment now."""
+
+    #: the version each entry-point record whose version changed is declared with now
+    versions: dict[str, str | None]
+    #: the entry-point scan to record
+    distributions: dict[str, Any]
+    #: the look at the environment, and the discovery context of this start
+    environment: dict[str, Any]
+    ctx: Context
+    #: the discovery settings to record
+    settings: dict[str, str]
+
+
+def _upgrade(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous) -> _Upgrade:
+    """The entry points whose version changed, if every entry point is declared as
+    before but for its version (else :class:`Declined`).
+
+    ``pip install -U`` of a plugin distribution writes the metadata folder of the new
+    version, removes the old one and replaces the package's files: a ``sys.path`` folder
+    and the distributions changed, not only recorded files.  When the scan finds every
+    stored entry point declared as it was (name, module, value, distribution, listing
+    order) and no other, only versions changed among the declarations: the records of the
+    plugins of a new version are called again like those whose files changed, and the
+    document records the new scan and ``sys.path`` rows.  An install of new metadata
+    folders only is :mod:`._extended`'s (tried first).
+    """
+    if previous.appeared is not None:
+        raise Declined("metadata folders were only added: an install")
+    if settings.entry_points_disabled():
+        raise Declined("entry points are disabled")
+    ctx, environment = discovery_context(manager, previous.scanned)
+    found, distributions = _entrypoints.declared(
+        search_path(), ctx.config.entry_point_group, ctx.scanned, ctx.listed, ctx.stat
+    )
+    stored = [raw for raw in doc["plugins"] if raw.get("origin") == "entry_point"]
+    declared = list(_entrypoints.named(found))
+    if len(declared) != len(stored):
+        raise Declined("entry points were added or removed")
+    versions: dict[str, str | None] = {}
+    upgraded: set[str | None] = set()
+    for (name, dist, _ep, value, version, _group), raw in zip(declared, stored, strict=True):
+        if (
+            raw["name"] != name
+            or raw["module"] != _entrypoints.split_value(value)[0]
+            or raw.get("distribution") != dist
+            or (raw.get("declaration") or raw["module"]) != value
+        ):
+            raise Declined(f"entry point {name!r} is declared otherwise now")
+        if raw.get("version") != version:
+            versions[name] = version
+            upgraded.add(dist)
+    for raw in doc["plugins"]:
+        if raw.get("origin") != "entry_point" and raw.get("distribution") in upgraded:
+            raise Declined(f"record {raw['name']!r} is of an upgraded distribution")
+    recorded = doc["settings"] if previous.settings_hold else settings.discovery_settings()
+    return _Upgrade(versions, distributions, environment, ctx, recorded)
+
+
+def _declared_as(raw: dict[str, Any], upgrade: _Upgrade | None) -> dict[str, Any]:
+    """Stored record *raw* as it is declared now: with its new version if it is of an
+    upgraded distribution (what the record called again must store)."""
+    if upgrade is None or raw["name"] not in upgrade.versions:
+        return raw
+    return {**raw, "version": upgrade.versions[raw["name"]]}
+
+
+def _changed_plugins(
+    doc: dict[str, Any], blocked: frozenset[str], upgrade: _Upgrade | None = None
+) -> list[int]:
+    """The positions of the records whose inputs changed, or whose distribution *upgrade*
+    found of a new version, if nothing else changed (else :class:`Declined`, saying
+    what)."""
     racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
     changes = _Changes(doc, racy_ns)  # first: the stats the warm check just took
     if changes.dirs_changed or changes.now_importable:
         raise Declined("a folder changed or a missing module is importable now")
-    folders_as_recorded(changes.dirs, doc["path"])
+    # (after an upgrade the sys.path rows are written afresh from this look, as a full
+    # discovery writes them: a site folder's stat moves with its metadata folders)
+    folders_as_recorded(changes.dirs, doc["path"] if upgrade is None else [])
     if _search_path_delta(doc, racy_ns) != set() or _launch_delta(doc["launch"]):
         raise Declined("a sys.path entry or the launch folder provides other names")
     rerun: list[int] = []
@@ -176,7 +258,7 @@ def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int]:
         get = raw.get
         if get("volatile") or get("reusable", True) is not True:
             raise Declined(f"record {name!r} is volatile or pinned not reusable")
-        if changes.inputs_changed(raw):
+        if changes.inputs_changed(raw) or (upgrade is not None and name in upgrade.versions):
             if get("origin") not in ("entry_point", "package") or name in blocked:
                 raise Declined(
                     f"changed record {name!r} is not an entry point or package, or is blocked"
@@ -191,7 +273,7 @@ def _changed_plugins(doc: dict[str, Any], blocked: frozenset[str]) -> list[int]:
             covered.update(get("files", ()))
         elif not changes.reusable(raw) or refers_outside(changes, raw):
             raise Declined(f"record {name!r} would be called again too")
-    if not rerun or not changes.files_changed <= covered:
+    if not (rerun or upgrade) or not changes.files_changed <= covered:
         raise Declined("a changed file is not held by the records called again")
     return rerun
 
@@ -274,33 +356,40 @@ def call_again(ctx: Context, raws: list[Any]) -> Rerun:
 
 
 def _same_records(
-    config: RegistryConfig, doc: dict[str, Any], rerun: list[int], out: Rerun
+    config: RegistryConfig,
+    doc: dict[str, Any],
+    rerun: list[int],
+    out: Rerun,
+    declared: list[dict[str, Any]],
 ) -> dict[int, list[Any]]:
-    """The new file rows by index if each plugin called again stores the record it stored
-    before, apart from its files' stats (else :class:`Declined`: the answer may have
-    changed)."""
+    """The new file rows by index if each plugin called again (the records at *rerun*)
+    stores the record it stored before as it is *declared* now (with the new version of
+    an upgraded distribution), apart from its files' stats (else :class:`Declined`: the
+    answer may have changed)."""
     offers_stored(config, out)
+    if not rerun:
+        return {}
     plugins, files, dirs, modules = doc["plugins"], doc["files"], doc["dirs"], doc["modules"]
     file_at = {row[0]: i for i, row in enumerate(files)}
     dir_at = {row[0]: i for i, row in enumerate(dirs)}
     new_rows: dict[int, list[Any]] = {}
     now_ns = time.time_ns()
     last_file = last_dir = -1  # the highest rows of the records before
-    todo = iter(rerun)
-    next_at = next(todo)
+    todo = iter(zip(rerun, declared, strict=True))
+    next_at, now = next(todo)
     at = -1
     for raw in plugins:
         at += 1
         if at == next_at:
             record = out.records[raw["name"]]
-            got = _stored(record, raw, files, dirs, modules, file_at, dir_at, last_file, last_dir)
+            got = _stored(record, now, files, dirs, modules, file_at, dir_at, last_file, last_dir)
             if got is None:
                 raise Declined(f"{raw['name']!r} stores another record or other rows now")
             for i, row in got.items():
                 if _is_racy(row[1], now_ns):
                     row.append(_digest(row[0]))
                 new_rows[i] = row
-            next_at = next(todo, -1)
+            next_at, now = next(todo, (-1, raw))
         for i in raw.get("files", ()):
             last_file = max(last_file, i)
         for i in raw.get("dirs", ()):
@@ -415,11 +504,28 @@ def _stored(
 
 
 def _rewrite(
-    manager: RegistryCacheManager, doc: dict[str, Any], rows: dict[int, list[Any]]
+    manager: RegistryCacheManager,
+    doc: dict[str, Any],
+    rows: dict[int, list[Any]],
+    upgrade: _Upgrade | None = None,
+    records: dict[int, dict[str, Any]] | None = None,
 ) -> Snapshot:
     """The previous document with the new file rows, stamp, racy rows and write time,
-    written; its answer as the snapshot to install."""
-    return install(manager, _rewritten(doc, rows))
+    written; its answer as the snapshot to install.  After an *upgrade*, also the new
+    environment section and entry-point scan, and the *records* called again (by
+    position) as they are declared now."""
+    new = _rewritten(doc, rows)
+    if upgrade is not None:
+        new["env"] = environment_section(
+            upgrade.environment, upgrade.distributions, upgrade.settings
+        )
+        cold = new["cold"]
+        cold["distributions"] = upgrade.distributions
+        cold["names"] = upgrade.environment.get("names", {})
+        plugins = cold["plugins"] = list(cold["plugins"])
+        for at, raw in (records or {}).items():
+            plugins[at] = raw
+    return install(manager, new)
 
 
 def settle(manager: RegistryCacheManager, doc: dict[str, Any]) -> None:
