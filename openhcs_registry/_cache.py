@@ -76,6 +76,10 @@ class CacheCorrupt(Exception):
     """The document is unreadable, hostile or of the wrong shape."""
 
 
+#: Not worked out yet (:attr:`Previous.scanned`).
+_UNREAD: Any = object()
+
+
 class Previous:
     """A document that no longer holds as a whole, but whose header still does.
 
@@ -83,7 +87,7 @@ class Previous:
     unchanged (see :meth:`reusable`) and the entry-point scan.
     """
 
-    __slots__ = ("appeared", "doc", "files_only", "reason", "settings_hold")
+    __slots__ = ("_scanned", "appeared", "doc", "files_only", "memo", "reason", "settings_hold")
 
     def __init__(
         self,
@@ -106,6 +110,10 @@ class Previous:
         self.appeared = appeared
         #: the recorded discovery settings are the settings now (see :class:`CacheChanged`)
         self.settings_hold = settings_hold
+        #: what the incremental paths worked out and share, each trying it in turn (the
+        #: entry points declared now, see :func:`._cold._unchanged.declared_now`)
+        self.memo: dict[str, Any] = {}
+        self._scanned: Any = _UNREAD
         if full is None:
             try:
                 self.doc = full_document(doc)
@@ -119,6 +127,11 @@ class Previous:
         Discovery reuses a row's entry points only where they are declarations of records it
         reuses (see :func:`._discovery.run_discovery`); any other row's file is read again.
         """
+        if self._scanned is _UNREAD:
+            self._scanned = self._scan()
+        return self._scanned  # type: ignore[no-any-return]
+
+    def _scan(self) -> dict[str, Any] | None:
         if self.doc is None:
             return None
         try:

@@ -137,7 +137,9 @@ def _incremental(
     nothing else changed and their offers meet no recorded key, the previous answer
     extended by theirs is written and installed, likewise.  If that declines before
     loading anything, an upgrade (every entry point declared as before but for versions)
-    calls the upgraded plugins and those whose files changed again, as after an edit.
+    calls the upgraded plugins and those whose files changed again, as after an edit; and
+    an uninstall that only removed plugins writes the previous answer less theirs
+    (:func:`._cold._reduced.answer_reduced`), loading nothing.
     None if the previous document is of a shape not foreseen (then discover afresh).
     """
     from ._cold._discovery import run_discovery
@@ -162,6 +164,11 @@ def _incremental(
             from ._cold._unchanged import answer_unchanged
 
             rerun = answer_unchanged(manager, previous)
+        if rerun is None:
+            # nothing loaded yet: if plugins were only removed, the answer less theirs
+            from ._cold._reduced import answer_reduced
+
+            rerun = answer_reduced(manager, previous)
     if rerun is not None and rerun.snapshot is not None:
         return rerun.snapshot
     try:

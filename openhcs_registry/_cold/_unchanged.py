@@ -194,12 +194,8 @@ def _upgrade(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previ
         raise Declined("metadata folders were only added: an install")
     if settings.entry_points_disabled():
         raise Declined("entry points are disabled")
-    ctx, environment = discovery_context(manager, previous.scanned)
-    found, distributions = _entrypoints.declared(
-        search_path(), ctx.config.entry_point_group, ctx.scanned, ctx.listed, ctx.stat
-    )
+    ctx, environment, declared, distributions = declared_now(manager, previous)
     stored = [raw for raw in doc["plugins"] if raw.get("origin") == "entry_point"]
-    declared = list(_entrypoints.named(found))
     if len(declared) != len(stored):
         raise Declined("entry points were added or removed")
     versions: dict[str, str | None] = {}
@@ -220,6 +216,28 @@ def _upgrade(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previ
             raise Declined(f"record {raw['name']!r} is of an upgraded distribution")
     recorded = doc["settings"] if previous.settings_hold else settings.discovery_settings()
     return _Upgrade(versions, distributions, environment, ctx, recorded)
+
+
+def declared_now(
+    manager: RegistryCacheManager, previous: Previous
+) -> tuple[Context, dict[str, Any], list[Any], dict[str, Any]]:
+    """The discovery context of this start, its look at the environment, the entry points
+    declared now (named as discovery names their records: :func:`._entrypoints.named`)
+    and the scan to record; scanned once for the paths that compare them with the stored
+    records in turn (an upgrade's, then a removal's: :mod:`._reduced`)."""
+    got = previous.memo.get("declared")
+    if got is None:
+        ctx, environment = discovery_context(manager, previous.scanned)
+        found, distributions = _entrypoints.declared(
+            search_path(), ctx.config.entry_point_group, ctx.scanned, ctx.listed, ctx.stat
+        )
+        got = previous.memo["declared"] = (
+            ctx,
+            environment,
+            list(_entrypoints.named(found)),
+            distributions,
+        )
+    return got
 
 
 def _declared_as(raw: dict[str, Any], upgrade: _Upgrade | None) -> dict[str, Any]:

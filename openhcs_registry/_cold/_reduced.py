@@ -1,0 +1,330 @@
+"""The answer reduced: an uninstall that only removed plugins writes the old answer less
+theirs (cold).
+
+``pip uninstall`` of a plugin distribution removes its metadata folder and its package:
+a ``sys.path`` folder changed, the distributions' declarations and the removed plugins'
+files are gone.  When no other plugin read what they read first, looked for their
+package or met one of their keys, a full discovery finds every other record as it was,
+in the same order, and the merge keeps every other winner and failure: the document it
+writes is the previous one without the removed records, their items and the file rows
+they introduced, the later rows and record indexes moved back.  :func:`answer_reduced`
+proves that from the stored records, before anything is loaded (nothing is: no plugin
+is new), and writes that document; it builds no record for the thousands of plugins
+that did not change (what the general path pays: the records rebuilt, the merge and the
+writer run over all of them).
+
+It is tried after the answer-extended and answer-unchanged paths declined (a recorded
+file changed and metadata folders vanished: neither an install nor an upgrade).  What
+it checks: the entry points, scanned as a discovery scans them, declare every stored one
+that is kept exactly as before and no other; each removed record is an entry point that
+failed, skipped and offered nothing another plugin or failure names, read no folder,
+and introduced every file row it read that no kept record reads; every changed file is
+one of those rows; every kept record would be reused as it is (:class:`._reuse._Changes`:
+nothing it read or looked for changed, nothing volatile, pinned or import-time, no
+reference outside the recorded modules); the ``<environment>`` record holds.  Any check
+that fails sends the start to the general incremental path, which has lost nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import settings
+from .._cache import _RACY_COARSE_NS
+from .._log import get_logger
+from . import _entrypoints
+from ._discovery._context import ENVIRONMENT
+from ._discovery._recording import environment_record
+from ._document import _fresh, _Tables, environment_section, file_fields
+from ._extended import _carry, _own_rows
+from ._records import stored_modules, stored_tops
+from ._reuse import _Changes, _launch_delta, _search_path_delta
+from ._unchanged import Declined, Rerun, declared_now, install, refers_outside
+
+if TYPE_CHECKING:
+    from .._cache import Previous, RegistryCacheManager
+
+logger = get_logger("openhcs_registry")
+
+
+def answer_reduced(manager: RegistryCacheManager, previous: Previous) -> Rerun | None:
+    """The previous answer less the removed plugins', written and installed
+    (``.snapshot``), if that is what a full discovery gives; None if a check declines
+    (nothing was loaded: the general incremental path runs as it always did)."""
+    doc = previous.doc
+    if doc is None or previous.files_only or doc.get("volatile"):
+        return None
+    name = manager.config.name
+    try:
+        new, removed = _reduced(manager, doc, previous)
+        out = Rerun()
+        out.snapshot = install(manager, new)
+    except Exception as exc:  # declined (the reason logged), or a shape not foreseen
+        logger.debug("registry %s: answer reduced not tried: %s", name, exc)
+        return None
+    logger.debug("registry %s: answer reduced after %d plugin(s) removed", name, removed)
+    return out
+
+
+def _reduced(
+    manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous
+) -> tuple[dict[str, Any], int]:
+    """The document a full discovery writes now, and how many records it drops (else
+    :class:`Declined`)."""
+    if settings.entry_points_disabled():
+        raise Declined("entry points are disabled")
+    plugins: list[dict[str, Any]] = doc["plugins"]
+    if not plugins or plugins[-1]["name"] != ENVIRONMENT:
+        raise Declined("the environment record is not the last")
+    racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
+    changes = _Changes(doc, racy_ns)  # first: the stats the warm check just took
+    if changes.dirs_changed or changes.now_importable:
+        raise Declined("a recorded folder changed, or a missing module is importable")
+    delta = _search_path_delta(doc, racy_ns)
+    if delta is None:
+        raise Declined("a sys.path entry changed in a way not told by its names")
+    changes.delta = delta | _launch_delta(doc["launch"])
+    ctx, environment, declared, distributions = declared_now(manager, previous)
+    dropped = _dropped(plugins, declared)
+    kept = [at for at in range(len(plugins) - 1) if at not in dropped]
+    files: list[list[Any]] = doc["files"]
+    gone = _rows_gone(plugins, dropped, len(files))
+    if not changes.files_changed <= gone:
+        raise Declined("a changed file is not one the removed plugins introduced")
+    _answer_holds(doc, plugins, dropped)
+    _kept_hold(plugins, kept, changes, manager.blocked)
+    if changes.environment_changed(plugins[-1]):
+        raise Declined("the environment record changed")
+
+    # the tables: the rows the kept records introduced, in their order (a removed record's
+    # rows are its own); the environment record's are added afresh, after them, as the
+    # writer adds them
+    end_file, end_dir = _cuts(plugins)
+    tables = _Tables()
+    _carry(
+        tables,
+        [row for at, row in enumerate(files[:end_file]) if at not in gone],
+        doc["dirs"][:end_dir],
+    )
+    first = min(gone) if gone else len(files)
+    new_at = {
+        at: tables.file_index[row[0]] for at, row in enumerate(files[:end_file]) if at not in gone
+    }
+    shift = [-1] * len(plugins)
+    records: list[dict[str, Any]] = []
+    tops: set[str] = {p.partition(".")[0] for p in ctx.config.discovery_packages}
+    known: set[str] = set()
+    modules: set[str] = set()
+    for at in kept:
+        raw = plugins[at]
+        shift[at] = len(records)
+        rows = raw.get("files")
+        if rows and rows[-1] >= first:
+            raw = {**raw, "files": [new_at[i] for i in rows]}
+        records.append(raw)
+        # what a discovery's environment record is made of: every entry point's module's
+        # top-level name and each record's looked-up ones, the files they read
+        if raw.get("origin") == "entry_point" and type(raw.get("module")) is str:
+            tops.add(raw["module"].partition(".")[0])
+        tops.update(stored_tops(raw))
+        missing = raw.get("missing")
+        if missing:
+            tops.update(m.partition(".")[0] for m in missing)
+        known.update([files[i][0] for i in plugins[at].get("files", ())])
+        modules.update(stored_modules(raw))
+    tops.discard("")
+    env_record, launch = environment_record(ctx, tops, known)
+    _own_rows(tables, env_record)
+    shift[-1] = len(records)
+    records.append(_fresh(env_record, tables)[0])
+    recorded = doc["settings"] if previous.settings_hold else settings.discovery_settings()
+    drop_modules = {plugins[at]["module"] for at in dropped} - {
+        plugins[at]["module"] for at in kept if plugins[at].get("origin") == "entry_point"
+    }
+    new = {
+        "cache_version": doc["cache_version"],
+        "env": environment_section(environment, distributions, recorded),
+        "version": doc["version"],
+        "registry": doc["registry"],
+        "timestamp": time.time(),
+        "config": doc["config"],
+        "blocked": doc["blocked"],
+        "launch": launch,
+        **file_fields(tables.file_rows),
+        "dirs": tables.dir_rows,
+        "modules": _modules(doc, files, gone, new_at, modules, dropped, plugins),
+        "plugins": len(records),
+        "volatile": [],
+        "items": _without(doc["items"], shift),
+        "secondaries": {k: _without(group, shift) for k, group in doc["secondaries"].items()},
+        "failures": doc["failures"],
+        "skipped": doc["skipped"],
+        "blocked_modules": [m for m in doc["blocked_modules"] if m not in drop_modules],
+        "cold": {
+            "files": tables.file_rows,
+            "distributions": distributions,
+            "names": environment.get("names", {}),
+            "plugins": records,
+            "hooks": [shift[at] for at in doc["hooks"] if shift[at] >= 0],
+        },
+    }
+    return new, len(dropped)
+
+
+def _cuts(plugins: list[dict[str, Any]]) -> tuple[int, int]:
+    """How many file and folder rows the records before the ``<environment>`` record
+    introduced (the writer adds each record's new rows after those of the records
+    before it)."""
+    last_file = last_dir = -1
+    for raw in plugins[:-1]:
+        rows = raw.get("files")
+        if rows:
+            last_file = max(last_file, rows[-1])
+        for at in raw.get("dirs", ()):
+            last_dir = max(last_dir, at)
+        for at, _leaf in raw.get("names", ()):
+            last_dir = max(last_dir, at)
+    return last_file + 1, last_dir + 1
+
+
+def _dropped(plugins: list[dict[str, Any]], declared: list[Any]) -> set[int]:
+    """The positions of the stored entry-point records no longer declared (perhaps none),
+    if every other one is declared exactly as before, in the same order, and no new one
+    is (else :class:`Declined`)."""
+    dropped: set[int] = set()
+    at = 0
+    stored = [(i, raw) for i, raw in enumerate(plugins) if raw.get("origin") == "entry_point"]
+    for name, dist, _ep, value, version, _group in declared:
+        while at < len(stored) and stored[at][1]["name"] != name:
+            dropped.add(stored[at][0])
+            at += 1
+        if at == len(stored):
+            raise Declined(f"entry point {name!r} is new, or moved in the listing")
+        raw = stored[at][1]
+        if (
+            raw["module"] != _entrypoints.split_value(value)[0]
+            or raw.get("distribution") != dist
+            or raw.get("version") != version
+            or (raw.get("declaration") or raw["module"]) != value
+        ):
+            raise Declined(f"entry point {name!r} is declared otherwise now")
+        at += 1
+    dropped.update(i for i, _raw in stored[at:])
+    return dropped  # (none: a distribution without plugins removed, say)
+
+
+def _rows_gone(plugins: list[dict[str, Any]], dropped: set[int], count: int) -> set[int]:
+    """The file rows the removed records introduced, if no kept record reads one, and the
+    removed records read no folder (else :class:`Declined`).
+
+    The writer adds a record's new rows after those of the records before it, in reading
+    order: a removed record's own rows are the next ones after those (the rows it shares
+    with earlier records stay where they are), and without it the later rows come in the
+    same order, moved back, unless a later record reads one of its rows (that record
+    would introduce it, at another place).
+    """
+    gone: set[int] = set()
+    last = -1
+    for at in range(len(plugins) - 1):
+        raw = plugins[at]
+        rows = raw.get("files") or ()
+        if at in dropped:
+            if raw.get("dirs") or raw.get("names"):
+                raise Declined(f"removed record {raw['name']!r} read a folder")
+            own = [row for row in rows if row > last]
+            if own != list(range(last + 1, last + 1 + len(own))):
+                raise Declined(f"the rows of removed record {raw['name']!r} are not its own")
+            gone.update(own)
+        elif gone and not gone.isdisjoint(rows):
+            raise Declined(f"record {raw['name']!r} read a removed plugin's file")
+        if rows:
+            last = max(last, rows[-1])
+    if not all(0 <= row < count for row in gone):
+        raise Declined("a row out of the table")
+    return gone
+
+
+def _answer_holds(doc: dict[str, Any], plugins: list[dict[str, Any]], dropped: set[int]) -> None:
+    """The removed records offered only their winning items: nothing failed or was
+    skipped there, and no failure names their keys or modules (a conflict they won or
+    lost would change another winner: the merge decides that; else :class:`Declined`)."""
+    names = {plugins[at]["name"] for at in dropped}
+    modules = {plugins[at]["module"] for at in dropped}
+    keys: set[Any] = set()
+    for at in dropped:
+        raw = plugins[at]
+        if (
+            raw.get("failures")
+            or raw.get("skipped")
+            or raw.get("volatile")
+            or raw.get("reusable", True) is not True
+        ):
+            raise Declined(f"removed record {raw['name']!r} failed, or is not reusable")
+        for row in raw.get("offers", ()):
+            keys.add(row[0])
+            if len(row) > 3 and row[3] is not None:
+                raise Declined(f"an offer of removed record {raw['name']!r} was refused")
+    for f in [*doc["failures"], *doc["skipped"]]:
+        if f.get("plugin") in names or f.get("key") in keys or f.get("module") in modules:
+            raise Declined("a failure or skip names a removed plugin, key or module")
+    items = doc["items"]
+    for key in keys:
+        row = items.get(key)
+        if row is None or row["p"] not in dropped:
+            raise Declined(f"key {key!r} of a removed plugin is another's, or not served")
+
+
+def _kept_hold(
+    plugins: list[dict[str, Any]], kept: list[int], changes: _Changes, blocked: frozenset[str]
+) -> None:
+    """Every kept record would be reused as it is (else :class:`Declined`), as the answer
+    extended's stored records (:func:`._extended._stored_records`)."""
+    reusable = changes.reusable
+    for at in kept:
+        raw = plugins[at]
+        if raw.get("origin") == "entry_point" and raw.get("failures"):
+            failures = raw["failures"]
+            if all(f.get("kind") == "blocked" for f in failures):
+                name = raw["name"]
+                if name not in blocked and name.rpartition(":")[2] not in blocked:
+                    raise Declined(f"record {name!r} was blocked")
+                continue
+        if not reusable(raw) or refers_outside(changes, raw):
+            raise Declined(f"record {raw['name']!r} would be loaded again")
+
+
+def _modules(
+    doc: dict[str, Any],
+    files: list[list[Any]],
+    gone: set[int],
+    new_at: dict[int, int],
+    imported: set[str],
+    dropped: set[int],
+    plugins: list[dict[str, Any]],
+) -> dict[str, int]:
+    """The modules table less the removed plugins' modules, by the rows' new indexes: a
+    module a removed record imported whose file stays must be imported by a kept one too
+    (else :class:`Declined`: a full discovery would not record it)."""
+    for at in dropped:
+        for mod_name in stored_modules(plugins[at]):
+            row = doc["modules"].get(mod_name)
+            if type(row) is int and row not in gone and mod_name not in imported:
+                raise Declined(f"module {mod_name!r} was recorded by a removed plugin only")
+    return {
+        mod_name: new_at[row]
+        for mod_name, row in doc["modules"].items()
+        if row not in gone and 0 <= row < len(files)
+    }
+
+
+def _without(group: dict[str, Any], shift: list[int]) -> dict[str, Any]:
+    """The stored items *group* less the removed records', each naming its record's new
+    index."""
+    out: dict[str, Any] = {}
+    for key, row in group.items():
+        at = shift[row["p"]]
+        if at < 0:
+            continue
+        out[key] = row if at == row["p"] else {**row, "p": at}
+    return out

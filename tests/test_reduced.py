@@ -1,0 +1,120 @@
+"""The answer reduced: an uninstall that only removed plugins writes the old answer less theirs.
+
+A distribution uninstalled whose plugins nothing else read, looked for or met changes
+nothing the other plugins read: the start loads nothing and writes the previous document
+without the removed records, their items and rows (:mod:`openhcs_registry._cold._reduced`,
+which logs "answer reduced" at debug level when it does).  Each test compares, in new
+processes, that start with a full discovery: the listing, and the document, row for row
+(as tests/test_unchanged.py does).  Removals that are more than that (a plugin another one
+imports, a key that met another, the plugin that introduced a shared file, an edit with
+it) take the ordinary incremental path, and give the same answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from support import World
+from test_incremental import many, plugin, prime
+from test_unchanged import next_start_equals_full
+
+
+def reduced(world: World, taken: bool = True, document: bool = True) -> dict[str, Any]:
+    """The next start, taking the answer-reduced path or not (*taken*), equals a full
+    discovery: listing, the document (row for row, unless *document* is false) and the
+    start after."""
+    return next_start_equals_full(world, unchanged=taken, path="reduced", document=document)
+
+
+def uninstall(world: World, i: int, dist: str = "") -> None:
+    """``pip uninstall`` of plugin distribution *dist* (default ``dist<i>``): its
+    metadata folder and its module."""
+    world.uninstall(dist or f"dist{i}")
+    (world.site / f"p{world.tag}_{i}.py").unlink()
+
+
+def test_a_removal_loads_nothing_and_keeps_the_others(world: World) -> None:
+    many(world)
+    prime(world)
+    uninstall(world, 2)
+    got = reduced(world)
+    assert got["keys"] == ["k0", "k1", "k3"]
+    assert got["imported"] == []
+    assert "1 plugin(s) removed" in got["said"], got
+
+
+def test_removals_one_after_another_and_two_at_once(world: World) -> None:
+    """Each start reduces the document the one before wrote; the last one listed and one
+    in the middle go in one start."""
+    many(world, 6)
+    prime(world)
+    uninstall(world, 5)
+    assert reduced(world)["keys"] == ["k0", "k1", "k2", "k3", "k4"]
+    uninstall(world, 1)
+    uninstall(world, 3)
+    got = reduced(world)
+    assert got["keys"] == ["k0", "k2", "k4"]
+    assert "2 plugin(s) removed" in got["said"], got
+
+
+def test_a_removal_then_an_install_of_it_again(world: World) -> None:
+    many(world)
+    prime(world)
+    uninstall(world, 2)
+    reduced(world)
+    plugin(world, 2, "k2")
+    got = next_start_equals_full(world, unchanged=True, path="extended")
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+
+
+def test_removing_the_plugin_that_read_a_shared_file_first(world: World) -> None:
+    """The first plugin listed introduced the contract module's row that every plugin
+    reads: without it the next plugin introduces it, after its own module's row.  The
+    general path answers (its document carries the reused records' rows in their old
+    order: the same answer, another row order)."""
+    many(world)
+    prime(world)
+    uninstall(world, 0)
+    got = reduced(world, taken=False, document=False)
+    assert got["keys"] == ["k1", "k2", "k3"]
+    assert "file" in got["declined"], got
+
+
+def test_removing_a_plugin_another_one_imports(world: World) -> None:
+    many(world)
+    plugin(world, 3, "k3", extra=f"import p{world.tag}_1\n")
+    prime(world)
+    uninstall(world, 1)
+    got = reduced(world, taken=False)
+    assert got["keys"] == ["k0", "k2"]  # (the plugin importing it fails now)
+    assert [(p, kind) for p, kind, _key in got["fails"]] == [(f"p{world.tag}_3", "import_error")]
+
+
+def test_removing_a_plugin_whose_key_another_one_offers_too(world: World) -> None:
+    """Its key met another plugin's: which one wins, and the failure the other carries,
+    are the merge's to decide again."""
+    many(world)
+    plugin(world, 7, "k2")
+    prime(world)
+    uninstall(world, 2)
+    got = reduced(world, taken=False)
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+
+
+def test_a_removal_with_an_edit_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    uninstall(world, 2)
+    plugin(world, 1, "k1", extra="# edited too\n")
+    got = reduced(world, taken=False)
+    assert got["keys"] == ["k0", "k1", "k3"]
+    assert got["imported"] == [f"p{world.tag}_1"]
+
+
+def test_a_removal_with_an_install_takes_the_general_path(world: World) -> None:
+    many(world)
+    prime(world)
+    uninstall(world, 2)
+    plugin(world, 7, "k7")
+    got = reduced(world, taken=False)
+    assert got["keys"] == ["k0", "k1", "k3", "k7"]
