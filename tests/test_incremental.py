@@ -323,10 +323,11 @@ SEEDS = (
 def test_random_changes_one_at_a_time_keep_incremental_equal_to_full(
     world: World, seed: int
 ) -> None:
-    """A seeded walk of single changes (edit, conflict, install, uninstall, break, fix,
-    discovery module added/removed, optional dependency toggled, a module of the same name
-    put in or taken out of the launch folder); after each, the
-    incremental start equals a full discovery and the start after is served from cache."""
+    """A seeded walk of single changes (edit, conflict, install, uninstall, upgrade with or
+    without a new key, break, fix, discovery module added/removed, optional dependency
+    toggled, a module of the same name put in or taken out of the launch folder); after
+    each, the incremental start equals a full discovery and the start after is served from
+    cache."""
     import random
 
     rng = random.Random(seed)
@@ -335,11 +336,15 @@ def test_random_changes_one_at_a_time_keep_incremental_equal_to_full(
     many(world, 4, packages=(pkg,))
     world.write(f"{pkg}/__init__.py", "")
     installed = {0, 1, 2, 3}
+    versions: dict[int, int] = {}
     modules: set[str] = set()
     prime(world)
     for step in range(10):
         action = rng.choice(
-            ["edit", "conflict", "install", "uninstall", "break", "module", "dep", "shadow"]
+            [
+                *("edit", "conflict", "install", "uninstall", "upgrade"),
+                *("break", "module", "dep", "shadow"),
+            ]
         )
         i = rng.choice(sorted(installed)) if installed else None
         if action == "edit" and i is not None:
@@ -352,8 +357,17 @@ def test_random_changes_one_at_a_time_keep_incremental_equal_to_full(
             plugin(world, new, f"n{new}")
         elif action == "uninstall" and i is not None:
             installed.discard(i)
-            world.uninstall(f"dist{i}")
+            world.uninstall(f"dist{i}", f"{versions.pop(i, 1)}.0")
             (world.site / f"p{world.tag}_{i}.py").unlink()
+        elif action == "upgrade" and i is not None and i != 99:
+            # as pip does: the new version's metadata folder, the old one gone, the module
+            # written again (most often offering what it did)
+            old = versions.get(i, 1)
+            versions[i] = old + 1
+            world.uninstall(f"dist{i}", f"{old}.0")
+            (world.site / f"p{world.tag}_{i}.py").unlink()
+            key = f"k{i}" if rng.random() < 0.7 else f"u{step}"
+            plugin(world, i, key, version=f"{old + 1}.0")
         elif action == "break" and i is not None:
             world.write(f"p{world.tag}_{i}.py", "raise RuntimeError('broken')\n")
         elif action == "module":
