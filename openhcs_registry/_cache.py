@@ -709,6 +709,7 @@ def _checked_env(
     dists = env.get("dists")
     kept = False  # the switches declared now are the recorded ones (see below)
     new = None  # the metadata folders that appeared, if they are all that changed
+    full = None  # the whole document, if read to tell that the switches hold
     folded = None  # the distributions' stamp, once taken in the look the check goes on in
     if _moved(rows, entries, snap):
         # most likely an install or a removal.  If every recorded declaration has its
@@ -723,7 +724,13 @@ def _checked_env(
             folded = _fold_distributions(snap, dists)
             if folded == env.get("dstamp"):
                 new = _new_distributions(dists, snap)
-        kept = new is not None and not _declares_switches(new)
+            elif type(env.get("switched")) is list:
+                # an uninstall or an upgrade: metadata folders vanished.  If none of them
+                # is of a distribution that declared a switch, no other declaration
+                # changed and none that appeared declares one, the switches hold too;
+                # the cold part read for that is the one incremental reuse reads
+                full = _switches_kept(doc, env, snap)
+        kept = full is not None or (new is not None and not _declares_switches(new))
         if not kept:
             _settings_hold(recorded)
             snap = snapshot()
@@ -737,6 +744,8 @@ def _checked_env(
         _take_stats(snapshot(), dists if folded is None else None, files, check)
         exc.appeared = new
         exc.settings_hold = True
+        if full is not None:
+            exc.full = full
         raise
     _check_launch(launch, snap)
     stamp = env.get("dstamp")
@@ -758,6 +767,24 @@ def _new_distributions(dists: dict[str, Any], snap: _EnvSnapshot) -> dict[str, l
     from ._cold._entrypoints import new_distributions
 
     return new_distributions(dists, snap.listing)
+
+
+def _switches_kept(
+    doc: dict[str, Any], env: dict[str, Any], snap: _EnvSnapshot
+) -> dict[str, Any] | None:
+    """The whole document, if :func:`._cold._entrypoints.switches_kept` tells from its
+    recorded scan that the declared switches are the recorded ones (cold: an environment
+    that moved), else None."""
+    from ._cold._entrypoints import switches_kept
+
+    try:
+        full = full_document(doc)
+        found = _obj(full.get("distributions"), "distributions")
+        if switches_kept(found, env["switched"], snap.listing, snap.stat):
+            return full
+    except Exception:  # (a document of a shape not foreseen: the settings in full)
+        pass
+    return None
 
 
 def _declares_switches(new: dict[str, list[str]]) -> bool:

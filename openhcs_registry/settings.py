@@ -112,6 +112,21 @@ def declared(group: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def switched_distributions() -> list[str] | None:
+    """The normalised names of the distributions declaring a discovery switch, if the
+    index was read in this look at the environment (as a discovery's settings are), else
+    None: the caller then keeps what it recorded before (see
+    :func:`._cold._entrypoints.switches_kept`, which reads it back)."""
+    memo = _memo
+    if memo is None:
+        return None
+    from ._environment import environment_fingerprint
+
+    if memo[0] is not environment_fingerprint():
+        return None
+    return sorted({_canonical(row[0]) for row in memo[1].get(SWITCHES_GROUP, ())})
+
+
 def _load_index(fingerprint: dict[str, Any]) -> dict[str, list[list[str]]] | None:
     """The index document's entries if it is valid for this environment, else None."""
     from . import _environment, _fileio

@@ -698,7 +698,7 @@ def test_registries_of_one_environment_share_the_env_section_bytes(
     assert _both(first, second) == {"1": ["fresh", ["one"]], "2": ["fresh", ["two"]]}
     assert _env_bytes(first.cache_file) == _env_bytes(second.cache_file)
     env = json.loads(_env_bytes(first.cache_file))
-    assert set(env) == {"interpreter", "settings", "path", "dists", "dstamp"}
+    assert set(env) == {"interpreter", "settings", "path", "dists", "dstamp", "switched"}
     assert _both(first, second) == {"1": ["cache", ["one"]], "2": ["cache", ["two"]]}
 
 
@@ -858,6 +858,74 @@ def test_an_install_declaring_no_switch_keeps_the_index_as_it_was(world: World) 
     )
     assert ["later", world.spec] in [row[1:] for row in declared], declared
     assert index.read_bytes() != before
+
+
+def test_an_uninstall_of_no_switch_declarer_keeps_the_index_as_it_was(world: World) -> None:
+    """A removal or an upgrade of a distribution that declared no switch: the check tells
+    from the recorded scan and the recorded declarers (``switched`` in the environment
+    section) that the switches hold, without rebuilding the entry-point index; the answer
+    is a full discovery's."""
+    from test_settings import _switch_world
+
+    probe = _switch_world(world, declare=True)
+    world.install("c-plugin", f"c_{world.tag}", world.plugin_source(("C", "c")))
+    assert world.run(probe, MY_SWITCH="1")[:2] == ["fresh", ["a", "c"]]
+    env = json.loads(world.cache_file.read_bytes())["env"]
+    assert "switch-contracts" in env["switched"] and "MY_SWITCH" in env["settings"]
+    index = world.cache_dir / "entry_points_index.json"
+    before = index.read_bytes()
+    world.uninstall("c-plugin")
+    (world.site / f"c_{world.tag}.py").unlink()
+    listing = probe.replace('"MY_SWITCH" in settings.declared_switches()', "None")
+    got = world.run(listing, MY_SWITCH="1")
+    assert got[:2] == ["fresh", ["a"]]
+    assert index.read_bytes() == before  # not rebuilt by the registry's start
+    assert _recorded_settings(world) == {**env["settings"]}
+    world.cache_file.unlink()
+    assert world.run(listing, MY_SWITCH="1") == got
+
+
+def test_an_uninstall_of_the_switch_declarer_compares_the_settings_in_full(
+    world: World,
+) -> None:
+    """The distribution that declared the switch removed: the switch is no longer
+    declared, its value no longer read, and the start says so as a full discovery does."""
+    from test_settings import _switch_world
+
+    probe = _switch_world(world, declare=True)
+    assert world.run(probe, MY_SWITCH="1")[:2] == ["fresh", ["a"]]
+    world.uninstall("switch-contracts")
+    got = world.run(probe, MY_SWITCH="1")
+    # (the rule reads the variable all the same: declaring it is what the cache watches)
+    assert got == ["fresh", ["a"], ["b is off while MY_SWITCH is set"], False]
+    assert "MY_SWITCH" not in _recorded_settings(world)
+    assert "switch-contracts" not in json.loads(world.cache_file.read_bytes())["env"]["switched"]
+    world.cache_file.unlink()
+    assert world.run(probe, MY_SWITCH="1") == got
+
+
+def test_an_upgrade_that_declares_a_switch_compares_the_settings_in_full(world: World) -> None:
+    """A plugin distribution upgraded to a version that declares a switch: the new
+    metadata folder is read, and the settings are compared in full."""
+    from test_settings import _switch_world
+
+    probe = _switch_world(world, declare=False)
+    assert world.run(probe, MY_SWITCH="1") == [
+        "fresh",
+        ["a"],
+        ["b is off while MY_SWITCH is set"],
+        False,
+    ]
+    assert "MY_SWITCH" not in _recorded_settings(world)
+    world.uninstall("ab-plugin")
+    world.add_dist_info("ab-plugin", "2.0", {f"ab_{world.tag}": f"ab_{world.tag}"})
+    info = world.site / "ab_plugin-2.0.dist-info" / "entry_points.txt"
+    info.write_text(info.read_text() + f"[openhcs.settings]\nMY_SWITCH = {world.spec}\n")
+    got = world.run(probe, MY_SWITCH="1")
+    assert got == ["fresh", ["a"], ["b is off while MY_SWITCH is set"], True]
+    assert _recorded_settings(world)["MY_SWITCH"] == "1"
+    world.cache_file.unlink()
+    assert world.run(probe, MY_SWITCH="1") == got
 
 
 def test_signatures_taken_in_c_equal_one_by_one_and_the_writers_stamp(tmp_path: Path) -> None:

@@ -255,6 +255,65 @@ def test_declares_switches_reads_only_the_new_folders(tmp_path: Path) -> None:
     assert not _entrypoints.declares_switches({entry: []})
 
 
+def test_switches_kept_after_removals_and_upgrades(tmp_path: Path) -> None:
+    """What an uninstall or an upgrade start tells from the recorded scan and the recorded
+    declarers of switches: the switches hold only when no declarer vanished, no other
+    declaration changed, no vanished name is found again elsewhere, and what appeared
+    declares no switch and shadows nothing."""
+    from openhcs_registry._environment import file_stat
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in ("keep-1.0.dist-info", "gone-1.0.dist-info", "loud-1.0.dist-info"):
+        _dist(first, folder, "[openhcs.things]\nx = x\n")
+    second.mkdir()
+
+    def scan() -> dict[str, list[Any]]:
+        return {
+            str(entry): [
+                [f, *(file_stat(str(entry / f / "entry_points.txt")) or [None] * 4)]
+                for f in sorted(os.listdir(entry))
+            ]
+            for entry in (first, second)
+        }
+
+    def kept(recorded: dict[str, list[Any]]) -> bool:
+        return _entrypoints.switches_kept(recorded, ["loud"], _listdir, file_stat)
+
+    def remove(folder: Path) -> None:
+        for f in folder.iterdir():
+            f.unlink()
+        folder.rmdir()
+
+    recorded = scan()
+    assert kept(recorded)  # nothing changed
+    remove(first / "gone-1.0.dist-info")
+    assert kept(recorded)  # a removal of no declarer
+    _dist(first, "gone-2.0.dist-info", "[openhcs.things]\nx = x\n")
+    assert kept(recorded)  # an upgrade that declares no switch
+    (first / "gone-2.0.dist-info" / "entry_points.txt").write_text(
+        "[openhcs.settings]\nMY_SWITCH = x\n"
+    )
+    assert not kept(recorded)  # an upgrade that declares one
+    remove(first / "gone-2.0.dist-info")
+    remove(first / "loud-1.0.dist-info")
+    assert not kept(recorded)  # the declarer removed
+    recorded = scan()
+    (first / "keep-1.0.dist-info" / "entry_points.txt").write_text(
+        "[openhcs.settings]\nOTHER = x\n"
+    )
+    _dist(second, "late-1.0.dist-info", "")
+    assert not kept(recorded)  # a declaration rewritten in place (and one added)
+    _dist(second, "keep-0.9.dist-info", "[openhcs.settings]\nOLD = x\n")
+    recorded = scan()
+    remove(first / "keep-1.0.dist-info")
+    assert not kept(recorded)  # the shadowed folder of a removed name is found instead
+    _dist(first, "late-2.0.dist-info", "")
+    recorded = scan()
+    assert kept(recorded)  # (recorded again: nothing changed since)
+    _dist(first, "keep-3.0.dist-info", "")
+    assert not kept(recorded)  # a new folder of a name already there shadows it
+
+
 def test_named_gives_a_later_entry_point_of_a_taken_name_its_distributions() -> None:
     """The record names of declared entry points: the first of a name keeps it, a later one
     is ``dist:name``, in order; what discovery and the install start both name records by."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .. import settings
 from .._cache import (
     _NOSIG,
     _RACY_COARSE_NS,
@@ -239,17 +240,25 @@ def _items(
 
 
 def environment_section(
-    env: dict[str, Any], distributions: dict[str, Any], recorded_settings: dict[str, Any]
+    env: dict[str, Any],
+    distributions: dict[str, Any],
+    recorded_settings: dict[str, Any],
+    switched: list[str] | None = None,
 ) -> dict[str, Any]:
     """The environment section: interpreter, settings, ``sys.path`` rows, distributions,
     from the look at the environment *env* (:func:`._discovery._context.look_at_environment`)
-    and the entry-point scan *distributions*.
+    and the entry-point scan *distributions*; and the distributions that declare a
+    discovery switch, as the entry-point index read in this look says (else *switched*,
+    what the previous document recorded: an incremental start that proved the switches
+    unchanged without reading the index).  That list lets the check of a later start
+    tell an uninstall of none of them from one that may change the settings
+    (:func:`._entrypoints.switches_kept`).
 
     Nothing registry-specific: every registry written in one environment writes the same
     bytes here, which is what lets a reader check them once per look (see
     :func:`.._cache._checked_env`).
     """
-    return {
+    section = {
         "interpreter": {k: v for k, v in env.items() if k not in ("path", "listings", "names")},
         "settings": recorded_settings,
         "path": [
@@ -261,6 +270,12 @@ def environment_section(
         "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
         "dstamp": fold_distributions(distributions),
     }
+    known = settings.switched_distributions()
+    if known is None:
+        known = switched
+    if known is not None:
+        section["switched"] = known
+    return section
 
 
 def file_fields(file_rows: list[list[Any]]) -> dict[str, Any]:

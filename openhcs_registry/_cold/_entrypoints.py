@@ -448,6 +448,54 @@ def declares_switches(new: dict[str, list[str]]) -> bool:
     return False
 
 
+def switches_kept(
+    recorded: dict[str, list[Any]],
+    switched: list[str],
+    listing: Callable[[str], list[str] | None],
+    stat: Callable[[str], Any],
+) -> bool:
+    """Whether the discovery switches declared now are the recorded ones, after metadata
+    folders vanished (an uninstall) and perhaps others appeared (an upgrade), told from
+    the recorded scan *recorded* (``{entry: rows}``: each row ``[folder, *stat, ...]``)
+    and *switched*, the distributions that declared a switch when it was written.
+
+    So when each recorded folder still listed has its recorded declaration stat, no
+    vanished folder is of a distribution of *switched*, none vanished leaves another
+    folder of its name to be found instead (the first of a name wins), and no folder that
+    appeared may declare a switch or shadow a recorded one: what vanished declared no
+    switch, and what appeared declares none.  Otherwise the settings are compared in full.
+    """
+    vanished: list[str] = []
+    appeared: dict[str, list[str]] = {}
+    remaining: list[str] = []
+    for entry, rows in recorded.items():
+        names = listing(entry)
+        if names is None:
+            if rows or os.path.isfile(entry):
+                return False  # gone, or an archive (its content is not listed)
+            continue
+        now = {n for n in names if n.endswith(_METADATA_FOLDERS)}
+        prefix = entry if entry.endswith("/") else entry + "/"
+        for row in rows:
+            folder = row[0]
+            if folder not in now:
+                vanished.append(folder)
+                continue
+            now.discard(folder)
+            remaining.append(folder)
+            if (stat(prefix + folder + "/entry_points.txt") or _NOSIG) != row[1:5]:
+                return False  # a declaration rewritten in place
+        appeared[entry] = sorted(now)
+    gone = {canonical(f.rsplit(".", 1)[0].partition("-")[0]) for f in vanished}
+    if not gone.isdisjoint(switched):
+        return False
+    left = {canonical(f.rsplit(".", 1)[0].partition("-")[0]) for f in remaining}
+    if not gone.isdisjoint(left):
+        return False  # another folder of a removed name would be found instead
+    fresh = [f for folders in appeared.values() for f in folders]
+    return not fresh or not (_clash(remaining, fresh) or declares_switches(appeared))
+
+
 def _clash(before: list[str], fresh: list[str]) -> bool:
     """Whether a metadata folder of *fresh* may be of the same distribution as one of
     *before* or another of *fresh* (the first of a name on ``sys.path`` wins, so one of

@@ -420,7 +420,9 @@ def _extended(
         raise Declined("a new record cannot be stored") from None
     return {
         "cache_version": doc["cache_version"],
-        "env": environment_section(plan.environment, plan.distributions, plan.settings),
+        "env": environment_section(
+            plan.environment, plan.distributions, plan.settings, doc.get("switched")
+        ),
         "version": doc["version"],
         "registry": doc["registry"],
         "timestamp": time.time(),

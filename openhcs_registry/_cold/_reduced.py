@@ -144,7 +144,7 @@ def _reduced(
     }
     new = {
         "cache_version": doc["cache_version"],
-        "env": environment_section(environment, distributions, recorded),
+        "env": environment_section(environment, distributions, recorded, doc.get("switched")),
         "version": doc["version"],
         "registry": doc["registry"],
         "timestamp": time.time(),

@@ -535,7 +535,7 @@ def _rewrite(
     new = _rewritten(doc, rows)
     if upgrade is not None:
         new["env"] = environment_section(
-            upgrade.environment, upgrade.distributions, upgrade.settings
+            upgrade.environment, upgrade.distributions, upgrade.settings, doc.get("switched")
         )
         cold = new["cold"]
         cold["distributions"] = upgrade.distributions
