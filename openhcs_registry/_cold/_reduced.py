@@ -17,12 +17,13 @@ It is tried after the answer-extended and answer-unchanged paths declined (a rec
 file changed and metadata folders vanished: neither an install nor an upgrade).  What
 it checks: the entry points, scanned as a discovery scans them, declare every stored one
 that is kept exactly as before and no other; each removed record is an entry point that
-failed, skipped and offered nothing another plugin or failure names, read no folder,
-and introduced every file row it read that no kept record reads; every changed file is
-one of those rows; every kept record would be reused as it is (:class:`._reuse._Changes`:
-nothing it read or looked for changed, nothing volatile, pinned or import-time, no
-reference outside the recorded modules); the ``<environment>`` record holds.  Any check
-that fails sends the start to the general incremental path, which has lost nothing.
+neither failed nor skipped anything, read no folder and offered only keys it won, which
+no failure or skip names; no kept record reads a file row a removed one introduced; every
+changed file is one of those rows; every kept record would be reused as it is
+(:class:`._reuse._Changes`: nothing it read or looked for changed, nothing volatile,
+pinned or import-time, no reference outside the recorded modules); the launch folder
+provides the names it did; the ``<environment>`` record holds.  Any check that fails
+sends the start to the general incremental path, which has lost nothing.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ def _reduced(
     if changes.dirs_changed or changes.now_importable:
         raise Declined("a recorded folder changed, or a missing module is importable")
     delta = _search_path_delta(doc, racy_ns)
-    if delta is None:
-        raise Declined("a sys.path entry changed in a way not told by its names")
-    changes.delta = delta | _launch_delta(doc["launch"])
+    if delta is None or _launch_delta(doc["launch"]):
+        raise Declined("sys.path changed otherwise, or the launch folder provides other names")
+    changes.delta = delta
     ctx, environment, declared, distributions = declared_now(manager, previous)
     dropped = _dropped(plugins, declared)
     kept = [at for at in range(len(plugins) - 1) if at not in dropped]
