@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from support import World
-from test_incremental import many, plugin, prime
+from test_incremental import discovery_package, many, plugin, prime
 from test_unchanged import next_start_equals_full
 
 
@@ -65,6 +65,18 @@ def test_a_removal_then_an_install_of_it_again(world: World) -> None:
     plugin(world, 2, "k2")
     got = next_start_equals_full(world, unchanged=True, path="extended")
     assert got["keys"] == ["k0", "k1", "k2", "k3"]
+
+
+def test_a_removal_next_to_a_discovery_package(world: World) -> None:
+    """The package's records read folders (kept as they are); the launch record and the
+    ``<environment>`` record are written afresh from the kept records' names."""
+    discovery_package(world, "a", "b")
+    plugin(world, 2, "k2")
+    prime(world)
+    uninstall(world, 2)
+    got = reduced(world)
+    assert got["keys"] == ["a", "b", "k0", "k1"]
+    assert got["imported"] == []
 
 
 def test_removing_the_plugin_that_read_a_shared_file_first(world: World) -> None:

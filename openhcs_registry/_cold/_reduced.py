@@ -154,7 +154,7 @@ def _reduced(
         "launch": launch,
         **file_fields(tables.file_rows),
         "dirs": tables.dir_rows,
-        "modules": _modules(doc, files, gone, new_at, modules, dropped, plugins),
+        "modules": _modules(doc, files, gone, tables, modules, dropped, plugins),
         "plugins": len(records),
         "volatile": [],
         "items": _without(doc["items"], shift),
@@ -299,24 +299,29 @@ def _modules(
     doc: dict[str, Any],
     files: list[list[Any]],
     gone: set[int],
-    new_at: dict[int, int],
+    tables: _Tables,
     imported: set[str],
     dropped: set[int],
     plugins: list[dict[str, Any]],
 ) -> dict[str, int]:
-    """The modules table less the removed plugins' modules, by the rows' new indexes: a
-    module a removed record imported whose file stays must be imported by a kept one too
-    (else :class:`Declined`: a full discovery would not record it)."""
+    """The modules table less the removed plugins' modules, by their files' rows in the new
+    *tables* (as the writer keeps a module whose file is a row): a module a removed record
+    imported whose file stays must be imported by a kept one too (else :class:`Declined`:
+    a full discovery would not record it)."""
     for at in dropped:
         for mod_name in stored_modules(plugins[at]):
             row = doc["modules"].get(mod_name)
             if type(row) is int and row not in gone and mod_name not in imported:
                 raise Declined(f"module {mod_name!r} was recorded by a removed plugin only")
-    return {
-        mod_name: new_at[row]
-        for mod_name, row in doc["modules"].items()
-        if row not in gone and 0 <= row < len(files)
-    }
+    file_index = tables.file_index
+    out: dict[str, int] = {}
+    for mod_name, row in doc["modules"].items():
+        if row in gone or not 0 <= row < len(files):
+            continue
+        moved = file_index.get(files[row][0])
+        if moved is not None:
+            out[mod_name] = moved
+    return out
 
 
 def _without(group: dict[str, Any], shift: list[int]) -> dict[str, Any]:
