@@ -120,11 +120,12 @@ def switched_distributions() -> list[str] | None:
     memo = _memo
     if memo is None:
         return None
+    from ._cold._entrypoints import canonical  # (the rule the check compares names by)
     from ._environment import environment_fingerprint
 
     if memo[0] is not environment_fingerprint():
         return None
-    return sorted({_canonical(row[0]) for row in memo[1].get(SWITCHES_GROUP, ())})
+    return sorted({canonical(row[0]) for row in memo[1].get(SWITCHES_GROUP, ())})
 
 
 def _load_index(fingerprint: dict[str, Any]) -> dict[str, list[list[str]]] | None:
