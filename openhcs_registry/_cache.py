@@ -175,7 +175,7 @@ class Previous:
         try:
             from ._cold._reuse import reusable_records
 
-            return reusable_records(self.doc)
+            return reusable_records(self.doc, self.memo)
         except Exception as exc:  # a document of the wrong shape: reuse nothing
             logger.debug("previous cache document not reusable: %s", exc)
             return {}

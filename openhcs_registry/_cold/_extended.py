@@ -151,7 +151,7 @@ def _plan(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous
     if not plugins or plugins[-1]["name"] != ENVIRONMENT:
         raise Declined("the environment record is not the last")
     racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
-    changes = _Changes(doc, racy_ns)  # first: the stats the warm check just took
+    changes = _Changes(doc, racy_ns, previous.memo)  # first: the stats the warm check just took
     if changes.files_changed or changes.dirs_changed or changes.now_importable:
         raise Declined("a recorded file or folder changed, or a missing module is importable")
     folders_as_recorded(changes.dirs)

@@ -109,11 +109,20 @@ class _Changes:
         "now_importable",
     )
 
-    def __init__(self, doc: dict[str, Any], racy_ns: int) -> None:
+    def __init__(
+        self, doc: dict[str, Any], racy_ns: int, memo: dict[str, Any] | None = None
+    ) -> None:
         file_stat = snapshot().stat
         self.files: list[list[Any]] = doc["files"]
         self.dirs: list[list[Any]] = doc["dirs"]
-        self.files_changed = _changed_files(self.files)
+        # the file rows are compared once per start (*memo*: the previous document's, which
+        # the incremental paths tried in turn share): the look's stats, the same each time
+        found = None if memo is None else memo.get("files_changed")
+        if found is None:
+            found = frozenset(_changed_files(self.files))
+            if memo is not None:
+                memo["files_changed"] = found
+        self.files_changed: frozenset[int] = found
         self.dirs_changed = {
             i
             for i, rec in enumerate(self.dirs)
@@ -221,10 +230,11 @@ class _Changes:
         return False
 
 
-def reusable_records(doc: dict[str, Any]) -> dict[str, Any]:
-    """``{name: PluginRecord}``: the records of *doc* whose own inputs are unchanged now."""
+def reusable_records(doc: dict[str, Any], memo: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{name: PluginRecord}``: the records of *doc* whose own inputs are unchanged now
+    (*memo*: see :class:`_Changes`)."""
     racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
-    changes = _Changes(doc, racy_ns)  # first: the stats the warm check just took
+    changes = _Changes(doc, racy_ns, memo)  # first: the stats the warm check just took
     delta = _search_path_delta(doc, racy_ns)
     if delta is None:
         return {}

@@ -138,7 +138,7 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     try:
         if not previous.files_only:
             upgrade = _upgrade(manager, doc, previous)
-        rerun = _changed_plugins(doc, manager.blocked, upgrade)
+        rerun = _changed_plugins(doc, manager.blocked, upgrade, previous.memo)
         raws = [_declared_as(doc["plugins"][at], upgrade) for at in rerun]
     except Exception as exc:  # declined (the reason logged), or a shape not foreseen
         logger.debug("registry %s: answer unchanged not tried: %s", name, exc)
@@ -249,13 +249,16 @@ def _declared_as(raw: dict[str, Any], upgrade: _Upgrade | None) -> dict[str, Any
 
 
 def _changed_plugins(
-    doc: dict[str, Any], blocked: frozenset[str], upgrade: _Upgrade | None = None
+    doc: dict[str, Any],
+    blocked: frozenset[str],
+    upgrade: _Upgrade | None = None,
+    memo: dict[str, Any] | None = None,
 ) -> list[int]:
     """The positions of the records whose inputs changed, or whose distribution *upgrade*
     found of a new version, if nothing else changed (else :class:`Declined`, saying
     what)."""
     racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
-    changes = _Changes(doc, racy_ns)  # first: the stats the warm check just took
+    changes = _Changes(doc, racy_ns, memo)  # first: the stats the warm check just took
     if changes.dirs_changed or changes.now_importable:
         raise Declined("a folder changed or a missing module is importable now")
     # (after an upgrade the sys.path rows are written afresh from this look, as a full
