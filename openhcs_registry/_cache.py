@@ -111,7 +111,8 @@ class Previous:
         #: the recorded discovery settings are the settings now (see :class:`CacheChanged`)
         self.settings_hold = settings_hold
         #: what the incremental paths worked out and share, each trying it in turn (the
-        #: entry points declared now, see :func:`._cold._unchanged.declared_now`)
+        #: entry points declared now, see :func:`._cold._unchanged.declared_now`; the
+        #: file rows that changed, see :class:`._cold._reuse._Changes`)
         self.memo: dict[str, Any] = {}
         self._scanned: Any = _UNREAD
         if full is None:
@@ -682,7 +683,12 @@ def _checked_env(
     the declared ones, and only their values need comparing.  When the section does not
     hold, the recorded settings are compared with :func:`.settings.discovery_settings`
     before the change is reported: a changed set of switches is a full rediscovery, as
-    any settings change is.  With entry points disabled the distributions are not
+    any settings change is.  Unless what changed cannot touch them: metadata folders only
+    added, none declaring a switch (an install), or folders gone, none of a distribution
+    the section records as declaring one (``switched``), with no other declaration
+    changed (an uninstall, an upgrade: :func:`._cold._entrypoints.switches_kept`); then
+    the index is not rebuilt and no new look begins.  With entry points disabled the
+    distributions are not
     recorded: then the settings are always compared in full (which may rebuild the index
     and so begin a new look: the look the check went on in is returned).
     """

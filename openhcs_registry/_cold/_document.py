@@ -278,6 +278,55 @@ def environment_section(
     return section
 
 
+def rewritten_document(
+    doc: dict[str, Any],
+    env: dict[str, Any],
+    launch: dict[str, Any],
+    tables: _Tables,
+    modules: dict[str, int],
+    answer: dict[str, Any],
+    blocked_modules: list[str],
+    distributions: dict[str, Any],
+    names: dict[str, Any],
+    records: list[Any],
+    hooks: list[int],
+) -> dict[str, Any]:
+    """The document an incremental start writes from the previous whole document *doc*,
+    in :func:`build_document`'s order: its header, configuration, blocked names, failures
+    and skipped plugins carried (the paths that write this prove them unchanged), a new
+    write time, and the rest given: the environment section *env*, the launch record, the
+    file and folder *tables*, the *modules* table, the *answer*'s items and secondaries,
+    the blocked modules, and the cold part's scan, names table, *records* and calling
+    order."""
+    return {
+        "cache_version": doc["cache_version"],
+        "env": env,
+        "version": doc["version"],
+        "registry": doc["registry"],
+        "timestamp": time.time(),
+        "config": doc["config"],
+        "blocked": doc["blocked"],
+        "launch": launch,
+        **file_fields(tables.file_rows),
+        "dirs": tables.dir_rows,
+        "modules": modules,
+        "plugins": len(records),
+        "volatile": [],
+        "items": answer["items"],
+        "secondaries": answer["secondaries"],
+        "failures": doc["failures"],
+        "skipped": doc["skipped"],
+        "blocked_modules": blocked_modules,
+        "cold": {
+            "files": tables.file_rows,
+            "distributions": distributions,
+            "names": names,
+            "plugins": records,
+            "hooks": hooks,
+        },
+    }
+
+
 def file_fields(file_rows: list[list[Any]]) -> dict[str, Any]:
     """The warm fields of the file table *file_rows*, in the document's order: the paths a
     warm start stats, the stamp of their recorded stats, the rows of missing files and the

@@ -411,11 +411,11 @@ def new_distributions(
     """
     out: dict[str, list[str]] = {}
     fresh: list[str] = []
-    for entry, olds in recorded.items():
-        names = listing(entry)
+    listed = _listed(recorded, listing)
+    if listed is None:
+        return None
+    for entry, olds, names in listed:
         if names is None:
-            if olds or os.path.isfile(entry):
-                return None  # gone, or an archive (its content is not listed)
             out[entry] = []
             continue
         metas = sorted([n for n in names if n.endswith(_METADATA_FOLDERS)])
@@ -430,6 +430,21 @@ def new_distributions(
         fresh.extend(added)
     if fresh and _clash([n for names in recorded.values() for n in names], fresh):
         return None
+    return out
+
+
+def _listed(
+    recorded: dict[str, list[Any]], listing: Callable[[str], list[str] | None]
+) -> list[tuple[str, list[Any], list[str] | None]] | None:
+    """Each recorded ``sys.path`` entry with its recorded metadata folders (or rows) and
+    what *listing* gives for it now (None: nothing there, as recorded); None if an entry
+    that recorded folders is gone, or is an archive (its content is not listed)."""
+    out: list[tuple[str, list[Any], list[str] | None]] = []
+    for entry, olds in recorded.items():
+        names = listing(entry)
+        if names is None and (olds or os.path.isfile(entry)):
+            return None
+        out.append((entry, olds, names))
     return out
 
 
@@ -468,11 +483,11 @@ def switches_kept(
     vanished: list[str] = []
     appeared: dict[str, list[str]] = {}
     remaining: list[str] = []
-    for entry, rows in recorded.items():
-        names = listing(entry)
+    listed = _listed(recorded, listing)
+    if listed is None:
+        return False
+    for entry, rows, names in listed:
         if names is None:
-            if rows or os.path.isfile(entry):
-                return False  # gone, or an archive (its content is not listed)
             continue
         now = {n for n in names if n.endswith(_METADATA_FOLDERS)}
         prefix = entry if entry.endswith("/") else entry + "/"

@@ -33,20 +33,24 @@ fails sends the start to the general incremental path, with what ran handed over
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
 from .. import settings
-from .._cache import _RACY_COARSE_NS
 from .._environment import search_path
 from .._log import get_logger
 from . import _entrypoints
 from ._discovery._calling import calling_order
-from ._discovery._context import ENVIRONMENT, Context
+from ._discovery._context import Context
 from ._discovery._recording import environment_record
-from ._document import _fresh, _Tables, environment_section, file_fields, preloaded_modules
+from ._document import (
+    _fresh,
+    _Tables,
+    environment_section,
+    preloaded_modules,
+    rewritten_document,
+)
 from ._reuse import _Changes, _launch_delta, _search_path_delta
 from ._unchanged import (
     Declined,
@@ -57,6 +61,7 @@ from ._unchanged import (
     install,
     offers_stored,
     refers_outside,
+    stored_changes,
 )
 
 if TYPE_CHECKING:
@@ -145,13 +150,7 @@ def answer_extended(manager: RegistryCacheManager, previous: Previous) -> Rerun 
 # -- before anything is loaded ----------------------------------------------------------
 def _plan(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous) -> _Plan:
     """The new entry points, if nothing but their arrival changed (else :class:`Declined`)."""
-    if settings.entry_points_disabled():
-        raise Declined("entry points are disabled")
-    plugins: list[dict[str, Any]] = doc["plugins"]
-    if not plugins or plugins[-1]["name"] != ENVIRONMENT:
-        raise Declined("the environment record is not the last")
-    racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
-    changes = _Changes(doc, racy_ns, previous.memo)  # first: the stats the warm check just took
+    plugins, racy_ns, changes = stored_changes(doc, previous.memo)
     if changes.files_changed or changes.dirs_changed or changes.now_importable:
         raise Declined("a recorded file or folder changed, or a missing module is importable")
     folders_as_recorded(changes.dirs)
@@ -418,36 +417,21 @@ def _extended(
         orjson.dumps([records[at] for at in _new_positions(plan)])
     except TypeError:  # (text JSON cannot hold: the general path makes it volatile)
         raise Declined("a new record cannot be stored") from None
-    return {
-        "cache_version": doc["cache_version"],
-        "env": environment_section(
+    return rewritten_document(
+        doc,
+        environment_section(
             plan.environment, plan.distributions, plan.settings, doc.get("switched")
         ),
-        "version": doc["version"],
-        "registry": doc["registry"],
-        "timestamp": time.time(),
-        "config": doc["config"],
-        "blocked": doc["blocked"],
-        "launch": launch,
-        **file_fields(tables.file_rows),
-        "dirs": tables.dir_rows,
-        "modules": _modules(doc, added, out, tables),
-        "plugins": len(records),
-        "volatile": [],
-        **_answer_fields(config, doc, plan, added, shift),
-        "failures": doc["failures"],
-        "skipped": doc["skipped"],
-        "blocked_modules": sorted(
-            {*doc["blocked_modules"], *(raw["module"] for raw in plan.added)}
-        ),
-        "cold": {
-            "files": tables.file_rows,
-            "distributions": plan.distributions,
-            "names": plan.environment.get("names", {}),
-            "plugins": records,
-            "hooks": _hooks(doc, added, _new_positions(plan), shift),
-        },
-    }
+        launch,
+        tables,
+        _modules(doc, added, out, tables),
+        _answer_fields(config, doc, plan, added, shift),
+        sorted({*doc["blocked_modules"], *(raw["module"] for raw in plan.added)}),
+        plan.distributions,
+        plan.environment.get("names", {}),
+        records,
+        _hooks(doc, added, _new_positions(plan), shift),
+    )
 
 
 def _new_positions(plan: _Plan) -> list[int]:

@@ -28,20 +28,24 @@ sends the start to the general incremental path, which has lost nothing.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from .. import settings
-from .._cache import _RACY_COARSE_NS
 from .._log import get_logger
 from . import _entrypoints
-from ._discovery._context import ENVIRONMENT
 from ._discovery._recording import environment_record
-from ._document import _fresh, _Tables, environment_section, file_fields
+from ._document import _fresh, _Tables, environment_section, rewritten_document
 from ._extended import _carry, _own_rows
 from ._records import stored_modules, stored_tops
 from ._reuse import _Changes, _launch_delta, _search_path_delta
-from ._unchanged import Declined, Rerun, declared_now, install, refers_outside
+from ._unchanged import (
+    Declined,
+    Rerun,
+    declared_now,
+    install,
+    refers_outside,
+    stored_changes,
+)
 
 if TYPE_CHECKING:
     from .._cache import Previous, RegistryCacheManager
@@ -73,13 +77,7 @@ def _reduced(
 ) -> tuple[dict[str, Any], int]:
     """The document a full discovery writes now, and how many records it drops (else
     :class:`Declined`)."""
-    if settings.entry_points_disabled():
-        raise Declined("entry points are disabled")
-    plugins: list[dict[str, Any]] = doc["plugins"]
-    if not plugins or plugins[-1]["name"] != ENVIRONMENT:
-        raise Declined("the environment record is not the last")
-    racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
-    changes = _Changes(doc, racy_ns, previous.memo)  # first: the stats the warm check just took
+    plugins, racy_ns, changes = stored_changes(doc, previous.memo)
     if changes.dirs_changed or changes.now_importable:
         raise Declined("a recorded folder changed, or a missing module is importable")
     delta = _search_path_delta(doc, racy_ns)
@@ -143,33 +141,22 @@ def _reduced(
     drop_modules = {plugins[at]["module"] for at in dropped} - {
         plugins[at]["module"] for at in kept if plugins[at].get("origin") == "entry_point"
     }
-    new = {
-        "cache_version": doc["cache_version"],
-        "env": environment_section(environment, distributions, recorded, doc.get("switched")),
-        "version": doc["version"],
-        "registry": doc["registry"],
-        "timestamp": time.time(),
-        "config": doc["config"],
-        "blocked": doc["blocked"],
-        "launch": launch,
-        **file_fields(tables.file_rows),
-        "dirs": tables.dir_rows,
-        "modules": _modules(doc, files, gone, tables, modules, dropped, plugins),
-        "plugins": len(records),
-        "volatile": [],
-        "items": _without(doc["items"], shift),
-        "secondaries": {k: _without(group, shift) for k, group in doc["secondaries"].items()},
-        "failures": doc["failures"],
-        "skipped": doc["skipped"],
-        "blocked_modules": [m for m in doc["blocked_modules"] if m not in drop_modules],
-        "cold": {
-            "files": tables.file_rows,
-            "distributions": distributions,
-            "names": environment.get("names", {}),
-            "plugins": records,
-            "hooks": [shift[at] for at in doc["hooks"] if shift[at] >= 0],
+    new = rewritten_document(
+        doc,
+        environment_section(environment, distributions, recorded, doc.get("switched")),
+        launch,
+        tables,
+        _modules(doc, files, gone, tables, modules, dropped, plugins),
+        {
+            "items": _without(doc["items"], shift),
+            "secondaries": {k: _without(group, shift) for k, group in doc["secondaries"].items()},
         },
-    }
+        [m for m in doc["blocked_modules"] if m not in drop_modules],
+        distributions,
+        environment.get("names", {}),
+        records,
+        [shift[at] for at in doc["hooks"] if shift[at] >= 0],
+    )
     return new, len(dropped)
 
 

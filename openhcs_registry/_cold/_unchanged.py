@@ -299,6 +299,22 @@ def _changed_plugins(
     return rerun
 
 
+def stored_changes(
+    doc: dict[str, Any], memo: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int, _Changes]:
+    """For a path that writes from the stored records: those records (the
+    ``<environment>`` record last, as the writer puts it), the racy bound of *doc* and
+    what changed since it was written (the stats the warm check just took; *memo*: see
+    :class:`._reuse._Changes`); else :class:`Declined`."""
+    if settings.entry_points_disabled():
+        raise Declined("entry points are disabled")
+    plugins: list[dict[str, Any]] = doc["plugins"]
+    if not plugins or plugins[-1]["name"] != ENVIRONMENT:
+        raise Declined("the environment record is not the last")
+    racy_ns = int(doc["timestamp"] * 1e9) - _RACY_COARSE_NS
+    return plugins, racy_ns, _Changes(doc, racy_ns, memo)
+
+
 def folders_as_recorded(*tables: list[list[Any]]) -> None:
     """Each folder row of *tables* has its recorded stat (else :class:`Declined`).
 
