@@ -183,7 +183,6 @@ def _stored_records(
     tops: set[str] = set()
     keys, refs = plan.keys, plan.refs
     file_cut, dir_cut = plan.file_cut, plan.dir_cut
-    reusable = changes.reusable
     last_file = last_dir = -1
     # (one pass, no generator or set for the usual record: thousands of records)
     for raw in plugins:
@@ -192,11 +191,7 @@ def _stored_records(
         file_cut.append(last_file + 1)
         dir_cut.append(last_dir + 1)
         origin = get("origin")
-        if origin == "entry_point" and _blocked_record(raw):
-            if name not in blocked and name.rpartition(":")[2] not in blocked:
-                raise Declined(f"record {name!r} was blocked")
-        elif not reusable(raw) or refers_outside(changes, raw):
-            raise Declined(f"record {name!r} would be loaded again")
+        stored_record_holds(raw, changes, blocked)
         if origin == "entry_point":
             if len(eps) != len(file_cut) - 1:
                 raise Declined("the entry points are not listed first")
@@ -222,6 +217,18 @@ def _stored_records(
     file_cut.append(last_file + 1)
     dir_cut.append(last_dir + 1)
     return eps, tops
+
+
+def stored_record_holds(raw: dict[str, Any], changes: _Changes, blocked: frozenset[str]) -> None:
+    """Stored record *raw* would be taken as it is by a discovery now (else
+    :class:`Declined`): a plugin blocked by name is blocked still (never loaded), any other
+    is reusable with *changes* and refers to no module outside the checked inputs."""
+    name = raw["name"]
+    if raw.get("origin") == "entry_point" and _blocked_record(raw):
+        if name not in blocked and name.rpartition(":")[2] not in blocked:
+            raise Declined(f"record {name!r} was blocked")
+    elif not changes.reusable(raw) or refers_outside(changes, raw):
+        raise Declined(f"record {name!r} would be loaded again")
 
 
 def _blocked_record(raw: dict[str, Any]) -> bool:

@@ -35,7 +35,7 @@ from .._log import get_logger
 from . import _entrypoints
 from ._discovery._recording import environment_record
 from ._document import _fresh, _Tables, environment_section, rewritten_document
-from ._extended import _carry, _own_rows
+from ._extended import _carry, _own_rows, stored_record_holds
 from ._records import stored_modules, stored_tops
 from ._reuse import _Changes, _launch_delta, _search_path_delta
 from ._unchanged import (
@@ -43,7 +43,6 @@ from ._unchanged import (
     Rerun,
     declared_now,
     install,
-    refers_outside,
     stored_changes,
 )
 
@@ -267,19 +266,9 @@ def _kept_hold(
     plugins: list[dict[str, Any]], kept: list[int], changes: _Changes, blocked: frozenset[str]
 ) -> None:
     """Every kept record would be reused as it is (else :class:`Declined`), as the answer
-    extended's stored records (:func:`._extended._stored_records`)."""
-    reusable = changes.reusable
+    extended's stored records (:func:`._extended.stored_record_holds`)."""
     for at in kept:
-        raw = plugins[at]
-        if raw.get("origin") == "entry_point" and raw.get("failures"):
-            failures = raw["failures"]
-            if all(f.get("kind") == "blocked" for f in failures):
-                name = raw["name"]
-                if name not in blocked and name.rpartition(":")[2] not in blocked:
-                    raise Declined(f"record {name!r} was blocked")
-                continue
-        if not reusable(raw) or refers_outside(changes, raw):
-            raise Declined(f"record {raw['name']!r} would be loaded again")
+        stored_record_holds(plugins[at], changes, blocked)
 
 
 def _modules(
