@@ -67,6 +67,18 @@ def named(
         yield name, dist, ep_name, value, version, group
 
 
+def declared_as_stored(raw: dict[str, Any], dist: str, value: str) -> bool:
+    """Whether stored entry-point record *raw* is the one declaration *value* of
+    distribution *dist* gives (module, distribution, declared value; the version aside):
+    how the incremental paths compare the stored records with the entry points declared
+    now."""
+    return (
+        raw["module"] == split_value(value)[0]
+        and raw.get("distribution") == dist
+        and (raw.get("declaration") or raw["module"]) == value
+    )
+
+
 def split_value(value: str) -> tuple[str, str | None]:
     """The module and the attribute path (None: the module itself) of entry-point *value*
     (``module:attr [extras]``)."""

@@ -288,17 +288,14 @@ def _scan(
         if name in seen:
             raise Declined(f"entry point {name!r} is declared twice")
         seen.add(name)
-        module = _entrypoints.split_value(value)[0]
         raw = eps.get(name)
         if raw is not None:
             if at >= len(old) or old[at] != name:
                 raise Declined(f"entry point {name!r} moved in the listing")
             at += 1
             if (
-                raw["module"] != module
-                or raw.get("distribution") != dist
+                not _entrypoints.declared_as_stored(raw, dist, value)
                 or raw.get("version") != version
-                or (raw.get("declaration") or raw["module"]) != value
                 or _blocked_record(raw) != (ep_name in blocked or name in blocked)
             ):
                 raise Declined(f"entry point {name!r} is declared otherwise now")

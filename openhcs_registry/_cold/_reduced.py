@@ -189,12 +189,7 @@ def _dropped(plugins: list[dict[str, Any]], declared: list[Any]) -> set[int]:
         if at == len(stored):
             raise Declined(f"entry point {name!r} is new, or moved in the listing")
         raw = stored[at][1]
-        if (
-            raw["module"] != _entrypoints.split_value(value)[0]
-            or raw.get("distribution") != dist
-            or raw.get("version") != version
-            or (raw.get("declaration") or raw["module"]) != value
-        ):
+        if not _entrypoints.declared_as_stored(raw, dist, value) or raw.get("version") != version:
             raise Declined(f"entry point {name!r} is declared otherwise now")
         at += 1
     dropped.update(i for i, _raw in stored[at:])

@@ -201,12 +201,7 @@ def _upgrade(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previ
     versions: dict[str, str | None] = {}
     upgraded: set[str | None] = set()
     for (name, dist, _ep, value, version, _group), raw in zip(declared, stored, strict=True):
-        if (
-            raw["name"] != name
-            or raw["module"] != _entrypoints.split_value(value)[0]
-            or raw.get("distribution") != dist
-            or (raw.get("declaration") or raw["module"]) != value
-        ):
+        if raw["name"] != name or not _entrypoints.declared_as_stored(raw, dist, value):
             raise Declined(f"entry point {name!r} is declared otherwise now")
         if raw.get("version") != version:
             versions[name] = version
