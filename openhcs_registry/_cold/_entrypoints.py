@@ -426,11 +426,7 @@ def new_distributions(
     listed = _listed(recorded, listing)
     if listed is None:
         return None
-    for entry, olds, names in listed:
-        if names is None:
-            out[entry] = []
-            continue
-        metas = sorted([n for n in names if n.endswith(_METADATA_FOLDERS)])
+    for entry, olds, metas in listed:
         if metas == olds:
             out[entry] = []
             continue
@@ -447,16 +443,19 @@ def new_distributions(
 
 def _listed(
     recorded: dict[str, list[Any]], listing: Callable[[str], list[str] | None]
-) -> list[tuple[str, list[Any], list[str] | None]] | None:
+) -> list[tuple[str, list[Any], list[str]]] | None:
     """Each recorded ``sys.path`` entry with its recorded metadata folders (or rows) and
-    what *listing* gives for it now (None: nothing there, as recorded); None if an entry
-    that recorded folders is gone, or is an archive (its content is not listed)."""
-    out: list[tuple[str, list[Any], list[str] | None]] = []
+    the metadata folders *listing* gives for it now, sorted (none: nothing there, as
+    recorded); None if an entry that recorded folders is gone, or is an archive (its
+    content is not listed)."""
+    out: list[tuple[str, list[Any], list[str]]] = []
     for entry, olds in recorded.items():
         names = listing(entry)
-        if names is None and (olds or os.path.isfile(entry)):
-            return None
-        out.append((entry, olds, names))
+        if names is None:
+            if olds or os.path.isfile(entry):
+                return None
+            names = []
+        out.append((entry, olds, sorted([n for n in names if n.endswith(_METADATA_FOLDERS)])))
     return out
 
 
@@ -498,10 +497,8 @@ def switches_kept(
     listed = _listed(recorded, listing)
     if listed is None:
         return False
-    for entry, rows, names in listed:
-        if names is None:
-            continue
-        now = {n for n in names if n.endswith(_METADATA_FOLDERS)}
+    for entry, rows, metas in listed:
+        now = set(metas)
         prefix = entry if entry.endswith("/") else entry + "/"
         for row in rows:
             folder = row[0]
