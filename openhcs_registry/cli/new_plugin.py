@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._cold._entrypoints import canonical
 from ._common import EXIT_OK, UsageError, load_registries, pick
 
 DEFAULT_REGISTRY = "microscope_handler"
@@ -360,7 +361,7 @@ def render(dist: str, regs: list[Any]) -> dict[str, str]:
     )
     files[f"tests/test_{package}.py"] = _TESTS.format(
         dist=dist,
-        normalised=re.sub(r"[-_.]+", "-", dist).lower(),
+        normalised=canonical(dist),
         key=key,
         package=package,
         package_dot=package + ".",
