@@ -688,9 +688,9 @@ def _checked_env(
     the section records as declaring one (``switched``), with no other declaration
     changed (an uninstall, an upgrade: :func:`._cold._entrypoints.switches_kept`); then
     the index is not rebuilt and no new look begins.  With entry points disabled the
-    distributions are not
-    recorded: then the settings are always compared in full (which may rebuild the index
-    and so begin a new look: the look the check went on in is returned).
+    distributions are not recorded: then the settings are always compared in full (which
+    may rebuild the index and so begin a new look: the look the check went on in is
+    returned).
     """
     global _env_checked
     raw = doc.get("env")
