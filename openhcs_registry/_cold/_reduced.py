@@ -35,7 +35,7 @@ from .._log import get_logger
 from . import _entrypoints
 from ._discovery._recording import environment_record
 from ._document import _fresh, _Tables, environment_section, rewritten_document
-from ._extended import _carry, _own_rows, stored_record_holds
+from ._extended import _carry, _introduced, _own_rows, stored_record_holds
 from ._records import stored_modules, stored_tops
 from ._reuse import _Changes, _launch_delta, _search_path_delta
 from ._unchanged import (
@@ -201,10 +201,10 @@ def _rows_gone(plugins: list[dict[str, Any]], dropped: set[int], count: int) -> 
     removed records read no folder (else :class:`Declined`).
 
     The writer adds a record's new rows after those of the records before it, in reading
-    order: a removed record's own rows are the next ones after those (the rows it shares
-    with earlier records stay where they are), and without it the later rows come in the
-    same order, moved back, unless a later record reads one of its rows (that record
-    would introduce it, at another place).
+    order (:func:`._extended._introduced` checks that): a removed record's own rows are the
+    next ones after those (the rows it shares with earlier records stay where they are),
+    and without it the later rows come in the same order, moved back, unless a later
+    record reads one of its rows (that record would introduce it, at another place).
     """
     gone: set[int] = set()
     last = -1
@@ -214,10 +214,7 @@ def _rows_gone(plugins: list[dict[str, Any]], dropped: set[int], count: int) -> 
         if at in dropped:
             if raw.get("dirs") or raw.get("names"):
                 raise Declined(f"removed record {raw['name']!r} read a folder")
-            own = [row for row in rows if row > last]
-            if own != list(range(last + 1, last + 1 + len(own))):
-                raise Declined(f"the rows of removed record {raw['name']!r} are not its own")
-            gone.update(own)
+            gone.update(range(last + 1, _introduced(rows, last) + 1))
         elif gone and not gone.isdisjoint(rows):
             raise Declined(f"record {raw['name']!r} read a removed plugin's file")
         if rows:
