@@ -19,7 +19,7 @@ from itertools import repeat
 from . import _fileio, settings
 from ._config import RegistryConfig
 from ._diagnostics import PluginFailure
-from ._environment import launch_folder, signatures, snapshot
+from ._environment import _UNSEEN, launch_folder, signatures, snapshot
 from ._log import get_logger
 from ._paths import registry_cache_file
 from ._snapshot import Entry, Snapshot, Stored
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 10  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 11  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
@@ -43,6 +43,9 @@ CACHE_VERSION = 10  # 2: checksummed; 3: import-free checksum; 4: per-plugin inp
 #                    9: stamps fold the signatures as one tuple (signatures, in C), the
 #                       answer's items as columns, the module tables as text (pack);
 #                   10: a head saying where the warm part ends, and its sum (_fileio._with_head)
+#                   11: the cold part in sections, each with its sum, the records one by
+#                       one with their offsets, the file rows as columns, and per record
+#                       the file rows it reads if an edit may call it alone (pack)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -67,6 +70,8 @@ class CacheChanged(CacheInvalid):
     """
 
     full: dict[str, Any] | None = None
+    #: the rows of the file table whose file changed, when the check compared them
+    changed: frozenset[int] | None = None
     files_only = False
     appeared: dict[str, list[str]] | None = None
     settings_hold = False
@@ -87,7 +92,16 @@ class Previous:
     unchanged (see :meth:`reusable`) and the entry-point scan.
     """
 
-    __slots__ = ("_scanned", "appeared", "doc", "files_only", "memo", "reason", "settings_hold")
+    __slots__ = (
+        "_full",
+        "_scanned",
+        "appeared",
+        "files_only",
+        "memo",
+        "reason",
+        "settings_hold",
+        "warm",
+    )
 
     def __init__(
         self,
@@ -97,10 +111,12 @@ class Previous:
         files_only: bool = False,
         appeared: dict[str, list[str]] | None = None,
         settings_hold: bool = False,
+        changed: frozenset[int] | None = None,
     ) -> None:
-        #: the whole document: its warm fields with the cold part's over them (see
-        #: :func:`full_document`), or None if the cold part is unusable (reuse nothing)
-        self.doc: dict[str, Any] | None = full
+        #: the document as read: its warm fields, the cold part unparsed (an edit's path
+        #: parses the sections it needs: :func:`._cold._unchanged.answer_unchanged`)
+        self.warm = doc
+        self._full: Any = _UNREAD if full is None else full
         self.reason = reason
         #: the check found a recorded file changed and nothing before it (see
         #: :class:`CacheChanged`): the answer may be unchanged (:mod:`._cold._unchanged`)
@@ -114,12 +130,22 @@ class Previous:
         #: entry points declared now, see :func:`._cold._unchanged.declared_now`; the
         #: file rows that changed, see :class:`._cold._reuse._Changes`)
         self.memo: dict[str, Any] = {}
+        if changed is not None:
+            self.memo["files_changed"] = changed
         self._scanned: Any = _UNREAD
-        if full is None:
+
+    @property
+    def doc(self) -> dict[str, Any] | None:
+        """The whole document: its warm fields with the cold part's over them (see
+        :func:`full_document`, parsed on first use), or None if the cold part is unusable
+        (reuse nothing)."""
+        if self._full is _UNREAD:
+            self._full = None
             try:
-                self.doc = full_document(doc)
+                self._full = full_document(self.warm)
             except Exception as exc:  # a cold part of the wrong shape: rediscover everything
                 logger.debug("previous cache document not reusable: %s", exc)
+        return self._full  # type: ignore[no-any-return]
 
     @property
     def scanned(self) -> dict[str, Any] | None:
@@ -371,7 +397,13 @@ class RegistryCacheManager:
                     exc,
                 )
                 self.previous = Previous(
-                    doc, str(exc), exc.full, exc.files_only, exc.appeared, exc.settings_hold
+                    doc,
+                    str(exc),
+                    exc.full,
+                    exc.files_only,
+                    exc.appeared,
+                    exc.settings_hold,
+                    exc.changed,
                 )
                 return None
             except CacheInvalid as exc:
@@ -578,7 +610,7 @@ def _answer(
         raise CacheCorrupt("bad plugin count")
     # the cold part's loader keeps only what parsing it needs, not the parsed warm fields
     # (items, failures, configuration...): those are garbage once this answer is built
-    cold = {"cold": get("cold"), "coldsum": get("coldsum")}
+    cold = {"cold": get("cold"), "coldat": get("coldat")}
     table = Stored(modules, files, lambda: _cold_of(cold, path), frozenset(missing), blocked)
     items = _items(get("items"), plugins, table, "items")
     raw_secondaries = _obj(get("secondaries"), "secondaries")
@@ -985,20 +1017,106 @@ def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool, dists: b
     """A stamp differs: compare the cold part's rows one by one to say what changed.
 
     *dists*: the distributions' stamp differs (else only the files' does, and their rows
-    alone are compared).  Always raises: :class:`CacheChanged` naming the first changed
-    input (or, if no row differs, that the stamps do), :class:`CacheCorrupt` if the cold
-    part is unusable.
+    alone are compared).  Only the sections compared are parsed.  Always raises:
+    :class:`CacheChanged` naming the first changed input (or, if no row differs, that the
+    stamps do), with the file rows that changed; :class:`CacheCorrupt` if the cold part
+    is unusable.
     """
-    full = full_document(doc)
-    try:
-        if dists:
-            _check_distributions(snap, _obj(full.get("distributions"), "distributions"))
-        if check:
-            _check_files(snap, _list(full.get("files"), "files"))
+    if dists:
+        _check_distributions(snap, _obj(cold_section(doc, "distributions"), "distributions"))
+    if not check:
         raise CacheChanged("the recorded stats no longer match")
-    except CacheChanged as exc:
-        exc.full = full  # what incremental rediscovery starts from: not read twice
-        raise
+    paths = _list(doc.get("files"), "files")
+    cols = file_columns(cold_section(doc, "files"), len(paths))
+    changed = changed_rows(paths, cols, snap)
+    exc = CacheChanged(
+        f"{paths[min(changed)]} changed" if changed else "the recorded stats no longer match"
+    )
+    exc.changed = changed
+    raise exc
+
+
+def cold_section(doc: dict[str, Any], name: str) -> Any:
+    """Section *name* of *doc*'s cold part, parsed alone (:class:`CacheCorrupt` if it does
+    not match its sum or there is none of that name; :class:`CacheInvalid` if the file
+    was replaced since its warm part was read)."""
+    try:
+        return _fileio.parse_section(doc, name)
+    except _fileio.DocumentReplaced as exc:
+        raise CacheInvalid(str(exc)) from exc
+    except (KeyError, ValueError) as exc:
+        raise CacheCorrupt(f"cold section {name}: {exc}") from exc
+
+
+# The file table's rows are in the cold part as columns (format 11 on): the paths are the
+# warm fields' (so they are not written twice), then ``[mtimes, sizes, ctimes, inodes,
+# [[row, digest], ...]]`` (a missing file: nulls; a racy one's content digest).  Four
+# lists of ints parse far faster than thousands of rows; everything else reads rows
+# (:func:`full_document`).
+
+
+def file_columns(cols: Any, count: int) -> list[Any]:
+    """*cols*, the cold part's file columns, checked to be of that shape and to hold
+    *count* rows."""
+    _expect(
+        type(cols) is list
+        and len(cols) == 5
+        and all(type(col) is list and len(col) == count for col in cols[:4])
+        and type(cols[4]) is list,
+        "cold file rows differ from the warm ones",
+    )
+    return cols  # type: ignore[no-any-return]
+
+
+def columns_of(rows: list[list[Any]]) -> list[Any]:
+    """File *rows* ``[path, mtime, size, ctime, ino, (digest)]`` as the cold part's
+    columns."""
+    return [
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [[at, r[5]] for at, r in enumerate(rows) if len(r) == 6],
+    ]
+
+
+def rows_of(paths: list[str], cols: list[Any]) -> list[list[Any]]:
+    """The file rows of the warm *paths* and the cold part's columns *cols*."""
+    rows = [list(row) for row in zip(paths, *cols[:4], strict=True)]
+    count = len(rows)
+    for pair in cols[4]:
+        _expect(
+            type(pair) is list and len(pair) == 2 and type(at := pair[0]) is int,
+            "bad file digest",
+        )
+        _expect(0 <= at < count and len(rows[at]) == 5, "bad file digest")
+        rows[at].append(pair[1])
+    return rows
+
+
+def changed_rows(paths: list[str], cols: list[Any], snap: _EnvSnapshot) -> frozenset[int]:
+    """The rows of the file table (*paths*, the cold part's columns *cols*) whose file
+    changed since the write: its stat in the look *snap* differs, or its content digest."""
+    seen = snap.signatures()  # the stats the warm check just took
+    file_stat = snap.stat
+    changed = set()
+    # (one pass over thousands of rows: the signatures as the look keeps them, lists)
+    for at, (where, mtime, size, ctime, ino) in enumerate(zip(paths, *cols[:4], strict=True)):
+        sig = seen.get(where, _UNSEEN)
+        if sig is _UNSEEN:
+            sig = file_stat(where)
+        if sig is None:
+            if mtime is not None or size is not None or ctime is not None or ino is not None:
+                changed.add(at)
+        elif sig[0] != mtime or sig[1] != size or sig[2] != ctime or sig[3] != ino:
+            changed.add(at)
+    for pair in cols[4]:
+        if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not int:
+            raise CacheCorrupt("bad file digest")
+        at = pair[0]
+        if 0 <= at < len(paths) and at not in changed and _digest(paths[at]) != pair[1]:
+            changed.add(at)
+    return frozenset(changed)
 
 
 def cold_part(doc: dict[str, Any]) -> dict[str, Any]:
@@ -1051,6 +1169,16 @@ def pack(doc: dict[str, Any]) -> dict[str, Any]:
     import orjson
 
     out = dict(doc)
+    cold = doc.get("cold")
+    if type(cold) is dict:
+        from ._cold._reuse import plain_reads
+
+        rows = cold["files"]
+        out["cold"] = {
+            **cold,
+            "files": columns_of(rows),
+            "reads": plain_reads(cold["plugins"], doc["modules"], rows),
+        }
     out["modules"] = orjson.dumps(doc["modules"]).decode()
     out["blocked_modules"] = orjson.dumps(doc["blocked_modules"]).decode()
     out["items"] = _columns(doc["items"])
@@ -1105,21 +1233,23 @@ def _rows(raw: object, where: str) -> dict[str, dict[str, Any]]:
 
 
 def full_document(doc: dict[str, Any]) -> dict[str, Any]:
-    """The whole document: warm fields, then the cold part's fields over them.
+    """The whole document: warm fields, then the cold part's fields over them, the file
+    table as rows ``[path, mtime, size, ctime, ino, (digest)]`` (its stats' columns as
+    ``file_columns`` too), without what the writer derives (``reads``, the records'
+    offsets: :func:`pack` and :func:`._fileio.encode_parts` write them afresh).
 
-    The cold part's file rows and distribution rows must list exactly the paths the warm
-    fields list (which the warm check stat'ed): else the document is corrupt.
+    The cold part's file columns and distribution rows must list exactly the paths the
+    warm fields list (which the warm check stat'ed): else the document is corrupt.
     """
-    cold = cold_part(doc)
-    env = env_section(doc)
-    full = {**doc, **env, **cold, **unpack(doc)}
-    rows = _list(cold.get("files"), "files")
     paths = _list(doc.get("files"), "files")
-    _expect(
-        len(rows) == len(paths)
-        and all(type(r) is list and r and r[0] == p for r, p in zip(rows, paths, strict=True)),
-        "cold file rows differ from the warm ones",
-    )
+    cold = dict(cold_part(doc))
+    cols = file_columns(cold.get("files"), len(paths))
+    env = env_section(doc)
+    cold["files"] = rows_of(paths, cols)
+    for derived in ("reads", _fileio.RECORD_OFFSETS):
+        cold.pop(derived, None)
+    # (the columns kept too: the incremental paths compare the rows' stats from them)
+    full = {**doc, **env, **cold, **unpack(doc), "file_columns": cols}
     found = _obj(cold.get("distributions"), "distributions")
     listed = _obj(env.get("dists"), "dists")
     _expect(list(found) == list(listed), "cold distributions differ from the warm ones")

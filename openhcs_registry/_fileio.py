@@ -72,8 +72,8 @@ def checksum(data: bytes) -> int:
 
 
 def cold_checksum(data: bytes | memoryview) -> int:
-    """The checksum of a registry document's cold part (its ``"coldsum"``): CRC-32 and
-    Adler-32 of the bytes side by side, 64 bits.
+    """The checksum of a section of a registry document's cold part (in its ``"coldat"``):
+    CRC-32 and Adler-32 of the bytes side by side, 64 bits.
 
     Only the cold path computes it (a discovery writing, an incremental start, ``info()``
     or ``registry.plugins`` reading), where importing ``zlib`` (~0.4 ms) costs less than
@@ -105,7 +105,23 @@ def encode_document(doc: dict[str, Any]) -> bytes:
 Chunks = list["bytes | memoryview"]
 
 
-def encode_parts(doc: dict[str, Any]) -> tuple[Chunks, memoryview | None, int | None]:
+class Encoded:
+    """A cold section carried over as it was read: its JSON bytes and their sum, written
+    as they are (see :func:`encode_parts`)."""
+
+    __slots__ = ("data", "sum")
+
+    def __init__(self, data: bytes | memoryview, total: int) -> None:
+        self.data = data
+        self.sum = total
+
+
+#: The cold section :func:`encode_parts` adds after a ``"plugins"`` list: where each
+#: record starts in that section's bytes, and the section's length last.
+RECORD_OFFSETS = "recat"
+
+
+def encode_parts(doc: dict[str, Any]) -> tuple[Chunks, memoryview | None, dict[str, Any] | None]:
     """JSON bytes of *doc* with a trailing ``"checksum"`` field over the bytes before it.
 
     The checksum turns any accidental change — a bit flip, a truncation, another tool
@@ -119,32 +135,81 @@ def encode_parts(doc: dict[str, Any]) -> tuple[Chunks, memoryview | None, int | 
     parses only the bytes before it and keeps the cold part unparsed: a warm start pays for
     the objects it uses, not for every plugin's record.  Then the checksum covers the bytes
     before the cold part (and the split, which says where they end), and those bytes hold
-    ``"coldsum"``, the checksum of the cold part (:func:`cold_checksum`), verified when it
-    is parsed (:func:`parse_cold`): every byte is covered, but a warm start checksums only
-    what it reads.  A document re-encoded from a full parse (a test's deliberate edit) gets its
-    split and sums recomputed here.
+    ``"coldat"``: where each of the cold part's sections lies and its checksum
+    (:func:`cold_checksum`), verified when it is parsed (:func:`parse_cold`,
+    :func:`parse_section`): every byte is covered, but a warm start checksums only what it
+    reads, and an incremental start only the sections it needs.  A ``"plugins"`` list is
+    written one record at a time, with the section :data:`RECORD_OFFSETS` saying where
+    each starts, so that one record can be parsed alone; a section given as
+    :class:`Encoded` (carried over from the document read) is written as it is.  A
+    document re-encoded from a full parse (a test's deliberate edit) gets its split, table
+    and sums recomputed here.
 
     Returns the bytes, as buffers to write one after the other (a registry document's
-    megabytes are not copied once more into one), and the cold part's bytes and sum as a
+    megabytes are not copied once more into one), and the cold part's bytes and table as a
     lazy read gives them (None without a cold part): a writer that installs what it wrote
     keeps those, not the parsed records, as a warm start does (whatever is alive at exit
     is traversed by the collector that tears the modules down).
     """
     import orjson
 
-    skip: tuple[str, ...] = ("checksum", "cold", "split", "coldsum", "env", "envlen", "warm")
+    skip: tuple[str, ...] = ("checksum", "cold", "split", "coldat", "env", "envlen", "warm")
     if "env" in doc:
         skip += ("cache_version",)  # written first, by _with_env
     if "cold" not in doc:
         body = _with_env(doc, orjson.dumps({k: v for k, v in doc.items() if k not in skip}))
         return [b"%s%s%d}" % (body[:-1], _CHECKSUM_FIELD, checksum(body))], None, None
-    cold = orjson.dumps(doc["cold"])
+    # (a cold part that is not an object, a fuzzer's, is written with an empty table,
+    # which every reader refuses: a rebuild)
+    if type(doc["cold"]) is dict:
+        cold, table = _encode_cold(doc["cold"])
+    else:
+        cold, table = orjson.dumps(doc["cold"]), {}
     warm = {k: v for k, v in doc.items() if k not in skip}
-    coldsum = warm["coldsum"] = cold_checksum(cold)
+    warm["coldat"] = table
     body = _with_head(_with_env(doc, orjson.dumps(warm)))
     at = len(body) - 1
     tail = b"%s%d%s%d}" % (_SPLIT_FIELD, at, _CHECKSUM_FIELD, checksum(body))
-    return [memoryview(body)[:at], _COLD_FIELD, cold, tail], memoryview(cold), coldsum
+    return [memoryview(body)[:at], _COLD_FIELD, cold, tail], memoryview(cold), table
+
+
+def _encode_cold(cold: dict[str, Any]) -> tuple[bytes, dict[str, list[int]]]:
+    """The cold part's bytes, one section (field) after the other, and its table:
+    ``{section: [start, end, sum]}``, offsets into those bytes."""
+    import orjson
+
+    chunks: list[bytes | memoryview] = [b"{"]
+    at = 1
+    table: dict[str, list[int]] = {}
+
+    def add(name: str, data: bytes | memoryview, total: int | None = None) -> None:
+        nonlocal at
+        label = b'%s"%s":' % (b"," if table else b"", name.encode())
+        start = at + len(label)
+        chunks.append(label)
+        chunks.append(data)
+        at = start + len(data)
+        table[name] = [start, at, cold_checksum(data) if total is None else total]
+
+    offsets = None
+    for name, value in cold.items():
+        if type(value) is Encoded:
+            add(name, value.data, value.sum)
+        elif name == "plugins" and type(value) is list:
+            parts = [orjson.dumps(record) for record in value]
+            offsets = []
+            length = 1
+            for part in parts:
+                offsets.append(length)
+                length += len(part) + 1
+            offsets.append(max(length, 2))
+            add(name, b"[%s]" % b",".join(parts))
+        elif name != RECORD_OFFSETS:
+            add(name, orjson.dumps(value))
+    if offsets is not None:
+        add(RECORD_OFFSETS, orjson.dumps(offsets))
+    chunks.append(b"}")
+    return b"".join(chunks), table
 
 
 #: A registry document's head, right after its ``cache_version``: ``,"warm":[W,S]``, the
@@ -273,20 +338,89 @@ def _env_at(data: bytes | bytearray, end: int) -> tuple[int, int, int] | None:
     return mark, start, stop
 
 
-def parse_cold(doc: dict[str, Any]) -> Any:
-    """The parsed cold part of a document read with ``lazy=True`` (its checksum verified).
+def cold_view(doc: dict[str, Any]) -> Any:
+    """The cold part of a document read with ``lazy=True``: its bytes (read from the file
+    on first use, then kept in *doc*), or the part already parsed."""
+    cold = doc.get("cold")
+    if type(cold) is ColdPart:
+        cold = doc["cold"] = cold.read()
+    return cold
 
-    Raises ``ValueError`` if it does not match its ``"coldsum"`` or is not valid JSON.
+
+def _sections(cold: memoryview, table: object) -> dict[str, list[int]]:
+    """The cold part's table (see :func:`encode_parts`), checked to tile *cold* exactly,
+    each section labelled by its name: every byte is under one section's sum."""
+    if type(table) is not dict or not table:
+        raise ValueError("no table of the cold part's sections")
+    at = 1
+    first = True
+    if bytes(cold[:1]) != b"{":
+        raise ValueError("the cold part is not an object")
+    for name, row in table.items():
+        if not (
+            type(row) is list
+            and len(row) == 3
+            and all(type(x) is int for x in row)
+            and at <= row[0] <= row[1] <= len(cold)
+        ):
+            raise ValueError("bad table of the cold part's sections")
+        label = b'%s"%s":' % (b"" if first else b",", name.encode())
+        if row[0] - at != len(label) or cold[at : row[0]] != label:
+            raise ValueError("the cold part's sections are not where its table says")
+        at = row[1]
+        first = False
+    if at != len(cold) - 1 or bytes(cold[at:]) != b"}":
+        raise ValueError("the cold part's sections are not where its table says")
+    return table
+
+
+def parse_section(doc: dict[str, Any], name: str) -> Any:
+    """One section of the cold part of a document read with ``lazy=True``, parsed alone
+    (its checksum verified); ``KeyError`` if there is none of that name, ``ValueError``
+    if it does not match its sum or is not valid JSON."""
+    import orjson
+
+    cold = cold_view(doc)
+    if type(cold) is not memoryview:
+        return cold[name]  # parsed whole already
+    start, end, total = _sections(cold, doc.get("coldat"))[name]
+    data = cold[start:end]
+    if cold_checksum(data) != total:
+        raise ValueError("cold part checksum mismatch (the file was changed or damaged)")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"cold part is not valid JSON: {exc}") from exc
+
+
+def section_bytes(doc: dict[str, Any], name: str) -> Encoded:
+    """One section of an unparsed cold part as :class:`Encoded` (its sum verified), to be
+    written again as it is."""
+    cold = cold_view(doc)
+    if type(cold) is not memoryview:
+        raise ValueError("the cold part was parsed already")
+    start, end, total = _sections(cold, doc.get("coldat"))[name]
+    data = cold[start:end]
+    if cold_checksum(data) != total:
+        raise ValueError("cold part checksum mismatch (the file was changed or damaged)")
+    return Encoded(data, total)
+
+
+def parse_cold(doc: dict[str, Any]) -> Any:
+    """The parsed cold part of a document read with ``lazy=True`` (every section's checksum
+    verified).
+
+    Raises ``ValueError`` if a section does not match its sum, the sections do not tile
+    the part, or it is not valid JSON.
     """
     import orjson
 
-    cold = doc.get("cold")
-    if type(cold) is ColdPart:
-        cold = cold.read()
+    cold = cold_view(doc)
     if type(cold) is not memoryview:
-        return cold  # parsed with the rest (its sum verified then)
-    if cold_checksum(cold) != doc.get("coldsum"):
-        raise ValueError("cold part checksum mismatch (the file was changed or damaged)")
+        return cold  # parsed with the rest (its sums verified then)
+    for start, end, total in _sections(cold, doc.get("coldat")).values():
+        if cold_checksum(cold[start:end]) != total:
+            raise ValueError("cold part checksum mismatch (the file was changed or damaged)")
     try:
         return orjson.loads(cold)
     except orjson.JSONDecodeError as exc:

@@ -52,6 +52,20 @@ PARTNERS = REGISTRY.secondary("{name}_partner")
 '''
 
 
+def plain_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """A registry cache document as JSON gives it, in its plain form: the answer's fields
+    as discovery builds them, the cold part's file rows as rows, without what the writer
+    derives (see ``_cache.pack``)."""
+    from openhcs_registry._cache import rows_of, unpack
+
+    cold = doc.get("cold")
+    if type(cold) is dict:
+        cold = {k: v for k, v in cold.items() if k not in ("reads", "recat")}
+        cold["files"] = rows_of(doc["files"], cold["files"])
+        doc["cold"] = cold
+    return {**doc, **unpack(doc)}
+
+
 class World:
     """A throwaway registry with its own entry-point group, contract module and site folder."""
 
@@ -146,11 +160,9 @@ class World:
 
     def read_cache(self) -> dict[str, Any]:
         """The cache document, its answer's fields in their plain form (``items`` as
-        ``{key: {"ref", "p"}}``, ``modules`` as ``{module: row}``: see ``_cache.pack``)."""
-        from openhcs_registry._cache import unpack
-
-        doc = json.loads(self.cache_file.read_text())
-        return {**doc, **unpack(doc)}
+        ``{key: {"ref", "p"}}``, ``modules`` as ``{module: row}``, the cold part's file
+        rows as rows, without what the writer derives: see ``_cache.pack``)."""
+        return plain_document(json.loads(self.cache_file.read_text()))
 
     def write_cache(self, doc: dict[str, Any]) -> None:
         """Write *doc* (as :meth:`read_cache` gives it) as the engine would, with a valid

@@ -960,21 +960,27 @@ def test_signatures_taken_in_c_equal_one_by_one_and_the_writers_stamp(tmp_path: 
 
 
 def test_written_answer_fields_unpack_to_what_discovery_built(world: World) -> None:
-    """``pack`` and ``unpack`` are inverse: the plain form read back from the file packs to
-    the very fields written, and holds what the registry answers."""
-    from openhcs_registry._cache import pack, unpack
+    """``pack`` and ``unpack`` are inverse: the plain form read back from the file (the
+    cold part's file rows as rows) packs to the very fields written, the cold part's file
+    columns and derived ``reads`` included, and holds what the registry answers."""
+    from openhcs_registry._cache import pack
 
     two_plugin_world(world)
     reg = world.registry()
     list(reg)
     raw = json.loads(world.cache_file.read_text())
-    plain = {**raw, **unpack(raw)}
+    plain = world.read_cache()
     assert sorted(plain["items"]) == ["alpha", "beta"]
     assert plain["items"]["alpha"]["ref"] == reg.reference("alpha")
     assert plain["modules"][f"alpha_{world.tag}"] == raw["files"].index(reg.info("alpha")["file"])
+    alpha_file = raw["files"].index(reg.info("alpha")["file"])
+    (alpha_row,) = [row for row in plain["cold"]["files"] if row[0] == reg.info("alpha")["file"]]
+    assert alpha_row[1:5] == [col[alpha_file] for col in raw["cold"]["files"][:4]]
     again = pack(plain)
     for field in ("modules", "blocked_modules", "items", "secondaries"):
         assert again[field] == raw[field]
+    for section in ("files", "reads", "plugins", "hooks"):
+        assert again["cold"][section] == raw["cold"][section]
 
 
 def test_a_warm_listing_leaves_the_module_tables_unparsed(world: World) -> None:

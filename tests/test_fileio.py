@@ -63,7 +63,7 @@ def test_checksum_is_the_documented_int_hash_and_catches_every_short_burst() -> 
 def test_a_document_written_in_parts_is_the_encoded_document(tmp_path: object) -> None:
     """write_document writes the buffers encode_parts gives one after the other: the file
     is byte for byte encode_document's result, reads back whole and lazily (the cold part
-    then unread, read on parse as the bytes encode_parts handed out, its sum verified)."""
+    then unread, read on parse as the bytes encode_parts handed out, its sums verified)."""
     from pathlib import Path
 
     from openhcs_registry._fileio import encode_parts, parse_cold, read_document, write_document
@@ -78,14 +78,97 @@ def test_a_document_written_in_parts_is_the_encoded_document(tmp_path: object) -
     assert write_document(path, doc)
     data = path.read_bytes()
     assert data == encode_document(doc)
-    chunks, cold, coldsum = encode_parts(doc)
+    chunks, cold, table = encode_parts(doc)
     assert len(chunks) > 1 and b"".join(chunks) == data
     assert cold is not None and bytes(cold) in data
+    expected = {**doc["cold"], "recat": [1, len(b'[{"name":"p","files":[0]}]')]}
     whole = read_document(path)
-    assert whole is not None and whole["cold"] == doc["cold"] and whole["items"] == doc["items"]
+    assert whole is not None and whole["cold"] == expected and whole["items"] == doc["items"]
     lazy = read_document(path, lazy=True)
     assert lazy is not None and bytes(lazy["cold"].read()) == bytes(cold)
-    assert lazy["coldsum"] == coldsum and parse_cold(lazy) == doc["cold"]
+    assert lazy["coldat"] == table and parse_cold(lazy) == expected
+
+
+def test_each_cold_section_is_read_alone_and_written_again_as_it_is(tmp_path: Path) -> None:
+    """The cold part is written section by section, each with its own sum: one section
+    parses alone (the records one by one, where the record offsets say), a damaged
+    section is found when it is read and only then, a section carried over as bytes is
+    written again byte for byte, and a table that does not tile the part is refused."""
+    import orjson
+
+    from openhcs_registry._fileio import (
+        Encoded,
+        encode_parts,
+        parse_cold,
+        parse_section,
+        read_document,
+        section_bytes,
+        write_document,
+    )
+
+    records = [{"name": f"p{i}", "files": [i], "note": "é" * i} for i in range(4)]
+    doc = {
+        "cache_version": CACHE_VERSION,
+        "env": {"settings": {}},
+        "items": {"k": {"ref": "m:C", "p": 0}},
+        "cold": {"files": [[1, 2], [3, 4], [5, 6], [7, 8], []], "plugins": records, "h": [3]},
+    }
+    path = tmp_path / "doc.json"
+    assert write_document(path, doc)
+    lazy = read_document(path, lazy=True)
+    assert lazy is not None and list(lazy["coldat"]) == ["files", "plugins", "h", "recat"]
+    assert parse_section(lazy, "files") == doc["cold"]["files"]
+    offsets = parse_section(lazy, "recat")
+    data = bytes(section_bytes(lazy, "plugins").data)
+    assert len(offsets) == len(records) + 1 and offsets[-1] == len(data)
+    for i, record in enumerate(records):
+        assert orjson.loads(data[offsets[i] : offsets[i + 1] - 1]) == record
+    with pytest.raises(KeyError):
+        parse_section(lazy, "nothing")
+
+    # carried over: the sections of the document read, one of them new
+    again = {
+        **doc,
+        "cold": {
+            "files": [[0, 0], [1, 1], [2, 2], [3, 3], []],
+            "plugins": section_bytes(lazy, "plugins"),
+            "h": section_bytes(lazy, "h"),
+            "recat": section_bytes(lazy, "recat"),
+        },
+    }
+    carried = b"".join(encode_parts(again)[0])
+    fresh = b"".join(
+        encode_parts({**doc, "cold": {**doc["cold"], "files": again["cold"]["files"]}})[0]
+    )
+    assert carried == fresh
+    assert type(again["cold"]["plugins"]) is Encoded
+
+    # one damaged byte in the records: the files section still reads, the records do not
+    written = path.read_bytes()
+    at = written.index(b'"p2"')
+    path.write_bytes(written[:at] + b'"q2"' + written[at + 4 :])
+    os.chmod(path, 0o600)
+    lazy = read_document(path, lazy=True)
+    assert lazy is not None
+    assert parse_section(lazy, "files") == doc["cold"]["files"]
+    with pytest.raises(ValueError, match="checksum"):
+        parse_section(lazy, "plugins")
+    with pytest.raises(ValueError, match="checksum"):
+        parse_cold(lazy)
+
+    # a table that leaves bytes out (or names them otherwise) is refused
+    assert write_document(path, doc)
+    lazy = read_document(path, lazy=True)
+    assert lazy is not None
+    table = lazy["coldat"]
+    for bad in (
+        {**table, "files": [table["files"][0] + 1, *table["files"][1:]]},
+        {"plugins" if k == "files" else k: v for k, v in table.items()},
+        {k: v for k, v in table.items() if k != "h"},
+    ):
+        lazy["coldat"] = bad
+        with pytest.raises(ValueError, match=r"sections|table"):
+            parse_cold(lazy)
 
 
 def _registry_doc(size: int = 3) -> dict[str, Any]:
@@ -135,7 +218,7 @@ def test_a_lazy_read_reads_the_warm_part_alone(tmp_path: Path, size: int) -> Non
         with pytest.raises(DocumentReplaced):
             parse_cold(lazy)
     else:
-        assert parse_cold(lazy) == doc["cold"]
+        assert parse_cold(lazy)["plugins"] == doc["cold"]["plugins"]
 
 
 def test_a_large_warm_part_parsed_in_place_is_the_one_a_copy_gives(

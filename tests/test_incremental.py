@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from _probes import observe_imports
-from support import World
+from support import World, plain_document
 
 FIELDS = ("keys", "vals", "parts", "fails")
 
@@ -233,15 +233,12 @@ def _written(world: World, path: Path | None = None) -> dict[str, Any]:
     writes of one answer.
 
     Left out: the write time and what is computed from the bytes or the stats (checksum,
-    the head's length and sum, stamps, cold sum and offset), and the content digests of
+    the head's length and sum, stamps, cold part's table and offset), and the content digests of
     files modified racily close to a write (which files those are depends on when it
     happened).  The answer's fields in their plain form (``_cache.unpack``).
     """
-    from openhcs_registry._cache import unpack
-
-    doc = world.read_cache() if path is None else json.loads(path.read_text())
-    doc.update(unpack(doc) if path is not None else {})
-    for field in ("timestamp", "checksum", "warm", "stamp", "coldsum", "split", "racy"):
+    doc = world.read_cache() if path is None else plain_document(json.loads(path.read_text()))
+    for field in ("timestamp", "checksum", "warm", "stamp", "coldat", "split", "racy"):
         doc.pop(field)
     doc["cold"]["files"] = [row[:5] for row in doc["cold"]["files"]]
     return doc

@@ -76,6 +76,9 @@ def test_a_comment_edit_keeps_the_answer(world: World) -> None:
     got = next_start_equals_full(world, unchanged=True)
     assert got["keys"] == ["k0", "k1", "k2", "k3"]
     assert got["imported"] == [f"p{world.tag}_2"]
+    # the edit's path over the cold part's sections: one record of five parsed (the
+    # fifth is the <environment> record)
+    assert "from the document's sections (1 of 5 records parsed)" in got["said"], got
 
 
 def test_a_body_edit_keeps_the_answer(world: World) -> None:
@@ -85,9 +88,11 @@ def test_a_body_edit_keeps_the_answer(world: World) -> None:
     plugin(world, 1, "k1", extra="def helper():\n    return 2 + 2\n")
     got = next_start_equals_full(world, unchanged=True)
     assert got["imported"] == [f"p{world.tag}_1"]
+    assert "from the document's sections" in got["said"], got
     # and again, from the document the path wrote
     plugin(world, 1, "k1", extra="def helper():\n    return 3 * 3\n")
-    next_start_equals_full(world, unchanged=True)
+    got = next_start_equals_full(world, unchanged=True)
+    assert "from the document's sections" in got["said"], got
 
 
 def test_a_helper_module_read_by_two_plugins_edited(world: World) -> None:
@@ -101,6 +106,7 @@ def test_a_helper_module_read_by_two_plugins_edited(world: World) -> None:
     world.write(f"{helper}.py", "VALUE = 2  # edited\n")
     got = next_start_equals_full(world, unchanged=True)
     assert got["imported"] == [f"p{world.tag}_0", f"p{world.tag}_2"]
+    assert "(2 of 5 records parsed)" in got["said"], got
 
 
 def test_a_discovery_module_edited_keeps_the_answer(world: World) -> None:

@@ -291,8 +291,8 @@ def _documents(cache: Path, changed: list[str]) -> dict[str, str]:
     """Each document's bytes, with what differs between two copies of one file renamed.
 
     The write time, the checksum over it and what is computed from the rows (a registry
-    document's stamps of the recorded stats, its cold part's sum and offset, the length of
-    its environment section) are left out;
+    document's stamps of the recorded stats, its cold part's table of sections and sums,
+    the records' offsets, the split, the length of its environment section) are left out;
     every ``st_ctime_ns`` and ``st_ino`` of a file or folder under :data:`ROOT` (which no copy
     can keep) is replaced
     by ``ctime`` and the file's name (ctimes of files stamped together collide), so a
@@ -318,14 +318,38 @@ def _documents(cache: Path, changed: list[str]) -> dict[str, str]:
         data = re.sub(rb'"(d?stamp)":-?[0-9]+', rb'"\1":0', data)
         data = re.sub(rb',"envlen":[0-9]+', b',"envlen":0', data)
         data = re.sub(rb',"warm":\[[0-9]+,-?[0-9]+\]', b',"warm":[0,0]', data)
-        data = re.sub(rb'"coldsum":[0-9]+', b'"coldsum":0', data)
+        # (format 11: where each cold section lies and its sum, the records' offsets)
+        data = re.sub(rb'"coldat":\{[^{}]*\}', b'"coldat":{}', data)
+        data = re.sub(rb'"recat":\[[0-9,]*\]', b'"recat":[]', data)
         data = re.sub(rb',"split":[0-9]+', b',"split":0', data)
-        for rel in changed:
-            quoted = re.escape(b'"' + str(SRC / rel).encode() + b'",')
-            data = re.sub(rb"(" + quoted + rb"\[?-?[0-9]+,)[0-9]+", rb"\1size", data)
+        data = _sizes_replaced(data, [str(SRC / rel) for rel in changed])
         data = re.sub(rb"[0-9]+", lambda m: table.get(m.group(), m.group()), data)
         docs[path.name] = data.decode()
     return docs
+
+
+def _sizes_replaced(data: bytes, paths: list[str]) -> bytes:
+    """*data* with the recorded size of each of *paths* replaced by ``size``: in the rows
+    that name the path, and in the sizes column of a registry document's cold file
+    columns (format 11: the paths are the warm ``files``, the stats columns)."""
+    for path in paths:
+        quoted = re.escape(b'"' + path.encode() + b'",')
+        data = re.sub(rb"(" + quoted + rb"\[?-?[0-9]+,)[0-9]+", rb"\1size", data)
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return data
+    cold = doc.get("cold") if type(doc) is dict else None
+    if not (
+        type(cold) is dict and type(cold.get("files")) is list and type(doc.get("files")) is list
+    ):
+        return data
+    wanted = set(paths)
+    sizes = cold["files"][1]
+    for at, path in enumerate(doc["files"]):
+        if path in wanted:
+            sizes[at] = "size"
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _changed(old: Path, new: Path) -> list[str]:

@@ -12,50 +12,111 @@ not have recorded).  Anything unexpected raises: then nothing is reused.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from .._cache import (
-    _NOSIG,
     _RACY_COARSE_NS,
     CacheInvalid,
-    _digest,
     _folder_unchanged,
     _importable,
     _recorded_entries,
+    changed_rows,
+    columns_of,
 )
-from .._environment import _UNSEEN, launch_folder, search_path, snapshot
+from .._environment import launch_folder, search_path, snapshot
 from ._records import PluginRecord
 
 
-def _changed_files(files: list[list[Any]]) -> set[int]:
-    """The rows of the file table whose file changed since the write."""
-    snap = snapshot()
-    file_stat = snap.stat
-    # the stats the warm check just took (taken before anything is read again, so a change
-    # after them is recorded as a change for the next start); the snapshot's stat inlined
-    # and the fields compared one by one: thousands of rows
-    seen = snap.signatures()
-    changed = set()
+def _changed_files(doc: dict[str, Any]) -> set[int]:
+    """The rows of the (whole) document's file table whose file changed since the write
+    (the stats the warm check just took: a change after them is recorded as a change for
+    the next start)."""
+    cols = doc.get("file_columns")
+    files = doc["files"]
+    if cols is None:  # (a document not read by full_document: a test's)
+        cols = columns_of(files)
+    return set(changed_rows([row[0] for row in files], cols, snapshot()))
+
+
+def plain_reads(
+    plugins: list[dict[str, Any]], modules: dict[str, Any], files: list[list[Any]]
+) -> list[list[int] | None]:
+    """Per stored record, the file rows it reads if an edit may call it alone, else None;
+    the ``<environment>`` record, if last, its file rows (written as the cold section
+    ``reads``).
+
+    When only recorded files changed, a record is called again if and only if it reads
+    one of them, provided it is of the plain kind this says: reusable by the rules of
+    :class:`_Changes` whatever changed in its files, and reading no folder (folder rows
+    would move which record introduces them).  :func:`._unchanged.answer_unchanged`
+    then finds what to call again from this list alone, without parsing every record.
+    """
+    count = len(files)
+    watched = {
+        module
+        for module, at in modules.items()
+        if type(at) is int and 0 <= at < count and files[at][1] is not None
+    }
+
+    def inside(ref: str) -> bool:
+        return ref.partition(":")[0] in watched
+
+    out: list[list[int] | None] = []
+    append = out.append
+    last = len(plugins) - 1
     at = -1
-    for rec in files:
+    for raw in plugins:
         at += 1
-        where = rec[0]
-        sig = seen.get(where, _UNSEEN)
-        if sig is _UNSEEN:
-            sig = file_stat(where)
-        size = len(rec)
-        if sig is None:
-            if size < 5 or rec[1:5] != _NOSIG:
-                changed.add(at)
-                continue
-        elif (
-            size < 5 or sig[0] != rec[1] or sig[1] != rec[2] or sig[2] != rec[3] or sig[3] != rec[4]
+        get = raw.get
+        rows = get("files", [])
+        if (at == last and get("name") == "<environment>") or (
+            not get("dirs")
+            and not get("names")
+            and (get("origin") == "entry_point" or get("origin") == "package")
+            and _reusable_as_stored(raw, modules)
+            and not stored_refers_outside(raw, inside)
         ):
-            changed.add(at)
-            continue
-        if size == 6 and _digest(where) != rec[5]:
-            changed.add(at)
-    return changed
+            append(rows)
+        else:
+            append(None)
+    return out
+
+
+def stored_refers_outside(raw: dict[str, Any], watched: Callable[[str], bool]) -> bool:
+    """Whether the stored record *raw* offers a reference (or a derived secondary's) that
+    *watched* does not hold: one into a module whose file is not among the checked
+    inputs (:meth:`_Changes.refers_outside` on a record built)."""
+    for row in raw.get("offers", ()):
+        ref = row[1]
+        if ref is not None and not watched(ref):
+            return True
+        if len(row) > 4:
+            for derived in row[4].values():
+                if type(derived) is str and not watched(derived):
+                    return True
+    return False
+
+
+def _reusable_as_stored(raw: dict[str, Any], modules: dict[Any, Any]) -> bool:
+    """Whether the stored record *raw* may be reused while its inputs are unchanged: it
+    is not called at every start, registered at import time or at run time, or pinned,
+    and its own module's file is among its inputs."""
+    get = raw.get
+    if get("volatile") or get("reusable", True) is not True:
+        return False
+    origin = get("origin")
+    if origin == "import_time" or origin == "runtime":
+        return False
+    return (origin != "entry_point" and origin != "package") or modules.get(get("module")) in get(
+        "files", ()
+    )
+
+
+def _outside(ref: str, modules: dict[str, Any], files: list[list[Any]]) -> bool:
+    """Whether *ref*'s module has no recorded file that exists (so it is not checked)."""
+    at = modules.get(ref.partition(":")[0])
+    return not (type(at) is int and 0 <= at < len(files) and files[at][1] is not None)
 
 
 def _search_path_delta(doc: dict[str, Any], racy_ns: int) -> set[str] | None:
@@ -94,6 +155,25 @@ def _launch_delta(launch: dict[str, Any]) -> set[str]:
     return delta
 
 
+def changed_folders(dirs: list[list[Any]], racy_ns: int) -> set[int]:
+    """The rows of the folder table whose folder changed since the write."""
+    file_stat = snapshot().stat
+    return {
+        i
+        for i, rec in enumerate(dirs)
+        if not _folder_unchanged(rec[0], rec, file_stat(rec[0]), racy_ns)
+    }
+
+
+def importable_now(failures: list[dict[str, Any]]) -> set[str]:
+    """The plugins of the recorded *failures* whose missing module may be importable now."""
+    return {
+        f["plugin"]
+        for f in failures
+        if f.get("missing_module") and _importable(f["missing_module"])
+    }
+
+
 class _Changes:
     """What changed since a document was written, and the test of one record against it."""
 
@@ -112,31 +192,22 @@ class _Changes:
     def __init__(
         self, doc: dict[str, Any], racy_ns: int, memo: dict[str, Any] | None = None
     ) -> None:
-        file_stat = snapshot().stat
         self.files: list[list[Any]] = doc["files"]
         self.dirs: list[list[Any]] = doc["dirs"]
         # the file rows are compared once per start (*memo*: the previous document's, which
         # the incremental paths tried in turn share): the look's stats, the same each time
         found = None if memo is None else memo.get("files_changed")
         if found is None:
-            found = frozenset(_changed_files(self.files))
+            found = frozenset(_changed_files(doc))
             if memo is not None:
                 memo["files_changed"] = found
         self.files_changed: frozenset[int] = found
-        self.dirs_changed = {
-            i
-            for i, rec in enumerate(self.dirs)
-            if not _folder_unchanged(rec[0], rec, file_stat(rec[0]), racy_ns)
-        }
+        self.dirs_changed = changed_folders(self.dirs, racy_ns)
         #: per changed folder row, the names that appeared or vanished (None: unknown)
         self.deltas: dict[int, set[str] | None] = {}
         #: names that appeared in or vanished from a sys.path entry or the launch folder
         self.delta: set[str] = set()
-        self.now_importable = {
-            f["plugin"]
-            for f in doc["failures"]
-            if f.get("missing_module") and _importable(f["missing_module"])
-        }
+        self.now_importable = importable_now(doc["failures"])
         self.modules: dict[Any, Any] = doc["modules"]
         #: modules a reference was found to point into (see :meth:`refers_outside`)
         self.allowed: set[str] = set()
@@ -190,18 +261,12 @@ class _Changes:
 
     def reusable(self, raw: dict[str, Any]) -> bool:
         """Whether the stored record *raw* may be taken as it is (before its references)."""
-        get = raw.get
-        if get("volatile") or get("reusable", True) is not True:
-            return False
-        origin = get("origin")
-        if origin == "import_time" or origin == "runtime" or raw["name"] in self.now_importable:
-            return False
-        if self.inputs_changed(raw):
-            return False
-        # its own module's file must be among its checked inputs, else load it again
-        return (origin != "entry_point" and origin != "package") or self.modules.get(
-            get("module")
-        ) in get("files", ())
+        # (its own module's file must be among its checked inputs, else load it again)
+        return (
+            raw["name"] not in self.now_importable
+            and _reusable_as_stored(raw, self.modules)
+            and not self.inputs_changed(raw)
+        )
 
     def _watched(self, ref: str) -> bool:
         """Whether *ref*'s module has a recorded file that exists (so it was checked)."""
@@ -209,12 +274,10 @@ class _Changes:
         allowed = self.allowed
         if module in allowed:
             return True
-        at = self.modules.get(module)
-        files = self.files
-        if type(at) is int and 0 <= at < len(files) and files[at][1] is not None:
-            allowed.add(module)
-            return True
-        return False
+        if _outside(ref, self.modules, self.files):
+            return False
+        allowed.add(module)
+        return True
 
     def refers_outside(self, record: PluginRecord) -> bool:
         """Whether *record* names a module whose file is not among the checked inputs."""

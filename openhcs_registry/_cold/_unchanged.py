@@ -35,6 +35,9 @@ from .._cache import (
     _answer,
     _digest,
     _failures,
+    cold_section,
+    env_section,
+    file_columns,
     full_document,
     pack,
     restatable,
@@ -54,10 +57,17 @@ from ._discovery._context import (
 )
 from ._discovery._listing import _FAILED, Listing, _load_entry_point, _scan_module
 from ._discovery._recording import pins
-from ._document import _is_racy, environment_section, file_fields
+from ._document import _is_racy, column_fields, environment_section, file_fields
 from ._inputs import Inputs
 from ._records import PluginRecord
-from ._reuse import _Changes, _launch_delta, _search_path_delta
+from ._reuse import (
+    _Changes,
+    _launch_delta,
+    _search_path_delta,
+    changed_folders,
+    importable_now,
+    stored_refers_outside,
+)
 
 if TYPE_CHECKING:
     from .._cache import RegistryCacheManager
@@ -130,6 +140,10 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     None if a check fails before anything is loaded: then the ordinary incremental path
     runs as it always did.
     """
+    if previous.files_only:
+        edited = _answer_edited(manager, previous)
+        if edited is not None:
+            return edited
     doc = previous.doc
     if doc is None or doc.get("volatile"):
         return None
@@ -143,10 +157,11 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     except Exception as exc:  # declined (the reason logged), or a shape not foreseen
         logger.debug("registry %s: answer unchanged not tried: %s", name, exc)
         return None
-    ctx = upgrade.ctx if upgrade is not None else discovery_context(manager, previous.scanned)[0]
+    ctx = upgrade.ctx if upgrade is not None else discovery_context(manager, None)[0]
     out = call_again(ctx, raws) if raws else Rerun()
     try:
-        rows = _same_records(manager.config, doc, rerun, out, raws)
+        tables = ([row[0] for row in doc["files"]], doc["dirs"], doc["modules"])
+        rows = _same_records(manager.config, tables, out, raws, _before(doc["plugins"], rerun))
         out.snapshot = _rewrite(manager, doc, rows, upgrade, dict(zip(rerun, raws, strict=True)))
     except Exception as exc:  # (as above; what ran is handed over all the same)
         logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
@@ -275,16 +290,7 @@ def _changed_plugins(
         if get("volatile") or get("reusable", True) is not True:
             raise Declined(f"record {name!r} is volatile or pinned not reusable")
         if changes.inputs_changed(raw) or (upgrade is not None and name in upgrade.versions):
-            if get("origin") not in ("entry_point", "package") or name in blocked:
-                raise Declined(
-                    f"changed record {name!r} is not an entry point or package, or is blocked"
-                )
-            # (the shapes :func:`_call_again` reads, checked before anything runs)
-            if type(get("module")) is not str or not get("module"):
-                raise Declined(f"changed record {name!r} has no module")
-            for field in ("distribution", "version", "declaration"):
-                if get(field) is not None and type(get(field)) is not str:
-                    raise Declined(f"changed record {name!r} is of an unforeseen shape")
+            _callable_again(raw, blocked)
             rerun.append(at)
             covered.update(get("files", ()))
         elif not changes.reusable(raw) or refers_outside(changes, raw):
@@ -292,6 +298,151 @@ def _changed_plugins(
     if not (rerun or upgrade) or not changes.files_changed <= covered:
         raise Declined("a changed file is not held by the records called again")
     return rerun
+
+
+def _callable_again(raw: dict[str, Any], blocked: frozenset[str]) -> None:
+    """The stored record *raw*, whose inputs changed, is of a plugin :func:`call_again`
+    can load and call as a discovery would (else :class:`Declined`): an entry point or a
+    discovery package's module, not blocked, of the shapes it reads (checked before
+    anything runs)."""
+    get = raw.get
+    name = raw["name"]
+    if get("origin") not in ("entry_point", "package") or name in blocked:
+        raise Declined(f"changed record {name!r} is not an entry point or package, or is blocked")
+    if type(get("module")) is not str or not get("module"):
+        raise Declined(f"changed record {name!r} has no module")
+    for field in ("distribution", "version", "declaration"):
+        if get(field) is not None and type(get(field)) is not str:
+            raise Declined(f"changed record {name!r} is of an unforeseen shape")
+
+
+class _Edit(NamedTuple):
+    """What :func:`_edit_plan` found to call again after an edit, from the sections."""
+
+    #: the positions of the records to call again, and those records as stored
+    rerun: list[int]
+    raws: list[dict[str, Any]]
+    #: per record called again, the highest file and folder rows of the records before it
+    before: list[tuple[int, int]]
+    #: the previous document's file paths, folder rows and module table
+    tables: tuple[list[str], list[list[Any]], dict[str, Any]]
+
+
+def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun | None:
+    """:func:`answer_unchanged` after an edit, from the sections of the cold part it
+    needs: the file columns, the ``reads`` list and the records called again, not every
+    record; the document written again from the previous one's bytes with the new file
+    columns (:func:`_spliced`).  None if a check fails before anything is loaded (then the
+    path over the whole document runs, which may still take the edit)."""
+    name = manager.config.name
+    try:
+        plan = _edit_plan(manager, previous)
+    except Exception as exc:  # declined (the reason logged), or a shape not foreseen
+        logger.debug("registry %s: the edit's own sections do not say enough: %s", name, exc)
+        return None
+    out = call_again(discovery_context(manager, None)[0], plan.raws)
+    try:
+        rows = _same_records(manager.config, plan.tables, out, plan.raws, plan.before)
+        out.snapshot = _spliced(manager, previous.warm, rows)
+    except Exception as exc:  # (what ran is handed over all the same)
+        logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
+        return out
+    logger.debug(
+        "registry %s: answer unchanged after %d plugin(s) called again; stats rewritten "
+        "from the document's sections (%d of %d records parsed)",
+        name,
+        len(plan.rerun),
+        len(plan.rerun),
+        previous.warm["plugins"],
+    )
+    return out
+
+
+def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
+    """The records to call again after an edit, found from the ``reads`` section (each
+    record's file rows, if an edit may call it alone: :func:`._reuse.plain_reads`) and
+    the changed rows the check found; else :class:`Declined`."""
+    import orjson
+
+    warm = previous.warm
+    changed = previous.memo.get("files_changed")
+    if warm.get("volatile") or not changed:
+        raise Declined("plugins are called on every start, or no file row was compared")
+    count = warm["plugins"]
+    reads = cold_section(warm, "reads")
+    offsets = cold_section(warm, _fileio.RECORD_OFFSETS)
+    if not (
+        type(reads) is list
+        and len(reads) == count > 0
+        and type(offsets) is list
+        and len(offsets) == count + 1
+        and all(type(x) is int for x in offsets)
+    ):
+        raise Declined("the reads or the record offsets are of another shape")
+    racy_ns = int(warm["timestamp"] * 1e9) - _RACY_COARSE_NS
+    dirs = warm["dirs"]
+    if changed_folders(dirs, racy_ns) or importable_now(warm["failures"]):
+        raise Declined("a folder changed or a missing module is importable now")
+    env = env_section(warm)
+    folders_as_recorded(dirs, env["path"])
+    # (without the cold names: a sys.path entry that moved is a change here)
+    if _search_path_delta(
+        {"path": env["path"], "launch": warm["launch"]}, racy_ns
+    ) != set() or _launch_delta(warm["launch"]):
+        raise Declined("a sys.path entry or the launch folder changed")
+    rerun: list[int] = []
+    before: list[tuple[int, int]] = []
+    covered: set[int] = set()
+    highest = -1
+    last = count - 1
+    at = -1
+    for rows in reads:
+        at += 1
+        if type(rows) is not list:
+            raise Declined(f"record {at} is not of the kind an edit may call alone")
+        if not changed.isdisjoint(rows):
+            if at == last:
+                raise Declined("the environment record changed")
+            rerun.append(at)
+            before.append((highest, -1))  # (such records read no folder)
+            covered.update(rows)
+        if rows:
+            highest = max(highest, max(rows))
+    if not changed <= covered:
+        raise Declined("a changed file is not held by the records called again")
+    data = _fileio.section_bytes(warm, "plugins").data
+    raws = [orjson.loads(data[offsets[at] : offsets[at + 1] - 1]) for at in rerun]
+    for raw in raws:
+        if type(raw) is not dict or type(raw.get("name")) is not str:
+            raise Declined("a stored record is of another shape")
+        _callable_again(raw, manager.blocked)
+    paths = warm["files"]
+    modules = orjson.loads(warm["modules"])
+    if type(paths) is not list or type(modules) is not dict:
+        raise Declined("the file or module table is of another shape")
+    return _Edit(rerun, raws, before, (paths, dirs, modules))
+
+
+def _before(plugins: list[dict[str, Any]], rerun: list[int]) -> list[tuple[int, int]]:
+    """Per record at the positions *rerun* (ascending), the highest file and folder rows
+    the records before it read (where the writer puts a record's new rows: after them)."""
+    out: list[tuple[int, int]] = []
+    last_file = last_dir = -1
+    todo = iter(rerun)
+    next_at = next(todo, -1)
+    at = -1
+    for raw in plugins:
+        at += 1
+        if at == next_at:
+            out.append((last_file, last_dir))
+            next_at = next(todo, -1)
+        for i in raw.get("files", ()):
+            last_file = max(last_file, i)
+        for i in raw.get("dirs", ()):
+            last_dir = max(last_dir, i)
+        for i, _leaf in raw.get("names", ()):
+            last_dir = max(last_dir, i)
+    return out
 
 
 def stored_changes(
@@ -326,16 +477,7 @@ def folders_as_recorded(*tables: list[list[Any]]) -> None:
 
 def refers_outside(changes: _Changes, raw: dict[str, Any]) -> bool:
     """:meth:`._reuse._Changes.refers_outside` on a stored record (no record built)."""
-    watched = changes._watched
-    for row in raw.get("offers", ()):
-        ref = row[1]
-        if ref is not None and not watched(ref):
-            return True
-        if len(row) > 4:
-            for derived in row[4].values():
-                if type(derived) is str and not watched(derived):
-                    return True
-    return False
+    return stored_refers_outside(raw, changes._watched)
 
 
 def discovery_context(
@@ -389,45 +531,32 @@ def call_again(ctx: Context, raws: list[Any]) -> Rerun:
 
 def _same_records(
     config: RegistryConfig,
-    doc: dict[str, Any],
-    rerun: list[int],
+    tables: tuple[list[str], list[list[Any]], dict[str, Any]],
     out: Rerun,
     declared: list[dict[str, Any]],
+    before: list[tuple[int, int]],
 ) -> dict[int, list[Any]]:
-    """The new file rows by index if each plugin called again (the records at *rerun*)
-    stores the record it stored before as it is *declared* now (with the new version of
-    an upgraded distribution), apart from its files' stats (else :class:`Declined`: the
-    answer may have changed)."""
+    """The new file rows by index if each plugin called again stores the record it
+    stored before as it is *declared* now (with the new version of an upgraded
+    distribution), apart from its files' stats (else :class:`Declined`: the answer may
+    have changed).  *tables*: the previous document's file paths, folder rows and module
+    table; *before*: per plugin, the highest file and folder rows of the records listed
+    before it (see :func:`_stored`)."""
     offers_stored(config, out)
-    if not rerun:
-        return {}
-    plugins, files, dirs, modules = doc["plugins"], doc["files"], doc["dirs"], doc["modules"]
-    file_at = {row[0]: i for i, row in enumerate(files)}
+    paths, dirs, modules = tables
+    file_at = {path: i for i, path in enumerate(paths)}
     dir_at = {row[0]: i for i, row in enumerate(dirs)}
     new_rows: dict[int, list[Any]] = {}
     now_ns = time.time_ns()
-    last_file = last_dir = -1  # the highest rows of the records before
-    todo = iter(zip(rerun, declared, strict=True))
-    next_at, now = next(todo)
-    at = -1
-    for raw in plugins:
-        at += 1
-        if at == next_at:
-            record = out.records[raw["name"]]
-            got = _stored(record, now, files, dirs, modules, file_at, dir_at, last_file, last_dir)
-            if got is None:
-                raise Declined(f"{raw['name']!r} stores another record or other rows now")
-            for i, row in got.items():
-                if _is_racy(row[1], now_ns):
-                    row.append(_digest(row[0]))
-                new_rows[i] = row
-            next_at, now = next(todo, (-1, raw))
-        for i in raw.get("files", ()):
-            last_file = max(last_file, i)
-        for i in raw.get("dirs", ()):
-            last_dir = max(last_dir, i)
-        for i, _leaf in raw.get("names", ()):
-            last_dir = max(last_dir, i)
+    for raw, (last_file, last_dir) in zip(declared, before, strict=True):
+        record = out.records[raw["name"]]
+        got = _stored(record, raw, paths, dirs, modules, file_at, dir_at, last_file, last_dir)
+        if got is None:
+            raise Declined(f"{raw['name']!r} stores another record or other rows now")
+        for i, row in got.items():
+            if _is_racy(row[1], now_ns):
+                row.append(_digest(row[0]))
+            new_rows[i] = row
     return new_rows
 
 
@@ -472,7 +601,7 @@ def offers_stored(config: RegistryConfig, out: Rerun) -> None:
 def _stored(
     record: PluginRecord,
     raw: dict[str, Any],
-    files: list[list[Any]],
+    paths: list[str],
     dirs: list[list[Any]],
     modules: dict[str, Any],
     file_at: dict[str, int],
@@ -527,7 +656,7 @@ def _stored(
     for mod_name, found in inputs.modules.items():
         if found is not None:
             known = modules.get(mod_name)
-            if type(known) is not int or files[known][0] != found:
+            if type(known) is not int or not 0 <= known < len(paths) or paths[known] != found:
                 return None
     stored = record.to_json(sorted(set(file_list)), sorted(set(dir_list)), names)
     if stored != raw:
@@ -620,16 +749,55 @@ def _rewritten(doc: dict[str, Any], rows: dict[int, list[Any]]) -> dict[str, Any
     return new
 
 
+def _spliced(
+    manager: RegistryCacheManager, warm: dict[str, Any], rows: dict[int, list[Any]]
+) -> Snapshot:
+    """:func:`_rewritten` and :func:`install` of the document read (*warm*, its cold
+    part unparsed) with the new file *rows*: the warm fields as they were read (the answer
+    already in its written form), the file columns and the fields folded from them new,
+    every other section of the cold part carried over as its bytes, with its sum."""
+    paths = warm["files"]
+    # (copies: the columns parsed may be those the whole document holds too)
+    cols = [list(col) for col in file_columns(cold_section(warm, "files"), len(paths))]
+    digests = {pair[0]: pair[1] for pair in cols[4]}
+    for at, row in rows.items():
+        # (``reads`` is carried: a module's file that appeared or vanished would move
+        # which records may be called alone)
+        if (cols[0][at] is None) is not (row[1] is None):
+            raise Declined("a recorded file appeared or vanished")
+        for col, value in zip(cols[:4], row[1:5], strict=True):
+            col[at] = value
+        if len(row) == 6:
+            digests[at] = row[5]
+        else:
+            digests.pop(at, None)
+    cols[4] = [[at, digests[at]] for at in sorted(digests)]
+    new: dict[str, Any] = {}
+    for key in _WARM:
+        new[key] = warm[key]
+    new["timestamp"] = time.time()
+    new.update(column_fields(paths, cols))
+    new["cold"] = {
+        name: cols if name == "files" else _fileio.section_bytes(warm, name)
+        for name in warm["coldat"]
+    }
+    return _installed(manager, new)
+
+
 def install(manager: RegistryCacheManager, new: dict[str, Any]) -> Snapshot:
     """Write the document *new* (what a full discovery would write, proven so) and give
     its answer as the snapshot to install, as a fresh discovery's."""
-    new = pack(new)
-    payload, cold_bytes, coldsum = _fileio.encode_parts(new)
+    return _installed(manager, pack(new))
+
+
+def _installed(manager: RegistryCacheManager, new: dict[str, Any]) -> Snapshot:
+    """:func:`install` of *new* in its written form (see :func:`.._cache.pack`)."""
+    payload, cold_bytes, coldat = _fileio.encode_parts(new)
     # the answer keeps the cold part as bytes, as a warm start's does: the parsed previous
     # document (thousands of records and rows) is freed now, not traversed at exit
     answer = _answer(  # (first: a document its own reader refuses is not written)
         manager.config,
-        {**new, "cold": cold_bytes, "coldsum": coldsum},
+        {**new, "cold": cold_bytes, "coldat": coldat},
         new["files"],
         _failures(new["failures"], "failures"),
         new["timestamp"],
