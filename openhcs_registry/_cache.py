@@ -19,7 +19,7 @@ from itertools import repeat
 from . import _fileio, settings
 from ._config import RegistryConfig
 from ._diagnostics import PluginFailure
-from ._environment import _UNSEEN, launch_folder, signatures, snapshot
+from ._environment import launch_folder, signatures, snapshot
 from ._log import get_logger
 from ._paths import registry_cache_file
 from ._snapshot import Entry, Snapshot, Stored
@@ -1097,19 +1097,11 @@ def rows_of(paths: list[str], cols: list[Any]) -> list[list[Any]]:
 def changed_rows(paths: list[str], cols: list[Any], snap: _EnvSnapshot) -> frozenset[int]:
     """The rows of the file table (*paths*, the cold part's columns *cols*) whose file
     changed since the write: its stat in the look *snap* differs, or its content digest."""
-    seen = snap.signatures()  # the stats the warm check just took
-    file_stat = snap.stat
-    changed = set()
-    # (one pass over thousands of rows: the signatures as the look keeps them, lists)
-    for at, (where, mtime, size, ctime, ino) in enumerate(zip(paths, *cols[:4], strict=True)):
-        sig = seen.get(where, _UNSEEN)
-        if sig is _UNSEEN:
-            sig = file_stat(where)
-        if sig is None:
-            if mtime is not None or size is not None or ctime is not None or ino is not None:
-                changed.add(at)
-        elif sig[0] != mtime or sig[1] != size or sig[2] != ctime or sig[3] != ino:
-            changed.add(at)
+    # the signatures the warm check just took of these very paths (else taken from the
+    # look), compared as tuples with the recorded ones: thousands of rows, no loop body
+    sigs = snap.taken_for(paths)
+    recorded = [-1 if m is None else (m, s, c, i) for m, s, c, i in zip(*cols[:4], strict=True)]
+    changed = {at for at, pair in enumerate(zip(sigs, recorded, strict=True)) if pair[0] != pair[1]}
     for pair in cols[4]:
         if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not int:
             raise CacheCorrupt("bad file digest")

@@ -127,6 +127,14 @@ class _Snapshot:
             sigs = list(map(taken.__getitem__, paths))
         return sigs
 
+    def taken_for(self, paths: list[str]) -> list[Any]:
+        """:meth:`take` of *paths*, the signatures kept if these very paths (the same
+        list) were taken before: the warm check's, which a change compares rows with."""
+        for kept_paths, sigs in self.kept:
+            if kept_paths is paths:
+                return sigs
+        return self.take(paths)
+
     def keep(self, paths: list[str], sigs: list[Any]) -> None:
         """Keep the signatures *sigs* of *paths* (tuples, ``-1`` for a missing file) as rows
         for :meth:`stat` on demand and for a later :meth:`take`: what :meth:`take` stats,

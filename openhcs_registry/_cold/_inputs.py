@@ -18,11 +18,11 @@ This module is cold-path only (discovery); the warm checks live in :mod:`.cache`
 
 from __future__ import annotations
 
+import _thread
 import builtins
 import importlib
 import os
 import sys
-import threading
 from typing import Any
 
 from .._environment import names_in
@@ -178,7 +178,7 @@ class _Recorder:
     """A ``sys.meta_path`` finder that asks the finders after it and notes their answer."""
 
     def __init__(self) -> None:
-        self.local = threading.local()
+        self.local = _thread._local()  # (threading.local: no threading import)
 
     def stack(self) -> list[Inputs]:
         try:
@@ -444,7 +444,7 @@ def _note_cached(stack: list[Inputs], name: str, globals: Any, fromlist: Any, le
 
 
 _recorder = _Recorder()
-_install_lock = threading.Lock()
+_install_lock = _thread.allocate_lock()  # (threading.Lock, as _thread gives it)
 _installed = 0
 
 #: Module name -> what loading it read, for modules loaded under a recorder in this process.

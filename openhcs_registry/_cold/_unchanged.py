@@ -157,7 +157,7 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     except Exception as exc:  # declined (the reason logged), or a shape not foreseen
         logger.debug("registry %s: answer unchanged not tried: %s", name, exc)
         return None
-    ctx = upgrade.ctx if upgrade is not None else discovery_context(manager, None)[0]
+    ctx = upgrade.ctx if upgrade is not None else calling_context(manager)
     out = call_again(ctx, raws) if raws else Rerun()
     try:
         tables = ([row[0] for row in doc["files"]], doc["dirs"], doc["modules"])
@@ -340,7 +340,7 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
     except Exception as exc:  # declined (the reason logged), or a shape not foreseen
         logger.debug("registry %s: the edit's own sections do not say enough: %s", name, exc)
         return None
-    out = call_again(discovery_context(manager, None)[0], plan.raws)
+    out = call_again(calling_context(manager), plan.raws)
     try:
         rows = _same_records(manager.config, plan.tables, out, plan.raws, plan.before)
         out.snapshot = _spliced(manager, previous.warm, rows)
@@ -488,6 +488,14 @@ def discovery_context(
     environment, listed, names, stat = look_at_environment(fresh=False)
     ctx = Context(manager.config, manager.blocked, {}, scanned, listed, stat, names)
     return ctx, environment
+
+
+def calling_context(manager: RegistryCacheManager) -> Context:
+    """The context :func:`call_again` needs: the registry's configuration and blocked
+    names.  Loading and calling given plugins reads no ``sys.path`` listing, no earlier
+    scan and no reuse (those are the listing step's), so none is taken: at 2000 plugins
+    the look's listings and names cost ~5 ms."""
+    return Context(manager.config, manager.blocked)
 
 
 def call_again(ctx: Context, raws: list[Any]) -> Rerun:
@@ -755,7 +763,8 @@ def _spliced(
     """:func:`_rewritten` and :func:`install` of the document read (*warm*, its cold
     part unparsed) with the new file *rows*: the warm fields as they were read (the answer
     already in its written form), the file columns and the fields folded from them new,
-    every other section of the cold part carried over as its bytes, with its sum."""
+    every other section of the cold part carried over as its bytes, with its sum (not
+    summed again: what is only carried is checked by whoever parses it next)."""
     paths = warm["files"]
     # (copies: the columns parsed may be those the whole document holds too)
     cols = [list(col) for col in file_columns(cold_section(warm, "files"), len(paths))]
@@ -778,7 +787,7 @@ def _spliced(
     new["timestamp"] = time.time()
     new.update(column_fields(paths, cols))
     new["cold"] = {
-        name: cols if name == "files" else _fileio.section_bytes(warm, name)
+        name: cols if name == "files" else _fileio.section_bytes(warm, name, verify=False)
         for name in warm["coldat"]
     }
     return _installed(manager, new)
