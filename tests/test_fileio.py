@@ -171,6 +171,36 @@ def test_each_cold_section_is_read_alone_and_written_again_as_it_is(tmp_path: Pa
             parse_cold(lazy)
 
 
+@pytest.mark.parametrize(
+    "records",
+    [
+        [{"name": f"p{i}", "files": [i], "note": '},{"name":' * i} for i in range(5)],
+        # a nested object that looks like the next record: one marker too many
+        [
+            {"name": "a", "offers": [["k", "m:C", False, {"kind": "x"}, {"name": "s"}]]},
+            {"name": "b"},
+        ],
+        [{"origin": "x", "name": "first key is not the name"}, {"name": "b"}],
+        [{"name": "only"}],
+        [],
+    ],
+    ids=["plain", "nested-lookalike", "name-not-first", "one", "none"],
+)
+def test_each_record_is_found_at_its_offset(records: list[dict[str, Any]]) -> None:
+    """The records are dumped as one list; the offsets are taken from where one record
+    follows another when that provably finds each one, else each record is dumped alone:
+    either way every offset slices out exactly its record, and the list is valid JSON."""
+    import orjson
+
+    from openhcs_registry._fileio import _records_encoded
+
+    data, offsets = _records_encoded(records)
+    assert orjson.loads(data) == records
+    assert len(offsets) == len(records) + 1 and offsets[-1] == len(data)
+    for i, record in enumerate(records):
+        assert orjson.loads(data[offsets[i] : offsets[i + 1] - 1]) == record
+
+
 def _registry_doc(size: int = 3) -> dict[str, Any]:
     return {
         "cache_version": CACHE_VERSION,
