@@ -141,10 +141,18 @@ class Previous:
         (reuse nothing)."""
         if self._full is _UNREAD:
             self._full = None
+            # (as in load(): parsing builds tens of thousands of containers, none garbage;
+            # with the collector on, a parse at 2000 plugins set off collections that
+            # traversed them all, ~30 ms)
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 self._full = full_document(self.warm)
             except Exception as exc:  # a cold part of the wrong shape: rediscover everything
                 logger.debug("previous cache document not reusable: %s", exc)
+            finally:
+                if collecting:
+                    gc.enable()
         return self._full  # type: ignore[no-any-return]
 
     @property
