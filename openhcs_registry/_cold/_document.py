@@ -25,7 +25,6 @@ from .._cache import (
     CACHE_VERSION,
     _config_fingerprint,
     _digest,
-    columns_of,
     fold_distributions,
     fold_rows,
 )
@@ -332,11 +331,18 @@ def file_fields(file_rows: list[list[Any]]) -> dict[str, Any]:
     """The warm fields of the file table *file_rows*, in the document's order: the paths a
     warm start stats, the stamp of their recorded stats, the rows of missing files and the
     racy rows' content digests."""
-    return column_fields([row[0] for row in file_rows], columns_of(file_rows))
+    return {
+        "files": [row[0] for row in file_rows],
+        "stamp": fold_rows(file_rows),
+        "missing": [i for i, row in enumerate(file_rows) if row[1] is None],
+        "racy": [[i, row[5]] for i, row in enumerate(file_rows) if len(row) == 6],
+    }
 
 
 def column_fields(paths: list[str], cols: list[Any]) -> dict[str, Any]:
-    """:func:`file_fields` of the file table as *paths* and the cold part's columns."""
+    """:func:`file_fields` of the file table as *paths* and the cold part's columns (see
+    :func:`.._cache.columns_of`): the same fields from the other form, without building
+    the rows (an edit's path has the columns; every other writer, the rows)."""
     return {
         "files": paths,
         "stamp": fold_rows(list(zip(paths, *cols[:4], strict=True))),
