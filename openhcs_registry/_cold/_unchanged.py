@@ -427,6 +427,8 @@ def _before(plugins: list[dict[str, Any]], rerun: list[int]) -> list[tuple[int, 
     """Per record at the positions *rerun* (ascending), the highest file and folder rows
     the records before it read (where the writer puts a record's new rows: after them)."""
     out: list[tuple[int, int]] = []
+    if not rerun:
+        return out
     last_file = last_dir = -1
     todo = iter(rerun)
     next_at = next(todo, -1)
@@ -436,6 +438,8 @@ def _before(plugins: list[dict[str, Any]], rerun: list[int]) -> list[tuple[int, 
         if at == next_at:
             out.append((last_file, last_dir))
             next_at = next(todo, -1)
+            if next_at < 0:
+                break  # (the records after the last one called again do not matter)
         for i in raw.get("files", ()):
             last_file = max(last_file, i)
         for i in raw.get("dirs", ()):
