@@ -118,6 +118,9 @@ def test_a_discovery_module_edited_keeps_the_answer(world: World) -> None:
     )
     got = next_start_equals_full(world, unchanged=True)
     assert got["keys"] == ["a", "b", "k0", "k1"]
+    # the package's listing record reads its folder: taken as it is from the sections,
+    # its folder row counted where the writer puts the module's rows
+    assert "from the document's sections" in got["said"], got
 
 
 def test_an_edit_that_changes_a_key_takes_the_general_path(world: World) -> None:

@@ -41,16 +41,16 @@ def _changed_files(doc: dict[str, Any]) -> set[int]:
 
 def plain_reads(
     plugins: list[dict[str, Any]], modules: dict[str, Any], files: list[list[Any]]
-) -> list[list[int] | None]:
-    """Per stored record, the file rows it reads if an edit may call it alone, else None;
-    the ``<environment>`` record, if last, its file rows (written as the cold section
-    ``reads``).
+) -> list[list[Any]]:
+    """What an edit's path needs of each stored record without parsing it (written as the
+    cold section ``reads``): ``[file rows, highest folder row]``, two lists by record.
 
-    When only recorded files changed, a record is called again if and only if it reads
-    one of them, provided it is of the plain kind this says: reusable by the rules of
-    :class:`_Changes` whatever changed in its files, and reading no folder (folder rows
-    would move which record introduces them).  :func:`._unchanged.answer_unchanged`
-    then finds what to call again from this list alone, without parsing every record.
+    The file rows of a record are None unless it may be taken as it is whenever its
+    inputs are unchanged (reusable by the rules of :class:`_Changes`, every reference into
+    a module whose file is checked); the ``<environment>`` record's, if last, are its own.
+    When only recorded files changed, a record is then called again if and only if it
+    reads one of them (:func:`._unchanged._answer_edited`); the highest folder row each
+    record reads (-1: none) says where the writer puts a later record's new folder rows.
     """
     count = len(files)
     watched = {
@@ -62,8 +62,8 @@ def plain_reads(
     def inside(ref: str) -> bool:
         return ref.partition(":")[0] in watched
 
-    out: list[list[int] | None] = []
-    append = out.append
+    rows_of: list[list[int] | None] = []
+    folder_of: list[int] = []
     last = len(plugins) - 1
     at = -1
     for raw in plugins:
@@ -71,16 +71,16 @@ def plain_reads(
         get = raw.get
         rows = get("files", [])
         if (at == last and get("name") == "<environment>") or (
-            not get("dirs")
-            and not get("names")
-            and (get("origin") == "entry_point" or get("origin") == "package")
-            and _reusable_as_stored(raw, modules)
-            and not stored_refers_outside(raw, inside)
+            _reusable_as_stored(raw, modules) and not stored_refers_outside(raw, inside)
         ):
-            append(rows)
+            rows_of.append(rows)
         else:
-            append(None)
-    return out
+            rows_of.append(None)
+        highest = max(get("dirs") or (-1,))
+        for row, _leaf in get("names", ()):
+            highest = max(highest, row)
+        folder_of.append(highest)
+    return [rows_of, folder_of]
 
 
 def stored_refers_outside(raw: dict[str, Any], watched: Callable[[str], bool]) -> bool:

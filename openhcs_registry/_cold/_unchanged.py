@@ -360,8 +360,9 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
 
 def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
     """The records to call again after an edit, found from the ``reads`` section (each
-    record's file rows, if an edit may call it alone: :func:`._reuse.plain_reads`) and
-    the changed rows the check found; else :class:`Declined`."""
+    record's file rows if it may be taken as it is, and its highest folder row:
+    :func:`._reuse.plain_reads`) and the changed rows the check found; else
+    :class:`Declined`."""
     import orjson
 
     warm = previous.warm
@@ -369,11 +370,14 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
     if warm.get("volatile") or not changed:
         raise Declined("plugins are called on every start, or no file row was compared")
     count = warm["plugins"]
-    reads = cold_section(warm, "reads")
+    reads, folders = cold_section(warm, "reads")
     offsets = cold_section(warm, _fileio.RECORD_OFFSETS)
     if not (
         type(reads) is list
         and len(reads) == count > 0
+        and type(folders) is list
+        and len(folders) == count
+        and all(type(x) is int for x in folders)
         and type(offsets) is list
         and len(offsets) == count + 1
         and all(type(x) is int for x in offsets)
@@ -393,21 +397,22 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
     rerun: list[int] = []
     before: list[tuple[int, int]] = []
     covered: set[int] = set()
-    highest = -1
+    highest = highest_folder = -1
     last = count - 1
     at = -1
     for rows in reads:
         at += 1
         if type(rows) is not list:
-            raise Declined(f"record {at} is not of the kind an edit may call alone")
+            raise Declined(f"record {at} may not be taken as it is")
         if not changed.isdisjoint(rows):
             if at == last:
                 raise Declined("the environment record changed")
             rerun.append(at)
-            before.append((highest, -1))  # (such records read no folder)
+            before.append((highest, highest_folder))
             covered.update(rows)
         if rows:
             highest = max(highest, max(rows))
+        highest_folder = max(highest_folder, folders[at])
     if not changed <= covered:
         raise Declined("a changed file is not held by the records called again")
     data = _fileio.section_bytes(warm, "plugins").data
