@@ -43,9 +43,9 @@ CACHE_VERSION = 11  # 2: checksummed; 3: import-free checksum; 4: per-plugin inp
 #                    9: stamps fold the signatures as one tuple (signatures, in C), the
 #                       answer's items as columns, the module tables as text (pack);
 #                   10: a head saying where the warm part ends, and its sum (_fileio._with_head)
-#                   11: the cold part in sections, each with its sum, the records one by
-#                       one with their offsets, the file rows as columns, and per record
-#                       the file rows it reads if an edit may call it alone (pack)
+#                   11: the cold part in sections, each with its sum, the records with
+#                       their offsets, the file rows as columns, and per record what an
+#                       edit's path needs without parsing it (reads: pack)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -1274,20 +1274,6 @@ def _check_distributions(snap: _EnvSnapshot, found: dict[str, Any]) -> None:
             sig = stat(f"{entry}/{row[0]}/entry_points.txt")
             if (sig or nosig) != row[1:5]:
                 raise CacheChanged(f"entry-point declaration of {row[0]} changed")
-
-
-def _check_files(snap: _EnvSnapshot, files: list[Any]) -> None:
-    """Every file table row is well-formed and has its recorded stat."""
-    stat = snap.stat
-    nosig = _NOSIG
-    for rec in files:
-        if type(rec) is not list or type(where := rec[0]) is not str:
-            raise CacheCorrupt("bad file record")
-        size = len(rec)
-        if size != 5 and size != 6:
-            raise CacheCorrupt("bad file record")
-        if (stat(where) or nosig) != rec[1:5] or (size == 6 and _digest(where) != rec[5]):
-            raise CacheChanged(f"{where} changed")
 
 
 def _recorded_entries(rows: list[Any], entries: list[str], launch: dict[str, Any]) -> list[str]:
