@@ -139,8 +139,8 @@ def encode_parts(doc: dict[str, Any]) -> tuple[Chunks, memoryview | None, dict[s
     (:func:`cold_checksum`), verified when it is parsed (:func:`parse_cold`,
     :func:`parse_section`): every byte is covered, but a warm start checksums only what it
     reads, and an incremental start only the sections it needs.  A ``"plugins"`` list is
-    written one record at a time, with the section :data:`RECORD_OFFSETS` saying where
-    each starts, so that one record can be parsed alone; a section given as
+    followed by the section :data:`RECORD_OFFSETS`, which says where each record starts
+    (:func:`_records_encoded`), so that one record can be parsed alone; a section given as
     :class:`Encoded` (carried over from the document read) is written as it is.  A
     document re-encoded from a full parse (a test's deliberate edit) gets its split, table
     and sums recomputed here.
