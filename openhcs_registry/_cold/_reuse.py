@@ -62,8 +62,8 @@ def plain_reads(
     def inside(ref: str) -> bool:
         return ref.partition(":")[0] in watched
 
-    rows_of: list[list[int] | None] = []
-    folder_of: list[int] = []
+    file_rows: list[list[int] | None] = []
+    highest_folders: list[int] = []
     last = len(plugins) - 1
     at = -1
     for raw in plugins:
@@ -73,14 +73,14 @@ def plain_reads(
         if (at == last and get("name") == "<environment>") or (
             _reusable_as_stored(raw, modules) and not stored_refers_outside(raw, inside)
         ):
-            rows_of.append(rows)
+            file_rows.append(rows)
         else:
-            rows_of.append(None)
+            file_rows.append(None)
         highest = max(get("dirs") or (-1,))
         for row, _leaf in get("names", ()):
             highest = max(highest, row)
-        folder_of.append(highest)
-    return [rows_of, folder_of]
+        highest_folders.append(highest)
+    return [file_rows, highest_folders]
 
 
 def stored_refers_outside(raw: dict[str, Any], watched: Callable[[str], bool]) -> bool:
