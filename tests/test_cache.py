@@ -189,7 +189,10 @@ def test_edited_plugin_file_invalidates(world: World) -> None:
 def test_same_size_edit_in_the_same_tick_invalidates(world: World) -> None:
     two_plugin_world(world)
     path = world.site / f"beta_{world.tag}.py"
-    os.utime(path)  # modified "just now": the cache written next is racy for this file
+    # modified "just now" (a second ahead, so that a slow discovery on a loaded machine
+    # still writes within the racy window): the cache written next is racy for this file
+    ahead = time.time_ns() + 1_000_000_000
+    os.utime(path, ns=(ahead, ahead))
     reg = world.registry()
     list(reg)
     doc = world.read_cache()
