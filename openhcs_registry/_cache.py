@@ -1174,10 +1174,11 @@ def pack(doc: dict[str, Any]) -> dict[str, Any]:
         from ._cold._reuse import plain_reads
 
         rows = cold["files"]
+        reads = cold.get("reads")  # (carried over by a writer that proved it unchanged)
         out["cold"] = {
             **cold,
             "files": columns_of(rows),
-            "reads": plain_reads(cold["plugins"], doc["modules"], rows),
+            "reads": plain_reads(cold["plugins"], doc["modules"], rows) if reads is None else reads,
         }
     out["modules"] = orjson.dumps(doc["modules"]).decode()
     out["blocked_modules"] = orjson.dumps(doc["blocked_modules"]).decode()
@@ -1235,8 +1236,8 @@ def _rows(raw: object, where: str) -> dict[str, dict[str, Any]]:
 def full_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The whole document: warm fields, then the cold part's fields over them, the file
     table as rows ``[path, mtime, size, ctime, ino, (digest)]`` (its stats' columns as
-    ``file_columns`` too), without what the writer derives (``reads``, the records'
-    offsets: :func:`pack` and :func:`._fileio.encode_parts` write them afresh).
+    ``file_columns`` too), without the records' offsets (:func:`._fileio.encode_parts`
+    writes them afresh).
 
     The cold part's file columns and distribution rows must list exactly the paths the
     warm fields list (which the warm check stat'ed): else the document is corrupt.
@@ -1246,8 +1247,9 @@ def full_document(doc: dict[str, Any]) -> dict[str, Any]:
     cols = file_columns(cold.get("files"), len(paths))
     env = env_section(doc)
     cold["files"] = rows_of(paths, cols)
-    for derived in ("reads", _fileio.RECORD_OFFSETS):
-        cold.pop(derived, None)
+    cold.pop(_fileio.RECORD_OFFSETS, None)
+    # (``reads`` is kept: a writer that proves it unchanged carries it over, see
+    # :func:`._cold._unchanged._rewritten`; every other writer computes it afresh)
     # (the columns kept too: the incremental paths compare the rows' stats from them)
     full = {**doc, **env, **cold, **unpack(doc), "file_columns": cols}
     found = _obj(cold.get("distributions"), "distributions")

@@ -235,12 +235,16 @@ def _written(world: World, path: Path | None = None) -> dict[str, Any]:
     Left out: the write time and what is computed from the bytes or the stats (checksum,
     the head's length and sum, stamps, cold part's table and offset), and the content digests of
     files modified racily close to a write (which files those are depends on when it
-    happened).  The answer's fields in their plain form (``_cache.unpack``).
+    happened).  The answer's fields in their plain form (``_cache.unpack``); the cold
+    part's ``reads``, which a writer may carry over instead of computing it, kept.
     """
-    doc = world.read_cache() if path is None else plain_document(json.loads(path.read_text()))
+    raw = json.loads((world.cache_file if path is None else path).read_text())
+    reads = raw["cold"]["reads"]
+    doc = plain_document(raw)
     for field in ("timestamp", "checksum", "warm", "stamp", "coldat", "split", "racy"):
         doc.pop(field)
     doc["cold"]["files"] = [row[:5] for row in doc["cold"]["files"]]
+    doc["cold"]["reads"] = reads
     return doc
 
 

@@ -752,7 +752,13 @@ def _rewritten(doc: dict[str, Any], rows: dict[int, list[Any]]) -> dict[str, Any
     """The previous (whole) document with the new file *rows* (by index), stamp, racy rows
     and write time."""
     file_rows: list[list[Any]] = list(doc["files"])
+    # ``reads`` holds while no recorded file appeared or vanished: the records called
+    # again store what they stored, in the same places, and no reference's module
+    # changed whether its file is checked (else the writer computes it afresh)
+    carried = doc.get("reads")
     for i, row in rows.items():
+        if (file_rows[i][1] is None) is not (row[1] is None):
+            carried = None
         file_rows[i] = row
     new: dict[str, Any] = {}
     for key in _WARM:
@@ -762,6 +768,8 @@ def _rewritten(doc: dict[str, Any], rows: dict[int, list[Any]]) -> dict[str, Any
     new["plugins"] = len(doc["plugins"])
     cold = {key: doc[key] for key in _COLD}
     cold["files"] = file_rows
+    if carried is not None:
+        cold["reads"] = carried
     new["cold"] = cold
     return new
 
