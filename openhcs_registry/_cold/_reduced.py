@@ -37,7 +37,7 @@ from ._discovery._recording import environment_record
 from ._document import _fresh, _Tables, environment_section, rewritten_document
 from ._extended import _carry, _introduced, _own_rows, stored_record_holds
 from ._records import stored_modules, stored_tops
-from ._reuse import _Changes, _launch_delta, _search_path_delta
+from ._reuse import _Changes, _launch_delta, _search_path_delta, highest_rows
 from ._unchanged import (
     Declined,
     Rerun,
@@ -165,13 +165,8 @@ def _cuts(plugins: list[dict[str, Any]]) -> tuple[int, int]:
     before it)."""
     last_file = last_dir = -1
     for raw in plugins[:-1]:
-        rows = raw.get("files")
-        if rows:
-            last_file = max(last_file, rows[-1])
-        for at in raw.get("dirs", ()):
-            last_dir = max(last_dir, at)
-        for at, _leaf in raw.get("names", ()):
-            last_dir = max(last_dir, at)
+        top_file, top_dir = highest_rows(raw)
+        last_file, last_dir = max(last_file, top_file), max(last_dir, top_dir)
     return last_file + 1, last_dir + 1
 
 

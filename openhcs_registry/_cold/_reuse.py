@@ -76,11 +76,18 @@ def plain_reads(
             file_rows.append(rows)
         else:
             file_rows.append(None)
-        highest = max(get("dirs") or (-1,))
-        for row, _leaf in get("names", ()):
-            highest = max(highest, row)
-        highest_folders.append(highest)
+        highest_folders.append(highest_rows(raw)[1])
     return [file_rows, highest_folders]
+
+
+def highest_rows(raw: dict[str, Any]) -> tuple[int, int]:
+    """The highest file row and the highest folder row (its folders' and those it looked
+    for a name in) the stored record *raw* reads, -1 for none: the writer puts a later
+    record's new rows after those of the records before it."""
+    top_dir = max(raw.get("dirs") or (-1,))
+    for row, _leaf in raw.get("names", ()):
+        top_dir = max(top_dir, row)
+    return max(raw.get("files") or (-1,)), top_dir
 
 
 def stored_refers_outside(raw: dict[str, Any], watched: Callable[[str], bool]) -> bool:

@@ -65,6 +65,7 @@ from ._reuse import (
     _launch_delta,
     _search_path_delta,
     changed_folders,
+    highest_rows,
     importable_now,
     stored_refers_outside,
 )
@@ -445,12 +446,8 @@ def _before(plugins: list[dict[str, Any]], rerun: list[int]) -> list[tuple[int, 
             next_at = next(todo, -1)
             if next_at < 0:
                 break  # (the records after the last one called again do not matter)
-        for i in raw.get("files", ()):
-            last_file = max(last_file, i)
-        for i in raw.get("dirs", ()):
-            last_dir = max(last_dir, i)
-        for i, _leaf in raw.get("names", ()):
-            last_dir = max(last_dir, i)
+        top_file, top_dir = highest_rows(raw)
+        last_file, last_dir = max(last_file, top_file), max(last_dir, top_dir)
     return out
 
 
