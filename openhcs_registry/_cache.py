@@ -70,8 +70,10 @@ class CacheChanged(CacheInvalid):
     """
 
     full: dict[str, Any] | None = None
-    #: the rows of the file table whose file changed, when the check compared them
-    changed: frozenset[int] | None = None
+    #: what the check worked out for the incremental paths, when it compared the file
+    #: rows: the rows that changed (``files_changed``) and the columns it compared
+    #: (``file_columns``); see :attr:`Previous.memo`
+    memo: dict[str, Any] | None = None
     files_only = False
     appeared: dict[str, list[str]] | None = None
     settings_hold = False
@@ -111,7 +113,7 @@ class Previous:
         files_only: bool = False,
         appeared: dict[str, list[str]] | None = None,
         settings_hold: bool = False,
-        changed: frozenset[int] | None = None,
+        memo: dict[str, Any] | None = None,
     ) -> None:
         #: the document as read: its warm fields, the cold part unparsed (an edit's path
         #: parses the sections it needs: :func:`._cold._unchanged.answer_unchanged`)
@@ -128,10 +130,9 @@ class Previous:
         self.settings_hold = settings_hold
         #: what the incremental paths worked out and share, each trying it in turn (the
         #: entry points declared now, see :func:`._cold._unchanged.declared_now`; the
-        #: file rows that changed, see :class:`._cold._reuse._Changes`)
-        self.memo: dict[str, Any] = {}
-        if changed is not None:
-            self.memo["files_changed"] = changed
+        #: file rows that changed, see :class:`._cold._reuse._Changes`, and the file
+        #: columns they were compared with, when the check compared them)
+        self.memo: dict[str, Any] = {} if memo is None else memo
         self._scanned: Any = _UNREAD
 
     @property
@@ -411,7 +412,7 @@ class RegistryCacheManager:
                     exc.files_only,
                     exc.appeared,
                     exc.settings_hold,
-                    exc.changed,
+                    exc.memo,
                 )
                 return None
             except CacheInvalid as exc:
@@ -1040,7 +1041,7 @@ def _what_changed(doc: dict[str, Any], snap: _EnvSnapshot, check: bool, dists: b
     exc = CacheChanged(
         f"{paths[min(changed)]} changed" if changed else "the recorded stats no longer match"
     )
-    exc.changed = changed
+    exc.memo = {"files_changed": changed, "file_columns": cols}
     raise exc
 
 
@@ -1235,9 +1236,9 @@ def _rows(raw: object, where: str) -> dict[str, dict[str, Any]]:
 
 def full_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The whole document: warm fields, then the cold part's fields over them, the file
-    table as rows ``[path, mtime, size, ctime, ino, (digest)]`` (its stats' columns as
-    ``file_columns`` too), without the records' offsets (:func:`._fileio.encode_parts`
-    writes them afresh).
+    table as rows ``[path, mtime, size, ctime, ino, (digest)]`` (its warm paths and its
+    stats' columns as ``file_table`` too), without the records' offsets
+    (:func:`._fileio.encode_parts` writes them afresh).
 
     The cold part's file columns and distribution rows must list exactly the paths the
     warm fields list (which the warm check stat'ed): else the document is corrupt.
@@ -1250,8 +1251,8 @@ def full_document(doc: dict[str, Any]) -> dict[str, Any]:
     cold.pop(_fileio.RECORD_OFFSETS, None)
     # (``reads`` is kept: a writer that proves it unchanged carries it over, see
     # :func:`._cold._unchanged._rewritten`; every other writer computes it afresh)
-    # (the columns kept too: the incremental paths compare the rows' stats from them)
-    full = {**doc, **env, **cold, **unpack(doc), "file_columns": cols}
+    # (the paths and columns kept too: the incremental paths compare the stats from them)
+    full = {**doc, **env, **cold, **unpack(doc), "file_table": (paths, cols)}
     found = _obj(cold.get("distributions"), "distributions")
     listed = _obj(env.get("dists"), "dists")
     _expect(list(found) == list(listed), "cold distributions differ from the warm ones")

@@ -32,11 +32,13 @@ def _changed_files(doc: dict[str, Any]) -> set[int]:
     """The rows of the (whole) document's file table whose file changed since the write
     (the stats the warm check just took: a change after them is recorded as a change for
     the next start)."""
-    cols = doc.get("file_columns")
-    files = doc["files"]
-    if cols is None:  # (a document not read by full_document: a test's)
-        cols = columns_of(files)
-    return set(changed_rows([row[0] for row in files], cols, snapshot()))
+    table = doc.get("file_table")
+    if table is None:  # (a document not read by full_document: a test's)
+        files = doc["files"]
+        table = ([row[0] for row in files], columns_of(files))
+    # (the warm paths: the very list whose signatures the check took)
+    paths, cols = table
+    return set(changed_rows(paths, cols, snapshot()))
 
 
 def plain_reads(

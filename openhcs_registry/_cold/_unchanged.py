@@ -344,7 +344,7 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
     out = call_again(calling_context(manager), plan.raws)
     try:
         rows = _same_records(manager.config, plan.tables, out, plan.raws, plan.before)
-        out.snapshot = _spliced(manager, previous.warm, rows)
+        out.snapshot = _spliced(manager, previous, rows)
     except Exception as exc:  # (what ran is handed over all the same)
         logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
         return out
@@ -772,16 +772,20 @@ def _rewritten(doc: dict[str, Any], rows: dict[int, list[Any]]) -> dict[str, Any
 
 
 def _spliced(
-    manager: RegistryCacheManager, warm: dict[str, Any], rows: dict[int, list[Any]]
+    manager: RegistryCacheManager, previous: Previous, rows: dict[int, list[Any]]
 ) -> Snapshot:
-    """:func:`_rewritten` and :func:`install` of the document read (*warm*, its cold
+    """:func:`_rewritten` and :func:`install` of *previous*'s document as read (its cold
     part unparsed) with the new file *rows*: the warm fields as they were read (the answer
     already in its written form), the file columns and the fields folded from them new,
     every other section of the cold part carried over as its bytes, with its sum (not
     summed again: what is only carried is checked by whoever parses it next)."""
+    warm = previous.warm
     paths = warm["files"]
-    # (copies: the columns parsed may be those the whole document holds too)
-    cols = [list(col) for col in file_columns(cold_section(warm, "files"), len(paths))]
+    found = previous.memo.get("file_columns")  # (those the check compared, if it did)
+    if found is None:
+        found = file_columns(cold_section(warm, "files"), len(paths))
+    # (copies: the columns are shared, with the check and the whole document)
+    cols = [list(col) for col in found]
     digests = {pair[0]: pair[1] for pair in cols[4]}
     for at, row in rows.items():
         # (``reads`` is carried: a module's file that appeared or vanished would move
