@@ -149,6 +149,35 @@ def test_a_new_plugin_searching_a_folder_a_later_plugin_introduced(world: World)
     assert got["imported"] == [f"p{world.tag}_7"]
 
 
+@pytest.mark.parametrize("how", ["requires", "import"])
+def test_an_install_bringing_a_module_a_stored_plugin_missed(world: World, how: str) -> None:
+    """The new distribution also brings a module that a stored plugin wanted and missed
+    (a contract's ``requires_modules``, or an ``import`` it tried): that plugin is called
+    again, not taken as stored, though ``reads`` says it may be taken as it is while its
+    inputs are unchanged (the name it looked up is one of them)."""
+    dep = f"p{world.tag}_optdep"
+    many(world, 3)
+    if how == "requires":
+        world.install(
+            "dist3",
+            f"p{world.tag}_3",
+            world.plugin_source(("Opt", "opt")).replace(
+                "    kind = 'opt'", f"    kind = 'opt'\n    requires_modules = ('{dep}',)"
+            ),
+        )
+        expected = ["k0", "k1", "k2", "k7", "opt"]
+    else:
+        plugin(world, 3, "k3", extra=f"try:\n    import {dep}\nexcept ImportError:\n    pass\n")
+        expected = ["k0", "k1", "k2", "k3", "k7"]
+    prime(world)
+    plugin(world, 7, "k7")
+    world.write(f"{dep}.py", "")
+    got = extended(world, taken=False)
+    assert got["keys"] == expected
+    assert f"p{world.tag}_3" in got["imported"], got
+    assert "would be loaded again" in got["declined"], got
+
+
 def test_a_removal_takes_the_general_path(world: World) -> None:
     many(world)
     prime(world)

@@ -51,7 +51,14 @@ from ._document import (
     preloaded_modules,
     rewritten_document,
 )
-from ._reuse import _Changes, _launch_delta, _search_path_delta
+from ._reuse import (
+    _Changes,
+    _launch_delta,
+    _search_path_delta,
+    carried_reads,
+    plain_reads,
+    stored_reads,
+)
 from ._unchanged import (
     Declined,
     Rerun,
@@ -165,7 +172,13 @@ def _plan(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous
     # the settings the check found to be the recorded ones (after an install the index
     # is not rebuilt to say so again: see .._cache._checked_env)
     plan.settings = doc["settings"] if previous.settings_hold else settings.discovery_settings()
-    eps, tops = _stored_records(plugins[:-1], changes, manager.blocked, plan)
+    # every record ``reads`` says may be taken as it is holds when no name it looked up
+    # changed (the launch record's names hold them all): then it is not judged again
+    reads = stored_reads(doc)
+    looked_up = doc["launch"].get("tops")
+    quiet = reads is not None and type(looked_up) is list and delta.isdisjoint(looked_up)
+    taken = reads[0] if quiet and reads is not None else None
+    eps, tops = _stored_records(plugins[:-1], changes, manager.blocked, plan, taken)
     _scan(ctx, eps, tops, plan, previous.appeared)
     plan.keys.update(doc["items"])
     plan.keys.update(f.get("key") for f in doc["failures"])
@@ -173,25 +186,34 @@ def _plan(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous
 
 
 def _stored_records(
-    plugins: list[dict[str, Any]], changes: _Changes, blocked: frozenset[str], plan: _Plan
+    plugins: list[dict[str, Any]],
+    changes: _Changes,
+    blocked: frozenset[str],
+    plan: _Plan,
+    taken: list[Any] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """The stored entry-point records by name (listing order) and the top-level packages
     of every record's module, if each record would be reused as it is; the rows each
     position's predecessors introduced, and every stored offer's key and reference, go
-    into *plan*."""
+    into *plan*.  *taken*: the ``reads`` file rows of the records, when nothing they read
+    or looked up changed: a record with rows there holds without being judged again (one
+    with failures is, as a record blocked by name must be blocked still)."""
     eps: dict[str, dict[str, Any]] = {}
     tops: set[str] = set()
     keys, refs = plan.keys, plan.refs
     file_cut, dir_cut = plan.file_cut, plan.dir_cut
     last_file = last_dir = -1
     # (one pass, no generator or set for the usual record: thousands of records)
+    at = -1
     for raw in plugins:
+        at += 1
         get = raw.get
         name = raw["name"]
         file_cut.append(last_file + 1)
         dir_cut.append(last_dir + 1)
         origin = get("origin")
-        stored_record_holds(raw, changes, blocked)
+        if taken is None or taken[at] is None or get("failures"):
+            stored_record_holds(raw, changes, blocked)
         if origin == "entry_point":
             if len(eps) != len(file_cut) - 1:
                 raise Declined("the entry points are not listed first")
@@ -421,14 +443,15 @@ def _extended(
         orjson.dumps([records[at] for at in _new_positions(plan)])
     except TypeError:  # (text JSON cannot hold: the general path makes it volatile)
         raise Declined("a new record cannot be stored") from None
-    return rewritten_document(
+    modules = _modules(doc, added, out, tables)
+    new = rewritten_document(
         doc,
         environment_section(
             plan.environment, plan.distributions, plan.settings, doc.get("switched")
         ),
         launch,
         tables,
-        _modules(doc, added, out, tables),
+        modules,
         _answer_fields(config, doc, plan, added, shift),
         sorted({*doc["blocked_modules"], *(raw["module"] for raw in plan.added)}),
         plan.distributions,
@@ -436,6 +459,14 @@ def _extended(
         records,
         _hooks(doc, added, _new_positions(plan), shift),
     )
+    # ``reads`` of the stored records carried (every stored module kept with its file:
+    # what decides it moves with them), the new records' and the environment's judged
+    sources = [-1] * len(records)
+    for at, moved_to in enumerate(shift[:-1]):
+        sources[moved_to] = at
+    carried = carried_reads(stored_reads(doc), records, sources, doc["plugins"])
+    new["cold"]["reads"] = plain_reads(records, modules, tables.file_rows, carried)
+    return new
 
 
 def _new_positions(plan: _Plan) -> list[int]:

@@ -37,7 +37,15 @@ from ._discovery._recording import environment_record
 from ._document import _fresh, _Tables, environment_section, rewritten_document
 from ._extended import _carry, _introduced, _own_rows, stored_record_holds
 from ._records import stored_modules, stored_tops
-from ._reuse import _Changes, _launch_delta, _search_path_delta, highest_rows
+from ._reuse import (
+    _Changes,
+    _launch_delta,
+    _search_path_delta,
+    carried_reads,
+    highest_rows,
+    plain_reads,
+    stored_reads,
+)
 from ._unchanged import (
     Declined,
     Rerun,
@@ -91,7 +99,8 @@ def _reduced(
     if not changes.files_changed <= gone:
         raise Declined("a changed file is not one the removed plugins introduced")
     _answer_holds(doc, plugins, dropped)
-    _kept_hold(plugins, kept, changes, manager.blocked)
+    reads = stored_reads(doc)
+    _kept_hold(plugins, kept, changes, manager.blocked, None if reads is None else reads[0])
     if changes.environment_changed(plugins[-1]):
         raise Declined("the environment record changed")
 
@@ -140,12 +149,13 @@ def _reduced(
     drop_modules = {plugins[at]["module"] for at in dropped} - {
         plugins[at]["module"] for at in kept if plugins[at].get("origin") == "entry_point"
     }
+    module_rows = _modules(doc, files, gone, tables, modules, dropped, plugins)
     new = rewritten_document(
         doc,
         environment_section(environment, distributions, recorded, doc.get("switched")),
         launch,
         tables,
-        _modules(doc, files, gone, tables, modules, dropped, plugins),
+        module_rows,
         {
             "items": _without(doc["items"], shift),
             "secondaries": {k: _without(group, shift) for k, group in doc["secondaries"].items()},
@@ -156,6 +166,13 @@ def _reduced(
         records,
         [shift[at] for at in doc["hooks"] if shift[at] >= 0],
     )
+    # ``reads`` of the kept records carried (the modules they import keep their files:
+    # what decides it moves with them), the environment's judged
+    sources = [-1] * len(records)
+    for at in kept:
+        sources[shift[at]] = at
+    carried = carried_reads(reads, records, sources, plugins)
+    new["cold"]["reads"] = plain_reads(records, module_rows, tables.file_rows, carried)
     return new, len(dropped)
 
 
@@ -250,12 +267,26 @@ def _answer_holds(doc: dict[str, Any], plugins: list[dict[str, Any]], dropped: s
 
 
 def _kept_hold(
-    plugins: list[dict[str, Any]], kept: list[int], changes: _Changes, blocked: frozenset[str]
+    plugins: list[dict[str, Any]],
+    kept: list[int],
+    changes: _Changes,
+    blocked: frozenset[str],
+    taken: list[Any] | None,
 ) -> None:
     """Every kept record would be reused as it is (else :class:`Declined`), as the answer
-    extended's stored records (:func:`._extended.stored_record_holds`)."""
+    extended's stored records (:func:`._extended.stored_record_holds`).  *taken*: the
+    ``reads`` file rows of the records: one with rows there (reusable as stored, every
+    reference into a checked module) holds if its inputs are unchanged."""
     for at in kept:
-        stored_record_holds(plugins[at], changes, blocked)
+        raw = plugins[at]
+        if (
+            taken is not None
+            and taken[at] is not None
+            and not raw.get("failures")
+            and not changes.inputs_changed(raw)
+        ):
+            continue
+        stored_record_holds(raw, changes, blocked)
 
 
 def _modules(

@@ -67,6 +67,7 @@ from ._reuse import (
     changed_folders,
     highest_rows,
     importable_now,
+    stored_reads,
     stored_refers_outside,
 )
 
@@ -279,6 +280,10 @@ def _changed_plugins(
         raise Declined("a sys.path entry or the launch folder provides other names")
     rerun: list[int] = []
     covered: set[int] = set()
+    # (a record ``reads`` says may be taken as it is, reusable as stored with every
+    # reference into a checked module, holds when its inputs are unchanged)
+    reads = stored_reads(doc)
+    taken = None if reads is None else reads[0]
     at = -1
     for raw in doc["plugins"]:
         at += 1
@@ -294,7 +299,9 @@ def _changed_plugins(
             _callable_again(raw, blocked)
             rerun.append(at)
             covered.update(get("files", ()))
-        elif not changes.reusable(raw) or refers_outside(changes, raw):
+        elif (taken is None or taken[at] is None) and (
+            not changes.reusable(raw) or refers_outside(changes, raw)
+        ):
             raise Declined(f"record {name!r} would be called again too")
     if not (rerun or upgrade) or not changes.files_changed <= covered:
         raise Declined("a changed file is not held by the records called again")
