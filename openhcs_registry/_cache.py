@@ -642,8 +642,9 @@ def _answer(
 
 
 #: The environment section last found valid: ``(look, its raw bytes, the racy bound it was
-#: checked with, the parsed section)``; see :func:`_checked_env`.
-_env_checked: tuple[_EnvSnapshot, bytes, int, dict[str, Any]] | None = None
+#: checked with, the parsed section, whether ``sys.path`` had gained entries it does not
+#: record)``; see :func:`_checked_env`.
+_env_checked: tuple[_EnvSnapshot, bytes, int, dict[str, Any], bool] | None = None
 
 
 #: Racy files whose digests a start compares rather than write the document again: one
@@ -713,9 +714,10 @@ def _checked_env(
     and ``sys.path``) with a racy bound no earlier than it was checked with needs no new
     check (a row that was not racy then is not racy for a later bound, and a row compared
     by listing holds whatever the bound).  Only the switches' values are read again
-    (``os.environ`` may change at any moment).  A section checked through an enlarged
-    ``sys.path`` (:func:`_recorded_entries`, which depends on the registry's recorded
-    names) is not remembered.
+    (``os.environ`` may change at any moment).  When ``sys.path`` has gained entries the
+    section does not record (pytest's rootdir, a script's ``sys.path.insert``: see
+    :func:`_recorded_entries`), whether they are harmless depends on each registry's
+    recorded names, so that test alone is made again for each.
 
     The declared switches are not read from the entry-point index here: their names come
     from the ``entry_points.txt`` files of the distributions on ``sys.path``, every one of
@@ -738,6 +740,8 @@ def _checked_env(
     memo = _env_checked
     if memo is not None and memo[0] is snap and memo[1] == raw and racy_ns >= memo[2]:
         _check_switches(memo[3]["settings"])
+        if memo[4]:  # (the entries it gained must not provide a name this one recorded)
+            _recorded_entries(memo[3]["path"], snap.entries, launch)
         _check_launch(launch, snap)
         return snap
     env = env_section(doc)
@@ -803,8 +807,8 @@ def _checked_env(
         if not kept:
             _settings_hold(recorded)
         _what_changed(doc, snap, check, True)
-    if exact and type(raw) is bytes:
-        _env_checked = (snap, raw, racy_ns, env)
+    if type(raw) is bytes:
+        _env_checked = (snap, raw, racy_ns, env, not exact)
     return snap
 
 

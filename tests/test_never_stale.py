@@ -378,6 +378,44 @@ def test_12_a_sys_path_entry_listed_twice_reads_the_same_cache(world: World) -> 
     assert run_python(code, world.env()) == [["alpha"], "cache"]
 
 
+def test_12b_a_gained_sys_path_entry_is_judged_for_each_registry_of_a_burst(
+    world: World, tmp_path: Path
+) -> None:
+    """Two registries of one environment, read one after the other, with a ``sys.path``
+    entry the documents do not record (a script's ``sys.path.insert``).  It provides a
+    module only the second registry's plugin imports: the first is served from the
+    cache, the second is not (whose names an entry shadows is each registry's own)."""
+    other = World(world.root / "other", cache_dir=world.cache_dir)
+    helper = f"helper_{other.tag}"
+    world.write_spec()
+    world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
+    other.write_spec()
+    other.write(f"{helper}.py", "KEY = 'beta'\n")
+    beta = other.plugin_source(("Beta", "placeholder")).replace(
+        "    kind = 'placeholder'", f"    kind = {helper}.KEY"
+    )
+    other.install("beta-plugin", f"beta_{other.tag}", f"import {helper}\n{beta}")
+    gained = tmp_path / "gained"
+    gained.mkdir()
+    (gained / f"{helper}.py").write_text("KEY = 'shadowed'\n")
+    env = world.env(PYTHONPATH=os.pathsep.join([str(world.site), str(other.site)]))
+    code = f"""
+        import json, sys
+        if {{insert}}:
+            sys.path.insert(0, {str(gained)!r})
+        from {world.spec} import REGISTRY as FIRST
+        from {other.spec} import REGISTRY as SECOND
+        first, second = sorted(FIRST), sorted(SECOND)
+        print(json.dumps([first, FIRST.source, second, SECOND.source]))
+        """
+    run_python(code.format(insert=False), env)
+    assert run_python(code.format(insert=False), env) == [["alpha"], "cache", ["beta"], "cache"]
+    warm = run_python(code.format(insert=True), env)
+    fresh = run_python(code.format(insert=True), {**env, "OPENHCS_DISABLE_REGISTRY_CACHE": "1"})
+    assert warm == [["alpha"], "cache", ["shadowed"], "fresh"]
+    assert fresh[0::2] == warm[0::2]
+
+
 def _zip_world(world: World, version: str) -> Path:
     archive = world.root / "plugins.zip"
     with zipfile.ZipFile(archive, "w") as zf:
