@@ -248,6 +248,32 @@ def _written(world: World, path: Path | None = None) -> dict[str, Any]:
     return doc
 
 
+def by_path(doc: dict[str, Any]) -> dict[str, Any]:
+    """:func:`_written`'s document with every file row named by its path (the file table,
+    the records' and ``reads``' rows sorted by path): what two documents of one answer
+    share when their file rows come in another order."""
+    paths: list[str] = doc["files"]
+
+    def named(rows: list[int]) -> list[str]:
+        assert rows == sorted(set(rows)), rows  # (the writer stores rows once, ascending)
+        return sorted(paths[at] for at in rows)
+
+    cold = dict(doc["cold"])
+    cold["files"] = sorted(cold["files"])
+    cold["plugins"] = [
+        {**raw, "files": named(raw["files"])} if "files" in raw else raw for raw in cold["plugins"]
+    ]
+    rows, folders = cold["reads"]
+    cold["reads"] = [[None if r is None else named(r) for r in rows], folders]
+    return {
+        **doc,
+        "files": sorted(paths),
+        "missing": named(doc["missing"]),
+        "modules": {name: paths[at] for name, at in doc["modules"].items()},
+        "cold": cold,
+    }
+
+
 @pytest.mark.parametrize("change", ["edit", "install", "remove", "conflict", "conflict_first"])
 def test_the_document_an_incremental_start_writes_is_a_full_discoverys(
     world: World, change: str

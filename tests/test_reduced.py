@@ -5,9 +5,10 @@ nothing the other plugins read: the start loads nothing and writes the previous 
 without the removed records, their items and rows (:mod:`openhcs_registry._cold._reduced`,
 which logs "answer reduced" at debug level when it does).  Each test compares, in new
 processes, that start with a full discovery: the listing, and the document, row for row
-(as tests/test_unchanged.py does).  Removals that are more than that (a plugin another one
-imports, a key that met another, the plugin that introduced a shared file, an edit with
-it) take the ordinary incremental path, and give the same answer.
+(as tests/test_unchanged.py does; after removing the plugin that first read a file others
+read too, with its rows named by their paths: that row comes forward in another order).
+Removals that are more than that (a plugin another one imports, a key that met another,
+an edit with it) take the ordinary incremental path, and give the same answer.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from test_incremental import discovery_package, many, plugin, prime
 from test_unchanged import next_start_equals_full
 
 
-def reduced(world: World, taken: bool = True, document: bool = True) -> dict[str, Any]:
+def reduced(world: World, taken: bool = True, document: bool | str = True) -> dict[str, Any]:
     """The next start, taking the answer-reduced path or not (*taken*), equals a full
-    discovery: listing, the document (row for row, unless *document* is false) and the
-    start after."""
+    discovery: listing, the document (row for row; ``"paths"``: its rows named by their
+    paths; not at all if false) and the start after."""
     return next_start_equals_full(world, unchanged=taken, path="reduced", document=document)
 
 
@@ -81,15 +82,23 @@ def test_a_removal_next_to_a_discovery_package(world: World) -> None:
 
 def test_removing_the_plugin_that_read_a_shared_file_first(world: World) -> None:
     """The first plugin listed introduced the contract module's row that every plugin
-    reads: without it the next plugin introduces it, after its own module's row.  The
-    general path answers (its document carries the reused records' rows in their old
-    order: the same answer, another row order)."""
+    reads: without it the next plugin introduces it.  A full discovery puts it after that
+    plugin's own module's row (the order it read them in); the reduced path, as the
+    general path, carries the record's rows in their old order, so the contract module's
+    comes first: the same document with its rows in another order.  Then every start
+    from that document (the next removal of the plugin listed first, an edit) answers as
+    a full discovery."""
     many(world)
     prime(world)
     uninstall(world, 0)
-    got = reduced(world, taken=False, document=False)
+    got = reduced(world, document="paths")
     assert got["keys"] == ["k1", "k2", "k3"]
-    assert "file" in got["declined"], got
+    assert got["imported"] == []
+    uninstall(world, 1)
+    assert reduced(world, document="paths")["keys"] == ["k2", "k3"]
+    plugin(world, 2, "k2", extra="# edited\n")
+    got = next_start_equals_full(world, unchanged=True, document="paths")
+    assert got["imported"] == [f"p{world.tag}_2"]
 
 
 def test_removing_a_plugin_another_one_imports(world: World) -> None:

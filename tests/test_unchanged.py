@@ -16,7 +16,7 @@ from typing import Any
 
 from _probes import LISTING_IMPORTS, observe_imports
 from support import World, run_python
-from test_incremental import FIELDS, _written, discovery_package, many, plugin, prime
+from test_incremental import FIELDS, _written, by_path, discovery_package, many, plugin, prime
 
 #: The LISTING probe with the engine's debug records collected: did the start take the path?
 _CAPTURE = """
@@ -46,11 +46,12 @@ def start(world: World, path: str = "unchanged") -> dict[str, Any]:
 
 
 def next_start_equals_full(
-    world: World, *, unchanged: bool, path: str = "unchanged", document: bool = True
+    world: World, *, unchanged: bool, path: str = "unchanged", document: bool | str = True
 ) -> dict[str, Any]:
     """The next start (taking the answer-*path* path or not, as *unchanged* says) equals a
-    full discovery: its listing, the document it writes (row for row, unless *document*
-    is false) and the start after it."""
+    full discovery: its listing, the document it writes (row for row; with *document*
+    ``"paths"``, every file row named by its path, as two documents of one answer whose
+    rows come in another order agree; not at all if false) and the start after it."""
     got = start(world, path)
     assert got["source"] == "fresh", got
     assert got[path] is unchanged, got
@@ -64,7 +65,9 @@ def next_start_equals_full(
         assert after[field] == full[field], (field, after, full)
     world.cache_file.unlink()
     assert observe_imports(world)["source"] == "fresh"  # a full discovery writes it again
-    if document:
+    if document == "paths":
+        assert by_path(written) == by_path(_written(world))
+    elif document:
         assert written == _written(world)
     return got
 

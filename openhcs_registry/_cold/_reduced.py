@@ -3,11 +3,16 @@ theirs (cold).
 
 ``pip uninstall`` of a plugin distribution removes its metadata folder and its package:
 a ``sys.path`` folder changed, the distributions' declarations and the removed plugins'
-files are gone.  When no other plugin read what they read first, looked for their
-package or met one of their keys, a full discovery finds every other record as it was,
-in the same order, and the merge keeps every other winner and failure: the document it
-writes is the previous one without the removed records, their items and the file rows
-they introduced, the later rows and record indexes moved back.  :func:`answer_reduced`
+files are gone.  When no other plugin imported their modules, looked for their package
+or met one of their keys, a discovery finds every other record as it was, in the same
+order, and the merge keeps every other winner and failure: the document it writes is the
+previous one without the removed records, their items and the file rows only they read,
+the later rows and record indexes moved back.  A file a removed plugin read first and a
+kept one reads too (the contract module every plugin imports, first read by the plugin
+listed first) comes forward to the first kept reader, its row among that record's in
+their old order, as the general incremental path carries a reused record's rows (a full
+discovery orders them as that plugin read them, which a stored record does not keep: the
+same answer, rows in another order).  :func:`answer_reduced`
 proves that from the stored records, before anything is loaded (nothing is: no plugin
 is new), and writes that document; it builds no record for the thousands of plugins
 that did not change (what the general path pays: the records rebuilt, the merge and the
@@ -18,8 +23,8 @@ file changed and metadata folders vanished: neither an install nor an upgrade). 
 it checks: the entry points, scanned as a discovery scans them, declare every stored one
 that is kept exactly as before and no other; each removed record is an entry point that
 neither failed nor skipped anything, read no folder and offered only keys it won, which
-no failure or skip names; no kept record reads a file row a removed one introduced; every
-changed file is one of those rows; every kept record would be reused as it is
+no failure or skip names; every changed file is a row a removed one introduced and no
+kept record reads; every kept record would be reused as it is
 (:class:`._reuse._Changes`: nothing it read or looked for changed, nothing volatile,
 pinned or import-time, no reference outside the recorded modules); the launch folder
 provides the names it did; the ``<environment>`` record holds.  Any check that fails
@@ -95,7 +100,7 @@ def _reduced(
     dropped = _dropped(plugins, declared)
     kept = [at for at in range(len(plugins) - 1) if at not in dropped]
     files: list[list[Any]] = doc["files"]
-    gone = _rows_gone(plugins, dropped, len(files))
+    gone, shared = _rows_gone(plugins, dropped, len(files))
     if not changes.files_changed <= gone:
         raise Declined("a changed file is not one the removed plugins introduced")
     _answer_holds(doc, plugins, dropped)
@@ -104,17 +109,20 @@ def _reduced(
     if changes.environment_changed(plugins[-1]):
         raise Declined("the environment record changed")
 
-    # the tables: the rows the kept records introduced, in their order (a removed record's
-    # rows are its own); the environment record's are added afresh, after them, as the
-    # writer adds them
+    # the tables: the kept records' rows in their order, each record's not carried yet in
+    # their old order, as the general path carries a reused record's: a row a removed
+    # record introduced and a kept one reads (the contract module, first read by the
+    # plugin listed first) comes forward to the first kept reader, the others keep their
+    # order; the environment record's are added afresh, after them, as the writer adds them
     end_file, end_dir = _cuts(plugins)
     tables = _Tables()
     _carry(
         tables,
-        [row for at, row in enumerate(files[:end_file]) if at not in gone],
+        [files[i] for at in kept for i in plugins[at].get("files", ())],
         doc["dirs"][:end_dir],
     )
-    first = min(gone) if gone else len(files)
+    moved = gone | shared
+    first = min(moved) if moved else len(files)
     new_at = {
         at: tables.file_index[row[0]] for at, row in enumerate(files[:end_file]) if at not in gone
     }
@@ -128,7 +136,7 @@ def _reduced(
         shift[at] = len(records)
         rows = raw.get("files")
         if rows and rows[-1] >= first:
-            raw = {**raw, "files": [new_at[i] for i in rows]}
+            raw = {**raw, "files": sorted([new_at[i] for i in rows])}
         records.append(raw)
         # what a discovery's environment record is made of: every entry point's module's
         # top-level name and each record's looked-up ones, the files they read
@@ -208,17 +216,19 @@ def _dropped(plugins: list[dict[str, Any]], declared: list[Any]) -> set[int]:
     return dropped  # (none: a distribution without plugins removed, say)
 
 
-def _rows_gone(plugins: list[dict[str, Any]], dropped: set[int], count: int) -> set[int]:
-    """The file rows the removed records introduced, if no kept record reads one, and the
-    removed records read no folder (else :class:`Declined`).
+def _rows_gone(
+    plugins: list[dict[str, Any]], dropped: set[int], count: int
+) -> tuple[set[int], set[int]]:
+    """The file rows the removed records introduced that no kept record reads (gone), and
+    those a kept record reads (shared: the first kept reader carries them, see
+    :func:`_reduced`), if the removed records read no folder (else :class:`Declined`).
 
     The writer adds a record's new rows after those of the records before it, in reading
     order (:func:`._extended._introduced` checks that): a removed record's own rows are the
-    next ones after those (the rows it shares with earlier records stay where they are),
-    and without it the later rows come in the same order, moved back, unless a later
-    record reads one of its rows (that record would introduce it, at another place).
+    next ones after those (the rows it shares with earlier records stay where they are).
     """
-    gone: set[int] = set()
+    introduced: set[int] = set()
+    read: set[int] = set()
     last = -1
     for at in range(len(plugins) - 1):
         raw = plugins[at]
@@ -226,14 +236,15 @@ def _rows_gone(plugins: list[dict[str, Any]], dropped: set[int], count: int) -> 
         if at in dropped:
             if raw.get("dirs") or raw.get("names"):
                 raise Declined(f"removed record {raw['name']!r} read a folder")
-            gone.update(range(last + 1, _introduced(rows, last) + 1))
-        elif gone and not gone.isdisjoint(rows):
-            raise Declined(f"record {raw['name']!r} read a removed plugin's file")
+            introduced.update(range(last + 1, _introduced(rows, last) + 1))
+        elif introduced:
+            read.update(rows)
         if rows:
             last = max(last, rows[-1])
-    if not all(0 <= row < count for row in gone):
+    if not all(0 <= row < count for row in introduced):
         raise Declined("a row out of the table")
-    return gone
+    shared = introduced & read
+    return introduced - shared, shared
 
 
 def _answer_holds(doc: dict[str, Any], plugins: list[dict[str, Any]], dropped: set[int]) -> None:
