@@ -67,7 +67,6 @@ from ._unchanged import (
     folders_as_recorded,
     install,
     offers_stored,
-    refers_outside,
     stored_changes,
 )
 
@@ -241,15 +240,18 @@ def _stored_records(
     return eps, tops
 
 
-def stored_record_holds(raw: dict[str, Any], changes: _Changes, blocked: frozenset[str]) -> None:
+def stored_record_holds(
+    raw: dict[str, Any], changes: _Changes, blocked: frozenset[str], taken: bool = False
+) -> None:
     """Stored record *raw* would be taken as it is by a discovery now (else
     :class:`Declined`): a plugin blocked by name is blocked still (never loaded), any other
-    is reusable with *changes* and refers to no module outside the checked inputs."""
+    holds with *changes* (:meth:`._reuse._Changes.holds`; *taken*: its ``reads`` entry
+    says it may be taken as it is while its inputs are unchanged)."""
     name = raw["name"]
     if raw.get("origin") == "entry_point" and _blocked_record(raw):
         if name not in blocked and name.rpartition(":")[2] not in blocked:
             raise Declined(f"record {name!r} was blocked")
-    elif not changes.reusable(raw) or refers_outside(changes, raw):
+    elif not changes.holds(raw, taken):
         raise Declined(f"record {name!r} would be loaded again")
 
 

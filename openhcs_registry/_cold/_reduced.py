@@ -289,15 +289,9 @@ def _kept_hold(
     ``reads`` file rows of the records: one with rows there (reusable as stored, every
     reference into a checked module) holds if its inputs are unchanged."""
     for at in kept:
-        raw = plugins[at]
-        if (
-            taken is not None
-            and taken[at] is not None
-            and not raw.get("failures")
-            and not changes.inputs_changed(raw)
-        ):
-            continue
-        stored_record_holds(raw, changes, blocked)
+        stored_record_holds(
+            plugins[at], changes, blocked, taken is not None and taken[at] is not None
+        )
 
 
 def _modules(

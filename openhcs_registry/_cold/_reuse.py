@@ -152,7 +152,7 @@ def highest_rows(raw: dict[str, Any]) -> tuple[int, int]:
 def stored_refers_outside(raw: dict[str, Any], watched: Callable[[str], bool]) -> bool:
     """Whether the stored record *raw* offers a reference (or a derived secondary's) that
     *watched* does not hold: one into a module whose file is not among the checked
-    inputs (:meth:`_Changes.refers_outside` on a record built)."""
+    inputs (as :meth:`_Changes.holds` judges a record's references)."""
     for row in raw.get("offers", ()):
         ref = row[1]
         if ref is not None and not watched(ref):
@@ -275,7 +275,7 @@ class _Changes:
         self.delta: set[str] = set()
         self.now_importable = importable_now(doc["failures"])
         self.modules: dict[Any, Any] = doc["modules"]
-        #: modules a reference was found to point into (see :meth:`refers_outside`)
+        #: modules a reference was found to point into (see :meth:`holds`)
         self.allowed: set[str] = set()
 
     def name_changed(self, at: int, name: str) -> bool:
@@ -325,13 +325,17 @@ class _Changes:
                     return True
         return False
 
-    def reusable(self, raw: dict[str, Any]) -> bool:
-        """Whether the stored record *raw* may be taken as it is (before its references)."""
-        # (its own module's file must be among its checked inputs, else load it again)
-        return (
-            raw["name"] not in self.now_importable
-            and _reusable_as_stored(raw, self.modules)
-            and not self.inputs_changed(raw)
+    def holds(self, raw: dict[str, Any], taken: bool = False) -> bool:
+        """Whether the stored record *raw* may be taken as it is: reusable (not called at
+        every start, pinned or import-time, its own module's file among its inputs), none
+        of its inputs changed, no missing module of its now importable, and every reference
+        into a module whose file is checked.  *taken*: its ``reads`` entry says the first
+        and the last hold (judged from this very document, :func:`plain_reads`): then only
+        what changed since is judged."""
+        if raw["name"] in self.now_importable or self.inputs_changed(raw):
+            return False
+        return taken or (
+            _reusable_as_stored(raw, self.modules) and not stored_refers_outside(raw, self._watched)
         )
 
     def _watched(self, ref: str) -> bool:
@@ -345,19 +349,6 @@ class _Changes:
         allowed.add(module)
         return True
 
-    def refers_outside(self, record: PluginRecord) -> bool:
-        """Whether *record* names a module whose file is not among the checked inputs."""
-        watched = self._watched
-        for offer in record.offers:
-            ref = offer.ref
-            if ref is not None and not watched(ref):
-                return True
-            if offer.secondaries:
-                for derived in offer.secondaries.values():
-                    if type(derived) is str and not watched(derived):
-                        return True
-        return False
-
 
 def reusable_records(doc: dict[str, Any], memo: dict[str, Any] | None = None) -> dict[str, Any]:
     """``{name: PluginRecord}``: the records of *doc* whose own inputs are unchanged now
@@ -370,8 +361,7 @@ def reusable_records(doc: dict[str, Any], memo: dict[str, Any] | None = None) ->
     changes.delta = delta | _launch_delta(doc["launch"])
     out: dict[str, Any] = {}
     files, dirs, modules = changes.files, changes.dirs, changes.modules
-    reusable, refers_outside = changes.reusable, changes.refers_outside
-    inputs_changed, now_importable = changes.inputs_changed, changes.now_importable
+    holds = changes.holds
     from_json = PluginRecord.from_json
     # (a record that ``reads`` says may be taken as it is, reusable as stored with every
     # reference into a checked module, is judged by its inputs alone: see plain_reads)
@@ -385,16 +375,9 @@ def reusable_records(doc: dict[str, Any], memo: dict[str, Any] | None = None) ->
             if changes.environment_changed(raw):
                 return {}  # the registry's own code or a shadowing folder changed
             continue
-        if taken is not None and taken[at] is not None:
-            if name in now_importable or inputs_changed(raw):
-                continue
-            record = from_json(raw)
-        else:
-            if not reusable(raw):
-                continue
-            record = from_json(raw)
-            if refers_outside(record):
-                continue
+        if not holds(raw, taken is not None and taken[at] is not None):
+            continue
+        record = from_json(raw)
         record.stored = (raw, files, dirs, modules)  # carried as is
         out[name] = record
     return out

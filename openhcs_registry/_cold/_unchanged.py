@@ -68,7 +68,6 @@ from ._reuse import (
     highest_rows,
     importable_now,
     stored_reads,
-    stored_refers_outside,
 )
 
 if TYPE_CHECKING:
@@ -299,9 +298,7 @@ def _changed_plugins(
             _callable_again(raw, blocked)
             rerun.append(at)
             covered.update(get("files", ()))
-        elif (taken is None or taken[at] is None) and (
-            not changes.reusable(raw) or refers_outside(changes, raw)
-        ):
+        elif not changes.holds(raw, taken is not None and taken[at] is not None):
             raise Declined(f"record {name!r} would be called again too")
     if not (rerun or upgrade) or not changes.files_changed <= covered:
         raise Declined("a changed file is not held by the records called again")
@@ -486,11 +483,6 @@ def folders_as_recorded(*tables: list[list[Any]]) -> None:
         for rec in rows:
             if (stat(rec[0]) or _NOSIG) != rec[1:5]:
                 raise Declined("a folder or sys.path row has another stat")
-
-
-def refers_outside(changes: _Changes, raw: dict[str, Any]) -> bool:
-    """:meth:`._reuse._Changes.refers_outside` on a stored record (no record built)."""
-    return stored_refers_outside(raw, changes._watched)
 
 
 def discovery_context(
