@@ -234,3 +234,44 @@ def test_requirements_imported_already_are_recorded(folder: tuple[Path, str]) ->
     _inputs.note_found(inputs, Value.requires_modules)
     assert inputs.modules.get(f"opt_{tag}") == str(opt)
     assert f"absent_{tag}" not in inputs.modules  # not imported: the recorder's business
+
+
+def test_the_standard_library_is_what_sysconfig_says_without_importing_it() -> None:
+    """Files of the standard library are not recorded (the interpreter stands for them);
+    the recorder tells them from the folder of ``os`` instead of importing ``sysconfig``.
+    Differentially, over every module file this process has loaded (the standard library,
+    this venv's site-packages, the project, pytest's plugins): the same answer as
+    ``sysconfig``'s stdlib and site paths give."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+
+    def forms(path: str) -> set[str]:
+        return {os.path.abspath(path) + os.sep, os.path.realpath(path) + os.sep}
+
+    std = tuple(set().union(*(forms(paths[k]) for k in ("stdlib", "platstdlib"))))
+    site = set().union(*(forms(paths[k]) for k in ("purelib", "platlib")))
+    site |= {
+        f for e in sys.path if e.endswith(("site-packages", "dist-packages")) for f in forms(e)
+    }
+
+    files = {
+        os.path.abspath(m.__file__)
+        for m in list(sys.modules.values())
+        if isinstance(getattr(m, "__file__", None), str) and os.path.isabs(m.__file__)
+    }
+    said = {f: f.startswith(std) and not f.startswith(tuple(site)) for f in files}
+    assert sum(said.values()) > 50 and len(said) - sum(said.values()) > 50  # both kinds
+    assert {f: _inputs._in_stdlib(f) for f in files} == said
+    assert not _inputs._in_stdlib(os.path.join(_inputs._STDLIB[0], "site-packages", "x.py"))
+    # and the recorder's process does not import sysconfig for it
+    code = (
+        "import sys\nfrom openhcs_registry._cold import _inputs\n"
+        "assert _inputs._in_stdlib(sys.modules['os'].__file__)\n"
+        "print('sysconfig' in sys.modules)"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from support import World
+from support import World, run_python
 from test_incremental import discovery_package, many, plugin, prime
 from test_unchanged import next_start_equals_full
 
@@ -139,3 +139,43 @@ def test_a_removal_with_an_install_takes_the_general_path(world: World) -> None:
     plugin(world, 7, "k7")
     got = reduced(world, taken=False)
     assert got["keys"] == ["k0", "k1", "k3", "k7"]
+
+
+def test_a_removal_start_imports_no_typing_pluggy_or_sysconfig(world: World) -> None:
+    """A removal loads and calls nothing, so its start pays no import that only calling
+    plugins needs: the engine's changed-start modules keep ``typing`` out at run time, and
+    the import recorder finds the standard library without ``sysconfig``
+    (docs/design.md, "Layers")."""
+    many(world)
+    spec = world.site / f"{world.spec}.py"  # (its annotations left unevaluated: no typing)
+    text = spec.read_text().replace("from typing import ClassVar\n", "")
+    world.write(f"{world.spec}.py", "from __future__ import annotations\n" + text)
+    prime(world)
+    uninstall(world, 2)
+    heavy = ("typing", "sysconfig", "pluggy")
+    code = (
+        "import json, logging, sys\n"
+        "SEEN = []\n"
+        "class _Seen(logging.Handler):\n"
+        "    def emit(self, record):\n"
+        "        SEEN.append(record.getMessage())\n"
+        "_log = logging.getLogger('openhcs_registry')\n"
+        "_log.addHandler(_Seen())\n"
+        "_log.setLevel(logging.DEBUG)\n"
+        f"HEAVY = {heavy!r}\n"
+        "before = [m for m in HEAVY if m in sys.modules]\n"
+        f"from {world.spec} import REGISTRY\n"
+        "keys = sorted(REGISTRY)\n"
+        "print(json.dumps({'keys': keys, 'source': REGISTRY.source, 'before': before,\n"
+        "    'reduced': any('answer reduced after' in m for m in SEEN),\n"
+        "    'after': [m for m in HEAVY if m in sys.modules]}))\n"
+    )
+    got = run_python(code, world.env(), cwd=world.root)
+    assert got["source"] == "fresh" and got["reduced"], got
+    assert got["keys"] == ["k0", "k1", "k3"]
+    assert got["before"] == [], got
+    assert got["after"] == [], got["after"]
+    # and a full discovery of the same world does import them (the probe can see them)
+    world.cache_file.unlink()
+    full = run_python(code, world.env(), cwd=world.root)
+    assert full["source"] == "fresh" and "pluggy" in full["after"], full

@@ -13,7 +13,6 @@ import os
 import sys
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -32,7 +31,10 @@ from .._environment import listing_checksum
 from .._version import __version__
 from ._records import stored_modules
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._config import RegistryConfig
     from .._diagnostics import PluginFailure
     from .._snapshot import Snapshot

@@ -26,13 +26,16 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
-from typing import Any
 
 from .._environment import file_stat
 
-#: One scanned distribution: ``[folder, mtime, size, ctime, ino]`` of its declaration file,
-#: plus ``[[ep name, value], ...]`` of the group when it declares any.
-Row = list[Any]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+    #: One scanned distribution: ``[folder, mtime, size, ctime, ino]`` of its declaration
+    #: file, plus ``[[ep name, value], ...]`` of the group when it declares any.
+    Row: TypeAlias = list[Any]
 
 _NORMALISE = re.compile(r"[-_.]+")
 

@@ -33,8 +33,6 @@ fails sends the start to the general incremental path, with what ran handed over
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NamedTuple
-
 import orjson
 
 from .. import settings
@@ -70,18 +68,24 @@ from ._unchanged import (
     stored_changes,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._cache import Previous, RegistryCacheManager
     from ._records import PluginRecord
 
 logger = get_logger("openhcs_registry")
 
 
-class _Hooked(NamedTuple):
+class _Hooked:
     """A stored record as :func:`._discovery._calling.calling_order` reads it."""
 
-    name: str
-    priority: int | None
+    __slots__ = ("name", "priority")
+
+    def __init__(self, name: str, priority: int | None) -> None:
+        self.name = name
+        self.priority = priority
 
 
 class _Plan:

@@ -23,9 +23,12 @@ import builtins
 import importlib
 import os
 import sys
-from typing import Any
 
 from .._environment import names_in
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: A stat signature: ``[st_mtime_ns, st_size, st_ctime_ns, st_ino]``, or None (missing).
 #: ``cp -p``, ``rsync -a`` and ``tar x`` can put mtime and size back, not ctime and inode.
@@ -139,27 +142,41 @@ class Inputs:
                 self.add_traceback(chained)
 
 
-def _stdlib_roots() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    import sysconfig
+def _stdlib_roots() -> tuple[str, ...]:
+    """The standard library's folder, absolute and real, with a separator at the end.
 
-    paths = sysconfig.get_paths()
+    It is the folder of ``os``'s source: ``sysconfig``'s ``stdlib`` path in every scheme
+    (``lib-dynload`` lies inside it).  Found so, not through ``sysconfig``, whose import
+    and configuration data cost ~1.5 ms in every process that records (each changed
+    start).  Where ``os`` has no file (an embedded interpreter), ``sysconfig`` says.
+    A folder ``sysconfig`` counts as ``platstdlib`` and this does not (a venv's own
+    ``lib/pythonX.Y``, Windows' ``DLLs``) only has its files recorded: one more ``stat``
+    each, never a file left out.
+    """
+    where = getattr(os, "__file__", None)
+    if isinstance(where, str) and os.path.isabs(where):
+        folders = [os.path.dirname(where)]
+    else:
+        import sysconfig
 
-    def forms(path: str) -> set[str]:
-        return {os.path.abspath(path) + os.sep, os.path.realpath(path) + os.sep}
-
-    std = set().union(*(forms(paths[k]) for k in ("stdlib", "platstdlib") if k in paths))
-    site = set().union(*(forms(paths[k]) for k in ("purelib", "platlib") if k in paths))
-    for entry in sys.path:  # site folders of the base interpreter (a venv's base) too
-        if entry.endswith(("site-packages", "dist-packages")):
-            site |= forms(entry)
-    return tuple(std), tuple(site)
+        paths = sysconfig.get_paths()
+        folders = [paths[k] for k in ("stdlib", "platstdlib") if k in paths]
+    forms = {os.path.abspath(f) + os.sep for f in folders}
+    forms |= {os.path.realpath(f) + os.sep for f in folders}
+    return tuple(sorted(forms))
 
 
-_STDLIB, _SITE = _stdlib_roots()
+_STDLIB = _stdlib_roots()
+
+#: A site folder inside the standard library's (an interpreter installed without a venv,
+#: a distribution's ``dist-packages``) holds distributions, whose files are inputs.
+_SITE_PARTS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 
 
 def _in_stdlib(path: str) -> bool:
-    return path.startswith(_STDLIB) and not path.startswith(_SITE)
+    """Whether *path* (absolute) is a file of the standard library, not recorded: the
+    interpreter, part of every document's checked header, stands for it."""
+    return path.startswith(_STDLIB) and _SITE_PARTS[0] not in path and _SITE_PARTS[1] not in path
 
 
 def _archive_of(path: str) -> str | None:

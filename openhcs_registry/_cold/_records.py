@@ -24,10 +24,9 @@ this module.  The typed shapes below exist for type checkers only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .._diagnostics import PluginFailure
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Literal, TypedDict
 

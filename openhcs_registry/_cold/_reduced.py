@@ -33,8 +33,6 @@ sends the start to the general incremental path, which has lost nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .. import settings
 from .._log import get_logger
 from . import _entrypoints
@@ -59,7 +57,10 @@ from ._unchanged import (
     stored_changes,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._cache import Previous, RegistryCacheManager
 
 logger = get_logger("openhcs_registry")

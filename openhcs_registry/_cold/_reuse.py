@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from .._cache import (
     _RACY_COARSE_NS,
@@ -26,6 +25,10 @@ from .._cache import (
 )
 from .._environment import launch_folder, search_path, snapshot
 from ._records import PluginRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _changed_files(doc: dict[str, Any]) -> set[int]:

@@ -24,7 +24,6 @@ any start.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import _autoregister as autoregister
 from .. import _fileio, settings
@@ -70,7 +69,10 @@ from ._reuse import (
     stored_reads,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._cache import RegistryCacheManager
     from .._config import RegistryConfig
     from .._snapshot import Snapshot
@@ -178,19 +180,33 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     return out
 
 
-class _Upgrade(NamedTuple):
+class _Upgrade:
     """What :func:`_upgrade` found: the entry points whose version changed, and what the
-    document records of the environment now."""
+    document records of the environment now.
 
-    #: the version each entry-point record whose version changed is declared with now
-    versions: dict[str, str | None]
-    #: the entry-point scan to record
-    distributions: dict[str, Any]
-    #: the look at the environment, and the discovery context of this start
-    environment: dict[str, Any]
-    ctx: Context
-    #: the discovery settings to record
-    settings: dict[str, str]
+    (This module's small results are plain classes with ``__slots__``: a ``NamedTuple``
+    is made by generated code at import, which every changed start would pay.)
+    """
+
+    __slots__ = ("ctx", "distributions", "environment", "settings", "versions")
+
+    def __init__(
+        self,
+        versions: dict[str, str | None],
+        distributions: dict[str, Any],
+        environment: dict[str, Any],
+        ctx: Context,
+        settings: dict[str, str],
+    ) -> None:
+        #: the version each entry-point record whose version changed is declared with now
+        self.versions = versions
+        #: the entry-point scan to record
+        self.distributions = distributions
+        #: the look at the environment, and the discovery context of this start
+        self.environment = environment
+        self.ctx = ctx
+        #: the discovery settings to record
+        self.settings = settings
 
 
 def _upgrade(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previous) -> _Upgrade:
@@ -321,16 +337,26 @@ def _callable_again(raw: dict[str, Any], blocked: frozenset[str]) -> None:
             raise Declined(f"changed record {name!r} is of an unforeseen shape")
 
 
-class _Edit(NamedTuple):
+class _Edit:
     """What :func:`_edit_plan` found to call again after an edit, from the sections."""
 
-    #: the positions of the records to call again, and those records as stored
-    rerun: list[int]
-    raws: list[dict[str, Any]]
-    #: per record called again, the highest file and folder rows of the records before it
-    before: list[tuple[int, int]]
-    #: the previous document's file paths, folder rows and module table
-    tables: tuple[list[str], list[list[Any]], dict[str, Any]]
+    __slots__ = ("before", "raws", "rerun", "tables")
+
+    def __init__(
+        self,
+        rerun: list[int],
+        raws: list[dict[str, Any]],
+        before: list[tuple[int, int]],
+        tables: tuple[list[str], list[list[Any]], dict[str, Any]],
+    ) -> None:
+        #: the positions of the records to call again, and those records as stored
+        self.rerun = rerun
+        self.raws = raws
+        #: per record called again, the highest file and folder rows of the records
+        #: before it
+        self.before = before
+        #: the previous document's file paths, folder rows and module table
+        self.tables = tables
 
 
 def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun | None:

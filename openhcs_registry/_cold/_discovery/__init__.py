@@ -33,8 +33,6 @@ passes each step's result to the next and assembles the :class:`~..._snapshot.Sn
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ..._config import RegistryConfig
 from ..._diagnostics import reentry_count
 from ..._snapshot import Snapshot
@@ -50,7 +48,10 @@ from ._merging import DuplicateKeyError as DuplicateKeyError
 from ._merging import collect, derive_secondaries, import_time, merge
 from ._recording import finish, record_environment
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._unchanged import Rerun
 
 

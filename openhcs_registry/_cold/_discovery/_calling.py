@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from operator import attrgetter
 from types import ModuleType
-from typing import Any, Protocol, TypeVar
 
 from ... import _autoregister as autoregister
 from ..._diagnostics import FailureKind
@@ -24,6 +23,21 @@ from .. import _entrypoints, _inputs
 from .._records import PluginRecord
 from ._context import Context, Loaded, logger
 from ._judging import judge_answer
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing at run time is an import every changed start would pay)
+    from typing import Any, Protocol, TypeVar
+
+    class Called(Protocol):
+        """What :func:`calling_order` reads of a record: its name and hook priority."""
+
+        @property
+        def name(self) -> str: ...
+
+        @property
+        def priority(self) -> int | None: ...
+
+    _R = TypeVar("_R", bound=Called)
 
 
 class Calls:
@@ -36,19 +50,6 @@ class Calls:
         self.noted: dict[str, list[Any]] = {}
         #: the modules of the hookimpls called (a plugin object's hook may live elsewhere)
         self.modules: set[str] = set()
-
-
-class Called(Protocol):
-    """What :func:`calling_order` reads of a record: its name and hook priority."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def priority(self) -> int | None: ...
-
-
-_R = TypeVar("_R", bound=Called)
 
 
 def calling_order(records: Iterable[_R]) -> list[_R]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from ..._config import RegistryConfig
 from ..._diagnostics import (
@@ -29,6 +28,10 @@ from ..._diagnostics import (
 from ..._environment import environment_fingerprint, file_stat, snapshot
 from ..._log import get_logger
 from .._records import PluginRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 logger = get_logger("openhcs_registry.discovery")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
 
 from ..._diagnostics import FailureKind, PluginFailure, exception_location
 from ..._refs import parse, reference_of
@@ -19,14 +18,30 @@ from .. import _inputs
 from .._records import Offer, PluginRecord
 from ._context import Context
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-class Answer(NamedTuple):
-    """One hook's answer, judged: its offers, or its failure (not a list or dict)."""
 
-    offers: list[Offer]
-    failure: PluginFailure | None = None
-    #: why the plugin's part cannot be cached (an offer with no address), else None
-    volatile: str | None = None
+class Answer:
+    """One hook's answer, judged: its offers, or its failure (not a list or dict).
+
+    (A plain class with ``__slots__``: a ``NamedTuple`` is made by generated code at
+    import, which every changed start would pay.)
+    """
+
+    __slots__ = ("failure", "offers", "volatile")
+
+    def __init__(
+        self,
+        offers: list[Offer],
+        failure: PluginFailure | None = None,
+        volatile: str | None = None,
+    ) -> None:
+        self.offers = offers
+        self.failure = failure
+        #: why the plugin's part cannot be cached (an offer with no address), else None
+        self.volatile = volatile
 
 
 def _encodable(key: str | None) -> bool:

@@ -13,7 +13,6 @@ import functools
 import inspect
 import os
 import sys
-from typing import Any
 
 from ... import _autoregister as autoregister
 from ... import settings
@@ -24,6 +23,10 @@ from .._inputs import Inputs
 from .._records import PluginRecord
 from ._calling import check_hook_names
 from ._context import Context, Loaded, Packages, dist_of, logger
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Listing:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from ... import _autoregister as autoregister
 from ..._diagnostics import FailureKind, PluginFailure, report
@@ -25,14 +24,15 @@ from ..._snapshot import Entry
 from .. import _inputs
 from .._inputs import Inputs
 from .._records import Offer, PluginRecord
-
-if TYPE_CHECKING:
-    from ..._snapshot import Info
 from ._calling import calling_order
 from ._context import Context, dist_of, judged_when_noted
 from ._judging import judge
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from ..._snapshot import Info
     from ._listing import Listing
 
 #: Between otherwise equal candidates: an entry point's hook beats a package scan, which

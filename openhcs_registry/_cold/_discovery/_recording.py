@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from ..._config import RegistryConfig
 from ..._environment import importable_names, launch_folder, search_path
@@ -26,6 +25,10 @@ from .._inputs import Inputs
 from .._records import PluginRecord
 from ._context import ENVIRONMENT, Context, judged_when_noted
 from ._merging import Candidate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Recorded:
