@@ -337,6 +337,11 @@ class _Changes:
         what changed since is judged."""
         if raw["name"] in self.now_importable or self.inputs_changed(raw):
             return False
+        return self.holds_unchanged(raw, taken)
+
+    def holds_unchanged(self, raw: dict[str, Any], taken: bool = False) -> bool:
+        """:meth:`holds` of a record already found with no input changed and no missing
+        module importable now (a check that asked :meth:`inputs_changed` itself)."""
         return taken or (
             _reusable_as_stored(raw, self.modules) and not stored_refers_outside(raw, self._watched)
         )

@@ -314,7 +314,7 @@ def _changed_plugins(
             _callable_again(raw, blocked)
             rerun.append(at)
             covered.update(get("files", ()))
-        elif not changes.holds(raw, taken is not None and taken[at] is not None):
+        elif not changes.holds_unchanged(raw, taken is not None and taken[at] is not None):
             raise Declined(f"record {name!r} would be called again too")
     if not (rerun or upgrade) or not changes.files_changed <= covered:
         raise Declined("a changed file is not held by the records called again")
