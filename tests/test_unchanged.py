@@ -84,6 +84,23 @@ def test_a_comment_edit_keeps_the_answer(world: World) -> None:
     assert "from the document's sections (1 of 5 records parsed)" in got["said"], got
 
 
+def test_an_edit_of_a_plugin_importing_the_standard_library_keeps_the_answer(
+    world: World,
+) -> None:
+    """A module of the standard library the plugin is the first to import has no file row
+    (the interpreter stands for it) and so no place in the module table: the record read
+    again is the one stored, and the edit takes the sections' path.  (Before, every such
+    edit was declined; the engine importing ``typing`` itself hid it for the commonest
+    one, a plugin's ``from typing import ...``.)"""
+    many(world)
+    plugin(world, 1, "k1", extra="import colorsys\n")
+    prime(world)
+    plugin(world, 1, "k1", extra="import colorsys\n# a comment\n")
+    got = next_start_equals_full(world, unchanged=True)
+    assert got["imported"] == [f"p{world.tag}_1"]
+    assert "from the document's sections" in got["said"], got
+
+
 def test_a_body_edit_keeps_the_answer(world: World) -> None:
     many(world)
     plugin(world, 1, "k1", extra="def helper():\n    return 1\n")

@@ -695,7 +695,12 @@ def _stored(
     for mod_name, found in inputs.modules.items():
         if found is not None:
             known = modules.get(mod_name)
-            if type(known) is not int or not 0 <= known < len(paths) or paths[known] != found:
+            if found not in file_at:
+                # a file with no row (the standard library's): the writer leaves the name
+                # out of the module table (a recorded file has a row, checked above)
+                if known is not None:
+                    return None
+            elif type(known) is not int or not 0 <= known < len(paths) or paths[known] != found:
                 return None
     stored = record.to_json(sorted(set(file_list)), sorted(set(dir_list)), names)
     if stored != raw:
