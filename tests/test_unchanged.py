@@ -101,6 +101,30 @@ def test_an_edit_of_a_plugin_importing_the_standard_library_keeps_the_answer(
     assert "from the document's sections" in got["said"], got
 
 
+def test_an_edit_read_again_by_a_process_that_had_not_imported_typing(world: World) -> None:
+    """The document written by a process that imported ``typing`` before the registry (an
+    application, pytest) and an edit read again by one that had not (a bare script): the
+    plugin's record names the same modules either way (the import recorder imports
+    ``typing`` before any plugin), so the edit takes the sections' path."""
+    many(world)
+    spec = world.site / f"{world.spec}.py"  # (its annotations left unevaluated: no typing)
+    text = spec.read_text().replace("from typing import ClassVar\n", "")
+    world.write(f"{world.spec}.py", "from __future__ import annotations\n" + text)
+    plugin(world, 1, "k1", extra="from typing import Any\nVALUE: Any = 1\n")
+    code = "import typing\n" + LISTING_IMPORTS.format(spec=world.spec, prefix=f"p{world.tag}_")
+    for _ in range(2):  # written, then read, by processes that imported typing first
+        got = run_python(code, world.env(), cwd=world.root)
+    assert got["source"] == "cache", got
+    plugin(world, 1, "k1", extra="from typing import Any\nVALUE: Any = 2\n")
+    probe = start(world).get("said")  # (a bare process: typing not imported before)
+    assert probe is not None and "from the document's sections" in probe, probe
+    full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    after = observe_imports(world)
+    assert after["source"] == "cache"
+    for field in FIELDS:
+        assert after[field] == full[field], (field, after, full)
+
+
 def test_a_body_edit_keeps_the_answer(world: World) -> None:
     many(world)
     plugin(world, 1, "k1", extra="def helper():\n    return 1\n")

@@ -509,6 +509,15 @@ def _install() -> None:
     with _install_lock:
         if _installed == 0:
             _sigs.clear()
+            # ``typing`` is imported before any plugin is loaded, whatever the process
+            # imported before (an application, pytest, or a bare script): a module the
+            # process had imported already is not a plugin's recorded input, one it
+            # imports first is, so without this a plugin's record would name ``typing``
+            # or not depending on who wrote the document, and an edit read again by
+            # another kind of process would not match it (the path over the whole
+            # document, not the sections').  Free where it runs: plugins loaded are
+            # called through pluggy, which imports it.
+            import typing  # noqa: F401
             if _recorder not in sys.meta_path:
                 sys.meta_path.insert(0, _recorder)
             if builtins.__import__ is _real_import:
