@@ -43,6 +43,14 @@ def many(world: World, count: int = 4, packages: tuple[str, ...] = ()) -> None:
         plugin(world, i, f"k{i}")
 
 
+def spec_without_typing(world: World) -> None:
+    """Write the world's registry definitions again without importing ``typing`` (their
+    annotations left unevaluated), so a probe can tell whether the engine imports it."""
+    spec = world.site / f"{world.spec}.py"
+    text = spec.read_text().replace("from typing import ClassVar\n", "")
+    world.write(f"{world.spec}.py", "from __future__ import annotations\n" + text)
+
+
 def discovery_package(world: World, *modules: str) -> str:
     """``many(world, 2)`` with discovery package ``p<tag>_pkg`` holding one ``Thing``
     subclass per module name in *modules* (``a`` -> class ``A``, key ``a``); its name."""

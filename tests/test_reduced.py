@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from support import World, run_python
-from test_incremental import discovery_package, many, plugin, prime
+from test_incremental import discovery_package, many, plugin, prime, spec_without_typing
 from test_unchanged import next_start_equals_full
 
 
@@ -147,9 +147,7 @@ def test_a_removal_start_imports_no_typing_pluggy_or_sysconfig(world: World) -> 
     the import recorder finds the standard library without ``sysconfig``
     (docs/design.md, "Layers")."""
     many(world)
-    spec = world.site / f"{world.spec}.py"  # (its annotations left unevaluated: no typing)
-    text = spec.read_text().replace("from typing import ClassVar\n", "")
-    world.write(f"{world.spec}.py", "from __future__ import annotations\n" + text)
+    spec_without_typing(world)
     prime(world)
     uninstall(world, 2)
     heavy = ("typing", "sysconfig", "pluggy")

@@ -16,7 +16,16 @@ from typing import Any
 
 from _probes import LISTING_IMPORTS, observe_imports
 from support import World, run_python
-from test_incremental import FIELDS, _written, by_path, discovery_package, many, plugin, prime
+from test_incremental import (
+    FIELDS,
+    _written,
+    by_path,
+    discovery_package,
+    many,
+    plugin,
+    prime,
+    spec_without_typing,
+)
 
 #: The LISTING probe with the engine's debug records collected: did the start take the path?
 _CAPTURE = """
@@ -107,9 +116,7 @@ def test_an_edit_read_again_by_a_process_that_had_not_imported_typing(world: Wor
     plugin's record names the same modules either way (the import recorder imports
     ``typing`` before any plugin), so the edit takes the sections' path."""
     many(world)
-    spec = world.site / f"{world.spec}.py"  # (its annotations left unevaluated: no typing)
-    text = spec.read_text().replace("from typing import ClassVar\n", "")
-    world.write(f"{world.spec}.py", "from __future__ import annotations\n" + text)
+    spec_without_typing(world)
     plugin(world, 1, "k1", extra="from typing import Any\nVALUE: Any = 1\n")
     code = "import typing\n" + LISTING_IMPORTS.format(spec=world.spec, prefix=f"p{world.tag}_")
     for _ in range(2):  # written, then read, by processes that imported typing first
