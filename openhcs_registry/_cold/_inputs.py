@@ -518,6 +518,7 @@ def _install() -> None:
             # document, not the sections').  Free where it runs: plugins loaded are
             # called through pluggy, which imports it.
             import typing  # noqa: F401
+
             if _recorder not in sys.meta_path:
                 sys.meta_path.insert(0, _recorder)
             if builtins.__import__ is _real_import:
