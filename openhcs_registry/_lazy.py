@@ -35,7 +35,6 @@ from ._flight import DiscoveryInProgressError, Flights, RegistryDiscoveryError
 from ._loading import ensure, rediscover
 from ._log import get_logger
 from ._overlay import Overlay
-from ._resolve import resolve
 from ._snapshot import UNRESOLVED
 
 TYPE_CHECKING = False
@@ -372,6 +371,11 @@ class LazyDiscoveryDict(_RegistryMapping[V]):
             return view
 
     def _value(self, entry: Entry) -> Any:
+        value = entry.value
+        if value is not UNRESOLVED:  # (resolved: as resolve() answers it first)
+            return value
+        from ._resolve import resolve  # (a listing resolves nothing: not imported for it)
+
         return resolve(self, entry, None)
 
     def _recorded(self, entry: Entry) -> bool:
@@ -453,6 +457,11 @@ class SecondaryRegistryDict(_RegistryMapping[V]):
         return self.primary._secondary_view(self.name)
 
     def _value(self, entry: Entry) -> Any:
+        value = entry.value
+        if value is not UNRESOLVED:
+            return value
+        from ._resolve import resolve
+
         return resolve(self.primary, entry, self.name)
 
     def _recorded(self, entry: Entry) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from . import _autoregister as autoregister
 from ._log import get_logger
-from ._rules import admit, derive
 from ._snapshot import UNRESOLVED, Entry
 
 TYPE_CHECKING = False
@@ -47,6 +46,7 @@ class Overlay:
     def register(self, value: Any, key: str | None, override: bool) -> str:
         """Add *value* under *key* (or its own key); the rules are :func:`._rules.admit`'s."""
         from ._diagnostics import FailureKind
+        from ._rules import admit
 
         name = self.config.name
         refusal = admit(self.config, value, key, explicit=True)
@@ -146,6 +146,8 @@ class Overlay:
             and any(module == b or module.startswith(b + ".") for b in blocked)
         ):
             return  # a blocked plugin stays out even when its module is imported
+        from ._rules import admit  # (after the cheap checks: most noted classes stop there)
+
         if not isinstance(obj, type) or admit(cfg, obj, key) is not None:
             return  # the rules discovery applies: a class it would refuse is not overlaid
         if existing is not None:
@@ -173,6 +175,8 @@ class Overlay:
         for key, entry in view.items():
             if entry.source != "runtime" or key in base:
                 continue
+            from ._rules import derive
+
             try:
                 value = derive(sec, key, entry.value)
             except Exception as exc:
