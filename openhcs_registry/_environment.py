@@ -41,7 +41,6 @@ class _Snapshot:
         "entries",
         "expires",
         "fingerprint",
-        "flushed",
         "header",
         "indexed",
         "kept",
@@ -50,6 +49,7 @@ class _Snapshot:
         "sorted",
         "stats",
         "taken",
+        "took",
         "verified",
     )
 
@@ -61,11 +61,11 @@ class _Snapshot:
         self.stats: dict[str, list[int] | None] = {}
         #: the signatures the cache's hot loops took (:meth:`take`), as ``(paths, sigs)``
         self.kept: list[tuple[list[str], list[Any]]] = []
-        #: how many of :attr:`kept` are in :attr:`stats` (:meth:`signatures`) and in
-        #: :attr:`taken`, the index a later :meth:`take` of the look answers from
-        self.flushed = 0
+        #: the kept signatures by path (:meth:`_index`): what a later :meth:`take` of the
+        #: look, and :meth:`stat`, answer from; how many chunks of :attr:`kept` it holds
+        self.taken: dict[str, Any] = {}
         self.indexed = 0
-        self.taken: dict[str, Any] | None = None  # (None: no :meth:`take` yet)
+        self.took = False  # (whether :meth:`take` ran: its first call needs no index)
         self.listings: dict[str, set[str] | None] = {}
         #: sorted folder listings (see :meth:`listing`)
         self.sorted: dict[str, list[str] | None] = {}
@@ -80,20 +80,27 @@ class _Snapshot:
     def stat(self, path: str) -> list[int] | None:
         """The stat signature (see :func:`file_stat`) of *path* as of this snapshot.
 
-        Looked up in :attr:`stats` first: a path found there keeps its signature whatever
-        :attr:`kept` holds (see :meth:`signatures`), so the kept signatures are turned into
-        entries only on a miss.  A warm start asks again for the ``sys.path`` rows it
-        stat'ed before the hot loops (:func:`._cache._settles`): at 2000 plugins, turning
-        6,000 kept signatures into lists there cost ~1 ms, and as much again at exit.
+        Looked up in :attr:`stats` first, then among the signatures the hot loops kept
+        (:meth:`take`, :meth:`keep`), through the index :meth:`take` answers from, and
+        only then stat'ed: a path answered once keeps its signature.  Only the path
+        asked for is turned into a row: a warm start asks for the ``sys.path`` rows and
+        the folders plugins read, none of which was kept (turning every kept signature
+        into a row at the first miss cost ~1 ms at 2000 plugins, and as much again at
+        exit); incremental reuse asks for each record's files, and gets the signatures
+        the check compared.
         """
         stats = self.stats
         found = stats.get(path, _UNSEEN)  # (no exception on a miss: thousands after
         if found is _UNSEEN:  # an install, through the entry-point index)
-            if self.flushed < len(self.kept):
-                stats = self.signatures()
-                found = stats.get(path, _UNSEEN)
-            if found is _UNSEEN:
-                found = stats[path] = file_stat(path)
+            taken = self._index() if self.indexed < len(self.kept) else self.taken
+            sig = taken.get(path)
+            if sig is None:
+                found = file_stat(path)
+            elif sig == -1:  # (kept: missing then)
+                found = None
+            else:
+                found = list(sig)
+            stats[path] = found
         return found  # type: ignore[no-any-return]
 
     def take(self, paths: list[str]) -> list[Any]:
@@ -107,16 +114,12 @@ class _Snapshot:
         the same instant, and stats only the others.  A check that goes on row by row, or
         incremental reuse, then compares rows with these same signatures (:meth:`stat`).
         """
-        kept = self.kept
-        taken = self.taken
-        if taken is None:  # (the distributions kept before are other paths: no index yet)
+        if not self.took:  # (the distributions kept before are other paths: no index yet)
+            self.took = True
             sigs = signatures(paths)
             self.keep(paths, sigs)
-            self.taken = {}
             return sigs
-        while (at := self.indexed) < len(kept):  # (see signatures(): threads may share it)
-            self.indexed = at + 1
-            taken.update(zip(*kept[at], strict=True))
+        taken = self._index()
         sigs = list(map(taken.get, paths))
         if None in sigs:
             missing = [path for path, sig in zip(paths, sigs, strict=True) if sig is None]
@@ -142,22 +145,19 @@ class _Snapshot:
         of a burst compare those by their own memo, :attr:`verified`)."""
         self.kept.append((paths, sigs))
 
-    def signatures(self) -> dict[str, list[int] | None]:
-        """:attr:`stats`, with the signatures :meth:`take` and :meth:`keep` hold in it (a
-        path stat'ed before in this look keeps its first signature)."""
-        stats = self.stats
+    def _index(self) -> dict[str, Any]:
+        """:attr:`taken`, every kept signature in it: ``{path: signature}`` as :meth:`take`
+        gives them (a path kept twice in the look, by a fold and a take, answers with the
+        later signature)."""
+        taken = self.taken
         kept = self.kept
         # registries of one burst may be loaded by several threads: a chunk is claimed by
         # moving the count past it before it is read (:attr:`kept` only grows), so a race
-        # at worst goes over a chunk twice (its first signatures stand) or answers a path
-        # with a new stat, never reads past the end
-        while (at := self.flushed) < len(kept):
-            self.flushed = at + 1
-            paths, sigs = kept[at]
-            for path, sig in zip(paths, sigs, strict=True):
-                if path not in stats:
-                    stats[path] = None if sig == -1 else list(sig)
-        return stats
+        # at worst goes over a chunk twice, never reads past the end
+        while (at := self.indexed) < len(kept):
+            self.indexed = at + 1
+            taken.update(zip(*kept[at], strict=True))
+        return taken
 
     def names(self, folder: str) -> set[str] | None:
         """Top-level names importable from *folder* as of this snapshot (None: unreadable)."""
@@ -218,7 +218,7 @@ def file_stat(path: str) -> list[int] | None:
 
 #: The fields of a stat signature, read in C: the one place their order is written.  The
 #: rows of :func:`file_stat` and the tuples of :func:`signatures` must agree (the look
-#: turns the tuples into rows, :meth:`_Snapshot.signatures`, and a fold of either stands
+#: turns the tuples into rows, :meth:`_Snapshot.stat`, and a fold of either stands
 #: for comparing the rows).
 _SIGNATURE = attrgetter("st_mtime_ns", "st_size", "st_ctime_ns", "st_ino")
 
