@@ -10,7 +10,7 @@ measures, in fresh processes and interleaved, the real listing (``ours``, as
 ``ab_issue12.py`` times it: the built-in registries, or with ``--plugins N`` the synthetic
 registry of N plugin distributions, benchmarks/synthetic.py) and a flat script (``bound``)
 that does only the file work a warm check cannot skip and nothing else: the interpreter's
-real path, the launch folder's listing, each registry document's head and warm part read
+binary stat'ed, the launch folder's listing, each registry document's head and warm part read
 (the cold part is not), its checksum verified and its warm part parsed, the ``stat`` of
 every ``sys.path`` entry, distribution declaration, recorded file and recorded folder the
 documents name (each path once), and the items as dicts; the cyclic collector held off
@@ -56,7 +56,7 @@ _BOUND = """import gc, os, sys, time
 import orjson
 {setup}paths = {paths!r}
 t1 = time.perf_counter()
-os.path.realpath(sys.executable)
+os.stat(sys.executable)
 os.listdir(os.getcwd())
 seen = set()
 n = 0

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 11  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 12  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
@@ -46,6 +46,8 @@ CACHE_VERSION = 11  # 2: checksummed; 3: import-free checksum; 4: per-plugin inp
 #                   11: the cold part in sections, each with its sum, the records with
 #                       their offsets, the file rows as columns, and per record what an
 #                       edit's path needs without parsing it (reads: pack)
+#                   12: the interpreter named by the stat of its binary, not its real path
+#                       (_environment.interpreter_identity)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0

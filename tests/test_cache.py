@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import World, run_many, run_python, two_plugin_world
@@ -279,32 +280,60 @@ def test_no_gpu_setting_change_invalidates(world: World) -> None:
     _assert_rebuilt(world, ["cpu", "gpu"])
 
 
-def test_other_interpreter_or_venv_invalidates(world: World, tmp_path: Path) -> None:
-    two_plugin_world(world)
-    _warm(world)
-    # a real second virtualenv on top of this one's packages
+def _second_venv(tmp_path: Path) -> Path:
+    """A real second virtualenv on top of this one's packages (its folder)."""
     venv = tmp_path / "venv2"
     subprocess.run(
         [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
         check=True,
         timeout=120,
     )
-    py2 = venv / "bin" / "python"
     # chain this venv's site-packages (with our editable install) into the new one
     site_pkgs = [p for p in sys.path if p.endswith("site-packages")]
     (next(venv.glob("lib/python*/site-packages")) / "chain.pth").write_text(
         "".join(f"import site; site.addsitedir({p!r})\n" for p in site_pkgs)
     )
-    env = world.env()
+    return venv
+
+
+def _listed_by(world: World, python: Path) -> list[Any]:
+    """``[source, keys]`` of the world's registry listed by the interpreter *python*."""
     code = (
         f"import json; from {world.spec} import REGISTRY; "
         "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))"
     )
     out = subprocess.run(
-        [str(py2), "-c", code], env=env, capture_output=True, text=True, timeout=60, cwd=world.root
+        [str(python), "-c", code],
+        env=world.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=world.root,
     )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == ["fresh", ["alpha", "beta"]]
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def test_other_interpreter_or_venv_invalidates(world: World, tmp_path: Path) -> None:
+    two_plugin_world(world)
+    _warm(world)
+    venv = _second_venv(tmp_path)
+    assert _listed_by(world, venv / "bin" / "python") == ["fresh", ["alpha", "beta"]]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a venv's bin/python3 link is POSIX")
+def test_one_interpreter_reached_by_two_names_reads_one_cache(world: World, tmp_path: Path) -> None:
+    """``bin/python`` and ``bin/python3`` (a console script's shebang names the first, a
+    user types the second) lead to one binary: what one wrote the other reads warm.  The
+    interpreter is named by the stat of the file its links lead to
+    (``_environment.interpreter_identity``), not by the path typed."""
+    two_plugin_world(world)
+    venv = _second_venv(tmp_path)
+    python, python3 = venv / "bin" / "python", venv / "bin" / "python3"
+    assert python3.resolve() == python.resolve()  # (what makes them one interpreter)
+    assert _listed_by(world, python) == ["fresh", ["alpha", "beta"]]
+    assert _listed_by(world, python3) == ["cache", ["alpha", "beta"]]
+    assert _listed_by(world, python) == ["cache", ["alpha", "beta"]]
 
 
 def _needy_world(world: World) -> tuple[str, str]:

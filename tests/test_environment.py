@@ -4,6 +4,7 @@ ended by ``forget()``, expiry, another ``sys.path`` or working directory, and ``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,29 @@ def test_threads_sharing_a_look_get_the_signatures_of_one_instant(
             return exc
 
     assert race(work) == [True] * 32
+
+
+def test_interpreter_identity_follows_links_and_tells_binaries_apart(tmp_path: Path) -> None:
+    """The interpreter is named by the file at the end of its links: reached through any
+    chain of links it is one, as ``os.path.realpath`` would say; a copy of the binary (an
+    interpreter reinstalled elsewhere, or rebuilt in place) is another; a missing one or
+    none (an embedded interpreter) is None."""
+    import shutil
+    import sys
+
+    from openhcs_registry._environment import interpreter_identity
+
+    real = os.path.realpath(sys.executable)
+    first = tmp_path / "python"
+    first.symlink_to(sys.executable)
+    second = tmp_path / "python3"
+    second.symlink_to(first)
+    here = interpreter_identity(sys.executable)
+    assert here is not None and len(here) == 4
+    assert interpreter_identity(str(first)) == interpreter_identity(str(second)) == here
+    assert interpreter_identity(real) == here  # (differential: realpath's answer, named)
+    copy = tmp_path / "copy"
+    shutil.copy2(real, copy)  # (same bytes and mtime: another file)
+    assert interpreter_identity(str(copy)) not in (None, here)
+    assert interpreter_identity(str(tmp_path / "missing")) is None
+    assert interpreter_identity("") is None
