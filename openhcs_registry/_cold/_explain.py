@@ -386,10 +386,7 @@ def _imported_by_discovery(result: Snapshot | None) -> set[str]:
     """Every module a discovery imported or found imported (not only the plugin modules)."""
     if result is None:
         return set()
-    found = set(result.modules)
-    for inputs in result.inputs.values():
-        found.update(inputs.modules)
-    return found
+    return set(result.modules) | result.imports()
 
 
 def _type_name(value: object) -> str:
