@@ -46,3 +46,27 @@ def test_the_cache_loads_a_snapshot_of_unresolved_entries(world: World) -> None:
     assert entry.ref == f"ab_{world.tag}:A"
     assert entry.info["plugin"] == registry.info("a")["plugin"]
     assert loaded.plugins == registry.plugins
+
+
+def test_an_installed_fresh_snapshot_keeps_what_its_records_imported_not_the_records(
+    world: World,
+) -> None:
+    """Installing a discovery's snapshot drops its per-plugin records (freed then, not
+    traversed at exit) and keeps, for ``why``, the modules the plugins loaded imported:
+    the same set a discovery that was not installed reads from its records."""
+    from openhcs_registry._cold._discovery import run_discovery
+
+    world.write_spec()
+    helper = f"helper_{world.tag}"
+    world.write(f"{helper}.py", "X = 1\n")
+    world.install(
+        "ab-plugin", f"ab_{world.tag}", f"import {helper}\n" + world.plugin_source(("A", "a"))
+    )
+    registry = world.registry()
+    assert sorted(registry) == ["a"] and registry.source == "fresh"
+    installed = registry._state
+    assert installed is not None and installed.records == {}
+    direct = run_discovery(registry.config, registry.blocked)
+    assert direct.records  # (not installed: the writer's material is still there)
+    assert installed.imports() == direct.imports()
+    assert {helper, f"ab_{world.tag}"} <= installed.imports()
