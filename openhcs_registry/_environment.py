@@ -381,22 +381,24 @@ def snapshot() -> _Snapshot:
 
 
 def interpreter_identity(executable: str) -> list[int] | None:
-    """Which interpreter binary *executable* is: ``[st_dev, st_ino, st_size, st_mtime_ns]``
-    of the file it leads to (None if there is none, as in an embedded interpreter).
+    """Which interpreter binary *executable* is: ``[st_ino, st_size, st_mtime_ns]`` of the
+    file it leads to (None if there is none, as in an embedded interpreter).
 
     The same interpreter reached as ``bin/python`` or ``bin/python3`` (a console script's
     shebang) is one interpreter, and a venv's link or copy of a base interpreter is told
     apart by the prefix; so what identifies it is the file at the end of its links, which
     one ``stat`` that follows them finds.  (``os.path.realpath`` walked every component of
     the path in Python, an ``lstat`` each: ~70 µs of a ~1 ms first listing.)  An
-    interpreter rebuilt or reinstalled in place is another binary: its size or mtime
-    moved, where its path alone did not.
+    interpreter rebuilt or reinstalled in place is another binary: its inode, size or
+    mtime moved, where its path alone did not.  The device number is left out, as the
+    recorded files' signatures leave it out (:func:`file_stat`): it may differ between two
+    mounts of one image (a container's root, a mounted environment), whose files do not.
     """
     try:
         st = os.stat(executable) if executable else None
     except (OSError, ValueError):
         st = None
-    return None if st is None else [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+    return None if st is None else [st.st_ino, st.st_size, st.st_mtime_ns]
 
 
 def search_path() -> list[str]:
