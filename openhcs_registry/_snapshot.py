@@ -357,7 +357,7 @@ class Snapshot:
         """
         self.distributions = {}
         self.environment = {}
-        self.imported = self.imported.union(*(i.modules for i in self.inputs.values()))
+        self.imported = frozenset(self.imports())
         self.records = {}
         return self
 
