@@ -123,10 +123,8 @@ class _Snapshot:
         sigs = list(map(taken.get, paths))
         if None in sigs:
             missing = [path for path, sig in zip(paths, sigs, strict=True) if sig is None]
-            fresh = signatures(missing)
-            self.keep(missing, fresh)
-            taken.update(zip(missing, fresh, strict=True))
-            self.indexed += 1
+            self.keep(missing, signatures(missing))
+            taken = self._index()
             sigs = list(map(taken.__getitem__, paths))
         return sigs
 
