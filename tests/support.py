@@ -182,10 +182,13 @@ class World:
         env.update(extra)
         return env
 
-    def run(self, code: str, *, timeout: float = 60, **extra_env: str) -> Any:
-        """Run *code* in a fresh interpreter; it must print one JSON document last."""
+    def run(
+        self, code: str, *, timeout: float = 60, python: str = sys.executable, **extra_env: str
+    ) -> Any:
+        """Run *code* in a fresh interpreter (*python*, this one by default); it must print
+        one JSON document last."""
         proc = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
+            [python, "-c", textwrap.dedent(code)],
             env=self.env(**extra_env),
             capture_output=True,
             text=True,

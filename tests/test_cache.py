@@ -125,13 +125,19 @@ def test_resolving_one_value_imports_only_its_module(world: World) -> None:
 
 
 # -- invalidation -----------------------------------------------------------------------------
-def _assert_rebuilt(world: World, expected_keys: list[str], **env: str) -> None:
-    out = world.run(
+def _listed(world: World, python: str = sys.executable, **env: str) -> list[Any]:
+    """``[source, keys]`` of the world's registry listed in a fresh *python* process."""
+    out: list[Any] = world.run(
         f"import json; from {world.spec} import REGISTRY; "
         "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))",
+        python=python,
         **env,
     )
-    assert out == ["fresh", expected_keys]
+    return out
+
+
+def _assert_rebuilt(world: World, expected_keys: list[str], **env: str) -> None:
+    assert _listed(world, **env) == ["fresh", expected_keys]
 
 
 def _warm(world: World, **env: str) -> None:
@@ -296,29 +302,11 @@ def _second_venv(tmp_path: Path) -> Path:
     return venv
 
 
-def _listed_by(world: World, python: Path) -> list[Any]:
-    """``[source, keys]`` of the world's registry listed by the interpreter *python*."""
-    code = (
-        f"import json; from {world.spec} import REGISTRY; "
-        "k = sorted(REGISTRY); print(json.dumps([REGISTRY.source, k]))"
-    )
-    out = subprocess.run(
-        [str(python), "-c", code],
-        env=world.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=world.root,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
-
-
 def test_other_interpreter_or_venv_invalidates(world: World, tmp_path: Path) -> None:
     two_plugin_world(world)
     _warm(world)
     venv = _second_venv(tmp_path)
-    assert _listed_by(world, venv / "bin" / "python") == ["fresh", ["alpha", "beta"]]
+    assert _listed(world, str(venv / "bin" / "python")) == ["fresh", ["alpha", "beta"]]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a venv's bin/python3 link is POSIX")
@@ -331,9 +319,9 @@ def test_one_interpreter_reached_by_two_names_reads_one_cache(world: World, tmp_
     venv = _second_venv(tmp_path)
     python, python3 = venv / "bin" / "python", venv / "bin" / "python3"
     assert python3.resolve() == python.resolve()  # (what makes them one interpreter)
-    assert _listed_by(world, python) == ["fresh", ["alpha", "beta"]]
-    assert _listed_by(world, python3) == ["cache", ["alpha", "beta"]]
-    assert _listed_by(world, python) == ["cache", ["alpha", "beta"]]
+    assert _listed(world, str(python)) == ["fresh", ["alpha", "beta"]]
+    assert _listed(world, str(python3)) == ["cache", ["alpha", "beta"]]
+    assert _listed(world, str(python)) == ["cache", ["alpha", "beta"]]
 
 
 def _needy_world(world: World) -> tuple[str, str]:
