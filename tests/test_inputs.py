@@ -128,6 +128,58 @@ def test_a_helper_imported_first_by_another_plugin_is_an_input_of_both(
     assert str(dep) in second.files
 
 
+def _kept(name: str) -> Inputs:
+    """What this process keeps of the load of module *name*."""
+    return _inputs._loaded[name]
+
+
+def test_each_module_records_what_its_own_body_read_and_nothing_read_after_it(
+    folder: tuple[Path, str],
+) -> None:
+    """The import chain: a module's record gains what is found while its body runs (nested
+    imports included) and nothing its importer finds once that body has ended, whether it
+    succeeded or raised."""
+    root, tag = folder
+    inner = _write(root / f"inner_{tag}.py", "VALUE = 1\n")
+    middle = _write(root / f"middle_{tag}.py", f"import inner_{tag}\n")
+    broken = _write(root / f"broken_{tag}.py", f"import gone_{tag}\n")
+    later = _write(root / f"later_{tag}.py", "VALUE = 2\n")
+    _write(
+        root / f"top_{tag}.py",
+        f"import middle_{tag}\n"
+        f"try:\n    import broken_{tag}\nexcept ImportError:\n    pass\n"
+        f"import later_{tag}\n",
+    )
+    record = _inputs.Inputs()
+    _inputs.import_module(f"top_{tag}", record)
+    top, middle_read, broken_read = (_kept(f"{name}_{tag}") for name in ("top", "middle", "broken"))
+    assert {str(middle), str(inner), str(broken), str(later)} <= set(top.files)
+    assert set(middle_read.files) == {str(middle), str(inner)}  # not later_, read after it
+    assert set(broken_read.files) == {str(broken)} and f"gone_{tag}" in broken_read.missing
+    assert f"gone_{tag}" not in middle_read.missing
+    assert {str(middle), str(inner), str(broken), str(later)} <= set(record.files)
+
+
+def test_a_module_importing_what_its_importer_imported_first_records_it(
+    folder: tuple[Path, str],
+) -> None:
+    """``sibling`` imports ``inner``, which its importer ``first`` had imported already (via
+    ``middle``): answered from ``sys.modules``, it is still an input of ``sibling``'s own
+    record, which a later plugin importing ``sibling`` takes."""
+    root, tag = folder
+    inner = _write(root / f"inner_{tag}.py", "VALUE = 1\n")
+    _write(root / f"middle_{tag}.py", f"import inner_{tag}\n")
+    sibling = _write(root / f"sibling_{tag}.py", f"import inner_{tag}\nV = inner_{tag}.VALUE\n")
+    _write(root / f"first_{tag}.py", f"import middle_{tag}\nimport sibling_{tag}\n")
+    _write(root / f"second_{tag}.py", f"import sibling_{tag}\n")
+
+    first, second = _inputs.Inputs(), _inputs.Inputs()
+    _inputs.import_module(f"first_{tag}", first)
+    _inputs.import_module(f"second_{tag}", second)
+    assert str(inner) in _kept(f"sibling_{tag}").files
+    assert {str(sibling), str(inner)} <= set(second.files)
+
+
 def test_importlib_import_module_of_an_imported_module_is_recorded(
     folder: tuple[Path, str],
 ) -> None:

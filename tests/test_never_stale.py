@@ -92,6 +92,49 @@ def test_1_key_computed_in_a_helper_module(world: World) -> None:
     assert warm_equals_fresh(world)["keys"] == ["second"]
 
 
+def test_1_a_helper_imported_from_sys_modules_by_a_module_another_plugin_loaded(
+    world: World,
+) -> None:
+    """Plugin ``b`` (its hook called first: pluggy calls the last registered first) imports
+    ``mid``, which imports ``inner``, then ``sib``, whose body imports ``inner`` again, from
+    ``sys.modules``.  Plugin ``a`` imports only ``sib`` (loaded already: it takes ``sib``'s
+    record) and its key from ``inner``.  ``sib``'s record must name ``inner`` though its
+    importer had it first, or ``a``'s record does not, and editing ``inner`` leaves ``a``
+    reused with its old key."""
+    tag = world.tag
+    world.write_spec()
+    world.write(f"inner_{tag}.py", "KEY = 'first'\n")
+    world.write(f"mid_{tag}.py", f"import inner_{tag}\n")
+    world.write(f"sib_{tag}.py", f"from inner_{tag} import KEY\n")
+    package_plugin(
+        world,
+        f"b_{tag}",
+        f"""
+        import mid_{tag}
+        import sib_{tag}
+        from {world.spec} import Thing
+        class One(Thing):
+            kind = "one"
+        CLASSES = [One]
+        """,
+    )
+    package_plugin(
+        world,
+        f"a_{tag}",
+        f"""
+        from sib_{tag} import KEY
+        from {world.spec} import Thing
+        class Two(Thing):
+            kind = KEY
+        CLASSES = [Two]
+        """,
+    )
+    prime(world)
+    assert observe(world)["keys"] == ["first", "one"]
+    world.write(f"inner_{tag}.py", "KEY = 'second'\n")
+    assert warm_equals_fresh(world)["keys"] == ["one", "second"]
+
+
 def test_2_entry_point_module_fixed_after_failing_to_import(world: World) -> None:
     world.write_spec()
     good = world.plugin_source(("Alpha", "alpha"))

@@ -220,14 +220,16 @@ class _Recorder:
         file, folders = _found_where(spec, path)
         for inputs in stack:
             _note(inputs, fullname, path, spec, file, folders)
-        # what loading each module reads: the module itself, then whatever its body finds
+        # what loading each module reads: whatever the bodies running now find, then the
+        # module itself (whose body has not begun: it is not among them yet)
+        for found in _loading_modules():
+            _note(found, fullname, path, spec, file, folders)
         if spec is not None:
             own = _loaded[fullname] = Inputs()
             _note(own, fullname, path, spec, file, folders)
-        for name in _loading_modules(sys._getframe(1), getattr(local, "outermost", None)):
-            found = _loaded.get(name)
-            if found is not None:
-                _note(found, fullname, path, spec, file, folders)
+            chain = getattr(local, "chain", None)
+            if chain is not None:
+                chain.append((spec, own))
         return spec
 
     def invalidate_caches(self) -> None:
@@ -332,23 +334,33 @@ def note_found(inputs: Inputs, names: Any) -> None:
         _add_parents(inputs, name)
 
 
-def _loading_modules(frame: Any, stop: Any = None) -> list[str]:
-    """Modules whose body is running on this thread now (the import chain), innermost first.
+def _loading_modules() -> list[Inputs]:
+    """The records of the modules whose body is running on this thread now (the import
+    chain), innermost first.
 
-    A module's top-level code runs in a ``<module>`` frame whose ``__spec__`` is marked
-    ``_initializing`` by the import system until the body ends.  The walk ends at *stop*,
-    the frame that began this thread's outermost recording: a module found under a
-    recording is loaded inside it, so no body running above that frame is in :data:`_loaded`.
+    They are among the modules this thread found under its outermost recording (a module
+    found under a recording is loaded inside it, so no body running above it is one of
+    them), kept with their spec as :meth:`_Recorder.find_spec` returned it: the import
+    system marks that spec ``_initializing`` from the start of the body to its end (then
+    False, whether the body succeeded or raised).  Found modules whose body ended are
+    dropped here; ones found and not loaded (``importlib.util.find_spec``) wait, unmarked,
+    until the outermost recording ends.  (Walking the frames up to that recording's, as
+    before, told the same for every import noted, at the cost of the walk.)
     """
+    chain = getattr(_recorder.local, "chain", None)
+    if not chain:
+        return []
     out = []
-    while frame is not None and frame is not stop:
-        if frame.f_code.co_name == "<module>":
-            spec = frame.f_globals.get("__spec__")
-            if spec is not None and getattr(spec, "_initializing", False):
-                name = frame.f_globals.get("__name__")
-                if isinstance(name, str):
-                    out.append(name)
-        frame = frame.f_back
+    ended = False
+    for spec, inputs in chain:
+        state = getattr(spec, "_initializing", None)
+        if state:
+            out.append(inputs)
+        elif state is False:
+            ended = True
+    if ended:
+        chain[:] = [pair for pair in chain if getattr(pair[0], "_initializing", None) is not False]
+    out.reverse()
     return out
 
 
@@ -425,9 +437,17 @@ def _note_cached(stack: list[Inputs], name: str, globals: Any, fromlist: Any, le
         if isinstance(item, str) and item != "*":
             touched.append(f"{name}.{item}")
     innermost = stack[-1]
-    loading = None
+    loading = _loading_modules()
     for mod_name in touched:
-        if mod_name in innermost.modules or mod_name in _unrecorded:
+        if mod_name in _unrecorded:
+            continue
+        # The records still without it: the recording's (the innermost has whatever the
+        # outer ones have) and those of the bodies running now.  A body's own record is
+        # what a later plugin importing that module takes (from ``sys.modules``): what the
+        # body found there is its input even when its importer had imported it first.
+        stacked = mod_name not in innermost.modules
+        bodies = [found for found in loading if mod_name not in found.modules]
+        if not stacked and not bodies:
             continue
         module = sys.modules.get(mod_name)
         if module is None:
@@ -448,15 +468,11 @@ def _note_cached(stack: list[Inputs], name: str, globals: Any, fromlist: Any, le
                 source.modules[mod_name] = source.add_file(os.path.abspath(file))
             else:
                 source.modules[mod_name] = None
-        for inputs in stack:
-            inputs.update(source)
-        if loading is None:
-            loading = _loading_modules(
-                sys._getframe(2), getattr(_recorder.local, "outermost", None)
-            )
-        for loader_name in loading:
-            found = _loaded.get(loader_name)
-            if found is not None and found is not source:
+        if stacked:
+            for inputs in stack:
+                inputs.update(source)
+        for found in bodies:
+            if found is not source:
                 found.update(source)
 
 
@@ -579,8 +595,8 @@ class _Recording:
     def __enter__(self) -> Inputs:
         _install()
         stack = _recorder.stack()
-        if not stack:  # the frame the import chains of this recording start below
-            _recorder.local.outermost = sys._getframe(1)
+        if not stack:  # the modules found from here on (see :func:`_loading_modules`)
+            _recorder.local.chain = []
         stack.append(self.inputs)
         return self.inputs
 
@@ -588,7 +604,7 @@ class _Recording:
         stack = _recorder.stack()
         stack.pop()
         if not stack:
-            _recorder.local.outermost = None
+            _recorder.local.chain = None
         _uninstall()
 
 
