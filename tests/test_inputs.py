@@ -129,8 +129,10 @@ def test_a_helper_imported_first_by_another_plugin_is_an_input_of_both(
 
 
 def _kept(name: str) -> Inputs:
-    """What this process keeps of the load of module *name*."""
-    return _inputs._loaded[name]
+    """What this process keeps of the load of module *name* (sealed), as a record."""
+    out = Inputs()
+    out.update(_inputs._loaded[name])
+    return out
 
 
 def test_each_module_records_what_its_own_body_read_and_nothing_read_after_it(
@@ -178,6 +180,74 @@ def test_a_module_importing_what_its_importer_imported_first_records_it(
     _inputs.import_module(f"second_{tag}", second)
     assert str(inner) in _kept(f"sibling_{tag}").files
     assert {str(sibling), str(inner)} <= set(second.files)
+
+
+def _fields(record: Inputs) -> tuple[object, ...]:
+    return (
+        record.modules,
+        record.files,
+        record.dirs,
+        record.names,
+        record.missing,
+        record.tops,
+    )
+
+
+def test_a_sealed_record_reads_as_the_record_it_was(folder: tuple[Path, str]) -> None:
+    """Every field survives :func:`seal` (signatures and listings as lists again), and
+    merging the sealed form into a record gives what merging the live one gives."""
+    root, tag = folder
+    module = _write(root / f"mod_{tag}.py", "X = 1\n")
+    package = root / f"pkg_{tag}"
+    package.mkdir()
+    live = Inputs()
+    live.modules[f"mod_{tag}"] = live.add_file(str(module))
+    live.modules[f"builtin_{tag}"] = None
+    live.add_file(str(root / f"gone_{tag}.py"))  # a file that cannot be stat'ed: None
+    live.add_dir(str(package))
+    live.add_names(str(package), {"sub", "other"})
+    live.add_names(str(root / f"nowhere_{tag}"), {"x"})  # no listing: None
+    live.missing.add(f"optional_{tag}")
+    live.tops |= {f"mod_{tag}", f"pkg_{tag}"}
+    assert None in live.files.values() and any(v[1] is None for v in live.names.values())
+
+    sealed = _inputs.seal(live)
+    thawed = Inputs()
+    thawed.update(sealed)
+    assert _fields(thawed) == _fields(live)
+    assert all(type(v) is list for v in thawed.files.values() if v is not None)
+
+    base = Inputs()
+    base.add_names(str(package), {"first"})
+    base.tops.add("base")
+    from_live, from_sealed = Inputs(), Inputs()
+    for target, source in ((from_live, live), (from_sealed, sealed)):
+        target.update(base)
+        target.update(source)
+    assert _fields(from_sealed) == _fields(from_live)
+    assert from_sealed.names[str(package)][2] == {"first", "sub", "other"}
+
+
+def test_the_records_kept_for_later_plugins_are_not_tracked_by_the_collector(
+    folder: tuple[Path, str],
+) -> None:
+    """What each module's load read is kept for the whole process: sealed, as tuples the
+    cyclic collector stops tracking, so thousands of them cost its passes nothing."""
+    import gc
+
+    root, tag = folder
+    _write(root / f"inner_{tag}.py", "VALUE = 1\n")
+    _write(root / f"top_{tag}.py", f"import inner_{tag}\n")
+    record = Inputs()
+    _inputs.import_module(f"top_{tag}", record)
+    kept = [_inputs._loaded[f"top_{tag}"], _inputs._loaded[f"inner_{tag}"]]
+    kept.append(_inputs._import_log[f"top_{tag}"])
+    kept.append(_inputs.known_inputs(f"top_{tag}"))
+    for _ in range(3):  # (one level of nesting a pass)
+        gc.collect()
+    for sealed in kept:
+        assert type(sealed) is tuple and not gc.is_tracked(sealed)
+    assert str(root / f"inner_{tag}.py") in _kept(f"top_{tag}").files
 
 
 def test_importlib_import_module_of_an_imported_module_is_recorded(
