@@ -37,6 +37,27 @@ logger = get_logger("openhcs_registry")
 DISCOVERY = "discovery"
 
 
+class CollectorHeld:
+    """The cyclic collector held off meanwhile, then set back as it was.
+
+    For the engine's own work: reading a document and answering from it, an incremental
+    answer, and after a full discovery's plugin code (imports, hook calls: run with the
+    collector as the application set it) the records, the merge and the document written.
+    What that builds is live or freed by reference count, never cyclic garbage, so a
+    collection then would only traverse it, and every object of the process with it.
+    """
+
+    __slots__ = ("collecting",)
+
+    def __enter__(self) -> None:
+        self.collecting = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.collecting:
+            gc.enable()
+
+
 def ensure(registry: LazyDiscoveryDict[Any]) -> Snapshot:
     """The registry's snapshot, loaded or discovered by the first reader (single flight)."""
     flights = registry._flights
@@ -98,9 +119,7 @@ def load_or_discover(
         # ~17 ms at 2000 plugins).  The previous document and the writer's material are
         # freed before it runs again; it is left as it was.  A full discovery (plugin code
         # running at length) keeps it.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with CollectorHeld():
             cached = manager.load()
             if cached is not None:
                 return cached
@@ -111,17 +130,15 @@ def load_or_discover(
                 if result is not None:
                     previous = None  # freed now, by reference count
                     return result.written()
-        finally:
-            if collecting:
-                gc.enable()
     from ._cold._discovery import run_discovery
 
     result = run_discovery(config, blocked, extra)
-    if not extra and not _only_volatile_reran(result, previous):
-        # a process with run-time plugins must not write what others would read; one
-        # whose only rerun plugins are those called on every start has nothing new
-        manager.save(result)
-    return result.written()
+    with CollectorHeld():
+        if not extra and not _only_volatile_reran(result, previous):
+            # a process with run-time plugins must not write what others would read; one
+            # whose only rerun plugins are those called on every start has nothing new
+            manager.save(result)
+        return result.written()
 
 
 def _incremental(

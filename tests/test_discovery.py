@@ -500,3 +500,45 @@ def test_a_plugin_records_no_engine_file_as_its_input(world: World) -> None:
     document = open(out["path"], encoding="utf-8").read()
     assert f"beta_{tag}" in document and f"alpha_{tag}" in document  # the records are there
     assert out["engine"] + "/" not in document
+
+
+# -- the cyclic collector: held off for the engine's own work, left as the application set it ---
+@pytest.mark.parametrize("collecting", [True, False])
+def test_plugin_code_runs_with_the_collector_as_the_application_set_it(
+    world: World, collecting: bool
+) -> None:
+    """A full discovery holds the collector off for its records, merge and document (never
+    cyclic garbage), not while a plugin's module loads or its hook runs; every path (cold,
+    warm, an incremental one after an edit) leaves it as it was."""
+    world.write_spec()
+    source = world.plugin_source(("Alpha", "alpha"), hook=False) + (
+        "import gc\nAT_IMPORT = gc.isenabled()\nCALLED = []\n\n"
+        "@hookimpl\ndef provide_things():\n    CALLED.append(gc.isenabled())\n"
+        "    return [Alpha]\n"
+    )
+    world.install("alpha-plugin", f"alpha_{world.tag}", source)
+    world.install("beta-plugin", f"beta_{world.tag}", world.plugin_source(("Beta", "beta")))
+    code = f"""
+        import gc, json, sys
+        {"gc.enable()" if collecting else "gc.disable()"}
+        from {world.spec} import REGISTRY
+        keys = sorted(REGISTRY)
+        alpha = sys.modules.get("alpha_{world.tag}")
+        print(json.dumps({{"source": REGISTRY.source, "keys": keys, "after": gc.isenabled(),
+            "at_import": getattr(alpha, "AT_IMPORT", None),
+            "called": getattr(alpha, "CALLED", None)}}))
+        """
+    cold = world.run(code)
+    assert cold == {
+        "source": "fresh",
+        "keys": ["alpha", "beta"],
+        "after": collecting,
+        "at_import": collecting,
+        "called": [collecting],
+    }
+    warm = world.run(code)
+    assert (warm["source"], warm["after"], warm["called"]) == ("cache", collecting, None)
+    world.write(f"alpha_{world.tag}.py", source + "\n# edited\n")
+    edited = world.run(code)
+    assert edited["source"] != "cache" and edited["keys"] == ["alpha", "beta"]
+    assert edited["after"] is collecting

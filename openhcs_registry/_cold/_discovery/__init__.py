@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from ..._config import RegistryConfig
 from ..._diagnostics import reentry_count
+from ..._loading import CollectorHeld
 from ..._snapshot import Snapshot
 from .. import _inputs
 from .._records import PluginRecord
@@ -42,7 +43,7 @@ from ._calling import RAISED, Calls, call_plugins, impls_in_call_order, invoke
 from ._context import BUILTIN_DISTRIBUTION as BUILTIN_DISTRIBUTION
 from ._context import ENVIRONMENT as ENVIRONMENT
 from ._context import Context, logger, look_at_environment
-from ._listing import list_plugins, load_entry_points
+from ._listing import Listing, list_plugins, load_entry_points
 from ._merging import Candidate as Candidate
 from ._merging import DuplicateKeyError as DuplicateKeyError
 from ._merging import collect, derive_secondaries, import_time, merge
@@ -86,6 +87,20 @@ def run_discovery(
     with _inputs.installed():  # once for the run, not once per plugin recorded
         listing = list_plugins(ctx, dict(extra_plugins or {}))
         calls = call_plugins(ctx, listing.loaded, listing.custom)
+    with CollectorHeld():  # the engine's work on what the plugins gave
+        return _results(ctx, environment, listing, calls, rerun, reentries)
+
+
+def _results(
+    ctx: Context,
+    environment: Any,
+    listing: Listing,
+    calls: Calls,
+    rerun: Rerun | None,
+    reentries: int,
+) -> Snapshot:
+    """The snapshot of a run: what the plugins listed and called gave, merged and recorded."""
+    config = ctx.config
     if rerun is not None:  # loaded and called already: as if listed and called now
         again = listing.reused & rerun.records.keys()
         listing.reused -= again
