@@ -59,6 +59,13 @@ KEYS = "abcd"
 #: operations change one plugin among many, the case incremental rediscovery is for
 STATIC = 16
 
+#: Static plugins that import the helper chain ``chm`` (which imports ``chi``) and then
+#: ``chs`` (whose body imports ``chi`` again, from ``sys.modules``), at both ends so that one
+#: of them loads ``chs`` first whichever order the hooks are called in; and those that import
+#: ``chs`` alone and take their key's suffix from ``chi``: what they read is ``chs``'s record.
+CHAIN_FIRST = (0, STATIC - 1)
+CHAIN_KEYED = (7, 8)
+
 #: name -> (relative weight in a campaign, ranges of the integer arguments)
 OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # discovery package modules: write (add or edit) / remove / rename, in p1 or p2
@@ -79,6 +86,7 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # one plugin among many (issue 12): edit one of the STATIC plugins, keep the others
     "static_edit": (5, (16, 1024)),
     "static_same_size_edit": (3, (16,)),
+    "chain_edit": (3, (1024,)),  # the helper chain's ``chi`` (CHAIN_KEYED's keys) rewritten
     # launch folder and environment
     "cwd": (5, (2,)),
     "cwd_file": (6, (2, 4, 1024)),  # which cwd, what (opt dep / shadow / dpk / unrelated)
@@ -375,7 +383,11 @@ class ModelWorld:
         info.mkdir()
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ex-plugin\nVersion: 1.0\n")
         (info / "entry_points.txt").write_text(f"[{self.group}]\nex = ex_{self.tag}\n")
-        # many unchanging plugins, laid out as pip does (module + .dist-info)
+        # many unchanging plugins, laid out as pip does (module + .dist-info); some import
+        # the helper chain
+        self._write(self.site / f"chi_{self.tag}.py", "KEY = 'k0'\n")
+        self._write(self.site / f"chm_{self.tag}.py", f"import chi_{self.tag}\n")
+        self._write(self.site / f"chs_{self.tag}.py", f"from chi_{self.tag} import KEY\n")
         for i in range(STATIC):
             self._write(self.site / f"st{i}_{self.tag}.py", self._static(i, "s"))
             info = self.site / f"st{i}_plugin-1.0.dist-info"
@@ -406,11 +418,17 @@ class ModelWorld:
         return module_source(self.spec, self.opt, variant, hook=True)
 
     def _static(self, i: int, prefix: str) -> str:
-        """Static plugin *i*: one class keyed ``<prefix><i>`` (same size for s and t)."""
+        """Static plugin *i*: one class keyed ``<prefix><i>`` (same size for s and t); the
+        helper chain's plugins import it (see :data:`CHAIN_FIRST`)."""
+        head = key = ""
+        if i in CHAIN_FIRST:
+            head = f"import chm_{self.tag}  # noqa\nimport chs_{self.tag}  # noqa\n"
+        elif i in CHAIN_KEYED:
+            head, key = f"from chs_{self.tag} import KEY as CHAIN\n", " + CHAIN"
         return (
-            "from openhcs_registry import hookimpl\n"
+            f"{head}from openhcs_registry import hookimpl\n"
             f"from {self.spec} import Thing\n\n"
-            f"class S{i}(Thing):\n    kind = '{prefix}{i}'\n\n"
+            f"class S{i}(Thing):\n    kind = '{prefix}{i}'{key}\n\n"
             f"@hookimpl\ndef provide_things():\n    return [S{i}]\n"
         )
 
@@ -561,6 +579,16 @@ class ModelWorld:
         """Replace static plugin *i* by a variant (or back to its original, variant 0)."""
         text = self._static(i, "s") if variant == 0 else self._plugin(variant)
         self._edit(self.site / f"st{i}_{self.tag}.py", text)
+
+    def op_chain_edit(self, variant: int) -> None:
+        """Rewrite the helper chain's ``chi``: the keys of :data:`CHAIN_KEYED` change.  Its
+        size changes too: Python would run the old bytecode after a same-size edit in the
+        same second (the same_size_edit operations are about that)."""
+        path = self.site / f"chi_{self.tag}.py"
+        text = f"KEY = 'k{variant}'\n"
+        if len(text) == path.stat().st_size:
+            text += "\n"
+        self._edit(path, text)
 
     def op_static_same_size_edit(self, i: int) -> None:
         """Key s<i> <-> t<i> in place, same size, mtime put back (rsync -a of a new build)."""
