@@ -117,8 +117,8 @@ def load_or_discover(
         # candidates, the new document) is live, never garbage, so a collection would only
         # traverse it (held off piecewise, the collections deferred to the gaps still took
         # ~17 ms at 2000 plugins).  The previous document and the writer's material are
-        # freed before it runs again; it is left as it was.  A full discovery (plugin code
-        # running at length) keeps it.
+        # freed before it runs again; it is left as it was.  A full discovery keeps it
+        # while plugin code runs (loads, hooks) and holds it off for its own work after.
         with CollectorHeld():
             cached = manager.load()
             if cached is not None:
