@@ -162,6 +162,29 @@ def test_each_module_records_what_its_own_body_read_and_nothing_read_after_it(
     assert {str(middle), str(inner), str(broken), str(later)} <= set(record.files)
 
 
+def test_the_import_chain_holds_the_running_bodies_not_every_module_found(
+    folder: tuple[Path, str],
+) -> None:
+    """Modules whose body ended leave the chain at the next look-up (and their records are
+    sealed then): a plugin importing many modules one after another keeps it short."""
+    root, tag = folder
+    for i in range(30):
+        _write(root / f"m{i}_{tag}.py", f"VALUE = {i}\n")
+    _write(
+        root / f"last_{tag}.py",
+        "from openhcs_registry._cold import _inputs\n"
+        "CHAIN = [spec.name for spec, _ in _inputs._recorder.local.chain]\n",
+    )
+    _write(
+        root / f"top_{tag}.py",
+        "".join(f"import m{i}_{tag}\n" for i in range(30)) + f"import last_{tag}\n",
+    )
+    _inputs.import_module(f"top_{tag}", _inputs.Inputs())
+    assert sys.modules[f"last_{tag}"].CHAIN == [f"top_{tag}", f"last_{tag}"]
+    assert all(type(_inputs._loaded[f"m{i}_{tag}"]) is tuple for i in range(30))
+    assert getattr(_inputs._recorder.local, "chain", None) is None  # the recording ended
+
+
 def test_a_module_importing_what_its_importer_imported_first_records_it(
     folder: tuple[Path, str],
 ) -> None:
