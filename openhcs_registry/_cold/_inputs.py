@@ -99,29 +99,35 @@ class Inputs:
                 modules[name] = file
 
     def _update_sealed(self, other: Sealed) -> None:
-        """:meth:`update` from a :func:`seal`'ed record (its signatures made lists again)."""
+        """:meth:`update` from a :func:`seal`'ed record (its signatures made lists again;
+        the flat tuples read five or seven at a time through one iterator)."""
         modules, files, dirs, names, missing, tops = other
         for rows, flat in ((self.files, files), (self.dirs, dirs)):
-            for at in range(0, len(flat), 5):
-                path = flat[at]
-                if path not in rows:
-                    rows[path] = None if flat[at + 1] is None else list(flat[at + 1 : at + 5])
-        for at in range(0, len(names), 7):
-            path, listed, looked = names[at], names[at + 5], names[at + 6]
-            found = self.names.get(path)
-            if found is None:
-                value = None if names[at + 1] is None else list(names[at + 1 : at + 5])
-                self.names[path] = (value, None if listed is None else list(listed), set(looked))
-            else:
-                found[2].update(looked)
+            if flat:
+                at = iter(flat)
+                for path, mtime, size, ctime, ino in zip(at, at, at, at, at, strict=True):
+                    if path not in rows:
+                        rows[path] = None if mtime is None else [mtime, size, ctime, ino]
+        if names:
+            at = iter(names)
+            for path, mtime, size, ctime, ino, listed, looked in zip(
+                at, at, at, at, at, at, at, strict=True
+            ):
+                found = self.names.get(path)
+                if found is None:
+                    value = None if mtime is None else [mtime, size, ctime, ino]
+                    listing = None if listed is None else list(listed)
+                    self.names[path] = (value, listing, set(looked))
+                else:
+                    found[2].update(looked)
         if missing:
             self.missing.update(missing)
         self.tops.update(tops)
         own = self.modules
-        for at in range(0, len(modules), 2):
-            name = modules[at]
+        at = iter(modules)
+        for name, file in zip(at, at, strict=True):
             if name not in own:
-                own[name] = modules[at + 1]
+                own[name] = file
 
     def add_file(self, path: str) -> str:
         """Record *path* (a module file) as read now; inside a zip, the archive.
