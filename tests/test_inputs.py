@@ -162,6 +162,27 @@ def test_each_module_records_what_its_own_body_read_and_nothing_read_after_it(
     assert {str(middle), str(inner), str(broken), str(later)} <= set(record.files)
 
 
+def test_relative_imports_from_sys_modules_are_inputs_of_the_running_body(
+    folder: tuple[Path, str],
+) -> None:
+    """The same inside a package, through relative imports: ``pkg.sib``'s body runs
+    ``from .inner import KEY`` after ``pkg.mid`` (``from . import inner``) loaded it."""
+    root, tag = folder
+    pkg = f"pkg_{tag}"
+    _write(root / pkg / "__init__.py", "")
+    inner = _write(root / pkg / "inner.py", "KEY = 1\n")
+    _write(root / pkg / "mid.py", "from . import inner  # noqa\n")
+    _write(root / pkg / "sib.py", "from .inner import KEY  # noqa\n")
+    _write(root / f"first_{tag}.py", f"import {pkg}.mid\nimport {pkg}.sib\n")
+    _write(root / f"second_{tag}.py", f"from {pkg} import sib\n")
+
+    first, second = _inputs.Inputs(), _inputs.Inputs()
+    _inputs.import_module(f"first_{tag}", first)
+    _inputs.import_module(f"second_{tag}", second)
+    assert str(inner) in _kept(f"{pkg}.sib").files
+    assert str(inner) in second.files and str(root / pkg / "sib.py") in second.files
+
+
 def test_the_import_chain_holds_the_running_bodies_not_every_module_found(
     folder: tuple[Path, str],
 ) -> None:
