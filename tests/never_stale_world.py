@@ -60,9 +60,10 @@ KEYS = "abcd"
 STATIC = 16
 
 #: Static plugins that import the helper chain ``chm`` (which imports ``chi``) and then
-#: ``chs`` (whose body imports ``chi`` again, from ``sys.modules``), at both ends so that one
-#: of them loads ``chs`` first whichever order the hooks are called in; and those that import
-#: ``chs`` alone and take their key's suffix from ``chi``: what they read is ``chs``'s record.
+#: ``chs`` (whose body imports ``chi`` again, from ``sys.modules``), at both ends of the
+#: plugins' order so that one of them loads ``chs`` first whichever way they are loaded; and
+#: those that import ``chs`` alone and take their key's suffix from ``chi``: what they read
+#: is ``chs``'s record.
 CHAIN_FIRST = (0, STATIC - 1)
 CHAIN_KEYED = (7, 8)
 
