@@ -108,6 +108,14 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _import_both(tag: str) -> tuple[Inputs, Inputs]:
+    """Plugins ``first_<tag>`` then ``second_<tag>`` imported, each into its own record."""
+    first, second = _inputs.Inputs(), _inputs.Inputs()
+    _inputs.import_module(f"first_{tag}", first)
+    _inputs.import_module(f"second_{tag}", second)
+    return first, second
+
+
 def test_a_helper_imported_first_by_another_plugin_is_an_input_of_both(
     folder: tuple[Path, str],
 ) -> None:
@@ -117,9 +125,7 @@ def test_a_helper_imported_first_by_another_plugin_is_an_input_of_both(
     _write(root / f"first_{tag}.py", f"import helper_{tag}\n")
     _write(root / f"second_{tag}.py", f"import helper_{tag}\nfrom helper_{tag} import *\n")
 
-    first, second = _inputs.Inputs(), _inputs.Inputs()
-    _inputs.import_module(f"first_{tag}", first)
-    _inputs.import_module(f"second_{tag}", second)
+    first, second = _import_both(tag)
 
     assert str(helper) in first.files and str(dep) in first.files
     # answered from sys.modules, yet recorded, with what loading the helper read
@@ -176,9 +182,7 @@ def test_relative_imports_from_sys_modules_are_inputs_of_the_running_body(
     _write(root / f"first_{tag}.py", f"import {pkg}.mid\nimport {pkg}.sib\n")
     _write(root / f"second_{tag}.py", f"from {pkg} import sib\n")
 
-    first, second = _inputs.Inputs(), _inputs.Inputs()
-    _inputs.import_module(f"first_{tag}", first)
-    _inputs.import_module(f"second_{tag}", second)
+    _first, second = _import_both(tag)
     assert str(inner) in _kept(f"{pkg}.sib").files
     assert str(inner) in second.files and str(root / pkg / "sib.py") in second.files
 
@@ -219,9 +223,7 @@ def test_a_module_importing_what_its_importer_imported_first_records_it(
     _write(root / f"first_{tag}.py", f"import middle_{tag}\nimport sibling_{tag}\n")
     _write(root / f"second_{tag}.py", f"import sibling_{tag}\n")
 
-    first, second = _inputs.Inputs(), _inputs.Inputs()
-    _inputs.import_module(f"first_{tag}", first)
-    _inputs.import_module(f"second_{tag}", second)
+    _first, second = _import_both(tag)
     assert str(inner) in _kept(f"sibling_{tag}").files
     assert {str(sibling), str(inner)} <= set(second.files)
 
