@@ -53,6 +53,27 @@ CACHE_VERSION = 12  # 2: checksummed; 3: import-free checksum; 4: per-plugin inp
 _FUTURE_TOLERANCE = 300.0
 
 
+class CollectorHeld:
+    """The cyclic collector held off meanwhile, then set back as it was.
+
+    For the engine's own work: reading a document and answering from it, an incremental
+    answer, and after a full discovery's plugin code (imports, hook calls: run with the
+    collector as the application set it) the records, the merge and the document written.
+    What that builds is live or freed by reference count, never cyclic garbage, so a
+    collection then would only traverse it, and every object of the process with it.
+    """
+
+    __slots__ = ("collecting",)
+
+    def __enter__(self) -> None:
+        self.collecting = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.collecting:
+            gc.enable()
+
+
 class CacheInvalid(Exception):
     """The document is well-formed but no longer describes this environment (stale)."""
 
@@ -147,15 +168,11 @@ class Previous:
             # (as in load(): parsing builds tens of thousands of containers, none garbage;
             # with the collector on, a parse at 2000 plugins set off collections that
             # traversed them all, ~30 ms)
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                self._full = full_document(self.warm)
-            except Exception as exc:  # a cold part of the wrong shape: rediscover everything
-                logger.debug("previous cache document not reusable: %s", exc)
-            finally:
-                if collecting:
-                    gc.enable()
+            with CollectorHeld():
+                try:
+                    self._full = full_document(self.warm)
+                except Exception as exc:  # a cold part of the wrong shape: rediscover everything
+                    logger.debug("previous cache document not reusable: %s", exc)
         return self._full  # type: ignore[no-any-return]
 
     @property
@@ -380,9 +397,7 @@ class RegistryCacheManager:
         # parsing builds tens of thousands of containers at a large plugin set; none can be
         # garbage, so the cyclic collector is held off meanwhile (it ran ~40 times per
         # load at 2000 plugins), then left as it was
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with CollectorHeld():
             try:
                 doc = _fileio.read_document(path, lazy=True)
             except _fileio.StaleFormat as exc:
@@ -436,9 +451,6 @@ class RegistryCacheManager:
                     exc,
                 )
                 return None
-        finally:
-            if collecting:
-                gc.enable()
         logger.debug(
             "registry %s: loaded %d keys from %s", self.config.name, len(state.items), path
         )

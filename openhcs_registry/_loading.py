@@ -15,10 +15,8 @@ again are those called on every start (nothing new to write).
 
 from __future__ import annotations
 
-import gc
-
 from . import _environment
-from ._cache import RegistryCacheManager
+from ._cache import CollectorHeld, RegistryCacheManager
 from ._flight import RegistryDiscoveryError, wait_for
 from ._log import get_logger
 
@@ -35,27 +33,6 @@ logger = get_logger("openhcs_registry")
 
 #: The flight key of a registry's discovery (entries are the keys of their resolutions).
 DISCOVERY = "discovery"
-
-
-class CollectorHeld:
-    """The cyclic collector held off meanwhile, then set back as it was.
-
-    For the engine's own work: reading a document and answering from it, an incremental
-    answer, and after a full discovery's plugin code (imports, hook calls: run with the
-    collector as the application set it) the records, the merge and the document written.
-    What that builds is live or freed by reference count, never cyclic garbage, so a
-    collection then would only traverse it, and every object of the process with it.
-    """
-
-    __slots__ = ("collecting",)
-
-    def __enter__(self) -> None:
-        self.collecting = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.collecting:
-            gc.enable()
 
 
 def ensure(registry: LazyDiscoveryDict[Any]) -> Snapshot:

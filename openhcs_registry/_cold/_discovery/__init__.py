@@ -33,9 +33,9 @@ passes each step's result to the next and assembles the :class:`~..._snapshot.Sn
 
 from __future__ import annotations
 
+from ..._cache import CollectorHeld
 from ..._config import RegistryConfig
 from ..._diagnostics import reentry_count
-from ..._loading import CollectorHeld
 from ..._snapshot import Snapshot
 from .. import _inputs
 from .._records import PluginRecord
