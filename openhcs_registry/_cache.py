@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 12  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 13  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
@@ -48,6 +48,8 @@ CACHE_VERSION = 12  # 2: checksummed; 3: import-free checksum; 4: per-plugin inp
 #                       edit's path needs without parsing it (reads: pack)
 #                   12: the interpreter named by the stat of its binary, not its real path
 #                       (_environment.interpreter_identity)
+#                   13: the start-up files (.pth, sitecustomize) in the environment section
+#                       (_cold._startup)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -761,6 +763,8 @@ def _checked_env(
     env = env_section(doc)
     if env.get("interpreter") != snap.header:
         raise CacheInvalid("another interpreter or virtual environment")
+    startup = _list(env.get("startup"), "startup")
+    _check_startup(startup, snap)
     recorded = _obj(env.get("settings"), "settings")
     _check_switches(recorded)
     snap = snapshot()  # (a full settings check may have begun a new look)
@@ -803,6 +807,7 @@ def _checked_env(
     try:
         _check_search_path(rows, entries, racy_ns)
     except CacheChanged as exc:
+        _check_startup_listed(startup, rows, entries, snap, racy_ns)
         if not kept:
             _settings_hold(recorded)
         # (the declarations' stats are in this look already when their stamp was taken)
@@ -824,6 +829,42 @@ def _checked_env(
     if type(raw) is bytes:
         _env_checked = (snap, raw, racy_ns, env, not exact)
     return snap
+
+
+def _check_startup(rows: list[Any], snap: _EnvSnapshot) -> None:
+    """The start-up files (``.pth`` files, the modules their import lines name,
+    ``sitecustomize``) have their recorded stats.  What they ran decides what any import
+    finds (:mod:`._cold._startup`): a change is a full rediscovery, not a plugin's."""
+    if not rows:
+        return
+    for rec in rows:
+        _sig_record(rec, 0, "start-up")
+    paths = [rec[0] for rec in rows]
+    sigs = signatures(paths)
+    snap.keep(paths, sigs)  # (a writer of this look records the same stats)
+    if hash(tuple(sigs)) != fold_rows(rows):
+        raise CacheInvalid("a start-up file (.pth, sitecustomize) changed")
+
+
+def _check_startup_listed(
+    startup: list[Any], rows: list[Any], entries: list[str], snap: _EnvSnapshot, racy_ns: int
+) -> None:
+    """No start-up file appeared in or went from a ``sys.path`` folder whose listing may
+    have moved (cold: a folder changed, most likely an install or a removal, which the
+    start-up files' own stats cannot show)."""
+    stat = snap.stat
+    moved = []
+    for entry, rec in zip(entries, rows, strict=False):
+        now = stat(entry)  # (rows are shape-checked: _check_search_path raised a change)
+        if not (now is None if rec[1] is None else now == rec[1:5] and rec[1] < racy_ns):
+            moved.append(entry)
+    if not moved:
+        return
+    from ._cold._startup import startup_changed
+
+    changed = startup_changed([rec[0] for rec in startup], moved, snap.listing)
+    if changed is not None:
+        raise CacheInvalid(f"start-up file {changed} appeared or went")
 
 
 def _new_distributions(dists: dict[str, Any], snap: _EnvSnapshot) -> dict[str, list[str]] | None:
@@ -1329,8 +1370,11 @@ def _recorded_entries(rows: list[Any], entries: list[str], launch: dict[str, Any
         if shadowing:
             shown = ", ".join(sorted(shadowing)[:3])
             raise CacheInvalid(f"sys.path gained {entry}, which provides {shown}")
-        if any(n.endswith((".dist-info", ".egg-info")) for n in os.listdir(entry)):
+        listed = os.listdir(entry)
+        if any(n.endswith((".dist-info", ".egg-info")) for n in listed):
             raise CacheInvalid(f"sys.path gained {entry}, which holds distributions")
+        if any(n.endswith(".pth") for n in listed):  # (a site folder, added at start-up)
+            raise CacheInvalid(f"sys.path gained {entry}, which holds .pth files")
     if at != len(recorded):
         raise CacheInvalid("sys.path changed")
     return kept

@@ -97,6 +97,10 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # optional dependency appearing / disappearing
     "opt_toggle": (6, (4,)),  # p1, p2, cwd0, site-packages
     "pth_toggle": (3, ()),
+    # an editable install by a meta path finder (setuptools' flat-layout mode): a ``.pth``
+    # whose import line installs a finder that maps the optional dependency to a folder
+    # outside ``sys.path``; toggled, or the finder module rewritten to map it or not
+    "finder": (3, (2,)),
     # real pip operations (a minority: ~0.7 s each)
     "pip_install": (3, (3, 1024)),  # plugin dist, variant (install or upgrade)
     "pip_uninstall": (2, (3,)),
@@ -197,6 +201,34 @@ def module_source(spec: str, opt: str, variant: int, *, hook: bool) -> str:
     elif mode == 3:
         lines.append("raise SystemExit('no display')")
     return "\n".join(lines) + "\n"
+
+
+def editable_finder(mapping: str) -> str:
+    """A meta path finder module as setuptools writes for a flat-layout editable install
+    (``__editable___<name>_finder.py``): top-level names mapped to folders, found by a
+    finder appended to ``sys.meta_path`` by the ``.pth`` file's import line."""
+    return textwrap.dedent(f"""\
+        import sys
+        from importlib.util import spec_from_file_location
+
+        MAPPING = {{{mapping}}}
+
+
+        class _EditableFinder:
+            @classmethod
+            def find_spec(cls, fullname, path=None, target=None):
+                folder = MAPPING.get(fullname)
+                if folder is None:
+                    return None
+                return spec_from_file_location(
+                    fullname, folder + "/__init__.py", submodule_search_locations=[folder]
+                )
+
+
+        def install():
+            if _EditableFinder not in sys.meta_path:
+                sys.meta_path.append(_EditableFinder)
+        """)
 
 
 def package_init(impl: str = "impl") -> str:
@@ -660,6 +692,24 @@ class ModelWorld:
     def op_pth_toggle(self) -> None:
         pth = self.site / f"extra_{self.tag}.pth"
         self._remove(pth) if pth.exists() else self._edit(pth, f"{self.extra}\n")
+
+    def op_finder(self, what: int) -> None:
+        """Toggle the finder (its ``.pth`` and module), or (*what* 1, if it is there) rewrite
+        its module in place to map the optional dependency, or not (``.pth`` untouched)."""
+        pth = self.site / f"__editable__.optf_{self.tag}-1.0.pth"
+        module = self.site / f"__editable___optf_{self.tag}_finder.py"
+        target = self.root / "optsrc" / self.opt
+        if not (target / "__init__.py").exists():
+            self._write(target / "__init__.py", "")
+        if what and module.exists():
+            mapped = f"{self.opt!r}: {str(target)!r}" in module.read_text()
+            self._edit(module, editable_finder("" if mapped else f"{self.opt!r}: {str(target)!r}"))
+        elif pth.exists():
+            self._remove(pth)
+            self._remove(module)
+        else:
+            self._edit(module, editable_finder(f"{self.opt!r}: {str(target)!r}"))
+            self._edit(pth, f"import {module.stem}; {module.stem}.install()\n")
 
     def op_pip_install(self, dist: int, variant: int) -> None:
         version = self.installed.get(dist, 0) + 1

@@ -718,7 +718,15 @@ def test_registries_of_one_environment_share_the_env_section_bytes(
     assert _both(first, second) == {"1": ["fresh", ["one"]], "2": ["fresh", ["two"]]}
     assert _env_bytes(first.cache_file) == _env_bytes(second.cache_file)
     env = json.loads(_env_bytes(first.cache_file))
-    assert set(env) == {"interpreter", "settings", "path", "dists", "dstamp", "switched"}
+    assert set(env) == {
+        "interpreter",
+        "settings",
+        "path",
+        "dists",
+        "dstamp",
+        "switched",
+        "startup",
+    }
     assert _both(first, second) == {"1": ["cache", ["one"]], "2": ["cache", ["two"]]}
 
 

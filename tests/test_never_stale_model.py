@@ -240,6 +240,14 @@ PINNED: dict[str, list[Op]] = {
     # alone were reused with their old keys after chi changed (found by a unit test while
     # the recorder was reworked; the model had no such shape before CHAIN_FIRST)
     "helper_of_a_helper_imported_first_by_the_importer": [("chain_edit", 5)],
+    # a plugin try-imports the optional dependency in its hook (variant 21: then offers a
+    # key); a flat-layout editable install of it adds only a ``.pth`` and a finder module to
+    # site-packages, no module of that name, and ``sys.path`` stays as it was: the recorded
+    # absence held, and the plugin's record was reused without the key (found by a
+    # stranger's check, 2026-12-07); then the finder removed, and rewritten in place
+    "editable_finder_provides_an_optional_dependency": [("pip_install", 0, 21), ("finder", 0)],
+    "editable_finder_removed": [("finder", 0), ("pip_install", 0, 21), ("finder", 0)],
+    "editable_finder_module_rewritten": [("pip_install", 0, 21), ("finder", 0), ("finder", 1)],
 }
 
 

@@ -261,10 +261,10 @@ import gc, json
 from {spec} import REGISTRY
 keys = sorted(REGISTRY)
 gc.collect()
-rows = sum(
+rows = sum(  # (file rows of the world's plugins: the start-up files' rows are the look's)
     1 for o in gc.get_objects()
     if type(o) is list and len(o) >= 5 and type(o[0]) is str and o[0].endswith(".py")
-    and type(o[1]) is int
+    and type(o[1]) is int and o[0].startswith({root!r})
 )
 infos = {{key: REGISTRY.info(key) for key in keys}}  # (parses the cold part: after the count)
 print(json.dumps({{"source": REGISTRY.source, "infos": infos, "rows": rows}}))
@@ -279,7 +279,7 @@ def test_the_path_keeps_no_parsed_document_and_provenance_reads_as_fresh(world: 
     many(world)
     prime(world)
     plugin(world, 0, "k0", extra="# edited\n")
-    code = _CAPTURE + _AFTERMATH.format(spec=world.spec).replace(
+    code = _CAPTURE + _AFTERMATH.format(spec=world.spec, root=str(world.root)).replace(
         '"rows": rows',
         '"rows": rows, "unchanged": any("answer unchanged after" in m for m in SEEN)',
     )
@@ -287,7 +287,8 @@ def test_the_path_keeps_no_parsed_document_and_provenance_reads_as_fresh(world: 
     assert got["source"] == "fresh" and got["unchanged"] is True, got
     assert got["rows"] == 0, got
     full = run_python(
-        _AFTERMATH.format(spec=world.spec), world.env(OPENHCS_DISABLE_REGISTRY_CACHE="1")
+        _AFTERMATH.format(spec=world.spec, root=str(world.root)),
+        world.env(OPENHCS_DISABLE_REGISTRY_CACHE="1"),
     )
     assert full["source"] == "fresh"
     # (the source aside: "cache" for an answer read from a document, "fresh" for a discovery)

@@ -261,7 +261,9 @@ def environment_section(
     :func:`.._cache._checked_env`).
     """
     section = {
-        "interpreter": {k: v for k, v in env.items() if k not in ("path", "listings", "names")},
+        "interpreter": {
+            k: v for k, v in env.items() if k not in ("path", "listings", "names", "startup")
+        },
         "settings": recorded_settings,
         "path": [
             [entry, *(value or _NOSIG), listing]
@@ -271,6 +273,7 @@ def environment_section(
         ],
         "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
         "dstamp": fold_distributions(distributions),
+        "startup": env.get("startup", []),
     }
     known = settings.switched_distributions()
     if known is None:

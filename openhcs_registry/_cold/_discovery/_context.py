@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 
+from ..._cache import _NOSIG
 from ..._config import RegistryConfig
 from ..._diagnostics import (
     PluginFailure,
@@ -28,6 +29,7 @@ from ..._diagnostics import (
 from ..._environment import environment_fingerprint, file_stat, snapshot
 from ..._log import get_logger
 from .._records import PluginRecord
+from .._startup import startup_files
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -205,8 +207,10 @@ def look_at_environment(
     found_names: dict[str, set[str]] = {}
     names = {}
     listings = []
+    seen = []
     for entry, _sig in env["path"]:
         found = snap.listing(entry)
+        seen.append((entry, found))
         listings.append(snap.checksum(entry))  # (a zip archive: summed by content)
         provided = snap.names(entry)
         if found is None or provided is None:
@@ -214,4 +218,8 @@ def look_at_environment(
         listed[entry] = found
         found_names[entry] = provided
         names[entry] = sorted(provided)  # what an install changes
-    return {**env, "listings": listings, "names": names}, listed, found_names, stat
+    # what start-up ran (.pth files, the modules they import): taken after the listings,
+    # as the files of this look are (a file added meanwhile is a change afterwards)
+    startup = [[path, *(stat(path) or _NOSIG)] for path in startup_files(seen)]
+    environment = {**env, "listings": listings, "names": names, "startup": startup}
+    return environment, listed, found_names, stat
