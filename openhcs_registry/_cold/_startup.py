@@ -13,7 +13,8 @@ holds the same names.  ``sitecustomize`` and ``usercustomize`` may do the same.
 
 So the *start-up files* are inputs of the whole document: every ``.pth`` file and
 ``sitecustomize``/``usercustomize`` entry in the recorded ``sys.path`` folders, and the
-files of the modules the ``.pth`` import lines name and of those two modules as imported.
+files of the modules the ``.pth`` import lines name and of those two modules as imported
+(but the standard library's, which the interpreter in the header stands for).
 The environment section records their paths and stats; the warm check folds their stats
 (a file edited or removed in place) and, when a ``sys.path`` folder's listing moved, looks
 for start-up files that appeared or went (:func:`startup_changed`).  Any such change is a
@@ -29,6 +30,8 @@ from __future__ import annotations
 import os
 import re
 import sys
+
+from ._inputs import _in_stdlib
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,7 +68,9 @@ def startup_files(listed: Iterable[tuple[str, list[str] | None]]) -> list[str]:
     for name in sorted(modules):
         file = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(file, str):
-            paths.append(os.path.abspath(file))
+            file = os.path.abspath(file)
+            if not _in_stdlib(file):  # (the interpreter, in the header, stands for it)
+                paths.append(file)
     return list(dict.fromkeys(paths))
 
 
