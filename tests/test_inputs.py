@@ -443,3 +443,42 @@ def test_the_standard_library_is_what_sysconfig_says_without_importing_it() -> N
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_distribution_lookups_record_the_metadata_folders_they_read(
+    site: tuple[Path, str],
+) -> None:
+    """``importlib.metadata`` asks every ``sys.meta_path`` finder for distributions: the
+    recorder notes what each look-up reads (a scan: every folder and declaration; one
+    name: that distribution's metadata, and the folders before the one holding it)."""
+    folder, tag = site
+    info = folder / f"dep_{tag}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: dep-{tag}\nVersion: 1.0\n")
+    (folder / f"byname_{tag}.py").write_text(
+        "from importlib.metadata import version, PackageNotFoundError\n"
+        f"VERSION = version('Dep.{tag.upper()}')\n"  # (compared as normalized names)
+        f"try:\n    version('absent-{tag}')\nexcept PackageNotFoundError:\n    pass\n"
+    )
+    (folder / f"scan_{tag}.py").write_text(
+        f"from importlib.metadata import entry_points\nFOUND = entry_points(group='g_{tag}')\n"
+    )
+    found = Inputs()
+    assert import_module(f"byname_{tag}", found).VERSION == "1.0"
+    # the distribution found: its folder and its version's file, not the site folder...
+    assert str(info) in found.dirs and str(info / "METADATA") in found.files
+    # ...but the one looked for in vain: every folder it could appear in, the site folder
+    # among them
+    assert str(folder) in found.dirs
+    scan = Inputs()
+    import_module(f"scan_{tag}", scan)
+    assert str(folder) in scan.dirs
+    assert scan.files[str(info / "entry_points.txt")] is None  # (none yet: one may appear)
+    assert not any(path.startswith(_inputs._STDLIB) for path in [*scan.dirs, *found.dirs])
+
+    only = Inputs()  # a name found, and nothing missed: the site folder is not an input
+    (folder / f"only_{tag}.py").write_text(
+        f"from importlib.metadata import version\nV = version('dep-{tag}')\n"
+    )
+    import_module(f"only_{tag}", only)
+    assert str(info) in only.dirs and str(folder) not in only.dirs

@@ -950,3 +950,84 @@ def test_12_a_relative_sys_path_entry_is_read_in_the_launch_folder(
     (with_dep / "relsite" / f"{dep}.py").write_text("")
     assert warm_equals_fresh_here(with_dep)["keys"] == ["opt"]
     assert warm_equals_fresh_here(first)["keys"] == []
+
+
+def _metadata_reader(world: World) -> None:
+    """A plugin that gathers its classes from the entry points of its own group (a plugin
+    of plugins), and one that picks its key by the installed version of a distribution
+    (``importlib.metadata``): neither imports what decides its answer."""
+    world.write_spec()
+    world.install(
+        "gatherer",
+        f"gather_{world.tag}",
+        f"""
+from importlib.metadata import entry_points
+from openhcs_registry import hookimpl
+
+@hookimpl
+def provide_things():
+    return [ep.load() for ep in entry_points(group="sub_{world.tag}")]
+""",
+    )
+    world.install(
+        "versioned",
+        f"versioned_{world.tag}",
+        f"""
+from importlib.metadata import PackageNotFoundError, version
+from openhcs_registry import hookimpl
+from {world.spec} import Thing
+
+try:
+    KEY = "dep" + version("dep-{world.tag}").replace(".", "")
+except PackageNotFoundError:
+    KEY = "nodep"
+
+class Versioned(Thing):
+    kind = KEY
+
+@hookimpl
+def provide_things():
+    return [Versioned]
+""",
+    )
+
+
+def test_22_a_distribution_installed_for_a_plugin_that_reads_entry_points(world: World) -> None:
+    _metadata_reader(world)
+    prime(world)
+    assert observe(world)["keys"] == ["nodep"]
+    # another distribution declares a class in the gatherer's own group
+    for letter in "xy":  # (two modules: a class registers where its module is imported)
+        world.write(
+            f"sub{letter}_{world.tag}.py",
+            f"from {world.spec} import Thing\n\n"
+            f"class Sub{letter.upper()}(Thing):\n    kind = 'sub{letter}'\n",
+        )
+    world.add_dist_info("subx", "1.0", {"x": f"subx_{world.tag}:SubX"}, group=f"sub_{world.tag}")
+    assert warm_equals_fresh(world)["keys"] == ["nodep", "subx"]
+    assert observe(world)["source"] == "cache"
+    # its declaration edited in place (the other class, a file of the same size), then
+    # the distribution removed
+    info = world.site / "subx-1.0.dist-info" / "entry_points.txt"
+    info.write_text(info.read_text().replace(f"subx_{world.tag}:SubX", f"suby_{world.tag}:SubY"))
+    assert warm_equals_fresh(world)["keys"] == ["nodep", "suby"]
+    world.uninstall("subx")
+    assert warm_equals_fresh(world)["keys"] == ["nodep"]
+
+
+def test_22_a_distribution_installed_upgraded_removed_for_a_plugin_that_reads_its_version(
+    world: World,
+) -> None:
+    _metadata_reader(world)
+    prime(world)
+    world.add_dist_info(f"dep-{world.tag}", "1.0", {})
+    assert warm_equals_fresh(world)["keys"] == ["dep10"]
+    world.uninstall(f"dep-{world.tag}", "1.0")
+    world.add_dist_info(f"dep-{world.tag}", "2.0", {})
+    assert warm_equals_fresh(world)["keys"] == ["dep20"]
+    # the version edited in place (an editable install's metadata rewritten)
+    metadata = world.site / f"dep_{world.tag}-2.0.dist-info" / "METADATA"
+    metadata.write_text(metadata.read_text().replace("Version: 2.0", "Version: 2.1"))
+    assert warm_equals_fresh(world)["keys"] == ["dep21"]
+    world.uninstall(f"dep-{world.tag}", "2.0")
+    assert warm_equals_fresh(world)["keys"] == ["nodep"]

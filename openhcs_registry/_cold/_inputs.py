@@ -22,6 +22,7 @@ import _thread
 import builtins
 import importlib
 import os
+import re
 import sys
 
 from .._environment import names_in
@@ -322,8 +323,90 @@ class _Recorder:
                 chain.append((spec, own))
         return spec
 
+    def find_distributions(self, context: Any = None) -> Any:
+        """Note a look-up of installed distributions; find none (the finders after this one
+        answer).  ``importlib.metadata`` (and its backport) asks every ``sys.meta_path``
+        finder for them: ``entry_points()``, ``distributions()`` and
+        ``packages_distributions()`` with no name (a scan), ``version(name)``,
+        ``metadata(name)``, ``distribution(name)`` with one.  A plugin that gathers its
+        own plugins by entry point, or picks its keys by a version, reads the metadata
+        folders those calls read: see :func:`_note_distributions`."""
+        local = self.local
+        stack = getattr(local, "stack", None)
+        if stack and not getattr(local, "busy", False):
+            local.busy = True
+            try:
+                _note_distributions([*stack, *_loading_modules()], context)
+            finally:
+                local.busy = False
+        return iter(())
+
     def invalidate_caches(self) -> None:
         pass
+
+
+def _note_distributions(records: list[Inputs], context: Any) -> None:
+    """Note in *records* the metadata folders a look-up of distributions reads.
+
+    The folders of the context's path (``sys.path`` by default) are searched in order.
+    For a scan, every folder's listing (a distribution installed, removed or upgraded
+    there) and every metadata folder's ``entry_points.txt`` (edited in place).  For one
+    name, the metadata folders of that name in the first folder that has one, their
+    ``METADATA`` (or ``PKG-INFO``), and the listing of each folder before it (one of
+    that name may appear there first; every folder if there is none).  A folder of the
+    standard library is left out (the interpreter stands for it); a zip archive on the
+    path is recorded by its own stat.  ``METADATA`` of a scan's distributions is not
+    recorded (a version edited in place, without a reinstall, is not seen).
+    """
+    name = getattr(context, "name", None)
+    path = getattr(context, "path", None)
+    if path is None:
+        path = sys.path
+    wanted = None if not isinstance(name, str) else _dist_key(name)
+    for folder in list(path):
+        if not isinstance(folder, str):
+            continue
+        folder = os.path.abspath(folder or os.curdir)
+        if _in_stdlib(folder + os.sep):
+            continue
+        try:
+            listed = os.listdir(folder)
+        except (OSError, ValueError):
+            if os.path.isfile(folder):  # a zip archive: its metadata is inside
+                for inputs in records:
+                    inputs.add_file(folder)
+            continue
+        metas = sorted(e for e in listed if e.lower().endswith((".dist-info", ".egg-info")))
+        if wanted is not None:
+            metas = [meta for meta in metas if _dist_name(meta) == wanted]
+            if metas:
+                for inputs in records:
+                    for meta in metas:
+                        inputs.add_dir(os.path.join(folder, meta))
+                        inputs.add_file(os.path.join(folder, meta, _metadata_file(meta)))
+                return
+        for inputs in records:
+            inputs.add_dir(folder)
+            if wanted is None:
+                for meta in metas:
+                    inputs.add_file(os.path.join(folder, meta, "entry_points.txt"))
+
+
+def _dist_key(name: str) -> str:
+    """A distribution name as ``importlib.metadata`` compares them (PEP 503, underscores)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _dist_name(meta: str) -> str:
+    """The :func:`_dist_key` of metadata folder *meta* (``name-version.dist-info``, or
+    ``name.egg-info`` as a development install writes it)."""
+    stem = meta.rpartition(".")[0]
+    return _dist_key(stem.partition("-")[0])
+
+
+def _metadata_file(meta: str) -> str:
+    """The file holding a metadata folder's name and version."""
+    return "METADATA" if meta.lower().endswith(".dist-info") else "PKG-INFO"
 
 
 def _find_after(me: Any, fullname: str, path: Any, target: Any) -> Any:
