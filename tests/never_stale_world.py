@@ -67,6 +67,13 @@ STATIC = 16
 CHAIN_FIRST = (0, STATIC - 1)
 CHAIN_KEYED = (7, 8)
 
+#: The static plugin that also returns the classes declared in its own group's ``_sub``
+#: entry points (``importlib.metadata.entry_points``: a plugin of plugins; see the
+#: operation ``pip_sub``), and the one whose key ends in the version of the ``optdep``
+#: distribution, if installed (``importlib.metadata.version``; ``pip_optdep``).
+GATHERING = 3
+VERSIONED = 5
+
 #: name -> (relative weight in a campaign, ranges of the integer arguments)
 OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # discovery package modules: write (add or edit) / remove / rename, in p1 or p2
@@ -106,6 +113,8 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     "pip_uninstall": (2, (3,)),
     "pip_editable": (2, ()),  # install / uninstall the editable wheel
     "pip_optdep": (1, ()),  # install / uninstall a wheel providing the optional dependency
+    # install or upgrade (0) / uninstall (1) a wheel declaring a class in GATHERING's group
+    "pip_sub": (2, (2,)),
     # a helper module in another top-level package, imported by plugins (import-time classes)
     "helper_write": (4, (3, 1024)),  # p1, p2, cwd0; variant
     "helper_remove": (2, (3,)),
@@ -440,6 +449,8 @@ class ModelWorld:
         self.installed: dict[int, int] = {}  # plugin dist -> installed version
         self.editable = False
         self.optdep = False
+        self.optdep_installs = 0
+        self.sub = 0  # the version of sub-plugin installed (0: none)
         self.previous: list[tuple[Path, bytes | None, tuple[int, int] | None]] = []
         self.ops: list[Op] = []
         self.cache_hits = 0
@@ -453,16 +464,26 @@ class ModelWorld:
     def _static(self, i: int, prefix: str) -> str:
         """Static plugin *i*: one class keyed ``<prefix><i>`` (same size for s and t); the
         helper chain's plugins import it (see :data:`CHAIN_FIRST`)."""
-        head = key = ""
+        head = key = more = ""
         if i in CHAIN_FIRST:
             head = f"import chm_{self.tag}  # noqa\nimport chs_{self.tag}  # noqa\n"
         elif i in CHAIN_KEYED:
             head, key = f"from chs_{self.tag} import KEY as CHAIN\n", " + CHAIN"
+        elif i == GATHERING:
+            head = "from importlib.metadata import entry_points\n"
+            more = f", *(ep.load() for ep in entry_points(group='{self.group}_sub'))"
+        elif i == VERSIONED:
+            head = (
+                "from importlib.metadata import PackageNotFoundError, version\n"
+                "try:\n    DEP = version('optdep').replace('.', '')\n"
+                "except PackageNotFoundError:\n    DEP = ''\n"
+            )
+            key = " + DEP"
         return (
             f"{head}from openhcs_registry import hookimpl\n"
             f"from {self.spec} import Thing\n\n"
             f"class S{i}(Thing):\n    kind = '{prefix}{i}'{key}\n\n"
-            f"@hookimpl\ndef provide_things():\n    return [S{i}]\n"
+            f"@hookimpl\ndef provide_things():\n    return [S{i}{more}]\n"
         )
 
     def _discovery(self, variant: int) -> str:
@@ -748,8 +769,26 @@ class ModelWorld:
             self._pip("uninstall", "-y", "optdep")
         else:
             files = {f"{self.opt}/__init__.py": ""}
-            self._install(build_wheel(self.wheels, "optdep", "1.0", files, ""))
+            self.optdep_installs += 1  # (each install another version: VERSIONED's key)
+            version = f"{self.optdep_installs}.0"
+            self._install(build_wheel(self.wheels, "optdep", version, files, ""))
         self.optdep = not self.optdep
+        self.previous = []
+
+    def op_pip_sub(self, what: int) -> None:
+        if what:
+            if self.sub:
+                self._pip("uninstall", "-y", "sub-plugin")
+                self.sub = 0
+        else:
+            self.sub += 1
+            module = f"sb_{self.tag}"
+            files = {
+                f"{module}.py": f"from {self.spec} import Thing\n\n"
+                f"class SB(Thing):\n    kind = 'sb{self.sub}'\n"
+            }
+            eps = f"[{self.group}_sub]\nsb = {module}:SB\n"
+            self._install(build_wheel(self.wheels, "sub-plugin", f"{self.sub}.0", files, eps))
         self.previous = []
 
     def op_helper_write(self, where: int, variant: int) -> None:
@@ -875,7 +914,7 @@ class ModelWorld:
             f"PYTHONPATH order {self.order}, cwd{self.cwd}, launch {self.launch}, "
             f"no_gpu={self.no_gpu}, "
             f"no_entry_points={self.no_entry_points}, installed={self.installed}, "
-            f"editable={self.editable}, optdep={self.optdep}"
+            f"editable={self.editable}, optdep={self.optdep}, sub={self.sub}"
         )
 
     def close(self) -> None:

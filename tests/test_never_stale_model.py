@@ -248,6 +248,20 @@ PINNED: dict[str, list[Op]] = {
     "editable_finder_provides_an_optional_dependency": [("pip_install", 0, 21), ("finder", 0)],
     "editable_finder_removed": [("finder", 0), ("pip_install", 0, 21), ("finder", 0)],
     "editable_finder_module_rewritten": [("pip_install", 0, 21), ("finder", 0), ("finder", 1)],
+    # plugins that read installed metadata, not modules (importlib.metadata): GATHERING
+    # returns the classes its ``_sub`` group declares, VERSIONED's key ends in the version
+    # of ``optdep``; an install, upgrade or removal of those distributions left their
+    # records reused (a stranger's check, 2026-12-07, then these operations)
+    "distribution_declaring_in_a_gathering_plugins_group": [
+        ("pip_sub", 0),
+        ("pip_sub", 0),
+        ("pip_sub", 1),
+    ],
+    "distribution_whose_version_a_plugin_reads": [
+        ("pip_optdep",),
+        ("pip_optdep",),
+        ("pip_optdep",),
+    ],
 }
 
 
