@@ -855,7 +855,8 @@ def _check_startup_listed(
     stat = snap.stat
     moved = []
     for entry, rec in zip(entries, rows, strict=False):
-        now = stat(entry)  # (rows are shape-checked: _check_search_path raised a change)
+        _sig_record(rec, 1, "sys.path")  # (those after the change were not checked yet)
+        now = stat(entry)
         if not (now is None if rec[1] is None else now == rec[1:5] and rec[1] < racy_ns):
             moved.append(entry)
     if not moved:
