@@ -848,6 +848,11 @@ def ensure_private_dir(folder: StrPath) -> None:
     try:
         st = os.stat(folder)
     except FileNotFoundError:
+        # (makedirs gives the mode to the last folder only: the default folder's ``cache``
+        # above its environment's folder is ours too)
+        parent = os.path.dirname(os.path.abspath(folder))
+        if not os.path.isdir(parent):
+            os.makedirs(parent, mode=0o700, exist_ok=True)
         os.makedirs(folder, mode=0o700, exist_ok=True)
         st = os.stat(folder)
     if not stat.S_ISDIR(st.st_mode):

@@ -1,7 +1,9 @@
 """Where caches live.
 
-The folder is ``platformdirs.user_data_dir("openhcs")/cache`` (``~/.local/share/openhcs/cache``
-on Linux, as the OpenHCS documentation tells users), unless ``OPENHCS_CACHE_DIR`` names another.
+The folder is ``platformdirs.user_data_dir("openhcs")/cache/<environment>``
+(``~/.local/share/openhcs/cache/<environment>`` on Linux, under the folder the OpenHCS
+documentation tells users; one subfolder per Python environment, :func:`environment_folder`),
+unless ``OPENHCS_CACHE_DIR`` names another, used as it is.
 platformdirs is imported only when its answer is not the plain XDG rule, so an ordinary Linux
 process does not pay its import on every start.
 
@@ -56,7 +58,14 @@ def get_openhcs_cache_dir() -> Path:
 
 def cache_folder() -> str:
     """:func:`get_openhcs_cache_dir` as a string (what the engine itself uses), worked out
-    from the variables on every call: a string join is as cheap as a memo's lookup."""
+    from the variables on every call: a string join is as cheap as a memo's lookup.
+
+    The default folder holds one subfolder per Python environment
+    (:func:`environment_folder`): every cache describes one environment, and two of them
+    sharing one file would each rebuild it at every start of the other (a project's venv
+    and the one a command-line tool was installed into, conda environments used in turn).
+    A folder named by ``OPENHCS_CACHE_DIR`` is used as it is.
+    """
     override = os.environ.get(settings.CACHE_DIR_ENV)
     if override:
         return os.path.expanduser(override) if override.startswith("~") else override
@@ -65,7 +74,34 @@ def cache_folder() -> str:
         import platformdirs
 
         data_dir = platformdirs.user_data_dir(APP_NAME, appauthor=False)
-    return os.path.join(data_dir, "cache")
+    return os.path.join(data_dir, "cache", environment_folder())
+
+
+#: ``(sys.prefix, its folder name)`` as last worked out (see :func:`environment_folder`).
+_environment_name: tuple[str, str] | None = None
+
+
+def environment_folder() -> str:
+    """The name of this Python environment's subfolder of the default cache folder.
+
+    ``<prefix's last part>-<cache tag>-<digest of sys.prefix>``, e.g.
+    ``venv-cpython-311-04c1e9d2a7``: readable, and one per environment (the prefix) and
+    interpreter kind (the tag: two Python versions may share a prefix).  The digest is
+    ``hash`` of the prefix's bytes as an integer, which Python does not randomise (as
+    ``_fileio.checksum``), so every process of one environment names the same folder.
+    """
+    global _environment_name
+    prefix = sys.prefix
+    memo = _environment_name
+    if memo is not None and memo[0] == prefix:
+        return memo[1]
+    base = os.path.basename(prefix.rstrip(os.sep)) or "root"
+    base = "".join(c if c.isalnum() or c in "._-" else "_" for c in base)[:40].lstrip(".")
+    tag = getattr(sys.implementation, "cache_tag", None) or "python"
+    digest = hash(int.from_bytes(os.fsencode(prefix), "little")) & 0xFF_FFFF_FFFF
+    name = f"{base or 'env'}-{tag}-{digest:010x}"
+    _environment_name = (prefix, name)
+    return name
 
 
 def cache_file(file_name: str) -> str:

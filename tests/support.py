@@ -237,11 +237,16 @@ def run_many(world: World, code: str, count: int, timeout: float = 120) -> list[
 
 
 def run_python(
-    code: str, env: dict[str, str], timeout: float = 120, cwd: Path | None = None
+    code: str,
+    env: dict[str, str],
+    timeout: float = 120,
+    cwd: Path | None = None,
+    python: str = sys.executable,
 ) -> Any:
-    """Run *code* with sys.executable and return its last stdout line parsed as JSON."""
+    """Run *code* with *python* (this interpreter by default) and return its last stdout
+    line parsed as JSON."""
     proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [python, "-c", textwrap.dedent(code)],
         env=env,
         capture_output=True,
         text=True,

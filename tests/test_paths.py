@@ -5,21 +5,49 @@ platformdirs import on an ordinary warm start.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from support import run_python
 
 from openhcs_registry import get_openhcs_cache_dir
+from openhcs_registry._paths import environment_folder
 
 
 # -- location --------------------------------------------------------------------------------
 def test_default_location_is_xdg_user_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("OPENHCS_CACHE_DIR")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert get_openhcs_cache_dir() == tmp_path / "xdg" / "openhcs" / "cache"
+    # one folder per Python environment, named after it
+    env = environment_folder()
+    assert get_openhcs_cache_dir() == tmp_path / "xdg" / "openhcs" / "cache" / env
+    tag = sys.implementation.cache_tag
+    assert env.startswith(f"{Path(sys.prefix).name.lstrip('.')}-{tag}-"), env
     monkeypatch.setenv("OPENHCS_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert get_openhcs_cache_dir() == tmp_path / "elsewhere"
+    assert get_openhcs_cache_dir() == tmp_path / "elsewhere"  # (named: used as it is)
+
+
+def test_environment_folders_differ_by_prefix_and_are_stable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = set()
+    for prefix in ("/opt/envs/a", "/opt/envs/b", "/srv/a", "/", "/x/.venv", "/x/wé ird:name"):
+        monkeypatch.setattr(sys, "prefix", prefix)
+        name = environment_folder()
+        assert name == environment_folder()  # (the memo's answer is the one worked out)
+        assert os.sep not in name and not name.startswith(".") and len(name) < 80
+        names.add(name)
+    assert len(names) == 6
+    monkeypatch.setattr(sys, "prefix", "/opt/envs/a")
+    in_another_process = run_python(
+        "import json, sys; sys.prefix = '/opt/envs/a'\n"
+        "from openhcs_registry._paths import environment_folder\n"
+        "print(json.dumps(environment_folder()))",
+        dict(os.environ),
+    )
+    assert in_another_process == environment_folder()  # (hash of an int: not randomised)
 
 
 @pytest.mark.parametrize(
@@ -49,6 +77,7 @@ def test_cache_dir_agrees_with_platformdirs(
         expected = Path(platformdirs.user_data_dir("openhcs", appauthor=False)) / "cache"
     except RuntimeError:  # platformdirs refuses some relative HOMEs; then so may we
         return
+    expected /= environment_folder()
     assert get_openhcs_cache_dir() == expected
 
 
@@ -63,5 +92,40 @@ def test_default_folder_warm_start_does_not_import_platformdirs(tmp_path: Path) 
         print(json.dumps(["platformdirs" in sys.modules, sorted({r.source for r in regs.values()})]))
     """
     run_python(code, env)
-    assert (tmp_path / "xdg" / "openhcs" / "cache" / "zmq_server_registry.json").exists()
+    folder = tmp_path / "xdg" / "openhcs" / "cache" / environment_folder()
+    assert (folder / "zmq_server_registry.json").exists()
     assert run_python(code, env) == [False, ["cache"]]
+    # the folders created for it are private
+    assert (folder.stat().st_mode & 0o777, folder.parent.stat().st_mode & 0o777) == (0o700, 0o700)
+
+
+def test_two_environments_used_in_turn_keep_their_own_caches(tmp_path: Path) -> None:
+    """A project's venv and another one (a tool's, a second conda environment) with the
+    default folder: each start of one left the other's caches as they were, so both start
+    warm; one shared file was rebuilt at every switch."""
+    from never_stale_world import outer_site_folders
+
+    other = tmp_path / "other-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(other)], check=True)
+    python = str(other / "bin" / "python")
+    purelib = run_python(
+        "import json, sysconfig; print(json.dumps(sysconfig.get_paths()['purelib']))",
+        {},
+        python=python,
+    )
+    lines = "; ".join(f"site.addsitedir({p!r})" for p in outer_site_folders())
+    (Path(purelib) / "_outer.pth").write_text(f"import site; {lines}\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    code = """
+        import json
+        from openhcs_hookspecs import STORAGE_BACKENDS as S
+        from openhcs_registry._paths import environment_folder
+        print(json.dumps([sorted(S), S.source, environment_folder()]))
+    """
+    starts = [run_python(code, env, python=p) for p in (sys.executable, python) * 3]
+    assert [source for _keys, source, _folder in starts] == ["fresh"] * 2 + ["cache"] * 4
+    assert starts[0][0] == starts[1][0]  # (the same plugins, reached from either)
+    assert starts[0][2] != starts[1][2]
+    base = tmp_path / "xdg" / "openhcs" / "cache"
+    assert sorted(p.name for p in base.iterdir()) == sorted([starts[0][2], starts[1][2]])
