@@ -85,7 +85,7 @@ def environment_folder() -> str:
     """The name of this Python environment's subfolder of the default cache folder.
 
     ``<prefix's last part>-<cache tag>-<digest of sys.prefix>``, e.g.
-    ``venv-cpython-311-04c1e9d2a7``: readable, and one per environment (the prefix) and
+    ``venv-cpython-311-1e3c04c1e9d2a7f0``: readable, and one per environment (the prefix) and
     interpreter kind (the tag: two Python versions may share a prefix).  The digest is
     ``hash`` of the prefix's bytes as an integer, which Python does not randomise (as
     ``_fileio.checksum``), so every process of one environment names the same folder.
@@ -98,8 +98,11 @@ def environment_folder() -> str:
     base = os.path.basename(prefix.rstrip(os.sep)) or "root"
     base = "".join(c if c.isalnum() or c in "._-" else "_" for c in base)[:40].lstrip(".")
     tag = getattr(sys.implementation, "cache_tag", None) or "python"
-    digest = hash(int.from_bytes(os.fsencode(prefix), "little")) & 0xFF_FFFF_FFFF
-    name = f"{base or 'env'}-{tag}-{digest:010x}"
+    # (all 61 bits: each byte lands at its own rotation of them, so any cut would drop
+    # some bytes of the prefix; two prefixes sharing a folder would only rebuild each
+    # other's documents, as before there were folders: the header tells them apart)
+    digest = hash(int.from_bytes(os.fsencode(prefix), "little"))
+    name = f"{base or 'env'}-{tag}-{digest:016x}"
     _environment_name = (prefix, name)
     return name
 

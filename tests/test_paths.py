@@ -33,13 +33,18 @@ def test_environment_folders_differ_by_prefix_and_are_stable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     names = set()
-    for prefix in ("/opt/envs/a", "/opt/envs/b", "/srv/a", "/", "/x/.venv", "/x/wé ird:name"):
+    prefixes = ["/opt/envs/a", "/opt/envs/b", "/srv/a", "/", "/x/.venv", "/x/wé ird:name"]
+    # (the same last part, the paths differing only near their end or their start)
+    prefixes += ["/tmp/s/str/v", "/tmp/s/str2/v", "/tmp/t/str/v", "/a/p1/.venv", "/a/p2/.venv"]
+    for prefix in prefixes:
         monkeypatch.setattr(sys, "prefix", prefix)
         name = environment_folder()
         assert name == environment_folder()  # (the memo's answer is the one worked out)
         assert os.sep not in name and not name.startswith(".") and len(name) < 80
         names.add(name)
-    assert len(names) == 6
+    assert len(names) == len(prefixes)
+    # the digests alone differ too
+    assert len({name.rpartition("-")[2] for name in names}) == len(prefixes)
     monkeypatch.setattr(sys, "prefix", "/opt/envs/a")
     in_another_process = run_python(
         "import json, sys; sys.prefix = '/opt/envs/a'\n"
