@@ -1420,7 +1420,9 @@ def _importable(missing: str, snap: _EnvSnapshot | None = None) -> bool:
 
 
 def clear_cache(name: str | None = None) -> list[Path]:
-    """Delete the cache file of registry *name*, or every openhcs cache file; return them."""
+    """Delete the cache file of registry *name*, or every openhcs cache file of this
+    environment's folder (and, in the default location, the documents earlier versions
+    left directly in ``cache/``, which nothing reads); return them."""
     from pathlib import Path
 
     from ._paths import get_openhcs_cache_dir
@@ -1432,14 +1434,18 @@ def clear_cache(name: str | None = None) -> list[Path]:
         if _fileio.is_our_document(path) and _fileio.remove_document(path):
             removed.append(path)
         return removed
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for entry in sorted(names):
-        # only our own documents: a folder shared with other files keeps them
-        if entry.endswith(".json") and not entry.startswith("."):
-            path = folder / entry
-            if _fileio.is_our_document(path) and _fileio.remove_document(path):
-                removed.append(path)
+    folders = [folder]
+    if not os.environ.get(settings.CACHE_DIR_ENV):  # (the default: one folder per environment)
+        folders.append(folder.parent)
+    for where in folders:
+        try:
+            names = os.listdir(where)
+        except OSError:
+            continue
+        for entry in sorted(names):
+            # only our own documents: a folder shared with other files keeps them
+            if entry.endswith(".json") and not entry.startswith("."):
+                path = where / entry
+                if _fileio.is_our_document(path) and _fileio.remove_document(path):
+                    removed.append(path)
     return removed

@@ -134,3 +134,28 @@ def test_two_environments_used_in_turn_keep_their_own_caches(tmp_path: Path) -> 
     assert starts[0][2] != starts[1][2]
     base = tmp_path / "xdg" / "openhcs" / "cache"
     assert sorted(p.name for p in base.iterdir()) == sorted([starts[0][2], starts[1][2]])
+
+
+def test_clearing_the_default_folder_clears_this_environment_and_older_layouts(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    run_python("from openhcs_hookspecs import ZMQ_SERVERS as Z; print(len(list(Z)))", env)
+    base = tmp_path / "xdg" / "openhcs" / "cache"
+    ours = base / environment_folder()
+    document = (ours / "zmq_server_registry.json").read_bytes()
+    (base / "zmq_server_registry.json").write_bytes(document)  # (as versions before wrote it)
+    (base / "notes.json").write_text("{}")  # not ours: kept
+    other = base / "other-cpython-311-0000000000000001"
+    other.mkdir(mode=0o700)
+    (other / "zmq_server_registry.json").write_bytes(document)  # another environment's
+    removed = run_python(
+        "import json; from openhcs_registry import clear_cache\n"
+        "print(json.dumps(sorted(str(p) for p in clear_cache())))",
+        env,
+    )
+    assert str(base / "zmq_server_registry.json") in removed
+    assert str(ours / "zmq_server_registry.json") in removed
+    assert not any(path.startswith(str(other)) for path in removed)
+    assert (base / "notes.json").exists() and (other / "zmq_server_registry.json").exists()
