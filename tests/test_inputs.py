@@ -343,12 +343,17 @@ def test_earlier_namespace_portions_record_the_name_as_missed(tmp_path: Path) ->
 
 
 def test_the_hooks_are_removed_after_recording_and_a_foreign_hook_is_kept() -> None:
+    import pkgutil
+
     real_import, real_import_module = builtins.__import__, importlib.import_module
+    real_iter_modules = pkgutil.iter_modules
     with _inputs.recording(_inputs.Inputs()):
         assert builtins.__import__ is not real_import
         assert importlib.import_module is not real_import_module
+        assert pkgutil.iter_modules is not real_iter_modules
     assert builtins.__import__ is real_import
     assert importlib.import_module is real_import_module
+    assert pkgutil.iter_modules is real_iter_modules
 
     def foreign(*args: object, **kwargs: object) -> object:
         return real_import(*args, **kwargs)  # type: ignore[arg-type]

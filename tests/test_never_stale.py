@@ -1031,3 +1031,39 @@ def test_22_a_distribution_installed_upgraded_removed_for_a_plugin_that_reads_it
     assert warm_equals_fresh(world)["keys"] == ["dep21"]
     world.uninstall(f"dep-{world.tag}", "2.0")
     assert warm_equals_fresh(world)["keys"] == ["nodep"]
+
+
+def test_23_a_plugin_importing_the_modules_its_package_lists(world: World) -> None:
+    """``for info in pkgutil.iter_modules(__path__)`` (or ``walk_packages``): a module added
+    to, or removed from, the package is one import more or less."""
+    pkg = f"auto_{world.tag}"
+    world.write_spec()
+    world.write(
+        f"{pkg}/__init__.py",
+        """
+        import importlib
+        import pkgutil
+        from openhcs_registry import hookimpl
+
+        @hookimpl
+        def provide_things():
+            found = []
+            for info in pkgutil.iter_modules(__path__):
+                found += importlib.import_module(f"{__name__}.{info.name}").CLASSES
+            return found
+        """,
+    )
+    world.add_dist_info(f"{pkg}-plugin", "1.0", {pkg: pkg})
+
+    def part(key: str) -> str:
+        return (
+            f"from {world.spec} import Thing\nclass P(Thing):\n    kind = {key!r}\nCLASSES = [P]\n"
+        )
+
+    world.write(f"{pkg}/a.py", part("a"))
+    prime(world)
+    assert observe(world)["keys"] == ["a"]
+    world.write(f"{pkg}/b.py", part("b"))
+    assert warm_equals_fresh(world)["keys"] == ["a", "b"]
+    (world.site / pkg / "a.py").unlink()
+    assert warm_equals_fresh(world)["keys"] == ["b"]

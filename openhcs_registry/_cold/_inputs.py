@@ -359,22 +359,11 @@ def _note_distributions(records: list[Inputs], context: Any) -> None:
     recorded (a version edited in place, without a reinstall, is not seen).
     """
     name = getattr(context, "name", None)
-    path = getattr(context, "path", None)
-    if path is None:
-        path = sys.path
     wanted = None if not isinstance(name, str) else _dist_key(name)
-    for folder in list(path):
-        if not isinstance(folder, str):
-            continue
-        folder = os.path.abspath(folder or os.curdir)
-        if _in_stdlib(folder + os.sep):
-            continue
+    for folder in _searched(getattr(context, "path", None), records):
         try:
             listed = os.listdir(folder)
         except (OSError, ValueError):
-            if os.path.isfile(folder):  # a zip archive: its metadata is inside
-                for inputs in records:
-                    inputs.add_file(folder)
             continue
         metas = sorted(e for e in listed if e.lower().endswith((".dist-info", ".egg-info")))
         if wanted is not None:
@@ -390,6 +379,52 @@ def _note_distributions(records: list[Inputs], context: Any) -> None:
             if wanted is None:
                 for meta in metas:
                     inputs.add_file(os.path.join(folder, meta, "entry_points.txt"))
+
+
+def _searched(path: Any, records: list[Inputs]) -> list[str]:
+    """The folders of *path* (``sys.path`` if None) a look-up searches, absolute, but the
+    standard library's (the interpreter stands for them); a zip archive among them is
+    noted in *records* at once, by its own stat (what is inside is read with it)."""
+    out = []
+    for entry in list(sys.path if path is None else path):
+        if not isinstance(entry, str):
+            continue
+        folder = os.path.abspath(entry or os.curdir)
+        if _in_stdlib(folder + os.sep):
+            continue
+        if os.path.isfile(folder):
+            for inputs in records:
+                inputs.add_file(folder)
+            continue
+        out.append(folder)
+    return out
+
+
+#: ``pkgutil.iter_modules`` as the recorder found it (see :func:`_hooked_iter_modules`).
+_real_iter_modules: Any = None
+
+
+def _hooked_iter_modules(path: Any = None, prefix: str = "") -> Any:
+    """``pkgutil.iter_modules`` while a recorder is installed (``walk_packages`` calls it).
+
+    A plugin that imports the modules of its package by listing them (``for info in
+    iter_modules(__path__)``) reads the package's folders: their listings are inputs of
+    its record (a module added there is one more import), as a discovery package's are.
+    """
+    local = _recorder.local
+    stack = getattr(local, "stack", None)
+    if stack and not getattr(local, "busy", False):
+        local.busy = True
+        try:
+            records = [*stack, *_loading_modules()]
+            for folder in _searched(path, records):
+                for inputs in records:
+                    inputs.add_dir(folder)
+        except Exception:  # never break the plugin's listing over bookkeeping
+            pass
+        finally:
+            local.busy = False
+    return _real_iter_modules(path, prefix)
 
 
 def _dist_key(name: str) -> str:
@@ -709,7 +744,7 @@ def _span_file(path: str) -> tuple[str, Sig] | None:
 
 
 def _install() -> None:
-    global _installed
+    global _installed, _real_iter_modules
 
     with _install_lock:
         if _installed == 0:
@@ -730,6 +765,11 @@ def _install() -> None:
                 builtins.__import__ = _hooked_import
             if importlib.import_module is _real_import_module:
                 importlib.import_module = _hooked_import_module
+            import pkgutil  # (a discovery imports it anyway: its scan of packages)
+
+            if pkgutil.iter_modules is not _hooked_iter_modules:
+                _real_iter_modules = pkgutil.iter_modules
+                pkgutil.iter_modules = _hooked_iter_modules
         _installed += 1
 
 
@@ -748,6 +788,9 @@ def _uninstall() -> None:
                 builtins.__import__ = _real_import
             if importlib.import_module is _hooked_import_module:
                 importlib.import_module = _real_import_module
+            listing: Any = sys.modules.get("pkgutil")
+            if getattr(listing, "iter_modules", None) is _hooked_iter_modules:
+                listing.iter_modules = _real_iter_modules
 
 
 class _Installed:
