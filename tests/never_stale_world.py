@@ -113,6 +113,9 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     "pip_uninstall": (2, (3,)),
     "pip_editable": (2, ()),  # install / uninstall the editable wheel
     "pip_optdep": (1, ()),  # install / uninstall a wheel providing the optional dependency
+    # a module of the plugin package that imports what pkgutil.iter_modules lists, written
+    # or removed: slot, variant (3: remove)
+    "listed": (3, (3, 4)),
     # install or upgrade (0) / uninstall (1) a wheel declaring a class in GATHERING's group
     "pip_sub": (2, (2,)),
     # a helper module in another top-level package, imported by plugins (import-time classes)
@@ -238,6 +241,23 @@ def editable_finder(mapping: str) -> str:
             if _EditableFinder not in sys.meta_path:
                 sys.meta_path.append(_EditableFinder)
         """)
+
+
+#: The listing plugin's ``__init__``: it imports every module its package lists.
+LISTED_INIT = """\
+import importlib
+import pkgutil
+
+from openhcs_registry import hookimpl
+
+
+@hookimpl
+def provide_things():
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        found += importlib.import_module(__name__ + "." + info.name).CLASSES
+    return found
+"""
 
 
 def package_init(impl: str = "impl") -> str:
@@ -438,6 +458,14 @@ class ModelWorld:
                 f"Metadata-Version: 2.1\nName: st{i}-plugin\nVersion: 1.0\n"
             )
             (info / "entry_points.txt").write_text(f"[{self.group}]\nst{i} = st{i}_{self.tag}\n")
+        # a plugin package that imports the modules it lists (pkgutil.iter_modules): the
+        # operation ``listed`` adds, edits and removes them
+        self._write(self.site / f"lp_{self.tag}" / "__init__.py", LISTED_INIT)
+        self._write(self.site / f"lp_{self.tag}" / "m0.py", self._listed_module(0, 0))
+        info = self.site / "lp_plugin-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lp-plugin\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[{self.group}]\nlp = lp_{self.tag}\n")
         # a regular discovery package in p1 with one module to start with
         self._write(self.pp[0] / self.pkg / "__init__.py", "")
         self._write(self.pp[0] / self.pkg / "m0.py", self._discovery(8))
@@ -484,6 +512,13 @@ class ModelWorld:
             f"from {self.spec} import Thing\n\n"
             f"class S{i}(Thing):\n    kind = '{prefix}{i}'{key}\n\n"
             f"@hookimpl\ndef provide_things():\n    return [S{i}{more}]\n"
+        )
+
+    def _listed_module(self, slot: int, variant: int) -> str:
+        """A module of the listing plugin's package: one class, keyed by slot and variant."""
+        return (
+            f"from {self.spec} import Thing\n\n"
+            f"class L(Thing):\n    kind = 'l{slot}v{variant}'\n\nCLASSES = [L]\n"
         )
 
     def _discovery(self, variant: int) -> str:
@@ -774,6 +809,14 @@ class ModelWorld:
             self._install(build_wheel(self.wheels, "optdep", version, files, ""))
         self.optdep = not self.optdep
         self.previous = []
+
+    def op_listed(self, slot: int, variant: int) -> None:
+        """Write (variant 0-2) or remove (3) module *slot* of the listing plugin's package."""
+        path = self.site / f"lp_{self.tag}" / f"m{slot}.py"
+        if variant == 3:
+            self._remove(path)
+        else:
+            self._edit(path, self._listed_module(slot, variant))
 
     def op_pip_sub(self, what: int) -> None:
         if what:
