@@ -159,3 +159,49 @@ def test_clearing_the_default_folder_clears_this_environment_and_older_layouts(
     assert str(ours / "zmq_server_registry.json") in removed
     assert not any(path.startswith(str(other)) for path in removed)
     assert (base / "notes.json").exists() and (other / "zmq_server_registry.json").exists()
+
+
+def test_folders_of_environments_that_are_gone_are_removed_by_the_next_new_one(
+    tmp_path: Path,
+) -> None:
+    """One-file frozen applications unpack into a new folder (``sys.prefix``) at every run:
+    each new environment's folder removes those whose environment is gone, so they do not
+    pile up; nothing else is touched."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    base = tmp_path / "xdg" / "openhcs" / "cache"
+    listing = "from openhcs_hookspecs import ZMQ_SERVERS as Z; print(len(list(Z)))"
+    run_python(listing, env)
+    ours = base / environment_folder()
+    assert (ours / ".prefix").read_text() == sys.prefix  # (it names its environment)
+    document = (ours / "zmq_server_registry.json").read_bytes()
+
+    def folder(name: str, prefix: Path | None, *files: str) -> Path:
+        made = base / name
+        made.mkdir(mode=0o700)
+        if prefix is not None:
+            (made / ".prefix").write_text(str(prefix))
+        for file in files:
+            (made / file).write_bytes(document if file.endswith("_registry.json") else b"{}")
+        return made
+
+    alive = tmp_path / "alive-env"
+    alive.mkdir()
+    gone = folder("gone-cpython-311-1", tmp_path / "unpacked-1", "zmq_server_registry.json")
+    kept_alive = folder("alive-cpython-311-2", alive, "zmq_server_registry.json")
+    unmarked = folder("unmarked-cpython-311-3", None, "zmq_server_registry.json")
+    shared = folder("shared-cpython-311-4", tmp_path / "unpacked-2", "zmq_server_registry.json")
+    (shared / "notes.json").write_text("{}")  # not ours: the folder stays, with it
+    # a new environment's first start: its folder is created, the gone ones go
+    import shutil
+
+    shutil.rmtree(ours)
+    run_python(listing, env)
+    assert not gone.exists()
+    assert (kept_alive / "zmq_server_registry.json").exists()
+    assert (unmarked / "zmq_server_registry.json").exists()
+    assert sorted(p.name for p in shared.iterdir()) == [".prefix", "notes.json"]
+    # an existing folder sweeps nothing (the work is done once per new environment)
+    again = folder("gone-cpython-311-5", tmp_path / "unpacked-3", "zmq_server_registry.json")
+    run_python(listing, env)
+    assert again.exists()
