@@ -843,7 +843,10 @@ def _check_startup(rows: list[Any], snap: _EnvSnapshot) -> None:
     sigs = signatures(paths)
     snap.keep(paths, sigs)  # (a writer of this look records the same stats)
     if hash(tuple(sigs)) != fold_rows(rows):
-        raise CacheInvalid("a start-up file (.pth, sitecustomize) changed")
+        for rec, now in zip(rows, sigs, strict=True):  # (which one, for the message)
+            if now != (-1 if rec[1] is None else tuple(rec[1:5])):
+                raise CacheInvalid(f"start-up file {rec[0]} changed")
+        raise CacheInvalid("the start-up files' stats no longer match")
 
 
 def _check_startup_listed(

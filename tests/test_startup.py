@@ -101,6 +101,16 @@ def _next_start(world: World) -> str:
     return "full" if manager.previous is None else "incremental"
 
 
+def test_the_reason_names_the_start_up_file(
+    warm_world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    pth = warm_world.site / f"setup_{warm_world.tag}.pth"
+    pth.write_text(pth.read_text() + "\n")
+    with caplog.at_level("INFO", logger="openhcs_registry.cache"):
+        assert _next_start(warm_world) == "full"
+    assert f"start-up file {pth} changed" in caplog.text
+
+
 def _recorded_startup(world: World) -> list[Any]:
     startup: list[Any] = world.read_cache()["env"]["startup"]
     return startup
