@@ -855,7 +855,7 @@ def ensure_private_dir(folder: StrPath) -> None:
             os.makedirs(parent, mode=0o700, exist_ok=True)
         os.makedirs(folder, mode=0o700, exist_ok=True)
         st = os.stat(folder)
-        from ._paths import environment_created
+        from ._cold._folders import environment_created
 
         environment_created(os.fspath(folder))  # (the environments that are gone go)
     if not stat.S_ISDIR(st.st_mode):

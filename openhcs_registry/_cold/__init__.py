@@ -6,6 +6,7 @@ the modules at the top of ``openhcs_registry`` are the warm path and follow its 
 normal Python: discovery (``_discovery``: list, load, call, judge, merge, record), the import
 recorder (``_inputs``), the per-plugin records (``_records``), the document writer
 (``_document``), incremental reuse (``_reuse``), the entry-point reader (``_entrypoints``),
-pluggy's plugin manager (``_plugin_manager``) and ``explain()``'s evidence (``_explain``).
+pluggy's plugin manager (``_plugin_manager``), ``explain()``'s evidence (``_explain``), what
+start-up ran (``_startup``) and the default location's folders per environment (``_folders``).
 ``tests/test_layers.py`` checks that a warm read imports nothing from here.
 """
