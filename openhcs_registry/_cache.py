@@ -855,13 +855,12 @@ def _check_startup_listed(
     """No start-up file appeared in or went from a ``sys.path`` folder whose listing may
     have moved (cold: a folder changed, most likely an install or a removal, which the
     start-up files' own stats cannot show)."""
-    stat = snap.stat
-    moved = []
-    for entry, rec in zip(entries, rows, strict=False):
-        _sig_record(rec, 1, "sys.path")  # (those after the change were not checked yet)
-        now = stat(entry)
-        if not (now is None if rec[1] is None else now == rec[1:5] and rec[1] < racy_ns):
-            moved.append(entry)
+    moved = [
+        entry
+        for entry, rec in zip(entries, rows, strict=False)
+        # (the rows after the change were not shape-checked yet)
+        if not _folder_unchanged(entry, _sig_record(rec, 1, "sys.path"), snap.stat(entry), racy_ns)
+    ]
     if not moved:
         return
     from ._cold._startup import startup_changed

@@ -98,9 +98,9 @@ def imported_by(pth: str) -> set[str]:
             else:
                 continue
             for candidate in candidates:
-                name = candidate.split()[0] if candidate.split() else ""
-                if name and all(part.isidentifier() for part in name.split(".")):
-                    found.add(name)
+                parts = candidate.split()  # (``a as b``: a)
+                if parts and all(part.isidentifier() for part in parts[0].split(".")):
+                    found.add(parts[0])
     return found
 
 

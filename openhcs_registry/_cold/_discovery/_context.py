@@ -207,10 +207,8 @@ def look_at_environment(
     found_names: dict[str, set[str]] = {}
     names = {}
     listings = []
-    seen = []
     for entry, _sig in env["path"]:
         found = snap.listing(entry)
-        seen.append((entry, found))
         listings.append(snap.checksum(entry))  # (a zip archive: summed by content)
         provided = snap.names(entry)
         if found is None or provided is None:
@@ -220,6 +218,6 @@ def look_at_environment(
         names[entry] = sorted(provided)  # what an install changes
     # what start-up ran (.pth files, the modules they import): taken after the listings,
     # as the files of this look are (a file added meanwhile is a change afterwards)
-    startup = [[path, *(stat(path) or _NOSIG)] for path in startup_files(seen)]
+    startup = [[path, *(stat(path) or _NOSIG)] for path in startup_files(listed.items())]
     environment = {**env, "listings": listings, "names": names, "startup": startup}
     return environment, listed, found_names, stat
