@@ -29,6 +29,7 @@ from .._environment import names_in
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 #: A stat signature: ``[st_mtime_ns, st_size, st_ctime_ns, st_ino]``, or None (missing).
@@ -331,18 +332,28 @@ class _Recorder:
         ``metadata(name)``, ``distribution(name)`` with one.  A plugin that gathers its
         own plugins by entry point, or picks its keys by a version, reads the metadata
         folders those calls read: see :func:`_note_distributions`."""
-        local = self.local
-        stack = getattr(local, "stack", None)
-        if stack and not getattr(local, "busy", False):
-            local.busy = True
-            try:
-                _note_distributions([*stack, *_loading_modules()], context)
-            finally:
-                local.busy = False
+        _noting(_note_distributions, context)
         return iter(())
 
     def invalidate_caches(self) -> None:
         pass
+
+
+def _noting(note: Callable[[list[Inputs], Any], None], what: Any) -> None:
+    """``note(records, what)`` if this thread records and is not noting already, for the
+    records concerned: the recording's and those of the module bodies running now.  A
+    fault of the bookkeeping never breaks the plugin's call it watches."""
+    local = _recorder.local
+    stack = getattr(local, "stack", None)
+    if not stack or getattr(local, "busy", False):
+        return
+    local.busy = True
+    try:
+        note([*stack, *_loading_modules()], what)
+    except Exception:  # (as for imports: see _hooked_import)
+        pass
+    finally:
+        local.busy = False
 
 
 def _note_distributions(records: list[Inputs], context: Any) -> None:
@@ -411,20 +422,15 @@ def _hooked_iter_modules(path: Any = None, prefix: str = "") -> Any:
     iter_modules(__path__)``) reads the package's folders: their listings are inputs of
     its record (a module added there is one more import), as a discovery package's are.
     """
-    local = _recorder.local
-    stack = getattr(local, "stack", None)
-    if stack and not getattr(local, "busy", False):
-        local.busy = True
-        try:
-            records = [*stack, *_loading_modules()]
-            for folder in _searched(path, records):
-                for inputs in records:
-                    inputs.add_dir(folder)
-        except Exception:  # never break the plugin's listing over bookkeeping
-            pass
-        finally:
-            local.busy = False
+    _noting(_note_listed, path)
     return _real_iter_modules(path, prefix)
+
+
+def _note_listed(records: list[Inputs], path: Any) -> None:
+    """Note in *records* the folders ``pkgutil.iter_modules(path)`` lists."""
+    for folder in _searched(path, records):
+        for inputs in records:
+            inputs.add_dir(folder)
 
 
 def _dist_key(name: str) -> str:
