@@ -7,10 +7,11 @@ See :func:`.._paths.environment_folder` for why there is one folder per environm
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from .. import settings
-from .._fileio import is_our_document, remove_document
+from .._fileio import _uid, is_our_document, remove_document
 from .._paths import cache_folder
 
 #: The file in an environment's folder of the default location that names its environment
@@ -35,7 +36,6 @@ def environment_created(folder: str) -> None:
         cache_folder()
     ):
         return
-
     try:
         fd = os.open(
             os.path.join(folder, PREFIX_FILE),
@@ -46,21 +46,20 @@ def environment_created(folder: str) -> None:
             fh.write(sys.prefix)
     except OSError:
         return
-    parent = os.path.dirname(os.path.abspath(folder))
-    uid = os.getuid() if hasattr(os, "getuid") else None
+    here = os.path.abspath(folder)
+    parent = os.path.dirname(here)
+    uid = _uid()
     try:
         names = os.listdir(parent)
     except OSError:
         return
     for name in names:
         other = os.path.join(parent, name)
-        if os.path.abspath(other) == os.path.abspath(folder):
+        if other == here:
             continue
         try:
-            st = os.lstat(other)
-            if not os.path.isdir(other) or os.path.islink(other):
-                continue
-            if uid is not None and st.st_uid != uid:
+            st = os.lstat(other)  # (a link, even to a folder, is not one of ours)
+            if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
                 continue
             with open(
                 os.path.join(other, PREFIX_FILE), encoding="utf-8", errors="surrogateescape"
