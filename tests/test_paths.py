@@ -86,9 +86,15 @@ def test_cache_dir_agrees_with_platformdirs(
     assert get_openhcs_cache_dir() == expected
 
 
-def test_default_folder_warm_start_does_not_import_platformdirs(tmp_path: Path) -> None:
+def _default_location(tmp_path: Path) -> dict[str, str]:
+    """The environment of a process with the default cache folder, under *tmp_path*/xdg."""
     env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    return env
+
+
+def test_default_folder_warm_start_does_not_import_platformdirs(tmp_path: Path) -> None:
+    env = _default_location(tmp_path)
     code = """
         import json, sys
         import openhcs_hookspecs
@@ -120,8 +126,7 @@ def test_two_environments_used_in_turn_keep_their_own_caches(tmp_path: Path) -> 
     )
     lines = "; ".join(f"site.addsitedir({p!r})" for p in outer_site_folders())
     (Path(purelib) / "_outer.pth").write_text(f"import site; {lines}\n")
-    env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
-    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    env = _default_location(tmp_path)
     code = """
         import json
         from openhcs_hookspecs import STORAGE_BACKENDS as S
@@ -139,8 +144,7 @@ def test_two_environments_used_in_turn_keep_their_own_caches(tmp_path: Path) -> 
 def test_clearing_the_default_folder_clears_this_environment_and_older_layouts(
     tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
-    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    env = _default_location(tmp_path)
     run_python("from openhcs_hookspecs import ZMQ_SERVERS as Z; print(len(list(Z)))", env)
     base = tmp_path / "xdg" / "openhcs" / "cache"
     ours = base / environment_folder()
@@ -167,8 +171,7 @@ def test_folders_of_environments_that_are_gone_are_removed_by_the_next_new_one(
     """One-file frozen applications unpack into a new folder (``sys.prefix``) at every run:
     each new environment's folder removes those whose environment is gone, so they do not
     pile up; nothing else is touched."""
-    env = {k: v for k, v in os.environ.items() if k != "OPENHCS_CACHE_DIR"}
-    env["XDG_DATA_HOME"] = str(tmp_path / "xdg")
+    env = _default_location(tmp_path)
     base = tmp_path / "xdg" / "openhcs" / "cache"
     listing = "from openhcs_hookspecs import ZMQ_SERVERS as Z; print(len(list(Z)))"
     run_python(listing, env)
