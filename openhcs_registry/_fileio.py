@@ -264,11 +264,16 @@ def _with_head(body: bytes) -> bytes:
         end += 1
     rest = memoryview(body)[end:-1]  # the fields after the version, without the closing brace
     total = warm_checksum(rest)
+    # the head's own digits count in the length it gives: grow it until it names itself
+    # (a fixed number of rounds left the field one round behind when the length crossed
+    # a power of ten: 10000 written for 10001 bytes, a document no reader could check)
     length = 0
-    for _ in range(3):  # the head's own digits count in the length it gives
+    while True:
         field = b"%s%d,%d]" % (_WARM_FIELD, length, total)
-        length = end + len(field) + len(rest)
-    return b"%s%s%s}" % (body[:end], field, rest)
+        needed = end + len(field) + len(rest)
+        if needed == length:
+            return b"%s%s%s}" % (body[:end], field, rest)
+        length = needed
 
 
 def _warm_head(head: bytes | bytearray) -> tuple[int, int, int] | None:

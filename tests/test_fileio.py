@@ -251,6 +251,29 @@ def test_a_lazy_read_reads_the_warm_part_alone(tmp_path: Path, size: int) -> Non
         assert parse_cold(lazy)["plugins"] == doc["cold"]["plugins"]
 
 
+@pytest.mark.parametrize("power", [4, 5])
+def test_a_warm_part_whose_length_crosses_a_power_of_ten_reads_back(
+    tmp_path: Path, power: int
+) -> None:
+    """The head names the warm part's length, its own digits included: documents whose
+    warm part ends near 10**power bytes (the head's length gaining a digit as it is
+    worked out) read back, lazily and whole, with their items (once, 10000 was written
+    for 10001 bytes: every start found a checksum mismatch and rebuilt the document)."""
+    from openhcs_registry._fileio import _warm_head, read_document, write_document
+
+    path = tmp_path / "doc.json"
+    lengths = set()
+    base = _registry_doc(1)
+    for pad in range(10**power - 260, 10**power - 120):
+        doc = {**base, "items": {"k": {"ref": "m:C", "p": 0, "pad": "x" * pad}}}
+        assert write_document(path, doc)
+        lengths.add(_warm_head(path.read_bytes()[:64])[1])  # type: ignore[index]
+        for lazy in (True, False):
+            read = read_document(path, lazy=lazy)
+            assert read is not None and read["items"] == doc["items"], (pad, lazy)
+    assert min(lengths) < 10**power <= max(lengths)  # (the range crossed the boundary)
+
+
 def test_a_large_warm_part_parsed_in_place_is_the_one_a_copy_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
