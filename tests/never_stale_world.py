@@ -22,6 +22,11 @@ and secondary registry):
   shadowing modules, an optional dependency, unrelated files.
 - ``src/ed0/``: the source folder of the editable install; ``extra/``: a folder reached
   only through a hand-written ``.pth`` file, holding a hand-written ``.dist-info``.
+- ``etc/``: a folder on no path, holding the optional config file of the plugin ``cf``.
+
+Besides modules, some installed plugins read data at import time (:data:`DATA_PLUGINS`): a
+file of their package (``importlib.resources``), a folder of their package (``glob.glob``,
+``os.listdir``), a config file outside any package (``os.path.exists``, then ``open``).
 
 An operation is a tuple ``(name, int, ...)``.  Its integers pick targets *modulo* what exists,
 so every sequence of operations is valid in every world: shrinking may drop any operation.
@@ -116,6 +121,13 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # a module of the plugin package that imports what pkgutil.iter_modules lists, written
     # or removed: slot, variant (3: remove)
     "listed": (3, (3, 4)),
+    # plugins reading data files (DATA_PLUGINS), not modules: ``df``'s data file removed (0)
+    # or rewritten in place with other keys (1-3); ``formats/x<slot>.fmt`` added to or
+    # removed from the folder ``gf`` globs (0) or ``lf`` lists (1); ``cf``'s config file
+    # created (keys by variant) or removed
+    "data_file": (3, (4,)),
+    "data_listed": (3, (4, 2)),
+    "config_toggle": (3, (3,)),
     # install or upgrade (0) / uninstall (1) a wheel declaring a class in GATHERING's group
     "pip_sub": (2, (2,)),
     # a helper module in another top-level package, imported by plugins (import-time classes)
@@ -258,6 +270,89 @@ def provide_things():
         found += importlib.import_module(__name__ + "." + info.name).CLASSES
     return found
 """
+
+
+#: Plugins that read data, not modules, at import time (each one class per key, named
+#: ``K_<key>`` and bound in the module, so that a cached ``module:qualname`` resolves):
+#: ``df`` reads its package's ``keys.txt`` (one key per line; missing: the key ``dnone``),
+#: ``gf`` and ``lf`` list their package's ``formats`` folder (one key per ``.fmt`` file, by
+#: ``glob.glob`` (which scans with ``os.scandir``) and ``os.listdir``), ``cf`` reads its
+#: config file if ``os.path.exists`` says it is there (else the key ``cnone``).
+DATA_PLUGINS = ("df", "gf", "lf", "cf")
+
+_DATA_CLASSES = """
+for _key in KEYS:
+    _name = "K_" + _key
+    globals()[_name] = type(_name, (Thing,), {{"kind": _key, "__module__": __name__}})
+
+
+@hookimpl
+def provide_things():
+    return [globals()["K_" + key] for key in KEYS]
+"""
+
+DATA_FILE_INIT = (
+    """\
+from importlib.resources import files
+
+from openhcs_registry import hookimpl
+from {spec} import Thing
+
+try:
+    KEYS = files(__package__).joinpath("keys.txt").read_text().split()
+except FileNotFoundError:
+    KEYS = ["dnone"]
+"""
+    + _DATA_CLASSES
+)
+
+GLOB_INIT = (
+    """\
+import glob
+import os
+
+from openhcs_registry import hookimpl
+from {spec} import Thing
+
+_FOUND = glob.glob(os.path.join(os.path.dirname(__file__), "formats", "*.fmt"))
+KEYS = sorted("g" + os.path.basename(path)[:-4] for path in _FOUND)
+"""
+    + _DATA_CLASSES
+)
+
+LISTDIR_INIT = (
+    """\
+import os
+
+from openhcs_registry import hookimpl
+from {spec} import Thing
+
+_FOUND = os.listdir(os.path.join(os.path.dirname(__file__), "formats"))
+KEYS = sorted("l" + name[:-4] for name in _FOUND if name.endswith(".fmt"))
+"""
+    + _DATA_CLASSES
+)
+
+CONFIG_MODULE = (
+    """\
+import os
+
+from openhcs_registry import hookimpl
+from {spec} import Thing
+
+CONFIG = {config!r}
+KEYS = ["cnone"]
+if os.path.exists(CONFIG):
+    with open(CONFIG) as fh:
+        KEYS = fh.read().split()
+"""
+    + _DATA_CLASSES
+)
+
+
+def data_keys(prefix: str, variant: int) -> str:
+    """The text of a data file: ``variant + 1`` keys, so each variant has its own size."""
+    return "".join(f"{prefix}{variant}{j}\n" for j in range(variant + 1))
 
 
 def package_init(impl: str = "impl") -> str:
@@ -466,6 +561,31 @@ class ModelWorld:
         info.mkdir()
         (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lp-plugin\nVersion: 1.0\n")
         (info / "entry_points.txt").write_text(f"[{self.group}]\nlp = lp_{self.tag}\n")
+        # plugins reading data files (DATA_PLUGINS), with one key each to start with
+        self.etc = root / "etc"
+        self._write(
+            self.site / f"df_{self.tag}" / "__init__.py", DATA_FILE_INIT.format(spec=self.spec)
+        )
+        self._write(self.site / f"df_{self.tag}" / "keys.txt", data_keys("d", 0))
+        for short, init in (("gf", GLOB_INIT), ("lf", LISTDIR_INIT)):
+            self._write(
+                self.site / f"{short}_{self.tag}" / "__init__.py", init.format(spec=self.spec)
+            )
+            self._write(self.site / f"{short}_{self.tag}" / "formats" / "x0.fmt", "")
+        self._write(
+            self.site / f"cf_{self.tag}.py",
+            CONFIG_MODULE.format(spec=self.spec, config=str(self.etc / "cf.cfg")),
+        )
+        self.etc.mkdir()
+        for short in DATA_PLUGINS:
+            info = self.site / f"{short}_plugin-1.0.dist-info"
+            info.mkdir()
+            (info / "METADATA").write_text(
+                f"Metadata-Version: 2.1\nName: {short}-plugin\nVersion: 1.0\n"
+            )
+            (info / "entry_points.txt").write_text(
+                f"[{self.group}]\n{short} = {short}_{self.tag}\n"
+            )
         # a regular discovery package in p1 with one module to start with
         self._write(self.pp[0] / self.pkg / "__init__.py", "")
         self._write(self.pp[0] / self.pkg / "m0.py", self._discovery(8))
@@ -817,6 +937,32 @@ class ModelWorld:
             self._remove(path)
         else:
             self._edit(path, self._listed_module(slot, variant))
+
+    def op_data_file(self, variant: int) -> None:
+        """Remove ``df``'s ``keys.txt`` (variant 0), or write variant 1-3's keys in place (the
+        world starts with ``data_keys("d", 0)``, which no variant writes)."""
+        path = self.site / f"df_{self.tag}" / "keys.txt"
+        if variant == 0:
+            self._remove(path)
+        else:
+            self._edit(path, data_keys("d", variant))
+
+    def op_data_listed(self, slot: int, which: int) -> None:
+        """Add ``formats/x<slot>.fmt`` to ``gf`` (*which* 0, glob) or ``lf`` (1, os.listdir),
+        or remove it if it is there (``x0.fmt`` is at the start)."""
+        path = self.site / f"{('gf', 'lf')[which]}_{self.tag}" / "formats" / f"x{slot}.fmt"
+        if path.exists():
+            self._remove(path)
+        else:
+            self._edit(path, "")
+
+    def op_config_toggle(self, variant: int) -> None:
+        """Create ``cf``'s config file with variant 0-2's keys, or remove it if it is there."""
+        path = self.etc / "cf.cfg"
+        if path.exists():
+            self._remove(path)
+        else:
+            self._edit(path, data_keys("c", variant))
 
     def op_pip_sub(self, what: int) -> None:
         if what:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import io
 import os
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -347,23 +349,34 @@ def test_the_hooks_are_removed_after_recording_and_a_foreign_hook_is_kept() -> N
 
     real_import, real_import_module = builtins.__import__, importlib.import_module
     real_iter_modules = pkgutil.iter_modules
+    files = [(builtins, "open"), (io, "open"), (os, "stat"), (os, "listdir"), (os, "scandir")]
+    real_files = [getattr(namespace, name) for namespace, name in files]
     with _inputs.recording(_inputs.Inputs()):
         assert builtins.__import__ is not real_import
         assert importlib.import_module is not real_import_module
         assert pkgutil.iter_modules is not real_iter_modules
+        for (namespace, name), real in zip(files, real_files):
+            assert getattr(namespace, name) is not real, name
     assert builtins.__import__ is real_import
     assert importlib.import_module is real_import_module
     assert pkgutil.iter_modules is real_iter_modules
+    assert [getattr(namespace, name) for namespace, name in files] == real_files
 
     def foreign(*args: object, **kwargs: object) -> object:
         return real_import(*args, **kwargs)  # type: ignore[arg-type]
 
+    def foreign_stat(*args: Any, **kwargs: Any) -> Any:
+        return real_files[2](*args, **kwargs)
+
     with _inputs.recording(_inputs.Inputs()):
         builtins.__import__ = foreign  # someone else hooks imports meanwhile
+        os.stat = foreign_stat  # and stats
     try:
         assert builtins.__import__ is foreign  # not undone by us
+        assert os.stat is foreign_stat
     finally:
         builtins.__import__ = real_import
+        os.stat = real_files[2]
 
 
 def test_installed_for_a_whole_run_notes_only_inside_recordings(
@@ -487,3 +500,70 @@ def test_distribution_lookups_record_the_metadata_folders_they_read(
     )
     import_module(f"only_{tag}", only)
     assert str(info) in only.dirs and str(folder) not in only.dirs
+
+
+def test_files_a_plugin_reads_folders_it_lists_and_paths_it_tests_are_inputs(
+    site: tuple[Path, str],
+) -> None:
+    """``open`` for reading (also through ``pathlib``), ``os.listdir``/``os.scandir`` (also
+    ``glob``), ``os.stat`` (``os.path.exists``, ``isdir``): what a plugin's code reads
+    itself decides its answer as much as what it imports."""
+    folder, tag = site
+    data, missing = folder / "keys.txt", folder / "absent.cfg"
+    data.write_text("a b\n")
+    listed = folder / "formats"
+    listed.mkdir()
+    (listed / "x.fmt").write_text("")
+    tested = folder / "gpu"
+    tested.mkdir()
+    (folder / f"reader_{tag}.py").write_text(
+        "import glob, os, pathlib\n"
+        f"KEYS = open({str(data)!r}).read().split()\n"  # at import: in the module's record
+        "def run():\n"
+        f"    pathlib.Path({str(data)!r}).read_text()\n"
+        f"    os.path.exists({str(missing)!r})\n"
+        f"    os.path.isdir({str(tested)!r})\n"
+        f"    glob.glob({str(listed)!r} + '/*.fmt')\n"
+        f"    with open({str(folder / 'out.log')!r}, 'w') as out:\n"  # a write: no input
+        "        out.write('x')\n"
+        "    with open('/proc/self/status') as status:\n"  # the kernel's: no input
+        "        status.read()\n"
+        "    os.listdir(os.open(os.curdir, os.O_RDONLY))\n"  # a descriptor: no path
+    )
+    imported = Inputs()
+    module = import_module(f"reader_{tag}", imported)
+    assert module.KEYS == ["a", "b"]
+    assert imported.files[str(data)] == sig(str(data))
+    called = Inputs()
+    with _inputs.recording(called):
+        module.run()
+    assert called.files[str(data)] == sig(str(data))
+    assert called.files[str(missing)] is None  # its appearance will be a change
+    assert str(listed) in called.dirs
+    # a folder tested for existence: its name in its parent, not its stat (every entry
+    # added to it would move that)
+    assert str(tested) not in called.dirs and str(tested) not in called.files
+    assert "gpu" in called.names[str(folder)][2]
+    recorded = [*called.files, *called.dirs, *called.names]
+    assert str(folder / "out.log") not in recorded
+    assert not any(path.startswith("/proc/") for path in recorded)
+
+    later = Inputs()  # a plugin importing the module after it was loaded: its reads too
+    import_module(f"reader_{tag}", later)
+    assert str(data) in later.files
+
+
+def test_the_engines_own_reads_during_a_recording_are_no_plugins_input(tmp_path: Path) -> None:
+    """The engine lists a discovery package's folders while a plugin is recorded, and the
+    recorder stats what it notes: neither is the plugin's input (the engine's version in
+    every document's header covers its code)."""
+    from openhcs_registry._cold._discovery._listing import _watch_plain_folders
+
+    (tmp_path / "plain").mkdir()
+    mine, plugin = Inputs(), Inputs()
+    with _inputs.recording(plugin):
+        _watch_plain_folders(mine, str(tmp_path))  # scandir + exists, by the engine
+        plugin.add_file(str(tmp_path / "x.py"))  # the recorder's own stat
+    assert str(tmp_path / "plain") in mine.dirs  # what the engine recorded on purpose
+    assert not plugin.dirs and not plugin.names
+    assert list(plugin.files) == [str(tmp_path / "x.py")]

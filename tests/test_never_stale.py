@@ -1067,3 +1067,112 @@ def test_23_a_plugin_importing_the_modules_its_package_lists(world: World) -> No
     assert warm_equals_fresh(world)["keys"] == ["a", "b"]
     (world.site / pkg / "a.py").unlink()
     assert warm_equals_fresh(world)["keys"] == ["b"]
+
+
+def _data_plugin(world: World, pkg: str, body: str) -> None:
+    """Plugin package *pkg* with one class per key ``keys()`` gives (read when the module
+    is imported and when its hook is called): *body* defines ``keys()`` (``HERE`` is the
+    package's folder)."""
+    world.write_spec()
+    head = f"""
+        import glob
+        import importlib.resources
+        import os
+        import pathlib
+        from openhcs_registry import hookimpl
+        from {world.spec} import Thing
+
+        HERE = os.path.dirname(os.path.abspath(__file__))
+        """
+    # the classes are made when the module is imported (a value's module:qualname must
+    # resolve in a new process), and the hook reads the keys again when it is called
+    hook = """
+        for k in keys():
+            globals()[f"K_{k}"] = type(f"K_{k}", (Thing,), {"kind": k})
+
+        @hookimpl
+        def provide_things():
+            return [globals()[f"K_{k}"] for k in keys()]
+        """
+    world.write(f"{pkg}/__init__.py", "".join(map(textwrap.dedent, (head, body, hook))))
+    world.add_dist_info(f"{pkg}-plugin", "1.0", {pkg: pkg})
+
+
+@pytest.mark.parametrize("how", ["open", "pathlib", "resources"])
+def test_24_a_plugin_whose_keys_come_from_a_data_file(world: World, how: str) -> None:
+    """A plugin reading its keys from a file it ships (``open``, ``Path.read_text``,
+    ``importlib.resources``) imports nothing that changes when the file is edited: the
+    file it opened is an input of its record."""
+    pkg = f"data_{world.tag}"
+    read = {
+        "open": "open(os.path.join(HERE, 'keys.txt')).read()",
+        "pathlib": "pathlib.Path(HERE, 'keys.txt').read_text()",
+        "resources": "importlib.resources.files(__name__).joinpath('keys.txt').read_text()",
+    }[how]
+    _data_plugin(world, pkg, f"def keys():\n    return {read}.split()\n")
+    world.write(f"{pkg}/keys.txt", "alpha beta\n")
+    prime(world)
+    assert observe(world)["keys"] == ["alpha", "beta"]
+    world.write(f"{pkg}/keys.txt", "alpha gamma\n")
+    assert warm_equals_fresh(world)["keys"] == ["alpha", "gamma"]
+    assert observe(world)["source"] == "cache"  # and the document written then is reused
+
+
+@pytest.mark.parametrize("how", ["glob", "listdir", "iterdir", "walk"])
+def test_24_a_plugin_whose_keys_are_the_files_of_a_folder(world: World, how: str) -> None:
+    """A plugin that lists a folder of its own (``glob``, ``os.listdir``,
+    ``Path.iterdir``, ``os.walk``): a file added there, or removed, is one key more or
+    less; the folder is an input of its record."""
+    pkg = f"fmt_{world.tag}"
+    listing = {
+        "glob": "[os.path.basename(p) for p in glob.glob(os.path.join(HERE, 'formats', '*.fmt'))]",
+        "listdir": "os.listdir(os.path.join(HERE, 'formats'))",
+        "iterdir": "[p.name for p in pathlib.Path(HERE, 'formats').iterdir()]",
+        "walk": "next(os.walk(os.path.join(HERE, 'formats')))[2]",
+    }[how]
+    _data_plugin(
+        world,
+        pkg,
+        f"def keys():\n    return sorted(n[:-4] for n in {listing} if n.endswith('.fmt'))\n",
+    )
+    world.write(f"{pkg}/formats/tif.fmt", "")
+    prime(world)
+    assert observe(world)["keys"] == ["tif"]
+    world.write(f"{pkg}/formats/zarr.fmt", "")
+    assert warm_equals_fresh(world)["keys"] == ["tif", "zarr"]
+    (world.site / pkg / "formats" / "tif.fmt").unlink()
+    assert warm_equals_fresh(world)["keys"] == ["zarr"]
+
+
+@pytest.mark.parametrize("how", ["exists", "is_file"])
+def test_24_a_plugin_reading_an_optional_file_only_if_it_exists(world: World, how: str) -> None:
+    """``if os.path.exists(config)`` (or ``Path.is_file()``), read it, else a default: the
+    file's absence is an input too (its appearance is a change), and a folder tested for
+    existence is watched by its name."""
+    pkg = f"cfg_{world.tag}"
+    test = {
+        "exists": "os.path.exists(CFG)",
+        "is_file": "pathlib.Path(CFG).is_file()",
+    }[how]
+    _data_plugin(
+        world,
+        pkg,
+        f"""
+        CFG = os.path.join(HERE, "extra.cfg")
+        def keys():
+            out = [open(CFG).read().strip()] if {test} else ["default"]
+            if os.path.isdir(os.path.join(HERE, "gpu")):
+                out.append("gpu")
+            return out
+        """,
+    )
+    prime(world)
+    assert observe(world)["keys"] == ["default"]
+    world.write(f"{pkg}/extra.cfg", "custom\n")
+    assert warm_equals_fresh(world)["keys"] == ["custom"]
+    (world.site / pkg / "gpu").mkdir()
+    assert warm_equals_fresh(world)["keys"] == ["custom", "gpu"]
+    (world.site / pkg / "extra.cfg").unlink()
+    (world.site / pkg / "gpu").rmdir()
+    assert warm_equals_fresh(world)["keys"] == ["default"]
+    assert observe(world)["source"] == "cache"

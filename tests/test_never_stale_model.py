@@ -6,7 +6,8 @@ step applies one operation — a real ``pip install``/``uninstall``/upgrade of a
 by the test, an editable install, a ``.pth`` file, discovery modules added, removed, edited
 and renamed, same-size edits, mtimes put back, namespace/regular package toggles,
 ``PYTHONPATH`` reorders, cwd changes, environment switches, an optional dependency appearing,
-plugin import failures appearing and disappearing — and then a warm listing and a fresh
+plugin import failures appearing and disappearing, data files that plugins read, list or
+look for at import time rewritten, added and removed — and then a warm listing and a fresh
 discovery (``OPENHCS_DISABLE_REGISTRY_CACHE=1``) in new processes of the venv's interpreter
 must agree on keys, the ``module:qualname`` of every resolved value, the secondary registry,
 failures and skipped plugins.  A failure is shrunk by hypothesis to a short sequence of
@@ -265,6 +266,20 @@ PINNED: dict[str, list[Op]] = {
     # a plugin importing the modules its package lists (pkgutil.iter_modules): one added,
     # then the first removed (docs/cache.md named it a limit until the listing was watched)
     "module_added_to_a_package_a_plugin_lists": [("listed", 1, 0), ("listed", 0, 3)],
+    # plugins reading data files at import time, no module changed (DATA_PLUGINS): a file of
+    # the package read by importlib.resources, rewritten in place with other keys
+    "data_file_of_a_plugin_package_rewritten": [("data_file", 1)],
+    # the same file removed (a failed open: the fallback key), then written again
+    "data_file_of_a_plugin_package_removed_then_written": [("data_file", 0), ("data_file", 2)],
+    # a file added to a folder of the package a plugin lists with glob.glob (os.scandir)
+    "data_file_added_to_a_folder_a_plugin_globs": [("data_listed", 1, 0)],
+    # the same with os.listdir, then the first file removed
+    "data_file_added_to_a_folder_a_plugin_lists": [("data_listed", 1, 1), ("data_listed", 0, 1)],
+    # a config file outside any package, looked for with os.path.exists: created, removed
+    "config_file_a_plugin_checks_for_created_then_removed": [
+        ("config_toggle", 1),
+        ("config_toggle", 0),
+    ],
 }
 
 

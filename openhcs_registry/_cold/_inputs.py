@@ -21,8 +21,10 @@ from __future__ import annotations
 import _thread
 import builtins
 import importlib
+import io
 import os
 import re
+import stat
 import sys
 
 from .._environment import names_in
@@ -41,18 +43,35 @@ Sig = list[int] | None
 importable_names = names_in
 
 
+#: The file functions as the process had them, for the recorder's own reads: while it is
+#: installed, ``os.stat``, ``os.listdir``, ``os.scandir`` and ``open`` are its hooks
+#: (see :func:`_hooked_open`), and what it reads itself is no plugin's input.
+_stat = os.stat
+_listdir = os.listdir
+_scandir = os.scandir
+_real_open = builtins.open
+
+
 def sig(path: str) -> Sig:
     """The stat signature of *path* now (None if it cannot be stat'ed)."""
     try:
-        st = os.stat(path)
+        st = _stat(path)
     except (OSError, ValueError):
         return None
     return [st.st_mtime_ns, st.st_size, st.st_ctime_ns, st.st_ino]
 
 
+def _is_file(path: str) -> bool:
+    """``os.path.isfile`` through the recorder's own ``stat``."""
+    try:
+        return stat.S_ISREG(_stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _names_in(path: str) -> list[str] | None:
     try:
-        return sorted(importable_names(os.listdir(path)))
+        return sorted(importable_names(_listdir(path)))
     except (OSError, ValueError):
         return None
 
@@ -278,7 +297,7 @@ def _archive_of(path: str) -> str | None:
         parent = os.path.dirname(head)
         if not parent or parent == head:
             return None
-        if os.path.isfile(parent):
+        if _is_file(parent):
             return parent
         head = parent
 
@@ -373,7 +392,7 @@ def _note_distributions(records: list[Inputs], context: Any) -> None:
     wanted = None if not isinstance(name, str) else _dist_key(name)
     for folder in _searched(getattr(context, "path", None), records):
         try:
-            listed = os.listdir(folder)
+            listed = _listdir(folder)
         except (OSError, ValueError):
             continue
         metas = sorted(e for e in listed if e.lower().endswith((".dist-info", ".egg-info")))
@@ -403,7 +422,7 @@ def _searched(path: Any, records: list[Inputs]) -> list[str]:
         folder = os.path.abspath(entry or os.curdir)
         if _in_stdlib(folder + os.sep):
             continue
-        if os.path.isfile(folder):
+        if _is_file(folder):
             for inputs in records:
                 inputs.add_file(folder)
             continue
@@ -431,6 +450,159 @@ def _note_listed(records: list[Inputs], path: Any) -> None:
     for folder in _searched(path, records):
         for inputs in records:
             inputs.add_dir(folder)
+
+
+# -- what a plugin reads itself: data files, folders it lists, paths it tests ---------------
+#: Folders whose entries are the kernel's state, not files: a stat there tells nothing of
+#: what a read returns (``/proc/self/...`` is another process's in each one).
+_PSEUDO = tuple(f"/{top}/" for top in ("proc", "sys", "dev")) if os.name == "posix" else ()
+
+
+#: Modules whose reads are noted by a hook of their own (:func:`_note_distributions`).
+_NOTED_APART = ("importlib.metadata", "importlib_metadata")
+
+
+def _reading() -> bool:
+    """Whether this thread records now and the hooked call is a plugin's, not the engine's.
+
+    The first frame above the hook that is not the standard library's (``pathlib``,
+    ``glob``, ``genericpath``, ``importlib.resources`` call the hooked functions for the
+    code that called them) decides: the engine's own reads during a recording (its
+    listings of a discovery package, the bookkeeping) are no plugin's input.  Reads of
+    ``importlib.metadata`` on the way are not either: :func:`_note_distributions` notes
+    what a look-up of distributions depends on (its listing of a site folder, for a name
+    found in the first, is not).
+    """
+    local = _recorder.local
+    if not getattr(local, "stack", None) or getattr(local, "busy", False):
+        return False
+    frame: Any = sys._getframe(2)
+    while frame is not None:
+        file = frame.f_code.co_filename
+        if file.startswith(_ENGINE_DIR):
+            return False
+        if str(frame.f_globals.get("__name__")).startswith(_NOTED_APART):
+            return False
+        if not (file.startswith("<") or _in_stdlib(file)):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _plugin_path(path: Any) -> str | None:
+    """*path* (``str``, ``bytes`` or path-like) as the absolute path a read noted, or None:
+    a file descriptor, a pseudo file system's path, nothing a path names."""
+    if isinstance(path, int):
+        return None
+    try:
+        path = os.fsdecode(path)
+    except TypeError:
+        return None
+    if "\0" in path:
+        return None
+    path = os.path.abspath(path)
+    return None if path.startswith(_PSEUDO) else path
+
+
+def _hooked_open(file: Any, mode: Any = "r", *args: Any, **kwargs: Any) -> Any:
+    """``open`` (and ``io.open``: ``pathlib``'s reads, ``importlib.resources``) while a
+    recorder is installed: a file a plugin opens to read is an input of its record (keys
+    taken from a bundled table), stat'ed before it is read (git's racy-clean rule), and
+    recorded even when missing (a configuration file that may appear).  Writes are not
+    inputs."""
+    if _reading() and not (isinstance(mode, str) and ("w" in mode or "a" in mode or "x" in mode)):
+        _noting(_note_read, file)
+    return _real_open(file, mode, *args, **kwargs)
+
+
+def _note_read(records: list[Inputs], file: Any) -> None:
+    path = _plugin_path(file)
+    if path is not None:
+        for inputs in records:
+            inputs.add_file(path)
+
+
+def _hooked_stat(path: Any, *, dir_fd: Any = None, follow_symlinks: bool = True) -> Any:
+    """``os.stat`` while a recorder is installed: ``os.path.exists``, ``isfile``, ``isdir``,
+    ``getmtime`` and ``pathlib``'s ``exists``/``is_file``/``stat`` call it.  A plugin that
+    reads an optional file only if it exists decides on that: see :func:`_note_stat`."""
+    if dir_fd is None and _reading():
+        _noting(_note_stat, path)
+    return _stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
+
+
+def _note_stat(records: list[Inputs], path: Any) -> None:
+    """A file (or a missing path) stat'ed by a plugin is recorded as a read file: its
+    appearance, removal or change is a change.  A folder is recorded by its name in its
+    parent (a folder's own stat moves with every entry added there, and tested for
+    existence it is not listed: its listing is not an input), or by its stat when its name
+    is not one a listing compares (one with a dot)."""
+    where = _plugin_path(path)
+    if where is None:
+        return
+    try:
+        folder = stat.S_ISDIR(_stat(where).st_mode)
+    except (OSError, ValueError):
+        folder = False
+    if not folder:
+        for inputs in records:
+            inputs.add_file(where)
+        return
+    parent, leaf = os.path.split(where)
+    if _in_stdlib(where + os.sep):
+        return
+    for inputs in records:
+        if leaf and "." not in leaf and parent != where:
+            inputs.add_names(parent, {leaf})
+        else:
+            inputs.add_dir(where)
+
+
+def _hooked_listdir(*args: Any, **kwargs: Any) -> Any:
+    """``os.listdir`` while a recorder is installed (``pathlib.Path.iterdir``): the folder
+    a plugin lists is an input of its record, as a ``pkgutil`` listing is."""
+    if _reading():
+        _noting(_note_folder, args[0] if args else kwargs.get("path"))
+    return _listdir(*args, **kwargs)
+
+
+def _hooked_scandir(*args: Any, **kwargs: Any) -> Any:
+    """``os.scandir`` while a recorder is installed (``glob``, ``os.walk``,
+    ``pathlib.Path.glob``): as :func:`_hooked_listdir`."""
+    if _reading():
+        _noting(_note_folder, args[0] if args else kwargs.get("path"))
+    return _scandir(*args, **kwargs)
+
+
+def _note_folder(records: list[Inputs], path: Any) -> None:
+    where = _plugin_path(os.curdir if path is None else path)
+    if where is not None and not _in_stdlib(where + os.sep):
+        for inputs in records:
+            inputs.add_dir(where)
+
+
+#: ``(namespace, name, the function there, its hook)`` for each file function hooked while
+#: a recorder is installed: ``open`` (``builtins`` and ``io``), ``os.stat``, ``os.listdir``,
+#: ``os.scandir``.  (``lstat`` is not: ``os.path.realpath`` calls it on every part of a
+#: path, and what a plugin decides by a link is left out.)
+_FILE_HOOKS: list[tuple[Any, str, Any, Any]] = [
+    (builtins, "open", _real_open, _hooked_open),
+    (io, "open", io.open, _hooked_open),
+    (os, "stat", _stat, _hooked_stat),
+    (os, "listdir", _listdir, _hooked_listdir),
+    (os, "scandir", _scandir, _hooked_scandir),
+]
+
+
+def _hook_files(on: bool) -> None:
+    """Put the file hooks in place (*on*) or take them out; never replace or undo a
+    function someone else put there meanwhile."""
+    for namespace, name, real, hook in _FILE_HOOKS:
+        now = getattr(namespace, name, None)
+        if on and now is real:
+            setattr(namespace, name, hook)
+        elif not on and now is hook:
+            setattr(namespace, name, real)
 
 
 def _dist_key(name: str) -> str:
@@ -776,6 +948,7 @@ def _install() -> None:
             if pkgutil.iter_modules is not _hooked_iter_modules:
                 _real_iter_modules = pkgutil.iter_modules
                 pkgutil.iter_modules = _hooked_iter_modules
+            _hook_files(True)
         _installed += 1
 
 
@@ -797,6 +970,7 @@ def _uninstall() -> None:
             listing: Any = sys.modules.get("pkgutil")
             if getattr(listing, "iter_modules", None) is _hooked_iter_modules:
                 listing.iter_modules = _real_iter_modules
+            _hook_files(False)
 
 
 class _Installed:
