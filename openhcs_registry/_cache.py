@@ -19,7 +19,7 @@ from itertools import repeat
 from . import _fileio, settings
 from ._config import RegistryConfig
 from ._diagnostics import PluginFailure
-from ._environment import launch_folder, signatures, snapshot
+from ._environment import environ_digest, launch_folder, signatures, snapshot
 from ._log import get_logger
 from ._paths import registry_cache_file
 from ._snapshot import Entry, Snapshot, Stored
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 13  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 14  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
@@ -50,6 +50,8 @@ CACHE_VERSION = 13  # 2: checksummed; 3: import-free checksum; 4: per-plugin inp
 #                       (_environment.interpreter_identity)
 #                   13: the start-up files (.pth, sitecustomize) in the environment section
 #                       (_cold._startup)
+#                   14: the environment variables plugins read, in the environment
+#                       section (_cold._inputs.environ_rows)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -560,28 +562,30 @@ class RegistryCacheManager:
         return failures
 
     # -- writing ----------------------------------------------------------------------------
-    def save(self, result: Snapshot) -> bool:
-        """Write what a fresh process would find (run-time registrations left out)."""
+    def save(self, result: Snapshot, environ: Any = None) -> bool:
+        """Write what a fresh process would find (run-time registrations left out);
+        *environ*: the ``environ`` rows of the document whose records *result* reused."""
         if not self.enabled:
             return False
         if not result.cacheable:
             logger.info("registry %s: not cached: %s", self.config.name, result.uncacheable_reason)
             return False
-        doc = self.build_document(result)
+        doc = self.build_document(result, environ)
         ok = _fileio.write_document(self.file, pack(doc))
         if ok:
             logger.debug("registry %s: cache written to %s", self.config.name, self.file)
         return ok
 
-    def build_document(self, result: Snapshot) -> dict[str, Any]:
-        """The document for *result*: header, input tables, records, the merged answer.
+    def build_document(self, result: Snapshot, environ: Any = None) -> dict[str, Any]:
+        """The document for *result*: header, input tables, records, the merged answer
+        (*environ*: see :meth:`save`).
 
         Written by the cold module :mod:`._document` (only a discovery writes).
         """
         from ._cold._document import build_document
 
         return build_document(
-            self.config, settings.discovery_settings(), sorted(self.blocked), result
+            self.config, settings.discovery_settings(), sorted(self.blocked), result, environ
         )
 
     def clear(self) -> bool:
@@ -756,6 +760,7 @@ def _checked_env(
     memo = _env_checked
     if memo is not None and memo[0] is snap and memo[1] == raw and racy_ns >= memo[2]:
         _check_switches(memo[3]["settings"])
+        _check_environ(memo[3].get("environ"))
         if memo[4]:  # (the entries it gained must not provide a name this one recorded)
             _recorded_entries(memo[3]["path"], snap.entries, launch)
         _check_launch(launch, snap)
@@ -767,6 +772,7 @@ def _checked_env(
     _check_startup(startup, snap)
     recorded = _obj(env.get("settings"), "settings")
     _check_switches(recorded)
+    _check_environ(env.get("environ"))
     snap = snapshot()  # (a full settings check may have begun a new look)
     rows = _list(env.get("path"), "path")
     entries = snap.entries
@@ -917,6 +923,21 @@ def _check_switches(recorded: dict[str, Any]) -> None:
             raise CacheInvalid("discovery settings changed")
     if disabled or no_eps not in recorded:
         _settings_hold(recorded)
+
+
+def _check_environ(rows: Any) -> None:
+    """The environment variables plugins read while discovery recorded them have the
+    values they had (``[name, digest]`` rows: :func:`._environment.environ_digest`).  A
+    plugin choosing its keys by ``os.environ.get("X")`` decides on it as on a file; a
+    change is a full rediscovery, as a settings change is (read again at every check:
+    ``os.environ`` may change at any moment)."""
+    if not rows:
+        return
+    environ = os.environ
+    for row in _list(rows, "environ"):
+        _expect(type(row) is list and len(row) == 2 and type(row[0]) is str, "bad environ row")
+        if environ_digest(environ.get(row[0])) != row[1]:
+            raise CacheInvalid(f"environment variable {row[0]} changed")
 
 
 def _settings_hold(recorded: dict[str, Any]) -> None:

@@ -345,6 +345,18 @@ def mtime(path: str) -> int | None:
 _snapshot: _Snapshot | None = None
 
 
+def environ_digest(value: str | None) -> int | None:
+    """What a document records of an environment variable's *value* (None: unset): a
+    digest, not the value (a token a plugin reads is nobody's business in a cache file).
+    Deterministic across processes: the hash of integers, unlike a string's, is not
+    randomised; CPython's ``hash`` is never -1, the mark of a value that never matches
+    (see :func:`._cold._inputs.environ_rows`)."""
+    if value is None:
+        return None
+    data = value.encode("utf-8", "surrogateescape")
+    return hash((len(data), int.from_bytes(data, "little")))
+
+
 def forget() -> None:
     """End the current snapshot: the next check looks at the environment again."""
     global _snapshot

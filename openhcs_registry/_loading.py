@@ -16,7 +16,7 @@ again are those called on every start (nothing new to write).
 from __future__ import annotations
 
 from . import _environment
-from ._cache import CollectorHeld, RegistryCacheManager
+from ._cache import CollectorHeld, RegistryCacheManager, env_section
 from ._flight import RegistryDiscoveryError, wait_for
 from ._log import get_logger
 
@@ -183,8 +183,9 @@ def _incremental(
         return None
     if not extra and not _only_volatile_reran(result, previous):
         # a process with run-time plugins must not write what others would read; one
-        # whose only rerun plugins are those called on every start has nothing new
-        manager.save(result)
+        # whose only rerun plugins are those called on every start has nothing new; the
+        # variables the reused records' plugins read (checked at this start) are kept
+        manager.save(result, env_section(previous.warm).get("environ"))
     return result
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import run_python
 
 from openhcs_registry._cold import _inputs
 from openhcs_registry._cold._inputs import Inputs, import_module, sig
+from openhcs_registry._environment import environ_digest
 
 
 @pytest.fixture
@@ -567,3 +569,63 @@ def test_the_engines_own_reads_during_a_recording_are_no_plugins_input(tmp_path:
     assert str(tmp_path / "plain") in mine.dirs  # what the engine recorded on purpose
     assert not plugin.dirs and not plugin.names
     assert list(plugin.files) == [str(tmp_path / "x.py")]
+
+
+def test_environment_variables_a_plugin_reads_are_noted_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read by name (``[...]``, ``get``, ``in``, ``getenv``), a variable is noted with its
+    value when the recorder was installed; read in a walk of the environment (a copy) it
+    is not; the engine's own reads are not; ``os.environ`` gets its class back."""
+    from openhcs_registry import settings
+
+    tag = uuid.uuid4().hex[:8].upper()
+    names = [f"{n}_{tag}" for n in ("GET", "IN", "GETENV", "ITEM", "WALKED", "SETDEFAULT")]
+    get, isin, getenv, item, walked, default = names
+    monkeypatch.setenv(get, "one")
+    monkeypatch.setenv(item, "two")
+    monkeypatch.setenv(walked, "three")
+    monkeypatch.setattr(_inputs, "_environ_read", {})
+    with _inputs.recording(Inputs()):
+        assert type(os.environ) is not os._Environ
+        copied = dict(os.environ)  # a walk: no variable noted by it
+        os.environ.get(get)
+        assert isin not in os.environ
+        os.getenv(getenv)
+        os.environ[item]
+        os.environ.setdefault(default, "set by the plugin")
+        settings.cache_disabled()  # the engine's own read
+    assert type(os.environ) is os._Environ
+    assert copied[walked] == "three"
+    assert _inputs._environ_read == {
+        get: "one",
+        isin: None,
+        getenv: None,
+        item: "two",
+        default: None,  # what the next process starts with (the plugin sets it)
+    }
+    rows = dict(map(tuple, _inputs.environ_rows([["EARLIER_" + tag, 5]])))
+    assert rows["EARLIER_" + tag] == 5  # a previous document's row, carried
+    assert rows[get] == environ_digest("one") and rows[isin] is None
+    assert rows[default] is None
+    assert "OPENHCS_DISABLE_REGISTRY_CACHE" not in rows
+
+    # a value that moved between two discoveries of this process never matches
+    monkeypatch.setenv(get, "changed")
+    with _inputs.recording(Inputs()):
+        pass
+    rows = dict(map(tuple, _inputs.environ_rows()))
+    assert rows[get] == -1 and rows[item] == environ_digest("two")
+
+
+def test_environ_digest_is_the_same_in_every_process() -> None:
+    """String hashes are randomised per process; the digest is not (a document written by
+    one process is checked by the next)."""
+    code = (
+        "import json; from openhcs_registry._environment import environ_digest as d;"
+        "print(json.dumps([d('x'), d(''), d('\u00e4' * 300), d(None)]))"
+    )
+    seen = [run_python(code, {**os.environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2")]
+    here = [environ_digest("x"), environ_digest(""), environ_digest("\u00e4" * 300), None]
+    assert seen == [here, here]
+    assert len({environ_digest("x"), environ_digest("x\0"), environ_digest("")}) == 3

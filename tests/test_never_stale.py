@@ -482,30 +482,43 @@ def test_13_plugins_imported_from_a_zip_file_are_cached(world: World) -> None:
 
 
 def test_15_system_exit_at_import_on_a_warm_start_is_isolated(world: World) -> None:
+    """A plugin whose import exits (``sys.exit``) when it is loaded: its value is a
+    ``KeyError`` and an ``import_error`` failure, the other plugins stay.  Exiting on an
+    environment variable it reads, the start rediscovers (an input: case 25); on the
+    program's own state (not an input of discovery), the cache lists it and its import
+    exits when the value is resolved from it."""
     world.write_spec()
     world.install(
         "headless",
         f"hl_{world.tag}",
-        "import os, sys\n"
-        "if os.environ.get('NO_DISPLAY_X'):\n    sys.exit('no display')\n"
-        + world.plugin_source(("Gui", "gui")),
+        "import builtins, os, sys\n"
+        "if getattr(builtins, 'NO_DISPLAY_X', False) or os.environ.get('NO_DISPLAY_X'):\n"
+        "    sys.exit('no display')\n" + world.plugin_source(("Gui", "gui")),
     )
     world.install("alpha-plugin", f"alpha_{world.tag}", world.plugin_source(("Alpha", "alpha")))
     prime(world)
     code = f"""
-        import json
+        import builtins, json, os
+        builtins.NO_DISPLAY_X = bool(os.environ.get('EXIT_AT_RESOLVE'))  # (not an input)
         from {world.spec} import REGISTRY
         listed = sorted(REGISTRY)
+        source = REGISTRY.source
         try:
             REGISTRY["gui"]
             got = "value"
         except KeyError as exc:
             got = "KeyError"
         copied = sorted(REGISTRY.copy())
-        print(json.dumps([listed, got, copied, sorted(f.kind for f in REGISTRY.failures)]))
+        print(json.dumps([source, listed, got, copied,
+                          sorted(f.kind for f in REGISTRY.failures)]))
         """
+    # the variable the plugin reads: a change, so the start rediscovers
     out = run_python(code, world.env(NO_DISPLAY_X="1"))
-    assert out == [["alpha", "gui"], "KeyError", ["alpha"], ["import_error"]]
+    assert out == ["fresh", ["alpha"], "KeyError", ["alpha"], ["import_error"]]
+    assert run_python(code, world.env())[:2] == ["fresh", ["alpha", "gui"]]
+    # the program's own state: the cache holds, the value's import exits when resolved
+    out = run_python(code, world.env(EXIT_AT_RESOLVE="1"))
+    assert out == ["cache", ["alpha", "gui"], "KeyError", ["alpha"], ["import_error"]]
 
 
 def test_16_cache_clear_deletes_only_our_own_files(world: World, tmp_path: Path) -> None:
@@ -1069,11 +1082,12 @@ def test_23_a_plugin_importing_the_modules_its_package_lists(world: World) -> No
     assert warm_equals_fresh(world)["keys"] == ["b"]
 
 
-def _data_plugin(world: World, pkg: str, body: str) -> None:
+def _data_plugin(world: World, pkg: str, body: str, spec: bool = True) -> None:
     """Plugin package *pkg* with one class per key ``keys()`` gives (read when the module
     is imported and when its hook is called): *body* defines ``keys()`` (``HERE`` is the
     package's folder)."""
-    world.write_spec()
+    if spec:
+        world.write_spec()
     head = f"""
         import glob
         import importlib.resources
@@ -1176,3 +1190,90 @@ def test_24_a_plugin_reading_an_optional_file_only_if_it_exists(world: World, ho
     (world.site / pkg / "gpu").rmdir()
     assert warm_equals_fresh(world)["keys"] == ["default"]
     assert observe(world)["source"] == "cache"
+
+
+def test_25_a_plugin_choosing_its_keys_by_environment_variables(world: World) -> None:
+    """``os.environ.get`` at import, ``os.getenv`` and ``in os.environ`` when called: the
+    variables a plugin reads are inputs (recorded as digests: the value is not in the
+    cache file); the environment copied whole (``dict(os.environ)``, for a subprocess)
+    is not, or every start from another folder (``PWD``) would rediscover."""
+    pkg = f"env_{world.tag}"
+    mode, gpu, token = (f"{name}_{world.tag.upper()}" for name in ("MODE", "GPU", "TOKEN"))
+    _data_plugin(
+        world,
+        pkg,
+        f"""
+        COPY = dict(os.environ)  # (a walk: watched by no variable)
+        MODE = os.environ.get({mode!r}, "plain")
+        def keys():
+            out = [MODE]
+            if {gpu!r} in os.environ:
+                out.append("gpu")
+            if os.getenv({token!r}):
+                out.append("licensed")
+            return out
+        """,
+    )
+    prime(world)
+    assert observe(world)["keys"] == ["plain"]
+    assert warm_equals_fresh(world, **{mode: "fast"})["keys"] == ["fast"]
+    assert observe(world, **{mode: "fast"})["source"] == "cache"
+    both = {mode: "fast", gpu: ""}
+    assert warm_equals_fresh(world, **both)["keys"] == ["fast", "gpu"]
+    secret = f"s3cr3t-{world.tag}"
+    with_token = {**both, token: secret}
+    assert warm_equals_fresh(world, **with_token)["keys"] == ["fast", "gpu", "licensed"]
+    assert observe(world, **with_token)["source"] == "cache"
+    # a variable no plugin read by name changes nothing (the copy is a walk)
+    assert observe(world, **with_token, UNREAD_BY_ANY_PLUGIN="1")["source"] == "cache"
+    written = [p.read_bytes() for p in world.cache_dir.rglob("*") if p.is_file()]
+    assert written and not any(secret.encode() in data for data in written)
+    assert warm_equals_fresh(world)["keys"] == ["plain"]  # all unset again
+
+
+@pytest.mark.parametrize("change", ["edit", "install", "general", "removal"])
+def test_25_a_variable_first_read_after_an_incremental_start_is_recorded(
+    world: World, change: str
+) -> None:
+    """The variables incremental starts record: an edited plugin (the edit's path: the
+    other records and the environment section carried), a newly installed one (the
+    install's path: its answer extended) or an edited one whose record changed (the
+    general path, reusing the other records) reads a variable no row names yet: the
+    document that start writes names it; and the variables the reused plugins read stay
+    named, also after a removal (the removal's path: the answer less the plugin's)."""
+    pkg = f"env_{world.tag}"
+    old, new = (f"{name}_{world.tag.upper()}" for name in ("OLD", "NEW"))
+    body = "def keys():\n    return [os.environ.get({name!r}, {default!r})]\n"
+    _data_plugin(world, pkg, body.format(name=old, default="o"))
+    other = f"other_{world.tag}"
+    world.install("other-plugin", other, world.plugin_source(("Other", "other")))
+    world.write(f"helper_{world.tag}.py", "")
+    prime(world)
+    expected = ["o", "other"]
+    if change == "install":
+        _data_plugin(world, f"env2_{world.tag}", body.format(name=new, default="n"), spec=False)
+        expected = ["n", "o", "other"]
+    elif change == "removal":
+        world.uninstall("other-plugin")
+        expected = ["o"]
+    else:  # the plugin reading OLD is left alone, the other one edited
+        helper = f"import helper_{world.tag}\n" if change == "general" else ""
+        world.write(
+            f"{other}.py",
+            f"import os\n{helper}SUFFIX = os.environ.get({new!r}, '')\n"
+            + world.plugin_source(("Other", "other")).replace(
+                "kind = 'other'", "kind = 'other' + SUFFIX"
+            ),
+        )
+    assert observe(world)["keys"] == expected
+    assert observe(world)["source"] == "cache"
+    # each variable against the document that start wrote (a start that sees one change
+    # rediscovers everything, and records the other again)
+    written = {p: p.read_bytes() for p in world.cache_dir.rglob("*") if p.is_file()}
+    if change != "removal":
+        changed = warm_equals_fresh(world, **{new: "x"})
+        assert changed["source"] == "fresh" and changed["keys"] != expected
+        for path, data in written.items():
+            path.write_bytes(data)
+        assert observe(world)["source"] == "cache"
+    assert warm_equals_fresh(world, **{old: "y"})["source"] == "fresh"

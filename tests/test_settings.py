@@ -63,9 +63,13 @@ def test_a_declared_third_party_switch_rebuilds_the_cache(world: World) -> None:
     assert world.run(probe)[:2] == ["fresh", ["a", "b"]]
 
 
-def test_an_undeclared_switch_is_not_watched(world: World) -> None:
-    """Why the declaration matters: without it the cache cannot know the rule's input."""
+def test_an_undeclared_switch_a_rule_reads_is_watched_as_a_variable_read(world: World) -> None:
+    """Undeclared, the switch is not among the settings; but the rule reads it by name while
+    discovery records (``os.environ.get``), so it is an input all the same (it was a
+    documented limitation, pinned here, before variables read were recorded)."""
     probe = _switch_world(world, declare=False)
     assert world.run(probe)[:2] == ["fresh", ["a", "b"]]
-    stale = world.run(probe, MY_SWITCH="1")
-    assert stale == ["cache", ["a", "b"], [], False]  # the documented limitation, pinned
+    on = world.run(probe, MY_SWITCH="1")
+    assert on == ["fresh", ["a"], ["b is off while MY_SWITCH is set"], False]
+    assert world.run(probe, MY_SWITCH="1")[:3] == ["cache", ["a"], on[2]]
+    assert world.run(probe)[:2] == ["fresh", ["a", "b"]]

@@ -29,6 +29,7 @@ from .._cache import (
 )
 from .._environment import listing_checksum
 from .._version import __version__
+from ._inputs import environ_rows
 from ._records import stored_modules
 
 TYPE_CHECKING = False
@@ -246,6 +247,7 @@ def environment_section(
     distributions: dict[str, Any],
     recorded_settings: dict[str, Any],
     switched: list[str] | None = None,
+    environ: Any = None,
 ) -> dict[str, Any]:
     """The environment section: interpreter, settings, ``sys.path`` rows, distributions,
     from the look at the environment *env* (:func:`._discovery._context.look_at_environment`)
@@ -254,7 +256,9 @@ def environment_section(
     what the previous document recorded: an incremental start that proved the switches
     unchanged without reading the index).  That list lets the check of a later start
     tell an uninstall of none of them from one that may change the settings
-    (:func:`._entrypoints.switches_kept`).
+    (:func:`._entrypoints.switches_kept`).  And the environment variables plugins read:
+    *environ*, the previous document's (an incremental start reuses records whose plugins
+    read them), with those read in this process (:func:`._inputs.environ_rows`).
 
     Nothing registry-specific: every registry written in one environment writes the same
     bytes here, which is what lets a reader check them once per look (see
@@ -274,6 +278,7 @@ def environment_section(
         "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
         "dstamp": fold_distributions(distributions),
         "startup": env.get("startup", []),
+        "environ": environ_rows(environ),
     }
     known = settings.switched_distributions()
     if known is None:
@@ -361,8 +366,11 @@ def build_document(
     recorded_settings: dict[str, Any],
     blocked: list[str],
     result: Snapshot,
+    environ: Any = None,
 ) -> dict[str, Any]:
-    """The document for *result*: header, input tables, records, the merged answer.
+    """The document for *result*: header, input tables, records, the merged answer;
+    *environ*, the previous document's ``environ`` rows when *result* reused its records
+    (their plugins read those variables, in another process).
 
     Its ``"cold"`` part holds what only an incremental start or provenance reads (the
     records, the file and distribution rows with their stats, the names table, the calling
@@ -382,7 +390,7 @@ def build_document(
     distributions = result.distributions
     return {
         "cache_version": CACHE_VERSION,
-        "env": environment_section(env, distributions, recorded_settings),
+        "env": environment_section(env, distributions, recorded_settings, environ=environ),
         "version": __version__,
         "registry": config.name,
         "timestamp": time.time(),

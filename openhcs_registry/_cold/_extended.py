@@ -453,7 +453,11 @@ def _extended(
     new = rewritten_document(
         doc,
         environment_section(
-            plan.environment, plan.distributions, plan.settings, doc.get("switched")
+            plan.environment,
+            plan.distributions,
+            plan.settings,
+            doc.get("switched"),
+            doc.get("environ"),
         ),
         launch,
         tables,

@@ -27,7 +27,7 @@ import re
 import stat
 import sys
 
-from .._environment import names_in
+from .._environment import environ_digest, names_in
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -581,6 +581,85 @@ def _note_folder(records: list[Inputs], path: Any) -> None:
             inputs.add_dir(where)
 
 
+#: The environment as the latest discovery found it when its recorder was installed:
+#: what a variable a plugin reads is at the start of the next process too (a plugin that
+#: sets one itself, ``os.environ.setdefault``, reads what it set).
+_environ_start: dict[str, str] = {}
+#: Environment variable -> its value (None: unset) when a plugin of this process first read
+#: it while recorded (in :data:`_environ_start`).  A process's, not a record's: a module
+#: that read one at import passes what it read on to every plugin importing it later, in
+#: any registry; every document written records them all (:func:`environ_rows`).
+_environ_read: dict[str, str | None] = {}
+
+#: The digest of a variable whose value moved between discoveries of this process: never
+#: matches (``hash`` is never -1), so the next start rediscovers.
+_MOVED = -1
+
+
+if TYPE_CHECKING:
+    _Environ = os._Environ[Any]
+else:
+    _Environ = os._Environ
+
+
+class _WatchedEnviron(_Environ):
+    """``os.environ``'s class while a recorder is installed: a variable a plugin reads
+    (``os.environ[...]``, ``.get``, ``in``, ``os.getenv`` all go through ``__getitem__``)
+    is noted in :data:`_environ_read`.  One read while the environment is walked
+    (iterated, copied, ``dict(os.environ)``) is not: a module that copies the environment
+    (for a subprocess) would name ``PWD``, ``OLDPWD``, ``SHLVL``, which move at every
+    start, and the names present are not watched either."""
+
+    def __iter__(self) -> Any:
+        local = _recorder.local
+        walked = local.walked = set()
+        for name in os._Environ.__iter__(self):
+            walked.add(name)
+            yield name
+
+    def __getitem__(self, key: Any) -> Any:
+        if _reading():
+            walked = getattr(_recorder.local, "walked", None)
+            if walked and key in walked:
+                walked.discard(key)  # (a walk's read: dict(), .copy(), .items())
+            else:
+                name = key if isinstance(key, str) else os.fsdecode(key)
+                if name not in _environ_read:
+                    _environ_read[name] = _environ_start.get(name)
+        return os._Environ.__getitem__(self, key)
+
+
+def _watch_environ(on: bool) -> None:
+    """Give ``os.environ`` (and ``os.environb``) :class:`_WatchedEnviron`'s class (*on*),
+    with a copy of the environment now, or their own back."""
+    if on:
+        _environ_start.clear()
+        _environ_start.update(os.environ)
+    environ: Any
+    for environ in (os.environ, getattr(os, "environb", None)):
+        if on and type(environ) is os._Environ:
+            environ.__class__ = _WatchedEnviron
+        elif not on and type(environ) is _WatchedEnviron:
+            environ.__class__ = os._Environ  # type: ignore[assignment]
+
+
+def environ_rows(previous: Any = None) -> list[list[Any]]:
+    """The environment section's ``environ`` rows, ``[name, digest]`` sorted by name: those
+    of *previous* (a document's rows, checked at this start: reused records' plugins read
+    them) and every variable a plugin of this process read (:data:`_environ_read`), as
+    :func:`._environment.environ_digest` of its value now, or :data:`_MOVED` if that moved
+    since it was read."""
+    rows: dict[str, Any] = {}
+    if type(previous) is list:
+        for row in previous:
+            if type(row) is list and len(row) == 2 and type(row[0]) is str:
+                rows[row[0]] = row[1]
+    for name, value in _environ_read.items():
+        now = _environ_start.get(name)
+        rows[name] = environ_digest(now) if now == value else _MOVED
+    return [[name, rows[name]] for name in sorted(rows)]
+
+
 #: ``(namespace, name, the function there, its hook)`` for each file function hooked while
 #: a recorder is installed: ``open`` (``builtins`` and ``io``), ``os.stat``, ``os.listdir``,
 #: ``os.scandir``.  (``lstat`` is not: ``os.path.realpath`` calls it on every part of a
@@ -949,6 +1028,7 @@ def _install() -> None:
                 _real_iter_modules = pkgutil.iter_modules
                 pkgutil.iter_modules = _hooked_iter_modules
             _hook_files(True)
+            _watch_environ(True)
         _installed += 1
 
 
@@ -971,6 +1051,7 @@ def _uninstall() -> None:
             if getattr(listing, "iter_modules", None) is _hooked_iter_modules:
                 listing.iter_modules = _real_iter_modules
             _hook_files(False)
+            _watch_environ(False)
 
 
 class _Installed:
@@ -1019,6 +1100,7 @@ class _Recording:
             for pair in _recorder.local.chain or ():
                 _seal_loaded(*pair)
             _recorder.local.chain = None
+            _recorder.local.walked = None  # (see _WatchedEnviron)
         _uninstall()
 
 

@@ -161,7 +161,9 @@ def _reduced(
     module_rows = _modules(doc, files, gone, tables, modules, dropped, plugins)
     new = rewritten_document(
         doc,
-        environment_section(environment, distributions, recorded, doc.get("switched")),
+        environment_section(
+            environment, distributions, recorded, doc.get("switched"), doc.get("environ")
+        ),
         launch,
         tables,
         module_rows,

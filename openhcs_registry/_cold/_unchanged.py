@@ -57,7 +57,7 @@ from ._discovery._context import (
 from ._discovery._listing import _FAILED, Listing, _load_entry_point, _scan_module
 from ._discovery._recording import pins
 from ._document import _is_racy, column_fields, environment_section, file_fields
-from ._inputs import Inputs
+from ._inputs import Inputs, environ_rows
 from ._records import PluginRecord
 from ._reuse import (
     _Changes,
@@ -722,7 +722,11 @@ def _rewrite(
     new = _rewritten(doc, rows)
     if upgrade is not None:
         new["env"] = environment_section(
-            upgrade.environment, upgrade.distributions, upgrade.settings, doc.get("switched")
+            upgrade.environment,
+            upgrade.distributions,
+            upgrade.settings,
+            doc.get("switched"),
+            doc.get("environ"),
         )
         cold = new["cold"]
         cold["distributions"] = upgrade.distributions
@@ -730,7 +734,18 @@ def _rewrite(
         plugins = cold["plugins"] = list(cold["plugins"])
         for at, raw in (records or {}).items():
             plugins[at] = raw
+    else:
+        _with_environ(new, doc)
     return install(manager, new)
+
+
+def _with_environ(new: dict[str, Any], doc: dict[str, Any]) -> None:
+    """*new*'s environment section, carried from *doc*, with the variables that the
+    records called again read and no row names (:func:`._inputs.environ_rows`)."""
+    env = env_section(doc)
+    rows = environ_rows(env.get("environ"))
+    if rows != env.get("environ"):
+        new["env"] = {**env, "environ": rows}
 
 
 def settle(manager: RegistryCacheManager, doc: dict[str, Any]) -> None:
@@ -834,6 +849,7 @@ def _spliced(
         new[key] = warm[key]
     new["timestamp"] = time.time()
     new.update(column_fields(paths, cols))
+    _with_environ(new, warm)
     new["cold"] = {
         name: cols if name == "files" else _fileio.section_bytes(warm, name, verify=False)
         for name in warm["coldat"]
