@@ -79,6 +79,13 @@ CHAIN_KEYED = (7, 8)
 GATHERING = 3
 VERSIONED = 5
 
+#: A static plugin that try-imports the optional dependency, and a later one (by name:
+#: st10 loads before st13) whose key ends in whether ``importlib.util.find_spec`` finds it:
+#: once the first imported it, ``find_spec`` answers from ``sys.modules`` and asks no
+#: finder (the operation ``opt_toggle`` makes it appear and go).
+OPT_IMPORTER = 10
+OPT_PROBER = 13
+
 #: name -> (relative weight in a campaign, ranges of the integer arguments)
 OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # discovery package modules: write (add or edit) / remove / rename, in p1 or p2
@@ -620,6 +627,14 @@ class ModelWorld:
         elif i == GATHERING:
             head = "from importlib.metadata import entry_points\n"
             more = f", *(ep.load() for ep in entry_points(group='{self.group}_sub'))"
+        elif i == OPT_IMPORTER:
+            head = f"try:\n    import {self.opt}  # noqa\nexcept ImportError:\n    pass\n"
+        elif i == OPT_PROBER:
+            head = (
+                "import importlib.util\n"
+                f"FOUND = 'y' if importlib.util.find_spec({self.opt!r}) else 'n'\n"
+            )
+            key = " + FOUND"
         elif i == VERSIONED:
             head = (
                 "from importlib.metadata import PackageNotFoundError, version\n"

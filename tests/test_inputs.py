@@ -629,3 +629,32 @@ def test_environ_digest_is_the_same_in_every_process() -> None:
     here = [environ_digest("x"), environ_digest(""), environ_digest("\u00e4" * 300), None]
     assert seen == [here, here]
     assert len({environ_digest("x"), environ_digest("x\0"), environ_digest("")}) == 3
+
+
+def test_find_spec_of_a_module_imported_already_records_it(site: tuple[Path, str]) -> None:
+    """``importlib.util.find_spec`` answers an imported name from ``sys.modules`` (no
+    finder asked): the recorder notes the module all the same, by absolute or relative
+    name; a name not found is noted by the finders' recorder, as before."""
+    import importlib.util
+
+    folder, tag = site
+    package = folder / f"pkg_{tag}"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "opt.py").write_text("")
+    importlib.import_module(f"pkg_{tag}.opt")  # another plugin imported it first
+    real = importlib.util.find_spec
+    inputs = Inputs()
+    with _inputs.recording(inputs):
+        assert importlib.util.find_spec is not real
+        assert importlib.util.find_spec(f"pkg_{tag}.opt") is not None
+        assert importlib.util.find_spec(f"absent_{tag}") is None
+    assert importlib.util.find_spec is real
+    assert inputs.modules[f"pkg_{tag}.opt"] == str(package / "opt.py")
+    assert inputs.files[str(package / "opt.py")] == sig(str(package / "opt.py"))
+    assert str(package / "__init__.py") in inputs.files  # its package's, as for imports
+    assert f"absent_{tag}" in inputs.missing
+    relative = Inputs()
+    with _inputs.recording(relative):
+        assert importlib.util.find_spec(".opt", f"pkg_{tag}") is not None
+    assert f"pkg_{tag}.opt" in relative.modules

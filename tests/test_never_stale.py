@@ -1277,3 +1277,31 @@ def test_25_a_variable_first_read_after_an_incremental_start_is_recorded(
             path.write_bytes(data)
         assert observe(world)["source"] == "cache"
     assert warm_equals_fresh(world, **{old: "y"})["source"] == "fresh"
+
+
+def test_26_a_plugin_probing_with_find_spec_a_module_another_plugin_imported(
+    world: World,
+) -> None:
+    """``importlib.util.find_spec("dep")`` answers from ``sys.modules`` when another plugin
+    imported ``dep`` first, asking no finder: the module is an input of the probing plugin
+    all the same (its removal changes that plugin's answer, not only the importer's)."""
+    world.write_spec()
+    dep = f"dep_{world.tag}"
+    world.write(f"{dep}.py", "")
+    world.install(
+        "aa-importer",
+        f"aa_{world.tag}",
+        f"try:\n    import {dep}\nexcept ImportError:\n    pass\n"
+        + world.plugin_source(("A", "a")),
+    )
+    world.install(
+        "zz-prober",
+        f"zz_{world.tag}",
+        "import importlib.util\n"
+        f"KEY = 'fast' if importlib.util.find_spec({dep!r}) else 'plain'\n"
+        + world.plugin_source(("Z", "z")).replace("kind = 'z'", "kind = KEY"),
+    )
+    prime(world)
+    assert observe(world)["keys"] == ["a", "fast"]
+    (world.site / f"{dep}.py").unlink()
+    assert warm_equals_fresh(world)["keys"] == ["a", "plain"]

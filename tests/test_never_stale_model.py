@@ -280,6 +280,12 @@ PINNED: dict[str, list[Op]] = {
         ("config_toggle", 1),
         ("config_toggle", 0),
     ],
+    # the optional dependency appears in site-packages, then goes: OPT_PROBER's
+    # find_spec was answered from sys.modules (OPT_IMPORTER imported it first)
+    "optional_module_probed_with_find_spec_after_another_plugin_imported_it": [
+        ("opt_toggle", 3),
+        ("opt_toggle", 3),
+    ],
 }
 
 

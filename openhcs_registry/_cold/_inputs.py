@@ -21,6 +21,7 @@ from __future__ import annotations
 import _thread
 import builtins
 import importlib
+import importlib.util
 import io
 import os
 import re
@@ -581,6 +582,35 @@ def _note_folder(records: list[Inputs], path: Any) -> None:
             inputs.add_dir(where)
 
 
+#: ``importlib.util.find_spec`` as the recorder found it (see :func:`_hooked_find_spec`).
+_real_find_spec: Any = None
+
+
+def _hooked_find_spec(name: str, package: str | None = None) -> Any:
+    """``importlib.util.find_spec`` while a recorder is installed.
+
+    For a module imported already it answers from ``sys.modules`` and asks no finder, so
+    the recorder would not see a plugin probing for an optional module that another plugin
+    imported first (``if find_spec("cupy")``): the module found is then noted as a
+    requirement imported already is (:func:`note_found`), its removal a change of the
+    probing plugin's answer too.  A name not imported yet is looked up through the
+    finders, which the recorder notes itself, found or not.
+    """
+    spec = _real_find_spec(name, package)
+    if spec is not None and _reading():
+        _noting(_note_probed, (name, package))
+    return spec
+
+
+def _note_probed(records: list[Inputs], probe: tuple[str, str | None]) -> None:
+    name, package = probe
+    if name.startswith("."):
+        name = importlib.util.resolve_name(name, package)
+    if name in sys.modules and name.partition(".")[0] != _ENGINE:
+        for inputs in records:
+            note_found(inputs, name)
+
+
 #: The environment as the latest discovery found it when its recorder was installed:
 #: what a variable a plugin reads is at the start of the next process too (a plugin that
 #: sets one itself, ``os.environ.setdefault``, reads what it set).
@@ -1001,7 +1031,7 @@ def _span_file(path: str) -> tuple[str, Sig] | None:
 
 
 def _install() -> None:
-    global _installed, _real_iter_modules
+    global _installed, _real_iter_modules, _real_find_spec
 
     with _install_lock:
         if _installed == 0:
@@ -1029,6 +1059,9 @@ def _install() -> None:
                 pkgutil.iter_modules = _hooked_iter_modules
             _hook_files(True)
             _watch_environ(True)
+            if importlib.util.find_spec is not _hooked_find_spec:
+                _real_find_spec = importlib.util.find_spec
+                importlib.util.find_spec = _hooked_find_spec
         _installed += 1
 
 
@@ -1052,6 +1085,9 @@ def _uninstall() -> None:
                 listing.iter_modules = _real_iter_modules
             _hook_files(False)
             _watch_environ(False)
+            util: Any = sys.modules.get("importlib.util")
+            if getattr(util, "find_spec", None) is _hooked_find_spec:
+                util.find_spec = _real_find_spec
 
 
 class _Installed:
