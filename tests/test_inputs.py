@@ -658,3 +658,39 @@ def test_find_spec_of_a_module_imported_already_records_it(site: tuple[Path, str
     with _inputs.recording(relative):
         assert importlib.util.find_spec(".opt", f"pkg_{tag}") is not None
     assert f"pkg_{tag}.opt" in relative.modules
+
+
+def test_a_pathlib_accessor_holding_the_file_functions_is_hooked_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python 3.10's ``pathlib`` reads through ``_NormalAccessor``, whose class attributes
+    are the ``os``/``io`` functions as they were when it was imported: those are hooked
+    (as static methods) and put back.  (Here a stand-in of that class, on any Python.)"""
+    import pathlib
+
+    class Accessor:  # as 3.10 defines it
+        stat = os.stat
+        open = io.open
+        listdir = os.listdir
+        scandir = os.scandir
+        unlink = os.unlink
+
+    monkeypatch.setattr(pathlib, "_NormalAccessor", Accessor, raising=False)
+    data = tmp_path / "keys.txt"
+    data.write_text("a\n")
+    inputs = Inputs()
+    with _inputs.recording(inputs):
+        reader = Accessor()
+        with reader.open(str(data)) as handle:
+            assert handle.read() == "a\n"
+        try:
+            reader.stat(str(tmp_path / "absent.cfg"))
+        except FileNotFoundError:
+            pass
+        assert reader.listdir(str(tmp_path)) == ["keys.txt"]
+        assert Accessor.unlink is os.unlink  # (not a file function the recorder hooks)
+    assert inputs.files[str(data)] == sig(str(data))
+    assert inputs.files[str(tmp_path / "absent.cfg")] is None
+    assert str(tmp_path) in inputs.dirs
+    assert Accessor.stat is os.stat and Accessor.open is io.open
+    assert Accessor.listdir is os.listdir and Accessor.scandir is os.scandir

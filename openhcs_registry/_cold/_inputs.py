@@ -705,11 +705,25 @@ _FILE_HOOKS: list[tuple[Any, str, Any, Any]] = [
 
 def _hook_files(on: bool) -> None:
     """Put the file hooks in place (*on*) or take them out; never replace or undo a
-    function someone else put there meanwhile."""
-    for namespace, name, real, hook in _FILE_HOOKS:
+    function someone else put there meanwhile.
+
+    Python 3.10's ``pathlib`` reads through the functions its ``_NormalAccessor`` class
+    took from ``os`` and ``io`` when it was imported (``Path.read_text``, ``exists``,
+    ``iterdir``, and ``importlib.resources`` with them): their class attributes are hooked
+    too, as static methods (3.11 calls ``os`` and ``io`` at each use).
+    """
+    targets = list(_FILE_HOOKS)
+    accessor = getattr(sys.modules.get("pathlib"), "_NormalAccessor", None)
+    if isinstance(accessor, type):
+        targets += [
+            (accessor, name, real, hook)
+            for _ns, name, real, hook in _FILE_HOOKS
+            if _ns is not builtins and name in vars(accessor)
+        ]
+    for namespace, name, real, hook in targets:
         now = getattr(namespace, name, None)
         if on and now is real:
-            setattr(namespace, name, hook)
+            setattr(namespace, name, staticmethod(hook) if isinstance(namespace, type) else hook)
         elif not on and now is hook:
             setattr(namespace, name, real)
 
