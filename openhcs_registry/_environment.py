@@ -196,7 +196,7 @@ class _Snapshot:
             pass
         entries = self.listing(folder)
         result = sums[folder] = (
-            listing_of_sorted(entries) if entries is not None else _archive_checksum(folder)
+            listing_of_sorted(entries) if entries is not None else archive_checksum(folder)
         )
         return result
 
@@ -291,17 +291,19 @@ def listing_checksum(folder: str) -> int | None:
     listing says whether the set of modules changed, so that a moved mtime with the same
     modules is not a change.  A ``sys.path`` entry that is a file (a zip archive of
     plugins) is summed by its bytes instead: rewritten within the racy window, its stat
-    alone cannot tell.  One rule for the recorder, the document writer and the warm check
-    (:meth:`_Snapshot.checksum` is this value within one look).
+    alone cannot tell.  One rule for the recorder (which takes it with the folder's stat,
+    when a plugin reads the folder: :func:`._cold._inputs.folder_sig`), the sys.path
+    rows of the environment section and the warm check (:meth:`_Snapshot.checksum` is this
+    value within one look).
     """
     try:
         entries = sorted(os.listdir(folder or os.curdir))
     except (OSError, ValueError):
-        return _archive_checksum(folder)
+        return archive_checksum(folder)
     return listing_of_sorted(entries)
 
 
-def _archive_checksum(path: str) -> int | None:
+def archive_checksum(path: str) -> int | None:
     """:func:`listing_checksum` of a path that cannot be listed: a file (a zip archive on
     ``sys.path``) by its bytes; None if it cannot be read either (missing, unreadable)."""
     from ._fileio import checksum

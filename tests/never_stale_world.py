@@ -501,7 +501,7 @@ def outer_site_folders() -> list[str]:
 class ModelWorld:
     """One registry in one throwaway virtualenv; operations change it, check() compares."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, settle: bool = False) -> None:
         self.root = root
         self.tag = uuid.uuid4().hex[:6]
         self.name = f"mthings_{self.tag}"
@@ -610,6 +610,8 @@ class ModelWorld:
         self.ops: list[Op] = []
         self.cache_hits = 0
         self.checks = 0
+        #: whether :meth:`check` also asks that one change cost one rediscovery
+        self.settle = settle
         self.pip_ops = 0
 
     # -- helpers ---------------------------------------------------------------------------
@@ -1099,7 +1101,12 @@ class ModelWorld:
         return result
 
     def check(self) -> dict[str, Any] | None:
-        """Warm listing vs fresh discovery, in new processes; the differences, or None."""
+        """Warm listing vs fresh discovery, in new processes; the differences, or None.
+
+        With :attr:`settle`, a warm start that discovered (some of) the registry again must have
+        written a document the next start takes as it is: one change costs one rediscovery
+        (else ``{"unsettled": ...}``).  The fresh discovery between the two writes nothing.
+        """
         warm = self.observe(fresh=False)
         fresh = self.observe(fresh=True)
         self.checks += 1
@@ -1111,6 +1118,10 @@ class ModelWorld:
         if diff:
             diff["warm_source"] = warm["source"]
             return diff
+        if self.settle and warm.get("source") != "cache":
+            again = self.observe(fresh=False)
+            if again.get("source") != "cache":
+                return {"unsettled": again.get("source"), "again": again}
         return None
 
     def describe(self) -> str:
@@ -1125,9 +1136,9 @@ class ModelWorld:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def replay(root: Path, ops: list[Op]) -> dict[str, Any] | None:
+def replay(root: Path, ops: list[Op], settle: bool = False) -> dict[str, Any] | None:
     """Apply *ops* to a new world, checking after each; the first divergence (or None)."""
-    world = ModelWorld(root)
+    world = ModelWorld(root, settle)
     try:
         world.check()
         for op in ops:

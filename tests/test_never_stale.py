@@ -968,7 +968,12 @@ def test_12_a_relative_sys_path_entry_is_read_in_the_launch_folder(
 def _metadata_reader(world: World) -> None:
     """A plugin that gathers its classes from the entry points of its own group (a plugin
     of plugins), and one that picks its key by the installed version of a distribution
-    (``importlib.metadata``): neither imports what decides its answer."""
+    (``importlib.metadata``): neither imports what decides its answer.
+
+    Both scan every ``sys.path`` folder, this world's launch folder too, where it keeps
+    its cache: the cache folder is made first, as a user's is (made by the first write,
+    after the scan read the launch folder, it is a change the next start rediscovers)."""
+    world.cache_dir.mkdir(mode=0o700)
     world.write_spec()
     world.install(
         "gatherer",
@@ -1305,3 +1310,32 @@ def test_26_a_plugin_probing_with_find_spec_a_module_another_plugin_imported(
     assert observe(world)["keys"] == ["a", "fast"]
     (world.site / f"{dep}.py").unlink()
     assert warm_equals_fresh(world)["keys"] == ["a", "plain"]
+
+
+def test_24_a_folder_listed_changes_while_discovery_runs(world: World) -> None:
+    """The folder a plugin listed changes before the document is written (the plugin
+    itself adds a file after reading, as another process could): the folder's row must
+    describe what the plugin read, not the folder at the write, or the next start sees
+    the new listing, finds it equal to the row's, and keeps the old keys."""
+    pkg = f"race_{world.tag}"
+    _data_plugin(
+        world,
+        pkg,
+        """
+        FORMATS = os.path.join(HERE, "formats")
+        SEEN = []
+        def keys():  # (read once, when the module is imported)
+            if not SEEN:
+                SEEN.append(sorted(n[:-4] for n in os.listdir(FORMATS) if n.endswith(".fmt")))
+                new = os.path.join(FORMATS, "zarr.fmt")
+                if "add-once" in os.listdir(HERE) and not os.path.lexists(new):
+                    open(new, "w").close()  # after the read: the document must not hide it
+            return SEEN[0]
+        """,
+    )
+    world.write(f"{pkg}/formats/tif.fmt", "")
+    prime(world)
+    world.write(f"{pkg}/add-once", "")
+    assert observe(world)["keys"] == ["tif"]  # read before the plugin added zarr
+    assert warm_equals_fresh(world)["keys"] == ["tif", "zarr"]
+    assert observe(world)["source"] == "cache"

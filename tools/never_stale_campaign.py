@@ -9,12 +9,15 @@ seeded ``random.Random`` instead of hypothesis, for thousands of operations::
 Operations run in worlds of ``--world-steps`` operations (a new temporary virtualenv each);
 world *k* of seed *s* draws its operations from ``Random(f"{s}:{k}")``, so any world can be
 replayed alone.  After every operation a warm listing and a fresh discovery run in new
-processes and are compared.  A divergence is printed with the world's operations and a
+processes and are compared, and after a warm start that discovered, one more warm start must
+be served from the cache (one change costs one rediscovery; ``--no-settle`` leaves that
+out; a start that is not is reported like a divergence, its diff ``{"unsettled": ...}``,
+and counted apart).  A divergence is printed with the world's operations and a
 reproducer shrunk by replaying (dropping chunks, then single operations, while it still
 diverges); the world is then abandoned (its cache is the wrong one) and the next one starts.
 An exception of the model itself (not of the engine) is printed as ``MODEL ERROR`` and that
 world is left out of the counts.  The last line is ``operations=N checks=N divergences=D
-model_errors=E warm_from_cache=H pip_ops=P seed=S seconds=T``.
+unsettled=U model_errors=E warm_from_cache=H pip_ops=P seed=S seconds=T``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from never_stale_world import ModelWorld, Op, random_op, replay
 
 
-def shrink(root: Path, ops: list[Op], budget: float) -> list[Op]:
+def shrink(root: Path, ops: list[Op], budget: float, settle: bool = False) -> list[Op]:
     """The shortest sub-sequence of *ops* found (within *budget* seconds) that diverges."""
     deadline = time.monotonic() + budget
     counter = 0
@@ -41,7 +44,7 @@ def shrink(root: Path, ops: list[Op], budget: float) -> list[Op]:
     def diverges(candidate: list[Op]) -> bool:
         nonlocal counter
         counter += 1
-        return replay(root / f"shrink{counter}", candidate) is not None
+        return replay(root / f"shrink{counter}", candidate, settle) is not None
 
     if not diverges(ops):
         return ops  # not reproducible in a new world (timing?): report as is
@@ -62,10 +65,10 @@ def shrink(root: Path, ops: list[Op], budget: float) -> list[Op]:
 
 
 def run_world(
-    root: Path, seed: int, index: int, steps: int, shrink_budget: float
+    root: Path, seed: int, index: int, steps: int, shrink_budget: float, settle: bool = True
 ) -> tuple[ModelWorld, dict[str, Any] | None]:
     rng = random.Random(f"{seed}:{index}")  # noqa: S311 (reproducible, not secret)
-    world = ModelWorld(root / f"world{index}")
+    world = ModelWorld(root / f"world{index}", settle)
     diff = world.check()
     for _ in range(steps):
         if diff is not None:
@@ -82,7 +85,9 @@ def run_world(
         "diff": diff,
     }
     if shrink_budget > 0:
-        report["shrunk"] = shrink(root / f"shrink{index}", list(world.ops), shrink_budget)
+        report["shrunk"] = shrink(
+            root / f"shrink{index}", list(world.ops), shrink_budget, settle and "unsettled" in diff
+        )
     return world, report
 
 
@@ -94,10 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--world", type=int, default=None, help="replay only this world")
     parser.add_argument("--shrink-seconds", type=float, default=300.0)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument(
+        "--no-settle", action="store_true", help="do not ask that a change cost one rediscovery"
+    )
     args = parser.parse_args(argv)
 
     base = Path(tempfile.mkdtemp(prefix=f"never-stale-{args.seed}-"))
-    operations = checks = divergences = hits = pip_ops = errors = 0
+    operations = checks = divergences = unsettled = hits = pip_ops = errors = 0
     started = time.monotonic()
     indices = [args.world] if args.world is not None else range(10**9)
     for index in indices:
@@ -107,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.world is None:
             steps = min(steps, args.steps - operations)
         try:
-            world, report = run_world(base, args.seed, index, steps, args.shrink_seconds)
+            world, report = run_world(
+                base, args.seed, index, steps, args.shrink_seconds, not args.no_settle
+            )
         except Exception as exc:  # the model's own fault: say so, go on with the next world
             import traceback
 
@@ -119,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         checks += world.checks
         hits += world.cache_hits
         pip_ops += world.pip_ops
-        if report is not None:
+        if report is not None and "unsettled" in report["diff"]:
+            unsettled += 1
+            print("UNSETTLED " + json.dumps(report, default=str), flush=True)
+        elif report is not None:
             divergences += 1
             print("DIVERGENCE " + json.dumps(report, default=str), flush=True)
         print(
@@ -132,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             world.close()
     print(
         f"operations={operations} checks={checks} divergences={divergences} "
+        f"unsettled={unsettled} "
         f"model_errors={errors} "
         f"warm_from_cache={hits} pip_ops={pip_ops} seed={args.seed} "
         f"seconds={time.monotonic() - started:.0f}",
@@ -141,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         import shutil
 
         shutil.rmtree(base, ignore_errors=True)
-    return 1 if divergences else 0
+    return 1 if divergences or unsettled else 0
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from .._cache import (
     fold_distributions,
     fold_rows,
 )
-from .._environment import listing_checksum
+from .._environment import listing_of_sorted, names_in
 from .._version import __version__
 from ._inputs import environ_rows
 from ._records import stored_modules
@@ -51,34 +51,212 @@ def _is_racy(mtime_ns: int | None, now_ns: int) -> bool:
     return now_ns - mtime_ns < window
 
 
+#: A folder row without a stat signature: a folder a record read but could not stat.
+_NO_FOLDER = [None, None, None, None, None]
+
+
+def _unsettled(folder: str) -> list[Any]:
+    """A folder row no look finds unchanged (an impossible stat, no listing checksum):
+    written where a reused record and a fresh one read a folder in states that disagree,
+    so that the next start judges every record that read it again."""
+    return [folder, -1, -1, -1, -1, None]
+
+
+def _same_listing(a: list[Any], b: list[Any]) -> bool:
+    """Whether folder rows *a* and *b* describe the same listing: the same checksum of
+    entries (or, with none, the same stat: both missing, or unlistable and untouched)."""
+    return a[5] == b[5] and (a[5] is not None or a[1:5] == b[1:5])
+
+
 class _Tables:
-    """The document's shared input tables: file rows, folder rows, module name -> file."""
+    """The document's shared input tables: file rows, folder rows, module name -> file.
 
-    __slots__ = ("dir_index", "dir_rows", "file_index", "file_rows", "modules", "now_ns")
+    A folder row is shared by every record that read the folder, so it must describe what
+    each of them read.  A fresh record's row is the signature and listing it took; a reused
+    record's is the row it was stored with, *carried* (its state, which the look found
+    unchanged or unchanged for the names the record looked for).  When both read one folder,
+    the row becomes the fresh one if that agrees with each carried use (the same listing;
+    for a name looked for, the name present in both or in neither), else an unsettled row
+    (:func:`_unsettled`): keeping the old state would make the next start find the fresh
+    records changed and rediscover them once more; the fresh state alone could hide a
+    change the reused records did not see.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "carried",
+        "deltas",
+        "dir_index",
+        "dir_rows",
+        "file_index",
+        "file_rows",
+        "fresh",
+        "leaves",
+        "modules",
+        "now_ns",
+        "opaque",
+        "previous",
+        "unsettled",
+        "whole",
+    )
+
+    def __init__(self, previous: dict[str, Any] | None = None) -> None:
         self.file_rows: list[list[Any]] = []
         self.file_index: dict[str, int] = {}
         self.dir_rows: list[list[Any]] = []
         self.dir_index: dict[str, int] = {}
         self.modules: dict[str, str] = {}
         self.now_ns = time.time_ns()
+        #: per carried folder row, the row as stored (never changed: it is the previous
+        #: document's), and how reused records read it: whole (a listing) or by names
+        self.carried: dict[int, list[Any]] = {}
+        self.whole: set[int] = set()
+        self.leaves: dict[int, set[str]] = {}
+        #: carried rows whose uses are not known yet (:meth:`carry_rows`), and the
+        #: previous document that says them (*previous*, read only if a fresh record
+        #: reads one of those folders too)
+        self.opaque: set[int] = set()
+        self.previous = previous
+        #: per folder row fresh records read, the first one's row
+        self.fresh: dict[int, list[Any]] = {}
+        #: per shared row, the names that differ between the carried and the fresh listing
+        self.deltas: dict[int, set[str] | None] = {}
+        #: rows made :func:`_unsettled` (they stay so)
+        self.unsettled: set[int] = set()
 
-    def carry_dir(self, row: list[Any]) -> int:
-        """The index of a reused record's folder *row* in the new table (carried over as is)."""
+    def carry_dir(self, row: list[Any], leaf: str | None = None) -> int:
+        """The index of a reused record's folder *row* in the new table: read whole, or
+        looked in for name *leaf*."""
         at = self.dir_index.get(row[0])
         if at is None:
             at = self.dir_index[row[0]] = len(self.dir_rows)
             self.dir_rows.append(row)
+            self.carried[at] = row
+        elif at not in self.carried:  # a fresh record read it first
+            self.carried[at] = row
+        if leaf is None:
+            self.whole.add(at)
+        else:
+            found = self.leaves.get(at)
+            if found is None:
+                self.leaves[at] = {leaf}
+            else:
+                found.add(leaf)
+        if at in self.fresh and at not in self.unsettled:
+            if not self._agrees(at, leaf):
+                self._unsettle(at)
+            elif leaf is not None and len(self.dir_rows[at]) == 6:
+                self._with_names(at)
         return at
 
-    def dir_row(self, folder: str, value: Any) -> int:
-        """The row of *folder* in the folder table (added with its listing if new)."""
+    def carry_rows(self, rows: list[list[Any]]) -> None:
+        """Carry the previous document's folder *rows* (those not in the table yet), their
+        uses taken from its records if a fresh record reads one of them too."""
+        dir_index = self.dir_index
+        for row in rows:
+            if row[0] not in dir_index:
+                at = dir_index[row[0]] = len(self.dir_rows)
+                self.dir_rows.append(row)
+                self.carried[at] = row
+                self.opaque.add(at)
+
+    def dir_row(self, folder: str, value: Any, listed: list[str] | None = None) -> int:
+        """The row of *folder*, which a fresh record read with signature *value* (and, if
+        it looked for names there, importable names *listed*)."""
+        mine = [folder, *(value or _NO_FOLDER)]
         at = self.dir_index.get(folder)
         if at is None:
             at = self.dir_index[folder] = len(self.dir_rows)
-            self.dir_rows.append([folder, *(value or _NOSIG), listing_checksum(folder)])
+            if listed is not None:
+                mine.append(listed)
+            self.dir_rows.append(mine)
+            self.fresh[at] = mine
+            return at
+        first = self.fresh.get(at)
+        if first is not None:  # another fresh record read it: one state for both
+            if at in self.unsettled:
+                pass
+            elif not _same_listing(first, mine):
+                self._unsettle(at)
+            elif listed is not None and len(self.dir_rows[at]) == 6:
+                self.dir_rows[at] = [*self.dir_rows[at], listed]
+            return at
+        # the first fresh read of a carried row
+        if listed is not None:
+            mine.append(listed)
+        self.fresh[at] = mine
+        if at in self.opaque:
+            self._uses_of_previous()
+        settled = all(self._agrees(at, leaf) for leaf in self.leaves.get(at, ()))
+        if settled and at in self.whole:
+            settled = self._agrees(at, None)
+        self.dir_rows[at] = mine
+        if not settled:
+            self._unsettle(at)
+        elif len(mine) == 6 and at in self.leaves:  # the carried names need a listing
+            self._with_names(at)
         return at
+
+    def _unsettle(self, at: int) -> None:
+        self.unsettled.add(at)
+        self.dir_rows[at] = _unsettled(self.dir_rows[at][0])
+
+    def _with_names(self, at: int) -> None:
+        """Row *at* (fresh, without the names there) with them, for the names looked for
+        there (without, the next start finds those changed whenever the folder is)."""
+        names = self._names(at)
+        if names is not None:
+            self.dir_rows[at] = [*self.dir_rows[at], names]
+
+    def _agrees(self, at: int, leaf: str | None) -> bool:
+        """Whether the fresh read of shared row *at* agrees with a carried use of it."""
+        carried, fresh = self.carried[at], self.fresh[at]
+        if _same_listing(carried, fresh):
+            return True
+        if leaf is None:  # read whole: any other listing is another answer
+            return False
+        if at not in self.deltas:
+            before = carried[6] if len(carried) > 6 else None
+            now = self._names(at)
+            self.deltas[at] = None if before is None or now is None else set(before) ^ set(now)
+        delta = self.deltas[at]
+        return delta is not None and leaf not in delta
+
+    def _names(self, at: int) -> list[str] | None:
+        """The importable names of the listing fresh records read in row *at*'s folder:
+        their own, or the folder's now if its listing is still that one (else None)."""
+        fresh = self.fresh[at]
+        if len(fresh) > 6:
+            listed: list[str] = fresh[6]
+            return listed
+        if fresh[5] is None:
+            return None
+        try:
+            entries = sorted(os.listdir(fresh[0]))
+        except (OSError, ValueError):
+            return None
+        if listing_of_sorted(entries) != fresh[5]:
+            return None
+        return sorted(names_in(entries))
+
+    def _uses_of_previous(self) -> None:
+        """Learn how the previous document's records read its folder rows (once): the
+        rows :meth:`carry_rows` carried get their uses."""
+        opaque, previous = self.opaque, self.previous
+        self.opaque = set()
+        if previous is None or not opaque:  # nothing says: as if each were read whole
+            self.whole |= opaque
+            return
+        old_dirs = previous["dirs"]
+        at_of = {row[0]: self.dir_index[row[0]] for row in old_dirs if row[0] in self.dir_index}
+        for raw in previous["plugins"]:
+            for i in raw.get("dirs", ()):
+                at = at_of.get(old_dirs[i][0])
+                if at in opaque:
+                    self.whole.add(at)
+            for i, leaf in raw.get("names", ()):
+                at = at_of.get(old_dirs[i][0])
+                if at in opaque:
+                    self.leaves.setdefault(at, set()).add(leaf)
 
     def file_row(self, file: str, value: Any) -> int:
         """The row of *file* (with a content digest if it was modified racily close to now)."""
@@ -127,7 +305,7 @@ def _reused(record: PluginRecord, tables: _Tables) -> dict[str, Any]:
             changed["dirs"] = carried
     names = get("names")
     if names is not None:
-        moved = [[tables.carry_dir(old_dirs[i]), leaf] for i, leaf in names]
+        moved = [[tables.carry_dir(old_dirs[i], leaf), leaf] for i, leaf in names]
         if moved != names:
             changed["names"] = moved
     count = len(old_files)
@@ -149,9 +327,7 @@ def _fresh(record: PluginRecord, tables: _Tables) -> tuple[Any, list[int], list[
         files = [tables.file_row(file, value) for file, value in inputs.files.items()]
         dirs = [tables.dir_row(folder, value) for folder, value in inputs.dirs.items()]
         for folder, (value, listed, looked) in inputs.names.items():
-            at = tables.dir_row(folder, value)
-            if len(tables.dir_rows[at]) == 6:
-                tables.dir_rows[at].append(listed)
+            at = tables.dir_row(folder, value, listed)
             names.extend([at, leaf] for leaf in sorted(looked))
         for mod_name, found in inputs.modules.items():
             if found is not None:

@@ -434,7 +434,7 @@ def _extended(
                     type(derived) is not str or derived.partition(":")[0] not in inputs.modules
                 ):
                     raise Declined(f"a secondary of {record.name!r} cannot be stored as is")
-    tables = _Tables()
+    tables = _Tables(doc)
     records, shift = _tables(doc, plan, added, tables)
     tops = set(doc["launch"]["tops"])
     known = {row[0] for row in tables.file_rows}
@@ -443,7 +443,6 @@ def _extended(
         tops.add(record.module.partition(".")[0] if record.module else "")
     tops.discard("")
     env_record, launch = environment_record(plan.ctx, tops, known)
-    _own_rows(tables, env_record)
     records.append(_fresh(env_record, tables)[0])
     try:
         orjson.dumps([records[at] for at in _new_positions(plan)])
@@ -512,7 +511,6 @@ def _tables(
         done_file, done_dir = cut_file, cut_dir
         first_dir = len(tables.dir_rows)
         while i < len(places) and places[i] == place:
-            _own_rows(tables, added[i])
             fresh[i] = _fresh(added[i], tables)[0]
             i += 1
         if len(tables.dir_rows) > first_dir:
@@ -546,21 +544,7 @@ def _carry(tables: _Tables, files: list[list[Any]], dirs: list[list[Any]]) -> No
         if row[0] not in file_index:
             file_index[row[0]] = len(file_rows)
             file_rows.append(row)
-    for row in dirs:
-        tables.carry_dir(row)
-
-
-def _own_rows(tables: _Tables, record: PluginRecord) -> None:
-    """Copy the folder rows a fresh *record* may complete (the writer appends the names
-    of a folder first searched by it to a row another record introduced): the old rows
-    are the previous document's."""
-    if record.inputs is None:
-        return
-    dir_index, dir_rows = tables.dir_index, tables.dir_rows
-    for folder in record.inputs.names:
-        at = dir_index.get(folder)
-        if at is not None and len(dir_rows[at]) == 6:
-            dir_rows[at] = list(dir_rows[at])
+    tables.carry_rows(dirs)
 
 
 def _moved(

@@ -28,7 +28,7 @@ import re
 import stat
 import sys
 
-from .._environment import environ_digest, names_in
+from .._environment import archive_checksum, environ_digest, listing_of_sorted, names_in
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,6 +38,13 @@ if TYPE_CHECKING:
 #: A stat signature: ``[st_mtime_ns, st_size, st_ctime_ns, st_ino]``, or None (missing).
 #: ``cp -p``, ``rsync -a`` and ``tar x`` can put mtime and size back, not ctime and inode.
 Sig = list[int] | None
+
+#: A folder's signature: its stat signature and the checksum of its listing, **taken
+#: together when it was read** (``[st_mtime_ns, st_size, st_ctime_ns, st_ino, checksum]``),
+#: or None (missing).  The warm check compares the listing when the stat moved
+#: (:func:`.cache._folder_unchanged`): one taken when the document is written, after the
+#: plugin read, would describe the folder as it was then and hide a change in between.
+FolderSig = list[int | None] | None
 
 #: Top-level names a folder with these entries may provide (over-approximated): the rule the
 #: warm check applies (:func:`._environment.importable_names`), so recording and checking agree.
@@ -70,11 +77,21 @@ def _is_file(path: str) -> bool:
         return False
 
 
-def _names_in(path: str) -> list[str] | None:
+def folder_sig(path: str) -> tuple[FolderSig, list[str] | None]:
+    """The :data:`FolderSig` of *path* now and its sorted entries (None: not listable).
+
+    Stat first, then list: a change in between makes the stat older than the listing, so
+    the next look sees the stat moved and compares listings (it never takes a listing
+    older than the stat for the folder's).
+    """
+    value = sig(path)
+    if value is None:
+        return None, None
     try:
-        return sorted(importable_names(_listdir(path)))
-    except (OSError, ValueError):
-        return None
+        entries = sorted(_listdir(path))
+    except (OSError, ValueError):  # a zip archive on sys.path: summed by its bytes
+        return [*value, archive_checksum(path)], None
+    return [*value, listing_of_sorted(entries)], entries
 
 
 class Inputs:
@@ -86,11 +103,11 @@ class Inputs:
         self.modules: dict[str, str | None] = {}  # module found -> its file (None: no file)
         self.files: dict[str, Sig] = {}
         #: folders whose every change matters (a listing, a package's own folder)
-        self.dirs: dict[str, Sig] = {}
-        #: folders searched for a submodule -> ``(stat, names there, names searched)``:
+        self.dirs: dict[str, FolderSig] = {}
+        #: folders searched for a submodule -> ``(signature, names there, names searched)``:
         #: only a change of the searched names matters (``pkg/b.py`` added does not change
-        #: what ``pkg.a`` read); stat and listing are taken at the first search
-        self.names: dict[str, tuple[Sig, list[str] | None, set[str]]] = {}
+        #: what ``pkg.a`` read); signature and listing are taken at the first search
+        self.names: dict[str, tuple[FolderSig, list[str] | None, set[str]]] = {}
         self.missing: set[str] = set()
         self.tops: set[str] = set()
 
@@ -103,13 +120,13 @@ class Inputs:
             if path not in files:
                 files[path] = value
         if other.dirs:
-            for path, value in other.dirs.items():
-                self.dirs.setdefault(path, value)
+            for path, folder in other.dirs.items():
+                self.dirs.setdefault(path, folder)
         if other.names:
-            for path, (value, listed, names) in other.names.items():
+            for path, (folder, listed, names) in other.names.items():
                 found = self.names.get(path)
                 if found is None:
-                    self.names[path] = (value, listed, set(names))
+                    self.names[path] = (folder, listed, set(names))
                 else:
                     found[2].update(names)
         if other.missing:
@@ -124,20 +141,26 @@ class Inputs:
         """:meth:`update` from a :func:`seal`'ed record (its signatures made lists again;
         the flat tuples read five or seven at a time through one iterator)."""
         modules, files, dirs, names, missing, tops = other
-        for rows, flat in ((self.files, files), (self.dirs, dirs)):
-            if flat:
-                at = iter(flat)
-                for path, mtime, size, ctime, ino in zip(at, at, at, at, at, strict=True):
-                    if path not in rows:
-                        rows[path] = None if mtime is None else [mtime, size, ctime, ino]
+        if files:
+            rows = self.files
+            at = iter(files)
+            for path, mtime, size, ctime, ino in zip(at, at, at, at, at, strict=True):
+                if path not in rows:
+                    rows[path] = None if mtime is None else [mtime, size, ctime, ino]
+        if dirs:
+            folders = self.dirs
+            at = iter(dirs)
+            for path, mtime, size, ctime, ino, sum_ in zip(at, at, at, at, at, at, strict=True):
+                if path not in folders:
+                    folders[path] = None if mtime is None else [mtime, size, ctime, ino, sum_]
         if names:
             at = iter(names)
-            for path, mtime, size, ctime, ino, listed, looked in zip(
-                at, at, at, at, at, at, at, strict=True
+            for path, mtime, size, ctime, ino, sum_, listed, looked in zip(
+                at, at, at, at, at, at, at, at, strict=True
             ):
                 found = self.names.get(path)
                 if found is None:
-                    value = None if mtime is None else [mtime, size, ctime, ino]
+                    value = None if mtime is None else [mtime, size, ctime, ino, sum_]
                     listing = None if listed is None else list(listed)
                     self.names[path] = (value, listing, set(looked))
                 else:
@@ -167,15 +190,16 @@ class Inputs:
         return recorded
 
     def add_dir(self, path: str) -> None:
+        """Record folder *path* as listed now (each change of its listing matters)."""
         if path not in self.dirs:
-            self.dirs[path] = sig(path)
+            self.dirs[path] = folder_sig(path)[0]
 
     def add_names(self, path: str, names: set[str]) -> None:
         """Record that *names* were looked for in folder *path* (stat, then listing)."""
         found = self.names.get(path)
         if found is None:
-            value = sig(path)
-            listed = _names_in(path)
+            value, entries = folder_sig(path)
+            listed = None if entries is None else sorted(importable_names(entries))
             self.names[path] = (value, listed, set(names))
         else:
             found[2].update(names)
@@ -212,13 +236,14 @@ Sealed = tuple[
 ]
 
 _NO_SIG = (None, None, None, None)
+_NO_FOLDER_SIG = (None, None, None, None, None)
 
 
-def _flat(rows: dict[str, Sig]) -> tuple[Any, ...]:
+def _flat(rows: dict[str, Any], missing: tuple[None, ...]) -> tuple[Any, ...]:
     out: list[Any] = []
     for path, value in rows.items():
         out.append(path)
-        out += _NO_SIG if value is None else value
+        out += missing if value is None else value
     return tuple(out)
 
 
@@ -238,7 +263,7 @@ def seal(inputs: Inputs) -> Sealed:
     names: list[Any] = []
     for path, (value, listed, looked) in inputs.names.items():
         names.append(path)
-        names += _NO_SIG if value is None else value
+        names += _NO_FOLDER_SIG if value is None else value
         names.append(None if listed is None else tuple(listed))
         names.append(tuple(looked))
     modules: list[Any] = []
@@ -246,8 +271,8 @@ def seal(inputs: Inputs) -> Sealed:
         modules += (name, file)
     return (
         tuple(modules),
-        _flat(inputs.files),
-        _flat(inputs.dirs),
+        _flat(inputs.files, _NO_SIG),
+        _flat(inputs.dirs, _NO_FOLDER_SIG),
         tuple(names),
         tuple(inputs.missing),
         tuple(inputs.tops),
@@ -458,6 +483,13 @@ def _note_listed(records: list[Inputs], path: Any) -> None:
 #: what a read returns (``/proc/self/...`` is another process's in each one).
 _PSEUDO = tuple(f"/{top}/" for top in ("proc", "sys", "dev")) if os.name == "posix" else ()
 
+#: The interpreter's bytecode folders: it writes them while discovery imports (a module's
+#: first import lists nothing new but changes ``__pycache__``), and what they hold is the
+#: recorded sources'.  ``pkgutil.iter_modules`` lists each subfolder of a package to tell a
+#: package from a plain folder, ``__pycache__`` too: as an input, every first import there
+#: would make the next start discover again.
+_BYTECODE = os.sep + "__pycache__" + os.sep
+
 
 #: Modules whose reads are noted by a hook of their own (:func:`_note_distributions`).
 _NOTED_APART = ("importlib.metadata", "importlib_metadata")
@@ -492,7 +524,8 @@ def _reading() -> bool:
 
 def _plugin_path(path: Any) -> str | None:
     """*path* (``str``, ``bytes`` or path-like) as the absolute path a read noted, or None:
-    a file descriptor, a pseudo file system's path, nothing a path names."""
+    a file descriptor, a pseudo file system's path, a bytecode folder's, nothing a path
+    names."""
     if isinstance(path, int):
         return None
     try:
@@ -501,8 +534,10 @@ def _plugin_path(path: Any) -> str | None:
         return None
     if "\0" in path:
         return None
-    path = os.path.abspath(path)
-    return None if path.startswith(_PSEUDO) else path
+    where: str = os.path.abspath(path)
+    if where.startswith(_PSEUDO) or _BYTECODE in where + os.sep:
+        return None
+    return where
 
 
 def _hooked_open(file: Any, mode: Any = "r", *args: Any, **kwargs: Any) -> Any:

@@ -38,7 +38,7 @@ from .._log import get_logger
 from . import _entrypoints
 from ._discovery._recording import environment_record
 from ._document import _fresh, _Tables, environment_section, rewritten_document
-from ._extended import _carry, _introduced, _own_rows, stored_record_holds
+from ._extended import _carry, _introduced, stored_record_holds
 from ._records import stored_modules, stored_tops
 from ._reuse import (
     _Changes,
@@ -116,7 +116,7 @@ def _reduced(
     # plugin listed first) comes forward to the first kept reader, the others keep their
     # order; the environment record's are added afresh, after them, as the writer adds them
     end_file, end_dir = _cuts(plugins)
-    tables = _Tables()
+    tables = _Tables(doc)
     _carry(
         tables,
         [files[i] for at in kept for i in plugins[at].get("files", ())],
@@ -151,7 +151,6 @@ def _reduced(
         modules.update(stored_modules(raw))
     tops.discard("")
     env_record, launch = environment_record(ctx, tops, known)
-    _own_rows(tables, env_record)
     shift[-1] = len(records)
     records.append(_fresh(env_record, tables)[0])
     recorded = doc["settings"] if previous.settings_hold else settings.discovery_settings()

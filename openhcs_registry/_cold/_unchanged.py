@@ -42,7 +42,7 @@ from .._cache import (
     restatable,
 )
 from .._diagnostics import reentry_count
-from .._environment import listing_checksum, search_path, snapshot
+from .._environment import search_path, snapshot
 from .._log import get_logger
 from .._refs import reference_of
 from . import _entrypoints, _inputs
@@ -56,7 +56,7 @@ from ._discovery._context import (
 )
 from ._discovery._listing import _FAILED, Listing, _load_entry_point, _scan_module
 from ._discovery._recording import pins
-from ._document import _is_racy, column_fields, environment_section, file_fields
+from ._document import _NO_FOLDER, _is_racy, column_fields, environment_section, file_fields
 from ._inputs import Inputs, environ_rows
 from ._records import PluginRecord
 from ._reuse import (
@@ -685,7 +685,7 @@ def _stored(
                 return None
             expect += 1
         old = dirs[i]
-        if old[1:5] != (value or _NOSIG) or old[5] != listing_checksum(folder):
+        if old[1:6] != (value or _NO_FOLDER):  # (signature and listing, read together)
             return None
         if listed is not None and (len(old) != 7 or old[6] != listed):
             return None
