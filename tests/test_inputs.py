@@ -346,6 +346,33 @@ def test_earlier_namespace_portions_record_the_name_as_missed(tmp_path: Path) ->
     assert str(late / f"ns_{tag}") not in inputs.names  # where it was found: not a miss
 
 
+def test_a_subpackage_folder_passed_over_is_watched_for_init(tmp_path: Path) -> None:
+    """``ns.sub`` is a plain folder in the first portion of namespace package ``ns`` and a
+    regular package in the second, which wins: the first one's ``sub`` is watched for
+    ``__init__`` by the records of ``ns.sub`` and of its modules (also when ``ns.sub`` was
+    imported before: the parents of a module are judged as their own import is)."""
+    tag = uuid.uuid4().hex[:8]
+    early, late = tmp_path / "early", tmp_path / "late"
+    (early / f"ns_{tag}" / "sub").mkdir(parents=True)
+    _write(late / f"ns_{tag}" / "sub" / "__init__.py", "")
+    _write(late / f"ns_{tag}" / "sub" / "mod.py", "")
+    passed_over = str(early / f"ns_{tag}" / "sub")
+    sys.path[:0] = [str(early), str(late)]
+    try:
+        first = _inputs.Inputs()
+        _inputs.import_module(f"ns_{tag}.sub", first)
+        second = _inputs.Inputs()  # ns.sub imported already: found as a parent
+        _inputs.import_module(f"ns_{tag}.sub.mod", second)
+    finally:
+        sys.path.remove(str(early))
+        sys.path.remove(str(late))
+        for name in [m for m in sys.modules if tag in m]:
+            del sys.modules[name]
+    for inputs in (first, second):
+        assert inputs.names[passed_over][2] == {"__init__"}
+        assert "sub" in inputs.names[str(early / f"ns_{tag}")][2]
+
+
 def test_the_hooks_are_removed_after_recording_and_a_foreign_hook_is_kept() -> None:
     import pkgutil
 

@@ -1339,3 +1339,53 @@ def test_24_a_folder_listed_changes_while_discovery_runs(world: World) -> None:
     assert observe(world)["keys"] == ["tif"]  # read before the plugin added zarr
     assert warm_equals_fresh(world)["keys"] == ["tif", "zarr"]
     assert observe(world)["source"] == "cache"
+
+
+def test_27_a_subpackage_folder_passed_over_gains_init(world: World, tmp_path: Path) -> None:
+    """Discovery package ``dp`` spans two folders (a namespace package); ``dp.sub`` is a
+    folder without ``__init__.py`` in the first, a regular package in the second, which
+    wins.  The first one's ``dp/sub`` gaining ``__init__.py`` takes the name over, and
+    changes no listing of ``dp``'s folders: the folder passed over is watched for it."""
+    pkg = f"dp_{world.tag}"
+    world.write_spec(packages=(pkg,))
+    early = tmp_path / "early"
+    (early / pkg / "sub").mkdir(parents=True)
+    (early / pkg / "sub" / "s.py").write_text(
+        f"from {world.spec} import Thing\nclass Early(Thing):\n    kind = 'early'\n"
+    )
+    world.write(f"{pkg}/sub/__init__.py", "")
+    world.write(
+        f"{pkg}/sub/s.py",
+        f"from {world.spec} import Thing\nclass Late(Thing):\n    kind = 'late'\n",
+    )
+    pythonpath = os.pathsep.join([str(early), str(world.site)])
+    prime(world, PYTHONPATH=pythonpath)
+    assert observe(world, PYTHONPATH=pythonpath)["keys"] == ["late"]
+    (early / pkg / "sub" / "__init__.py").write_text("")
+    assert warm_equals_fresh(world, PYTHONPATH=pythonpath)["keys"] == ["early"]
+
+
+def test_27_a_namespace_portion_a_plugin_imported_from_gains_init(
+    world: World, tmp_path: Path
+) -> None:
+    """A plugin imports ``ns.sub.mod``; ``ns.sub`` is a namespace package whose first
+    portion (``early/ns/sub``) lacks ``mod``, found in the second.  The first portion
+    gaining ``__init__.py`` makes ``ns.sub`` a regular package there, without ``mod``:
+    the plugin's import fails.  A name looked for in the portion is not what changed, its
+    ``__init__`` is."""
+    world.write_spec()
+    ns = f"ns_{world.tag}"
+    early = tmp_path / "early"
+    (early / ns / "sub").mkdir(parents=True)
+    world.write(f"{ns}/sub/mod.py", "KIND = 'mod'\n")
+    world.install(
+        "nsuser",
+        f"nsuser_{world.tag}",
+        f"try:\n    from {ns}.sub.mod import KIND\nexcept ImportError:\n    KIND = 'none'\n"
+        + world.plugin_source(("N", "n")).replace("kind = 'n'", "kind = KIND"),
+    )
+    pythonpath = os.pathsep.join([str(early), str(world.site)])
+    prime(world, PYTHONPATH=pythonpath)
+    assert observe(world, PYTHONPATH=pythonpath)["keys"] == ["mod"]
+    (early / ns / "sub" / "__init__.py").write_text("")
+    assert warm_equals_fresh(world, PYTHONPATH=pythonpath)["keys"] == ["none"]

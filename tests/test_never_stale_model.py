@@ -289,6 +289,17 @@ PINNED: dict[str, list[Op]] = {
         ("opt_toggle", 3),
         ("opt_toggle", 3),
     ],
+    # sub/s.py in both PYTHONPATH folders, the first package folder made a namespace
+    # portion, the second's sub/ a regular package (it wins), then the first's sub/ gains
+    # __init__.py and takes dpk.sub over: dpk.sub.s's record depends on the folder passed
+    # over (found by the settle sample, seed 901; shrunk from 38 operations)
+    "subpackage_folder_passed_over_gains_init": [
+        ("disc_write", 0, 4, 406),
+        ("init_toggle", 0),
+        ("disc_write", 1, 4, 544),
+        ("sub_init_toggle", 1),
+        ("sub_init_toggle", 0),
+    ],
 }
 
 

@@ -845,13 +845,41 @@ def _note(
             # ``p2/pkg``); ``pkg.mod`` found in ``p2/pkg`` becomes ``p1/pkg/mod.py`` the
             # moment such a file appears in the earlier folder, so the name is recorded as
             # looked for there (a regular package has one folder: nothing).
-            leaf = {fullname.rpartition(".")[2]}
-            for folder in folders:
-                inputs.add_names(folder, leaf)
+            _note_passed_over(inputs, fullname.rpartition(".")[2], folders)
     else:
         inputs.modules.setdefault(fullname, None)
+        if path is not None:  # (a top-level name's portions: see shadow_dirs)
+            _note_portions(inputs, getattr(spec, "submodule_search_locations", None))
     if path is not None:  # its parents were imported before it, maybe by someone else
         _add_parents(inputs, fullname)
+
+
+def _note_passed_over(inputs: Inputs, leaf: str, folders: list[str]) -> None:
+    """Note that submodule *leaf* was looked for in its package's *folders* before the one
+    it was found in.  A folder of that name there (a namespace portion, passed over for
+    the regular package found later) takes the name over when it gains ``__init__``,
+    which its parent's listing does not show: it is watched for that."""
+    for folder in folders:
+        inputs.add_names(folder, {leaf})
+        _note_portion(inputs, os.path.join(folder, leaf))
+
+
+def _note_portions(inputs: Inputs, portions: Any) -> None:
+    """A namespace package's *portions*: the first to gain ``__init__`` becomes the
+    package, without the others' modules."""
+    for portion in portions or ():
+        if isinstance(portion, str):
+            _note_portion(inputs, os.path.abspath(portion))
+
+
+def _note_portion(inputs: Inputs, folder: str) -> None:
+    """Watch *folder*, if it is one, for ``__init__`` (see :func:`shadow_dirs`)."""
+    try:
+        is_folder = stat.S_ISDIR(_stat(folder).st_mode)
+    except (OSError, ValueError):
+        return
+    if is_folder and not _in_stdlib(folder + os.sep):
+        inputs.add_names(folder, {"__init__"})
 
 
 def note_found(inputs: Inputs, names: Any) -> None:
@@ -1271,7 +1299,10 @@ def _add_parents(inputs: Inputs, name: str) -> None:
     """Record the files of the packages above *name* (``pkg/__init__.py`` for ``pkg.mod``).
 
     Which file ``pkg.mod`` is depends on which folder ``pkg`` is: a regular package losing its
-    ``__init__.py`` (a later ``sys.path`` entry's ``pkg`` then wins) changes that file only.
+    ``__init__.py`` (a later ``sys.path`` entry's ``pkg`` then wins) changes that file only;
+    a folder passed over for it in its own package's path (``ns.pkg``, with ``ns`` a
+    namespace package) gaining ``__init__`` takes it over, and so do a namespace parent's
+    portions (both watched as :func:`_note` watches them for the parent's own import).
     The parent is usually imported already (a discovery package's listing imported it), so
     the recorder did not see it: its file is taken from ``sys.modules``.  Only the parents'
     own files, never their other submodules: a plugin depends on its package, not on its
@@ -1290,7 +1321,16 @@ def _add_parents(inputs: Inputs, name: str) -> None:
             return
         file = getattr(module, "__file__", None)
         if isinstance(file, str):
-            inputs.modules[parent] = inputs.add_file(os.path.abspath(file))
+            file = os.path.abspath(file)
+            inputs.modules[parent] = inputs.add_file(file)
+            if depth > 1:  # (a top-level name: its sys.path entries are judged apart)
+                above = sys.modules.get(".".join(parts[: depth - 1]))
+                path = getattr(above, "__path__", None)
+                if path is not None:
+                    folders = _found_where(getattr(module, "__spec__", None), path)[1]
+                    _note_passed_over(inputs, parts[depth - 1], folders)
+        elif depth > 1:
+            _note_portions(inputs, getattr(module, "__path__", None))
 
 
 class _Calling(_Recording):
