@@ -226,6 +226,33 @@ class Inputs:
 #: each a flat tuple: ``name, file, ...``; ``path, mtime, size, ctime, inode, ...`` (four
 #: None for a path that could not be stat'ed); for the names looked for, ``path`` and its
 #: signature, then its listing (a tuple, or None) and the names (a tuple); then the names.
+def _add_dir_to(records: list[Inputs], path: str) -> None:
+    """:meth:`Inputs.add_dir` in each of *records* (nested recordings), the folder looked at
+    once: a site folder of thousands of entries is listed for each record otherwise."""
+    value: Any = _UNSEEN
+    for inputs in records:
+        if path not in inputs.dirs:
+            if value is _UNSEEN:
+                value = folder_sig(path)[0]
+            inputs.dirs[path] = value
+
+
+def _add_names_to(records: list[Inputs], path: str, names: set[str]) -> None:
+    """:meth:`Inputs.add_names` in each of *records*, the folder looked at once."""
+    look: Any = _UNSEEN
+    for inputs in records:
+        found = inputs.names.get(path)
+        if found is not None:
+            found[2].update(names)
+            continue
+        if look is _UNSEEN:
+            value, entries = folder_sig(path)
+            look = (value, None if entries is None else sorted(importable_names(entries)))
+        inputs.names[path] = (look[0], look[1], set(names))
+
+
+_UNSEEN = object()
+
 Sealed = tuple[
     "tuple[Any, ...]",
     "tuple[Any, ...]",
@@ -425,13 +452,14 @@ def _note_distributions(records: list[Inputs], context: Any) -> None:
         if wanted is not None:
             metas = [meta for meta in metas if _dist_name(meta) == wanted]
             if metas:
+                for meta in metas:
+                    _add_dir_to(records, os.path.join(folder, meta))
                 for inputs in records:
                     for meta in metas:
-                        inputs.add_dir(os.path.join(folder, meta))
                         inputs.add_file(os.path.join(folder, meta, _metadata_file(meta)))
                 return
+        _add_dir_to(records, folder)
         for inputs in records:
-            inputs.add_dir(folder)
             if wanted is None:
                 for meta in metas:
                     inputs.add_file(os.path.join(folder, meta, "entry_points.txt"))
@@ -474,8 +502,7 @@ def _hooked_iter_modules(path: Any = None, prefix: str = "") -> Any:
 def _note_listed(records: list[Inputs], path: Any) -> None:
     """Note in *records* the folders ``pkgutil.iter_modules(path)`` lists."""
     for folder in _searched(path, records):
-        for inputs in records:
-            inputs.add_dir(folder)
+        _add_dir_to(records, folder)
 
 
 # -- what a plugin reads itself: data files, folders it lists, paths it tests ---------------
@@ -587,11 +614,10 @@ def _note_stat(records: list[Inputs], path: Any) -> None:
     parent, leaf = os.path.split(where)
     if _in_stdlib(where + os.sep):
         return
-    for inputs in records:
-        if leaf and "." not in leaf and parent != where:
-            inputs.add_names(parent, {leaf})
-        else:
-            inputs.add_dir(where)
+    if leaf and "." not in leaf and parent != where:
+        _add_names_to(records, parent, {leaf})
+    else:
+        _add_dir_to(records, where)
 
 
 def _hooked_listdir(*args: Any, **kwargs: Any) -> Any:
@@ -613,8 +639,7 @@ def _hooked_scandir(*args: Any, **kwargs: Any) -> Any:
 def _note_folder(records: list[Inputs], path: Any) -> None:
     where = _plugin_path(os.curdir if path is None else path)
     if where is not None and not _in_stdlib(where + os.sep):
-        for inputs in records:
-            inputs.add_dir(where)
+        _add_dir_to(records, where)
 
 
 #: ``importlib.util.find_spec`` as the recorder found it (see :func:`_hooked_find_spec`).
