@@ -19,7 +19,14 @@ from itertools import repeat
 from . import _fileio, settings
 from ._config import RegistryConfig
 from ._diagnostics import PluginFailure
-from ._environment import environ_digest, launch_folder, signatures, snapshot
+from ._environment import (
+    WORKING_DIRECTORY,
+    environ_digest,
+    environ_value,
+    launch_folder,
+    signatures,
+    snapshot,
+)
 from ._log import get_logger
 from ._paths import registry_cache_file
 from ._snapshot import Entry, Snapshot, Stored
@@ -936,8 +943,12 @@ def _check_environ(rows: Any) -> None:
     environ = os.environ
     for row in _list(rows, "environ"):
         _expect(type(row) is list and len(row) == 2 and type(row[0]) is str, "bad environ row")
-        if environ_digest(environ.get(row[0])) != row[1]:
-            raise CacheInvalid(f"environment variable {row[0]} changed")
+        name = row[0]
+        value = environ.get(name) if name != WORKING_DIRECTORY else environ_value(name)
+        if environ_digest(value) != row[1]:
+            if name == WORKING_DIRECTORY:  # (a plugin read a relative path)
+                raise CacheInvalid("the working directory changed")
+            raise CacheInvalid(f"environment variable {name} changed")
 
 
 def _settings_hold(recorded: dict[str, Any]) -> None:

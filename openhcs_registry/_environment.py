@@ -359,6 +359,24 @@ def environ_digest(value: str | None) -> int | None:
     return hash((len(data), int.from_bytes(data, "little")))
 
 
+#: The name under which the working directory is recorded among the environment variables
+#: read (no variable can have it: a NUL ends a name).  A plugin reading a relative path
+#: reads it in the working directory, whichever that is at the start: a start in another
+#: one may read another file, so the folder is an input, as a variable the plugin reads is.
+WORKING_DIRECTORY = "\0cwd"
+
+
+def environ_value(name: str) -> str | None:
+    """The value now of recorded environment variable *name* (None: unset), the working
+    directory for :data:`WORKING_DIRECTORY` (None: it is gone)."""
+    if name != WORKING_DIRECTORY:
+        return os.environ.get(name)
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
 def forget() -> None:
     """End the current snapshot: the next check looks at the environment again."""
     global _snapshot

@@ -645,6 +645,34 @@ def test_environment_variables_a_plugin_reads_are_noted_once_per_process(
     assert rows[get] == -1 and rows[item] == environ_digest("two")
 
 
+def test_a_relative_path_read_makes_the_working_directory_an_input(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A plugin reading a relative path reads it in the working directory: noted as the
+    pseudo-variable :data:`WORKING_DIRECTORY` (its value: the folder when the recorder was
+    installed); an absolute path leaves it out.  The warm check compares the folder."""
+    from openhcs_registry._cache import CacheInvalid, _check_environ
+    from openhcs_registry._environment import WORKING_DIRECTORY
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keys.txt").write_text("k\n")
+    monkeypatch.setattr(_inputs, "_environ_read", {})
+    with _inputs.recording(Inputs()):
+        open(tmp_path / "keys.txt").close()  # absolute: no
+    assert WORKING_DIRECTORY not in _inputs._environ_read
+    with _inputs.recording(plugin := Inputs()):
+        open("keys.txt").close()
+    assert _inputs._environ_read == {WORKING_DIRECTORY: str(tmp_path)}
+    assert str(tmp_path / "keys.txt") in plugin.files  # the file read, as ever
+    rows = _inputs.environ_rows()
+    assert rows == [[WORKING_DIRECTORY, environ_digest(str(tmp_path))]]
+    _check_environ(rows)  # the same folder: holds
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with pytest.raises(CacheInvalid, match="the working directory changed"):
+        _check_environ(rows)
+
+
 def test_environ_digest_is_the_same_in_every_process() -> None:
     """String hashes are randomised per process; the digest is not (a document written by
     one process is checked by the next)."""

@@ -1389,3 +1389,32 @@ def test_27_a_namespace_portion_a_plugin_imported_from_gains_init(
     assert observe(world, PYTHONPATH=pythonpath)["keys"] == ["mod"]
     (early / ns / "sub" / "__init__.py").write_text("")
     assert warm_equals_fresh(world, PYTHONPATH=pythonpath)["keys"] == ["none"]
+
+
+def test_28_a_plugin_reading_a_relative_path(world: World, tmp_path: Path) -> None:
+    """A plugin opening ``keys.txt`` (relative) reads it in the working directory, whichever
+    that is at a start: a start in another folder may read another file, so the working
+    directory is an input (recorded as a variable read is)."""
+    pkg = f"rel_{world.tag}"
+    _data_plugin(
+        world,
+        pkg,
+        """
+        def keys():
+            try:
+                return open("keys.txt").read().split()
+            except FileNotFoundError:
+                return ["none"]
+        """,
+    )
+    here, there = tmp_path / "here", tmp_path / "there"
+    for folder, text in ((here, "alpha\n"), (there, "beta\n")):
+        folder.mkdir()
+        (folder / "keys.txt").write_text(text)
+    prime(world, cwd=here)
+    assert observe(world, cwd=here)["keys"] == ["alpha"]
+    assert warm_equals_fresh(world, cwd=there)["keys"] == ["beta"]
+    assert warm_equals_fresh(world, cwd=here)["keys"] == ["alpha"]
+    (here / "keys.txt").write_text("gamma\n")  # and the file read there is an input
+    assert warm_equals_fresh(world, cwd=here)["keys"] == ["gamma"]
+    assert observe(world, cwd=here)["source"] == "cache"

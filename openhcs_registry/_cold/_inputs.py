@@ -28,7 +28,14 @@ import re
 import stat
 import sys
 
-from .._environment import archive_checksum, environ_digest, listing_of_sorted, names_in
+from .._environment import (
+    WORKING_DIRECTORY,
+    archive_checksum,
+    environ_digest,
+    environ_value,
+    listing_of_sorted,
+    names_in,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -561,6 +568,9 @@ def _plugin_path(path: Any) -> str | None:
         return None
     if "\0" in path:
         return None
+    if not os.path.isabs(path) and WORKING_DIRECTORY not in _environ_read:
+        # read in the working directory, whichever it is at a start: an input too
+        _environ_read[WORKING_DIRECTORY] = _environ_start.get(WORKING_DIRECTORY)
     where: str = os.path.abspath(path)
     if where.startswith(_PSEUDO) or _BYTECODE in where + os.sep:
         return None
@@ -725,6 +735,9 @@ def _watch_environ(on: bool) -> None:
     if on:
         _environ_start.clear()
         _environ_start.update(os.environ)
+        cwd = environ_value(WORKING_DIRECTORY)
+        if cwd is not None:
+            _environ_start[WORKING_DIRECTORY] = cwd
     environ: Any
     for environ in (os.environ, getattr(os, "environb", None)):
         if on and type(environ) is os._Environ:
