@@ -135,6 +135,9 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     "data_file": (3, (4,)),
     "data_listed": (3, (4, 2)),
     "config_toggle": (3, (3,)),
+    # ``rf``'s file, read by a relative path (so in the working directory), created in
+    # cwd0 or cwd1 (keys by variant) or removed
+    "relative_toggle": (3, (2, 3)),
     # install or upgrade (0) / uninstall (1) a wheel declaring a class in GATHERING's group
     "pip_sub": (2, (2,)),
     # a helper module in another top-level package, imported by plugins (import-time classes)
@@ -284,8 +287,9 @@ def provide_things():
 #: ``df`` reads its package's ``keys.txt`` (one key per line; missing: the key ``dnone``),
 #: ``gf`` and ``lf`` list their package's ``formats`` folder (one key per ``.fmt`` file, by
 #: ``glob.glob`` (which scans with ``os.scandir``) and ``os.listdir``), ``cf`` reads its
-#: config file if ``os.path.exists`` says it is there (else the key ``cnone``).
-DATA_PLUGINS = ("df", "gf", "lf", "cf")
+#: config file if ``os.path.exists`` says it is there (else the key ``cnone``), ``rf`` reads
+#: ``rf.cfg`` by a relative path, in whichever folder a start runs (else the key ``rnone``).
+DATA_PLUGINS = ("df", "gf", "lf", "cf", "rf")
 
 _DATA_CLASSES = """
 for _key in KEYS:
@@ -351,6 +355,22 @@ CONFIG = {config!r}
 KEYS = ["cnone"]
 if os.path.exists(CONFIG):
     with open(CONFIG) as fh:
+        KEYS = fh.read().split()
+"""
+    + _DATA_CLASSES
+)
+
+
+RELATIVE_MODULE = (
+    """\
+import os
+
+from openhcs_registry import hookimpl
+from {spec} import Thing
+
+KEYS = ["rnone"]
+if os.path.exists("rf.cfg"):
+    with open("rf.cfg") as fh:
         KEYS = fh.read().split()
 """
     + _DATA_CLASSES
@@ -583,6 +603,7 @@ class ModelWorld:
             self.site / f"cf_{self.tag}.py",
             CONFIG_MODULE.format(spec=self.spec, config=str(self.etc / "cf.cfg")),
         )
+        self._write(self.site / f"rf_{self.tag}.py", RELATIVE_MODULE.format(spec=self.spec))
         self.etc.mkdir()
         for short in DATA_PLUGINS:
             info = self.site / f"{short}_plugin-1.0.dist-info"
@@ -980,6 +1001,14 @@ class ModelWorld:
             self._remove(path)
         else:
             self._edit(path, data_keys("c", variant))
+
+    def op_relative_toggle(self, where: int, variant: int) -> None:
+        """Create ``rf.cfg`` in cwd *where* with variant 0-2's keys, or remove it."""
+        path = self.cwds[where] / "rf.cfg"
+        if path.exists():
+            self._remove(path)
+        else:
+            self._edit(path, data_keys("r", variant))
 
     def op_pip_sub(self, what: int) -> None:
         if what:

@@ -289,6 +289,13 @@ PINNED: dict[str, list[Op]] = {
         ("opt_toggle", 3),
         ("opt_toggle", 3),
     ],
+    # rf reads rf.cfg by a relative path: written in cwd1, then starts from cwd1 and back
+    # in cwd0 (each start reads the file of its own folder, or none)
+    "file_read_by_a_relative_path_in_another_working_directory": [
+        ("relative_toggle", 1, 0),
+        ("cwd", 1),
+        ("cwd", 0),
+    ],
     # sub/s.py in both PYTHONPATH folders, the first package folder made a namespace
     # portion, the second's sub/ a regular package (it wins), then the first's sub/ gains
     # __init__.py and takes dpk.sub over: dpk.sub.s's record depends on the folder passed
