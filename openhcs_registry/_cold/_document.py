@@ -215,9 +215,14 @@ class _Tables:
         if leaf is None:  # read whole: any other listing is another answer
             return False
         if at not in self.deltas:
-            before = carried[6] if len(carried) > 6 else None
+            # (a previous document's row: a list of names, else unknown)
+            before = carried[6] if len(carried) > 6 and type(carried[6]) is list else None
             now = self._names(at)
-            self.deltas[at] = None if before is None or now is None else set(before) ^ set(now)
+            try:
+                delta = None if before is None or now is None else set(before) ^ set(now)
+            except TypeError:  # not names: a foreign document's row
+                delta = None
+            self.deltas[at] = delta
         delta = self.deltas[at]
         return delta is not None and leaf not in delta
 
@@ -246,17 +251,20 @@ class _Tables:
         if previous is None or not opaque:  # nothing says: as if each were read whole
             self.whole |= opaque
             return
-        old_dirs = previous["dirs"]
-        at_of = {row[0]: self.dir_index[row[0]] for row in old_dirs if row[0] in self.dir_index}
-        for raw in previous["plugins"]:
-            for i in raw.get("dirs", ()):
-                at = at_of.get(old_dirs[i][0])
-                if at in opaque:
-                    self.whole.add(at)
-            for i, leaf in raw.get("names", ()):
-                at = at_of.get(old_dirs[i][0])
-                if at in opaque:
-                    self.leaves.setdefault(at, set()).add(leaf)
+        try:
+            old_dirs = previous["dirs"]
+            at_of = {row[0]: self.dir_index.get(row[0]) for row in old_dirs}
+            for raw in previous["plugins"]:
+                for i in raw.get("dirs", ()):
+                    at = at_of.get(old_dirs[i][0])
+                    if at in opaque:
+                        self.whole.add(at)
+                for i, leaf in raw.get("names", ()):
+                    at = at_of.get(old_dirs[i][0])
+                    if at in opaque:
+                        self.leaves.setdefault(at, set()).add(leaf)
+        except (TypeError, KeyError, IndexError, ValueError):  # rows of a foreign shape
+            self.whole |= opaque
 
     def file_row(self, file: str, value: Any) -> int:
         """The row of *file* (with a content digest if it was modified racily close to now)."""
