@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 logger = get_logger("openhcs_registry.cache")
 
 #: Bump when the document layout changes; older files are then simply rebuilt.
-CACHE_VERSION = 14  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
+CACHE_VERSION = 15  # 2: checksummed; 3: import-free checksum; 4: per-plugin inputs;
 #                    5: per-plugin records (provenance once per plugin, items refer to it);
 #                    6: warm/cold split, the recorded stats folded into one stamp;
 #                    7: the cold part's sum is CRC-32 + Adler-32 (_fileio.cold_checksum)
@@ -59,6 +59,8 @@ CACHE_VERSION = 14  # 2: checksummed; 3: import-free checksum; 4: per-plugin inp
 #                       (_cold._startup)
 #                   14: the environment variables plugins read, in the environment
 #                       section (_cold._inputs.environ_rows)
+#                   15: each record names the variables it read (a change calls those
+#                       plugins again, not all: _cold._reuse)
 
 #: Allowed clock skew for timestamps from the future (another host sharing $HOME).
 _FUTURE_TOLERANCE = 300.0
@@ -508,6 +510,7 @@ class RegistryCacheManager:
         snap = _checked_env(doc, snap, racy_ns, launch, files, check)
         # from here on a difference is a change of some plugin's inputs: incremental
         # rediscovery can reuse the rest of the document
+        _check_environ(env_section(doc).get("environ"))
         folded = _fold_files(snap, files, check)
         if folded is not None:
             try:
@@ -767,7 +770,6 @@ def _checked_env(
     memo = _env_checked
     if memo is not None and memo[0] is snap and memo[1] == raw and racy_ns >= memo[2]:
         _check_switches(memo[3]["settings"])
-        _check_environ(memo[3].get("environ"))
         if memo[4]:  # (the entries it gained must not provide a name this one recorded)
             _recorded_entries(memo[3]["path"], snap.entries, launch)
         _check_launch(launch, snap)
@@ -779,7 +781,6 @@ def _checked_env(
     _check_startup(startup, snap)
     recorded = _obj(env.get("settings"), "settings")
     _check_switches(recorded)
-    _check_environ(env.get("environ"))
     snap = snapshot()  # (a full settings check may have begun a new look)
     rows = _list(env.get("path"), "path")
     entries = snap.entries
@@ -932,23 +933,33 @@ def _check_switches(recorded: dict[str, Any]) -> None:
         _settings_hold(recorded)
 
 
-def _check_environ(rows: Any) -> None:
-    """The environment variables plugins read while discovery recorded them have the
-    values they had (``[name, digest]`` rows: :func:`._environment.environ_digest`).  A
-    plugin choosing its keys by ``os.environ.get("X")`` decides on it as on a file; a
-    change is a full rediscovery, as a settings change is (read again at every check:
-    ``os.environ`` may change at any moment)."""
+def environ_changed(rows: Any) -> list[str]:
+    """The names of the ``environ`` rows (``[name, digest]``:
+    :func:`._environment.environ_digest`) whose variable has another value now, in row
+    order.  Read again at every check: ``os.environ`` may change at any moment."""
     if not rows:
-        return
+        return []
     environ = os.environ
+    out = []
     for row in _list(rows, "environ"):
         _expect(type(row) is list and len(row) == 2 and type(row[0]) is str, "bad environ row")
         name = row[0]
         value = environ.get(name) if name != WORKING_DIRECTORY else environ_value(name)
         if environ_digest(value) != row[1]:
-            if name == WORKING_DIRECTORY:  # (a plugin read a relative path)
-                raise CacheInvalid("the working directory changed")
-            raise CacheInvalid(f"environment variable {name} changed")
+            out.append(name)
+    return out
+
+
+def _check_environ(rows: Any) -> None:
+    """The environment variables plugins read while discovery recorded them have the
+    values they had.  A plugin choosing its keys by ``os.environ.get("X")`` decides on it
+    as on a file: another value is a change of the inputs of the records that read it
+    (each record names the variables it read), which incremental rediscovery calls again."""
+    changed = environ_changed(rows)
+    if changed:
+        if changed[0] == WORKING_DIRECTORY:  # (a plugin read a relative path)
+            raise CacheChanged("the working directory changed")
+        raise CacheChanged(f"environment variable {changed[0]} changed")
 
 
 def _settings_hold(recorded: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ again are those called on every start (nothing new to write).
 from __future__ import annotations
 
 from . import _environment
-from ._cache import CollectorHeld, RegistryCacheManager, env_section
+from ._cache import CollectorHeld, RegistryCacheManager, env_section, environ_changed
 from ._flight import RegistryDiscoveryError, wait_for
 from ._log import get_logger
 
@@ -135,18 +135,28 @@ def _incremental(
     an uninstall that only removed plugins writes the previous answer less theirs
     (:func:`._cold._reduced.answer_reduced`), loading nothing.
     None if the previous document is of a shape not foreseen (then discover afresh).
+
+    Those paths carry the previous document's variable rows: when a variable plugins read
+    has another value, none is taken, and the discovery here calls again the plugins whose
+    records name it (:func:`._cold._reuse.reusable_records`).
     """
     from ._cold._discovery import run_discovery
 
     config = manager.config
     rerun = None
-    if previous.files_only and not extra:
+    try:
+        moved = bool(environ_changed(env_section(previous.warm).get("environ")))
+    except Exception:  # (a shape not foreseen: the discovery below judges)
+        moved = True
+    if moved or extra:
+        pass
+    elif previous.files_only:
         # only recorded files changed: if the plugins reading them offer what they did,
         # the answer is the previous one (its stats rewritten), with no record built
         from ._cold._unchanged import answer_unchanged
 
         rerun = answer_unchanged(manager, previous)
-    elif not extra:
+    else:
         # more changed (an install moves a sys.path folder): if it only added plugins
         # whose offers meet nothing recorded, the answer is the previous one extended;
         # if it declined before loading anything and the entry points are declared as

@@ -138,6 +138,10 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # ``rf``'s file, read by a relative path (so in the working directory), created in
     # cwd0 or cwd1 (keys by variant) or removed
     "relative_toggle": (3, (2, 3)),
+    # the variable ``ea`` and ``eb`` read through a helper (``eb`` from sys.modules) set to
+    # one of two values (1, 2) or unset (0); ``ec``'s own variable toggled
+    "env_flavour": (3, (3,)),
+    "env_own": (2, ()),
     # install or upgrade (0) / uninstall (1) a wheel declaring a class in GATHERING's group
     "pip_sub": (2, (2,)),
     # a helper module in another top-level package, imported by plugins (import-time classes)
@@ -288,8 +292,11 @@ def provide_things():
 #: ``gf`` and ``lf`` list their package's ``formats`` folder (one key per ``.fmt`` file, by
 #: ``glob.glob`` (which scans with ``os.scandir``) and ``os.listdir``), ``cf`` reads its
 #: config file if ``os.path.exists`` says it is there (else the key ``cnone``), ``rf`` reads
-#: ``rf.cfg`` by a relative path, in whichever folder a start runs (else the key ``rnone``).
-DATA_PLUGINS = ("df", "gf", "lf", "cf", "rf")
+#: ``rf.cfg`` by a relative path, in whichever folder a start runs (else the key ``rnone``);
+#: ``ea`` and ``eb`` import a helper that reads a variable at import (the key's suffix: so
+#: ``eb``, loaded after ``ea``, finds the helper in ``sys.modules``), ``ec`` reads its own
+#: variable by ``in os.environ`` (the key ``ec1`` if set, ``ec0`` if not).
+DATA_PLUGINS = ("df", "gf", "lf", "cf", "rf", "ea", "eb", "ec")
 
 _DATA_CLASSES = """
 for _key in KEYS:
@@ -372,6 +379,38 @@ KEYS = ["rnone"]
 if os.path.exists("rf.cfg"):
     with open("rf.cfg") as fh:
         KEYS = fh.read().split()
+"""
+    + _DATA_CLASSES
+)
+
+
+#: The helper ``ea`` and ``eb`` import (``evh_<tag>``): it reads ``MFLAVOUR_<TAG>``.
+FLAVOUR_HELPER = """\
+import os
+
+FLAVOUR = os.environ.get({var!r}, "none")
+"""
+
+FLAVOUR_MODULE = (
+    """\
+from openhcs_registry import hookimpl
+from {spec} import Thing
+
+import {helper}
+
+KEYS = ["{short}" + {helper}.FLAVOUR]
+"""
+    + _DATA_CLASSES
+)
+
+OWN_VARIABLE_MODULE = (
+    """\
+import os
+
+from openhcs_registry import hookimpl
+from {spec} import Thing
+
+KEYS = ["ec1" if {var!r} in os.environ else "ec0"]
 """
     + _DATA_CLASSES
 )
@@ -604,6 +643,20 @@ class ModelWorld:
             CONFIG_MODULE.format(spec=self.spec, config=str(self.etc / "cf.cfg")),
         )
         self._write(self.site / f"rf_{self.tag}.py", RELATIVE_MODULE.format(spec=self.spec))
+        self.flavour = 0  # MFLAVOUR_<TAG>: unset, "a" or "b"
+        self.own = False  # MOWN_<TAG> set
+        flavour_var, own_var = f"MFLAVOUR_{self.tag.upper()}", f"MOWN_{self.tag.upper()}"
+        helper = f"evh_{self.tag}"
+        self._write(self.site / f"{helper}.py", FLAVOUR_HELPER.format(var=flavour_var))
+        for short in ("ea", "eb"):
+            self._write(
+                self.site / f"{short}_{self.tag}.py",
+                FLAVOUR_MODULE.format(spec=self.spec, helper=helper, short=short),
+            )
+        self._write(
+            self.site / f"ec_{self.tag}.py",
+            OWN_VARIABLE_MODULE.format(spec=self.spec, var=own_var),
+        )
         self.etc.mkdir()
         for short in DATA_PLUGINS:
             info = self.site / f"{short}_plugin-1.0.dist-info"
@@ -898,6 +951,12 @@ class ModelWorld:
     def op_env_no_entry_points(self) -> None:
         self.no_entry_points = not self.no_entry_points
 
+    def op_env_flavour(self, value: int) -> None:
+        self.flavour = value
+
+    def op_env_own(self) -> None:
+        self.own = not self.own
+
     def op_opt_toggle(self, where: int) -> None:
         folder = [self.pp[0], self.pp[1], self.cwds[0], self.site][where]
         path = folder / f"{self.opt}.py"
@@ -1096,6 +1155,12 @@ class ModelWorld:
             env["OPENHCS_SUBPROCESS_NO_GPU"] = "1"
         if self.no_entry_points:
             env["OPENHCS_DISABLE_ENTRY_POINTS"] = "1"
+        env.pop(f"MFLAVOUR_{self.tag.upper()}", None)
+        env.pop(f"MOWN_{self.tag.upper()}", None)
+        if self.flavour:
+            env[f"MFLAVOUR_{self.tag.upper()}"] = "ab"[self.flavour - 1]
+        if self.own:
+            env[f"MOWN_{self.tag.upper()}"] = ""
         if fresh:
             env["OPENHCS_DISABLE_REGISTRY_CACHE"] = "1"
         return env
@@ -1157,7 +1222,8 @@ class ModelWorld:
         return (
             f"PYTHONPATH order {self.order}, cwd{self.cwd}, launch {self.launch}, "
             f"no_gpu={self.no_gpu}, "
-            f"no_entry_points={self.no_entry_points}, installed={self.installed}, "
+            f"no_entry_points={self.no_entry_points}, flavour={self.flavour}, own={self.own}, "
+            f"installed={self.installed}, "
             f"editable={self.editable}, optdep={self.optdep}, sub={self.sub}"
         )
 

@@ -440,3 +440,51 @@ def test_random_changes_one_at_a_time_keep_incremental_equal_to_full(
             else:
                 shadow.write_text(world.plugin_source((f"S{i}", f"shadow{i}")))
         incremental_equals_full(world)
+
+
+def test_a_variable_changed_calls_again_only_the_plugins_that_read_it(world: World) -> None:
+    """Each record names the environment variables its plugin read (its own reads, and
+    those of the modules it imported, also from ``sys.modules``): another value calls
+    those plugins again and reuses the others.  A variable no record names any more is
+    not watched."""
+    many(world)
+    tag = world.tag
+    mode = f"MODE_{tag.upper()}"
+    helper = f"h{tag}"
+    world.write(f"{helper}.py", f"import os\nSUFFIX = os.environ.get({mode!r}, '')\n")
+
+    def reads_mode(i: int, via_helper: bool = True) -> None:
+        source = world.plugin_source((f"C{i}", f"k{i}")).replace(
+            f"kind = 'k{i}'", f"kind = 'k{i}' + {helper}.SUFFIX"
+        )
+        world.write(f"p{tag}_{i}.py", f"import {helper}\n" + source if via_helper else "")
+
+    for i in (1, 2):  # the second imports the helper from sys.modules
+        reads_mode(i)
+    prime(world)
+
+    def start(value: str | None) -> dict[str, Any]:
+        env = {} if value is None else {mode: value}
+        got = observe_imports(world, **env)
+        full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1", **env)
+        for field in FIELDS:
+            assert got[field] == full[field], (field, got, full)
+        after = observe_imports(world, **env)
+        assert after["source"] == "cache" and after["imported"] == [], after
+        return got
+
+    got = start("x")
+    assert got["keys"] == ["k0", "k1x", "k2x", "k3"]
+    assert got["imported"] == [f"p{tag}_1", f"p{tag}_2"]
+    assert start(None)["imported"] == [f"p{tag}_1", f"p{tag}_2"]
+    plugin(world, 2, "k2")  # no longer imports the helper (an edit: its start re-calls it)
+    assert observe_imports(world)["imported"] == [f"p{tag}_2"]
+    got = start("y")
+    assert got["keys"] == ["k0", "k1y", "k2", "k3"] and got["imported"] == [f"p{tag}_1"]
+    # the last reader edited not to read it: its record changed (the edit's own path
+    # declines), and the document the general path writes names the variable no more
+    plugin(world, 1, "k1")
+    assert observe_imports(world, **{mode: "y"})["imported"] == [f"p{tag}_1"]
+    got = observe_imports(world, **{mode: "z"})
+    assert got["source"] == "cache" and got["keys"] == ["k0", "k1", "k2", "k3"]
+

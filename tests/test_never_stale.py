@@ -1273,7 +1273,7 @@ def test_25_a_variable_first_read_after_an_incremental_start_is_recorded(
     assert observe(world)["keys"] == expected
     assert observe(world)["source"] == "cache"
     # each variable against the document that start wrote (a start that sees one change
-    # rediscovers everything, and records the other again)
+    # calls again the plugins that read it, and keeps the other's row: its reader reused)
     written = {p: p.read_bytes() for p in world.cache_dir.rglob("*") if p.is_file()}
     if change != "removal":
         changed = warm_equals_fresh(world, **{new: "x"})

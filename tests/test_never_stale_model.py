@@ -296,6 +296,18 @@ PINNED: dict[str, list[Op]] = {
         ("cwd", 1),
         ("cwd", 0),
     ],
+    # a variable two plugins read through a helper (the second from sys.modules) set,
+    # changed and unset, and another one plugin reads itself toggled: the plugins that
+    # read each are called again, the others' records reused (a guard of per-record
+    # variables, cache format 15: before, any change was a full rediscovery; fails with
+    # the helper's variable not passed on from sys.modules)
+    "variables_read_through_a_shared_helper_and_directly": [
+        ("env_flavour", 1),
+        ("env_flavour", 2),
+        ("env_own",),
+        ("env_flavour", 0),
+        ("env_own",),
+    ],
     # sub/s.py in both PYTHONPATH folders, the first package folder made a namespace
     # portion, the second's sub/ a regular package (it wins), then the first's sub/ gains
     # __init__.py and takes dpk.sub over: dpk.sub.s's record depends on the folder passed

@@ -364,6 +364,17 @@ def _records(result: Snapshot, tables: _Tables) -> tuple[list[Any], dict[str, in
     return records, index_of
 
 
+def _environ_read(records: list[Any]) -> set[str]:
+    """The variables the document's records (in document form) name: those whose rows
+    the environment section keeps."""
+    out: set[str] = set()
+    for raw in records:
+        names = raw.get("environ")
+        if type(names) is list:
+            out.update(name for name in names if type(name) is str)
+    return out
+
+
 def _make_storable(
     result: Snapshot, records: list[Any], inputs: list[tuple[list[int], list[int]]]
 ) -> None:
@@ -432,6 +443,7 @@ def environment_section(
     recorded_settings: dict[str, Any],
     switched: list[str] | None = None,
     environ: Any = None,
+    read: set[str] | None = None,
 ) -> dict[str, Any]:
     """The environment section: interpreter, settings, ``sys.path`` rows, distributions,
     from the look at the environment *env* (:func:`._discovery._context.look_at_environment`)
@@ -442,7 +454,8 @@ def environment_section(
     tell an uninstall of none of them from one that may change the settings
     (:func:`._entrypoints.switches_kept`).  And the environment variables plugins read:
     *environ*, the previous document's (an incremental start reuses records whose plugins
-    read them), with those read in this process (:func:`._inputs.environ_rows`).
+    read them), with those read in this process (:func:`._inputs.environ_rows`); of them,
+    those the records name (*read*) when the writer knows them all.
 
     Nothing registry-specific: every registry written in one environment writes the same
     bytes here, which is what lets a reader check them once per look (see
@@ -462,7 +475,7 @@ def environment_section(
         "dists": {entry: [row[0] for row in rows] for entry, rows in distributions.items()},
         "dstamp": fold_distributions(distributions),
         "startup": env.get("startup", []),
-        "environ": environ_rows(environ),
+        "environ": environ_rows(environ, read),
     }
     known = settings.switched_distributions()
     if known is None:
@@ -574,7 +587,9 @@ def build_document(
     distributions = result.distributions
     return {
         "cache_version": CACHE_VERSION,
-        "env": environment_section(env, distributions, recorded_settings, environ=environ),
+        "env": environment_section(
+            env, distributions, recorded_settings, environ=environ, read=_environ_read(records)
+        ),
         "version": __version__,
         "registry": config.name,
         "timestamp": time.time(),

@@ -104,7 +104,7 @@ def folder_sig(path: str) -> tuple[FolderSig, list[str] | None]:
 class Inputs:
     """Everything one plugin (or one load of a module) read."""
 
-    __slots__ = ("dirs", "files", "missing", "modules", "names", "tops")
+    __slots__ = ("dirs", "environ", "files", "missing", "modules", "names", "tops")
 
     def __init__(self) -> None:
         self.modules: dict[str, str | None] = {}  # module found -> its file (None: no file)
@@ -117,6 +117,9 @@ class Inputs:
         self.names: dict[str, tuple[FolderSig, list[str] | None, set[str]]] = {}
         self.missing: set[str] = set()
         self.tops: set[str] = set()
+        #: environment variables read by name (:class:`_WatchedEnviron`), and the working
+        #: directory as :data:`WORKING_DIRECTORY` when a relative path was read
+        self.environ: set[str] = set()
 
     def update(self, other: Inputs | Sealed) -> None:
         if not isinstance(other, Inputs):  # a sealed record (see :func:`seal`)
@@ -139,6 +142,8 @@ class Inputs:
         if other.missing:
             self.missing |= other.missing
         self.tops |= other.tops
+        if other.environ:
+            self.environ |= other.environ
         modules = self.modules
         for name, file in other.modules.items():
             if name not in modules:
@@ -147,7 +152,7 @@ class Inputs:
     def _update_sealed(self, other: Sealed) -> None:
         """:meth:`update` from a :func:`seal`'ed record (its signatures made lists again;
         the flat tuples read five or seven at a time through one iterator)."""
-        modules, files, dirs, names, missing, tops = other
+        modules, files, dirs, names, missing, tops, environ = other
         if files:
             rows = self.files
             at = iter(files)
@@ -175,6 +180,8 @@ class Inputs:
         if missing:
             self.missing.update(missing)
         self.tops.update(tops)
+        if environ:
+            self.environ.update(environ)
         own = self.modules
         at = iter(modules)
         for name, file in zip(at, at, strict=True):
@@ -229,7 +236,8 @@ class Inputs:
                 self.add_traceback(chained)
 
 
-#: What :func:`seal` keeps of a record: ``(modules, files, dirs, names, missing, tops)``,
+#: What :func:`seal` keeps of a record: ``(modules, files, dirs, names, missing, tops,
+#: environ)``,
 #: each a flat tuple: ``name, file, ...``; ``path, mtime, size, ctime, inode, ...`` (four
 #: None for a path that could not be stat'ed); for the names looked for, ``path`` and its
 #: signature, then its listing (a tuple, or None) and the names (a tuple); then the names.
@@ -265,6 +273,7 @@ Sealed = tuple[
     "tuple[Any, ...]",
     "tuple[Any, ...]",
     "tuple[Any, ...]",
+    "tuple[str, ...]",
     "tuple[str, ...]",
     "tuple[str, ...]",
 ]
@@ -310,6 +319,7 @@ def seal(inputs: Inputs) -> Sealed:
         tuple(names),
         tuple(inputs.missing),
         tuple(inputs.tops),
+        tuple(inputs.environ),
     )
 
 
@@ -556,7 +566,7 @@ def _reading() -> bool:
     return False
 
 
-def _plugin_path(path: Any) -> str | None:
+def _plugin_path(path: Any, records: list[Inputs]) -> str | None:
     """*path* (``str``, ``bytes`` or path-like) as the absolute path a read noted, or None:
     a file descriptor, a pseudo file system's path, a bytecode folder's, nothing a path
     names."""
@@ -568,9 +578,10 @@ def _plugin_path(path: Any) -> str | None:
         return None
     if "\0" in path:
         return None
-    if not os.path.isabs(path) and WORKING_DIRECTORY not in _environ_read:
-        # read in the working directory, whichever it is at a start: an input too
-        _environ_read[WORKING_DIRECTORY] = _environ_start.get(WORKING_DIRECTORY)
+    if not os.path.isabs(path):  # read in the working directory of each start: an input
+        if WORKING_DIRECTORY not in _environ_read:
+            _environ_read[WORKING_DIRECTORY] = _environ_start.get(WORKING_DIRECTORY)
+        _note_environ(records, WORKING_DIRECTORY)
     where: str = os.path.abspath(path)
     if where.startswith(_PSEUDO) or _BYTECODE in where + os.sep:
         return None
@@ -589,7 +600,7 @@ def _hooked_open(file: Any, mode: Any = "r", *args: Any, **kwargs: Any) -> Any:
 
 
 def _note_read(records: list[Inputs], file: Any) -> None:
-    path = _plugin_path(file)
+    path = _plugin_path(file, records)
     if path is not None:
         for inputs in records:
             inputs.add_file(path)
@@ -610,7 +621,7 @@ def _note_stat(records: list[Inputs], path: Any) -> None:
     parent (a folder's own stat moves with every entry added there, and tested for
     existence it is not listed: its listing is not an input), or by its stat when its name
     is not one a listing compares (one with a dot)."""
-    where = _plugin_path(path)
+    where = _plugin_path(path, records)
     if where is None:
         return
     try:
@@ -647,7 +658,7 @@ def _hooked_scandir(*args: Any, **kwargs: Any) -> Any:
 
 
 def _note_folder(records: list[Inputs], path: Any) -> None:
-    where = _plugin_path(os.curdir if path is None else path)
+    where = _plugin_path(os.curdir if path is None else path, records)
     if where is not None and not _in_stdlib(where + os.sep):
         _add_dir_to(records, where)
 
@@ -726,7 +737,14 @@ class _WatchedEnviron(_Environ):
                 name = key if isinstance(key, str) else os.fsdecode(key)
                 if name not in _environ_read:
                     _environ_read[name] = _environ_start.get(name)
+                _noting(_note_environ, name)
         return os._Environ.__getitem__(self, key)
+
+
+def _note_environ(records: list[Inputs], name: str) -> None:
+    """Note in *records* that variable *name* was read (its value: :data:`_environ_read`)."""
+    for inputs in records:
+        inputs.environ.add(name)
 
 
 def _watch_environ(on: bool) -> None:
@@ -746,12 +764,14 @@ def _watch_environ(on: bool) -> None:
             environ.__class__ = os._Environ  # type: ignore[assignment]
 
 
-def environ_rows(previous: Any = None) -> list[list[Any]]:
+def environ_rows(previous: Any = None, read: set[str] | None = None) -> list[list[Any]]:
     """The environment section's ``environ`` rows, ``[name, digest]`` sorted by name: those
     of *previous* (a document's rows, checked at this start: reused records' plugins read
     them) and every variable a plugin of this process read (:data:`_environ_read`), as
     :func:`._environment.environ_digest` of its value now, or :data:`_MOVED` if that moved
-    since it was read."""
+    since it was read; only those the records of the document name, if *read* says
+    which (a variable no plugin reads any more, or read for another registry, is none of
+    this document's inputs)."""
     rows: dict[str, Any] = {}
     if type(previous) is list:
         for row in previous:
@@ -760,7 +780,8 @@ def environ_rows(previous: Any = None) -> list[list[Any]]:
     for name, value in _environ_read.items():
         now = _environ_start.get(name)
         rows[name] = environ_digest(now) if now == value else _MOVED
-    return [[name, rows[name]] for name in sorted(rows)]
+    names = sorted(rows) if read is None else sorted(read.intersection(rows))
+    return [[name, rows[name]] for name in names]
 
 
 #: ``(namespace, name, the function there, its hook)`` for each file function hooked while

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         missing: list[str]
         tops: list[str]
         modules: list[str]
+        environ: list[str]
         reusable: bool
         volatile: str | None
 
@@ -324,6 +325,8 @@ class PluginRecord:
                 doc["tops"] = sorted(inputs.tops)
             if sorted(inputs.modules) != own:
                 doc["modules"] = sorted(inputs.modules)
+            if inputs.environ:  # (the values: the environment section's rows)
+                doc["environ"] = sorted(inputs.environ)
         if not self.reusable:
             doc["reusable"] = False
         if self.volatile is not None:

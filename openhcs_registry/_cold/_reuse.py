@@ -22,6 +22,8 @@ from .._cache import (
     _recorded_entries,
     changed_rows,
     columns_of,
+    env_section,
+    environ_changed,
 )
 from .._environment import launch_folder, search_path, snapshot
 from ._records import PluginRecord
@@ -252,6 +254,7 @@ class _Changes:
         "deltas",
         "dirs",
         "dirs_changed",
+        "environ_changed",
         "files",
         "files_changed",
         "modules",
@@ -272,6 +275,8 @@ class _Changes:
                 memo["files_changed"] = found
         self.files_changed: frozenset[int] = found
         self.dirs_changed = changed_folders(self.dirs, racy_ns)
+        #: variables (and the working directory) with another value than recorded
+        self.environ_changed = frozenset(environ_changed(env_section(doc).get("environ")))
         #: per changed folder row, the names that appeared or vanished (None: unknown)
         self.deltas: dict[int, set[str] | None] = {}
         #: names that appeared in or vanished from a sys.path entry or the launch folder
@@ -295,8 +300,16 @@ class _Changes:
 
     def environment_changed(self, raw: dict[str, Any]) -> bool:
         """Whether the registry's own code or a folder shadowing a recorded name changed."""
-        return bool(set(raw.get("files", ())) & self.files_changed) or any(
-            self.name_changed(at, leaf) for at, leaf in raw.get("names", ())
+        return (
+            bool(set(raw.get("files", ())) & self.files_changed)
+            or any(self.name_changed(at, leaf) for at, leaf in raw.get("names", ()))
+            or self._environ_moved(raw)
+        )
+
+    def _environ_moved(self, raw: dict[str, Any]) -> bool:
+        """Whether a variable the stored record *raw* read has another value now."""
+        return bool(self.environ_changed) and not self.environ_changed.isdisjoint(
+            raw.get("environ", ())
         )
 
     def inputs_changed(self, raw: dict[str, Any]) -> bool:
@@ -304,6 +317,8 @@ class _Changes:
         # (set operations in C, no generators: thousands of records)
         files_changed = self.files_changed
         if files_changed and not files_changed.isdisjoint(raw.get("files", ())):
+            return True
+        if self.environ_changed and self._environ_moved(raw):
             return True
         if self.dirs_changed and (
             not self.dirs_changed.isdisjoint(raw.get("dirs", ()))
