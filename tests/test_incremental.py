@@ -487,4 +487,3 @@ def test_a_variable_changed_calls_again_only_the_plugins_that_read_it(world: Wor
     assert observe_imports(world, **{mode: "y"})["imported"] == [f"p{tag}_1"]
     got = observe_imports(world, **{mode: "z"})
     assert got["source"] == "cache" and got["keys"] == ["k0", "k1", "k2", "k3"]
-
