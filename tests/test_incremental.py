@@ -487,3 +487,27 @@ def test_a_variable_changed_calls_again_only_the_plugins_that_read_it(world: Wor
     assert observe_imports(world, **{mode: "y"})["imported"] == [f"p{tag}_1"]
     got = observe_imports(world, **{mode: "z"})
     assert got["source"] == "cache" and got["keys"] == ["k0", "k1", "k2", "k3"]
+
+
+def test_a_folder_a_reused_plugin_looked_in_for_a_name_settles_after_it_changed(
+    world: World,
+) -> None:
+    """A plugin package tests its own folder (``os.path.isdir``): its record looks in the
+    site folder for its name.  A distribution installed there changes the folder, not that
+    name: the plugin's record is reused, and the document written then describes the
+    folder as the check saw it, so the start after it is served from the cache (with the
+    old row kept, every start found the folder changed and discovered again)."""
+    many(world, 2)
+    pkg = f"p{world.tag}_pkg_looker"
+    world.write(
+        f"{pkg}/__init__.py",
+        "import os\n"
+        "HERE = os.path.isdir(os.path.dirname(os.path.abspath(__file__)))\n"
+        + world.plugin_source(("Looker", "looker")),
+    )
+    world.add_dist_info("looker", "1.0", {"looker": pkg})
+    prime(world)
+    plugin(world, 7, "k7")
+    got = incremental_equals_full(world)  # (the start after it: from the cache)
+    assert got["keys"] == ["k0", "k1", "k7", "looker"]
+    assert got["imported"] == [f"p{world.tag}_7"]

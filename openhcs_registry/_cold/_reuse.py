@@ -226,9 +226,10 @@ def _launch_delta(launch: dict[str, Any]) -> set[str]:
     return delta
 
 
-def changed_folders(dirs: list[list[Any]], racy_ns: int) -> set[int]:
-    """The rows of the folder table whose folder changed since the write."""
-    file_stat = snapshot().stat
+def changed_folders(dirs: list[list[Any]], racy_ns: int, look: Any = None) -> set[int]:
+    """The rows of the folder table whose folder changed since the write (in *look*, by
+    default the look in force)."""
+    file_stat = (look or snapshot()).stat
     return {
         i
         for i, rec in enumerate(dirs)
@@ -257,6 +258,7 @@ class _Changes:
         "environ_changed",
         "files",
         "files_changed",
+        "look",
         "modules",
         "now_importable",
     )
@@ -274,7 +276,9 @@ class _Changes:
             if memo is not None:
                 memo["files_changed"] = found
         self.files_changed: frozenset[int] = found
-        self.dirs_changed = changed_folders(self.dirs, racy_ns)
+        #: the look the folders are judged in (their stats, listings and names)
+        self.look = snapshot()
+        self.dirs_changed = changed_folders(self.dirs, racy_ns, self.look)
         #: variables (and the working directory) with another value than recorded
         self.environ_changed = frozenset(environ_changed(env_section(doc).get("environ")))
         #: per changed folder row, the names that appeared or vanished (None: unknown)
@@ -293,10 +297,36 @@ class _Changes:
         if at not in self.deltas:
             rec = self.dirs[at]
             before = rec[6] if len(rec) > 6 else None
-            now = snapshot().names(rec[0])
+            now = self.look.names(rec[0])
             self.deltas[at] = None if before is None or now is None else set(before) ^ now
         delta = self.deltas[at]
         return delta is None or name in delta
+
+    def as_looked(self) -> list[list[Any]]:
+        """The folder table with each changed row as the look saw its folder (stat, listing
+        checksum and, where the row has them, names): the state the reused records were
+        judged in.  A record reused reads a changed folder only by names that did not
+        change there (a whole listing that changed is an input changed), so that state is
+        theirs too; the old row would make every later start find the folder changed and
+        discover again (a plugin testing its own package folder looks in the site folder
+        for its name, and an install changes the site folder)."""
+        if not self.dirs_changed:
+            return self.dirs
+        rows = list(self.dirs)
+        look = self.look
+        for at in self.dirs_changed:
+            old = rows[at]
+            stat = look.stat(old[0])
+            if stat is None:
+                continue  # gone: no record looking in it for a name is reused
+            row = [old[0], *stat, look.checksum(old[0])]
+            if len(old) > 6:
+                names = look.names(old[0])
+                if names is None:
+                    continue
+                row.append(sorted(names))
+            rows[at] = row
+        return rows
 
     def environment_changed(self, raw: dict[str, Any]) -> bool:
         """Whether the registry's own code or a folder shadowing a recorded name changed."""
@@ -383,7 +413,7 @@ def reusable_records(doc: dict[str, Any], memo: dict[str, Any] | None = None) ->
         return {}
     changes.delta = delta | _launch_delta(doc["launch"])
     out: dict[str, Any] = {}
-    files, dirs, modules = changes.files, changes.dirs, changes.modules
+    files, dirs, modules = changes.files, changes.as_looked(), changes.modules
     holds = changes.holds
     from_json = PluginRecord.from_json
     # (a record that ``reads`` says may be taken as it is, reusable as stored with every
