@@ -12,8 +12,10 @@ in-process listing (``list(registry)`` in a fresh process).
 
 Cases: ``plugins`` (warm, cold, plain pluggy, the ``import platformdirs, orjson`` floor per
 size), ``incremental`` (warm, then one plugin file edited, one more distribution installed,
-that distribution removed, another one upgraded, at the largest size), ``builtin`` (first
-in-process listing of every built-in registry and its secondaries, and the whole process).
+that distribution removed, another one upgraded, at the largest size), ``variable`` (warm,
+then another value of a variable one plugin reads, at the largest size; not run unless
+named), ``builtin`` (first in-process listing of every built-in registry and its
+secondaries, and the whole process).
 
 Only A against B is meant: the figures of record, and the targets, are ``run.py``'s (the
 engine installed).  With the engine's folder first on ``PYTHONPATH`` a warm start here
@@ -225,6 +227,47 @@ def case_incremental(r: Runner, size: int, runs: int) -> None:
         )
 
 
+#: The variable the ``variable`` case's plugin reads (the first plugin of the site).
+FLAVOUR = "OPENHCS_BENCH_FLAVOUR"
+
+
+def case_variable(r: Runner, size: int, runs: int) -> None:
+    """A warm start, then one with another value of a variable one plugin reads at import
+    (format 15: that plugin called again; before: the whole registry rediscovered)."""
+    sites = {}
+    for v in "AB":
+        sites[v] = r.work / f"variable-{v}" / f"site-{size}"
+        if not sites[v].exists():
+            shutil.copytree(synthetic.build_site(r.work, size), sites[v], symlinks=True)
+            module = sites[v] / "openhcs_bench_p0000" / "plugin.py"
+            module.write_text(
+                f"import os\nFLAVOUR = os.environ.get({FLAVOUR!r}, '')\n" + module.read_text()
+            )
+    results: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    for i in range(runs + 1):
+        for v in "AB":
+            env = r.env(v, sites[v], f"variable-{size}")
+            first, other = {**env, FLAVOUR: "a"}, {**env, FLAVOUR: "b"}
+            r.run(_OURS, first)  # (after the last round's "b": a change too)
+            got = {"warm": r.run(_OURS, first), "changed": r.run(_OURS, other)}
+            if (got["warm"][2], got["changed"][2]) != ("cache", "fresh") or {
+                got[k][3] for k in got
+            } != {size}:
+                raise RuntimeError(f"{v}: {got}")
+            if i:
+                for label in got:
+                    results.setdefault((v, label), []).append(got[label][:2])
+    for v in "AB":
+        labels = ("warm", "changed")
+        wall = {k: _median([w for w, _ in results[(v, k)]]) for k in labels}
+        inner = {k: _median([x for _, x in results[(v, k)] if x is not None]) for k in labels}
+        print(
+            f"variable {size} {v} (runs {runs}): "
+            + "  ".join(f"{k} {wall[k]:.1f} [{inner[k]:.1f}]" for k in wall)
+            + f" | changed / warm {wall['changed'] / wall['warm']:.2f}x"
+        )
+
+
 def case_builtin(r: Runner, runs: int) -> None:
     commands = [(f"{v} first listing", _BUILTIN, r.env(v, None, "builtin")) for v in "AB"]
     commands.append(("floor", "import platformdirs, orjson", r.env("-", None, "-")))
@@ -292,6 +335,8 @@ def main() -> None:
         case_plugins(r, sizes, args.runs)
     if "incremental" in cases:
         case_incremental(r, max(sizes), args.runs)
+    if "variable" in cases:
+        case_variable(r, max(sizes), args.runs)
     if "builtin" in cases:
         case_builtin(r, args.runs)
 
