@@ -7,6 +7,7 @@ Real modules written to a temporary folder on ``sys.path`` and really imported.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import importlib
 import io
 import os
@@ -327,20 +328,28 @@ def test_parent_package_files_are_inputs_of_a_submodule(folder: tuple[Path, str]
     assert str(init) in inputs.files
 
 
+@contextlib.contextmanager
+def _first_on_sys_path(tag: str, *folders: Path) -> Iterator[None]:
+    """*folders* first on ``sys.path`` for the block; then gone, and the modules whose
+    names hold *tag* with them."""
+    sys.path[:0] = [str(folder) for folder in folders]
+    try:
+        yield
+    finally:
+        for folder in folders:
+            sys.path.remove(str(folder))
+        for name in [m for m in sys.modules if tag in m]:
+            del sys.modules[name]
+
+
 def test_earlier_namespace_portions_record_the_name_as_missed(tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:8]
     early, late = tmp_path / "early", tmp_path / "late"
     (early / f"ns_{tag}").mkdir(parents=True)
     _write(late / f"ns_{tag}" / "mod.py", "")
-    sys.path[:0] = [str(early), str(late)]
-    try:
+    with _first_on_sys_path(tag, early, late):
         inputs = _inputs.Inputs()
         _inputs.import_module(f"ns_{tag}.mod", inputs)
-    finally:
-        sys.path.remove(str(early))
-        sys.path.remove(str(late))
-        for name in [m for m in sys.modules if tag in m]:
-            del sys.modules[name]
     searched = inputs.names.get(str(early / f"ns_{tag}"))
     assert searched is not None and "mod" in searched[2]
     assert str(late / f"ns_{tag}") not in inputs.names  # where it was found: not a miss
@@ -357,17 +366,11 @@ def test_a_subpackage_folder_passed_over_is_watched_for_init(tmp_path: Path) -> 
     _write(late / f"ns_{tag}" / "sub" / "__init__.py", "")
     _write(late / f"ns_{tag}" / "sub" / "mod.py", "")
     passed_over = str(early / f"ns_{tag}" / "sub")
-    sys.path[:0] = [str(early), str(late)]
-    try:
+    with _first_on_sys_path(tag, early, late):
         first = _inputs.Inputs()
         _inputs.import_module(f"ns_{tag}.sub", first)
         second = _inputs.Inputs()  # ns.sub imported already: found as a parent
         _inputs.import_module(f"ns_{tag}.sub.mod", second)
-    finally:
-        sys.path.remove(str(early))
-        sys.path.remove(str(late))
-        for name in [m for m in sys.modules if tag in m]:
-            del sys.modules[name]
     for inputs in (first, second):
         assert inputs.names[passed_over][2] == {"__init__"}
         assert "sub" in inputs.names[str(early / f"ns_{tag}")][2]
