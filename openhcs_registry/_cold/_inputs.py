@@ -101,6 +101,10 @@ def folder_sig(path: str) -> tuple[FolderSig, list[str] | None]:
     return [*value, listing_of_sorted(entries)], entries
 
 
+#: The variables a record read, until it reads one (shared: never changed).
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 class Inputs:
     """Everything one plugin (or one load of a module) read."""
 
@@ -118,8 +122,9 @@ class Inputs:
         self.missing: set[str] = set()
         self.tops: set[str] = set()
         #: environment variables read by name (:class:`_WatchedEnviron`), and the working
-        #: directory as :data:`WORKING_DIRECTORY` when a relative path was read
-        self.environ: set[str] = set()
+        #: directory as :data:`WORKING_DIRECTORY` when a relative path was read (a set of
+        #: its own once one is: thousands of records read none)
+        self.environ: set[str] | frozenset[str] = _NO_NAMES
 
     def update(self, other: Inputs | Sealed) -> None:
         if not isinstance(other, Inputs):  # a sealed record (see :func:`seal`)
@@ -143,7 +148,7 @@ class Inputs:
             self.missing |= other.missing
         self.tops |= other.tops
         if other.environ:
-            self.environ |= other.environ
+            self.environ = self.environ | other.environ
         modules = self.modules
         for name, file in other.modules.items():
             if name not in modules:
@@ -181,7 +186,7 @@ class Inputs:
             self.missing.update(missing)
         self.tops.update(tops)
         if environ:
-            self.environ.update(environ)
+            self.environ = self.environ.union(environ)
         own = self.modules
         at = iter(modules)
         for name, file in zip(at, at, strict=True):
@@ -744,7 +749,8 @@ class _WatchedEnviron(_Environ):
 def _note_environ(records: list[Inputs], name: str) -> None:
     """Note in *records* that variable *name* was read (its value: :data:`_environ_read`)."""
     for inputs in records:
-        inputs.environ.add(name)
+        if name not in inputs.environ:
+            inputs.environ = inputs.environ | {name}
 
 
 def _watch_environ(on: bool) -> None:
