@@ -382,6 +382,7 @@ def test_the_hooks_are_removed_after_recording_and_a_foreign_hook_is_kept() -> N
     real_import, real_import_module = builtins.__import__, importlib.import_module
     real_iter_modules = pkgutil.iter_modules
     files = [(builtins, "open"), (io, "open"), (os, "stat"), (os, "listdir"), (os, "scandir")]
+    files.append((os, "open"))
     real_files = [getattr(namespace, name) for namespace, name in files]
     with _inputs.recording(_inputs.Inputs()):
         assert builtins.__import__ is not real_import
@@ -674,6 +675,29 @@ def test_a_relative_path_read_makes_the_working_directory_an_input(
     monkeypatch.chdir(tmp_path / "elsewhere")
     with pytest.raises(CacheInvalid, match="the working directory changed"):
         _check_environ(rows)
+
+
+def test_a_file_opened_read_only_with_os_open_is_an_input(tmp_path: Path) -> None:
+    """``os.open`` read-only is a read (an input, also when the file is missing); with
+    flags that write or create it is not, nor relative to a folder descriptor."""
+    read, written, missing = (tmp_path / n for n in ("read.txt", "written.txt", "gone.txt"))
+    read.write_text("k")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "by_fd.txt").write_text("")
+    with _inputs.recording(plugin := Inputs()):
+        os.close(os.open(read, os.O_RDONLY))
+        os.close(os.open(written, os.O_WRONLY | os.O_CREAT, 0o600))
+        with pytest.raises(FileNotFoundError):
+            os.open(missing, os.O_RDONLY)
+        folder = os.open(tmp_path / "sub", os.O_RDONLY)
+        try:
+            os.close(os.open("by_fd.txt", os.O_RDONLY, dir_fd=folder))
+        finally:
+            os.close(folder)
+    assert os.open is _inputs._real_os_open
+    assert str(read) in plugin.files and plugin.files[str(missing)] is None
+    assert str(written) not in plugin.files
+    assert not any(path.endswith("by_fd.txt") for path in plugin.files)
 
 
 def test_environ_digest_is_the_same_in_every_process() -> None:

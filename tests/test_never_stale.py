@@ -1117,18 +1117,21 @@ def _data_plugin(world: World, pkg: str, body: str, spec: bool = True) -> None:
     world.add_dist_info(f"{pkg}-plugin", "1.0", {pkg: pkg})
 
 
-@pytest.mark.parametrize("how", ["open", "pathlib", "resources"])
+@pytest.mark.parametrize("how", ["open", "pathlib", "resources", "os_open"])
 def test_24_a_plugin_whose_keys_come_from_a_data_file(world: World, how: str) -> None:
     """A plugin reading its keys from a file it ships (``open``, ``Path.read_text``,
-    ``importlib.resources``) imports nothing that changes when the file is edited: the
-    file it opened is an input of its record."""
+    ``importlib.resources``, ``os.open`` then ``os.read``) imports nothing that changes
+    when the file is edited: the file it opened is an input of its record."""
     pkg = f"data_{world.tag}"
     read = {
         "open": "open(os.path.join(HERE, 'keys.txt')).read()",
         "pathlib": "pathlib.Path(HERE, 'keys.txt').read_text()",
         "resources": "importlib.resources.files(__name__).joinpath('keys.txt').read_text()",
+        "os_open": "_read_fd(os.open(os.path.join(HERE, 'keys.txt'), os.O_RDONLY))",
     }[how]
-    _data_plugin(world, pkg, f"def keys():\n    return {read}.split()\n")
+    reader = "def _read_fd(fd):\n    try:\n        return os.read(fd, 1 << 16).decode()\n"
+    reader += "    finally:\n        os.close(fd)\n"
+    _data_plugin(world, pkg, reader + f"def keys():\n    return {read}.split()\n")
     world.write(f"{pkg}/keys.txt", "alpha beta\n")
     prime(world)
     assert observe(world)["keys"] == ["alpha", "beta"]

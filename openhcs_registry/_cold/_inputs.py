@@ -604,6 +604,28 @@ def _hooked_open(file: Any, mode: Any = "r", *args: Any, **kwargs: Any) -> Any:
     return _real_open(file, mode, *args, **kwargs)
 
 
+#: ``os.open`` as the process had it (see :func:`_hooked_os_open`).
+_real_os_open = os.open
+
+#: Flags of an ``os.open`` that writes (or may create or truncate): not an input.
+_WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def _hooked_os_open(path: Any, flags: Any, *args: Any, **kwargs: Any) -> Any:
+    """``os.open`` while a recorder is installed: a file a plugin opens read-only is an
+    input, as with :func:`_hooked_open` (one opened relative to a folder descriptor,
+    ``dir_fd``, is not seen: the descriptor names no path)."""
+    if (
+        _reading()
+        and isinstance(flags, int)
+        and not flags & _WRITING
+        and kwargs.get("dir_fd") is None
+        and len(args) < 2
+    ):
+        _noting(_note_read, path)
+    return _real_os_open(path, flags, *args, **kwargs)
+
+
 def _note_read(records: list[Inputs], file: Any) -> None:
     path = _plugin_path(file, records)
     if path is not None:
@@ -791,12 +813,13 @@ def environ_rows(previous: Any = None, read: set[str] | None = None) -> list[lis
 
 
 #: ``(namespace, name, the function there, its hook)`` for each file function hooked while
-#: a recorder is installed: ``open`` (``builtins`` and ``io``), ``os.stat``, ``os.listdir``,
-#: ``os.scandir``.  (``lstat`` is not: ``os.path.realpath`` calls it on every part of a
-#: path, and what a plugin decides by a link is left out.)
+#: a recorder is installed: ``open`` (``builtins`` and ``io``), ``os.open``, ``os.stat``,
+#: ``os.listdir``, ``os.scandir``.  (``lstat`` is not: ``os.path.realpath`` calls it on
+#: every part of a path, and what a plugin decides by a link is left out.)
 _FILE_HOOKS: list[tuple[Any, str, Any, Any]] = [
     (builtins, "open", _real_open, _hooked_open),
     (io, "open", io.open, _hooked_open),
+    (os, "open", _real_os_open, _hooked_os_open),
     (os, "stat", _stat, _hooked_stat),
     (os, "listdir", _listdir, _hooked_listdir),
     (os, "scandir", _scandir, _hooked_scandir),
