@@ -939,14 +939,11 @@ def environ_changed(rows: Any) -> list[str]:
     order.  Read again at every check: ``os.environ`` may change at any moment."""
     if not rows:
         return []
-    environ = os.environ
     out = []
     for row in _list(rows, "environ"):
         _expect(type(row) is list and len(row) == 2 and type(row[0]) is str, "bad environ row")
-        name = row[0]
-        value = environ.get(name) if name != WORKING_DIRECTORY else environ_value(name)
-        if environ_digest(value) != row[1]:
-            out.append(name)
+        if environ_digest(environ_value(row[0])) != row[1]:
+            out.append(row[0])
     return out
 
 

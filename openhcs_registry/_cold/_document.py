@@ -27,9 +27,8 @@ from .._cache import (
     fold_distributions,
     fold_rows,
 )
-from .._environment import listing_of_sorted, names_in
 from .._version import __version__
-from ._inputs import environ_rows
+from ._inputs import environ_rows, folder_names
 from ._records import stored_modules
 
 TYPE_CHECKING = False
@@ -235,13 +234,8 @@ class _Tables:
             return listed
         if fresh[5] is None:
             return None
-        try:
-            entries = sorted(os.listdir(fresh[0]))
-        except (OSError, ValueError):
-            return None
-        if listing_of_sorted(entries) != fresh[5]:
-            return None
-        return sorted(names_in(entries))
+        value, names = folder_names(fresh[0])
+        return names if value is not None and value[4] == fresh[5] else None
 
     def _uses_of_previous(self) -> None:
         """Learn how the previous document's records read its folder rows (once): the
@@ -364,7 +358,7 @@ def _records(result: Snapshot, tables: _Tables) -> tuple[list[Any], dict[str, in
     return records, index_of
 
 
-def _environ_read(records: list[Any]) -> set[str]:
+def _variables_named(records: list[Any]) -> set[str]:
     """The variables the document's records (in document form) name: those whose rows
     the environment section keeps."""
     out: set[str] = set()
@@ -588,7 +582,7 @@ def build_document(
     return {
         "cache_version": CACHE_VERSION,
         "env": environment_section(
-            env, distributions, recorded_settings, environ=environ, read=_environ_read(records)
+            env, distributions, recorded_settings, environ=environ, read=_variables_named(records)
         ),
         "version": __version__,
         "registry": config.name,

@@ -101,6 +101,13 @@ def folder_sig(path: str) -> tuple[FolderSig, list[str] | None]:
     return [*value, listing_of_sorted(entries)], entries
 
 
+def folder_names(path: str) -> tuple[FolderSig, list[str] | None]:
+    """The :data:`FolderSig` of *path* now and the importable names of its entries, sorted
+    (None: not listable): what a folder a name is looked for in is recorded with."""
+    value, entries = folder_sig(path)
+    return value, None if entries is None else sorted(importable_names(entries))
+
+
 #: The variables a record read, until it reads one (shared: never changed).
 _NO_NAMES: frozenset[str] = frozenset()
 
@@ -210,18 +217,11 @@ class Inputs:
 
     def add_dir(self, path: str) -> None:
         """Record folder *path* as listed now (each change of its listing matters)."""
-        if path not in self.dirs:
-            self.dirs[path] = folder_sig(path)[0]
+        _add_dir_to([self], path)
 
     def add_names(self, path: str, names: set[str]) -> None:
         """Record that *names* were looked for in folder *path* (stat, then listing)."""
-        found = self.names.get(path)
-        if found is None:
-            value, entries = folder_sig(path)
-            listed = None if entries is None else sorted(importable_names(entries))
-            self.names[path] = (value, listed, set(names))
-        else:
-            found[2].update(names)
+        _add_names_to([self], path, names)
 
     def add_traceback(self, exc: BaseException) -> None:
         """Files of the frames an exception passed through (a failing plugin's code)."""
@@ -241,11 +241,6 @@ class Inputs:
                 self.add_traceback(chained)
 
 
-#: What :func:`seal` keeps of a record: ``(modules, files, dirs, names, missing, tops,
-#: environ)``,
-#: each a flat tuple: ``name, file, ...``; ``path, mtime, size, ctime, inode, ...`` (four
-#: None for a path that could not be stat'ed); for the names looked for, ``path`` and its
-#: signature, then its listing (a tuple, or None) and the names (a tuple); then the names.
 def _add_dir_to(records: list[Inputs], path: str) -> None:
     """:meth:`Inputs.add_dir` in each of *records* (nested recordings), the folder looked at
     once: a site folder of thousands of entries is listed for each record otherwise."""
@@ -266,12 +261,18 @@ def _add_names_to(records: list[Inputs], path: str, names: set[str]) -> None:
             found[2].update(names)
             continue
         if look is _UNSEEN:
-            value, entries = folder_sig(path)
-            look = (value, None if entries is None else sorted(importable_names(entries)))
+            look = folder_names(path)
         inputs.names[path] = (look[0], look[1], set(names))
 
 
 _UNSEEN = object()
+
+
+#: What :func:`seal` keeps of a record: ``(modules, files, dirs, names, missing, tops,
+#: environ)``,
+#: each a flat tuple: ``name, file, ...``; ``path, mtime, size, ctime, inode, ...`` (four
+#: None for a path that could not be stat'ed); for the names looked for, ``path`` and its
+#: signature, then its listing (a tuple, or None) and the names (a tuple); then the names.
 
 Sealed = tuple[
     "tuple[Any, ...]",
@@ -584,8 +585,6 @@ def _plugin_path(path: Any, records: list[Inputs]) -> str | None:
     if "\0" in path:
         return None
     if not os.path.isabs(path):  # read in the working directory of each start: an input
-        if WORKING_DIRECTORY not in _environ_read:
-            _environ_read[WORKING_DIRECTORY] = _environ_start.get(WORKING_DIRECTORY)
         _note_environ(records, WORKING_DIRECTORY)
     where: str = os.path.abspath(path)
     if where.startswith(_PSEUDO) or _BYTECODE in where + os.sep:
@@ -724,9 +723,10 @@ def _note_probed(records: list[Inputs], probe: tuple[str, str | None]) -> None:
 #: sets one itself, ``os.environ.setdefault``, reads what it set).
 _environ_start: dict[str, str] = {}
 #: Environment variable -> its value (None: unset) when a plugin of this process first read
-#: it while recorded (in :data:`_environ_start`).  A process's, not a record's: a module
-#: that read one at import passes what it read on to every plugin importing it later, in
-#: any registry; every document written records them all (:func:`environ_rows`).
+#: it while recorded (in :data:`_environ_start`): the value each document's rows digest.
+#: Which records read it, each record says (:attr:`Inputs.environ`: a module that read
+#: one at import passes it on to every plugin importing it later, through its load
+#: record); a document keeps the rows its records name (:func:`environ_rows`).
 _environ_read: dict[str, str | None] = {}
 
 #: The digest of a variable whose value moved between discoveries of this process: never
@@ -762,14 +762,15 @@ class _WatchedEnviron(_Environ):
                 walked.discard(key)  # (a walk's read: dict(), .copy(), .items())
             else:
                 name = key if isinstance(key, str) else os.fsdecode(key)
-                if name not in _environ_read:
-                    _environ_read[name] = _environ_start.get(name)
                 _noting(_note_environ, name)
         return os._Environ.__getitem__(self, key)
 
 
 def _note_environ(records: list[Inputs], name: str) -> None:
-    """Note in *records* that variable *name* was read (its value: :data:`_environ_read`)."""
+    """Note in *records* that variable *name* was read, and its value in this process
+    (:data:`_environ_read`) if it is the first read."""
+    if name not in _environ_read:
+        _environ_read[name] = _environ_start.get(name)
     for inputs in records:
         if name not in inputs.environ:
             inputs.environ = inputs.environ | {name}
