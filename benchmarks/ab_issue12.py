@@ -14,8 +14,9 @@ Cases: ``plugins`` (warm, cold, plain pluggy, the ``import platformdirs, orjson`
 size), ``incremental`` (warm, then one plugin file edited, one more distribution installed,
 that distribution removed, another one upgraded, at the largest size), ``variable`` (warm,
 then another value of a variable one plugin reads, at the largest size; not run unless
-named), ``builtin`` (first in-process listing of every built-in registry and its
-secondaries, and the whole process).
+named), ``rekey`` (warm, then an edit that adds a key to one plugin's offer or takes it
+away, at the largest size; not run unless named), ``builtin`` (first in-process listing of
+every built-in registry and its secondaries, and the whole process).
 
 Only A against B is meant: the figures of record, and the targets, are ``run.py``'s (the
 engine installed).  With the engine's folder first on ``PYTHONPATH`` a warm start here
@@ -268,6 +269,65 @@ def case_variable(r: Runner, size: int, runs: int) -> None:
         )
 
 
+#: What the ``rekey`` case appends to the first plugin's module: a second class, so the
+#: edit changes what the plugin offers (the ``incremental`` case's edit offers the same).
+_EXTRA = """
+
+class Extra(BenchPlugin):
+    key = "extra0000"
+
+
+@hookimpl
+def provide_bench_plugins():
+    return [Plugin0000, Extra]
+"""
+
+
+def case_rekey(r: Runner, size: int, runs: int) -> None:
+    """A warm start, then one after an edit that adds a key to one plugin's offer or takes
+    it away again (in turn): the edit a plugin author makes, which the ``incremental``
+    case's (a comment appended) is not."""
+    sites, originals = {}, {}
+    for v in "AB":
+        sites[v] = r.work / f"rekey-{v}" / f"site-{size}"
+        if not sites[v].exists():
+            shutil.copytree(synthetic.build_site(r.work, size), sites[v], symlinks=True)
+        module = sites[v] / "openhcs_bench_p0000" / "plugin.py"
+        originals[v] = module.read_text().split(_EXTRA)[0]
+        module.write_text(originals[v])
+    results: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    try:
+        for i in range(runs + 1):
+            for v in "AB":
+                env = r.env(v, sites[v], f"rekey-{size}")
+                module = sites[v] / "openhcs_bench_p0000" / "plugin.py"
+                extra = i % 2 == 0
+                r.run(_OURS, env)
+                got = {"warm": r.run(_OURS, env)}
+                module.write_text(originals[v] + _EXTRA if extra else originals[v])
+                got["rekeyed"] = r.run(_OURS, env)
+                before = size + (1 if i and (i - 1) % 2 == 0 else 0)
+                counts = (got["warm"][3], got["rekeyed"][3])
+                sources = (got["warm"][2], got["rekeyed"][2])
+                if sources != ("cache", "fresh") or counts != (before, size + extra):
+                    raise RuntimeError(f"{v}: {got}")
+                if i:
+                    for label in got:
+                        results.setdefault((v, label), []).append(got[label][:2])
+    finally:
+        for v in "AB":
+            (sites[v] / "openhcs_bench_p0000" / "plugin.py").write_text(originals[v])
+    for v in "AB":
+        labels = ("warm", "rekeyed")
+        wall = {k: _median([w for w, _ in results[(v, k)]]) for k in labels}
+        inner = {k: _median([x for _, x in results[(v, k)] if x is not None]) for k in labels}
+        print(
+            f"rekey {size} {v} (runs {runs}): "
+            + "  ".join(f"{k} {wall[k]:.1f} [{inner[k]:.1f}]" for k in wall)
+            + f" | rekeyed / warm {wall['rekeyed'] / wall['warm']:.2f}x"
+        )
+
+
 def case_builtin(r: Runner, runs: int) -> None:
     commands = [(f"{v} first listing", _BUILTIN, r.env(v, None, "builtin")) for v in "AB"]
     commands.append(("floor", "import platformdirs, orjson", r.env("-", None, "-")))
@@ -337,6 +397,8 @@ def main() -> None:
         case_incremental(r, max(sizes), args.runs)
     if "variable" in cases:
         case_variable(r, max(sizes), args.runs)
+    if "rekey" in cases:
+        case_rekey(r, max(sizes), args.runs)
     if "builtin" in cases:
         case_builtin(r, args.runs)
 

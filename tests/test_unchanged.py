@@ -174,14 +174,15 @@ def test_a_discovery_module_edited_keeps_the_answer(world: World) -> None:
     assert "from the document's sections" in got["said"], got
 
 
-def test_an_edit_that_changes_a_key_takes_the_general_path(world: World) -> None:
+def test_an_edit_that_changes_a_key_is_not_unchanged(world: World) -> None:
+    """(The answer is amended instead: tests/test_amended.py.)"""
     many(world)
     prime(world)
     plugin(world, 2, "changed")
     got = next_start_equals_full(world, unchanged=False)
     assert got["keys"] == ["changed", "k0", "k1", "k3"]
     assert got["imported"] == [f"p{world.tag}_2"]
-    assert "not proven" in got["declined"] and "stores another record" in got["declined"]
+    assert "not proven: offers changed" in got["declined"], got
 
 
 def test_an_edit_that_makes_the_plugin_fail_takes_the_general_path(world: World) -> None:

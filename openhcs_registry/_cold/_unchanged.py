@@ -164,7 +164,7 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     out = call_again(ctx, raws) if raws else Rerun()
     try:
         tables = ([row[0] for row in doc["files"]], doc["dirs"], doc["modules"])
-        rows = _same_records(manager.config, tables, out, raws, _before(doc["plugins"], rerun))
+        rows = _same_records(manager.config, tables, out, raws, _before(doc["plugins"], rerun))[0]
         out.snapshot = _rewrite(manager, doc, rows, upgrade, dict(zip(rerun, raws, strict=True)))
     except Exception as exc:  # (as above; what ran is handed over all the same)
         logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
@@ -340,7 +340,7 @@ def _callable_again(raw: dict[str, Any], blocked: frozenset[str]) -> None:
 class _Edit:
     """What :func:`_edit_plan` found to call again after an edit, from the sections."""
 
-    __slots__ = ("before", "raws", "rerun", "tables")
+    __slots__ = ("before", "offsets", "plugins", "raws", "rerun", "tables")
 
     def __init__(
         self,
@@ -348,6 +348,8 @@ class _Edit:
         raws: list[dict[str, Any]],
         before: list[tuple[int, int]],
         tables: tuple[list[str], list[list[Any]], dict[str, Any]],
+        plugins: _fileio.Encoded,
+        offsets: list[int],
     ) -> None:
         #: the positions of the records to call again, and those records as stored
         self.rerun = rerun
@@ -357,6 +359,10 @@ class _Edit:
         self.before = before
         #: the previous document's file paths, folder rows and module table
         self.tables = tables
+        #: the previous document's records section (its sum checked) and where each
+        #: record starts in it (:data:`.._fileio.RECORD_OFFSETS`)
+        self.plugins = plugins
+        self.offsets = offsets
 
 
 def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun | None:
@@ -373,7 +379,15 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
         return None
     out = call_again(calling_context(manager), plan.raws)
     try:
-        rows = _same_records(manager.config, plan.tables, out, plan.raws, plan.before)
+        rows, stored = _same_records(
+            manager.config, plan.tables, out, plan.raws, plan.before, offers=True
+        )
+        if stored != plan.raws:  # (only their offers differ: the answer amended, if it may)
+            from ._amended import answer_amended
+
+            logger.debug("registry %s: answer unchanged not proven: offers changed", name)
+            answer_amended(manager, previous, plan, rows, stored, out)
+            return out
         out.snapshot = _spliced(manager, previous, rows)
     except Exception as exc:  # (what ran is handed over all the same)
         logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
@@ -446,7 +460,8 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
         highest_folder = max(highest_folder, folders[at])
     if not changed <= covered:
         raise Declined("a changed file is not held by the records called again")
-    data = _fileio.section_bytes(warm, "plugins").data
+    section = _fileio.section_bytes(warm, "plugins")
+    data = section.data
     raws = [orjson.loads(data[offsets[at] : offsets[at + 1] - 1]) for at in rerun]
     for raw in raws:
         if type(raw) is not dict or type(raw.get("name")) is not str:
@@ -456,7 +471,7 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
     modules = orjson.loads(warm["modules"])
     if type(paths) is not list or type(modules) is not dict:
         raise Declined("the file or module table is of another shape")
-    return _Edit(rerun, raws, before, (paths, dirs, modules))
+    return _Edit(rerun, raws, before, (paths, dirs, modules), section, offsets)
 
 
 def _before(plugins: list[dict[str, Any]], rerun: list[int]) -> list[tuple[int, int]]:
@@ -574,29 +589,35 @@ def _same_records(
     out: Rerun,
     declared: list[dict[str, Any]],
     before: list[tuple[int, int]],
-) -> dict[int, list[Any]]:
-    """The new file rows by index if each plugin called again stores the record it
-    stored before as it is *declared* now (with the new version of an upgraded
-    distribution), apart from its files' stats (else :class:`Declined`: the answer may
-    have changed).  *tables*: the previous document's file paths, folder rows and module
-    table; *before*: per plugin, the highest file and folder rows of the records listed
-    before it (see :func:`_stored`)."""
+    offers: bool = False,
+) -> tuple[dict[int, list[Any]], list[dict[str, Any]]]:
+    """The new file rows by index, and each plugin's record as stored now, if each plugin
+    called again stores the record it stored before as it is *declared* now (with the new
+    version of an upgraded distribution), apart from its files' stats and, if *offers*,
+    its offers (else :class:`Declined`: the answer may have changed).  *tables*: the
+    previous document's file paths, folder rows and module table; *before*: per plugin,
+    the highest file and folder rows of the records listed before it (see
+    :func:`_stored`)."""
     offers_stored(config, out)
     paths, dirs, modules = tables
     file_at = {path: i for i, path in enumerate(paths)}
     dir_at = {row[0]: i for i, row in enumerate(dirs)}
     new_rows: dict[int, list[Any]] = {}
+    records: list[dict[str, Any]] = []
     now_ns = time.time_ns()
     for raw, (last_file, last_dir) in zip(declared, before, strict=True):
         record = out.records[raw["name"]]
-        got = _stored(record, raw, paths, dirs, modules, file_at, dir_at, last_file, last_dir)
+        got = _stored(
+            record, raw, paths, dirs, modules, file_at, dir_at, last_file, last_dir, offers
+        )
         if got is None:
             raise Declined(f"{raw['name']!r} stores another record or other rows now")
-        for i, row in got.items():
+        for i, row in got[0].items():
             if _is_racy(row[1], now_ns):
                 row.append(_digest(row[0]))
             new_rows[i] = row
-    return new_rows
+        records.append(got[1])
+    return new_rows, records
 
 
 def offers_stored(config: RegistryConfig, out: Rerun) -> None:
@@ -647,10 +668,11 @@ def _stored(
     dir_at: dict[str, int],
     last_file: int,
     last_dir: int,
-) -> dict[int, list[Any]] | None:
-    """The file rows *record* introduces, if its stored form (its rows as the previous
-    document's) is *raw* and it introduces its rows where the previous document has them
-    (None otherwise).
+    offers: bool = False,
+) -> tuple[dict[int, list[Any]], dict[str, Any]] | None:
+    """The file rows *record* introduces and its stored form (its rows as the previous
+    document's), if that is *raw* (but for its offers, if *offers*) and it introduces its
+    rows where the previous document has them (None otherwise).
 
     The writer builds its tables in record order, each fresh record adding what it read
     in reading order: a record read again must add its new rows in the same order, after
@@ -702,10 +724,17 @@ def _stored(
                     return None
             elif type(known) is not int or not 0 <= known < len(paths) or paths[known] != found:
                 return None
-    stored = record.to_json(sorted(set(file_list)), sorted(set(dir_list)), names)
-    if stored != raw:
+    stored: dict[str, Any] = dict(
+        record.to_json(sorted(set(file_list)), sorted(set(dir_list)), names)
+    )
+    if stored != raw and not (offers and _but_offers(stored) == _but_offers(raw)):
         return None
-    return rows
+    return rows, stored
+
+
+def _but_offers(raw: dict[str, Any]) -> dict[str, Any]:
+    """Stored record *raw* without its offers."""
+    return {field: value for field, value in raw.items() if field != "offers"}
 
 
 def _rewrite(
@@ -817,13 +846,44 @@ def _rewritten(doc: dict[str, Any], rows: dict[int, list[Any]]) -> dict[str, Any
 
 
 def _spliced(
-    manager: RegistryCacheManager, previous: Previous, rows: dict[int, list[Any]]
+    manager: RegistryCacheManager,
+    previous: Previous,
+    rows: dict[int, list[Any]],
+    cols: list[list[Any]] | None = None,
+    fields: dict[str, Any] | None = None,
+    sections: dict[str, _fileio.Encoded] | None = None,
 ) -> Snapshot:
     """:func:`_rewritten` and :func:`install` of *previous*'s document as read (its cold
     part unparsed) with the new file *rows*: the warm fields as they were read (the answer
-    already in its written form), the file columns and the fields folded from them new,
-    every other section of the cold part carried over as its bytes, with its sum (not
-    summed again: what is only carried is checked by whoever parses it next)."""
+    already in its written form), the file columns (*cols*, if :func:`file_columns_now`
+    gave them already) and the fields folded from them new, every other section of the
+    cold part carried over as its bytes, with its sum (not summed again: what is only
+    carried is checked by whoever parses it next).  An amended answer
+    (:mod:`._amended`) gives its warm *fields* and cold *sections* in written form."""
+    warm = previous.warm
+    if cols is None:
+        cols = file_columns_now(previous, rows)
+    new: dict[str, Any] = {}
+    for key in _WARM:
+        new[key] = warm[key]
+    if fields:
+        new.update(fields)
+    new["timestamp"] = time.time()
+    new.update(column_fields(warm["files"], cols))
+    _with_environ(new, warm)
+    new["cold"] = {
+        name: cols
+        if name == "files"
+        else (sections or {}).get(name) or _fileio.section_bytes(warm, name, verify=False)
+        for name in warm["coldat"]
+    }
+    return _installed(manager, new)
+
+
+def file_columns_now(previous: Previous, rows: dict[int, list[Any]]) -> list[list[Any]]:
+    """*previous*'s file columns (mtime, size, ctime, inode, digests: see
+    :func:`.._cache.file_columns`) with the new file *rows*, if no recorded file appeared
+    or vanished (else :class:`Declined`)."""
     warm = previous.warm
     paths = warm["files"]
     found = previous.memo.get("file_columns")  # (those the check compared, if it did)
@@ -844,17 +904,7 @@ def _spliced(
         else:
             digests.pop(at, None)
     cols[4] = [[at, digests[at]] for at in sorted(digests)]
-    new: dict[str, Any] = {}
-    for key in _WARM:
-        new[key] = warm[key]
-    new["timestamp"] = time.time()
-    new.update(column_fields(paths, cols))
-    _with_environ(new, warm)
-    new["cold"] = {
-        name: cols if name == "files" else _fileio.section_bytes(warm, name, verify=False)
-        for name in warm["coldat"]
-    }
-    return _installed(manager, new)
+    return cols
 
 
 def install(manager: RegistryCacheManager, new: dict[str, Any]) -> Snapshot:

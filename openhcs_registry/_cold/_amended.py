@@ -1,0 +1,265 @@
+"""The answer amended: an edit that changed only what a plugin offers writes the previous
+answer with that plugin's offers replaced (cold).
+
+A plugin author's edit often changes what the plugin offers (a class added, renamed or
+taken out, a key changed, a secondary derived otherwise) while it reads what it read
+before: the same files, folders and modules.  A full discovery then finds every other
+record as it was, and the merge gives every other key the winner it had; the edited
+plugin's keys go to its new offers, provided no other record offers any of its old or
+new keys or objects (then no conflict, override or object offered twice involves them,
+and no loser is promoted when an old key goes).  :func:`answer_amended` proves that from
+the sections the edit's path read (:func:`._unchanged._answer_edited`) and writes the
+previous document with the plugin's record, its items and the secondaries derived from
+them replaced, without parsing or building the other plugins' records: at 2000 plugins
+the general path it replaces costs ≈ 2.8x a warm start (benchmarks/ANALYSIS.md).
+
+"No other record offers it" is decided on the stored records' bytes: the JSON text of a
+key or reference (as the writer, ``orjson``, encodes every string of the document) found
+anywhere in the records section outside the edited records' own bytes declines the path.
+A string met in another role (a module named like a key) declines too: a false alarm only
+costs the general path, never a wrong answer.  Every other check is the edit's
+(:func:`._unchanged._same_records`): the record read again is the stored one but for its
+offers, each of them accepted, its reference into a module the plugin imported.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from .._fileio import RECORD_OFFSETS, Encoded, cold_checksum
+from .._log import get_logger
+from ._unchanged import Declined, Rerun, _Edit, _spliced, file_columns_now
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .._cache import Previous, RegistryCacheManager
+    from .._config import RegistryConfig
+
+logger = get_logger("openhcs_registry")
+
+
+def answer_amended(
+    manager: RegistryCacheManager,
+    previous: Previous,
+    plan: _Edit,
+    rows: dict[int, list[Any]],
+    stored: list[dict[str, Any]],
+    out: Rerun,
+) -> None:
+    """Set ``out.snapshot`` to the previous answer with the offers of the plugins called
+    again (*plan*) replaced by theirs now (their records as stored now: *stored*; their
+    new file rows: *rows*), the document written, if that is what a full discovery gives;
+    else log why not (then the general path goes on from what ran)."""
+    name = manager.config.name
+    try:
+        fields, sections, cols = _amended(manager.config, previous, plan, rows, stored)
+        out.snapshot = _spliced(manager, previous, rows, cols, fields, sections)
+    except Exception as exc:  # declined (the reason logged), or a shape not foreseen
+        logger.debug("registry %s: answer amended not proven: %s", name, exc)
+        return
+    logger.debug(
+        "registry %s: answer amended after %d plugin(s) called again: their offers "
+        "replaced (%d of %d records parsed)",
+        name,
+        len(plan.rerun),
+        len(plan.rerun),
+        previous.warm["plugins"],
+    )
+
+
+def _amended(
+    config: RegistryConfig,
+    previous: Previous,
+    plan: _Edit,
+    rows: dict[int, list[Any]],
+    stored: list[dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Encoded], list[list[Any]]]:
+    """The new warm answer fields, the new records' sections and the new file columns
+    (else :class:`Declined`)."""
+    warm = previous.warm
+    secondary_names = {sec.name for sec in config.secondary_registries}
+    old: dict[int, dict[str, list[Any]]] = {}
+    new: dict[int, dict[str, list[Any]]] = {}
+    owner: dict[str, int] = {}  # every key and reference named, by the record naming it
+    for at, raw, now in zip(plan.rerun, plan.raws, stored, strict=True):
+        old[at] = _offers(raw, secondary_names)
+        new[at] = _offers(now, secondary_names)
+        for offers in (old[at], new[at]):
+            for key, row in offers.items():
+                for text in (key, row[1]):
+                    if owner.setdefault(text, at) != at:
+                        raise Declined(f"{text!r} is offered by two plugins called again")
+    data = bytes(plan.plugins.data)
+    spans = [(plan.offsets[at], plan.offsets[at + 1]) for at in plan.rerun]
+    for text in owner:
+        if _named_elsewhere(data, orjson.dumps(text), spans):
+            raise Declined(f"{text!r} is named by another record")
+    cols = file_columns_now(previous, rows)
+    _refers_inside(plan, new, cols)
+    fields = {
+        "items": _replaced(warm["items"], old, new, None),
+        "secondaries": _secondaries(warm["secondaries"], secondary_names, old, new),
+    }
+    return fields, _records_section(data, plan, stored), cols
+
+
+def _offers(raw: dict[str, Any], secondary_names: set[str]) -> dict[str, list[Any]]:
+    """The stored offers of record *raw* by key, if each is accepted with a reference, of
+    a key it offers once, deriving only known secondaries as references (else
+    :class:`Declined`: the merge would judge more than a winner per key)."""
+    out: dict[str, list[Any]] = {}
+    for row in raw.get("offers", ()):
+        if not (
+            type(row) is list
+            and len(row) in (3, 5)
+            and type(row[0]) is str
+            and type(row[1]) is str
+            and type(row[2]) is bool
+            and (len(row) == 3 or (row[3] is None and type(row[4]) is dict))
+        ):
+            raise Declined(f"an offer of {raw.get('name')!r} is refused or of another shape")
+        if len(row) == 5:
+            derived = row[4]
+            if not derived.keys() <= secondary_names or not all(
+                value is None or type(value) is str for value in derived.values()
+            ):
+                raise Declined(f"an offer of {raw.get('name')!r} derives what is not stored")
+        if row[0] in out:
+            raise Declined(f"{raw.get('name')!r} offers key {row[0]!r} twice")
+        out[row[0]] = row
+    return out
+
+
+def _named_elsewhere(data: bytes, needle: bytes, spans: list[tuple[int, int]]) -> bool:
+    """Whether *needle* occurs in *data* outside every one of *spans* (start, end)."""
+    at = data.find(needle)
+    while at >= 0:
+        if not any(start <= at < end for start, end in spans):
+            return True
+        at = data.find(needle, at + 1)
+    return False
+
+
+def _refers_inside(
+    plan: _Edit, new: dict[int, dict[str, list[Any]]], cols: list[list[Any]]
+) -> None:
+    """Each new offer's reference (and derived secondary's) is into a module of the
+    module table whose file is recorded as present: the record stays one that may be
+    taken as it is (its ``reads`` entry is carried over), as
+    :func:`._reuse.plain_reads` would judge it (else :class:`Declined`)."""
+    modules = plan.tables[2]
+    present = cols[0]
+    for offers in new.values():
+        for row in offers.values():
+            refs = [row[1]]
+            if len(row) == 5:
+                refs += [value for value in row[4].values() if type(value) is str]
+            for ref in refs:
+                at = modules.get(ref.partition(":")[0])
+                if type(at) is not int or not 0 <= at < len(present) or present[at] is None:
+                    raise Declined(f"reference {ref!r} is into a module not checked")
+
+
+def _replaced(
+    columns: Any,
+    old: dict[int, dict[str, list[Any]]],
+    new: dict[int, dict[str, list[Any]]],
+    secondary: str | None,
+) -> list[list[Any]]:
+    """The answer's group *columns* (keys, references, record indexes, keyed rows: see
+    :func:`.._cache.pack`) with the entries of the records *old* names taken out and those
+    of *new* put in, sorted by key as the writer sorts them; the items if *secondary* is
+    None, else that secondary's entries, derived from the offers (else
+    :class:`Declined`: the stored entries are not the ones those offers gave)."""
+    if not (
+        type(columns) is list
+        and len(columns) == 4
+        and all(type(col) is list for col in columns)
+        and len(columns[0]) == len(columns[1]) == len(columns[2])
+    ):
+        raise Declined("the answer's columns are of another shape")
+    keys, refs, ps, keyed_at = columns
+    keyed = set(keyed_at)
+    entries = {}
+    for i, key in enumerate(keys):
+        entries[key] = (refs[i], ps[i], i in keyed)
+    if len(entries) != len(keys) or keys != sorted(keys):
+        raise Declined("the answer's keys are not unique and sorted")
+    for at, offers in old.items():
+        for key, row in offers.items():
+            want = _entry(row, at, secondary)
+            if entries.pop(key, None) != want:
+                raise Declined(f"key {key!r} is not the stored winner of its offer")
+    for at, offers in new.items():
+        for key, row in offers.items():
+            entry = _entry(row, at, secondary)
+            if key in entries:
+                raise Declined(f"key {key!r} has another entry")
+            if entry is not None:
+                entries[key] = entry
+    ordered = sorted(entries)
+    rows = [entries[key] for key in ordered]
+    return [
+        ordered,
+        [entry[0] for entry in rows],
+        [entry[1] for entry in rows],
+        [i for i, entry in enumerate(rows) if entry[2]],
+    ]
+
+
+def _entry(row: list[Any], at: int, secondary: str | None) -> tuple[Any, int, bool] | None:
+    """The entry offer *row* of record *at* gives in the items (*secondary* None) or in a
+    secondary: ``(reference, record, keyed)``, None for no entry."""
+    if secondary is None:
+        return (row[1], at, row[2])
+    derived = row[4].get(secondary) if len(row) == 5 else None
+    return None if derived is None else (derived, at, False)
+
+
+def _secondaries(
+    groups: Any,
+    names: set[str],
+    old: dict[int, dict[str, list[Any]]],
+    new: dict[int, dict[str, list[Any]]],
+) -> dict[str, list[list[Any]]]:
+    """Each secondary's columns with the entries the offers derive replaced."""
+    if type(groups) is not dict or set(groups) != names:
+        raise Declined("the secondary registries differ")
+    return {name: _replaced(group, old, new, name) for name, group in groups.items()}
+
+
+def _records_section(data: bytes, plan: _Edit, stored: list[dict[str, Any]]) -> dict[str, Encoded]:
+    """The records section with the records called again as stored now, and where each
+    record starts in it (:data:`.._fileio.RECORD_OFFSETS`)."""
+    offsets = plan.offsets
+    parts: list[bytes] = []
+    moved: list[int] = []
+    done = 0  # (bytes of the old section taken so far)
+    shift = 0
+    todo = dict(zip(plan.rerun, stored, strict=True))
+    for at in range(len(offsets) - 1):
+        start, end = offsets[at], offsets[at + 1] - 1  # (the record, without its comma)
+        moved.append(start + shift)
+        now = todo.get(at)
+        if now is None:
+            continue
+        try:
+            encoded = orjson.dumps(now)
+        except TypeError:
+            raise Declined("a record cannot be stored") from None
+        parts.append(data[done:start])
+        parts.append(encoded)
+        done = end
+        shift += len(encoded) - (end - start)
+    parts.append(data[done:])
+    moved.append(offsets[-1] + shift)
+    section = b"".join(parts)
+    if len(section) != moved[-1]:
+        raise Declined("the records section is not where its offsets say")
+    table = orjson.dumps(moved)
+    return {
+        "plugins": Encoded(section, cold_checksum(section)),
+        RECORD_OFFSETS: Encoded(table, cold_checksum(table)),
+    }
