@@ -106,6 +106,10 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # one plugin among many (issue 12): edit one of the STATIC plugins, keep the others
     "static_edit": (5, (16, 1024)),
     "static_same_size_edit": (3, (16,)),
+    # what one static plugin offers changes, what it reads does not (the amended answer):
+    # its original, a key no other plugin has, a second class with a partner, the class
+    # renamed under the same key
+    "static_offers": (5, (16, 4)),
     "chain_edit": (3, (1024,)),  # the helper chain's ``chi`` (CHAIN_KEYED's keys) rewritten
     # launch folder and environment
     "cwd": (5, (2,)),
@@ -878,6 +882,23 @@ class ModelWorld:
     def op_static_edit(self, i: int, variant: int) -> None:
         """Replace static plugin *i* by a variant (or back to its original, variant 0)."""
         text = self._static(i, "s") if variant == 0 else self._plugin(variant)
+        self._edit(self.site / f"st{i}_{self.tag}.py", text)
+
+    def op_static_offers(self, i: int, variant: int) -> None:
+        """Static plugin *i* offering something else, importing what it imported: its
+        original (variant 0), the key ``u<i>`` (1), a second class ``X<i>`` keyed ``x<i>``
+        whose partner is ``S<i>`` (2), its class renamed ``Renamed<i>`` (3)."""
+        text = self._static(i, "s")
+        if variant == 1:
+            text = text.replace(f"kind = 's{i}'", f"kind = 'u{i}'")
+        elif variant == 2:
+            module = f"st{i}_{self.tag}"
+            extra = f"class X{i}(Thing):\n    kind = 'x{i}'\n    partner = '{module}:S{i}'\n\n"
+            text = text.replace("@hookimpl", extra + "@hookimpl").replace(
+                f"return [S{i}", f"return [S{i}, X{i}"
+            )
+        elif variant == 3:
+            text = text.replace(f"S{i}", f"Renamed{i}")
         self._edit(self.site / f"st{i}_{self.tag}.py", text)
 
     def op_chain_edit(self, variant: int) -> None:

@@ -356,6 +356,17 @@ SETTLING = {
     # own name only; its record reused, the row kept the old stat and every later start
     # found the folder changed (campaign 13800, world 21; shrunk from 22 operations)
     "folder_only_looked_in_by_name_changed": [("static_edit", 3, 56), ("pip_optdep",)],
+    # what plugins offer changes, what they read does not (the answer amended, or, for a
+    # key another plugin offers, the general path): a key of its own, a second class with
+    # a partner, the class renamed, and back
+    "what_plugins_offer_changed": [
+        ("static_offers", 3, 1),
+        ("static_offers", 3, 2),
+        ("static_offers", 7, 3),
+        ("static_offers", 3, 3),
+        ("static_offers", 7, 0),
+        ("static_offers", 3, 0),
+    ],
 }
 
 
