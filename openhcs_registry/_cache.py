@@ -97,7 +97,9 @@ class CacheChanged(CacheInvalid):
     ``full`` is the whole document (:func:`full_document`) if the check already read it.
     ``files_only``: raised by the file table's check (its stamp or a racy digest), after
     the header, the environment section and the launch record held; what else may have
-    changed (folders, missing modules) was not looked at.  ``appeared``: raised because
+    changed (folders, missing modules) was not looked at.  Also raised when only
+    variables plugins read changed (after every other check held): then, and when files
+    and variables changed, ``memo["variables"]`` names them.  ``appeared``: raised because
     a ``sys.path`` entry changed (an install, a removal), every recorded distribution's
     declaration has its recorded stat (their stamp holds) and metadata folders were only
     added, none of a distribution already there: these folders per ``sys.path`` entry,
@@ -510,7 +512,7 @@ class RegistryCacheManager:
         snap = _checked_env(doc, snap, racy_ns, launch, files, check)
         # from here on a difference is a change of some plugin's inputs: incremental
         # rediscovery can reuse the rest of the document
-        _check_environ(env_section(doc).get("environ"))
+        variables = environ_changed(env_section(doc).get("environ"))
         folded = _fold_files(snap, files, check)
         if folded is not None:
             try:
@@ -521,6 +523,8 @@ class RegistryCacheManager:
                     _check_racy(files, _list(racy, "racy"))
             except CacheChanged as exc:
                 exc.files_only = True
+                if variables:
+                    exc.memo = {**(exc.memo or {}), "variables": variables}
                 raise
         dirs = _list(get("dirs"), "dirs")
         for rec in dirs:
@@ -532,6 +536,11 @@ class RegistryCacheManager:
         if volatile:
             _list(volatile, "volatile")
             raise CacheChanged(f"{len(volatile)} plugin(s) are called on every start")
+        if variables:  # (and nothing else: the plugins reading them may be called alone)
+            stale = CacheChanged(_environ_reason(variables))
+            stale.files_only = True
+            stale.memo = {"variables": variables}
+            raise stale
         return _answer(self.config, doc, files, failures, ts, path or self.file)
 
     def _check_header(self, get: Any) -> float:
@@ -947,16 +956,15 @@ def environ_changed(rows: Any) -> list[str]:
     return out
 
 
-def _check_environ(rows: Any) -> None:
-    """The environment variables plugins read while discovery recorded them have the
-    values they had.  A plugin choosing its keys by ``os.environ.get("X")`` decides on it
-    as on a file: another value is a change of the inputs of the records that read it
-    (each record names the variables it read), which incremental rediscovery calls again."""
-    changed = environ_changed(rows)
-    if changed:
-        if changed[0] == WORKING_DIRECTORY:  # (a plugin read a relative path)
-            raise CacheChanged("the working directory changed")
-        raise CacheChanged(f"environment variable {changed[0]} changed")
+def _environ_reason(changed: list[str]) -> str:
+    """Why a document is stale when the variables *changed* (names, in row order) have
+    other values: the variables plugins read while discovery recorded them.  A plugin
+    choosing its keys by ``os.environ.get("X")`` decides on it as on a file: another value
+    is a change of the inputs of the records that read it (each record names the variables
+    it read), which incremental rediscovery calls again."""
+    if changed[0] == WORKING_DIRECTORY:  # (a plugin read a relative path)
+        return "the working directory changed"
+    return f"environment variable {changed[0]} changed"
 
 
 def _settings_hold(recorded: dict[str, Any]) -> None:

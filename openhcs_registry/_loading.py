@@ -136,20 +136,22 @@ def _incremental(
     (:func:`._cold._reduced.answer_reduced`), loading nothing.
     None if the previous document is of a shape not foreseen (then discover afresh).
 
-    Those paths carry the previous document's variable rows: when a variable plugins read
-    has another value, none is taken, and the discovery here calls again the plugins whose
-    records name it (:func:`._cold._reuse.reusable_records`).
+    Those paths carry the previous document's variable rows.  When a variable plugins read
+    has another value and nothing else changed but recorded files, the edit's path calls
+    again the plugins whose records name it, with those whose files changed; else none is
+    taken, and the discovery here calls them again (:func:`._cold._reuse.
+    reusable_records`).
     """
     from ._cold._discovery import run_discovery
 
     config = manager.config
     rerun = None
     try:
-        moved = bool(environ_changed(env_section(previous.warm).get("environ")))
+        moved = environ_changed(env_section(previous.warm).get("environ"))
     except Exception:  # (a shape not foreseen: the discovery below judges)
-        moved = True
-    if moved or extra:
-        pass
+        moved = ["?"]
+    if extra or not set(moved) <= set(previous.memo.get("variables", ())):
+        pass  # (a variable the check did not find changed moved since: it judges again)
     elif previous.files_only:
         # only recorded files changed: if the plugins reading them offer what they did,
         # the answer is the previous one (its stats rewritten), with no record built

@@ -129,3 +129,71 @@ def test_an_offer_refused_now_takes_the_general_path(world: World) -> None:
     assert got["keys"] == ["k0", "k1", "k2", "k3"]
     assert [kind for _p, kind, _k in got["fails"]] == ["missing_key"], got
     assert "is refused" in got["declined"], got
+
+
+# -- a variable plugins read: its readers called again, from the sections ----------------
+
+
+def _reads_mode(world: World, *readers: int) -> str:
+    """Plugins *readers* import a helper whose ``SUFFIX`` is variable ``MODE_<tag>``'s value
+    (read at import), appended to their key; the variable's name."""
+    mode = f"MODE_{world.tag.upper()}"
+    helper = f"h{world.tag}"
+    world.write(f"{helper}.py", f"import os\nSUFFIX = os.environ.get({mode!r}, '')\n")
+    for i in readers:
+        source = world.plugin_source((f"C{i}", f"k{i}")).replace(
+            f"kind = 'k{i}'", f"kind = 'k{i}' + {helper}.SUFFIX"
+        )
+        world.write(f"p{world.tag}_{i}.py", f"import {helper}\n" + source)
+    return mode
+
+
+def test_a_variable_that_picks_the_keys_amends_the_answer(world: World) -> None:
+    """Another value of a variable two plugins read (the second through the helper the
+    first imported, from ``sys.modules``): only they are called again, and their new keys
+    amend the answer; the variable unset again, back."""
+    many(world)
+    mode = _reads_mode(world, 1, 2)
+    prime(world)
+    got = next_start_equals_full(world, unchanged=True, path="amended", **{mode: "x"})
+    assert got["keys"] == ["k0", "k1x", "k2x", "k3"]
+    assert got["imported"] == [f"p{world.tag}_1", f"p{world.tag}_2"]
+    assert "(2 of 5 records parsed)" in got["said"], got
+    got = next_start_equals_full(world, unchanged=True, path="amended")
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+
+
+def test_a_variable_that_keeps_the_keys_keeps_the_answer(world: World) -> None:
+    """A variable a plugin reads without it changing the keys: called again alone, the
+    answer unchanged (its row in the environment section takes the new value)."""
+    many(world)
+    mode = f"MODE_{world.tag.upper()}"
+    plugin(world, 3, "k3", extra=f"import os\nFLAVOUR = os.environ.get({mode!r})\n")
+    prime(world)
+    got = next_start_equals_full(world, unchanged=True, **{mode: "plain"})
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert got["imported"] == [f"p{world.tag}_3"]
+    assert "from the document's sections (1 of 5 records parsed)" in got["said"], got
+
+
+def test_a_variable_and_a_file_changed_together_call_both_plugins(world: World) -> None:
+    many(world)
+    mode = _reads_mode(world, 1)
+    prime(world)
+    plugin(world, 3, "k3", extra="# edited\n")
+    got = next_start_equals_full(world, unchanged=True, path="amended", **{mode: "z"})
+    assert got["keys"] == ["k0", "k1z", "k2", "k3"]
+    assert got["imported"] == [f"p{world.tag}_1", f"p{world.tag}_3"]
+
+
+def test_a_variable_and_a_folder_changed_together_take_the_general_path(world: World) -> None:
+    """More than variables and recorded files changed (a distribution installed): the
+    variable's readers are called again by the general path, as before."""
+    many(world)
+    mode = _reads_mode(world, 1)
+    prime(world)
+    plugin(world, 7, "k7")
+    got = next_start_equals_full(
+        world, unchanged=False, path="amended", document="paths", **{mode: "w"}
+    )
+    assert got["keys"] == ["k0", "k1w", "k2", "k3", "k7"]

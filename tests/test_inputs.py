@@ -655,7 +655,7 @@ def test_a_relative_path_read_makes_the_working_directory_an_input(
     """A plugin reading a relative path reads it in the working directory: noted as the
     pseudo-variable :data:`WORKING_DIRECTORY` (its value: the folder when the recorder was
     installed); an absolute path leaves it out.  The warm check compares the folder."""
-    from openhcs_registry._cache import CacheInvalid, _check_environ
+    from openhcs_registry._cache import _environ_reason, environ_changed
     from openhcs_registry._environment import WORKING_DIRECTORY
 
     monkeypatch.chdir(tmp_path)
@@ -670,11 +670,11 @@ def test_a_relative_path_read_makes_the_working_directory_an_input(
     assert str(tmp_path / "keys.txt") in plugin.files  # the file read, as ever
     rows = _inputs.environ_rows()
     assert rows == [[WORKING_DIRECTORY, environ_digest(str(tmp_path))]]
-    _check_environ(rows)  # the same folder: holds
+    assert environ_changed(rows) == []  # the same folder: holds
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
-    with pytest.raises(CacheInvalid, match="the working directory changed"):
-        _check_environ(rows)
+    assert environ_changed(rows) == [WORKING_DIRECTORY]
+    assert _environ_reason([WORKING_DIRECTORY]) == "the working directory changed"
 
 
 def test_a_file_opened_read_only_with_os_open_is_an_input(tmp_path: Path) -> None:

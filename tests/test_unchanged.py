@@ -40,40 +40,46 @@ _log.setLevel(logging.DEBUG)
 """
 
 
-def start(world: World, path: str = "unchanged") -> dict[str, Any]:
-    """The next start's listing, with *path* (``unchanged``, ``extended``): whether it took
-    the answer-*path* path, and ``declined``: why not, as its debug line says (None if it
-    did not say)."""
+def start(world: World, path: str = "unchanged", **env: str) -> dict[str, Any]:
+    """The next start's listing (with the variables *env*), with *path* (``unchanged``,
+    ``extended``, ``amended``): whether it took the answer-*path* path, and ``declined``:
+    why not, as its debug line says (None if it did not say)."""
     code = _CAPTURE + LISTING_IMPORTS.format(spec=world.spec, prefix=f"p{world.tag}_").replace(
         "print(json.dumps({",
         f'print(json.dumps({{"{path}": any("answer {path} after" in m for m in SEEN), '
         f'"declined": next((m for m in SEEN if "answer {path} not" in m), None), '
         f'"said": next((m for m in SEEN if "answer {path} after" in m), None),',
     )
-    result: dict[str, Any] = run_python(code, world.env(), cwd=world.root)
+    result: dict[str, Any] = run_python(code, world.env(**env), cwd=world.root)
     return result
 
 
 def next_start_equals_full(
-    world: World, *, unchanged: bool, path: str = "unchanged", document: bool | str = True
+    world: World,
+    *,
+    unchanged: bool,
+    path: str = "unchanged",
+    document: bool | str = True,
+    **env: str,
 ) -> dict[str, Any]:
     """The next start (taking the answer-*path* path or not, as *unchanged* says) equals a
     full discovery: its listing, the document it writes (row for row; with *document*
     ``"paths"``, every file row named by its path, as two documents of one answer whose
-    rows come in another order agree; not at all if false) and the start after it."""
-    got = start(world, path)
+    rows come in another order agree; not at all if false) and the start after it; all
+    with the variables *env*."""
+    got = start(world, path, **env)
     assert got["source"] == "fresh", got
     assert got[path] is unchanged, got
     written = _written(world)
-    full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1", **env)
     for field in FIELDS:
         assert got[field] == full[field], (field, got, full)
-    after = observe_imports(world)
+    after = observe_imports(world, **env)
     assert after["source"] == "cache" and after["imported"] == [], after
     for field in FIELDS:
         assert after[field] == full[field], (field, after, full)
     world.cache_file.unlink()
-    assert observe_imports(world)["source"] == "fresh"  # a full discovery writes it again
+    assert observe_imports(world, **env)["source"] == "fresh"  # a full discovery writes it
     if document == "paths":
         assert by_path(written) == by_path(_written(world))
     elif document:

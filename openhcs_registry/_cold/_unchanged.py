@@ -145,8 +145,8 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
     """
     if previous.files_only:
         edited = _answer_edited(manager, previous)
-        if edited is not None:
-            return edited
+        if edited is not None or previous.memo.get("variables"):
+            return edited  # (variables: the path over the whole document is an edit's)
     doc = previous.doc
     if doc is None or doc.get("volatile"):
         return None
@@ -411,8 +411,9 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
     import orjson
 
     warm = previous.warm
-    changed = previous.memo.get("files_changed")
-    if warm.get("volatile") or not changed:
+    changed = previous.memo.get("files_changed") or set()
+    variables = previous.memo.get("variables") or []
+    if warm.get("volatile") or not (changed or variables):
         raise Declined("plugins are called on every start, or no file row was compared")
     count = warm["plugins"]
     reads, folders = cold_section(warm, "reads")
@@ -439,6 +440,9 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
         {"path": env["path"], "launch": warm["launch"]}, racy_ns
     ) != set() or _launch_delta(warm["launch"]):
         raise Declined("a sys.path entry or the launch folder changed")
+    section = _fileio.section_bytes(warm, "plugins")
+    data = section.data
+    readers = _readers(data, offsets, variables)
     rerun: list[int] = []
     before: list[tuple[int, int]] = []
     covered: set[int] = set()
@@ -449,7 +453,7 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
         at += 1
         if type(rows) is not list:
             raise Declined(f"record {at} may not be taken as it is")
-        if not changed.isdisjoint(rows):
+        if not changed.isdisjoint(rows) or at in readers:
             if at == last:
                 raise Declined("the environment record changed")
             rerun.append(at)
@@ -460,8 +464,6 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
         highest_folder = max(highest_folder, folders[at])
     if not changed <= covered:
         raise Declined("a changed file is not held by the records called again")
-    section = _fileio.section_bytes(warm, "plugins")
-    data = section.data
     raws = [orjson.loads(data[offsets[at] : offsets[at + 1] - 1]) for at in rerun]
     for raw in raws:
         if type(raw) is not dict or type(raw.get("name")) is not str:
@@ -472,6 +474,49 @@ def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
     if type(paths) is not list or type(modules) is not dict:
         raise Declined("the file or module table is of another shape")
     return _Edit(rerun, raws, before, (paths, dirs, modules), section, offsets)
+
+
+def _readers(data: Any, offsets: list[int], variables: list[str]) -> set[int]:
+    """The positions of the records that name one of *variables* as read (their
+    ``environ``), each such variable named by one at least (else :class:`Declined`: a
+    row no record names would stay changed).  Found by the variables' JSON text in the
+    records section (*data*, each record at its offset), then each record met parsed to
+    tell a read from a string met in another role."""
+    import orjson
+
+    if not variables:
+        return set()
+    text = bytes(data)
+    met: set[int] = set()
+    for name in variables:
+        needle = orjson.dumps(name)
+        at = text.find(needle)
+        while at >= 0:
+            met.add(_record_at(offsets, at))
+            at = text.find(needle, at + 1)
+    out: set[int] = set()
+    named: set[str] = set()
+    for at in met:
+        raw = orjson.loads(data[offsets[at] : offsets[at + 1] - 1])
+        read = raw.get("environ") if type(raw) is dict else None
+        if type(read) is list and not set(variables).isdisjoint(read):
+            out.add(at)
+            named.update(read)
+    if not named.issuperset(variables):
+        raise Declined("a changed variable is named by no record")
+    return out
+
+
+def _record_at(offsets: list[int], at: int) -> int:
+    """The position of the record whose bytes hold byte *at* of the records section."""
+    low, high = 0, len(offsets) - 1
+    while low + 1 < high:  # (offsets[low] <= at < offsets[high])
+        mid = (low + high) // 2
+        if offsets[mid] <= at:
+            low = mid
+        else:
+            high = mid
+    return low
 
 
 def _before(plugins: list[dict[str, Any]], rerun: list[int]) -> list[tuple[int, int]]:
