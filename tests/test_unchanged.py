@@ -380,14 +380,27 @@ def test_a_new_version_with_the_same_files_calls_the_plugin_again(world: World) 
     assert got["imported"] == [f"p{world.tag}_2"]
 
 
-def test_an_upgrade_that_changes_a_key_takes_the_general_path(world: World) -> None:
+def test_an_upgrade_that_changes_a_key_amends_the_answer(world: World) -> None:
+    """The path over the whole document amends the answer as the sections' path does
+    (tests/test_amended.py): the upgraded plugin's offers replaced."""
     many(world)
     prime(world)
     upgrade(world, 2, "renamed", "1.0", "2.0")
-    got = next_start_equals_full(world, unchanged=False)
+    got = next_start_equals_full(world, unchanged=True, path="amended")
     assert got["keys"] == ["k0", "k1", "k3", "renamed"]
     assert got["imported"] == [f"p{world.tag}_2"]
-    assert "not proven" in got["declined"], got
+    assert "(1 upgraded)" in got["said"], got
+
+
+def test_an_upgrade_that_takes_another_plugins_key_takes_the_general_path(
+    world: World,
+) -> None:
+    many(world)
+    prime(world)
+    upgrade(world, 2, "k1", "1.0", "2.0")
+    got = next_start_equals_full(world, unchanged=False, path="amended")
+    assert got["keys"] == ["k0", "k1", "k3"]
+    assert "offers a key or object of theirs" in got["declined"], got
 
 
 def test_an_upgrade_with_a_removal_takes_the_general_path(world: World) -> None:

@@ -20,6 +20,9 @@ A string met in another role (a module named like a key) declines too: a false a
 costs the general path, never a wrong answer.  Every other check is the edit's
 (:func:`._unchanged._same_records`): the record read again is the stored one but for its
 offers, each of them accepted, its reference into a module the plugin imported.
+
+The path over the whole document (an upgrade's, an edit the sections cannot tell) amends
+its answer the same way (:func:`amended_fields`), deciding on the parsed records' offers.
 """
 
 from __future__ import annotations
@@ -32,7 +35,13 @@ from ._unchanged import Declined, Rerun, _Edit, _spliced, file_columns_now
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    #: an answer's entry: (reference, the record's index, whether the key was given)
+    Entry = tuple[Any, int, bool]
+    #: the offers of the records called again, by position, then by key
+    Offers = dict[int, dict[str, list[Any]]]
 
     from .._cache import Previous, RegistryCacheManager
     from .._config import RegistryConfig
@@ -79,30 +88,88 @@ def _amended(
     """The new warm answer fields, the new records' sections and the new file columns
     (else :class:`Declined`)."""
     warm = previous.warm
-    secondary_names = {sec.name for sec in config.secondary_registries}
-    old: dict[int, dict[str, list[Any]]] = {}
-    new: dict[int, dict[str, list[Any]]] = {}
-    owner: dict[str, int] = {}  # every key and reference named, by the record naming it
-    for at, raw, now in zip(plan.rerun, plan.raws, stored, strict=True):
-        old[at] = _offers(raw, secondary_names)
-        new[at] = _offers(now, secondary_names)
-        for offers in (old[at], new[at]):
-            for key, row in offers.items():
-                for text in (key, row[1]):
-                    if owner.setdefault(text, at) != at:
-                        raise Declined(f"{text!r} is offered by two plugins called again")
+    names = {sec.name for sec in config.secondary_registries}
+    old, new, owner = _offer_changes(names, plan.rerun, plan.raws, stored)
     data = bytes(plan.plugins.data)
     spans = [(plan.offsets[at], plan.offsets[at + 1]) for at in plan.rerun]
     for text in owner:
         if _named_elsewhere(data, orjson.dumps(text), spans):
             raise Declined(f"{text!r} is named by another record")
     cols = file_columns_now(previous, rows)
-    _refers_inside(plan, new, cols)
+    present = cols[0]
+    _refers_inside(
+        plan.tables[2], lambda at: 0 <= at < len(present) and present[at] is not None, new
+    )
+    groups = warm["secondaries"]
+    if type(groups) is not dict or set(groups) != names:
+        raise Declined("the secondary registries differ")
     fields = {
-        "items": _replaced(warm["items"], old, new, None),
-        "secondaries": _secondaries(warm["secondaries"], secondary_names, old, new),
+        "items": _columns(_swapped(_entries_of_columns(warm["items"]), old, new, None)),
+        "secondaries": {
+            name: _columns(_swapped(_entries_of_columns(group), old, new, name))
+            for name, group in groups.items()
+        },
     }
     return fields, _records_section(data, plan, stored), cols
+
+
+def amended_fields(
+    config: RegistryConfig,
+    doc: dict[str, Any],
+    rows: dict[int, list[Any]],
+    rerun: list[int],
+    stored: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The items and secondaries (in the plain form) of the whole document *doc* with the
+    offers of the records at the positions *rerun* replaced by those they store now
+    (*stored*; their new file rows: *rows*), decided on the other records' offers (else
+    :class:`Declined`)."""
+    plugins: list[dict[str, Any]] = doc["plugins"]
+    names = {sec.name for sec in config.secondary_registries}
+    old, new, owner = _offer_changes(names, rerun, [plugins[at] for at in rerun], stored)
+    called = set(rerun)
+    for at, raw in enumerate(plugins):
+        if at not in called:
+            for row in raw.get("offers", ()):
+                if row[0] in owner or row[1] in owner:
+                    raise Declined(f"{raw['name']!r} offers a key or object of theirs")
+    files: list[list[Any]] = doc["files"]
+
+    def present(at: int) -> bool:
+        return 0 <= at < len(files) and (rows[at] if at in rows else files[at])[1] is not None
+
+    _refers_inside(doc["modules"], present, new)
+    groups = doc["secondaries"]
+    if type(groups) is not dict or set(groups) != names:
+        raise Declined("the secondary registries differ")
+    return {
+        "items": _plain(_swapped(_entries_of_plain(doc["items"]), old, new, None)),
+        "secondaries": {
+            name: _plain(_swapped(_entries_of_plain(group), old, new, name))
+            for name, group in groups.items()
+        },
+    }
+
+
+def _offer_changes(
+    names: set[str], rerun: list[int], raws: list[dict[str, Any]], stored: list[dict[str, Any]]
+) -> tuple[Offers, Offers, dict[str, int]]:
+    """The offers of the records at the positions *rerun* as stored before (*raws*) and
+    now (*stored*), by position and key (each checked by :func:`_offers`, *names*: the
+    secondary registries), and every key and reference they name, by the record naming
+    it (none named by two: else :class:`Declined`)."""
+    old: Offers = {}
+    new: Offers = {}
+    owner: dict[str, int] = {}
+    for at, raw, now in zip(rerun, raws, stored, strict=True):
+        old[at] = _offers(raw, names)
+        new[at] = _offers(now, names)
+        for offers in (old[at], new[at]):
+            for key, row in offers.items():
+                for text in (key, row[1]):
+                    if owner.setdefault(text, at) != at:
+                        raise Declined(f"{text!r} is offered by two plugins called again")
+    return old, new, owner
 
 
 def _offers(raw: dict[str, Any], secondary_names: set[str]) -> dict[str, list[Any]]:
@@ -142,15 +209,13 @@ def _named_elsewhere(data: bytes, needle: bytes, spans: list[tuple[int, int]]) -
     return False
 
 
-def _refers_inside(
-    plan: _Edit, new: dict[int, dict[str, list[Any]]], cols: list[list[Any]]
-) -> None:
+def _refers_inside(modules: Any, present: Callable[[int], bool], new: Offers) -> None:
     """Each new offer's reference (and derived secondary's) is into a module of the
-    module table whose file is recorded as present: the record stays one that may be
-    taken as it is (its ``reads`` entry is carried over), as
+    module table *modules* whose file is recorded as *present*: the record stays one that
+    may be taken as it is (its ``reads`` entry is carried over), as
     :func:`._reuse.plain_reads` would judge it (else :class:`Declined`)."""
-    modules = plan.tables[2]
-    present = cols[0]
+    if type(modules) is not dict:
+        raise Declined("the module table is of another shape")
     for offers in new.values():
         for row in offers.values():
             refs = [row[1]]
@@ -158,21 +223,35 @@ def _refers_inside(
                 refs += [value for value in row[4].values() if type(value) is str]
             for ref in refs:
                 at = modules.get(ref.partition(":")[0])
-                if type(at) is not int or not 0 <= at < len(present) or present[at] is None:
+                if type(at) is not int or not present(at):
                     raise Declined(f"reference {ref!r} is into a module not checked")
 
 
-def _replaced(
-    columns: Any,
-    old: dict[int, dict[str, list[Any]]],
-    new: dict[int, dict[str, list[Any]]],
-    secondary: str | None,
-) -> list[list[Any]]:
-    """The answer's group *columns* (keys, references, record indexes, keyed rows: see
-    :func:`.._cache.pack`) with the entries of the records *old* names taken out and those
-    of *new* put in, sorted by key as the writer sorts them; the items if *secondary* is
-    None, else that secondary's entries, derived from the offers (else
-    :class:`Declined`: the stored entries are not the ones those offers gave)."""
+def _swapped(
+    entries: dict[str, Entry], old: Offers, new: Offers, secondary: str | None
+) -> dict[str, Entry]:
+    """The answer's group *entries* (key: reference, record, keyed), sorted by key as the
+    writer sorts them, with the entries of the records *old* names taken out and those of
+    *new* put in; the items if *secondary* is None, else that secondary's entries, derived
+    from the offers (else :class:`Declined`: the stored entries are not the ones those
+    offers gave)."""
+    for at, offers in old.items():
+        for key, row in offers.items():
+            if entries.pop(key, None) != _entry(row, at, secondary):
+                raise Declined(f"key {key!r} is not the stored winner of its offer")
+    for at, offers in new.items():
+        for key, row in offers.items():
+            entry = _entry(row, at, secondary)
+            if key in entries:
+                raise Declined(f"key {key!r} has another entry")
+            if entry is not None:
+                entries[key] = entry
+    return {key: entries[key] for key in sorted(entries)}
+
+
+def _entries_of_columns(columns: Any) -> dict[str, Entry]:
+    """The entries of an answer's group in the written form (keys, references, record
+    indexes, keyed rows: see :func:`.._cache.pack`)."""
     if not (
         type(columns) is list
         and len(columns) == 4
@@ -182,52 +261,47 @@ def _replaced(
         raise Declined("the answer's columns are of another shape")
     keys, refs, ps, keyed_at = columns
     keyed = set(keyed_at)
-    entries = {}
-    for i, key in enumerate(keys):
-        entries[key] = (refs[i], ps[i], i in keyed)
+    entries = {key: (refs[i], ps[i], i in keyed) for i, key in enumerate(keys)}
     if len(entries) != len(keys) or keys != sorted(keys):
         raise Declined("the answer's keys are not unique and sorted")
-    for at, offers in old.items():
-        for key, row in offers.items():
-            want = _entry(row, at, secondary)
-            if entries.pop(key, None) != want:
-                raise Declined(f"key {key!r} is not the stored winner of its offer")
-    for at, offers in new.items():
-        for key, row in offers.items():
-            entry = _entry(row, at, secondary)
-            if key in entries:
-                raise Declined(f"key {key!r} has another entry")
-            if entry is not None:
-                entries[key] = entry
-    ordered = sorted(entries)
-    rows = [entries[key] for key in ordered]
+    return entries
+
+
+def _columns(entries: dict[str, Entry]) -> list[list[Any]]:
+    """*entries* in the written form."""
+    rows = list(entries.values())
     return [
-        ordered,
+        list(entries),
         [entry[0] for entry in rows],
         [entry[1] for entry in rows],
         [i for i, entry in enumerate(rows) if entry[2]],
     ]
 
 
-def _entry(row: list[Any], at: int, secondary: str | None) -> tuple[Any, int, bool] | None:
+def _entries_of_plain(group: Any) -> dict[str, Entry]:
+    """The entries of an answer's group in the plain form (key: ``{"ref", "p", "keyed"}``)."""
+    if type(group) is not dict or not all(type(row) is dict for row in group.values()):
+        raise Declined("the answer is of another shape")
+    return {
+        key: (row.get("ref"), row.get("p"), row.get("keyed") is True) for key, row in group.items()
+    }
+
+
+def _plain(entries: dict[str, Entry]) -> dict[str, Any]:
+    """*entries* in the plain form (as :func:`._document._items` writes them)."""
+    out: dict[str, Any] = {}
+    for key, (ref, at, keyed) in entries.items():
+        out[key] = {"ref": ref, "p": at, "keyed": True} if keyed else {"ref": ref, "p": at}
+    return out
+
+
+def _entry(row: list[Any], at: int, secondary: str | None) -> Entry | None:
     """The entry offer *row* of record *at* gives in the items (*secondary* None) or in a
     secondary: ``(reference, record, keyed)``, None for no entry."""
     if secondary is None:
         return (row[1], at, row[2])
     derived = row[4].get(secondary) if len(row) == 5 else None
     return None if derived is None else (derived, at, False)
-
-
-def _secondaries(
-    groups: Any,
-    names: set[str],
-    old: dict[int, dict[str, list[Any]]],
-    new: dict[int, dict[str, list[Any]]],
-) -> dict[str, list[list[Any]]]:
-    """Each secondary's columns with the entries the offers derive replaced."""
-    if type(groups) is not dict or set(groups) != names:
-        raise Declined("the secondary registries differ")
-    return {name: _replaced(group, old, new, name) for name, group in groups.items()}
 
 
 def _records_section(data: bytes, plan: _Edit, stored: list[dict[str, Any]]) -> dict[str, Encoded]:

@@ -162,16 +162,27 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
         return None
     ctx = upgrade.ctx if upgrade is not None else calling_context(manager)
     out = call_again(ctx, raws) if raws else Rerun()
+    fields = None
+    path = "unchanged"
     try:
         tables = ([row[0] for row in doc["files"]], doc["dirs"], doc["modules"])
-        rows = _same_records(manager.config, tables, out, raws, _before(doc["plugins"], rerun))[0]
-        out.snapshot = _rewrite(manager, doc, rows, upgrade, dict(zip(rerun, raws, strict=True)))
+        before = _before(doc["plugins"], rerun)
+        rows, stored = _same_records(manager.config, tables, out, raws, before, offers=True)
+        if stored != raws:  # (only their offers differ: the answer amended, if it may)
+            from ._amended import amended_fields
+
+            logger.debug("registry %s: answer unchanged not proven: offers changed", name)
+            path = "amended"
+            fields = amended_fields(manager.config, doc, rows, rerun, stored)
+        records = dict(zip(rerun, stored, strict=True))
+        out.snapshot = _rewrite(manager, doc, rows, upgrade, records, fields)
     except Exception as exc:  # (as above; what ran is handed over all the same)
-        logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
+        logger.debug("registry %s: answer %s not proven: %s", name, path, exc)
         return out
     logger.debug(
-        "registry %s: answer unchanged after %d plugin(s) called again; %s",
+        "registry %s: answer %s after %d plugin(s) called again; %s",
         name,
+        path,
         len(rerun),
         "stats rewritten"
         if upgrade is None
@@ -788,12 +799,21 @@ def _rewrite(
     rows: dict[int, list[Any]],
     upgrade: _Upgrade | None = None,
     records: dict[int, dict[str, Any]] | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> Snapshot:
     """The previous document with the new file rows, stamp, racy rows and write time,
-    written; its answer as the snapshot to install.  After an *upgrade*, also the new
-    environment section and entry-point scan, and the *records* called again (by
-    position) as they are declared now."""
+    written; its answer as the snapshot to install.  The *records* called again (by
+    position) as they store themselves now (after an *upgrade*, as they are declared now:
+    also the new environment section and entry-point scan); an amended answer's *fields*
+    (items, secondaries: :func:`._amended.amended_fields`)."""
     new = _rewritten(doc, rows)
+    if fields:
+        new.update(fields)
+    if records:
+        cold = new["cold"]
+        plugins = cold["plugins"] = list(cold["plugins"])
+        for at, raw in records.items():
+            plugins[at] = raw
     if upgrade is not None:
         new["env"] = environment_section(
             upgrade.environment,
@@ -805,9 +825,6 @@ def _rewrite(
         cold = new["cold"]
         cold["distributions"] = upgrade.distributions
         cold["names"] = upgrade.environment.get("names", {})
-        plugins = cold["plugins"] = list(cold["plugins"])
-        for at, raw in (records or {}).items():
-            plugins[at] = raw
     else:
         _with_environ(new, doc)
     return install(manager, new)
