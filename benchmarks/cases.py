@@ -466,7 +466,9 @@ def case_incremental(cfg: Settings) -> dict[str, object]:
 
     Each size gets its own copy of the synthetic site (these runs change it).  Per round:
     a warm start (its untimed ``before`` re-primes the cache: the upgrade's document may
-    settle), one plugin file edited (a line appended) then the registry listed, one more
+    settle), one plugin file edited (a line appended) then the registry listed, another
+    plugin's key renamed (``plugin0002`` to ``renamed0002`` or back: what it offers
+    changes, as a plugin author's edit often does) then listed, one more
     distribution installed then listed, that distribution removed (as ``pip uninstall``:
     its package and metadata folder) then listed, distribution ``p0001`` upgraded from 1.0
     to 2.0 (or back: its metadata folder renamed by version, its module replaced) then
@@ -480,6 +482,7 @@ def case_incremental(cfg: Settings) -> dict[str, object]:
 #: The changed starts of the incremental case, in the order of a round (label, ratio name).
 _CHANGES = (
     ("after one plugin edited", "edited / warm"),
+    ("after one plugin's key changed", "rekeyed / warm"),
     ("after one distribution installed", "installed / warm"),
     ("after that distribution removed", "removed / warm"),
     ("after one distribution upgraded", "upgraded / warm"),
@@ -496,6 +499,7 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
     cwd = str(cfg.workdir)
     code = probe_prelude() + _OURS_SYNTH
     edited = site / "openhcs_bench_p0000" / "plugin.py"
+    rekeyed = site / "openhcs_bench_p0002" / "plugin.py"
     upgraded = min(synthetic.UPGRADED, size - 1)
     extra: list[Path] = []
     state = {"edits": 0, "next": 90000, "version": "1.0"}
@@ -515,6 +519,12 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
         with open(edited, "a") as fh:
             fh.write(f"# edit {state['edits']}\n")
 
+    def rekey() -> None:
+        # (the key a plugin author renames: what the plugin offers changes, its reads not)
+        text = rekeyed.read_text()
+        old, new = ('"plugin0002"', '"renamed0002"')
+        rekeyed.write_text(text.replace(old, new) if old in text else text.replace(new, old))
+
     def install() -> None:
         state["next"] += 1
         extra.append(_add_distribution(site, state["next"]))
@@ -526,12 +536,14 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
 
     checks = {
         "after one plugin edited": size,
+        "after one plugin's key changed": size,
         "after one distribution installed": size + 1,
         "after that distribution removed": size,
         "after one distribution upgraded": size,
     }
     befores = {
         "after one plugin edited": edit,
+        "after one plugin's key changed": rekey,
         "after one distribution installed": install,
         "after that distribution removed": undo_install,
         "after one distribution upgraded": upgrade,

@@ -302,6 +302,7 @@ def evaluate_targets(results: dict[str, object]) -> list[dict[str, object]]:
             r = e["ratios_whole"]
             for what, key, note in (
                 ("one plugin edited", "edited / warm", ""),
+                ("one plugin's key changed", "rekeyed / warm", " (an edit that changes offers)"),
                 ("one more distribution installed", "installed / warm", ""),
                 ("that distribution removed", "removed / warm", " (not in the issue's list)"),
                 ("one distribution upgraded", "upgraded / warm", " (not in the issue's list)"),
@@ -589,7 +590,9 @@ def _render_incremental(res: object) -> list[str]:
         "## 3b. Incremental rediscovery: the next start after one change",
         "",
         "A copy of the synthetic site per size. Interleaved per round: a warm start; one "
-        "plugin file edited (a line appended) then the registry listed; one more plugin "
+        "plugin file edited (a line appended) then the registry listed; another plugin's key "
+        "renamed (`plugin0002` to `renamed0002` or back: an edit that changes what it offers) "
+        "then listed; one more plugin "
         "distribution installed then the registry listed; that distribution removed (its "
         "package and metadata folder, as `pip uninstall`) then the registry listed; "
         "distribution `p0001` upgraded from 1.0 to 2.0, or back (a metadata folder of the "

@@ -82,6 +82,7 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     assert list(change["whole_ms"]) == [
         "ours warm",
         "after one plugin edited",
+        "after one plugin's key changed",
         "after one distribution installed",
         "after that distribution removed",
         "after one distribution upgraded",
@@ -89,6 +90,7 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     assert all(_stats_ok(s) for s in change["whole_ms"].values())
     assert set(change["ratios_whole"]) == {
         "edited / warm",
+        "rekeyed / warm",
         "installed / warm",
         "removed / warm",
         "upgraded / warm",
