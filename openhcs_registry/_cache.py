@@ -523,8 +523,10 @@ class RegistryCacheManager:
                     _check_racy(files, _list(racy, "racy"))
             except CacheChanged as exc:
                 exc.files_only = True
-                if variables:
-                    exc.memo = {**(exc.memo or {}), "variables": variables}
+                if variables and exc.memo is not None and "files_changed" in exc.memo:
+                    # (the rows that changed are known: the edit's path may call their
+                    # readers with the variables' (a racy digest's change names none)
+                    exc.memo["variables"] = variables
                 raise
         dirs = _list(get("dirs"), "dirs")
         for rec in dirs:
