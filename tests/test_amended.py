@@ -13,9 +13,15 @@ answer.
 
 from __future__ import annotations
 
+import os
+import random
+from typing import Any
+
+import pytest
+from _probes import observe_imports
 from support import World
-from test_incremental import many, plugin, prime
-from test_unchanged import next_start_equals_full
+from test_incremental import FIELDS, _written, many, plugin, prime
+from test_unchanged import next_start_equals_full, start
 
 
 def _classes(world: World, i: int, *keys: str) -> None:
@@ -197,3 +203,83 @@ def test_a_variable_and_a_folder_changed_together_take_the_general_path(world: W
         world, unchanged=False, path="amended", document="paths", **{mode: "w"}
     )
     assert got["keys"] == ["k0", "k1w", "k2", "k3", "k7"]
+
+
+# -- a seeded random walk of offers changed, each start against a full discovery ---------
+
+#: keys the walk draws from: each plugin's own (``own<i>``) and a few shared ones, so that
+#: some changes meet another plugin's key (a conflict: the general path) and most do not
+_SHARED = ("shared_a", "shared_b")
+
+
+def _offers_source(world: World, i: int, rng: random.Random) -> str:
+    """Plugin ``p<tag>_<i>`` offering one to three classes under keys drawn from its own
+    and the shared ones, each with a partner or not, returned as a list or (keys given)
+    as a mapping; it reads what it always read."""
+    name = f"p{world.tag}_{i}"
+    count = rng.randint(1, 3)
+    own = rng.sample([f"own{i}_{n}" for n in range(4)], count)
+    keys = [key if rng.random() < 0.85 else rng.choice(_SHARED) for key in own]
+    if rng.random() < 0.05:
+        keys = [f"own{i}_0"] * 2  # (one key offered twice by the plugin: a conflict)
+    classes = [(f"C{i}_{rng.randrange(3)}{n}", key) for n, key in enumerate(keys)]
+    lines = ["from openhcs_registry import hookimpl", f"from {world.spec} import Thing", ""]
+    for cls, key in classes:
+        lines += [f"class {cls}(Thing):", f"    kind = {key!r}"]
+        if rng.random() < 0.5:
+            lines.append(f"    partner = '{name}:{cls}'")
+        lines.append("")
+    if rng.random() < 0.3 and len(set(keys)) == len(keys):  # (every class returned)
+        body = "{" + ", ".join(f"{key!r}: {cls}" for cls, key in classes) + "}"
+    else:
+        body = "[" + ", ".join(cls for cls, _key in classes) + "]"
+    lines += ["@hookimpl", "def provide_things():", f"    return {body}", ""]
+    return "\n".join(lines)
+
+
+def _start_equals_full(world: World) -> dict[str, Any]:
+    """The next start, then a full discovery: the same listing, the same document row
+    for row (whichever path the start took), and the start after them from the cache."""
+    got = start(world, "amended")
+    written = _written(world)
+    full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    for field in FIELDS:
+        assert got[field] == full[field], (field, got, full)
+    world.cache_file.unlink()
+    assert observe_imports(world)["source"] == "fresh"  # a full discovery writes it
+    assert written == _written(world), got
+    after = observe_imports(world)
+    assert after["source"] == "cache" and after["imported"] == [], after
+    return got
+
+
+_WALK = os.environ.get("OPENHCS_AMENDED_SEEDS", "")
+
+
+def _seeds() -> list[int]:
+    if not _WALK:
+        return [1, 2, 3]
+    first, _, last = _WALK.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+@pytest.mark.parametrize("seed", _seeds())
+def test_random_offer_changes_agree_with_a_full_discovery(world: World, seed: int) -> None:
+    """Six plugins; eight times, one or two of them rewritten to offer other classes and
+    keys (theirs, or shared ones another plugin may offer), given or not, with partners
+    or not.  Every start equals a full discovery, document row for row; most are amended
+    (``OPENHCS_AMENDED_SEEDS=1-50`` runs a longer walk)."""
+    rng = random.Random(seed)
+    many(world, 6)
+    prime(world)
+    amended = 0
+    for _step in range(8):
+        for i in rng.sample(range(6), rng.choice((1, 1, 2))):
+            path = world.site / f"p{world.tag}_{i}.py"
+            source = _offers_source(world, i, rng)
+            if len(source) == path.stat().st_size:  # (else Python may run the old bytecode)
+                source += "\n"
+            world.write(path.name, source)
+        got = _start_equals_full(world)
+        amended += got["amended"]
+    assert amended, "no change was amended: the walk did not exercise the path"
