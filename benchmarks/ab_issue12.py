@@ -258,14 +258,25 @@ def case_variable(r: Runner, size: int, runs: int) -> None:
             if i:
                 for label in got:
                     results.setdefault((v, label), []).append(got[label][:2])
+    _report("variable", size, runs, results, "changed")
+
+
+def _report(
+    case: str,
+    size: int,
+    runs: int,
+    results: dict[tuple[str, str], list[tuple[float, float | None]]],
+    changed: str,
+) -> None:
+    """Print *case*'s medians per variant: a warm start and the *changed* one."""
     for v in "AB":
-        labels = ("warm", "changed")
+        labels = ("warm", changed)
         wall = {k: _median([w for w, _ in results[(v, k)]]) for k in labels}
         inner = {k: _median([x for _, x in results[(v, k)] if x is not None]) for k in labels}
         print(
-            f"variable {size} {v} (runs {runs}): "
+            f"{case} {size} {v} (runs {runs}): "
             + "  ".join(f"{k} {wall[k]:.1f} [{inner[k]:.1f}]" for k in wall)
-            + f" | changed / warm {wall['changed'] / wall['warm']:.2f}x"
+            + f" | {changed} / warm {wall[changed] / wall['warm']:.2f}x"
         )
 
 
@@ -317,15 +328,7 @@ def case_rekey(r: Runner, size: int, runs: int) -> None:
     finally:
         for v in "AB":
             (sites[v] / "openhcs_bench_p0000" / "plugin.py").write_text(originals[v])
-    for v in "AB":
-        labels = ("warm", "rekeyed")
-        wall = {k: _median([w for w, _ in results[(v, k)]]) for k in labels}
-        inner = {k: _median([x for _, x in results[(v, k)] if x is not None]) for k in labels}
-        print(
-            f"rekey {size} {v} (runs {runs}): "
-            + "  ".join(f"{k} {wall[k]:.1f} [{inner[k]:.1f}]" for k in wall)
-            + f" | rekeyed / warm {wall['rekeyed'] / wall['warm']:.2f}x"
-        )
+    _report("rekey", size, runs, results, "rekeyed")
 
 
 def case_builtin(r: Runner, runs: int) -> None:
