@@ -283,3 +283,68 @@ def test_random_offer_changes_agree_with_a_full_discovery(world: World, seed: in
         got = _start_equals_full(world)
         amended += got["amended"]
     assert amended, "no change was amended: the walk did not exercise the path"
+
+
+# -- the sections written, against the writer's own encoding ------------------------------
+
+
+def test_records_spliced_are_the_bytes_the_writer_encodes() -> None:
+    """The records section with some records replaced, and its offsets, equal what the
+    writer encodes for the new list as a whole (``_fileio._records_encoded``): shorter,
+    longer, first and last records among them."""
+    import orjson
+
+    from openhcs_registry import _fileio
+    from openhcs_registry._cold._amended import _records_section
+    from openhcs_registry._cold._unchanged import _Edit
+
+    rng = random.Random(7)
+    records = [
+        {
+            "name": f"p{i}",
+            "origin": "entry_point",
+            "module": f"m{i}",
+            "offers": [[f"k{i}", "x", False]],
+        }
+        for i in range(7)
+    ]
+    data, offsets = _fileio._records_encoded(records)
+    for rerun in ([0], [6], [2, 3], [0, 3, 6], list(range(7))):
+        stored = [
+            {
+                **records[at],
+                "offers": [
+                    [f"k{at}_{n}", "y" * rng.randrange(9), True] for n in range(rng.randrange(4))
+                ],
+            }
+            for at in rerun
+        ]
+        plan = _Edit(
+            rerun,
+            [records[at] for at in rerun],
+            [],
+            ([], [], {}),
+            _fileio.Encoded(data, 0),
+            offsets,
+        )
+        got = _records_section(data, plan, stored)
+        now = list(records)
+        for at, raw in zip(rerun, stored, strict=True):
+            now[at] = raw
+        want, want_offsets = _fileio._records_encoded(now)
+        assert bytes(got["plugins"].data) == want
+        assert orjson.loads(got[_fileio.RECORD_OFFSETS].data) == want_offsets
+        assert got["plugins"].sum == _fileio.cold_checksum(want)
+
+
+def test_a_string_is_named_elsewhere_only_outside_the_spans() -> None:
+    from openhcs_registry._cold._amended import _named_elsewhere
+    from openhcs_registry._cold._unchanged import _record_at
+
+    data = b'[{"name":"a","k":"x"},{"name":"b","k":"x"}]'
+    offsets = [1, 22, len(data)]
+    assert _record_at(offsets, 0) == 0 and _record_at(offsets, 21) == 0
+    assert _record_at(offsets, 22) == 1 and _record_at(offsets, len(data) - 1) == 1
+    assert _named_elsewhere(data, b'"x"', [(1, 22)])  # (the second record names it too)
+    assert not _named_elsewhere(data, b'"x"', [(1, 22), (22, len(data))])
+    assert not _named_elsewhere(data, b'"y"', [])
