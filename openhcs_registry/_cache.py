@@ -524,8 +524,8 @@ class RegistryCacheManager:
             except CacheChanged as exc:
                 exc.files_only = True
                 if variables and exc.memo is not None and "files_changed" in exc.memo:
-                    # (the rows that changed are known: the edit's path may call their
-                    # readers with the variables' (a racy digest's change names none)
+                    # (the changed rows are known, so the edit's path may call their
+                    # readers and the variables' together; a racy digest's names none)
                     exc.memo["variables"] = variables
                 raise
         dirs = _list(get("dirs"), "dirs")

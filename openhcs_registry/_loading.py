@@ -151,7 +151,7 @@ def _incremental(
     except Exception:  # (a shape not foreseen: the discovery below judges)
         moved = ["?"]
     if extra or not set(moved) <= set(previous.memo.get("variables", ())):
-        pass  # (a variable the check did not find changed moved since: it judges again)
+        pass  # (a variable changed that the check did not hand on: the discovery judges)
     elif previous.files_only:
         # only recorded files changed: if the plugins reading them offer what they did,
         # the answer is the previous one (its stats rewritten), with no record built

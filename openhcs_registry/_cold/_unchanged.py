@@ -380,8 +380,10 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
     """:func:`answer_unchanged` after an edit, from the sections of the cold part it
     needs: the file columns, the ``reads`` list and the records called again, not every
     record; the document written again from the previous one's bytes with the new file
-    columns (:func:`_spliced`).  None if a check fails before anything is loaded (then the
-    path over the whole document runs, which may still take the edit)."""
+    columns (:func:`_spliced`), or, when only the offers of the plugins called again
+    changed, their offers replaced (:func:`._amended.answer_amended`).  None if a check
+    fails before anything is loaded (then the path over the whole document runs, which
+    may still take the edit)."""
     name = manager.config.name
     try:
         plan = _edit_plan(manager, previous)
@@ -417,8 +419,8 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
 def _edit_plan(manager: RegistryCacheManager, previous: Previous) -> _Edit:
     """The records to call again after an edit, found from the ``reads`` section (each
     record's file rows if it may be taken as it is, and its highest folder row:
-    :func:`._reuse.plain_reads`) and the changed rows the check found; else
-    :class:`Declined`."""
+    :func:`._reuse.plain_reads`) and the changed rows the check found, with the readers
+    of the variables it found changed (:func:`_readers`); else :class:`Declined`."""
     import orjson
 
     warm = previous.warm
