@@ -31,7 +31,8 @@ import orjson
 
 from .._fileio import RECORD_OFFSETS, Encoded, cold_checksum
 from .._log import get_logger
-from ._unchanged import Declined, Rerun, _Edit, _spliced, file_columns_now
+from ._reuse import stored_refers_outside
+from ._unchanged import Declined, Rerun, _Edit, _spliced, file_columns_now, found_at
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def _amended(
     cols = file_columns_now(previous, rows)
     present = cols[0]
     _refers_inside(
-        plan.tables[2], lambda at: 0 <= at < len(present) and present[at] is not None, new
+        plan.tables[2], lambda at: 0 <= at < len(present) and present[at] is not None, stored
     )
     groups = warm["secondaries"]
     if type(groups) is not dict or set(groups) != names:
@@ -138,7 +139,7 @@ def amended_fields(
     def present(at: int) -> bool:
         return 0 <= at < len(files) and (rows[at] if at in rows else files[at])[1] is not None
 
-    _refers_inside(doc["modules"], present, new)
+    _refers_inside(doc["modules"], present, stored)
     groups = doc["secondaries"]
     if type(groups) is not dict or set(groups) != names:
         raise Declined("the secondary registries differ")
@@ -201,30 +202,27 @@ def _offers(raw: dict[str, Any], secondary_names: set[str]) -> dict[str, list[An
 
 def _named_elsewhere(data: bytes, needle: bytes, spans: list[tuple[int, int]]) -> bool:
     """Whether *needle* occurs in *data* outside every one of *spans* (start, end)."""
-    at = data.find(needle)
-    while at >= 0:
-        if not any(start <= at < end for start, end in spans):
-            return True
-        at = data.find(needle, at + 1)
-    return False
+    return any(not any(start <= at < end for start, end in spans) for at in found_at(data, needle))
 
 
-def _refers_inside(modules: Any, present: Callable[[int], bool], new: Offers) -> None:
-    """Each new offer's reference (and derived secondary's) is into a module of the
-    module table *modules* whose file is recorded as *present*: the record stays one that
-    may be taken as it is (its ``reads`` entry is carried over), as
-    :func:`._reuse.plain_reads` would judge it (else :class:`Declined`)."""
+def _refers_inside(
+    modules: Any, present: Callable[[int], bool], stored: list[dict[str, Any]]
+) -> None:
+    """Each offer of the records as *stored* now refers (itself and its derived
+    secondaries) into a module of the module table *modules* whose file is recorded as
+    *present*: each record stays one that may be taken as it is (its ``reads`` entry is
+    carried over), as :func:`._reuse.plain_reads` would judge it (else
+    :class:`Declined`)."""
     if type(modules) is not dict:
         raise Declined("the module table is of another shape")
-    for offers in new.values():
-        for row in offers.values():
-            refs = [row[1]]
-            if len(row) == 5:
-                refs += [value for value in row[4].values() if type(value) is str]
-            for ref in refs:
-                at = modules.get(ref.partition(":")[0])
-                if type(at) is not int or not present(at):
-                    raise Declined(f"reference {ref!r} is into a module not checked")
+
+    def watched(ref: str) -> bool:
+        at = modules.get(ref.partition(":")[0])
+        return type(at) is int and present(at)
+
+    for raw in stored:
+        if stored_refers_outside(raw, watched):
+            raise Declined(f"{raw['name']!r} refers into a module not checked")
 
 
 def _swapped(

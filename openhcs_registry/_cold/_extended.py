@@ -65,6 +65,7 @@ from ._unchanged import (
     folders_as_recorded,
     install,
     offers_stored,
+    position_in,
     stored_changes,
 )
 
@@ -358,23 +359,10 @@ def _placed(
         if ep_name in eps or any(raw["name"] == ep_name for raw in added):
             return False  # (a new name declared twice: which one is renamed depends on order)
         added.append(_new_entry(ctx, tops, dist, ep_name, ep_name, value, version))
-        places.append(_position(keys, (dist, ep_name)))
+        places.append(position_in(keys, (dist, ep_name)))
     plan.added, plan.places, plan.distributions = added, places, distributions
     plan.appeared = True
     return True
-
-
-def _position(keys: list[tuple[str, str]], key: tuple[str, str]) -> int:
-    """How many of the sorted *keys* sort before *key* (``bisect_left``, without the import
-    of :mod:`bisect` that a changed start would pay for one or two look-ups)."""
-    low, high = 0, len(keys)
-    while low < high:
-        mid = (low + high) // 2
-        if keys[mid] < key:
-            low = mid + 1
-        else:
-            high = mid
-    return low
 
 
 def _new_entry(

@@ -269,11 +269,10 @@ _UNSEEN = object()
 
 
 #: What :func:`seal` keeps of a record: ``(modules, files, dirs, names, missing, tops,
-#: environ)``,
-#: each a flat tuple: ``name, file, ...``; ``path, mtime, size, ctime, inode, ...`` (four
-#: None for a path that could not be stat'ed); for the names looked for, ``path`` and its
-#: signature, then its listing (a tuple, or None) and the names (a tuple); then the names.
-
+#: environ)``, each a flat tuple: ``name, file, ...``; ``path, mtime, size, ctime, inode,
+#: ...`` (four None for a path that could not be stat'ed); for the names looked for,
+#: ``path`` and its signature, then its listing (a tuple, or None) and the names (a
+#: tuple); then the missing names; then the top-level names; then the variables read.
 Sealed = tuple[
     "tuple[Any, ...]",
     "tuple[Any, ...]",

@@ -71,6 +71,7 @@ from ._reuse import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from .._cache import RegistryCacheManager
@@ -500,13 +501,9 @@ def _readers(data: Any, offsets: list[int], variables: list[str]) -> set[int]:
     if not variables:
         return set()
     text = bytes(data)
-    met: set[int] = set()
-    for name in variables:
-        needle = orjson.dumps(name)
-        at = text.find(needle)
-        while at >= 0:
-            met.add(_record_at(offsets, at))
-            at = text.find(needle, at + 1)
+    met = {
+        _record_at(offsets, at) for name in variables for at in found_at(text, orjson.dumps(name))
+    }
     out: set[int] = set()
     named: set[str] = set()
     for at in met:
@@ -520,13 +517,28 @@ def _readers(data: Any, offsets: list[int], variables: list[str]) -> set[int]:
     return out
 
 
+def found_at(data: bytes, needle: bytes) -> Iterator[int]:
+    """Where *needle* occurs in *data*, each place in turn."""
+    at = data.find(needle)
+    while at >= 0:
+        yield at
+        at = data.find(needle, at + 1)
+
+
 def _record_at(offsets: list[int], at: int) -> int:
-    """The position of the record whose bytes hold byte *at* of the records section."""
-    low, high = 0, len(offsets) - 1
-    while low + 1 < high:  # (offsets[low] <= at < offsets[high])
+    """The position of the record whose bytes hold byte *at* of the records section (the
+    first for a byte before it)."""
+    return max(position_in(offsets, at + 1) - 1, 0)
+
+
+def position_in(items: list[Any], item: Any) -> int:
+    """How many of the sorted *items* sort before *item* (``bisect_left``, without the
+    import of :mod:`bisect` that a changed start would pay for a few look-ups)."""
+    low, high = 0, len(items)
+    while low < high:
         mid = (low + high) // 2
-        if offsets[mid] <= at:
-            low = mid
+        if items[mid] < item:
+            low = mid + 1
         else:
             high = mid
     return low
