@@ -15,7 +15,9 @@ size), ``incremental`` (warm, then one plugin file edited, one more distribution
 that distribution removed, another one upgraded, at the largest size), ``variable`` (warm,
 then another value of a variable one plugin reads, at the largest size; not run unless
 named), ``rekey`` (warm, then an edit that adds a key to one plugin's offer or takes it
-away, at the largest size; not run unless named), ``builtin`` (first in-process listing of
+away, at the largest size; not run unless named), ``reimport`` (warm, then an edit that
+makes one plugin import a helper module of its package or stop, at the largest size; not
+run unless named), ``builtin`` (first in-process listing of
 every built-in registry and its secondaries, and the whole process).
 
 Only A against B is meant: the figures of record, and the targets, are ``run.py``'s (the
@@ -34,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -298,29 +301,51 @@ def case_rekey(r: Runner, size: int, runs: int) -> None:
     """A warm start, then one after an edit that adds a key to one plugin's offer or takes
     it away again (in turn): the edit a plugin author makes, which the ``incremental``
     case's (a comment appended) is not."""
+    _toggled(r, size, runs, "rekey", lambda text: text + _EXTRA, 1)
+
+
+#: What the ``reimport`` case puts first in the first plugin's module: an import of a
+#: helper module of its package, so the edit changes what the plugin reads (a new file,
+#: a new module), not what it offers.
+_IMPORT = "from openhcs_bench_p0000 import _helper  # noqa: F401\n"
+
+
+def case_reimport(r: Runner, size: int, runs: int) -> None:
+    """A warm start, then one after an edit that makes one plugin import a helper module
+    of its package or stop importing it (in turn): what the plugin reads changed, what it
+    offers did not."""
+    _toggled(r, size, runs, "reimport", lambda text: _IMPORT + text, 0)
+
+
+def _toggled(
+    r: Runner, size: int, runs: int, case: str, edited: Callable[[str], str], added: int
+) -> None:
+    """A warm start, then one after the first plugin's module was *edited* (or put back,
+    in turn); the edit adds *added* keys."""
     sites, originals = {}, {}
     for v in "AB":
-        sites[v] = r.work / f"rekey-{v}" / f"site-{size}"
+        sites[v] = r.work / f"{case}-{v}" / f"site-{size}"
         if not sites[v].exists():
             shutil.copytree(synthetic.build_site(r.work, size), sites[v], symlinks=True)
+            (sites[v] / "openhcs_bench_p0000" / "_helper.py").write_text("VALUE = 1\n")
         module = sites[v] / "openhcs_bench_p0000" / "plugin.py"
-        originals[v] = module.read_text().split(_EXTRA)[0]
+        originals[v] = module.read_text().replace(_IMPORT, "").split(_EXTRA)[0]
         module.write_text(originals[v])
     results: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
     try:
         for i in range(runs + 1):
             for v in "AB":
-                env = r.env(v, sites[v], f"rekey-{size}")
+                env = r.env(v, sites[v], f"{case}-{size}")
                 module = sites[v] / "openhcs_bench_p0000" / "plugin.py"
-                extra = i % 2 == 0
+                on = i % 2 == 0
                 r.run(_OURS, env)
                 got = {"warm": r.run(_OURS, env)}
-                module.write_text(originals[v] + _EXTRA if extra else originals[v])
-                got["rekeyed"] = r.run(_OURS, env)
-                before = size + (1 if i and (i - 1) % 2 == 0 else 0)
-                counts = (got["warm"][3], got["rekeyed"][3])
-                sources = (got["warm"][2], got["rekeyed"][2])
-                if sources != ("cache", "fresh") or counts != (before, size + extra):
+                module.write_text(edited(originals[v]) if on else originals[v])
+                got["edited"] = r.run(_OURS, env)
+                before = size + (added if i and (i - 1) % 2 == 0 else 0)
+                counts = (got["warm"][3], got["edited"][3])
+                sources = (got["warm"][2], got["edited"][2])
+                if sources != ("cache", "fresh") or counts != (before, size + added * on):
                     raise RuntimeError(f"{v}: {got}")
                 if i:
                     for label in got:
@@ -328,7 +353,7 @@ def case_rekey(r: Runner, size: int, runs: int) -> None:
     finally:
         for v in "AB":
             (sites[v] / "openhcs_bench_p0000" / "plugin.py").write_text(originals[v])
-    _report("rekey", size, runs, results, "rekeyed")
+    _report(case, size, runs, results, "edited")
 
 
 def case_builtin(r: Runner, runs: int) -> None:
@@ -402,6 +427,8 @@ def main() -> None:
         case_variable(r, max(sizes), args.runs)
     if "rekey" in cases:
         case_rekey(r, max(sizes), args.runs)
+    if "reimport" in cases:
+        case_reimport(r, max(sizes), args.runs)
     if "builtin" in cases:
         case_builtin(r, args.runs)
 

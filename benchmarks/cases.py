@@ -468,13 +468,16 @@ def case_incremental(cfg: Settings) -> dict[str, object]:
     a warm start (its untimed ``before`` re-primes the cache: the upgrade's document may
     settle), one plugin file edited (a line appended) then the registry listed, another
     plugin's key renamed (``plugin0002`` to ``renamed0002`` or back: what it offers
-    changes, as a plugin author's edit often does) then listed, one more
-    distribution installed then listed, that distribution removed (as ``pip uninstall``:
-    its package and metadata folder) then listed, distribution ``p0001`` upgraded from 1.0
-    to 2.0 (or back: its metadata folder renamed by version, its module replaced) then
-    listed.  Every run is checked: the changed runs must not be served from the cache, and
-    must find every key, with no failure.  The issue's targets are the edit and the install;
-    removal and upgrade are the other changes it names, reported beside them.
+    changes, as a plugin author's edit often does) then listed, a third plugin made to
+    import a helper module of its package, or to stop (``from openhcs_bench_p0003 import
+    _helper`` first in its module: what it reads changes, a new file among its inputs)
+    then listed, one more distribution installed then listed, that distribution removed
+    (as ``pip uninstall``: its package and metadata folder) then listed, distribution
+    ``p0001`` upgraded from 1.0 to 2.0 (or back: its metadata folder renamed by version,
+    its module replaced) then listed.  Every run is checked: the changed runs must not be
+    served from the cache, and must find every key, with no failure.  The issue's targets
+    are the edit and the install; removal and upgrade are the other changes it names,
+    reported beside them.
     """
     return {"sizes": [_incremental_size(cfg, size) for size in cfg.sizes]}
 
@@ -483,6 +486,7 @@ def case_incremental(cfg: Settings) -> dict[str, object]:
 _CHANGES = (
     ("after one plugin edited", "edited / warm"),
     ("after one plugin's key changed", "rekeyed / warm"),
+    ("after one plugin's imports changed", "reimported / warm"),
     ("after one distribution installed", "installed / warm"),
     ("after that distribution removed", "removed / warm"),
     ("after one distribution upgraded", "upgraded / warm"),
@@ -500,6 +504,10 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
     code = probe_prelude() + _OURS_SYNTH
     edited = site / "openhcs_bench_p0000" / "plugin.py"
     rekeyed = site / "openhcs_bench_p0002" / "plugin.py"
+    third = f"openhcs_bench_p{min(3, size - 1):04d}"  # (the smoke test's site has 3)
+    reimported = site / third / "plugin.py"
+    helper = f"from {third} import _helper  # noqa: F401\n"
+    (reimported.parent / "_helper.py").write_text("VALUE = 1\n")
     upgraded = min(synthetic.UPGRADED, size - 1)
     extra: list[Path] = []
     state = {"edits": 0, "next": 90000, "version": "1.0"}
@@ -525,6 +533,11 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
         old, new = ('"plugin0002"', '"renamed0002"')
         rekeyed.write_text(text.replace(old, new) if old in text else text.replace(new, old))
 
+    def reimport() -> None:
+        # (an import added or taken out: what the plugin reads changes, its offers not)
+        text = reimported.read_text()
+        reimported.write_text(text.replace(helper, "") if helper in text else helper + text)
+
     def install() -> None:
         state["next"] += 1
         extra.append(_add_distribution(site, state["next"]))
@@ -537,6 +550,7 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
     checks = {
         "after one plugin edited": size,
         "after one plugin's key changed": size,
+        "after one plugin's imports changed": size,
         "after one distribution installed": size + 1,
         "after that distribution removed": size,
         "after one distribution upgraded": size,
@@ -544,6 +558,7 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
     befores = {
         "after one plugin edited": edit,
         "after one plugin's key changed": rekey,
+        "after one plugin's imports changed": reimport,
         "after one distribution installed": install,
         "after that distribution removed": undo_install,
         "after one distribution upgraded": upgrade,
@@ -576,6 +591,7 @@ def _incremental_size(cfg: Settings, size: int) -> dict[str, object]:
         samples = interleave(commands, cfg.runs_for(size), cfg.warmup)
     finally:
         undo_install()
+        reimported.write_text(reimported.read_text().replace(helper, ""))
         if state["version"] != "1.0":
             synthetic.set_version(site, upgraded, state["version"], "1.0")
         _rm(cache_file)

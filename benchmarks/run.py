@@ -303,6 +303,11 @@ def evaluate_targets(results: dict[str, object]) -> list[dict[str, object]]:
             for what, key, note in (
                 ("one plugin edited", "edited / warm", ""),
                 ("one plugin's key changed", "rekeyed / warm", " (an edit that changes offers)"),
+                (
+                    "one plugin's imports changed",
+                    "reimported / warm",
+                    " (an edit that changes what it reads)",
+                ),
                 ("one more distribution installed", "installed / warm", ""),
                 ("that distribution removed", "removed / warm", " (not in the issue's list)"),
                 ("one distribution upgraded", "upgraded / warm", " (not in the issue's list)"),
@@ -592,7 +597,9 @@ def _render_incremental(res: object) -> list[str]:
         "A copy of the synthetic site per size. Interleaved per round: a warm start; one "
         "plugin file edited (a line appended) then the registry listed; another plugin's key "
         "renamed (`plugin0002` to `renamed0002` or back: an edit that changes what it offers) "
-        "then listed; one more plugin "
+        "then listed; a third plugin made to import a helper module of its package, or to "
+        "stop (`from openhcs_bench_p0003 import _helper`: an edit that changes what it "
+        "reads) then listed; one more plugin "
         "distribution installed then the registry listed; that distribution removed (its "
         "package and metadata folder, as `pip uninstall`) then the registry listed; "
         "distribution `p0001` upgraded from 1.0 to 2.0, or back (a metadata folder of the "

@@ -83,6 +83,7 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
         "ours warm",
         "after one plugin edited",
         "after one plugin's key changed",
+        "after one plugin's imports changed",
         "after one distribution installed",
         "after that distribution removed",
         "after one distribution upgraded",
@@ -91,6 +92,7 @@ def test_every_benchmark_runs_once_at_tiny_size(tmp_path: Path) -> None:
     assert set(change["ratios_whole"]) == {
         "edited / warm",
         "rekeyed / warm",
+        "reimported / warm",
         "installed / warm",
         "removed / warm",
         "upgraded / warm",
