@@ -273,43 +273,59 @@ class _Tables:
 
 
 def _reused(record: PluginRecord, tables: _Tables) -> dict[str, Any]:
-    """A reused record as it was stored, its rows carried over into the new tables.
+    """A reused record as it was stored, its rows carried over into the new tables
+    (:func:`carried`; pinned not reusable if this discovery pinned it: an import-time
+    class)."""
+    assert record.stored is not None
+    raw, old_files, old_dirs, old_modules = record.stored
+    return carried(raw, old_files, old_dirs, old_modules, tables, not record.reusable)
+
+
+def carried(
+    raw: dict[str, Any],
+    old_files: list[list[Any]],
+    old_dirs: list[list[Any]],
+    old_modules: dict[str, Any],
+    tables: _Tables,
+    pinned: bool = False,
+) -> dict[str, Any]:
+    """Stored record *raw* (of the document whose file rows, folder rows and module table
+    are *old_files*, *old_dirs* and *old_modules*), its rows carried over into the new
+    *tables*, the modules it imported with their files.
 
     The stored form itself when its rows keep their indexes (the usual case: the tables
     are built in record order, so they shift only after a record that read new files) and
-    it stays reusable; else a copy with the new indexes.  (Thousands of records: the file
-    rows, most of them, are carried inline.)
+    it is not *pinned* not reusable now; else a copy with the new indexes.  (Thousands of
+    records: the file rows, most of them, are carried inline.)
     """
-    assert record.stored is not None
-    raw, old_files, old_dirs, old_modules = record.stored
     changed: dict[str, Any] = {}
-    if not record.reusable:  # pinned by this discovery (an import-time class)
+    if pinned:
         changed["reusable"] = False
     get = raw.get
     files = get("files")
     if files is not None:
         file_index, file_rows = tables.file_index, tables.file_rows
-        carried = []
+        moved = []
         for i in files:
             row = old_files[i]
             at = file_index.get(row[0])
             if at is None:
                 at = file_index[row[0]] = len(file_rows)
                 file_rows.append(row)
-            carried.append(at)
-        carried.sort()  # (stored sorted, as a fresh record's: a row may have come forward)
-        if carried != files:
-            changed["files"] = carried
+            moved.append(at)
+        moved.sort()  # (stored sorted, as a fresh record's: a row may have come forward)
+        if moved != files:
+            changed["files"] = moved
     dirs = get("dirs")
     if dirs is not None:
-        carried = sorted([tables.carry_dir(old_dirs[i]) for i in dirs])
-        if carried != dirs:
-            changed["dirs"] = carried
+        moved = sorted([tables.carry_dir(old_dirs[i]) for i in dirs])
+        if moved != dirs:
+            changed["dirs"] = moved
     names = get("names")
     if names is not None:
-        moved = [[tables.carry_dir(old_dirs[i], leaf), leaf] for i, leaf in names]
-        if moved != names:
-            changed["names"] = moved
+        moved_names = [[tables.carry_dir(old_dirs[i], leaf), leaf] for i, leaf in names]
+        if moved_names != names:
+            changed["names"] = moved_names
     count = len(old_files)
     setdefault = tables.modules.setdefault
     for mod_name in stored_modules(raw):

@@ -169,6 +169,13 @@ def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun
         tables = ([row[0] for row in doc["files"]], doc["dirs"], doc["modules"])
         before = _before(doc["plugins"], rerun)
         rows, stored = _same_records(manager.config, tables, out, raws, before, offers=True)
+    except Exception as exc:  # (they read otherwise now: their records replaced, if they may)
+        logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
+        from ._replaced import answer_replaced
+
+        answer_replaced(manager, previous, rerun, raws, out, upgrade)
+        return out
+    try:
         if stored != raws:  # (only their offers differ: the answer amended, if it may)
             from ._amended import amended_fields
 
@@ -396,6 +403,13 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
         rows, stored = _same_records(
             manager.config, plan.tables, out, plan.raws, plan.before, offers=True
         )
+    except Exception as exc:  # (they read otherwise now: their records replaced, if they may)
+        logger.debug("registry %s: answer unchanged not proven: %s", name, exc)
+        from ._replaced import answer_replaced
+
+        answer_replaced(manager, previous, plan.rerun, plan.raws, out)
+        return out
+    try:
         if stored != plan.raws:  # (only their offers differ: the answer amended, if it may)
             from ._amended import answer_amended
 

@@ -1,0 +1,204 @@
+"""The answer replaced: an edit that changed what a plugin reads.
+
+A plugin edited to import a helper module it did not import (or to stop), to import a
+module of the standard library, to read a data file, is loaded and called again; its
+record then differs from the stored one in what it read, so the document's tables change
+around it.  When it stores the record it stored but for what it read (and, perhaps, what
+it offers, meeting no other record's key), the start writes the previous document with
+that record replaced in its place and the tables rebuilt around it
+(:mod:`openhcs_registry._cold._replaced`, which logs "answer replaced" at debug level).
+Each test compares, in new processes, that start with a full discovery: the listing and
+the document, row for row (or by path, where a row comes forward), and the start after
+it, from the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import pytest
+from _probes import observe_imports
+from support import World
+from test_incremental import FIELDS, _written, by_path, many, plugin, prime
+from test_unchanged import next_start_equals_full, start
+
+
+def _helper(world: World, name: str, body: str = "VALUE = 1\n") -> str:
+    """Helper module *name* (of the world's tag) written in the site; its module name."""
+    module = f"h{world.tag}_{name}"
+    world.write(f"{module}.py", body)
+    return module
+
+
+def test_a_new_import_of_a_helper_module_replaces_the_record(world: World) -> None:
+    """Plugin 1 imports a helper module it did not: a new file row among its rows, the
+    later records' rows moved, a new top-level name (the environment record taken
+    again); taken out again, the row goes."""
+    many(world)
+    helper = _helper(world, "a")
+    prime(world)
+    plugin(world, 1, "k1", extra=f"import {helper}\n")
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert got["imported"] == [f"p{world.tag}_1"]
+    assert "the environment record taken again" in got["said"], got
+    plugin(world, 1, "k1")
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["imported"] == [f"p{world.tag}_1"]
+
+
+def test_a_module_of_the_standard_library_imported_now_replaces_the_record(
+    world: World,
+) -> None:
+    """The plugin's modules and looked-up names change, no file row does."""
+    many(world)
+    prime(world)
+    plugin(world, 2, "k2", extra="import colorsys\n")
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert got["imported"] == [f"p{world.tag}_2"]
+
+
+def test_an_import_shared_with_a_later_plugin_replaces_the_record(world: World) -> None:
+    """Plugins 0 and 2 import one helper (plugin 0 introduced its row); plugin 0 stops:
+    the row comes forward to plugin 2 (the documents agree by path), and back."""
+    many(world)
+    helper = _helper(world, "shared")
+    plugin(world, 0, "k0", extra=f"import {helper}\n")
+    plugin(world, 2, "k2", extra=f"import {helper}\n")
+    prime(world)
+    plugin(world, 0, "k0")
+    got = next_start_equals_full(world, unchanged=True, path="replaced", document="paths")
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    plugin(world, 0, "k0", extra=f"import {helper}\n")
+    next_start_equals_full(world, unchanged=True, path="replaced", document="paths")
+
+
+def test_an_import_and_a_key_changed_together_replace_the_record(world: World) -> None:
+    """What the plugin reads and offers changed: its offers amend the answer too."""
+    many(world)
+    helper = _helper(world, "b")
+    prime(world)
+    plugin(world, 3, "renamed", extra=f"import {helper}\n")
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["keys"] == ["k0", "k1", "k2", "renamed"]
+    assert got["parts"]["renamed"] == f"p{world.tag}_3:C3", got["parts"]
+
+
+def test_a_data_file_read_now_replaces_the_record(world: World) -> None:
+    """A plugin that starts reading a data file for its key: a new file row."""
+    many(world)
+    data = world.site / f"d{world.tag}.txt"
+    data.write_text("fromfile")
+    prime(world)
+    source = world.plugin_source(("C1", "k1")).replace(
+        "kind = 'k1'", f"kind = open({str(data)!r}).read().strip()"
+    )
+    world.write(f"p{world.tag}_1.py", source)
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["keys"] == ["fromfile", "k0", "k2", "k3"]
+    data.write_text("again")  # (the file is an input now: the edit's path takes it)
+    got = next_start_equals_full(world, unchanged=True, path="amended")
+    assert got["keys"] == ["again", "k0", "k2", "k3"]
+
+
+def test_a_plugin_that_fails_now_takes_the_general_path(world: World) -> None:
+    """An edit that breaks the import: a failure the merge reports; fixed, the same."""
+    many(world)
+    prime(world)
+    plugin(world, 1, "k1", extra="import no_such_module_anywhere\n")
+    got = next_start_equals_full(world, unchanged=False, path="replaced", document="paths")
+    assert got["keys"] == ["k0", "k2", "k3"]
+    assert got["declined"] is not None, got  # (a class noted that it does not offer now)
+    plugin(world, 1, "k1")
+    got = next_start_equals_full(world, unchanged=False, path="replaced", document="paths")
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+
+
+def test_a_new_import_meeting_another_key_takes_the_general_path(world: World) -> None:
+    """The edited plugin reads otherwise and takes plugin 0's key: a conflict."""
+    many(world)
+    helper = _helper(world, "c")
+    prime(world)
+    plugin(world, 2, "k0", extra=f"import {helper}\n")
+    got = next_start_equals_full(world, unchanged=False, path="replaced", document="paths")
+    assert got["keys"] == ["k0", "k1", "k3"]
+    assert "offers a key or object of theirs" in got["declined"], got
+
+
+# -- a seeded random walk of reads and offers changed, each start against a full discovery
+
+
+def _reads_source(world: World, i: int, rng: random.Random, data: str) -> str:
+    """Plugin ``p<tag>_<i>`` importing some of the world's helper modules (perhaps none),
+    perhaps a module of the standard library, perhaps reading data file *data*, and
+    offering classes as :func:`test_amended._offers_source` draws them."""
+    from test_amended import _offers_source
+
+    lines = [f"import h{world.tag}_{n}" for n in range(3) if rng.random() < 0.35]
+    if rng.random() < 0.2:
+        # (modules that import nothing: what a module imports is recorded where it is
+        # imported first, which depends on what the process imported before)
+        lines.append(rng.choice(("import colorsys", "import keyword")))
+    if rng.random() < 0.15:
+        lines.append(f"DATA = open({data!r}).read()")
+    return "\n".join(lines) + "\n" + _offers_source(world, i, rng)
+
+
+_WALK = os.environ.get("OPENHCS_REPLACED_SEEDS", "")
+
+
+def _seeds() -> list[int]:
+    if not _WALK:
+        return [1, 2, 3]
+    first, _, last = _WALK.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def _start_equals_full(world: World) -> dict[str, Any]:
+    """The next start, then a full discovery: the same listing, the same document (every
+    row named by its path: a row a plugin no longer reads comes forward to the next
+    reader), and the start after them from the cache."""
+    got = start(world, "replaced")
+    written = _written(world)
+    full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
+    for field in FIELDS:
+        assert got[field] == full[field], (field, got, full)
+    world.cache_file.unlink()
+    assert observe_imports(world)["source"] == "fresh"  # a full discovery writes it
+    assert by_path(written) == by_path(_written(world)), got
+    after = observe_imports(world)
+    assert after["source"] == "cache" and after["imported"] == [], after
+    return got
+
+
+@pytest.mark.parametrize("seed", _seeds())
+def test_random_reads_changes_agree_with_a_full_discovery(world: World, seed: int) -> None:
+    """Six plugins and three helper modules; eight times, one or two plugins rewritten to
+    import other helpers (or a module of the standard library, or to read a data file)
+    and to offer other classes, or a helper edited (its importers called again).  Every
+    start equals a full discovery, document and all; some replace records
+    (``OPENHCS_REPLACED_SEEDS=1-50`` runs a longer walk)."""
+    rng = random.Random(seed)
+    many(world, 6)
+    data = world.site / f"d{world.tag}.txt"
+    data.write_text("data\n")
+    for n in range(3):
+        _helper(world, str(n))
+    prime(world)
+    replaced = 0
+    for step in range(8):
+        if rng.random() < 0.15:
+            n = rng.randrange(3)
+            _helper(world, str(n), f"VALUE = {step}\n# {'edited' * (step + 1)}\n")
+        for i in rng.sample(range(6), rng.choice((1, 1, 2))):
+            path = world.site / f"p{world.tag}_{i}.py"
+            source = _reads_source(world, i, rng, str(data))
+            if len(source) == path.stat().st_size:  # (else Python may run the old bytecode)
+                source += "\n"
+            world.write(path.name, source)
+        got = _start_equals_full(world)
+        replaced += got["replaced"]
+    assert replaced, "no record was replaced: the walk did not exercise the path"
