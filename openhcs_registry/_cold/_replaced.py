@@ -22,11 +22,15 @@ the general path pays: at 2000 plugins ≈ 3x a warm start, benchmarks/ANALYSIS.
 Tried after the records called again (by the edit's or an upgrade's path) were found to
 store more than other stats or offers.  What it checks, besides the edit's own checks
 (nothing changed but the files those plugins read; every other record holds as stored):
-each plugin called again stores the record it stored but for what it read and offers
-(same identity, priority, no failure or skip then or now, nothing volatile, pinned or
-noted at import time but its offers: :func:`._unchanged.offers_stored`); its offers, if
-they changed, meet no other record's key or reference (:func:`._amended.amended_fields`,
-as an amended answer's).  Any check that fails leaves the start to the general path, with
+each plugin called again stores the record it stored but for what it read, offers,
+failed and whether its hook was called (same identity and version, nothing skipped then or
+now, nothing volatile, pinned or noted at import time but its offers:
+:func:`._unchanged.offers_stored`); its offers, if they changed, meet no other record's
+key or reference (:func:`._amended.amended_fields`, as an amended answer's).  A plugin
+that fails to import now (a syntax error saved half-typed), or no longer fails, is
+replaced too: its own failures take or leave their place among the records' own, which
+the merge reports first (:func:`_failures`), and its hook leaves or joins the calling
+order (:func:`_hooks`).  Any check that fails leaves the start to the general path, with
 what ran handed over.
 """
 
@@ -62,10 +66,22 @@ if TYPE_CHECKING:
 
 logger = get_logger("openhcs_registry")
 
-#: The fields of a stored record that say what it read, and what it offers: those a
+#: The fields of a stored record that say what it read, what it offers, whether it failed
+#: and whether its hook was called (a plugin that fails to import now is not): those a
 #: record replaced may have changed (every other field must be the stored one's).
 _READ_OR_OFFERED = frozenset(
-    ("files", "dirs", "names", "missing", "tops", "modules", "environ", "offers")
+    (
+        "files",
+        "dirs",
+        "names",
+        "missing",
+        "tops",
+        "modules",
+        "environ",
+        "offers",
+        "failures",
+        "priority",
+    )
 )
 
 
@@ -186,7 +202,7 @@ def _replaced(
         env["environ"] = environ_rows(env.get("environ"), read)
         distributions, found_names = doc["distributions"], doc["names"]
     new = rewritten_document(
-        doc,
+        {**doc, "failures": _failures(doc, plugins, records)},
         env,
         launch,
         tables,
@@ -196,7 +212,7 @@ def _replaced(
         distributions,
         found_names,
         records,
-        doc["hooks"],
+        _hooks(doc, rerun, raws, records),
     )
     # ``reads`` of the stored records carried (what decides whether a record may be taken
     # as it is moves with it: its own module's row among its files, where its references
@@ -225,18 +241,61 @@ def _records_called(
     rerun: list[int], raws: list[dict[str, Any]], out: Rerun
 ) -> dict[int, PluginRecord]:
     """The records of the plugins called again, by position, if each may replace its
-    stored one (else :class:`Declined`): no failure or skip now or before (the merge
-    reports those, and a plugin's failure changes what it offers and where it is
-    blocked), reusable."""
+    stored one (else :class:`Declined`): no skip now or before (the merge reports skips
+    apart from the records); a failure, now or before, is the record's own (see
+    :func:`_failures`)."""
     fresh: dict[int, PluginRecord] = {}
     for at, raw in zip(rerun, raws, strict=True):
         record = out.records.get(raw["name"])
         if record is None or record.inputs is None:
             raise Declined(f"{raw['name']!r} was not called again")
-        if record.failures or record.skipped or raw.get("failures") or raw.get("skipped"):
-            raise Declined(f"{raw['name']!r} fails or skips something, now or before")
+        if record.skipped or raw.get("skipped"):
+            raise Declined(f"{raw['name']!r} skips something, now or before")
         fresh[at] = record
     return fresh
+
+
+def _failures(doc: dict[str, Any], plugins: list[dict[str, Any]], records: list[Any]) -> list[Any]:
+    """The document's failures with the records' own ones as *records* have them now.
+
+    The merge reports every record's own failures first (a plugin that failed to import,
+    whose hook raised), in record order, then those of the offers, the import-time classes,
+    the conflicts and the derived secondaries: the previous document's first failures must
+    be its records' own (else :class:`Declined`), and they are replaced by the new records'
+    (a plugin that fails now, or no longer fails, changes only that part: its offers are
+    judged as an amended answer's)."""
+    before = [f for raw in plugins for f in raw.get("failures", ())]
+    failures: list[Any] = doc["failures"]
+    if failures[: len(before)] != before:
+        raise Declined("the failures are not the records' own first")
+    now = [f for raw in records for f in raw.get("failures", ())]
+    return now + failures[len(before) :] if now != before else failures
+
+
+def _hooks(
+    doc: dict[str, Any], rerun: list[int], raws: list[dict[str, Any]], records: list[Any]
+) -> list[int]:
+    """The records whose hook ran, by index, in calling order: the previous document's if
+    no record called again changed its priority (a plugin that fails to import now is not
+    called, one that no longer fails is), else as pluggy orders *records* (see
+    :func:`._discovery._calling.calling_order`)."""
+    if all(
+        records[at].get("priority") == raw.get("priority")
+        for at, raw in zip(rerun, raws, strict=True)
+    ):
+        hooks: list[int] = doc["hooks"]
+        return hooks
+    from ._discovery._calling import calling_order
+    from ._extended import _Hooked
+
+    index_of: dict[str, int] = {}
+    called: list[_Hooked] = []
+    for at, raw in enumerate(records):
+        priority = raw.get("priority")
+        if priority is not None and raw.get("origin") != "custom":
+            index_of[raw["name"]] = at
+            called.append(_Hooked(raw["name"], priority))
+    return [index_of[hooked.name] for hooked in calling_order(called)]
 
 
 def _declared(raws: list[dict[str, Any]], rerun: list[int], at: int) -> dict[str, Any]:
