@@ -22,7 +22,7 @@ import pytest
 from _probes import observe_imports
 from support import World
 from test_incremental import FIELDS, _written, by_path, many, plugin, prime
-from test_unchanged import next_start_equals_full, start
+from test_unchanged import next_start_equals_full, start, upgrade
 
 
 def _helper(world: World, name: str, body: str = "VALUE = 1\n") -> str:
@@ -155,6 +155,25 @@ def test_a_hook_that_raises_now_replaces_the_record(world: World) -> None:
     got = next_start_equals_full(world, unchanged=True, path="replaced")
     assert got["keys"] == ["k0", "k1", "k2"]
     assert [p for p, _kind, _k in got["fails"]] == [f"p{world.tag}_3"], got["fails"]
+
+
+def test_an_upgrade_that_imports_a_new_module_replaces_the_record(world: World) -> None:
+    """``pip install -U`` of a plugin whose new version imports a helper module (shipped
+    beside it) and looks up another name: the upgraded record replaced, the environment
+    section and the scan written afresh, as a full discovery writes them; downgraded, the
+    same."""
+    many(world)
+    helper = _helper(world, "up")
+    prime(world)
+    upgrade(world, 1, "k1", "1.0", "2.0", extra=f"import {helper}\n")
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert got["imported"] == [f"p{world.tag}_1"]
+    (record,) = [r for r in world.read_cache()["cold"]["plugins"] if r["name"] == f"p{world.tag}_1"]
+    assert record["version"] == "2.0"
+    upgrade(world, 1, "k1", "2.0", "1.5")
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["imported"] == [f"p{world.tag}_1"]
 
 
 def test_a_plugin_that_fails_after_defining_a_class_takes_the_general_path(
