@@ -126,7 +126,8 @@ def _incremental(
     When only recorded files changed, the plugins reading them are called again first
     (:func:`._cold._unchanged.answer_unchanged`): if they offer and read what they did, the
     previous answer is rewritten with the new stats and installed, no record built for the
-    others; else what ran is handed to the discovery here.  When more changed, new entry
+    others (amended if only their offers changed, their records replaced in place if what
+    they read changed); else what ran is handed to the discovery here.  When more changed, new entry
     points are loaded and called first (:func:`._cold._extended.answer_extended`): if
     nothing else changed and their offers meet no recorded key, the previous answer
     extended by theirs is written and installed, likewise.  If that declines before

@@ -110,6 +110,10 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # its original, a key no other plugin has, a second class with a partner, the class
     # renamed under the same key
     "static_offers": (5, (16, 4)),
+    # what one static plugin reads changes (the answer replaced): its original, an import of
+    # the helper chain's module (rows other plugins read too), of a standard-library module
+    # that imports nothing, of a module that is not there (it fails to import)
+    "static_reads": (5, (16, 4)),
     "chain_edit": (3, (1024,)),  # the helper chain's ``chi`` (CHAIN_KEYED's keys) rewritten
     # launch folder and environment
     "cwd": (5, (2,)),
@@ -900,6 +904,19 @@ class ModelWorld:
         elif variant == 3:
             text = text.replace(f"S{i}", f"Renamed{i}")
         self._edit(self.site / f"st{i}_{self.tag}.py", text)
+
+    def op_static_reads(self, i: int, variant: int) -> None:
+        """Static plugin *i* reading something else, offering what it offered: its original
+        (variant 0), importing the helper chain's ``chm`` first (1: the chain's rows, read
+        by other plugins too), ``colorsys`` (2), a module that is not there (3: it fails to
+        import before defining its class)."""
+        head = [
+            "",
+            f"import chm_{self.tag}  # noqa\n",
+            "import colorsys  # noqa\n",
+            f"import missing_{self.tag}  # noqa\n",
+        ][variant]
+        self._edit(self.site / f"st{i}_{self.tag}.py", head + self._static(i, "s"))
 
     def op_chain_edit(self, variant: int) -> None:
         """Rewrite the helper chain's ``chi``: the keys of :data:`CHAIN_KEYED` change.  Its

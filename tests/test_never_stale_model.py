@@ -367,6 +367,17 @@ SETTLING = {
         ("static_offers", 7, 0),
         ("static_offers", 3, 0),
     ],
+    # what a plugin reads changes, what it offers does not (the answer replaced): an import
+    # of rows other plugins read, of the standard library, of nothing there (it fails), and
+    # back; with its offers changed too
+    "what_plugins_read_changed": [
+        ("static_reads", 3, 1),
+        ("static_reads", 3, 2),
+        ("static_reads", 9, 3),
+        ("static_offers", 9, 1),
+        ("static_reads", 3, 0),
+        ("static_reads", 9, 0),
+    ],
 }
 
 

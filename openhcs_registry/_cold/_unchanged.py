@@ -15,10 +15,13 @@ loaded (nothing else changed: folders, ``sys.path`` names, the launch folder, mi
 modules; nothing volatile, no import-time record) or after the changed plugins ran (each
 new stored record equal to the previous one, its new file rows introduced in the same
 order, nothing noted at import time but what they offered, no registry read meanwhile).
-When a check fails after the plugins ran, what ran is handed to the ordinary incremental
-discovery (:class:`Rerun`): the plugins are not loaded twice (a second import would find
-them in ``sys.modules`` and note nothing), and the merge and the writer do the rest as for
-any start.
+A record read again that differs from the stored one in more than its files' stats goes
+on to :mod:`._amended` (only its offers differ) or :mod:`._replaced` (what it reads
+differs too: its record replaced in place, the tables rebuilt around it).  When a check
+fails after the plugins ran, what ran is handed to the ordinary incremental discovery
+(:class:`Rerun`): the plugins are not loaded twice (a second import would find them in
+``sys.modules`` and note nothing), and the merge and the writer do the rest as for any
+start.
 """
 
 from __future__ import annotations
@@ -137,7 +140,9 @@ class Rerun:
 
 def answer_unchanged(manager: RegistryCacheManager, previous: Previous) -> Rerun | None:
     """The plugins whose inputs changed, loaded and called again; with the previous answer
-    rewritten and installed (``.snapshot``) if their records are unchanged.
+    rewritten and installed (``.snapshot``) if their records are unchanged (or only their
+    offers changed: :func:`._amended.amended_fields`; or what they read:
+    :func:`._replaced.answer_replaced`).
 
     Tried when only recorded files changed, and after an upgrade (see :func:`_upgrade`):
     then the plugins of the distributions whose version changed are called again too.
@@ -389,7 +394,9 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
     needs: the file columns, the ``reads`` list and the records called again, not every
     record; the document written again from the previous one's bytes with the new file
     columns (:func:`_spliced`), or, when only the offers of the plugins called again
-    changed, their offers replaced (:func:`._amended.answer_amended`).  None if a check
+    changed, their offers replaced (:func:`._amended.answer_amended`), or, when what they
+    read changed, the whole document parsed and their records replaced in place
+    (:func:`._replaced.answer_replaced`).  None if a check
     fails before anything is loaded (then the path over the whole document runs, which
     may still take the edit)."""
     name = manager.config.name
