@@ -52,6 +52,16 @@ PARTNERS = REGISTRY.secondary("{name}_partner")
 '''
 
 
+def walk_seeds(variable: str, default: tuple[int, ...] = (1, 2, 3)) -> list[int]:
+    """The seeds of a seeded random walk: environment variable *variable*'s ``first-last``
+    (or one seed) for a longer walk, else *default*."""
+    given = os.environ.get(variable, "")
+    if not given:
+        return list(default)
+    first, _, last = given.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
 def plain_document(doc: dict[str, Any]) -> dict[str, Any]:
     """A registry cache document as JSON gives it, in its plain form: the answer's fields
     as discovery builds them, the cold part's file rows as rows, without what the writer

@@ -13,13 +13,12 @@ answer.
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
 import pytest
 from _probes import observe_imports
-from support import World
+from support import World, walk_seeds
 from test_incremental import FIELDS, _written, many, plugin, prime
 from test_unchanged import next_start_equals_full, start
 
@@ -253,17 +252,7 @@ def _start_equals_full(world: World) -> dict[str, Any]:
     return got
 
 
-_WALK = os.environ.get("OPENHCS_AMENDED_SEEDS", "")
-
-
-def _seeds() -> list[int]:
-    if not _WALK:
-        return [1, 2, 3]
-    first, _, last = _WALK.partition("-")
-    return list(range(int(first), int(last or first) + 1))
-
-
-@pytest.mark.parametrize("seed", _seeds())
+@pytest.mark.parametrize("seed", walk_seeds("OPENHCS_AMENDED_SEEDS"))
 def test_random_offer_changes_agree_with_a_full_discovery(world: World, seed: int) -> None:
     """Six plugins; eight times, one or two of them rewritten to offer other classes and
     keys (theirs, or shared ones another plugin may offer), given or not, with partners

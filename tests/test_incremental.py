@@ -11,13 +11,12 @@ start after that is served from the cache the incremental start wrote.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _probes import observe_imports
-from support import World, plain_document
+from support import World, plain_document, walk_seeds
 
 FIELDS = ("keys", "vals", "parts", "fails")
 
@@ -346,12 +345,7 @@ def test_a_try_imported_dependency_installed_reloads_the_plugin_that_tried(world
 
 
 #: Longer campaigns: ``OPENHCS_INCREMENTAL_SEEDS=1-200 pytest tests/test_incremental.py -k random``
-_SEEDS = os.environ.get("OPENHCS_INCREMENTAL_SEEDS", "")
-SEEDS = (
-    list(range(int(_SEEDS.split("-")[0]), int(_SEEDS.split("-")[1]) + 1))
-    if "-" in _SEEDS
-    else [11, 29, 47, 83, 101, 131]
-)
+SEEDS = walk_seeds("OPENHCS_INCREMENTAL_SEEDS", (11, 29, 47, 83, 101, 131))
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -14,13 +14,12 @@ it, from the cache.
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
 import pytest
 from _probes import observe_imports
-from support import World
+from support import World, walk_seeds
 from test_incremental import FIELDS, _written, by_path, many, plugin, prime
 from test_unchanged import next_start_equals_full, start, upgrade
 
@@ -227,16 +226,6 @@ def _reads_source(world: World, i: int, rng: random.Random, data: str) -> str:
     return source
 
 
-_WALK = os.environ.get("OPENHCS_REPLACED_SEEDS", "")
-
-
-def _seeds() -> list[int]:
-    if not _WALK:
-        return [1, 2, 3]
-    first, _, last = _WALK.partition("-")
-    return list(range(int(first), int(last or first) + 1))
-
-
 def _start_equals_full(world: World) -> dict[str, Any]:
     """The next start, then a full discovery: the same listing, the same document (every
     row named by its path: a row a plugin no longer reads comes forward to the next
@@ -254,7 +243,7 @@ def _start_equals_full(world: World) -> dict[str, Any]:
     return got
 
 
-@pytest.mark.parametrize("seed", _seeds())
+@pytest.mark.parametrize("seed", walk_seeds("OPENHCS_REPLACED_SEEDS"))
 def test_random_reads_changes_agree_with_a_full_discovery(world: World, seed: int) -> None:
     """Six plugins and three helper modules; eight times, one or two plugins rewritten to
     import other helpers (or a module of the standard library, or to read a data file)
