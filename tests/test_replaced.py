@@ -103,6 +103,29 @@ def test_a_data_file_read_now_replaces_the_record(world: World) -> None:
     assert got["keys"] == ["again", "k0", "k2", "k3"]
 
 
+def test_a_variable_read_now_then_no_longer_replaces_the_record(world: World) -> None:
+    """A plugin edited to read a variable (its value in the key): the environment section
+    gains its row; another value then calls that plugin alone; edited not to read it, the
+    row goes, as a full discovery writes the section."""
+    many(world)
+    prime(world)
+    mode = f"MODE_{world.tag.upper()}"
+    source = world.plugin_source(("C2", "k2")).replace(
+        "kind = 'k2'", f"kind = 'k2' + os.environ.get({mode!r}, '')"
+    )
+    world.write(f"p{world.tag}_2.py", "import os\n" + source)
+    got = next_start_equals_full(world, unchanged=True, path="replaced", **{mode: "a"})
+    assert got["keys"] == ["k0", "k1", "k2a", "k3"]
+    assert [row[0] for row in world.read_cache()["env"]["environ"]] == [mode]
+    got = next_start_equals_full(world, unchanged=True, path="amended", **{mode: "b"})
+    assert got["keys"] == ["k0", "k1", "k2b", "k3"]
+    assert got["imported"] == [f"p{world.tag}_2"]
+    plugin(world, 2, "k2")
+    got = next_start_equals_full(world, unchanged=True, path="replaced", **{mode: "b"})
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert world.read_cache()["env"]["environ"] == []
+
+
 def test_a_plugin_that_fails_to_import_now_replaces_the_record(world: World) -> None:
     """An edit that breaks the plugin's import (a module that does not exist, imported
     first): its record fails, its keys go, its hook is no longer called; fixed again, it
