@@ -69,7 +69,7 @@ logger = get_logger("openhcs_registry")
 #: The fields of a stored record that say what it read, what it offers, whether it failed
 #: and whether its hook was called (a plugin that fails to import now is not): those a
 #: record replaced may have changed (every other field must be the stored one's).
-_READ_OR_OFFERED = frozenset(
+_MAY_CHANGE = frozenset(
     (
         "files",
         "dirs",
@@ -304,8 +304,9 @@ def _declared(raws: list[dict[str, Any]], rerun: list[int], at: int) -> dict[str
 
 
 def _identity(raw: dict[str, Any]) -> dict[str, Any]:
-    """Stored record *raw* without what it read and offers."""
-    return {field: value for field, value in raw.items() if field not in _READ_OR_OFFERED}
+    """Stored record *raw* without what a record replaced may have changed
+    (:data:`_MAY_CHANGE`): its identity, declaration and version."""
+    return {field: value for field, value in raw.items() if field not in _MAY_CHANGE}
 
 
 def _answer(

@@ -396,9 +396,8 @@ def _answer_edited(manager: RegistryCacheManager, previous: Previous) -> Rerun |
     columns (:func:`_spliced`), or, when only the offers of the plugins called again
     changed, their offers replaced (:func:`._amended.answer_amended`), or, when what they
     read changed, the whole document parsed and their records replaced in place
-    (:func:`._replaced.answer_replaced`).  None if a check
-    fails before anything is loaded (then the path over the whole document runs, which
-    may still take the edit)."""
+    (:func:`._replaced.answer_replaced`).  None if a check fails before anything is
+    loaded (then the path over the whole document runs, which may still take the edit)."""
     name = manager.config.name
     try:
         plan = _edit_plan(manager, previous)
