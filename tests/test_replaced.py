@@ -48,6 +48,23 @@ def test_a_new_import_of_a_helper_module_replaces_the_record(world: World) -> No
     assert got["imported"] == [f"p{world.tag}_1"]
 
 
+def test_a_helper_module_of_a_package_renamed_replaces_the_record(world: World) -> None:
+    """A helper module of a package renamed, the plugin's import with it: the old file
+    vanished (a recorded file gone), the new one read.  (A top-level module renamed
+    changes the names a ``sys.path`` entry provides: the general path.)"""
+    many(world)
+    pkg = f"q{world.tag}"
+    world.write(f"{pkg}/__init__.py", "")
+    world.write(f"{pkg}/old.py", "VALUE = 1\n")
+    plugin(world, 2, "k2", extra=f"import {pkg}.old\n")
+    prime(world)
+    (world.site / pkg / "old.py").rename(world.site / pkg / "new.py")
+    plugin(world, 2, "k2", extra=f"import {pkg}.new\n")
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["keys"] == ["k0", "k1", "k2", "k3"]
+    assert got["imported"] == [f"p{world.tag}_2"]
+
+
 def test_a_module_of_the_standard_library_imported_now_replaces_the_record(
     world: World,
 ) -> None:
