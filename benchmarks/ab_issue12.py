@@ -17,8 +17,8 @@ then another value of a variable one plugin reads, at the largest size; not run 
 named), ``rekey`` (warm, then an edit that adds a key to one plugin's offer or takes it
 away, at the largest size; not run unless named), ``reimport`` (warm, then an edit that
 makes one plugin import a helper module of its package or stop, at the largest size; not
-run unless named), ``builtin`` (first in-process listing of
-every built-in registry and its secondaries, and the whole process).
+run unless named), ``builtin`` (first in-process listing of every built-in registry and
+its secondaries, and the whole process).
 
 Only A against B is meant: the figures of record, and the targets, are ``run.py``'s (the
 engine installed).  With the engine's folder first on ``PYTHONPATH`` a warm start here
