@@ -65,6 +65,42 @@ def test_a_helper_module_of_a_package_renamed_replaces_the_record(world: World) 
     assert got["imported"] == [f"p{world.tag}_2"]
 
 
+def test_a_new_top_level_module_imported_by_a_flat_layout_plugin_replaces_it(
+    world: World,
+) -> None:
+    """A module written beside the plugins (a name no record looked up appears in the
+    site folder) and imported by plugin 3: the sys.path rows are written afresh with the
+    record replaced.  A module no plugin imports, dropped there too: nothing called
+    again."""
+    many(world)
+    prime(world)
+    helper = _helper(world, "flat")
+    plugin(world, 3, "k3", extra=f"import {helper}\n")
+    got = next_start_equals_full(world, unchanged=True, path="replaced")
+    assert got["imported"] == [f"p{world.tag}_3"]
+    assert "the environment record taken again" in got["said"], got
+    _helper(world, "unrelated")  # (the install's path: no entry point added)
+    got = next_start_equals_full(world, unchanged=True, path="extended")
+    assert got["imported"] == []
+    assert "after 0 plugin(s) added" in got["said"], got
+
+
+def test_a_name_a_record_looked_up_appearing_takes_the_general_path(world: World) -> None:
+    """Plugin 1 tries an import that fails (its record looked the name up); the module
+    appears in the site folder as plugin 2 is edited: plugin 1's answer may change, which
+    the general path judges (here its key does)."""
+    many(world)
+    name = f"h{world.tag}_later"
+    source = world.plugin_source(("C1", "k1")).replace("kind = 'k1'", "kind = 'k1' + SUFFIX")
+    guard = f"try:\n    from {name} import SUFFIX\nexcept ImportError:\n    SUFFIX = ''\n"
+    world.write(f"p{world.tag}_1.py", guard + source)
+    prime(world)
+    _helper(world, "later", "SUFFIX = 'x'\n")
+    plugin(world, 2, "k2", extra="# edited\n")
+    got = next_start_equals_full(world, unchanged=False, path="replaced", document="paths")
+    assert got["keys"] == ["k0", "k1x", "k2", "k3"]
+
+
 def test_a_module_of_the_standard_library_imported_now_replaces_the_record(
     world: World,
 ) -> None:

@@ -244,9 +244,13 @@ def _upgrade(manager: RegistryCacheManager, doc: dict[str, Any], previous: Previ
     order) and no other, only versions changed among the declarations: the records of the
     plugins of a new version are called again like those whose files changed, and the
     document records the new scan and ``sys.path`` rows.  An install of new metadata
-    folders only is :mod:`._extended`'s (tried first).
+    folders only is :mod:`._extended`'s (tried first).  With no version changed it serves
+    a ``sys.path`` folder that changed otherwise (a module written beside a flat-layout
+    plugin, which imports it now): :func:`_changed_plugins` takes names that appeared or
+    vanished there when no record looked them up.
     """
-    if previous.appeared is not None:
+    if previous.appeared is not None and any(previous.appeared.values()):
+        # (none: a sys.path folder changed otherwise, a module written there, say)
         raise Declined("metadata folders were only added: an install")
     if settings.entry_points_disabled():
         raise Declined("entry points are disabled")
@@ -315,8 +319,15 @@ def _changed_plugins(
     # (after an upgrade the sys.path rows are written afresh from this look, as a full
     # discovery writes them: a site folder's stat moves with its metadata folders)
     folders_as_recorded(changes.dirs, doc["path"] if upgrade is None else [])
-    if _search_path_delta(doc, racy_ns) != set() or _launch_delta(doc["launch"]):
+    delta = _search_path_delta(doc, racy_ns)
+    if delta is None or _launch_delta(doc["launch"]):
         raise Declined("a sys.path entry or the launch folder provides other names")
+    if delta and (upgrade is None or not delta.isdisjoint(doc["launch"]["tops"])):
+        # (names no record looked up may come or go when the sys.path rows are written
+        # afresh: a top-level module written beside a flat-layout plugin that imports it
+        # now; a name a record looked up is that record's input, and the <environment>
+        # record's: the general path)
+        raise Declined("a sys.path entry provides other names a record looked up")
     rerun: list[int] = []
     covered: set[int] = set()
     # (a record ``reads`` says may be taken as it is, reusable as stored with every
