@@ -323,8 +323,8 @@ def _start_equals_full(world: World) -> dict[str, Any]:
 def test_random_reads_changes_agree_with_a_full_discovery(world: World, seed: int) -> None:
     """Six plugins and three helper modules; eight times, one or two plugins rewritten to
     import other helpers (or a module of the standard library, or to read a data file)
-    and to offer other classes, now and then to fail to import, or a helper edited (its
-    importers called again).  Every
+    and to offer other classes, now and then to fail to import or to import a module
+    written beside it now, or a helper edited (its importers called again).  Every
     start equals a full discovery, document and all; most replace records
     (``OPENHCS_REPLACED_SEEDS=1-50`` runs a longer walk)."""
     rng = random.Random(seed)
@@ -345,6 +345,8 @@ def test_random_reads_changes_agree_with_a_full_discovery(world: World, seed: in
         for i in rng.sample(range(6), rng.choice((1, 1, 2))):
             path = world.site / f"p{world.tag}_{i}.py"
             source = _reads_source(world, i, rng, str(data))
+            if rng.random() < 0.1:  # (a module written beside it now: a new name there)
+                source = f"import {_helper(world, f'new{step}_{i}')}\n" + source
             if len(source) == path.stat().st_size:  # (else Python may run the old bytecode)
                 source += "\n"
             world.write(path.name, source)
