@@ -113,7 +113,7 @@ OPS: dict[str, tuple[int, tuple[int, ...]]] = {
     # what one static plugin reads changes (the answer replaced): its original, an import of
     # the helper chain's module (rows other plugins read too), of a standard-library module
     # that imports nothing, of a module that is not there (it fails to import), of a module
-    # written beside it in the site folder (a new name there) if it is not there yet
+    # written in a PYTHONPATH folder (a new name there) if it is not there yet
     "static_reads": (5, (16, 5)),
     "chain_edit": (3, (1024,)),  # the helper chain's ``chi`` (CHAIN_KEYED's keys) rewritten
     # launch folder and environment
@@ -910,8 +910,9 @@ class ModelWorld:
         """Static plugin *i* reading something else, offering what it offered: its original
         (variant 0), importing the helper chain's ``chm`` first (1: the chain's rows, read
         by other plugins too), ``colorsys`` (2), a module that is not there (3: it fails to
-        import before defining its class), a module of the site folder written now if it is
-        not there (4: a name no record looked up appears with the edit)."""
+        import before defining its class), a module of the first ``PYTHONPATH`` folder
+        written now if it is not there (4: a name no record looked up appears with the
+        edit)."""
         head = [
             "",
             f"import chm_{self.tag}  # noqa\n",
@@ -919,7 +920,7 @@ class ModelWorld:
             f"import missing_{self.tag}  # noqa\n",
             f"import nt_{self.tag}  # noqa\n",
         ][variant]
-        beside = self.site / f"nt_{self.tag}.py"
+        beside = self.pp[0] / f"nt_{self.tag}.py"  # (site-packages is listed whole)
         if variant == 4 and not beside.exists():
             self._write(beside, "VALUE = 1\n")
         self._edit(self.site / f"st{i}_{self.tag}.py", head + self._static(i, "s"))

@@ -369,7 +369,7 @@ SETTLING = {
     ],
     # what a plugin reads changes, what it offers does not (the answer replaced): an import
     # of rows other plugins read, of the standard library, of nothing there (it fails), and
-    # back; with its offers changed too; of a module written beside it in the site folder
+    # back; with its offers changed too; of a module written in a PYTHONPATH folder
     "what_plugins_read_changed": [
         ("static_reads", 3, 1),
         ("static_reads", 3, 2),
