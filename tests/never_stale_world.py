@@ -920,7 +920,9 @@ class ModelWorld:
             f"import missing_{self.tag}  # noqa\n",
             f"import nt_{self.tag}  # noqa\n",
         ][variant]
-        beside = self.pp[0] / f"nt_{self.tag}.py"  # (site-packages is listed whole)
+        # (records of this world look into both folders, so the start after it takes the
+        # general path; tests/test_replaced.py has worlds where the edit's path takes it)
+        beside = self.pp[0] / f"nt_{self.tag}.py"
         if variant == 4 and not beside.exists():
             self._write(beside, "VALUE = 1\n")
         self._edit(self.site / f"st{i}_{self.tag}.py", head + self._static(i, "s"))
