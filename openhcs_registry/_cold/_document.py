@@ -295,8 +295,8 @@ def carried(
 
     The stored form itself when its rows keep their indexes (the usual case: the tables
     are built in record order, so they shift only after a record that read new files) and
-    it is not *pinned* not reusable now; else a copy with the new indexes.  (Thousands of
-    records: the file rows, most of them, are carried inline.)
+    it is not *pinned* (marked not reusable by this discovery); else a copy with the new
+    indexes.  (Thousands of records: the file rows, most of them, are carried inline.)
     """
     changed: dict[str, Any] = {}
     if pinned:
