@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from _probes import observe_imports
 from support import World, walk_seeds
-from test_incremental import FIELDS, _written, many, plugin, prime
+from test_incremental import FIELDS, _written, by_path, many, plugin, prime
 from test_unchanged import next_start_equals_full, start
 
 
@@ -236,17 +236,23 @@ def _offers_source(world: World, i: int, rng: random.Random) -> str:
     return "\n".join(lines)
 
 
-def _start_equals_full(world: World) -> dict[str, Any]:
-    """The next start, then a full discovery: the same listing, the same document row
-    for row (whichever path the start took), and the start after them from the cache."""
-    got = start(world, "amended")
+def start_equals_full(world: World, path: str = "amended", paths: bool = False) -> dict[str, Any]:
+    """The next start (whether it took the answer-*path* path: see
+    :func:`test_unchanged.start`), then a full discovery: the same listing, the same
+    document row for row (with *paths*, every row named by its path: a row a plugin no
+    longer reads comes forward to the next reader), whichever path the start took, and
+    the start after them from the cache."""
+    got = start(world, path)
     written = _written(world)
     full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
     for field in FIELDS:
         assert got[field] == full[field], (field, got, full)
     world.cache_file.unlink()
     assert observe_imports(world)["source"] == "fresh"  # a full discovery writes it
-    assert written == _written(world), got
+    if paths:
+        assert by_path(written) == by_path(_written(world)), got
+    else:
+        assert written == _written(world), got
     after = observe_imports(world)
     assert after["source"] == "cache" and after["imported"] == [], after
     return got
@@ -269,7 +275,7 @@ def test_random_offer_changes_agree_with_a_full_discovery(world: World, seed: in
             if len(source) == path.stat().st_size:  # (else Python may run the old bytecode)
                 source += "\n"
             world.write(path.name, source)
-        got = _start_equals_full(world)
+        got = start_equals_full(world)
         amended += got["amended"]
     assert amended, "no change was amended: the walk did not exercise the path"
 

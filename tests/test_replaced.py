@@ -15,13 +15,12 @@ it, from the cache.
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
-from _probes import observe_imports
 from support import World, walk_seeds
-from test_incremental import FIELDS, _written, by_path, many, plugin, prime
-from test_unchanged import next_start_equals_full, start, upgrade
+from test_amended import start_equals_full
+from test_incremental import many, plugin, prime
+from test_unchanged import next_start_equals_full, upgrade
 
 
 def _helper(world: World, name: str, body: str = "VALUE = 1\n") -> str:
@@ -302,23 +301,6 @@ def _reads_source(world: World, i: int, rng: random.Random, data: str) -> str:
     return source
 
 
-def _start_equals_full(world: World) -> dict[str, Any]:
-    """The next start, then a full discovery: the same listing, the same document (every
-    row named by its path: a row a plugin no longer reads comes forward to the next
-    reader), and the start after them from the cache."""
-    got = start(world, "replaced")
-    written = _written(world)
-    full = observe_imports(world, OPENHCS_DISABLE_REGISTRY_CACHE="1")
-    for field in FIELDS:
-        assert got[field] == full[field], (field, got, full)
-    world.cache_file.unlink()
-    assert observe_imports(world)["source"] == "fresh"  # a full discovery writes it
-    assert by_path(written) == by_path(_written(world)), got
-    after = observe_imports(world)
-    assert after["source"] == "cache" and after["imported"] == [], after
-    return got
-
-
 @pytest.mark.parametrize("seed", walk_seeds("OPENHCS_REPLACED_SEEDS"))
 def test_random_reads_changes_agree_with_a_full_discovery(world: World, seed: int) -> None:
     """Six plugins and three helper modules; eight times, one or two plugins rewritten to
@@ -336,7 +318,7 @@ def test_random_reads_changes_agree_with_a_full_discovery(world: World, seed: in
     prime(world)
     # (first, one change the path must take, whatever the walk draws after it)
     plugin(world, 0, "k0", extra=f"import h{world.tag}_0\n")
-    replaced = _start_equals_full(world)["replaced"]
+    replaced = start_equals_full(world, "replaced", paths=True)["replaced"]
     assert replaced, "an import added did not replace the record"
     for step in range(8):
         if rng.random() < 0.15:
@@ -350,4 +332,4 @@ def test_random_reads_changes_agree_with_a_full_discovery(world: World, seed: in
             if len(source) == path.stat().st_size:  # (else Python may run the old bytecode)
                 source += "\n"
             world.write(path.name, source)
-        _start_equals_full(world)
+        start_equals_full(world, "replaced", paths=True)
