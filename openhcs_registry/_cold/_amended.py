@@ -120,14 +120,28 @@ def amended_fields(
     rows: dict[int, list[Any]],
     rerun: list[int],
     stored: list[dict[str, Any]],
-    refers: bool = True,
+) -> dict[str, Any]:
+    """:func:`amended_answer`, each new offer referring into a checked module (the
+    records' ``reads`` are carried over; their new file rows: *rows*)."""
+    answer = amended_answer(config, doc, rerun, stored)
+    files: list[list[Any]] = doc["files"]
+
+    def present(at: int) -> bool:
+        return 0 <= at < len(files) and (rows[at] if at in rows else files[at])[1] is not None
+
+    _refers_inside(doc["modules"], present, stored)
+    return answer
+
+
+def amended_answer(
+    config: RegistryConfig,
+    doc: dict[str, Any],
+    rerun: list[int],
+    stored: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The items and secondaries (in the plain form) of the whole document *doc* with the
     offers of the records at the positions *rerun* replaced by those they store now
-    (*stored*; their new file rows: *rows*), decided on the other records' offers (else
-    :class:`Declined`).  Each new offer refers into a checked module (the records' ``reads``
-    carried over), unless *refers* is false (a writer that judges ``reads`` afresh:
-    :mod:`._replaced`)."""
+    (*stored*), decided on the other records' offers (else :class:`Declined`)."""
     plugins: list[dict[str, Any]] = doc["plugins"]
     names = {sec.name for sec in config.secondary_registries}
     old, new, owner = _offer_changes(names, rerun, [plugins[at] for at in rerun], stored)
@@ -137,13 +151,6 @@ def amended_fields(
             for row in raw.get("offers", ()):
                 if row[0] in owner or row[1] in owner:
                     raise Declined(f"{raw['name']!r} offers a key or object of theirs")
-    files: list[list[Any]] = doc["files"]
-
-    def present(at: int) -> bool:
-        return 0 <= at < len(files) and (rows[at] if at in rows else files[at])[1] is not None
-
-    if refers:
-        _refers_inside(doc["modules"], present, stored)
     groups = doc["secondaries"]
     if type(groups) is not dict or set(groups) != names:
         raise Declined("the secondary registries differ")

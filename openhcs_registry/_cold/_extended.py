@@ -454,7 +454,7 @@ def _extended(
         plan.distributions,
         plan.environment.get("names", {}),
         records,
-        _hooks(doc, added, _new_positions(plan), shift),
+        calling_indexes(records),
     )
     # ``reads`` of the stored records carried (every stored module kept with its file:
     # what decides it moves with them), the new records' and the environment's judged
@@ -634,21 +634,15 @@ def _shifted(group: dict[str, Any], shift: list[int]) -> dict[str, Any]:
     return out
 
 
-def _hooks(
-    doc: dict[str, Any], added: list[PluginRecord], positions: list[int], shift: list[int]
-) -> list[int]:
-    """The records whose hook ran, by index, in calling order (as the merge collects them):
-    the stored ones at their new indexes *shift*, the new ones at *positions*."""
-    plugins: list[dict[str, Any]] = doc["plugins"]
+def calling_indexes(records: list[Any]) -> list[int]:
+    """The records whose hook ran, by index among *records* (a document's, in stored
+    form), in calling order (as the merge collects them: see
+    :func:`._discovery._calling.calling_order`)."""
     index_of: dict[str, int] = {}
     called: list[_Hooked] = []
-    for at, raw in enumerate(plugins):
+    for at, raw in enumerate(records):
         priority = raw.get("priority")
         if priority is not None and raw.get("origin") != "custom":
-            index_of[raw["name"]] = shift[at]
+            index_of[raw["name"]] = at
             called.append(_Hooked(raw["name"], priority))
-    for at, record in zip(positions, added, strict=True):
-        if record.priority is not None:
-            index_of[record.name] = at
-            called.append(_Hooked(record.name, record.priority))
     return [index_of[hooked.name] for hooked in calling_order(called)]

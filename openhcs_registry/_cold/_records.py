@@ -92,6 +92,19 @@ def stored_tops(doc: dict[str, Any]) -> list[str]:
     return [module.partition(".")[0]] if type(module) is str and module else []
 
 
+def add_launch_tops(tops: set[str], doc: dict[str, Any]) -> None:
+    """Add to *tops* the top-level names the launch record counts for stored record *doc*
+    (as :func:`._discovery._recording.record_environment` gathers them): its entry
+    point's module's, those it looked up, those it looked for and did not find."""
+    module = doc.get("module")
+    if doc.get("origin") == "entry_point" and type(module) is str:
+        tops.add(module.partition(".")[0])
+    tops.update(stored_tops(doc))
+    missing = doc.get("missing")
+    if missing:
+        tops.update(m.partition(".")[0] for m in missing)
+
+
 def stored_modules(doc: dict[str, Any]) -> list[str]:
     """The modules a stored record imported (see :meth:`PluginRecord.to_json`)."""
     found = doc.get("modules")

@@ -39,7 +39,7 @@ from . import _entrypoints
 from ._discovery._recording import environment_record
 from ._document import _fresh, _Tables, environment_section, rewritten_document
 from ._extended import _carry, _introduced, stored_record_holds
-from ._records import stored_modules, stored_tops
+from ._records import add_launch_tops, stored_modules
 from ._reuse import (
     _Changes,
     _launch_delta,
@@ -141,12 +141,7 @@ def _reduced(
         records.append(raw)
         # what a discovery's environment record is made of: every entry point's module's
         # top-level name and each record's looked-up ones, the files they read
-        if raw.get("origin") == "entry_point" and type(raw.get("module")) is str:
-            tops.add(raw["module"].partition(".")[0])
-        tops.update(stored_tops(raw))
-        missing = raw.get("missing")
-        if missing:
-            tops.update(m.partition(".")[0] for m in missing)
+        add_launch_tops(tops, raw)
         known.update([files[i][0] for i in plugins[at].get("files", ())])
         modules.update(stored_modules(raw))
     tops.discard("")

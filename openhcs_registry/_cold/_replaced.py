@@ -52,7 +52,7 @@ from ._document import (
     rewritten_document,
 )
 from ._inputs import environ_rows
-from ._records import stored_tops
+from ._records import add_launch_tops
 from ._reuse import carried_reads, plain_reads, stored_reads, stored_refers_outside
 from ._unchanged import Declined, Rerun, discovery_context, install, offers_stored
 
@@ -277,25 +277,17 @@ def _hooks(
 ) -> list[int]:
     """The records whose hook ran, by index, in calling order: the previous document's if
     no record called again changed its priority (a plugin that fails to import now is not
-    called, one that no longer fails is), else as pluggy orders *records* (see
-    :func:`._discovery._calling.calling_order`)."""
+    called, one that no longer fails is), else as pluggy orders *records*
+    (:func:`._extended.calling_indexes`)."""
     if all(
         records[at].get("priority") == raw.get("priority")
         for at, raw in zip(rerun, raws, strict=True)
     ):
         hooks: list[int] = doc["hooks"]
         return hooks
-    from ._discovery._calling import calling_order
-    from ._extended import _Hooked
+    from ._extended import calling_indexes
 
-    index_of: dict[str, int] = {}
-    called: list[_Hooked] = []
-    for at, raw in enumerate(records):
-        priority = raw.get("priority")
-        if priority is not None and raw.get("origin") != "custom":
-            index_of[raw["name"]] = at
-            called.append(_Hooked(raw["name"], priority))
-    return [index_of[hooked.name] for hooked in calling_order(called)]
+    return calling_indexes(records)
 
 
 def _declared(raws: list[dict[str, Any]], rerun: list[int], at: int) -> dict[str, Any]:
@@ -320,9 +312,9 @@ def _answer(
     again replaced if they changed (each record keeps its index)."""
     if all(now.get("offers") == raw.get("offers") for now, raw in zip(stored, raws, strict=True)):
         return {"items": doc["items"], "secondaries": doc["secondaries"]}
-    from ._amended import amended_fields
+    from ._amended import amended_answer
 
-    return amended_fields(config, doc, {}, rerun, stored, refers=False)
+    return amended_answer(config, doc, rerun, stored)
 
 
 def _tops(config: Any, records: list[Any]) -> set[str]:
@@ -332,13 +324,7 @@ def _tops(config: Any, records: list[Any]) -> set[str]:
     :func:`._discovery._recording.record_environment` gathers them)."""
     tops: set[str] = {p.partition(".")[0] for p in config.discovery_packages}
     for raw in records:
-        module = raw.get("module")
-        if raw.get("origin") == "entry_point" and type(module) is str:
-            tops.add(module.partition(".")[0])
-        tops.update(stored_tops(raw))
-        missing = raw.get("missing")
-        if missing:
-            tops.update(m.partition(".")[0] for m in missing)
+        add_launch_tops(tops, raw)
     tops.discard("")
     return tops
 
